@@ -1,0 +1,124 @@
+//! The file-descriptor table of a process.
+
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use super::File;
+
+#[derive(Clone)]
+struct Slot {
+    file: Arc<dyn File>,
+    cloexec: bool,
+}
+
+/// Maps fd numbers to open file descriptions, with the close-on-exec flag.
+#[derive(Clone, Default)]
+pub struct FdTable {
+    slots: Vec<Option<Slot>>,
+}
+
+impl FdTable {
+    pub fn get(&self, fd: i32) -> Result<Arc<dyn File>, Errno> {
+        self.slot(fd).map(|slot| Arc::clone(&slot.file))
+    }
+
+    fn slot(&self, fd: i32) -> Result<&Slot, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get(i))
+            .and_then(Option::as_ref)
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Installs `file` at the lowest free fd at or above `min`, below
+    /// `limit` (RLIMIT_NOFILE), or fails with EMFILE.
+    pub fn install(&mut self, file: Arc<dyn File>, cloexec: bool, min: i32, limit: u64) -> Result<i32, Errno> {
+        let min = usize::try_from(min).map_err(|_| Errno::EINVAL)?;
+        let free = (min..)
+            .find(|&i| self.slots.get(i).is_none_or(Option::is_none))
+            .expect("unbounded range");
+        if free as u64 >= limit {
+            return Err(Errno::EMFILE);
+        }
+        self.put(free, Slot { file, cloexec });
+        Ok(free as i32)
+    }
+
+    /// Installs `file` at exactly `fd`, closing what was there.
+    pub fn install_at(&mut self, fd: i32, file: Arc<dyn File>, cloexec: bool, limit: u64) -> Result<(), Errno> {
+        let index = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        if index as u64 >= limit {
+            return Err(Errno::EBADF);
+        }
+        self.put(index, Slot { file, cloexec });
+        Ok(())
+    }
+
+    fn put(&mut self, index: usize, slot: Slot) {
+        if index >= self.slots.len() {
+            self.slots.resize(index + 1, None);
+        }
+        self.slots[index] = Some(slot);
+    }
+
+    /// close(2): removes the fd, returning the file it held.
+    pub fn remove(&mut self, fd: i32) -> Result<Arc<dyn File>, Errno> {
+        let slot = usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::take)
+            .ok_or(Errno::EBADF)?;
+        Ok(slot.file)
+    }
+
+    pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
+        self.slot(fd).map(|slot| slot.cloexec)
+    }
+
+    pub fn set_cloexec(&mut self, fd: i32, cloexec: bool) -> Result<(), Errno> {
+        let slot = usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::as_mut)
+            .ok_or(Errno::EBADF)?;
+        slot.cloexec = cloexec;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Null;
+
+    impl File for Null {
+        fn read(&self, _: &[libc::iovec], _: Option<u64>) -> Result<usize, Errno> {
+            Ok(0)
+        }
+        fn write(&self, iov: &[libc::iovec], _: Option<u64>) -> Result<usize, Errno> {
+            Ok(iov.iter().map(|v| v.iov_len).sum())
+        }
+        fn stat(&self) -> Result<libc::stat, Errno> {
+            Err(Errno::ENOSYS)
+        }
+        fn status_flags(&self) -> Result<u32, Errno> {
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn lowest_free_fd_is_used_and_limit_applies() {
+        let mut table = FdTable::default();
+        assert_eq!(table.install(Arc::new(Null), false, 0, 3), Ok(0));
+        assert_eq!(table.install(Arc::new(Null), true, 0, 3), Ok(1));
+        assert_eq!(table.cloexec(1), Ok(true));
+        table.remove(0).unwrap();
+        assert_eq!(table.install(Arc::new(Null), false, 0, 3), Ok(0));
+        assert_eq!(table.install(Arc::new(Null), false, 0, 3), Ok(2));
+        assert_eq!(table.install(Arc::new(Null), false, 0, 3), Err(Errno::EMFILE));
+        assert!(matches!(table.remove(7), Err(Errno::EBADF)));
+        assert!(matches!(table.get(-1), Err(Errno::EBADF)));
+    }
+}

@@ -1,0 +1,120 @@
+//! Host files: fds the kernel was handed (the container's stdio) and serves
+//! I/O on for the application.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+
+use super::File;
+use crate::memory::{MemoryManager, Pod};
+
+/// Linux's `struct termios` as TCGETS returns it (not glibc's, which is
+/// larger).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KernelTermios {
+    pub c_iflag: u32,
+    pub c_oflag: u32,
+    pub c_cflag: u32,
+    pub c_lflag: u32,
+    pub c_line: u8,
+    pub c_cc: [u8; 19],
+}
+
+// SAFETY: repr(C), integer fields, 36 bytes with no padding.
+unsafe impl Pod for KernelTermios {}
+
+/// A host fd wrapped as a file.
+pub struct HostFile {
+    fd: OwnedFd,
+}
+
+impl HostFile {
+    pub fn new(fd: OwnedFd) -> Self {
+        HostFile { fd }
+    }
+
+    /// Runs a host I/O call, retrying when a host signal interrupts it.
+    fn retry(mut call: impl FnMut() -> isize) -> Result<usize, Errno> {
+        loop {
+            let n = call();
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            match Errno::last() {
+                Errno::EINTR => continue,
+                errno => return Err(errno),
+            }
+        }
+    }
+}
+
+impl File for HostFile {
+    fn read(&self, iov: &[libc::iovec], offset: Option<u64>) -> Result<usize, Errno> {
+        let fd = self.fd.as_raw_fd();
+        Self::retry(|| {
+            // SAFETY: the iovecs point into application memory validated as
+            // writable by the memory manager, which stays borrowed for the
+            // duration of the call.
+            unsafe {
+                match offset {
+                    Some(off) => libc::preadv(fd, iov.as_ptr(), iov.len() as i32, off as i64),
+                    None => libc::readv(fd, iov.as_ptr(), iov.len() as i32),
+                }
+            }
+        })
+    }
+
+    fn write(&self, iov: &[libc::iovec], offset: Option<u64>) -> Result<usize, Errno> {
+        let fd = self.fd.as_raw_fd();
+        Self::retry(|| {
+            // SAFETY: as for `read`, for readable memory.
+            unsafe {
+                match offset {
+                    Some(off) => libc::pwritev(fd, iov.as_ptr(), iov.len() as i32, off as i64),
+                    None => libc::writev(fd, iov.as_ptr(), iov.len() as i32),
+                }
+            }
+        })
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        nix::sys::stat::fstat(self.fd.as_fd())
+    }
+
+    fn status_flags(&self) -> Result<u32, Errno> {
+        nix::fcntl::fcntl(self.fd.as_fd(), nix::fcntl::FcntlArg::F_GETFL)
+            .map(|flags| flags as u32 & !(libc::O_CLOEXEC as u32))
+    }
+
+    /// Terminal queries are answered by the host terminal itself; anything
+    /// else is ENOTTY until terminals are emulated (the filesystems issue).
+    fn ioctl(&self, mm: &MemoryManager, request: u64, arg: u64) -> Result<u64, Errno> {
+        match request {
+            libc::TCGETS => {
+                let mut termios = KernelTermios::default();
+                // SAFETY: TCGETS writes one kernel termios into the buffer.
+                if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TCGETS, &mut termios) } < 0 {
+                    return Err(Errno::last());
+                }
+                mm.write_pod(arg, &termios)?;
+                Ok(0)
+            }
+            libc::TIOCGWINSZ => {
+                let mut size = libc::winsize {
+                    ws_row: 0,
+                    ws_col: 0,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                // SAFETY: TIOCGWINSZ writes one winsize into the buffer.
+                if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) } < 0 {
+                    return Err(Errno::last());
+                }
+                mm.write_pod(arg, &size)?;
+                Ok(0)
+            }
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The kernel object and the handle the control plane starts processes through.
+
+use std::collections::HashSet;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex};
+
+use crate::limits::ResourceLimits;
+use crate::loader::{self, LoadError};
+use crate::memory::MemoryFile;
+use crate::platform::{self, PlatformKind};
+use crate::task::{self, TaskStart};
+
+/// How a kernel is configured; fixed for the life of the sandbox.
+#[derive(Debug, Clone)]
+pub struct KernelConfig {
+    /// The UTS hostname applications see (`uname`, `gethostname`).
+    pub hostname: String,
+    /// Which platform executes application code.
+    pub platform: PlatformKind,
+    /// Pin each task thread and the stub thread it traces to one CPU. A
+    /// cross-CPU wake-up costs ten times a same-CPU one on these machines.
+    pub pin_cpu: bool,
+    /// Log every system call with its decoded arguments and result.
+    pub strace: bool,
+}
+
+/// The container's root filesystem: a directory fd the kernel resolves every
+/// application path beneath.
+#[derive(Debug)]
+pub struct RootFs {
+    pub dir: OwnedFd,
+    pub readonly: bool,
+}
+
+/// The identity a process runs with, as the OCI spec's `process.user` gives it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+}
+
+/// Everything needed to start the first process of a container.
+#[derive(Debug)]
+pub struct ProcessSpec {
+    /// argv as the application sees it; `argv[0]` is also the program to run,
+    /// looked up in `PATH` from `env` when it holds no slash.
+    pub argv: Vec<String>,
+    /// `KEY=VALUE` strings.
+    pub env: Vec<String>,
+    /// Absolute working directory inside the container.
+    pub cwd: String,
+    pub credentials: Credentials,
+    pub rlimits: ResourceLimits,
+    pub umask: u32,
+    /// Host fds that become the application's fds 0, 1 and 2.
+    pub stdio: [OwnedFd; 3],
+}
+
+/// How a process ended, as `wait` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// `exit(code)`; only the low 8 bits survive, as on Linux.
+    Exited(u8),
+    /// Killed by this signal number.
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// The status a shell would report: the code, or 128 + the signal.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(code) => i32::from(code),
+            ExitStatus::Signaled(sig) => 128 + sig,
+        }
+    }
+}
+
+/// Failures of the kernel itself (as opposed to errnos returned to the
+/// application).
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("failed to create the memory file: {0}")]
+    MemoryFile(#[source] std::io::Error),
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    #[error("platform: {0}")]
+    Platform(#[from] platform::PlatformError),
+    #[error("failed to start the task thread: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error("the task thread ended before the process started")]
+    TaskVanished,
+}
+
+impl KernelError {
+    /// Whether the program to run does not exist in the container's root.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, KernelError::Load(LoadError::NotFound { .. }))
+    }
+}
+
+/// The application kernel of one sandbox.
+pub struct Kernel {
+    pub(crate) config: KernelConfig,
+    pub(crate) memory_file: Arc<MemoryFile>,
+    pub(crate) root: RootFs,
+    /// System-call numbers already reported as unimplemented, so each is
+    /// logged once per sandbox.
+    pub(crate) reported_unimplemented: Mutex<HashSet<u64>>,
+}
+
+impl Kernel {
+    /// Creates the kernel: its memory file and its view of the root filesystem.
+    pub fn new(config: KernelConfig, root: RootFs) -> Result<Arc<Kernel>, KernelError> {
+        let memory_file = MemoryFile::new().map_err(KernelError::MemoryFile)?;
+        Ok(Arc::new(Kernel {
+            config,
+            memory_file: Arc::new(memory_file),
+            root,
+            reported_unimplemented: Mutex::new(HashSet::new()),
+        }))
+    }
+
+    pub fn config(&self) -> &KernelConfig {
+        &self.config
+    }
+
+    /// Starts the container's init process on a new task thread.
+    ///
+    /// Returns once the executable is loaded into a fresh address space, so a
+    /// missing or malformed program is reported here, with nothing left
+    /// running.
+    pub fn start_init(self: &Arc<Self>, spec: ProcessSpec) -> Result<ProcessHandle, KernelError> {
+        let executable = loader::open_executable(&self.root, &spec.argv, &spec.env, &spec.cwd)?;
+        let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
+        let kernel = Arc::clone(self);
+        let thread = std::thread::Builder::new()
+            .name("task-1".into())
+            .spawn(move || task::run_init(kernel, TaskStart { spec, executable }, started_tx))
+            .map_err(KernelError::Thread)?;
+        match started_rx.recv() {
+            Ok(Ok(())) => Ok(ProcessHandle { thread }),
+            Ok(Err(err)) => {
+                // The thread has nothing left to run; reap it.
+                let _ = thread.join();
+                Err(err)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(KernelError::TaskVanished)
+            }
+        }
+    }
+}
+
+/// A started process; waiting on it yields its exit status.
+pub struct ProcessHandle {
+    thread: std::thread::JoinHandle<ExitStatus>,
+}
+
+impl ProcessHandle {
+    /// Blocks until the process has exited.
+    pub fn wait(self) -> ExitStatus {
+        match self.thread.join() {
+            Ok(status) => status,
+            // A panic in the task thread is a kernel bug; report it the way a
+            // crashed process would be.
+            Err(_) => ExitStatus::Signaled(libc::SIGABRT),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! cordon-kernel: cordon's implementation of the Linux system-call interface.
+//!
+//! An application never talks to the host kernel. A [`platform`] stops every
+//! system call it makes and the [`syscalls`] table serves it, on memory the
+//! [`memory`] module owns and files the kernel wrapped itself. This crate knows
+//! nothing of actors; the control plane drives it through [`Kernel`] and
+//! [`ProcessHandle`].
+
+pub mod arch;
+pub mod errno;
+pub mod fs;
+pub mod kernel;
+pub mod limits;
+pub mod loader;
+pub mod memory;
+pub mod platform;
+pub mod syscalls;
+pub mod task;
+
+pub use kernel::{Credentials, ExitStatus, Kernel, KernelConfig, KernelError, ProcessHandle, ProcessSpec, RootFs};
+pub use platform::PlatformKind;

@@ -1,0 +1,940 @@
+//! The memory manager of one address space: VMAs, brk, and the platform
+//! mappings that mirror them.
+//!
+//! Every VMA is backed by one contiguous range of the memory file, mapped
+//! eagerly into the platform address space (the file is sparse, so an
+//! untouched page costs nothing). Adjacent VMAs with equal attributes form
+//! what Linux would show as one mapping; operations that Linux limits to a
+//! single VMA (mremap) accept such a run.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use super::{MemoryFile, Pod, Prot};
+use crate::arch::{PAGE_SIZE, TASK_SIZE, page_down, page_up};
+use crate::platform::AddressSpace;
+
+/// The lowest address an application may map (vm.mmap_min_addr).
+pub const MMAP_MIN_ADDR: u64 = 0x10000;
+/// The end of application addresses: the last page below TASK_SIZE belongs
+/// to the platform (the ptrace stub's code page).
+pub const USER_END: u64 = TASK_SIZE - PAGE_SIZE;
+/// The gap kept free below a growing stack (Linux's stack_guard_gap).
+const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
+
+/// What a VMA holds, for diagnostics and `/proc/PID/maps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmaKind {
+    Anonymous,
+    /// The brk heap.
+    Heap,
+    /// The main thread's stack.
+    Stack,
+    /// A segment of the executable.
+    Image,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub prot: Prot,
+    /// MAP_SHARED: fork shares the pages instead of copying them.
+    pub shared: bool,
+    /// MAP_GROWSDOWN: a fault just below extends it.
+    pub growsdown: bool,
+    pub kind: VmaKind,
+    /// Memory-file offset backing `start`.
+    pub offset: u64,
+}
+
+impl Vma {
+    fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// Whether `next` continues this VMA as part of one Linux mapping.
+    fn same_mapping(&self, next: &Vma) -> bool {
+        self.end == next.start
+            && self.prot == next.prot
+            && self.shared == next.shared
+            && self.growsdown == next.growsdown
+            && self.kind == next.kind
+    }
+
+    /// Whether `next` can be merged into this VMA: same mapping and
+    /// contiguous file ranges.
+    fn mergeable(&self, next: &Vma) -> bool {
+        self.same_mapping(next) && self.offset + self.len() == next.offset
+    }
+}
+
+/// An mmap(2) request for anonymous memory, already decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct MapRequest {
+    /// A hint, or the exact address with `fixed`/`noreplace`.
+    pub addr: u64,
+    pub len: u64,
+    pub prot: Prot,
+    pub shared: bool,
+    /// MAP_FIXED: replace whatever is mapped there.
+    pub fixed: bool,
+    /// MAP_FIXED_NOREPLACE: exactly there, or EEXIST.
+    pub noreplace: bool,
+    pub growsdown: bool,
+    pub kind: VmaKind,
+}
+
+impl MapRequest {
+    /// A private read-write anonymous mapping of `len` bytes at exactly `addr`.
+    pub fn fixed(addr: u64, len: u64, prot: Prot, kind: VmaKind) -> Self {
+        MapRequest {
+            addr,
+            len,
+            prot,
+            shared: false,
+            fixed: true,
+            noreplace: false,
+            growsdown: false,
+            kind,
+        }
+    }
+}
+
+/// Which access the kernel makes to user memory on the application's behalf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+pub struct MemoryManager {
+    file: Arc<MemoryFile>,
+    space: Arc<dyn AddressSpace>,
+    /// Keyed by start address; never overlapping.
+    vmas: BTreeMap<u64, Vma>,
+    /// Sum of VMA lengths, checked against RLIMIT_AS.
+    mapped: u64,
+    brk_start: u64,
+    brk: u64,
+    /// Top of the area searched downward for mappings without an address.
+    mmap_base: u64,
+}
+
+impl MemoryManager {
+    pub fn new(file: Arc<MemoryFile>, space: Arc<dyn AddressSpace>) -> Self {
+        MemoryManager {
+            file,
+            space,
+            vmas: BTreeMap::new(),
+            mapped: 0,
+            brk_start: 0,
+            brk: 0,
+            mmap_base: USER_END,
+        }
+    }
+
+    pub fn set_mmap_base(&mut self, base: u64) {
+        self.mmap_base = page_down(base);
+    }
+
+    /// Places the program break (the loader calls this after the image).
+    pub fn set_brk_start(&mut self, addr: u64) {
+        self.brk_start = addr;
+        self.brk = addr;
+    }
+
+    pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
+        self.vmas.values()
+    }
+
+    /// mmap(2) of anonymous memory. `address_limit` is RLIMIT_AS.
+    pub fn map(&mut self, req: MapRequest, address_limit: u64) -> Result<u64, Errno> {
+        if req.len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
+        if self.mapped.saturating_add(len) > address_limit {
+            return Err(Errno::ENOMEM);
+        }
+        let addr = if req.fixed || req.noreplace {
+            if req.addr % PAGE_SIZE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let end = req
+                .addr
+                .checked_add(len)
+                .filter(|&end| end <= USER_END)
+                .ok_or(Errno::ENOMEM)?;
+            if req.addr < MMAP_MIN_ADDR {
+                return Err(Errno::EPERM);
+            }
+            if req.noreplace && self.overlaps(req.addr, end) {
+                return Err(Errno::EEXIST);
+            }
+            req.addr
+        } else {
+            self.find_free(page_down(req.addr), len).ok_or(Errno::ENOMEM)?
+        };
+        // A MAP_FIXED over existing memory replaces it; the platform mapping
+        // below replaces the host pages in one step.
+        for old in self.take_range(addr, addr + len) {
+            self.release(&old);
+        }
+        let offset = self.file.allocate(len)?;
+        let vma = Vma {
+            start: addr,
+            end: addr + len,
+            prot: req.prot,
+            shared: req.shared,
+            growsdown: req.growsdown,
+            kind: req.kind,
+            offset,
+        };
+        if let Err(err) = self.space.map(addr, len, req.prot, offset) {
+            tracing::warn!(%err, addr, len, "platform mapping failed");
+            self.file.free(offset, len);
+            return Err(Errno::ENOMEM);
+        }
+        self.insert(vma);
+        Ok(addr)
+    }
+
+    /// munmap(2).
+    pub fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        if addr % PAGE_SIZE != 0 || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_up(len)
+            .and_then(|len| addr.checked_add(len))
+            .filter(|&end| end <= TASK_SIZE)
+            .ok_or(Errno::EINVAL)?;
+        let end = end.min(USER_END);
+        if addr >= end {
+            return Ok(());
+        }
+        let removed = self.take_range(addr, end);
+        if removed.is_empty() {
+            return Ok(());
+        }
+        for vma in &removed {
+            self.release(vma);
+        }
+        self.platform_unmap(addr, end - addr);
+        Ok(())
+    }
+
+    /// mprotect(2).
+    pub fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let end = page_up(len)
+            .and_then(|len| addr.checked_add(len))
+            .ok_or(Errno::ENOMEM)?;
+        if !self.covered(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        self.split_at(addr);
+        self.split_at(end);
+        let starts: Vec<u64> = self.vmas.range(addr..end).map(|(&start, _)| start).collect();
+        for start in &starts {
+            self.vmas.get_mut(start).expect("VMA listed above").prot = prot;
+        }
+        if let Err(err) = self.space.protect(addr, end - addr, prot) {
+            tracing::warn!(%err, addr, len, "platform mprotect failed");
+            return Err(Errno::ENOMEM);
+        }
+        for start in starts {
+            self.merge_around(start);
+        }
+        Ok(())
+    }
+
+    /// brk(2): returns the new break, or the old one if it cannot move.
+    /// `data_limit` is RLIMIT_DATA.
+    pub fn set_brk(&mut self, addr: u64, data_limit: u64) -> u64 {
+        if addr < self.brk_start {
+            return self.brk;
+        }
+        let Some(new_end) = page_up(addr) else { return self.brk };
+        let old_end = page_up(self.brk).expect("brk is below USER_END");
+        if new_end > old_end {
+            if addr - self.brk_start > data_limit
+                || new_end > self.mmap_base.min(USER_END)
+                || self.overlaps(old_end, new_end)
+            {
+                return self.brk;
+            }
+            let grown = self.extend_last(old_end, new_end, VmaKind::Heap);
+            if grown.is_err() {
+                let req = MapRequest::fixed(old_end, new_end - old_end, Prot::READ_WRITE, VmaKind::Heap);
+                if self.map(req, u64::MAX).is_err() {
+                    return self.brk;
+                }
+            }
+        } else if new_end < old_end {
+            let _ = self.unmap(new_end, old_end - new_end);
+        }
+        self.brk = addr;
+        addr
+    }
+
+    /// mremap(2) of anonymous memory.
+    pub fn remap(
+        &mut self,
+        old_addr: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: u64,
+        new_addr: u64,
+    ) -> Result<u64, Errno> {
+        let known = (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED | libc::MREMAP_DONTUNMAP) as u64;
+        let may_move = flags & libc::MREMAP_MAYMOVE as u64 != 0;
+        let fixed = flags & libc::MREMAP_FIXED as u64 != 0;
+        let dont_unmap = flags & libc::MREMAP_DONTUNMAP as u64 != 0;
+        if flags & !known != 0 || old_addr % PAGE_SIZE != 0 || ((fixed || dont_unmap) && !may_move) {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_up(new_len).ok_or(Errno::EINVAL)?;
+        // old_len == 0 duplicates a shared mapping on Linux; that needs
+        // shared file mappings, which arrive with the filesystems.
+        if new_len == 0 || old_len == 0 || (dont_unmap && old_len != new_len) {
+            return Err(Errno::EINVAL);
+        }
+        let old_end = old_addr.checked_add(old_len).ok_or(Errno::EFAULT)?;
+        if !self.one_mapping(old_addr, old_end) {
+            return Err(Errno::EFAULT);
+        }
+        if fixed {
+            if new_addr % PAGE_SIZE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let new_end = new_addr
+                .checked_add(new_len)
+                .filter(|&end| end <= USER_END)
+                .ok_or(Errno::EINVAL)?;
+            if new_addr < old_end && old_addr < new_end {
+                return Err(Errno::EINVAL);
+            }
+            self.unmap(new_addr, new_len)?;
+            return self.move_mapping(old_addr, old_len, new_addr, new_len, dont_unmap);
+        }
+        if new_len <= old_len && !dont_unmap {
+            if new_len < old_len {
+                self.unmap(old_addr + new_len, old_len - new_len)?;
+            }
+            return Ok(old_addr);
+        }
+        if !dont_unmap {
+            let grow_end = old_addr.checked_add(new_len).filter(|&end| end <= USER_END);
+            if let Some(grow_end) = grow_end {
+                if !self.overlaps(old_end, grow_end) {
+                    self.grow_in_place(old_end, grow_end)?;
+                    return Ok(old_addr);
+                }
+            }
+        }
+        if !may_move {
+            return Err(Errno::ENOMEM);
+        }
+        let dest = self.find_free(0, new_len).ok_or(Errno::ENOMEM)?;
+        self.move_mapping(old_addr, old_len, dest, new_len, dont_unmap)
+    }
+
+    /// madvise(2).
+    pub fn advise(&mut self, addr: u64, len: u64, advice: i32) -> Result<(), Errno> {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let discards = match advice {
+            libc::MADV_DONTNEED | libc::MADV_FREE => true,
+            libc::MADV_NORMAL
+            | libc::MADV_RANDOM
+            | libc::MADV_SEQUENTIAL
+            | libc::MADV_WILLNEED
+            | libc::MADV_DONTFORK
+            | libc::MADV_DOFORK
+            | libc::MADV_MERGEABLE
+            | libc::MADV_UNMERGEABLE
+            | libc::MADV_HUGEPAGE
+            | libc::MADV_NOHUGEPAGE
+            | libc::MADV_DONTDUMP
+            | libc::MADV_DODUMP
+            | libc::MADV_COLD
+            | libc::MADV_PAGEOUT => false,
+            _ => return Err(Errno::EINVAL),
+        };
+        if len == 0 {
+            return Ok(());
+        }
+        let end = page_up(len)
+            .and_then(|len| addr.checked_add(len))
+            .ok_or(Errno::EINVAL)?;
+        if !self.covered(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        if discards {
+            // Private anonymous pages read as zero afterwards; shared ones
+            // keep their contents, as shmem does on Linux. MADV_FREE may
+            // discard at any time, so discarding now is a valid choice.
+            for vma in self
+                .vmas
+                .range(..end)
+                .map(|(_, vma)| vma)
+                .filter(|vma| vma.end > addr && !vma.shared)
+            {
+                let from = vma.start.max(addr);
+                let to = vma.end.min(end);
+                self.file.decommit(vma.offset + (from - vma.start), to - from);
+            }
+        }
+        Ok(())
+    }
+
+    /// Extends a MAP_GROWSDOWN mapping down to cover `addr`, as a page fault
+    /// just below it would on Linux. `stack_limit` is RLIMIT_STACK.
+    pub fn grow_down(&mut self, addr: u64, stack_limit: u64) -> bool {
+        let Some(above) = self.vmas.range(addr..).next().map(|(_, vma)| vma.clone()) else {
+            return false;
+        };
+        if !above.growsdown || addr < MMAP_MIN_ADDR {
+            return false;
+        }
+        let new_start = page_down(addr);
+        let below_end = self.vmas.range(..above.start).next_back().map_or(0, |(_, vma)| vma.end);
+        if new_start < below_end.saturating_add(STACK_GUARD_GAP) {
+            return false;
+        }
+        let mut top = above.end;
+        while let Some(next) = self.vmas.get(&top).filter(|next| next.growsdown) {
+            top = next.end;
+        }
+        if top - new_start > stack_limit {
+            return false;
+        }
+        let req = MapRequest {
+            growsdown: true,
+            ..MapRequest::fixed(new_start, above.start - new_start, above.prot, above.kind)
+        };
+        self.map(req, u64::MAX).is_ok()
+    }
+
+    /// Copies bytes from application memory, as copy_from_user does.
+    pub fn copy_in(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let mut done = 0;
+        self.for_each_piece(addr, buf.len() as u64, Access::Read, |offset, len| {
+            self.file.read(offset, &mut buf[done..done + len as usize]);
+            done += len as usize;
+        })
+    }
+
+    /// Copies bytes into application memory, as copy_to_user does.
+    pub fn copy_out(&self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        let mut done = 0;
+        self.for_each_piece(addr, buf.len() as u64, Access::Write, |offset, len| {
+            self.file.write(offset, &buf[done..done + len as usize]);
+            done += len as usize;
+        })
+    }
+
+    /// Zeroes application memory.
+    pub fn zero_out(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        self.for_each_piece(addr, len, Access::Write, |offset, len| self.file.zero(offset, len))
+    }
+
+    pub fn read_pod<T: Pod>(&self, addr: u64) -> Result<T, Errno> {
+        let mut buf = vec![0u8; std::mem::size_of::<T>()];
+        self.copy_in(addr, &mut buf)?;
+        Ok(T::from_bytes(&buf))
+    }
+
+    pub fn write_pod<T: Pod>(&self, addr: u64, value: &T) -> Result<(), Errno> {
+        self.copy_out(addr, value.as_bytes())
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the
+    /// NUL); ENAMETOOLONG past that.
+    pub fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        loop {
+            let chunk = (PAGE_SIZE - at % PAGE_SIZE) as usize;
+            let mut buf = vec![0u8; chunk];
+            self.copy_in(at, &mut buf)?;
+            if let Some(nul) = buf.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..nul]);
+                return if out.len() > max {
+                    Err(Errno::ENAMETOOLONG)
+                } else {
+                    Ok(out)
+                };
+            }
+            out.extend_from_slice(&buf);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            at += chunk as u64;
+        }
+    }
+
+    /// Host iovecs reaching `[addr, addr + len)` through the kernel's mapping
+    /// of the memory file, for I/O straight into or out of application
+    /// memory. `for_write` asks for memory the application may write.
+    ///
+    /// The iovecs stay valid while this manager is borrowed: nothing can
+    /// unmap the range meanwhile.
+    pub fn host_iovecs(&self, addr: u64, len: u64, for_write: bool, out: &mut Vec<libc::iovec>) -> Result<(), Errno> {
+        let access = if for_write { Access::Write } else { Access::Read };
+        self.for_each_piece(addr, len, access, |offset, len| {
+            out.push(libc::iovec {
+                iov_base: self.file.host_address(offset, len).cast(),
+                iov_len: len as usize,
+            });
+        })
+    }
+
+    /// Calls `f(file_offset, len)` for each VMA piece of `[addr, addr+len)`,
+    /// after checking that all of it is mapped with `access`.
+    fn for_each_piece(&self, addr: u64, len: u64, access: Access, mut f: impl FnMut(u64, u64)) -> Result<(), Errno> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).ok_or(Errno::EFAULT)?;
+        let mut pieces = Vec::new();
+        let mut at = addr;
+        while at < end {
+            let vma = self.vma_containing(at).ok_or(Errno::EFAULT)?;
+            let allowed = match access {
+                Access::Read => vma.prot.readable(),
+                Access::Write => vma.prot.writable(),
+            };
+            if !allowed {
+                return Err(Errno::EFAULT);
+            }
+            let piece_end = vma.end.min(end);
+            pieces.push((vma.offset + (at - vma.start), piece_end - at));
+            at = piece_end;
+        }
+        for (offset, len) in pieces {
+            f(offset, len);
+        }
+        Ok(())
+    }
+
+    fn vma_containing(&self, addr: u64) -> Option<&Vma> {
+        self.vmas
+            .range(..=addr)
+            .next_back()
+            .map(|(_, vma)| vma)
+            .filter(|vma| addr < vma.end)
+    }
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.vmas
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, vma)| vma.end > start)
+    }
+
+    /// Whether `[start, end)` is mapped without a hole.
+    fn covered(&self, start: u64, end: u64) -> bool {
+        let mut at = start;
+        while at < end {
+            match self.vma_containing(at) {
+                Some(vma) => at = vma.end,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Whether `[start, end)` lies within one Linux mapping (a run of VMAs
+    /// with the same attributes and no hole).
+    fn one_mapping(&self, start: u64, end: u64) -> bool {
+        let Some(mut current) = self.vma_containing(start) else {
+            return false;
+        };
+        while current.end < end {
+            match self.vmas.get(&current.end) {
+                Some(next) if current.same_mapping(next) => current = next,
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// Splits the VMA containing `addr` (strictly inside) in two.
+    fn split_at(&mut self, addr: u64) {
+        let Some(vma) = self.vma_containing(addr).cloned() else {
+            return;
+        };
+        if vma.start == addr {
+            return;
+        }
+        let upper = Vma {
+            start: addr,
+            offset: vma.offset + (addr - vma.start),
+            ..vma.clone()
+        };
+        self.vmas.get_mut(&vma.start).expect("VMA found above").end = addr;
+        self.vmas.insert(addr, upper);
+    }
+
+    /// Removes the VMAs within `[start, end)`, splitting those that cross
+    /// its edges, and returns them. Their file ranges are still allocated.
+    fn take_range(&mut self, start: u64, end: u64) -> Vec<Vma> {
+        self.split_at(start);
+        self.split_at(end);
+        let starts: Vec<u64> = self.vmas.range(start..end).map(|(&s, _)| s).collect();
+        let removed: Vec<Vma> = starts
+            .iter()
+            .map(|s| self.vmas.remove(s).expect("VMA listed above"))
+            .collect();
+        self.mapped -= removed.iter().map(Vma::len).sum::<u64>();
+        removed
+    }
+
+    /// Frees the file range of a VMA taken out of the map.
+    fn release(&self, vma: &Vma) {
+        self.file.free(vma.offset, vma.len());
+    }
+
+    fn insert(&mut self, vma: Vma) {
+        let start = vma.start;
+        self.mapped += vma.len();
+        self.vmas.insert(start, vma);
+        self.merge_around(start);
+    }
+
+    /// Merges the VMA at `start` with its neighbours where possible.
+    fn merge_around(&mut self, start: u64) {
+        let mut start = start;
+        if let Some((&prev_start, prev)) = self.vmas.range(..start).next_back() {
+            if prev.mergeable(&self.vmas[&start]) {
+                let end = self.vmas.remove(&start).expect("VMA exists").end;
+                self.vmas.get_mut(&prev_start).expect("VMA exists").end = end;
+                start = prev_start;
+            }
+        }
+        let end = self.vmas[&start].end;
+        if let Some(next) = self.vmas.get(&end) {
+            if self.vmas[&start].mergeable(next) {
+                let next_end = next.end;
+                self.vmas.remove(&end);
+                self.vmas.get_mut(&start).expect("VMA exists").end = next_end;
+            }
+        }
+    }
+
+    /// Grows the VMA ending at `old_end` to `new_end` by extending its file
+    /// range in place. Fails (changing nothing) when the file range after it
+    /// is taken or there is no such VMA of `kind`.
+    fn extend_last(&mut self, old_end: u64, new_end: u64, kind: VmaKind) -> Result<(), Errno> {
+        let Some(last) = self
+            .vma_containing(old_end - 1)
+            .filter(|vma| vma.end == old_end && vma.kind == kind)
+            .cloned()
+        else {
+            return Err(Errno::ENOMEM);
+        };
+        if !self.file.try_extend(last.offset, last.len(), new_end - last.start) {
+            return Err(Errno::ENOMEM);
+        }
+        let added = new_end - old_end;
+        if let Err(err) = self.space.map(old_end, added, last.prot, last.offset + last.len()) {
+            tracing::warn!(%err, "platform mapping failed");
+            self.file.free(last.offset + last.len(), added);
+            return Err(Errno::ENOMEM);
+        }
+        self.vmas.get_mut(&last.start).expect("VMA found above").end = new_end;
+        self.mapped += added;
+        Ok(())
+    }
+
+    /// Grows the mapping ending at `old_end` into the free `[old_end, new_end)`.
+    fn grow_in_place(&mut self, old_end: u64, new_end: u64) -> Result<(), Errno> {
+        let last = self
+            .vma_containing(old_end - 1)
+            .cloned()
+            .expect("checked by one_mapping");
+        if self.extend_last(old_end, new_end, last.kind).is_ok() {
+            return Ok(());
+        }
+        let req = MapRequest {
+            shared: last.shared,
+            growsdown: last.growsdown,
+            ..MapRequest::fixed(old_end, new_end - old_end, last.prot, last.kind)
+        };
+        self.map(req, u64::MAX).map(|_| ())
+    }
+
+    /// Moves the mapping at `[old, old+old_len)` to `dest` with `new_len`,
+    /// keeping its pages (no copy: the file ranges are mapped again).
+    fn move_mapping(
+        &mut self,
+        old: u64,
+        old_len: u64,
+        dest: u64,
+        new_len: u64,
+        dont_unmap: bool,
+    ) -> Result<u64, Errno> {
+        let pieces = self.take_range(old, old + old_len);
+        let template = pieces[0].clone();
+        let mut placed = 0;
+        for piece in pieces {
+            let keep = piece.len().min(new_len.saturating_sub(placed));
+            if keep > 0 {
+                let moved = Vma {
+                    start: dest + placed,
+                    end: dest + placed + keep,
+                    ..piece.clone()
+                };
+                if let Err(err) = self.space.map(moved.start, keep, moved.prot, moved.offset) {
+                    tracing::warn!(%err, "platform mapping failed");
+                }
+                self.insert(moved);
+            }
+            if keep < piece.len() {
+                self.file.free(piece.offset + keep, piece.len() - keep);
+            }
+            placed += keep;
+        }
+        if placed < new_len {
+            self.grow_in_place(dest + placed, dest + new_len)?;
+        }
+        if dont_unmap {
+            // The old range stays mapped, with fresh zero pages.
+            let req = MapRequest {
+                shared: template.shared,
+                ..MapRequest::fixed(old, old_len, template.prot, template.kind)
+            };
+            self.map(req, u64::MAX)?;
+        } else {
+            self.platform_unmap(old, old_len);
+        }
+        Ok(dest)
+    }
+
+    fn platform_unmap(&self, addr: u64, len: u64) {
+        if let Err(err) = self.space.unmap(addr, len) {
+            tracing::warn!(%err, addr, len, "platform munmap failed");
+        }
+    }
+
+    /// Finds room for `len` bytes: at `hint` if it is free, else the highest
+    /// gap below `mmap_base`, else any gap.
+    fn find_free(&self, hint: u64, len: u64) -> Option<u64> {
+        if hint != 0 {
+            let hint = hint.max(MMAP_MIN_ADDR);
+            if let Some(end) = hint.checked_add(len).filter(|&end| end <= USER_END) {
+                if !self.overlaps(hint, end) {
+                    return Some(hint);
+                }
+            }
+        }
+        let mut gaps = Vec::new();
+        let mut at = MMAP_MIN_ADDR;
+        for vma in self.vmas.values() {
+            if vma.start > at {
+                gaps.push((at, vma.start));
+            }
+            at = at.max(vma.end);
+        }
+        if at < USER_END {
+            gaps.push((at, USER_END));
+        }
+        let below_base = gaps.iter().rev().find_map(|&(start, end)| {
+            let end = end.min(self.mmap_base);
+            (end >= start && end - start >= len).then(|| end - len)
+        });
+        below_base.or_else(|| {
+            gaps.iter()
+                .find(|&&(start, end)| end - start >= len)
+                .map(|&(start, _)| start)
+        })
+    }
+}
+
+impl Drop for MemoryManager {
+    fn drop(&mut self) {
+        for vma in self.vmas.values() {
+            self.release(vma);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::platform::PlatformError;
+
+    /// Records platform calls instead of making them.
+    #[derive(Default)]
+    struct RecordingSpace {
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl AddressSpace for RecordingSpace {
+        fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<(), PlatformError> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("map {addr:#x} {len:#x} {} {offset:#x}", prot.bits()));
+            Ok(())
+        }
+        fn unmap(&self, addr: u64, len: u64) -> Result<(), PlatformError> {
+            self.calls.lock().unwrap().push(format!("unmap {addr:#x} {len:#x}"));
+            Ok(())
+        }
+        fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("protect {addr:#x} {len:#x} {}", prot.bits()));
+            Ok(())
+        }
+    }
+
+    fn manager() -> MemoryManager {
+        let file = Arc::new(MemoryFile::new().expect("memfd"));
+        let mut mm = MemoryManager::new(file, Arc::new(RecordingSpace::default()));
+        mm.set_mmap_base(0x7000_0000_0000);
+        mm
+    }
+
+    const P: u64 = PAGE_SIZE;
+
+    fn anon(len: u64) -> MapRequest {
+        MapRequest {
+            fixed: false,
+            ..MapRequest::fixed(0, len, Prot::READ_WRITE, VmaKind::Anonymous)
+        }
+    }
+
+    #[test]
+    fn mappings_go_top_down_below_the_base() {
+        let mut mm = manager();
+        let a = mm.map(anon(P), u64::MAX).unwrap();
+        let b = mm.map(anon(2 * P), u64::MAX).unwrap();
+        assert_eq!(a, 0x7000_0000_0000 - P);
+        assert_eq!(b, a - 2 * P);
+    }
+
+    #[test]
+    fn munmap_in_the_middle_splits_and_copy_sees_holes() {
+        let mut mm = manager();
+        let a = mm.map(anon(3 * P), u64::MAX).unwrap();
+        mm.copy_out(a + 2 * P, b"tail").unwrap();
+        mm.unmap(a + P, P).unwrap();
+        assert_eq!(mm.vmas().count(), 2);
+        assert_eq!(mm.copy_out(a + P, b"x"), Err(Errno::EFAULT));
+        let mut buf = [0u8; 4];
+        mm.copy_in(a + 2 * P, &mut buf).unwrap();
+        assert_eq!(&buf, b"tail");
+    }
+
+    #[test]
+    fn fixed_noreplace_refuses_occupied_ranges() {
+        let mut mm = manager();
+        let a = mm.map(anon(P), u64::MAX).unwrap();
+        let req = MapRequest {
+            noreplace: true,
+            fixed: false,
+            ..MapRequest::fixed(a, P, Prot::READ, VmaKind::Anonymous)
+        };
+        assert_eq!(mm.map(req, u64::MAX), Err(Errno::EEXIST));
+    }
+
+    #[test]
+    fn mprotect_read_only_blocks_kernel_writes_and_merges_back() {
+        let mut mm = manager();
+        let a = mm.map(anon(2 * P), u64::MAX).unwrap();
+        mm.protect(a, P, Prot::READ).unwrap();
+        assert_eq!(mm.copy_out(a, b"x"), Err(Errno::EFAULT));
+        mm.copy_out(a + P, b"x").unwrap();
+        mm.protect(a, P, Prot::READ_WRITE).unwrap();
+        assert_eq!(mm.vmas().count(), 1);
+        assert_eq!(mm.protect(a + 4 * P, P, Prot::READ), Err(Errno::ENOMEM));
+    }
+
+    #[test]
+    fn mremap_grows_and_moves_keeping_contents() {
+        let mut mm = manager();
+        let a = mm.map(anon(P), u64::MAX).unwrap();
+        mm.copy_out(a, b"keep").unwrap();
+        // Something right after `a` forces the move.
+        let blocker = MapRequest {
+            noreplace: true,
+            fixed: false,
+            ..MapRequest::fixed(a + P, P, Prot::READ, VmaKind::Anonymous)
+        };
+        mm.map(blocker, u64::MAX).unwrap();
+        assert_eq!(mm.remap(a, P, 4 * P, 0, 0), Err(Errno::ENOMEM));
+        let b = mm.remap(a, P, 4 * P, libc::MREMAP_MAYMOVE as u64, 0).unwrap();
+        assert_ne!(a, b);
+        let mut buf = [0u8; 4];
+        mm.copy_in(b, &mut buf).unwrap();
+        assert_eq!(&buf, b"keep");
+        assert_eq!(mm.copy_in(a, &mut buf), Err(Errno::EFAULT));
+        assert_eq!(mm.remap(b, 4 * P, P, 0, 0), Ok(b));
+        assert_eq!(mm.copy_in(b + P, &mut buf), Err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn brk_grows_shrinks_and_respects_the_data_limit() {
+        let mut mm = manager();
+        mm.set_brk_start(0x40_0000);
+        assert_eq!(mm.set_brk(0, u64::MAX), 0x40_0000);
+        assert_eq!(mm.set_brk(0x40_3000, u64::MAX), 0x40_3000);
+        mm.copy_out(0x40_2000, b"heap").unwrap();
+        assert_eq!(mm.set_brk(0x40_5000, u64::MAX), 0x40_5000);
+        assert_eq!(mm.vmas().count(), 1, "heap growth extends one VMA");
+        assert_eq!(mm.set_brk(0x40_1000, u64::MAX), 0x40_1000);
+        assert_eq!(mm.copy_out(0x40_2000, b"x"), Err(Errno::EFAULT));
+        assert_eq!(mm.set_brk(0x50_0000, 0x1000), 0x40_1000);
+    }
+
+    #[test]
+    fn dontneed_zeroes_private_pages() {
+        let mut mm = manager();
+        let a = mm.map(anon(P), u64::MAX).unwrap();
+        mm.copy_out(a, b"gone").unwrap();
+        mm.advise(a, P, libc::MADV_DONTNEED).unwrap();
+        let mut buf = [1u8; 4];
+        mm.copy_in(a, &mut buf).unwrap();
+        assert_eq!(buf, [0; 4]);
+        assert_eq!(mm.advise(a, P, 9999), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn growsdown_extends_within_the_limit() {
+        let mut mm = manager();
+        let top = 0x7100_0000_0000;
+        let req = MapRequest {
+            growsdown: true,
+            ..MapRequest::fixed(top - P, P, Prot::READ_WRITE, VmaKind::Stack)
+        };
+        mm.map(req, u64::MAX).unwrap();
+        assert!(mm.grow_down(top - 3 * P + 8, 8 << 20));
+        mm.copy_out(top - 3 * P, b"s").unwrap();
+        assert!(!mm.grow_down(top - (16 << 20), 8 << 20));
+    }
+
+    #[test]
+    fn cstrings_stop_at_nul_and_limit() {
+        let mut mm = manager();
+        let a = mm.map(anon(P), u64::MAX).unwrap();
+        mm.copy_out(a, b"/proc/self/exe\0").unwrap();
+        assert_eq!(mm.read_cstring(a, 4096).unwrap(), b"/proc/self/exe");
+        assert_eq!(mm.read_cstring(a, 3), Err(Errno::ENAMETOOLONG));
+    }
+}

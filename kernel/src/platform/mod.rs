@@ -1,0 +1,147 @@
+//! Platforms: what executes application code and stops it at every system
+//! call (DESIGN.md §3.2).
+//!
+//! A platform gives an [`AddressSpace`], whose mappings the memory manager
+//! keeps in step with its VMAs, and a [`Context`] that runs one application
+//! thread in it until the next [`Event`].
+
+pub mod ptrace;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::arch::Registers;
+use crate::memory::{MemoryFile, Prot};
+
+/// The platforms cordon can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformKind {
+    /// One stub process per address space, driven with PTRACE_SYSEMU.
+    Ptrace,
+}
+
+impl FromStr for PlatformKind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "ptrace" => Ok(PlatformKind::Ptrace),
+            "kvm" | "systrap" => Err(format!("platform {name:?} is not built yet; use ptrace")),
+            _ => Err(format!("unknown platform {name:?}; use ptrace")),
+        }
+    }
+}
+
+impl fmt::Display for PlatformKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlatformKind::Ptrace => f.write_str("ptrace"),
+        }
+    }
+}
+
+/// Why the application stopped running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The registers hold a system call (number in `orig_rax`); the return
+    /// address is already past the `syscall` instruction.
+    Syscall,
+    /// The CPU raised a synchronous signal (a fault, int3, a bad instruction).
+    Fault(Fault),
+}
+
+/// A synchronous signal raised by the application's own instructions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGTRAP.
+    pub signal: i32,
+    /// The siginfo `si_code` (SEGV_MAPERR, SEGV_ACCERR, …).
+    pub code: i32,
+    /// The faulting address, where the signal has one.
+    pub addr: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("failed to create the stub process: {0}")]
+    StubCreate(#[source] nix::Error),
+    #[error("the stub process failed to start (exit status {0})")]
+    StubStart(i32),
+    #[error("ptrace {op} on stub {pid}: {source}")]
+    Ptrace {
+        op: &'static str,
+        pid: i32,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("stub {pid} stopped unexpectedly: {what}")]
+    UnexpectedStop { pid: i32, what: String },
+    /// The stub process is gone (killed from outside the sandbox, or by its
+    /// own seccomp filter).
+    #[error("stub {pid} died: {what}")]
+    StubDied { pid: i32, what: String },
+    #[error("host {call} in stub {pid} failed: {errno}")]
+    Injected {
+        call: &'static str,
+        pid: i32,
+        errno: nix::errno::Errno,
+    },
+}
+
+/// The application's view of memory on the host: the mappings a platform
+/// makes so that application addresses reach pages of the memory file.
+pub trait AddressSpace: Send + Sync {
+    /// Maps `len` bytes of the memory file at `file_offset` to `addr`,
+    /// replacing whatever was mapped there.
+    fn map(&self, addr: u64, len: u64, prot: Prot, file_offset: u64) -> Result<(), PlatformError>;
+    /// Removes the mappings in `[addr, addr + len)`.
+    fn unmap(&self, addr: u64, len: u64) -> Result<(), PlatformError>;
+    /// Changes the protection of `[addr, addr + len)`.
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError>;
+}
+
+/// One application thread's execution context.
+pub trait Context: Send {
+    /// Runs the application with `regs` until the next event, and leaves the
+    /// registers it stopped with in `regs`.
+    fn switch(&mut self, regs: &mut Registers) -> Result<Event, PlatformError>;
+    /// The registers a new thread starts from (segment selectors and flags
+    /// as the host set them), with every general register cleared.
+    fn initial_registers(&self) -> Registers;
+    /// CPU time the application thread has used on the host.
+    fn cpu_time(&self) -> std::time::Duration;
+}
+
+/// A new address space and the context of its first thread.
+pub type NewAddressSpace = (Arc<dyn AddressSpace>, Box<dyn Context>);
+
+/// Creates an address space and the context of its first thread.
+///
+/// Precondition: called on the OS thread that will run the returned context
+/// (ptrace is per thread); that thread must not be the process's main thread.
+pub fn new_address_space(
+    kind: PlatformKind,
+    pin_cpu: bool,
+    memory_file: &Arc<MemoryFile>,
+) -> Result<NewAddressSpace, PlatformError> {
+    match kind {
+        PlatformKind::Ptrace => {
+            let stub = Arc::new(ptrace::Stub::spawn(memory_file, pin_cpu)?);
+            let context = ptrace::StubContext::new(Arc::clone(&stub));
+            Ok((stub, Box::new(context)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_names_parse() {
+        assert_eq!("ptrace".parse::<PlatformKind>(), Ok(PlatformKind::Ptrace));
+        assert!("kvm".parse::<PlatformKind>().unwrap_err().contains("not built yet"));
+        assert!("bogus".parse::<PlatformKind>().is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! The process's identity, as the OCI spec's process.user set it.
+
+use nix::errno::Errno;
+
+use crate::arch::SyscallArgs;
+use crate::errno::SyscallResult;
+use crate::task::Task;
+
+/// Implements getuid(2).
+pub fn getuid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    Ok(u64::from(task.credentials.uid))
+}
+
+/// Implements geteuid(2).
+pub fn geteuid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    Ok(u64::from(task.credentials.uid))
+}
+
+/// Implements getgid(2).
+pub fn getgid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    Ok(u64::from(task.credentials.gid))
+}
+
+/// Implements getegid(2).
+pub fn getegid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    Ok(u64::from(task.credentials.gid))
+}
+
+/// Implements getgroups(2).
+pub fn getgroups(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let size = args.int(0);
+    let groups = &task.credentials.additional_gids;
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if size == 0 {
+        return Ok(groups.len() as u64);
+    }
+    if (size as usize) < groups.len() {
+        return Err(Errno::EINVAL);
+    }
+    let bytes: Vec<u8> = groups.iter().flat_map(|gid| gid.to_le_bytes()).collect();
+    task.mm.copy_out(args.u64(1), &bytes)?;
+    Ok(groups.len() as u64)
+}

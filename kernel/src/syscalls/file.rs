@@ -1,0 +1,120 @@
+//! The fd table and queries on open files: close, dup, fcntl, ioctl, fstat.
+
+use nix::errno::Errno;
+
+use crate::arch::SyscallArgs;
+use crate::errno::SyscallResult;
+use crate::task::Task;
+
+fn nofile(task: &Task) -> u64 {
+    task.rlimits.soft(libc::RLIMIT_NOFILE)
+}
+
+/// Implements close(2).
+pub fn close(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    task.fds.remove(args.int(0))?;
+    Ok(0)
+}
+
+/// Implements dup(2).
+pub fn dup(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let file = task.fds.get(args.int(0))?;
+    let limit = nofile(task);
+    Ok(task.fds.install(file, false, 0, limit)? as u64)
+}
+
+/// Implements dup2(2).
+pub fn dup2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (old, new) = (args.int(0), args.int(1));
+    let file = task.fds.get(old)?;
+    if old == new {
+        return Ok(new as u64);
+    }
+    let limit = nofile(task);
+    task.fds.install_at(new, file, false, limit)?;
+    Ok(new as u64)
+}
+
+/// Implements dup3(2).
+pub fn dup3(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (old, new, flags) = (args.int(0), args.int(1), args.int(2));
+    if flags & !libc::O_CLOEXEC != 0 || old == new {
+        return Err(Errno::EINVAL);
+    }
+    let file = task.fds.get(old)?;
+    let limit = nofile(task);
+    task.fds.install_at(new, file, flags & libc::O_CLOEXEC != 0, limit)?;
+    Ok(new as u64)
+}
+
+/// Implements fcntl(2) for the fd-table commands and F_GETFL.
+pub fn fcntl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let fd = args.int(0);
+    let file = task.fds.get(fd)?;
+    match args.int(1) {
+        cmd @ (libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) => {
+            let limit = nofile(task);
+            let min = args.u64(2);
+            if min >= limit || min > i32::MAX as u64 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(task
+                .fds
+                .install(file, cmd == libc::F_DUPFD_CLOEXEC, min as i32, limit)? as u64)
+        }
+        libc::F_GETFD => Ok(if task.fds.cloexec(fd)? {
+            libc::FD_CLOEXEC as u64
+        } else {
+            0
+        }),
+        libc::F_SETFD => {
+            task.fds.set_cloexec(fd, args.u64(2) & libc::FD_CLOEXEC as u64 != 0)?;
+            Ok(0)
+        }
+        libc::F_GETFL => Ok(u64::from(file.status_flags()?)),
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// Implements ioctl(2): the generic fd requests here, the rest by the file.
+pub fn ioctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let fd = args.int(0);
+    let file = task.fds.get(fd)?;
+    // The request is an unsigned int; the upper half of the register is noise.
+    match u64::from(args.u32(1)) {
+        libc::FIOCLEX => task.fds.set_cloexec(fd, true).map(|()| 0),
+        libc::FIONCLEX => task.fds.set_cloexec(fd, false).map(|()| 0),
+        request => file.ioctl(&task.mm, request, args.u64(2)),
+    }
+}
+
+/// Implements fstat(2).
+pub fn fstat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let stat = task.fds.get(args.int(0))?.stat()?;
+    task.mm.write_pod(args.u64(1), &stat)?;
+    Ok(0)
+}
+
+/// Implements newfstatat(2) for `AT_EMPTY_PATH` on an fd; path lookups need
+/// the VFS and return ENOSYS until it lands.
+pub fn newfstatat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let flags = args.int(3);
+    let known = libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_STATX_SYNC_TYPE;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = task.mm.read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
+    if !path.is_empty() {
+        return Err(Errno::ENOSYS);
+    }
+    if flags & libc::AT_EMPTY_PATH == 0 {
+        return Err(Errno::ENOENT);
+    }
+    let dirfd = args.int(0);
+    if dirfd == libc::AT_FDCWD {
+        return Err(Errno::ENOSYS);
+    }
+    let stat = task.fds.get(dirfd)?.stat()?;
+    task.mm.write_pod(args.u64(2), &stat)?;
+    Ok(0)
+}

@@ -1,0 +1,83 @@
+//! The system-call table and its handlers (DESIGN.md §3.6).
+//!
+//! One table maps every x86-64 number to a name, argument kinds for strace,
+//! a support status and, when implemented, a handler. Handlers share one
+//! shape, `fn(&mut Task, &SyscallArgs) -> Result<u64, Errno>`, and live in
+//! one module per family.
+
+mod args;
+mod credentials;
+mod file;
+mod io;
+mod memory;
+mod numbers;
+mod path;
+mod process;
+mod rlimit;
+mod signal;
+mod strace;
+mod system;
+mod table;
+mod time;
+
+pub use args::Arg;
+pub use table::{Support, SyscallEntry, SyscallTable, TABLE};
+
+use crate::arch::{self, SyscallArgs};
+use crate::errno::SyscallResult;
+use crate::task::Task;
+
+/// The common shape of every handler.
+pub type Handler = fn(&mut Task, &SyscallArgs) -> SyscallResult;
+
+/// Linux's MAX_RW_COUNT: the most one read or write transfers.
+pub(crate) const MAX_RW_COUNT: u64 = 0x7fff_f000;
+
+/// Serves the system call the task's registers hold and sets the result.
+pub fn dispatch(task: &mut Task) {
+    let args = SyscallArgs::from_registers(&task.regs);
+    let entry = TABLE.get(args.number);
+    let strace = task.kernel.config.strace;
+    if let Some(entry) = entry.filter(|entry| strace && entry.ends_task()) {
+        strace::log_entry(task, entry, &args);
+    }
+    let result = match entry.and_then(|entry| entry.handler) {
+        Some(handler) => handler(task, &args),
+        None => {
+            report_unimplemented(task, entry, &args);
+            Err(nix::errno::Errno::ENOSYS)
+        }
+    };
+    if strace && !entry.is_some_and(|entry| entry.ends_task()) {
+        strace::log_exit(task, entry, &args, &result);
+    }
+    let value = match result {
+        Ok(value) => value as i64,
+        Err(errno) => -(errno as i64),
+    };
+    arch::set_return(&mut task.regs, value);
+}
+
+/// Logs the first use of an unimplemented call in this sandbox.
+fn report_unimplemented(task: &Task, entry: Option<&SyscallEntry>, args: &SyscallArgs) {
+    let first = task
+        .kernel
+        .reported_unimplemented
+        .lock()
+        .expect("unimplemented set poisoned")
+        .insert(args.number);
+    if first {
+        let name = entry.map_or("unknown", |entry| entry.name);
+        let reason = entry.and_then(|entry| match entry.support {
+            Support::Unimplemented(reason) => Some(reason),
+            _ => None,
+        });
+        tracing::warn!(
+            pid = task.tid(),
+            syscall = name,
+            number = args.number,
+            reason,
+            "unimplemented system call: ENOSYS"
+        );
+    }
+}

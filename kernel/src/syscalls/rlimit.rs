@@ -1,0 +1,62 @@
+//! Resource limits: kept by the kernel, enforced by it, never the host's.
+
+use nix::errno::Errno;
+
+use crate::arch::SyscallArgs;
+use crate::errno::SyscallResult;
+use crate::limits::Limit;
+use crate::task::Task;
+
+fn to_user(limit: Limit) -> libc::rlimit {
+    libc::rlimit {
+        rlim_cur: limit.soft,
+        rlim_max: limit.hard,
+    }
+}
+
+fn set(task: &mut Task, resource: u32, new: libc::rlimit) -> Result<(), Errno> {
+    // Raising a hard limit takes CAP_SYS_RESOURCE; the container's root
+    // holds it.
+    let privileged = task.credentials.uid == 0;
+    task.rlimits.set(
+        resource,
+        Limit {
+            soft: new.rlim_cur,
+            hard: new.rlim_max,
+        },
+        privileged,
+    )
+}
+
+/// Implements prlimit64(2) on the calling process.
+pub fn prlimit64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (pid, resource, new, old) = (args.int(0), args.u32(1), args.u64(2), args.u64(3));
+    if pid != 0 && pid != task.tid() {
+        return Err(Errno::ESRCH);
+    }
+    let current = task.rlimits.get(resource)?;
+    if new != 0 {
+        let limit: libc::rlimit = task.mm.read_pod(new)?;
+        set(task, resource, limit)?;
+    }
+    if old != 0 {
+        task.mm.write_pod(old, &to_user(current))?;
+    }
+    Ok(0)
+}
+
+/// Implements getrlimit(2).
+pub fn getrlimit(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let limit = task.rlimits.get(args.u32(0))?;
+    task.mm.write_pod(args.u64(1), &to_user(limit))?;
+    Ok(0)
+}
+
+/// Implements setrlimit(2).
+pub fn setrlimit(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let resource = args.u32(0);
+    task.rlimits.get(resource)?;
+    let limit: libc::rlimit = task.mm.read_pod(args.u64(1))?;
+    set(task, resource, limit)?;
+    Ok(0)
+}

@@ -1,0 +1,203 @@
+//! The table itself: which numbers have handlers, and how well they work.
+
+use std::sync::LazyLock;
+
+use super::args::Arg;
+use super::numbers::SYSCALLS;
+use super::{Handler, credentials, file, io, memory, path, process, rlimit, signal, system, time};
+
+/// How completely a system call is implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    Full,
+    /// Works for the cases the note names; the rest return an errno.
+    Partial(&'static str),
+    /// Always ENOSYS, for the reason given.
+    Unimplemented(&'static str),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SyscallEntry {
+    pub number: u64,
+    pub name: &'static str,
+    pub args: &'static [Arg],
+    pub support: Support,
+    pub handler: Option<Handler>,
+}
+
+impl SyscallEntry {
+    /// Whether a successful call never returns to the caller.
+    pub fn ends_task(&self) -> bool {
+        matches!(self.name, "exit" | "exit_group")
+    }
+}
+
+/// Every x86-64 system call, indexed by number.
+pub struct SyscallTable {
+    entries: Vec<Option<SyscallEntry>>,
+}
+
+pub static TABLE: LazyLock<SyscallTable> = LazyLock::new(SyscallTable::build);
+
+impl SyscallTable {
+    fn build() -> Self {
+        let size = SYSCALLS.last().map_or(0, |&(number, _, _)| number as usize + 1);
+        let mut entries = vec![None; size];
+        for &(number, name, args) in SYSCALLS {
+            let (support, handler) = match implementation(name) {
+                Some((support, handler)) => (support, Some(handler)),
+                None => (Support::Unimplemented(unimplemented_reason(name)), None),
+            };
+            entries[number as usize] = Some(SyscallEntry {
+                number: u64::from(number),
+                name,
+                args,
+                support,
+                handler,
+            });
+        }
+        SyscallTable { entries }
+    }
+
+    pub fn get(&self, number: u64) -> Option<&SyscallEntry> {
+        usize::try_from(number)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .and_then(Option::as_ref)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &SyscallEntry> {
+        self.entries.iter().flatten()
+    }
+}
+
+/// The handler and support status of each implemented call, by name.
+fn implementation(name: &str) -> Option<(Support, Handler)> {
+    use Support::{Full, Partial};
+    let found: (Support, Handler) = match name {
+        // I/O on open files.
+        "read" => (Full, io::read),
+        "write" => (Full, io::write),
+        "readv" => (Full, io::readv),
+        "writev" => (Full, io::writev),
+        "pread64" => (Full, io::pread64),
+        "pwrite64" => (Full, io::pwrite64),
+        // The fd table and file queries.
+        "close" => (Full, file::close),
+        "dup" => (Full, file::dup),
+        "dup2" => (Full, file::dup2),
+        "dup3" => (Full, file::dup3),
+        "fcntl" => (
+            Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL; others ENOSYS"),
+            file::fcntl,
+        ),
+        "ioctl" => (
+            Partial("FIOCLEX, FIONCLEX, and TCGETS and TIOCGWINSZ on host terminals"),
+            file::ioctl,
+        ),
+        "fstat" => (Full, file::fstat),
+        "newfstatat" => (
+            Partial("AT_EMPTY_PATH on an fd; paths need the VFS (ENOSYS)"),
+            file::newfstatat,
+        ),
+        // Paths.
+        "getcwd" => (Full, path::getcwd),
+        "readlink" => (
+            Partial("/proc/self/exe only; other paths need the VFS (ENOSYS)"),
+            path::readlink,
+        ),
+        "readlinkat" => (
+            Partial("/proc/self/exe only; other paths need the VFS (ENOSYS)"),
+            path::readlinkat,
+        ),
+        // Memory.
+        "brk" => (Full, memory::brk),
+        "mmap" => (
+            Partial("anonymous memory; file mappings need the VFS (ENODEV)"),
+            memory::mmap,
+        ),
+        "munmap" => (Full, memory::munmap),
+        "mprotect" => (Full, memory::mprotect),
+        "mremap" => (
+            Partial("old_len 0 (duplicating a shared mapping) is EINVAL"),
+            memory::mremap,
+        ),
+        "madvise" => (
+            Partial("DONTNEED and FREE discard private pages; other advice is accepted as a hint"),
+            memory::madvise,
+        ),
+        // The process and its thread.
+        "exit" => (Partial("single-threaded processes: ends the process"), process::exit),
+        "exit_group" => (Full, process::exit_group),
+        "getpid" => (Full, process::getpid),
+        "gettid" => (Full, process::gettid),
+        "getppid" => (Full, process::getppid),
+        "set_tid_address" => (Full, process::set_tid_address),
+        "set_robust_list" => (Full, process::set_robust_list),
+        "arch_prctl" => (
+            Partial("ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS"),
+            process::arch_prctl,
+        ),
+        "umask" => (Full, process::umask),
+        // Credentials.
+        "getuid" => (Full, credentials::getuid),
+        "geteuid" => (Full, credentials::geteuid),
+        "getgid" => (Full, credentials::getgid),
+        "getegid" => (Full, credentials::getegid),
+        "getgroups" => (Full, credentials::getgroups),
+        // Time.
+        "clock_gettime" => (Full, time::clock_gettime),
+        "clock_getres" => (Full, time::clock_getres),
+        "gettimeofday" => (Full, time::gettimeofday),
+        "time" => (Full, time::time),
+        "nanosleep" => (Partial("not interruptible by signals yet"), time::nanosleep),
+        "clock_nanosleep" => (Partial("not interruptible by signals yet"), time::clock_nanosleep),
+        // The system.
+        "uname" => (Full, system::uname),
+        "getrandom" => (Full, system::getrandom),
+        "sched_yield" => (Full, system::sched_yield),
+        // Resource limits.
+        "prlimit64" => (Full, rlimit::prlimit64),
+        "getrlimit" => (Full, rlimit::getrlimit),
+        "setrlimit" => (Full, rlimit::setrlimit),
+        // Signals (recorded; delivery comes with the processes issue).
+        "rt_sigaction" => (Partial("recorded, not yet delivered"), signal::rt_sigaction),
+        "rt_sigprocmask" => (Partial("recorded, not yet delivered"), signal::rt_sigprocmask),
+        "sigaltstack" => (Partial("recorded, not yet delivered"), signal::sigaltstack),
+        _ => return None,
+    };
+    Some(found)
+}
+
+/// Why a call is not implemented, for the table and the once-per-call log.
+fn unimplemented_reason(name: &str) -> &'static str {
+    match name {
+        "rseq" => "restartable sequences need preemption notice from the platform",
+        "clone" | "clone3" | "fork" | "vfork" | "execve" | "execveat" | "wait4" | "waitid" | "kill" | "tkill"
+        | "tgkill" | "futex" => "arrives with processes, threads and signals",
+        _ => "not implemented",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_implemented_name_exists_in_the_number_list() {
+        let names: Vec<&str> = SYSCALLS.iter().map(|&(_, name, _)| name).collect();
+        let implemented = TABLE.entries().filter(|entry| entry.handler.is_some()).count();
+        let expected = names.iter().filter(|name| implementation(name).is_some()).count();
+        assert_eq!(implemented, expected);
+        assert!(implemented >= 50, "only {implemented} handlers");
+    }
+
+    #[test]
+    fn numbers_resolve_to_their_entries() {
+        assert_eq!(TABLE.get(39).map(|entry| entry.name), Some("getpid"));
+        assert!(TABLE.get(39).unwrap().handler.is_some());
+        assert!(TABLE.get(334).unwrap().handler.is_none(), "rseq is ENOSYS");
+        assert!(TABLE.get(500).is_none());
+        assert!(TABLE.get(u64::MAX).is_none());
+    }
+}

@@ -1,0 +1,148 @@
+//! Clocks and sleeping.
+//!
+//! The wall and monotonic clocks are the host's, read by the kernel; CPU
+//! clocks measure the application thread on its platform.
+
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use crate::arch::SyscallArgs;
+use crate::errno::SyscallResult;
+use crate::task::Task;
+
+/// Which clock a clockid names.
+enum Clock {
+    /// A host clock read for the application: REALTIME, MONOTONIC, …
+    Host(libc::clockid_t),
+    /// The calling process's or thread's CPU time (one thread per process
+    /// so far, so both are the same).
+    CpuTime,
+}
+
+fn clock(id: i32) -> Result<Clock, Errno> {
+    match id {
+        libc::CLOCK_REALTIME
+        | libc::CLOCK_MONOTONIC
+        | libc::CLOCK_MONOTONIC_RAW
+        | libc::CLOCK_REALTIME_COARSE
+        | libc::CLOCK_MONOTONIC_COARSE
+        | libc::CLOCK_BOOTTIME
+        | libc::CLOCK_TAI => Ok(Clock::Host(id)),
+        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => Ok(Clock::CpuTime),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn host_time(id: libc::clockid_t) -> libc::timespec {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec; `id` is a valid host clock.
+    unsafe { libc::clock_gettime(id, &mut now) };
+    now
+}
+
+fn timespec(duration: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: duration.as_secs() as i64,
+        tv_nsec: i64::from(duration.subsec_nanos()),
+    }
+}
+
+/// Reads and validates a user timespec.
+fn read_timespec(task: &Task, addr: u64) -> Result<libc::timespec, Errno> {
+    let ts: libc::timespec = task.mm.read_pod(addr)?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(ts)
+}
+
+/// Implements clock_gettime(2).
+pub fn clock_gettime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let now = match clock(args.int(0))? {
+        Clock::Host(id) => host_time(id),
+        Clock::CpuTime => timespec(task.cpu_time()),
+    };
+    task.mm.write_pod(args.u64(1), &now)?;
+    Ok(0)
+}
+
+/// Implements clock_getres(2).
+pub fn clock_getres(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let resolution = match clock(args.int(0))? {
+        Clock::Host(id) => {
+            let mut res = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: clock_getres writes one timespec.
+            unsafe { libc::clock_getres(id, &mut res) };
+            res
+        }
+        Clock::CpuTime => libc::timespec { tv_sec: 0, tv_nsec: 1 },
+    };
+    if args.u64(1) != 0 {
+        task.mm.write_pod(args.u64(1), &resolution)?;
+    }
+    Ok(0)
+}
+
+/// Implements gettimeofday(2).
+pub fn gettimeofday(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    if args.u64(0) != 0 {
+        let now = host_time(libc::CLOCK_REALTIME);
+        let tv = libc::timeval {
+            tv_sec: now.tv_sec,
+            tv_usec: now.tv_nsec / 1000,
+        };
+        task.mm.write_pod(args.u64(0), &tv)?;
+    }
+    if args.u64(1) != 0 {
+        // struct timezone: minutes west of Greenwich and DST type, both 0
+        // as on a Linux host whose sys_tz was never set.
+        task.mm.write_pod(args.u64(1), &0u64)?;
+    }
+    Ok(0)
+}
+
+/// Implements time(2).
+pub fn time(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let now = host_time(libc::CLOCK_REALTIME).tv_sec;
+    if args.u64(0) != 0 {
+        task.mm.write_pod(args.u64(0), &now)?;
+    }
+    Ok(now as u64)
+}
+
+/// Sleeps on the task thread until the deadline passes.
+fn sleep(id: libc::clockid_t, flags: i32, request: &libc::timespec) {
+    let mut remaining = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut request = *request;
+    loop {
+        // SAFETY: both pointers refer to live timespecs.
+        let err = unsafe { libc::clock_nanosleep(id, flags, &request, &mut remaining) };
+        if err != libc::EINTR {
+            return;
+        }
+        if flags & libc::TIMER_ABSTIME == 0 {
+            request = remaining;
+        }
+    }
+}
+
+/// Implements nanosleep(2).
+pub fn nanosleep(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let request = read_timespec(task, args.u64(0))?;
+    sleep(libc::CLOCK_MONOTONIC, 0, &request);
+    Ok(0)
+}
+
+/// Implements clock_nanosleep(2).
+pub fn clock_nanosleep(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (id, flags) = (args.int(0), args.int(1));
+    let id = match clock(id)? {
+        Clock::Host(id @ (libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME | libc::CLOCK_TAI)) => id,
+        Clock::CpuTime if id == libc::CLOCK_THREAD_CPUTIME_ID => return Err(Errno::EINVAL),
+        _ => return Err(Errno::EOPNOTSUPP),
+    };
+    let request = read_timespec(task, args.u64(2))?;
+    sleep(id, flags & libc::TIMER_ABSTIME, &request);
+    Ok(0)
+}
