@@ -58,6 +58,10 @@ pub fn dispatch(task: &mut Task) {
     arch::set_return(&mut task.regs, value);
 }
 
+/// Unimplemented calls that C libraries probe for at start-up and do well
+/// without; their absence is logged at debug level only.
+const PROBED_AT_STARTUP: &[&str] = &["rseq"];
+
 /// Logs the first use of an unimplemented call in this sandbox.
 fn report_unimplemented(task: &Task, entry: Option<&SyscallEntry>, args: &SyscallArgs) {
     let first = task
@@ -66,12 +70,23 @@ fn report_unimplemented(task: &Task, entry: Option<&SyscallEntry>, args: &Syscal
         .lock()
         .expect("unimplemented set poisoned")
         .insert(args.number);
-    if first {
-        let name = entry.map_or("unknown", |entry| entry.name);
-        let reason = entry.and_then(|entry| match entry.support {
-            Support::Unimplemented(reason) => Some(reason),
-            _ => None,
-        });
+    if !first {
+        return;
+    }
+    let name = entry.map_or("unknown", |entry| entry.name);
+    let reason = entry.and_then(|entry| match entry.support {
+        Support::Unimplemented(reason) => Some(reason),
+        _ => None,
+    });
+    if PROBED_AT_STARTUP.contains(&name) {
+        tracing::debug!(
+            pid = task.tid(),
+            syscall = name,
+            number = args.number,
+            reason,
+            "unimplemented system call: ENOSYS"
+        );
+    } else {
         tracing::warn!(
             pid = task.tid(),
             syscall = name,

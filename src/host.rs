@@ -1,0 +1,98 @@
+//! The sandbox `cordon do` runs a command in: the host's root, read-only,
+//! seen by a process with the caller's identity, environment and directory.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use cordon_kernel::Credentials;
+use cordon_kernel::limits::ResourceLimits;
+use nix::errno::Errno;
+use nix::unistd::{getgid, getgroups, getuid};
+use tracing::warn;
+
+use crate::config::{self, ProcessConfig, RootError, SandboxConfig};
+use crate::spec::DEFAULT_HOSTNAME;
+
+/// Why the caller's process could not be described.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("failed to read the current directory: {0}; cd to an existing directory")]
+    CurrentDir(#[source] io::Error),
+    #[error("the current directory {} is not valid UTF-8; cd elsewhere", .0.display())]
+    NonUtf8Cwd(PathBuf),
+    #[error("failed to read the supplementary groups: {0}")]
+    Groups(#[source] Errno),
+    #[error(transparent)]
+    Root(#[from] RootError),
+}
+
+/// A sandbox that runs `argv` as the caller would, on the host's root.
+pub fn command_config(argv: Vec<String>) -> Result<SandboxConfig, HostError> {
+    let cwd = std::env::current_dir().map_err(HostError::CurrentDir)?;
+    let cwd = cwd
+        .to_str()
+        .ok_or_else(|| HostError::NonUtf8Cwd(cwd.clone()))?
+        .to_owned();
+    let additional_gids = getgroups()
+        .map_err(HostError::Groups)?
+        .into_iter()
+        .map(|gid| gid.as_raw())
+        .collect();
+    Ok(SandboxConfig {
+        hostname: DEFAULT_HOSTNAME.to_owned(),
+        root: config::open_root(Path::new("/"), true)?,
+        process: ProcessConfig {
+            argv,
+            env: environment(),
+            cwd,
+            credentials: Credentials {
+                uid: getuid().as_raw(),
+                gid: getgid().as_raw(),
+                additional_gids,
+            },
+            rlimits: ResourceLimits::default(),
+            umask: ProcessConfig::DEFAULT_UMASK,
+        },
+    })
+}
+
+/// The caller's environment as `KEY=VALUE` strings. The kernel takes text, so a
+/// variable that is not UTF-8 is left out rather than altered.
+fn environment() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(key, value)| match (key.to_str(), value.to_str()) {
+            (Some(key), Some(value)) => Some(format!("{key}={value}")),
+            _ => {
+                warn!(variable = ?key, "not passing an environment variable that is not UTF-8");
+                None
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_as_the_caller_where_the_caller_is() {
+        let config = command_config(vec!["true".to_owned()]).expect("the caller is describable");
+        assert_eq!(config.hostname, "cordon");
+        assert!(config.root.readonly);
+        let process = config.process;
+        assert_eq!(process.argv, ["true"]);
+        let cwd = std::env::current_dir().expect("the test runs in a directory");
+        assert_eq!(Path::new(&process.cwd), cwd);
+        assert_eq!(process.credentials.uid, getuid().as_raw());
+        assert_eq!(process.credentials.gid, getgid().as_raw());
+        assert_eq!(process.umask, 0o022);
+        assert_eq!(process.rlimits, ResourceLimits::default());
+    }
+
+    #[test]
+    fn environment_is_key_value() {
+        let env = environment();
+        let path = std::env::var("PATH").expect("the test runs with PATH set");
+        assert!(env.contains(&format!("PATH={path}")));
+    }
+}

@@ -1,0 +1,104 @@
+//! Booting a sandbox's kernel in this process and running its first process
+//! to the end.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use cordon_kernel::{ExitStatus, Kernel, KernelConfig, KernelError, PlatformKind};
+use tracing::debug;
+
+use crate::config::SandboxConfig;
+
+/// How the kernel runs, whatever the sandbox holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootOptions {
+    pub platform: PlatformKind,
+    pub pin_cpu: bool,
+    pub strace: bool,
+}
+
+/// Why a sandbox's first process did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("failed to duplicate the {stream} of cordon: {source}")]
+    Stdio {
+        stream: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+}
+
+impl RunError {
+    /// The status `cordon` exits with: what a shell reports for a command it
+    /// could not run (127 not found, 126 found but not runnable), else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Kernel(err @ KernelError::Load(_)) if err.is_not_found() => 127,
+            RunError::Kernel(KernelError::Load(_)) => 126,
+            RunError::Kernel(_) | RunError::Stdio { .. } => 1,
+        }
+    }
+}
+
+/// Boots a kernel for `config`, runs its first process with cordon's own
+/// stdio, and returns how that process ended. On error nothing is left
+/// running.
+pub fn run(config: SandboxConfig, options: BootOptions) -> Result<ExitStatus, RunError> {
+    let stdio = inherit_stdio()?;
+    debug!(
+        platform = %options.platform,
+        pin_cpu = options.pin_cpu,
+        strace = options.strace,
+        hostname = %config.hostname,
+        argv = ?config.process.argv,
+        "booting the kernel"
+    );
+    let kernel = Kernel::new(
+        KernelConfig {
+            hostname: config.hostname,
+            platform: options.platform,
+            pin_cpu: options.pin_cpu,
+            strace: options.strace,
+        },
+        config.root,
+    )?;
+    let init = kernel.start_init(config.process.into_process_spec(stdio))?;
+    let status = init.wait();
+    debug!(?status, "the first process exited");
+    Ok(status)
+}
+
+/// Duplicates cordon's fds 0, 1 and 2 for the first process. std duplicates
+/// with F_DUPFD_CLOEXEC, so no host process cordon starts inherits them.
+fn inherit_stdio() -> Result<[OwnedFd; 3], RunError> {
+    let dup = |stream, fd: BorrowedFd<'_>| {
+        fd.try_clone_to_owned()
+            .map_err(|source| RunError::Stdio { stream, source })
+    };
+    Ok([
+        dup("standard input", io::stdin().as_fd())?,
+        dup("standard output", io::stdout().as_fd())?,
+        dup("standard error", io::stderr().as_fd())?,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn stdio_is_duplicated_above_the_standard_fds() {
+        let stdio = inherit_stdio().expect("the test has fds 0, 1 and 2");
+        for fd in &stdio {
+            assert!(fd.as_raw_fd() > 2);
+        }
+    }
+
+    #[test]
+    fn kernel_failures_other_than_loading_exit_1() {
+        assert_eq!(RunError::Kernel(KernelError::TaskVanished).exit_code(), 1);
+    }
+}

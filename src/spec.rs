@@ -1,0 +1,202 @@
+//! The OCI runtime spec's process and hostname, in cordon's terms
+//! (runtime-spec config.md, "Process" and "Hostname").
+
+use cordon_kernel::Credentials;
+use cordon_kernel::limits::{Limit, ResourceLimits, resource_by_name};
+use nix::errno::Errno;
+use oci_spec::runtime::{PosixRlimit, Spec};
+
+use crate::config::ProcessConfig;
+
+/// The hostname a sandbox gets when its spec names none. runc would leave the
+/// host's, which a sandbox must not reveal.
+pub const DEFAULT_HOSTNAME: &str = "cordon";
+
+/// Why a spec's process cannot be run as written.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("process.args is empty")]
+    NoArgs,
+    #[error("process.cwd {0:?} is not an absolute path")]
+    RelativeCwd(String),
+    #[error("process.cwd {0:?} is not valid UTF-8")]
+    NonUtf8Cwd(String),
+    #[error("process.rlimits: unknown resource {0}")]
+    UnknownRlimit(String),
+    #[error("process.rlimits: {name} soft limit {soft} is above its hard limit {hard}")]
+    SoftAboveHard { name: String, soft: u64, hard: u64 },
+    #[error("process.rlimits: {name} hard limit {hard} is above what the kernel allows ({source})")]
+    Refused {
+        name: String,
+        hard: u64,
+        #[source]
+        source: Errno,
+    },
+}
+
+/// The hostname applications in the sandbox see.
+pub fn hostname(spec: &Spec) -> String {
+    match spec.hostname().as_deref() {
+        None | Some("") => DEFAULT_HOSTNAME.to_owned(),
+        Some(name) => name.to_owned(),
+    }
+}
+
+/// The container's first process as `spec.process` describes it.
+pub fn process_config(spec: &Spec) -> Result<ProcessConfig, SpecError> {
+    let process = spec.process().as_ref().ok_or(SpecError::NoArgs)?;
+    let argv = process.args().clone().unwrap_or_default();
+    if argv.is_empty() {
+        return Err(SpecError::NoArgs);
+    }
+    let cwd = process
+        .cwd()
+        .to_str()
+        .ok_or_else(|| SpecError::NonUtf8Cwd(process.cwd().to_string_lossy().into_owned()))?;
+    let cwd = match cwd {
+        "" => "/".to_owned(),
+        cwd if cwd.starts_with('/') => cwd.to_owned(),
+        cwd => return Err(SpecError::RelativeCwd(cwd.to_owned())),
+    };
+    let user = process.user();
+    Ok(ProcessConfig {
+        argv,
+        env: process.env().clone().unwrap_or_default(),
+        cwd,
+        credentials: Credentials {
+            uid: user.uid(),
+            gid: user.gid(),
+            additional_gids: user.additional_gids().clone().unwrap_or_default(),
+        },
+        rlimits: resource_limits(process.rlimits().as_deref().unwrap_or_default())?,
+        // umask(2) keeps only the permission bits.
+        umask: user.umask().unwrap_or(ProcessConfig::DEFAULT_UMASK) & 0o777,
+    })
+}
+
+/// Linux's initial limits with the spec's entries applied over them.
+fn resource_limits(entries: &[PosixRlimit]) -> Result<ResourceLimits, SpecError> {
+    let mut limits = ResourceLimits::default();
+    for entry in entries {
+        let name = entry.typ().to_string();
+        let resource = resource_by_name(&name).ok_or_else(|| SpecError::UnknownRlimit(name.clone()))?;
+        let (soft, hard) = (entry.soft(), entry.hard());
+        limits
+            .configure(resource, Limit { soft, hard })
+            .map_err(|errno| match errno {
+                Errno::EINVAL => SpecError::SoftAboveHard { name, soft, hard },
+                source => SpecError::Refused { name, hard, source },
+            })?;
+    }
+    Ok(limits)
+}
+
+/// The config.json `cordon spec` writes: runc's starting point (run `sh` in
+/// `rootfs`), with cordon's hostname.
+pub fn default_spec() -> Spec {
+    let mut spec = Spec::default();
+    spec.set_hostname(Some(DEFAULT_HOSTNAME.to_owned()));
+    spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec_with_process(process: serde_json::Value) -> Spec {
+        serde_json::from_value(json!({ "ociVersion": "1.2.0", "process": process })).expect("the test spec is valid")
+    }
+
+    #[test]
+    fn default_spec_runs_sh_as_root() {
+        let spec = default_spec();
+        let process = process_config(&spec).expect("the default spec is runnable");
+        assert_eq!(process.argv, ["sh"]);
+        assert_eq!(process.cwd, "/");
+        assert_eq!(process.credentials, Credentials::default());
+        assert_eq!(process.umask, 0o022);
+        assert!(process.env.iter().any(|var| var.starts_with("PATH=")));
+        let nofile = resource_by_name("RLIMIT_NOFILE").expect("a Linux resource");
+        assert_eq!(process.rlimits.get(nofile), Ok(Limit { soft: 1024, hard: 1024 }));
+        assert_eq!(hostname(&spec), "cordon");
+    }
+
+    #[test]
+    fn process_fields_are_honoured() {
+        let spec = spec_with_process(json!({
+            "args": ["/bin/echo", "hi"],
+            "env": ["A=1"],
+            "cwd": "/tmp",
+            "user": { "uid": 1000, "gid": 100, "additionalGids": [10, 20], "umask": 63 },
+            "rlimits": [{ "type": "RLIMIT_CORE", "soft": 10, "hard": 20 }]
+        }));
+        let process = process_config(&spec).expect("the spec is runnable");
+        assert_eq!(process.argv, ["/bin/echo", "hi"]);
+        assert_eq!(process.env, ["A=1"]);
+        assert_eq!(process.cwd, "/tmp");
+        assert_eq!(
+            process.credentials,
+            Credentials {
+                uid: 1000,
+                gid: 100,
+                additional_gids: vec![10, 20]
+            }
+        );
+        assert_eq!(process.umask, 0o077);
+        let core = resource_by_name("RLIMIT_CORE").expect("a Linux resource");
+        assert_eq!(process.rlimits.get(core), Ok(Limit { soft: 10, hard: 20 }));
+    }
+
+    #[test]
+    fn empty_cwd_is_the_root() {
+        let spec = spec_with_process(json!({ "args": ["sh"], "cwd": "", "user": {} }));
+        assert_eq!(process_config(&spec).expect("runnable").cwd, "/");
+    }
+
+    #[test]
+    fn relative_cwd_is_refused() {
+        let spec = spec_with_process(json!({ "args": ["sh"], "cwd": "tmp", "user": {} }));
+        let err = process_config(&spec).expect_err("cwd is relative");
+        assert_eq!(err.to_string(), "process.cwd \"tmp\" is not an absolute path");
+    }
+
+    #[test]
+    fn missing_process_has_no_args() {
+        let spec: Spec = serde_json::from_value(json!({ "ociVersion": "1.2.0" })).expect("valid spec");
+        let err = process_config(&spec).expect_err("no process");
+        assert_eq!(err.to_string(), "process.args is empty");
+    }
+
+    #[test]
+    fn soft_limit_above_hard_is_refused() {
+        let spec = spec_with_process(json!({
+            "args": ["sh"], "cwd": "/", "user": {},
+            "rlimits": [{ "type": "RLIMIT_NOFILE", "soft": 20, "hard": 10 }]
+        }));
+        let err = process_config(&spec).expect_err("soft is above hard");
+        assert_eq!(
+            err.to_string(),
+            "process.rlimits: RLIMIT_NOFILE soft limit 20 is above its hard limit 10"
+        );
+    }
+
+    #[test]
+    fn nofile_above_nr_open_is_refused() {
+        let spec = spec_with_process(json!({
+            "args": ["sh"], "cwd": "/", "user": {},
+            "rlimits": [{ "type": "RLIMIT_NOFILE", "soft": 10, "hard": 1u64 << 30 }]
+        }));
+        let err = process_config(&spec).expect_err("hard is above fs.nr_open");
+        assert!(matches!(err, SpecError::Refused { .. }), "{err}");
+    }
+
+    #[test]
+    fn empty_hostname_is_cordon() {
+        let mut spec = default_spec();
+        spec.set_hostname(Some(String::new()));
+        assert_eq!(hostname(&spec), "cordon");
+        spec.set_hostname(Some("box".to_owned()));
+        assert_eq!(hostname(&spec), "box");
+    }
+}
