@@ -69,6 +69,38 @@ impl SyscallTable {
     pub fn entries(&self) -> impl Iterator<Item = &SyscallEntry> {
         self.entries.iter().flatten()
     }
+
+    /// The compatibility document: every call with its support status, as
+    /// docs/syscalls.md holds it.
+    pub fn compatibility_markdown(&self) -> String {
+        let mut out = String::from(
+            "# System-call compatibility\n\n\
+             Generated from cordon-kernel's system-call table \
+             (`UPDATE_SYSCALL_DOC=1 cargo test -p cordon-kernel compatibility_document`).\n\n\
+             | number | name | status | note |\n|---:|---|---|---|\n",
+        );
+        let (mut full, mut partial) = (0, 0);
+        for entry in self.entries() {
+            let (status, note) = match entry.support {
+                Support::Full => {
+                    full += 1;
+                    ("supported", "")
+                }
+                Support::Partial(note) => {
+                    partial += 1;
+                    ("partial", note)
+                }
+                Support::Unimplemented(note) => ("ENOSYS", note),
+            };
+            out.push_str(&format!("| {} | {} | {status} | {note} |\n", entry.number, entry.name));
+        }
+        let total = self.entries().count();
+        out.push_str(&format!(
+            "\n{full} supported, {partial} partial, {} ENOSYS of {total}.\n",
+            total - full - partial
+        ));
+        out
+    }
 }
 
 /// The handler and support status of each implemented call, by name.
@@ -190,6 +222,22 @@ mod tests {
         let expected = names.iter().filter(|name| implementation(name).is_some()).count();
         assert_eq!(implemented, expected);
         assert!(implemented >= 50, "only {implemented} handlers");
+    }
+
+    /// docs/syscalls.md must match the table; regenerate it with
+    /// UPDATE_SYSCALL_DOC=1.
+    #[test]
+    fn compatibility_document_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/syscalls.md");
+        let generated = TABLE.compatibility_markdown();
+        if std::env::var_os("UPDATE_SYSCALL_DOC").is_some() {
+            std::fs::write(&path, &generated).expect("write docs/syscalls.md");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "docs/syscalls.md is stale: run UPDATE_SYSCALL_DOC=1 cargo test -p cordon-kernel"
+        );
     }
 
     #[test]
