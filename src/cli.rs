@@ -53,6 +53,11 @@ pub struct Cli {
     #[arg(long, value_name = "BOOL", default_value_t = true, action = ArgAction::Set)]
     pub pin_cpu: bool,
 
+    /// Do not put cordon itself under its seccomp filter. For debugging the
+    /// kernel only: it removes a layer of the sandbox.
+    #[arg(long)]
+    pub disable_seccomp: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -123,6 +128,7 @@ impl Cli {
             platform: self.platform,
             pin_cpu: self.pin_cpu,
             strace: self.strace,
+            seccomp: !self.disable_seccomp,
         };
         match self.command {
             Command::Run { bundle, id } => {

@@ -4,8 +4,9 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use cordon_kernel::host_filter::{self, HostFilterError};
 use cordon_kernel::{ExitStatus, Kernel, KernelConfig, KernelError, PlatformKind};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::config::SandboxConfig;
 
@@ -15,6 +16,9 @@ pub struct BootOptions {
     pub platform: PlatformKind,
     pub pin_cpu: bool,
     pub strace: bool,
+    /// Confine cordon itself with its seccomp filter before the application
+    /// runs (off only with --disable-seccomp).
+    pub seccomp: bool,
 }
 
 /// Why a sandbox's first process did not run.
@@ -28,6 +32,8 @@ pub enum RunError {
     },
     #[error(transparent)]
     Kernel(#[from] KernelError),
+    #[error(transparent)]
+    Seccomp(#[from] HostFilterError),
 }
 
 impl RunError {
@@ -37,7 +43,7 @@ impl RunError {
         match self {
             RunError::Kernel(err @ KernelError::Load(_)) if err.is_not_found() => 127,
             RunError::Kernel(KernelError::Load(_)) => 126,
-            RunError::Kernel(_) | RunError::Stdio { .. } => 1,
+            RunError::Kernel(_) | RunError::Stdio { .. } | RunError::Seccomp(_) => 1,
         }
     }
 }
@@ -64,6 +70,11 @@ pub fn run(config: SandboxConfig, options: BootOptions) -> Result<ExitStatus, Ru
         },
         config.root,
     )?;
+    if options.seccomp {
+        host_filter::install()?;
+    } else {
+        warn!("--disable-seccomp: cordon runs without its own seccomp filter; use this for debugging only");
+    }
     let init = kernel.start_init(config.process.into_process_spec(stdio))?;
     let status = init.wait();
     debug!(?status, "the first process exited");

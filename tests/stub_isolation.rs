@@ -130,6 +130,13 @@ fn stub_holds_only_the_memory_file_and_dies_with_its_tracer() {
         None => panic!("the stub never settled within {SETTLE:?}:\n{}", last_seen.join("\n")),
     };
 
+    // cordon confines itself before the application runs (DESIGN.md §1).
+    assert_eq!(
+        proc_status_field(cordon, "Seccomp").as_deref(),
+        Some("2"),
+        "cordon itself is not under its seccomp filter"
+    );
+
     let cordon_pid = Pid::from_raw(i32::try_from(cordon).expect("pids fit i32"));
     kill(cordon_pid, Signal::SIGKILL).expect("SIGKILL cordon");
     let gone = poll(EXIT_KILL, || common::process_is_dead(stub).then_some(()));
