@@ -9,6 +9,7 @@
 pub mod arch;
 pub mod errno;
 pub mod fs;
+pub mod handle;
 pub mod host_filter;
 pub mod kernel;
 pub mod limits;
