@@ -31,6 +31,7 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_mremap,
     libc::SYS_madvise,
     libc::SYS_fallocate,
+    libc::SYS_lseek,
     // Threads and synchronisation.
     libc::SYS_clone,
     libc::SYS_clone3,
@@ -80,6 +81,7 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_nanosleep,
     libc::SYS_gettimeofday,
     libc::SYS_getrandom,
+    libc::SYS_sysinfo,
 ];
 
 fn arg_equals(index: u8, value: u64) -> SeccompRule {

@@ -8,7 +8,7 @@ use crate::limits::ResourceLimits;
 use crate::loader::{self, LoadError};
 use crate::memory::MemoryFile;
 use crate::platform::{self, PlatformKind};
-use crate::task::{self, TaskStart};
+use crate::task::{self, TaskSet, TaskStart};
 
 /// How a kernel is configured; fixed for the life of the sandbox.
 #[derive(Debug, Clone)]
@@ -107,6 +107,10 @@ pub struct Kernel {
     /// System-call numbers already reported as unimplemented, so each is
     /// logged once per sandbox.
     pub(crate) reported_unimplemented: Mutex<HashSet<u64>>,
+    /// Every process of the sandbox.
+    pub(crate) tasks: TaskSet,
+    /// When the kernel booted: the sandbox's uptime counts from here.
+    pub(crate) boot_time: std::time::Instant,
 }
 
 impl Kernel {
@@ -118,6 +122,8 @@ impl Kernel {
             memory_file: Arc::new(memory_file),
             root,
             reported_unimplemented: Mutex::new(HashSet::new()),
+            tasks: TaskSet::default(),
+            boot_time: std::time::Instant::now(),
         }))
     }
 
@@ -132,6 +138,8 @@ impl Kernel {
     /// running.
     pub fn start_init(self: &Arc<Self>, spec: ProcessSpec) -> Result<ProcessHandle, KernelError> {
         let executable = loader::open_executable(&self.root, &spec.argv, &spec.env, &spec.cwd)?;
+        let (executable, argv) = loader::resolve_interpreter(&self.root, executable, spec.argv.clone(), &spec.cwd)?;
+        let spec = ProcessSpec { argv, ..spec };
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
         let kernel = Arc::clone(self);
         let thread = std::thread::Builder::new()

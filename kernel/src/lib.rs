@@ -7,6 +7,7 @@
 //! [`ProcessHandle`].
 
 pub mod arch;
+pub mod entropy;
 pub mod errno;
 pub mod fs;
 pub mod handle;
@@ -16,6 +17,7 @@ pub mod limits;
 pub mod loader;
 pub mod memory;
 pub mod platform;
+pub mod signal;
 pub mod syscalls;
 pub mod task;
 

@@ -45,6 +45,15 @@ impl FdTable {
         Ok(free as i32)
     }
 
+    /// execve(2): closes every close-on-exec fd.
+    pub fn close_on_exec(&mut self) {
+        for slot in &mut self.slots {
+            if slot.as_ref().is_some_and(|slot| slot.cloexec) {
+                *slot = None;
+            }
+        }
+    }
+
     /// Installs `file` at exactly `fd`, closing what was there.
     pub fn install_at(&mut self, fd: i32, file: Arc<dyn File>, cloexec: bool, limit: u64) -> Result<(), Errno> {
         let index = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
@@ -91,14 +100,17 @@ impl FdTable {
 mod tests {
     use super::*;
 
+    use crate::memory::UserIovecs;
+    use crate::task::Blocker;
+
     struct Null;
 
     impl File for Null {
-        fn read(&self, _: &[libc::iovec], _: Option<u64>) -> Result<usize, Errno> {
+        fn read(&self, _: &Blocker, _: &UserIovecs, _: Option<u64>) -> Result<usize, Errno> {
             Ok(0)
         }
-        fn write(&self, iov: &[libc::iovec], _: Option<u64>) -> Result<usize, Errno> {
-            Ok(iov.iter().map(|v| v.iov_len).sum())
+        fn write(&self, _: &Blocker, iov: &UserIovecs, _: Option<u64>) -> Result<usize, Errno> {
+            Ok(iov.len())
         }
         fn stat(&self) -> Result<libc::stat, Errno> {
             Err(Errno::ENOSYS)

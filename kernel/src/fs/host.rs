@@ -6,7 +6,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use nix::errno::Errno;
 
 use super::File;
-use crate::memory::{MemoryManager, Pod};
+use crate::memory::{MemoryManager, Pod, UserIovecs};
+use crate::task::Blocker;
 
 /// Linux's `struct termios` as TCGETS returns it (not glibc's, which is
 /// larger).
@@ -50,8 +51,11 @@ impl HostFile {
 }
 
 impl File for HostFile {
-    fn read(&self, iov: &[libc::iovec], offset: Option<u64>) -> Result<usize, Errno> {
+    /// Host reads block the task thread; a signal does not cut them short
+    /// yet (the host fd would need polling beside the task's waker).
+    fn read(&self, _blocker: &Blocker, iov: &UserIovecs, offset: Option<u64>) -> Result<usize, Errno> {
         let fd = self.fd.as_raw_fd();
+        let iov = iov.as_raw();
         Self::retry(|| {
             // SAFETY: the iovecs point into application memory validated as
             // writable by the memory manager, which stays borrowed for the
@@ -65,8 +69,9 @@ impl File for HostFile {
         })
     }
 
-    fn write(&self, iov: &[libc::iovec], offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, _blocker: &Blocker, iov: &UserIovecs, offset: Option<u64>) -> Result<usize, Errno> {
         let fd = self.fd.as_raw_fd();
+        let iov = iov.as_raw();
         Self::retry(|| {
             // SAFETY: as for `read`, for readable memory.
             unsafe {
@@ -85,6 +90,16 @@ impl File for HostFile {
     fn status_flags(&self) -> Result<u32, Errno> {
         nix::fcntl::fcntl(self.fd.as_fd(), nix::fcntl::FcntlArg::F_GETFL)
             .map(|flags| flags as u32 & !(libc::O_CLOEXEC as u32))
+    }
+
+    fn seek(&self, offset: i64, whence: i32) -> Result<u64, Errno> {
+        let whence = match whence {
+            libc::SEEK_SET => nix::unistd::Whence::SeekSet,
+            libc::SEEK_CUR => nix::unistd::Whence::SeekCur,
+            libc::SEEK_END => nix::unistd::Whence::SeekEnd,
+            _ => return Err(Errno::EINVAL),
+        };
+        nix::unistd::lseek(self.fd.as_fd(), offset, whence).map(|at| at as u64)
     }
 
     /// Terminal queries are answered by the host terminal itself; anything

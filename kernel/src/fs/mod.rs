@@ -1,33 +1,45 @@
 //! Files as the application sees them: open file descriptions behind the
 //! [`File`] trait, and the per-process [`FdTable`].
 //!
-//! For now the only files are host fds the kernel was handed (the
-//! container's stdio); the VFS arrives with the filesystems issue.
+//! The files so far are host fds the kernel was handed (the container's
+//! stdio) and pipes; the VFS arrives with the filesystems issue.
 
 mod fd_table;
 mod host;
+mod pipe;
 
 pub use fd_table::FdTable;
 pub use host::HostFile;
+pub use pipe::{PIPE_BUF, new_pipe};
 
 use nix::errno::Errno;
 
-use crate::memory::MemoryManager;
+use crate::memory::{MemoryManager, UserIovecs};
+use crate::task::Blocker;
 
 /// An open file description.
 ///
-/// I/O goes through host iovecs that point straight into application memory
-/// (see `MemoryManager::host_iovecs`), so data is never copied twice.
+/// I/O goes through iovecs that point straight into application memory, so
+/// data is never copied twice. Blocking operations sleep through the
+/// [`Blocker`], which returns EINTR when a signal arrives.
 pub trait File: Send + Sync {
     /// Reads into `iov`, at `offset` or at the file position when `None`.
-    fn read(&self, iov: &[libc::iovec], offset: Option<u64>) -> Result<usize, Errno>;
+    fn read(&self, blocker: &Blocker, iov: &UserIovecs, offset: Option<u64>) -> Result<usize, Errno>;
     /// Writes from `iov`, at `offset` or at the file position when `None`.
-    fn write(&self, iov: &[libc::iovec], offset: Option<u64>) -> Result<usize, Errno>;
+    fn write(&self, blocker: &Blocker, iov: &UserIovecs, offset: Option<u64>) -> Result<usize, Errno>;
     /// fstat(2) of the file.
     fn stat(&self) -> Result<libc::stat, Errno>;
     /// The file status flags (O_ACCMODE, O_APPEND, O_NONBLOCK, …) as
     /// F_GETFL reports them.
     fn status_flags(&self) -> Result<u32, Errno>;
+    /// F_SETFL: changes O_APPEND/O_NONBLOCK/… where the file supports it.
+    fn set_status_flags(&self, _flags: u32) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// lseek(2); pipes and other streams answer ESPIPE.
+    fn seek(&self, _offset: i64, _whence: i32) -> Result<u64, Errno> {
+        Err(Errno::ESPIPE)
+    }
     /// ioctl(2); files without ioctls answer ENOTTY, as Linux does.
     fn ioctl(&self, _mm: &MemoryManager, _request: u64, _arg: u64) -> Result<u64, Errno> {
         Err(Errno::ENOTTY)

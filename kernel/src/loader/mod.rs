@@ -94,6 +94,66 @@ pub fn open_executable(root: &RootFs, argv: &[String], env: &[String], cwd: &str
     Err(denied.unwrap_or(LoadError::NotFound { path: name.to_string() }))
 }
 
+/// Opens the file execve(2) names: `path` as given (relative to `cwd`), no
+/// PATH search.
+pub fn open_for_exec(root: &RootFs, path: &str, cwd: &str) -> Result<Executable, LoadError> {
+    if path.is_empty() {
+        return Err(LoadError::NotFound { path: String::new() });
+    }
+    let absolute = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{}/{path}", cwd.trim_end_matches('/'))
+    };
+    open_in_root(root, &absolute)
+}
+
+/// How many `#!` interpreters may chain (Linux's BINPRM_MAX_RECURSION).
+const MAX_INTERPRETERS: usize = 4;
+
+/// Follows `#!` lines: while the file is a script, its interpreter runs
+/// instead, with argv `[interpreter, optional argument, script, argv[1..]]`.
+pub fn resolve_interpreter(
+    root: &RootFs,
+    mut exe: Executable,
+    mut argv: Vec<String>,
+    cwd: &str,
+) -> Result<(Executable, Vec<String>), LoadError> {
+    for _ in 0..=MAX_INTERPRETERS {
+        let mut head = [0u8; 256];
+        let n = std::os::unix::fs::FileExt::read_at(&exe.file, &mut head, 0).map_err(|source| LoadError::Io {
+            path: exe.path.clone(),
+            source,
+        })?;
+        let Some(line) = head[..n].strip_prefix(b"#!") else {
+            return Ok((exe, argv));
+        };
+        let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = String::from_utf8_lossy(line);
+        let line = line.trim_matches([' ', '\t', '\r']);
+        let (interpreter, argument) = match line.split_once([' ', '\t']) {
+            Some((interpreter, rest)) => (interpreter, Some(rest.trim_matches([' ', '\t']))),
+            None => (line, None),
+        };
+        if interpreter.is_empty() {
+            return Err(LoadError::ExecFormat {
+                path: exe.path,
+                why: "empty #! line".into(),
+            });
+        }
+        let mut script_argv = vec![interpreter.to_string()];
+        script_argv.extend(argument.filter(|a| !a.is_empty()).map(str::to_string));
+        script_argv.push(exe.path.clone());
+        script_argv.extend(argv.into_iter().skip(1));
+        argv = script_argv;
+        exe = open_for_exec(root, interpreter, cwd)?;
+    }
+    Err(LoadError::ExecFormat {
+        path: exe.path,
+        why: "too many levels of #! interpreters".into(),
+    })
+}
+
 /// Opens `path` beneath the container's root: symlinks and `..` resolve as
 /// if the root were `/`, and magic links are refused.
 fn open_in_root(root: &RootFs, path: &str) -> Result<Executable, LoadError> {

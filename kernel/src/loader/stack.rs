@@ -135,7 +135,8 @@ pub fn build_initial_stack(
         .collect();
     let platform = stack.push_cstring("x86_64");
     let mut random = [0u8; 16];
-    getrandom(&mut random);
+    // The host's random source does not fail for 16 bytes without flags.
+    let _ = crate::entropy::fill(&mut random, 0);
     stack.align_for(0, 16);
     let random_addr = stack.push(&random);
 
@@ -218,17 +219,6 @@ pub fn build_initial_stack(
         rsp,
         mmap_base: page_down(STACK_TOP - gap),
     })
-}
-
-fn getrandom(buf: &mut [u8]) {
-    let mut filled = 0;
-    while filled < buf.len() {
-        // SAFETY: writes at most the remaining length into `buf`.
-        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
-        if n > 0 {
-            filled += n as usize;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::arch::PAGE_SIZE;
 /// or reserved) a sandbox can address at once.
 const FILE_SIZE: u64 = 1 << 40;
 
+#[derive(Debug)]
 pub struct MemoryFile {
     fd: OwnedFd,
     /// The kernel's mapping of the whole file.
@@ -138,6 +139,28 @@ impl MemoryFile {
         unsafe { std::ptr::copy(src, dst, len as usize) };
     }
 
+    /// Copies `len` bytes from `from` to `to` (a fresh, all-hole range),
+    /// skipping holes so that untouched pages stay unallocated.
+    pub fn copy_data(&self, from: u64, to: u64, len: u64) {
+        let end = from + len;
+        let mut at = from;
+        while at < end {
+            let data = match nix::unistd::lseek(self.fd.as_fd(), at as i64, nix::unistd::Whence::SeekData) {
+                Ok(data) => data as u64,
+                // ENXIO: no data at or after `at`.
+                Err(_) => return,
+            };
+            if data >= end {
+                return;
+            }
+            let hole = nix::unistd::lseek(self.fd.as_fd(), data as i64, nix::unistd::Whence::SeekHole)
+                .map_or(end, |hole| hole as u64)
+                .min(end);
+            self.copy_within(data, to + (data - from), hole - data);
+            at = hole;
+        }
+    }
+
     /// Zeroes bytes of the file.
     pub fn zero(&self, offset: u64, len: u64) {
         let dst = self.host_address(offset, len);
@@ -155,6 +178,7 @@ impl Drop for MemoryFile {
 }
 
 /// First-fit allocator of page-aligned file ranges.
+#[derive(Debug)]
 struct RangeAllocator {
     /// Free ranges below `top`: start → length, never adjacent.
     free: BTreeMap<u64, u64>,
@@ -265,6 +289,20 @@ mod tests {
         assert_eq!(alloc.top, 2 * P);
         assert!(!alloc.try_extend(a + 2 * P, 20 * P));
         assert_eq!(alloc.allocate(20 * P), None);
+    }
+
+    #[test]
+    fn copy_data_copies_data_and_leaves_holes() {
+        let file = MemoryFile::new().expect("memfd");
+        let from = file.allocate(4 * P).unwrap();
+        let to = file.allocate(4 * P).unwrap();
+        file.write(from + 2 * P + 5, b"data");
+        file.copy_data(from, to, 4 * P);
+        let mut buf = [0u8; 4];
+        file.read(to + 2 * P + 5, &mut buf);
+        assert_eq!(&buf, b"data");
+        let first_data = nix::unistd::lseek(file.fd.as_fd(), to as i64, nix::unistd::Whence::SeekData).unwrap();
+        assert_eq!(first_data as u64, to + 2 * P, "the leading hole stays a hole");
     }
 
     #[test]

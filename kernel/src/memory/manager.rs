@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
-use super::{MemoryFile, Pod, Prot};
+use super::{MemoryFile, Pod, Prot, UserIovecs};
 use crate::arch::{PAGE_SIZE, TASK_SIZE, page_down, page_up};
 use crate::platform::AddressSpace;
 
@@ -36,7 +36,22 @@ pub enum VmaKind {
     Image,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The file range behind MAP_SHARED memory, which several VMAs (split
+/// pieces, forked copies) may share; freed when the last one goes.
+#[derive(Debug)]
+pub struct SharedBacking {
+    file: Arc<MemoryFile>,
+    offset: u64,
+    len: u64,
+}
+
+impl Drop for SharedBacking {
+    fn drop(&mut self) {
+        self.file.free(self.offset, self.len);
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct Vma {
     pub start: u64,
     pub end: u64,
@@ -48,6 +63,8 @@ pub struct Vma {
     pub kind: VmaKind,
     /// Memory-file offset backing `start`.
     pub offset: u64,
+    /// Owner of the file range of a shared VMA; private VMAs own theirs.
+    backing: Option<Arc<SharedBacking>>,
 }
 
 impl Vma {
@@ -67,7 +84,12 @@ impl Vma {
     /// Whether `next` can be merged into this VMA: same mapping and
     /// contiguous file ranges.
     fn mergeable(&self, next: &Vma) -> bool {
-        self.same_mapping(next) && self.offset + self.len() == next.offset
+        let same_backing = match (&self.backing, &next.backing) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        self.same_mapping(next) && same_backing && self.offset + self.len() == next.offset
     }
 }
 
@@ -184,6 +206,13 @@ impl MemoryManager {
             self.release(&old);
         }
         let offset = self.file.allocate(len)?;
+        let backing = req.shared.then(|| {
+            Arc::new(SharedBacking {
+                file: Arc::clone(&self.file),
+                offset,
+                len,
+            })
+        });
         let vma = Vma {
             start: addr,
             end: addr + len,
@@ -192,10 +221,13 @@ impl MemoryManager {
             growsdown: req.growsdown,
             kind: req.kind,
             offset,
+            backing,
         };
         if let Err(err) = self.space.map(addr, len, req.prot, offset) {
             tracing::warn!(%err, addr, len, "platform mapping failed");
-            self.file.free(offset, len);
+            if vma.backing.is_none() {
+                self.file.free(offset, len);
+            }
             return Err(Errno::ENOMEM);
         }
         self.insert(vma);
@@ -426,6 +458,51 @@ impl MemoryManager {
         self.map(req, u64::MAX).is_ok()
     }
 
+    /// The memory of a forked child: private VMAs copied into new file
+    /// ranges (only the pages that hold data), shared ones shared.
+    pub fn fork_copy(&self) -> Result<ForkedMemory, Errno> {
+        let mut forked = ForkedMemory {
+            file: Arc::clone(&self.file),
+            vmas: Vec::with_capacity(self.vmas.len()),
+            brk_start: self.brk_start,
+            brk: self.brk,
+            mmap_base: self.mmap_base,
+        };
+        for vma in self.vmas.values() {
+            if vma.backing.is_some() {
+                forked.vmas.push(vma.clone());
+                continue;
+            }
+            // On failure, `forked` frees what it already holds.
+            let offset = self.file.allocate(vma.len())?;
+            self.file.copy_data(vma.offset, offset, vma.len());
+            forked.vmas.push(Vma { offset, ..vma.clone() });
+        }
+        Ok(forked)
+    }
+
+    /// A child's memory manager over a new platform address space.
+    pub fn from_fork(
+        file: Arc<MemoryFile>,
+        space: Arc<dyn AddressSpace>,
+        mut forked: ForkedMemory,
+    ) -> Result<Self, Errno> {
+        let mut mm = MemoryManager::new(file, space);
+        mm.brk_start = forked.brk_start;
+        mm.brk = forked.brk;
+        mm.mmap_base = forked.mmap_base;
+        for vma in std::mem::take(&mut forked.vmas) {
+            if let Err(err) = mm.space.map(vma.start, vma.len(), vma.prot, vma.offset) {
+                tracing::warn!(%err, "platform mapping failed in a forked child");
+                mm.release(&vma);
+                return Err(Errno::ENOMEM);
+            }
+            mm.mapped += vma.len();
+            mm.vmas.insert(vma.start, vma);
+        }
+        Ok(mm)
+    }
+
     /// Copies bytes from application memory, as copy_from_user does.
     pub fn copy_in(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let mut done = 0;
@@ -484,20 +561,37 @@ impl MemoryManager {
         }
     }
 
-    /// Host iovecs reaching `[addr, addr + len)` through the kernel's mapping
-    /// of the memory file, for I/O straight into or out of application
-    /// memory. `for_write` asks for memory the application may write.
-    ///
-    /// The iovecs stay valid while this manager is borrowed: nothing can
-    /// unmap the range meanwhile.
-    pub fn host_iovecs(&self, addr: u64, len: u64, for_write: bool, out: &mut Vec<libc::iovec>) -> Result<(), Errno> {
+    /// Reads a NUL-terminated string, keeping at most `max` bytes of it
+    /// (PR_SET_NAME truncates rather than fails).
+    pub fn read_cstring_prefix(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        for i in 0..max as u64 {
+            let mut byte = [0u8];
+            self.copy_in(addr + i, &mut byte)?;
+            if byte[0] == 0 {
+                break;
+            }
+            out.push(byte[0]);
+        }
+        Ok(out)
+    }
+
+    /// Host iovecs reaching the user buffers `ranges` (address, length)
+    /// through the kernel's mapping of the memory file, for I/O straight
+    /// into or out of application memory. `for_write` asks for memory the
+    /// application may write.
+    pub fn host_iovecs(&self, ranges: &[(u64, u64)], for_write: bool) -> Result<UserIovecs<'_>, Errno> {
         let access = if for_write { Access::Write } else { Access::Read };
-        self.for_each_piece(addr, len, access, |offset, len| {
-            out.push(libc::iovec {
-                iov_base: self.file.host_address(offset, len).cast(),
-                iov_len: len as usize,
-            });
-        })
+        let mut iovecs = Vec::new();
+        for &(addr, len) in ranges {
+            self.for_each_piece(addr, len, access, |offset, len| {
+                iovecs.push(libc::iovec {
+                    iov_base: self.file.host_address(offset, len).cast(),
+                    iov_len: len as usize,
+                });
+            })?;
+        }
+        Ok(UserIovecs::new(iovecs))
     }
 
     /// Calls `f(file_offset, len)` for each VMA piece of `[addr, addr+len)`,
@@ -601,9 +695,12 @@ impl MemoryManager {
         removed
     }
 
-    /// Frees the file range of a VMA taken out of the map.
+    /// Frees the file range of a VMA taken out of the map. A shared VMA's
+    /// range goes when the last VMA holding its backing is dropped.
     fn release(&self, vma: &Vma) {
-        self.file.free(vma.offset, vma.len());
+        if vma.backing.is_none() {
+            self.file.free(vma.offset, vma.len());
+        }
     }
 
     fn insert(&mut self, vma: Vma) {
@@ -701,7 +798,7 @@ impl MemoryManager {
                 }
                 self.insert(moved);
             }
-            if keep < piece.len() {
+            if keep < piece.len() && piece.backing.is_none() {
                 self.file.free(piece.offset + keep, piece.len() - keep);
             }
             placed += keep;
@@ -759,6 +856,24 @@ impl MemoryManager {
                 .find(|&&(start, end)| end - start >= len)
                 .map(|&(start, _)| start)
         })
+    }
+}
+
+/// A parent's memory, copied for a child that has no address space yet.
+pub struct ForkedMemory {
+    file: Arc<MemoryFile>,
+    vmas: Vec<Vma>,
+    brk_start: u64,
+    brk: u64,
+    mmap_base: u64,
+}
+
+impl Drop for ForkedMemory {
+    /// Frees the copies if the child never took them.
+    fn drop(&mut self) {
+        for vma in self.vmas.iter().filter(|vma| vma.backing.is_none()) {
+            self.file.free(vma.offset, vma.len());
+        }
     }
 }
 

@@ -3,11 +3,13 @@
 //! (DESIGN.md §3.3).
 
 mod file;
+mod iovecs;
 mod manager;
 mod pod;
 
 pub use file::MemoryFile;
-pub use manager::{MMAP_MIN_ADDR, MapRequest, MemoryManager, USER_END, Vma, VmaKind};
+pub use iovecs::UserIovecs;
+pub use manager::{ForkedMemory, MMAP_MIN_ADDR, MapRequest, MemoryManager, USER_END, Vma, VmaKind};
 pub use pod::Pod;
 
 /// Page protection, with Linux's PROT_* bits.

@@ -13,6 +13,11 @@ pub unsafe trait Pod: Copy + Sized + 'static {
         unsafe { std::slice::from_raw_parts((self as *const Self).cast(), std::mem::size_of::<Self>()) }
     }
 
+    /// The all-zero value.
+    fn zeroed() -> Self {
+        Self::from_bytes(&vec![0u8; std::mem::size_of::<Self>()])
+    }
+
     fn from_bytes(bytes: &[u8]) -> Self {
         assert_eq!(bytes.len(), std::mem::size_of::<Self>(), "Pod::from_bytes length");
         // SAFETY: the length matches and any byte pattern is a valid Pod.

@@ -49,6 +49,15 @@ pub enum Event {
     Syscall,
     /// The CPU raised a synchronous signal (a fault, int3, a bad instruction).
     Fault(Fault),
+    /// The application was stopped from outside ([`Interrupt::interrupt`]),
+    /// so the kernel can deliver a signal; nothing happened to it.
+    Interrupted,
+}
+
+/// Kicks a running application thread back into the kernel. Callable from
+/// any thread.
+pub trait Interrupt: Send + Sync {
+    fn interrupt(&self);
 }
 
 /// A synchronous signal raised by the application's own instructions.
@@ -111,6 +120,13 @@ pub trait Context: Send {
     fn initial_registers(&self) -> Registers;
     /// CPU time the application thread has used on the host.
     fn cpu_time(&self) -> std::time::Duration;
+    /// The thread's extended FPU state in XSAVE layout (with the
+    /// sw_reserved bytes Linux puts in signal frames).
+    fn fp_state(&self) -> Result<Vec<u8>, PlatformError>;
+    /// Restores the extended FPU state from an XSAVE image.
+    fn set_fp_state(&mut self, state: &[u8]) -> Result<(), PlatformError>;
+    /// A handle other threads use to interrupt this context.
+    fn interrupter(&self) -> Arc<dyn Interrupt>;
 }
 
 /// A new address space and the context of its first thread.

@@ -4,6 +4,7 @@ use nix::errno::Errno;
 
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
+use crate::fs::new_pipe;
 use crate::task::Task;
 
 fn nofile(task: &Task) -> u64 {
@@ -72,6 +73,7 @@ pub fn fcntl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             Ok(0)
         }
         libc::F_GETFL => Ok(u64::from(file.status_flags()?)),
+        libc::F_SETFL => file.set_status_flags(args.u32(2)).map(|()| 0),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -117,4 +119,48 @@ pub fn newfstatat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let stat = task.fds.get(dirfd)?.stat()?;
     task.mm.write_pod(args.u64(2), &stat)?;
     Ok(0)
+}
+
+/// Implements pipe2(2).
+pub fn pipe2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let flags = args.int(1);
+    if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (read_end, write_end) = new_pipe(flags & libc::O_NONBLOCK != 0);
+    let cloexec = flags & libc::O_CLOEXEC != 0;
+    let limit = nofile(task);
+    let read_fd = task.fds.install(read_end, cloexec, 0, limit)?;
+    let write_fd = match task.fds.install(write_end, cloexec, 0, limit) {
+        Ok(fd) => fd,
+        Err(errno) => {
+            let _ = task.fds.remove(read_fd);
+            return Err(errno);
+        }
+    };
+    let mut pair = [0u8; 8];
+    pair[..4].copy_from_slice(&read_fd.to_le_bytes());
+    pair[4..].copy_from_slice(&write_fd.to_le_bytes());
+    if let Err(errno) = task.mm.copy_out(args.u64(0), &pair) {
+        let _ = task.fds.remove(read_fd);
+        let _ = task.fds.remove(write_fd);
+        return Err(errno);
+    }
+    Ok(0)
+}
+
+/// Implements pipe(2).
+pub fn pipe(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    pipe2(
+        task,
+        &SyscallArgs {
+            number: args.number,
+            args: [args.u64(0), 0, 0, 0, 0, 0],
+        },
+    )
+}
+
+/// Implements lseek(2).
+pub fn lseek(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    task.fds.get(args.int(0))?.seek(args.u64(1) as i64, args.int(2))
 }

@@ -5,7 +5,8 @@ use nix::errno::Errno;
 use super::MAX_RW_COUNT;
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
-use crate::task::Task;
+use crate::signal::SigInfo;
+use crate::task::{Restart, Task};
 
 /// Linux's UIO_MAXIOV.
 const IOV_MAX: u64 = 1024;
@@ -19,22 +20,14 @@ enum Direction {
     Write,
 }
 
-/// Host iovecs for a single user buffer.
-fn buffer_iovecs(task: &Task, addr: u64, len: u64, direction: Direction) -> Result<Vec<libc::iovec>, Errno> {
-    let mut iovecs = Vec::new();
-    task.mm
-        .host_iovecs(addr, len.min(MAX_RW_COUNT), direction == Direction::Read, &mut iovecs)?;
-    Ok(iovecs)
-}
-
-/// Host iovecs for a user iovec array, as readv(2) and writev(2) take it.
-fn vector_iovecs(task: &Task, iov: u64, count: u64, direction: Direction) -> Result<Vec<libc::iovec>, Errno> {
+/// The user buffers of a readv/writev iovec array, as (address, length).
+fn vector_ranges(task: &Task, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; count as usize * 16];
     task.mm.copy_in(iov, &mut raw)?;
-    let mut iovecs = Vec::new();
+    let mut ranges = Vec::with_capacity(count as usize);
     let mut total: u64 = 0;
     for pair in raw.chunks_exact(16) {
         let base = u64::from_le_bytes(pair[..8].try_into().expect("8 bytes"));
@@ -44,20 +37,42 @@ fn vector_iovecs(task: &Task, iov: u64, count: u64, direction: Direction) -> Res
         }
         // The total is cut at MAX_RW_COUNT, as Linux does.
         let take = len.min(MAX_RW_COUNT - total);
-        task.mm
-            .host_iovecs(base, take, direction == Direction::Read, &mut iovecs)?;
+        ranges.push((base, take));
         total += take;
     }
-    Ok(iovecs)
+    Ok(ranges)
 }
 
-fn transfer(task: &Task, fd: i32, iovecs: &[libc::iovec], offset: Option<u64>, direction: Direction) -> SyscallResult {
+/// Moves data between the file at `fd` and the user buffers `ranges`.
+/// A write to a pipe without readers also raises SIGPIPE, as Linux does.
+fn transfer(
+    task: &mut Task,
+    fd: i32,
+    ranges: &[(u64, u64)],
+    offset: Option<u64>,
+    direction: Direction,
+) -> SyscallResult {
     let file = task.fds.get(fd)?;
-    let done = match direction {
-        Direction::Read => file.read(iovecs, offset)?,
-        Direction::Write => file.write(iovecs, offset)?,
+    let result = {
+        let iovecs = task.mm.host_iovecs(ranges, direction == Direction::Read)?;
+        let blocker = task.blocker();
+        match direction {
+            Direction::Read => file.read(&blocker, &iovecs, offset),
+            Direction::Write => file.write(&blocker, &iovecs, offset),
+        }
     };
-    Ok(done as u64)
+    match result {
+        Ok(done) => Ok(done as u64),
+        Err(Errno::EPIPE) if direction == Direction::Write => {
+            let _ = task.tasks().send(task.pid, SigInfo::from_kernel(libc::SIGPIPE));
+            Err(Errno::EPIPE)
+        }
+        Err(Errno::EINTR) => {
+            task.restart = Some(Restart::UnlessHandled);
+            Err(Errno::EINTR)
+        }
+        Err(errno) => Err(errno),
+    }
 }
 
 fn offset_arg(args: &SyscallArgs, i: usize) -> Result<Option<u64>, Errno> {
@@ -69,44 +84,42 @@ fn offset_arg(args: &SyscallArgs, i: usize) -> Result<Option<u64>, Errno> {
 
 /// Implements read(2).
 pub fn read(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.fds.get(args.int(0))?;
-    let iovecs = buffer_iovecs(task, args.u64(1), args.u64(2), Direction::Read)?;
-    transfer(task, args.int(0), &iovecs, None, Direction::Read)
+    let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
+    transfer(task, args.int(0), &[range], None, Direction::Read)
 }
 
 /// Implements write(2).
 pub fn write(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.fds.get(args.int(0))?;
-    let iovecs = buffer_iovecs(task, args.u64(1), args.u64(2), Direction::Write)?;
-    transfer(task, args.int(0), &iovecs, None, Direction::Write)
+    let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
+    transfer(task, args.int(0), &[range], None, Direction::Write)
 }
 
 /// Implements readv(2).
 pub fn readv(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     task.fds.get(args.int(0))?;
-    let iovecs = vector_iovecs(task, args.u64(1), args.u64(2), Direction::Read)?;
-    transfer(task, args.int(0), &iovecs, None, Direction::Read)
+    let ranges = vector_ranges(task, args.u64(1), args.u64(2))?;
+    transfer(task, args.int(0), &ranges, None, Direction::Read)
 }
 
 /// Implements writev(2).
 pub fn writev(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     task.fds.get(args.int(0))?;
-    let iovecs = vector_iovecs(task, args.u64(1), args.u64(2), Direction::Write)?;
-    transfer(task, args.int(0), &iovecs, None, Direction::Write)
+    let ranges = vector_ranges(task, args.u64(1), args.u64(2))?;
+    transfer(task, args.int(0), &ranges, None, Direction::Write)
 }
 
 /// Implements pread64(2).
 pub fn pread64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     task.fds.get(args.int(0))?;
     let offset = offset_arg(args, 3)?;
-    let iovecs = buffer_iovecs(task, args.u64(1), args.u64(2), Direction::Read)?;
-    transfer(task, args.int(0), &iovecs, offset, Direction::Read)
+    let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
+    transfer(task, args.int(0), &[range], offset, Direction::Read)
 }
 
 /// Implements pwrite64(2).
 pub fn pwrite64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     task.fds.get(args.int(0))?;
     let offset = offset_arg(args, 3)?;
-    let iovecs = buffer_iovecs(task, args.u64(1), args.u64(2), Direction::Write)?;
-    transfer(task, args.int(0), &iovecs, offset, Direction::Write)
+    let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
+    transfer(task, args.int(0), &[range], offset, Direction::Write)
 }

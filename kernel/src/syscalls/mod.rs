@@ -6,6 +6,7 @@
 //! one module per family.
 
 mod args;
+mod clone;
 mod credentials;
 mod file;
 mod io;
@@ -41,6 +42,7 @@ pub fn dispatch(task: &mut Task) {
     if let Some(entry) = entry.filter(|entry| strace && entry.ends_task()) {
         strace::log_entry(task, entry, &args);
     }
+    task.restart = None;
     let result = match entry.and_then(|entry| entry.handler) {
         Some(handler) => handler(task, &args),
         None => {

@@ -27,7 +27,7 @@ pub fn exit_group(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements getpid(2): the pid in the sandbox's PID namespace.
 pub fn getpid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
-    Ok(task.tid() as u64)
+    Ok(task.pid as u64)
 }
 
 /// Implements gettid(2).
@@ -36,8 +36,8 @@ pub fn gettid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements getppid(2): the init's parent is outside its namespace, so 0.
-pub fn getppid(_task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
-    Ok(0)
+pub fn getppid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    Ok(task.tasks().ppid(task.pid) as u64)
 }
 
 /// Implements set_tid_address(2).
@@ -80,4 +80,79 @@ pub fn umask(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let old = task.umask;
     task.umask = args.u32(0) & 0o777;
     Ok(u64::from(old))
+}
+
+/// Which process a pid argument names: 0 is the caller.
+fn target(task: &Task, pid: i32) -> Result<i32, Errno> {
+    match pid {
+        0 => Ok(task.pid),
+        p if p < 0 => Err(Errno::EINVAL),
+        p => Ok(p),
+    }
+}
+
+/// Implements getpgid(2).
+pub fn getpgid(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let pid = target(task, args.int(0)).map_err(|_| Errno::ESRCH)?;
+    Ok(task.tasks().pgid(pid)? as u64)
+}
+
+/// Implements getpgrp(2).
+pub fn getpgrp(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    Ok(task.tasks().pgid(task.pid)? as u64)
+}
+
+/// Implements setpgid(2).
+pub fn setpgid(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let pid = target(task, args.int(0))?;
+    let pgid = match args.int(1) {
+        0 => pid,
+        p if p < 0 => return Err(Errno::EINVAL),
+        p => p,
+    };
+    task.tasks().setpgid(task.pid, pid, pgid)?;
+    Ok(0)
+}
+
+/// Implements getsid(2).
+pub fn getsid(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let pid = target(task, args.int(0)).map_err(|_| Errno::ESRCH)?;
+    Ok(task.tasks().sid(pid)? as u64)
+}
+
+/// Implements setsid(2).
+pub fn setsid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    Ok(task.tasks().setsid(task.pid)? as u64)
+}
+
+/// Implements prctl(2) for the options processes use.
+pub fn prctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    match args.int(0) {
+        libc::PR_SET_NAME => {
+            let name = task.mm.read_cstring_prefix(args.u64(1), 15)?;
+            task.name = String::from_utf8_lossy(&name).into_owned();
+            Ok(0)
+        }
+        libc::PR_GET_NAME => {
+            let mut name = task.name.clone().into_bytes();
+            name.resize(16, 0);
+            task.mm.copy_out(args.u64(1), &name)?;
+            Ok(0)
+        }
+        libc::PR_SET_CHILD_SUBREAPER => {
+            task.tasks().set_subreaper(task.pid, args.u64(1) != 0);
+            Ok(0)
+        }
+        libc::PR_GET_CHILD_SUBREAPER => {
+            let on = u32::from(task.tasks().is_subreaper(task.pid));
+            task.mm.write_pod(args.u64(1), &on)?;
+            Ok(0)
+        }
+        // One thread per process and no_new_privs is always on: nothing
+        // in the sandbox gains privileges by exec.
+        libc::PR_SET_NO_NEW_PRIVS if args.u64(1) == 1 => Ok(0),
+        libc::PR_GET_NO_NEW_PRIVS => Ok(1),
+        libc::PR_GET_DUMPABLE => Ok(1),
+        _ => Err(Errno::EINVAL),
+    }
 }

@@ -1,17 +1,19 @@
-//! Signal dispositions, the signal mask and the alternate stack, recorded
-//! in the task. Delivery arrives with the processes issue.
+//! Signals: dispositions, masks, the alternate stack, sending, waiting and
+//! returning from handlers.
+
+use std::time::Instant;
 
 use nix::errno::Errno;
 
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
 use crate::memory::Pod;
-use crate::task::{AltStack, SigAction, Task};
+use crate::signal::frame::AltStack;
+use crate::signal::{self, SI_TKILL, SI_USER, SigAction, SigInfo, SigSet, UNBLOCKABLE};
+use crate::task::{Restart, Task};
 
 /// The kernel's sigset_t is 64 bits on x86-64.
 const SIGSET_SIZE: u64 = 8;
-/// SIGKILL and SIGSTOP can be neither caught nor blocked.
-const UNBLOCKABLE: u64 = 1 << (libc::SIGKILL - 1) | 1 << (libc::SIGSTOP - 1);
 /// sigaltstack flag: disarm the stack while a handler runs on it.
 const SS_AUTODISARM: i32 = 1 << 31;
 /// MINSIGSTKSZ of the x86-64 ABI.
@@ -30,21 +32,36 @@ struct UserStack {
 // SAFETY: repr(C), integers, explicit padding.
 unsafe impl Pod for UserStack {}
 
+fn check_sigset_size(args: &SyscallArgs, i: usize) -> Result<(), Errno> {
+    if args.u64(i) != SIGSET_SIZE {
+        Err(Errno::EINVAL)
+    } else {
+        Ok(())
+    }
+}
+
 /// Implements rt_sigaction(2).
 pub fn rt_sigaction(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let (signal, act, old) = (args.int(0), args.u64(1), args.u64(2));
-    if args.u64(3) != SIGSET_SIZE || !(1..=64).contains(&signal) {
+    let (signo, act, old) = (args.int(0), args.u64(1), args.u64(2));
+    check_sigset_size(args, 3)?;
+    if !signal::valid(signo) {
         return Err(Errno::EINVAL);
     }
     let new: Option<SigAction> = if act != 0 { Some(task.mm.read_pod(act)?) } else { None };
-    if new.is_some() && (signal == libc::SIGKILL || signal == libc::SIGSTOP) {
+    if new.is_some() && (signo == libc::SIGKILL || signo == libc::SIGSTOP) {
         return Err(Errno::EINVAL);
     }
-    let slot = &mut task.signals.actions[signal as usize - 1];
-    let previous = *slot;
-    if let Some(mut new) = new {
-        new.mask &= !UNBLOCKABLE;
-        *slot = new;
+    let previous = task.tasks().with_actions(task.pid, |actions| {
+        let previous = actions.get(signo);
+        if let Some(mut new) = new {
+            new.mask &= !UNBLOCKABLE;
+            actions.set(signo, new);
+        }
+        previous
+    });
+    if new.is_some_and(|new| new.handler == signal::SIG_IGN) {
+        // Setting SIG_IGN discards what is already pending (signal(7)).
+        task.tasks().discard_pending(task.pid, signal::bit(signo));
     }
     if old != 0 {
         task.mm.write_pod(old, &previous)?;
@@ -55,19 +72,17 @@ pub fn rt_sigaction(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// Implements rt_sigprocmask(2).
 pub fn rt_sigprocmask(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let (how, set, old) = (args.int(0), args.u64(1), args.u64(2));
-    if args.u64(3) != SIGSET_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    let previous = task.signals.mask;
+    check_sigset_size(args, 3)?;
+    let previous = task.signal_mask;
     if set != 0 {
-        let given: u64 = task.mm.read_pod(set)?;
+        let given: SigSet = task.mm.read_pod(set)?;
         let mask = match how {
             libc::SIG_BLOCK => previous | given,
             libc::SIG_UNBLOCK => previous & !given,
             libc::SIG_SETMASK => given,
             _ => return Err(Errno::EINVAL),
         };
-        task.signals.mask = mask & !UNBLOCKABLE;
+        task.signal_mask = mask & !UNBLOCKABLE;
     }
     if old != 0 {
         task.mm.write_pod(old, &previous)?;
@@ -75,12 +90,72 @@ pub fn rt_sigprocmask(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(0)
 }
 
+/// Implements rt_sigpending(2).
+pub fn rt_sigpending(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    if args.u64(1) > SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let pending = task.tasks().pending(task.pid) & task.signal_mask;
+    task.mm
+        .copy_out(args.u64(0), &pending.to_le_bytes()[..args.u64(1) as usize])?;
+    Ok(0)
+}
+
+/// Implements rt_sigsuspend(2): waits with a temporary mask; the old mask
+/// comes back once a handler has run.
+pub fn rt_sigsuspend(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    check_sigset_size(args, 1)?;
+    let mask: SigSet = task.mm.read_pod(args.u64(0))?;
+    task.saved_mask = Some(task.signal_mask);
+    task.signal_mask = mask & !UNBLOCKABLE;
+    let blocker = task.blocker();
+    let _ = blocker.block_on::<()>(None, None, || None);
+    task.restart = Some(Restart::IfNoHandler);
+    Err(Errno::EINTR)
+}
+
+/// Implements pause(2).
+pub fn pause(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    let blocker = task.blocker();
+    let _ = blocker.block_on::<()>(None, None, || None);
+    task.restart = Some(Restart::IfNoHandler);
+    Err(Errno::EINTR)
+}
+
+/// Implements rt_sigtimedwait(2).
+pub fn rt_sigtimedwait(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    check_sigset_size(args, 3)?;
+    let set: SigSet = task.mm.read_pod(args.u64(0))?;
+    let set = set & !UNBLOCKABLE;
+    let deadline = if args.u64(2) != 0 {
+        let timeout = super::time::read_timespec(task, args.u64(2))?;
+        Some(Instant::now() + super::time::duration(&timeout))
+    } else {
+        None
+    };
+    // The waited-for signals count as unblocked while waiting.
+    let (pid, tasks) = (task.pid, &task.kernel.tasks);
+    let blocker = crate::task::Blocker::new(&task.waker, tasks, pid, task.signal_mask & !set);
+    let info = blocker
+        .block_on(None, deadline, || tasks.take_signal(pid, set).map(Ok))
+        .map_err(|errno| {
+            if errno == Errno::ETIMEDOUT {
+                Errno::EAGAIN
+            } else {
+                errno
+            }
+        })?;
+    if args.u64(1) != 0 {
+        task.mm.copy_out(args.u64(1), &info.to_bytes())?;
+    }
+    Ok(info.signo as u64)
+}
+
 /// Implements sigaltstack(2).
 pub fn sigaltstack(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let (new, old) = (args.u64(0), args.u64(1));
-    let current = task.signals.altstack;
-    let rsp = task.regs.rsp;
-    let on_stack = current.flags & libc::SS_DISABLE == 0 && rsp > current.sp && rsp - current.sp <= current.size;
+    let current = task.altstack;
+    let on_stack = current.contains(task.regs.rsp);
     if old != 0 {
         let flags = if on_stack { libc::SS_ONSTACK } else { current.flags };
         task.mm.write_pod(
@@ -101,12 +176,8 @@ pub fn sigaltstack(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         if given.flags & !(libc::SS_DISABLE | SS_AUTODISARM) != 0 {
             return Err(Errno::EINVAL);
         }
-        task.signals.altstack = if given.flags & libc::SS_DISABLE != 0 {
-            AltStack {
-                sp: 0,
-                flags: libc::SS_DISABLE,
-                size: 0,
-            }
+        task.altstack = if given.flags & libc::SS_DISABLE != 0 {
+            AltStack::DISABLED
         } else {
             if given.size < MIN_SIGNAL_STACK {
                 return Err(Errno::ENOMEM);
@@ -118,5 +189,57 @@ pub fn sigaltstack(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             }
         };
     }
+    Ok(0)
+}
+
+/// Implements rt_sigreturn(2): the registers come from the frame, so the
+/// "result" is the restored rax.
+pub fn rt_sigreturn(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    if task.sigreturn().is_err() {
+        // A corrupt frame: Linux kills the process with SIGSEGV.
+        task.exit_status = Some(crate::kernel::ExitStatus::Signaled(libc::SIGSEGV));
+        return Ok(0);
+    }
+    Ok(task.regs.rax)
+}
+
+fn checked_signal(args: &SyscallArgs, i: usize) -> Result<i32, Errno> {
+    let signo = args.int(i);
+    if signo != 0 && !signal::valid(signo) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(signo)
+}
+
+/// Implements kill(2).
+pub fn kill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let signo = checked_signal(args, 1)?;
+    let info = SigInfo::from_process(signo, SI_USER, task.pid, task.credentials.uid);
+    task.tasks().kill(task.pid, task.credentials.uid, args.int(0), info)?;
+    Ok(0)
+}
+
+/// Implements tkill(2): one thread per process, so the tid is the pid.
+pub fn tkill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (tid, signo) = (args.int(0), checked_signal(args, 1)?);
+    if tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let info = SigInfo::from_process(signo, SI_TKILL, task.pid, task.credentials.uid);
+    task.tasks().kill(task.pid, task.credentials.uid, tid, info)?;
+    Ok(0)
+}
+
+/// Implements tgkill(2).
+pub fn tgkill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (tgid, tid, signo) = (args.int(0), args.int(1), checked_signal(args, 2)?);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if tgid != tid {
+        return Err(Errno::ESRCH);
+    }
+    let info = SigInfo::from_process(signo, SI_TKILL, task.pid, task.credentials.uid);
+    task.tasks().kill(task.pid, task.credentials.uid, tid, info)?;
     Ok(0)
 }

@@ -41,37 +41,51 @@ pub fn getrandom(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     {
         return Err(Errno::EINVAL);
     }
-    let mut iovecs = Vec::new();
-    task.mm.host_iovecs(addr, len, true, &mut iovecs)?;
+    let iovecs = task.mm.host_iovecs(&[(addr, len)], true)?;
     let mut done = 0;
-    for iov in iovecs {
-        let mut filled = 0;
-        while filled < iov.iov_len {
-            // SAFETY: the iovec points into application memory checked
-            // writable by the memory manager, borrowed for this call.
-            let n = unsafe {
-                libc::getrandom(
-                    iov.iov_base.cast::<u8>().add(filled).cast(),
-                    iov.iov_len - filled,
-                    flags & libc::GRND_NONBLOCK,
-                )
-            };
-            if n < 0 {
-                match Errno::last() {
-                    Errno::EINTR => continue,
-                    errno if done + filled == 0 => return Err(errno),
-                    _ => return Ok((done + filled) as u64),
-                }
-            }
-            filled += n as usize;
+    let mut chunk = vec![0u8; (len as usize).min(CHUNK)];
+    while done < len as usize {
+        let want = (len as usize - done).min(CHUNK);
+        let got = match crate::entropy::fill(&mut chunk[..want], flags & libc::GRND_NONBLOCK) {
+            Ok(got) => got,
+            Err(errno) if done == 0 => return Err(errno),
+            Err(_) => break,
+        };
+        iovecs.scatter(done, &chunk[..got]);
+        done += got;
+        if got < want {
+            break;
         }
-        done += filled;
     }
     Ok(done as u64)
 }
 
+/// getrandom(2) fills in pieces of this size.
+const CHUNK: usize = 1 << 16;
+
 /// Implements sched_yield(2).
 pub fn sched_yield(_task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
     std::thread::yield_now();
+    Ok(0)
+}
+
+/// Implements sysinfo(2): the sandbox's uptime and process count; memory
+/// figures are the host's, as a container sees them on Linux.
+pub fn sysinfo(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let host = nix::sys::sysinfo::sysinfo()?;
+    // struct sysinfo on x86-64: uptime, loads[3], totalram, freeram,
+    // sharedram, bufferram, totalswap, freeswap (all 8 bytes), procs (u16),
+    // padding, totalhigh, freehigh, mem_unit (u32), padding: 112 bytes.
+    let mut out = [0u8; 112];
+    let uptime = task.kernel.boot_time.elapsed().as_secs();
+    out[0..8].copy_from_slice(&uptime.to_le_bytes());
+    out[32..40].copy_from_slice(&host.ram_total().to_le_bytes());
+    out[40..48].copy_from_slice(&host.ram_unused().to_le_bytes());
+    out[64..72].copy_from_slice(&host.swap_total().to_le_bytes());
+    out[72..80].copy_from_slice(&host.swap_free().to_le_bytes());
+    let procs = u16::try_from(task.tasks().count()).unwrap_or(u16::MAX);
+    out[80..82].copy_from_slice(&procs.to_le_bytes());
+    out[104..108].copy_from_slice(&1u32.to_le_bytes());
+    task.mm.copy_out(args.u64(0), &out)?;
     Ok(0)
 }

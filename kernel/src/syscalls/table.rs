@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use super::args::Arg;
 use super::numbers::SYSCALLS;
-use super::{Handler, credentials, file, io, memory, path, process, rlimit, signal, system, time};
+use super::{Handler, clone, credentials, file, io, memory, path, process, rlimit, signal, system, time};
 
 /// How completely a system call is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,8 +120,14 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "dup2" => (Full, file::dup2),
         "dup3" => (Full, file::dup3),
         "fcntl" => (
-            Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL; others ENOSYS"),
+            Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; others ENOSYS"),
             file::fcntl,
+        ),
+        "pipe" => (Full, file::pipe),
+        "lseek" => (Full, file::lseek),
+        "pipe2" => (
+            Partial("O_DIRECT (packet mode) is accepted but pipes stay byte streams"),
+            file::pipe2,
         ),
         "ioctl" => (
             Partial("FIOCLEX, FIONCLEX, and TCGETS and TIOCGWINSZ on host terminals"),
@@ -160,6 +166,34 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         ),
         // The process and its thread.
         "exit" => (Partial("single-threaded processes: ends the process"), process::exit),
+        "fork" => (Full, clone::fork),
+        "vfork" => (
+            Partial("the child gets a copy of the memory, not a share; the parent waits for its exec or exit"),
+            clone::vfork,
+        ),
+        "clone" => (
+            Partial(
+                "new processes only: CLONE_THREAD and shared tables are ENOSYS; CLONE_VM only with CLONE_VFORK (memory copied)",
+            ),
+            clone::clone,
+        ),
+        "clone3" => (Partial("as clone; set_tid and cgroup are EINVAL"), clone::clone3),
+        "execve" => (Full, clone::execve),
+        "execveat" => (
+            Partial("absolute paths or AT_FDCWD; directory fds need the VFS (ENOSYS)"),
+            clone::execveat,
+        ),
+        "wait4" => (Full, clone::wait4),
+        "waitid" => (Partial("rusage is zero"), clone::waitid),
+        "getpgid" => (Full, process::getpgid),
+        "getpgrp" => (Full, process::getpgrp),
+        "setpgid" => (Full, process::setpgid),
+        "getsid" => (Full, process::getsid),
+        "setsid" => (Full, process::setsid),
+        "prctl" => (
+            Partial("PR_SET_NAME, PR_GET_NAME, PR_SET/GET_CHILD_SUBREAPER, PR_SET/GET_NO_NEW_PRIVS, PR_GET_DUMPABLE"),
+            process::prctl,
+        ),
         "exit_group" => (Full, process::exit_group),
         "getpid" => (Full, process::getpid),
         "gettid" => (Full, process::gettid),
@@ -182,20 +216,33 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "clock_getres" => (Full, time::clock_getres),
         "gettimeofday" => (Full, time::gettimeofday),
         "time" => (Full, time::time),
-        "nanosleep" => (Partial("not interruptible by signals yet"), time::nanosleep),
-        "clock_nanosleep" => (Partial("not interruptible by signals yet"), time::clock_nanosleep),
+        "nanosleep" => (Full, time::nanosleep),
+        "clock_nanosleep" => (Full, time::clock_nanosleep),
+        "restart_syscall" => (Full, time::restart_syscall),
         // The system.
         "uname" => (Full, system::uname),
         "getrandom" => (Full, system::getrandom),
         "sched_yield" => (Full, system::sched_yield),
+        "sysinfo" => (Partial("load averages are zero"), system::sysinfo),
         // Resource limits.
         "prlimit64" => (Full, rlimit::prlimit64),
         "getrlimit" => (Full, rlimit::getrlimit),
         "setrlimit" => (Full, rlimit::setrlimit),
-        // Signals (recorded; delivery comes with the processes issue).
-        "rt_sigaction" => (Partial("recorded, not yet delivered"), signal::rt_sigaction),
-        "rt_sigprocmask" => (Partial("recorded, not yet delivered"), signal::rt_sigprocmask),
-        "sigaltstack" => (Partial("recorded, not yet delivered"), signal::sigaltstack),
+        // Signals.
+        "rt_sigaction" => (Full, signal::rt_sigaction),
+        "rt_sigprocmask" => (Full, signal::rt_sigprocmask),
+        "rt_sigpending" => (Full, signal::rt_sigpending),
+        "rt_sigsuspend" => (Full, signal::rt_sigsuspend),
+        "rt_sigtimedwait" => (Full, signal::rt_sigtimedwait),
+        "rt_sigreturn" => (Full, signal::rt_sigreturn),
+        "sigaltstack" => (
+            Partial("SS_AUTODISARM is accepted and not acted on"),
+            signal::sigaltstack,
+        ),
+        "pause" => (Full, signal::pause),
+        "kill" => (Full, signal::kill),
+        "tkill" => (Full, signal::tkill),
+        "tgkill" => (Full, signal::tgkill),
         _ => return None,
     };
     Some(found)

@@ -3,13 +3,13 @@
 //! The wall and monotonic clocks are the host's, read by the kernel; CPU
 //! clocks measure the application thread on its platform.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
-use crate::task::Task;
+use crate::task::{Restart, Task};
 
 /// Which clock a clockid names.
 enum Clock {
@@ -41,6 +41,10 @@ fn host_time(id: libc::clockid_t) -> libc::timespec {
     now
 }
 
+pub(super) fn duration(ts: &libc::timespec) -> Duration {
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 fn timespec(duration: Duration) -> libc::timespec {
     libc::timespec {
         tv_sec: duration.as_secs() as i64,
@@ -49,7 +53,7 @@ fn timespec(duration: Duration) -> libc::timespec {
 }
 
 /// Reads and validates a user timespec.
-fn read_timespec(task: &Task, addr: u64) -> Result<libc::timespec, Errno> {
+pub(super) fn read_timespec(task: &Task, addr: u64) -> Result<libc::timespec, Errno> {
     let ts: libc::timespec = task.mm.read_pod(addr)?;
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(Errno::EINVAL);
@@ -111,27 +115,37 @@ pub fn time(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(now as u64)
 }
 
-/// Sleeps on the task thread until the deadline passes.
-fn sleep(id: libc::clockid_t, flags: i32, request: &libc::timespec) {
-    let mut remaining = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    let mut request = *request;
-    loop {
-        // SAFETY: both pointers refer to live timespecs.
-        let err = unsafe { libc::clock_nanosleep(id, flags, &request, &mut remaining) };
-        if err != libc::EINTR {
-            return;
+/// Sleeps until `deadline` (on `clock`), interruptibly. Interrupted, it
+/// stores the time left in `remaining` (if given) and arranges to go on
+/// through restart_syscall(2) if no handler runs.
+fn sleep_until(task: &mut Task, clock: libc::clockid_t, deadline: Instant, remaining: u64) -> SyscallResult {
+    let blocker = task.blocker();
+    match blocker.block_on::<()>(None, Some(deadline), || None) {
+        Err(Errno::ETIMEDOUT) => Ok(0),
+        Err(Errno::EINTR) => {
+            if remaining != 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                task.mm.write_pod(remaining, &timespec(left))?;
+            }
+            task.restart = Some(Restart::Sleep { clock, deadline });
+            Err(Errno::EINTR)
         }
-        if flags & libc::TIMER_ABSTIME == 0 {
-            request = remaining;
-        }
+        other => other.map(|()| 0),
     }
+}
+
+/// The monotonic instant at which `clock` reads `target`.
+fn instant_of(clock: libc::clockid_t, target: &libc::timespec) -> Instant {
+    let now = host_time(clock);
+    let ahead = duration(target).saturating_sub(duration(&now));
+    Instant::now() + ahead
 }
 
 /// Implements nanosleep(2).
 pub fn nanosleep(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let request = read_timespec(task, args.u64(0))?;
-    sleep(libc::CLOCK_MONOTONIC, 0, &request);
-    Ok(0)
+    let deadline = Instant::now() + duration(&request);
+    sleep_until(task, libc::CLOCK_MONOTONIC, deadline, args.u64(1))
 }
 
 /// Implements clock_nanosleep(2).
@@ -143,6 +157,20 @@ pub fn clock_nanosleep(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         _ => return Err(Errno::EOPNOTSUPP),
     };
     let request = read_timespec(task, args.u64(2))?;
-    sleep(id, flags & libc::TIMER_ABSTIME, &request);
-    Ok(0)
+    if flags & libc::TIMER_ABSTIME != 0 {
+        let deadline = instant_of(id, &request);
+        // An absolute sleep has no time left to report.
+        sleep_until(task, id, deadline, 0)
+    } else {
+        sleep_until(task, id, Instant::now() + duration(&request), args.u64(3))
+    }
+}
+
+/// Implements restart_syscall(2): goes on with a sleep a signal without a
+/// handler interrupted.
+pub fn restart_syscall(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    match task.restart_sleep.take() {
+        Some((clock, deadline)) => sleep_until(task, clock, deadline, 0),
+        None => Err(Errno::EINTR),
+    }
 }

@@ -17,7 +17,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use super::{AddressSpace, Context, Event, Fault, PlatformError};
+use super::{AddressSpace, Context, Event, Fault, Interrupt, PlatformError};
 use crate::arch::{PAGE_SIZE, Registers, TASK_SIZE};
 use crate::memory::{MemoryFile, Prot};
 
@@ -36,6 +36,9 @@ const STUB_MEMORY_FD: i32 = 0;
 /// mappings and the host's [vsyscall]) traced by the thread that spawned it.
 pub struct Stub {
     pid: Pid,
+    /// The pid while the stub lives, 0 once it is being killed: interrupters
+    /// on other threads must never signal a pid the host has reused.
+    live_pid: Arc<std::sync::atomic::AtomicI32>,
     /// Registers as the stub stood at its first stop: the segment selectors
     /// and flags every application thread and injected call starts from.
     initial: Registers,
@@ -50,8 +53,10 @@ impl Stub {
             pin_to_next_cpu();
         }
         let pid = stub::fork_stub(memory_file.raw_fd()).map_err(PlatformError::StubCreate)?;
+        let live_pid = Arc::new(std::sync::atomic::AtomicI32::new(pid.as_raw()));
         let mut stub = Stub {
             pid,
+            live_pid,
             initial: zeroed_registers(),
         };
         match waitpid(pid, Some(WaitPidFlag::__WALL)) {
@@ -123,10 +128,17 @@ impl Stub {
         };
         ptrace::setregs(self.pid, regs).map_err(|source| self.ptrace_error("setregs", source))?;
         ptrace::cont(self.pid, None).map_err(|source| self.ptrace_error("cont", source))?;
-        match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
-            Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => {}
-            Ok(status) => return Err(self.died_or_stopped(status)),
-            Err(source) => return Err(self.ptrace_error("waitpid", source)),
+        loop {
+            match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => break,
+                // An interrupt kick: the task is in the kernel already, so
+                // it has done its job; let the injected call go on.
+                Ok(WaitStatus::Stopped(_, Signal::SIGSTOP)) => {
+                    ptrace::cont(self.pid, None).map_err(|source| self.ptrace_error("cont", source))?;
+                }
+                Ok(status) => return Err(self.died_or_stopped(status)),
+                Err(source) => return Err(self.ptrace_error("waitpid", source)),
+            }
         }
         let after = ptrace::getregs(self.pid).map_err(|source| self.ptrace_error("getregs", source))?;
         if after.rip != STUB_SYSCALL_RETURN + 1 {
@@ -164,6 +176,7 @@ impl Stub {
 impl Drop for Stub {
     fn drop(&mut self) {
         // The stub is our child: kill it and reap it so no zombie remains.
+        self.live_pid.store(0, Ordering::SeqCst);
         let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
         loop {
             match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
@@ -210,30 +223,59 @@ impl Context for StubContext {
         let pid = stub.pid;
         ptrace::setregs(pid, *regs).map_err(|source| stub.ptrace_error("setregs", source))?;
         ptrace::sysemu(pid, None).map_err(|source| stub.ptrace_error("sysemu", source))?;
-        loop {
-            let status =
-                waitpid(pid, Some(WaitPidFlag::__WALL)).map_err(|source| stub.ptrace_error("waitpid", source))?;
-            match status {
-                WaitStatus::PtraceSyscall(_) => {
-                    *regs = ptrace::getregs(pid).map_err(|source| stub.ptrace_error("getregs", source))?;
-                    return Ok(Event::Syscall);
-                }
-                WaitStatus::Stopped(_, signal) => {
-                    if let Some(fault) = synchronous_fault(stub, signal)? {
-                        *regs = ptrace::getregs(pid).map_err(|source| stub.ptrace_error("getregs", source))?;
-                        return Ok(Event::Fault(fault));
-                    }
-                    // A signal sent to the stub from outside the sandbox:
-                    // it is not the application's, so it is dropped.
-                    ptrace::sysemu(pid, None).map_err(|source| stub.ptrace_error("sysemu", source))?;
-                }
-                other => return Err(stub.died_or_stopped(other)),
-            }
-        }
+        let status = waitpid(pid, Some(WaitPidFlag::__WALL)).map_err(|source| stub.ptrace_error("waitpid", source))?;
+        let event = match status {
+            WaitStatus::PtraceSyscall(_) => Event::Syscall,
+            WaitStatus::Stopped(_, signal) => match synchronous_fault(stub, signal)? {
+                Some(fault) => Event::Fault(fault),
+                // A kick from the kernel, or a signal sent to the stub from
+                // outside the sandbox: either way it is not the
+                // application's, so it is dropped.
+                None => Event::Interrupted,
+            },
+            other => return Err(stub.died_or_stopped(other)),
+        };
+        *regs = ptrace::getregs(pid).map_err(|source| stub.ptrace_error("getregs", source))?;
+        Ok(event)
     }
 
     fn initial_registers(&self) -> Registers {
         self.stub.initial
+    }
+
+    fn fp_state(&self) -> Result<Vec<u8>, PlatformError> {
+        let mut buf = vec![0u8; XSTATE_BUFFER];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: PTRACE_GETREGSET writes at most iov_len bytes into buf and
+        // shrinks iov_len to what it wrote.
+        let ret = unsafe { libc::ptrace(libc::PTRACE_GETREGSET, self.stub.pid.as_raw(), NT_X86_XSTATE, &mut iov) };
+        if ret < 0 {
+            return Err(self.stub.ptrace_error("getregset", nix::Error::last()));
+        }
+        buf.truncate(iov.iov_len);
+        Ok(buf)
+    }
+
+    fn set_fp_state(&mut self, state: &[u8]) -> Result<(), PlatformError> {
+        let mut iov = libc::iovec {
+            iov_base: state.as_ptr().cast_mut().cast(),
+            iov_len: state.len(),
+        };
+        // SAFETY: PTRACE_SETREGSET only reads iov_len bytes from the buffer.
+        let ret = unsafe { libc::ptrace(libc::PTRACE_SETREGSET, self.stub.pid.as_raw(), NT_X86_XSTATE, &mut iov) };
+        if ret < 0 {
+            return Err(self.stub.ptrace_error("setregset", nix::Error::last()));
+        }
+        Ok(())
+    }
+
+    fn interrupter(&self) -> Arc<dyn Interrupt> {
+        Arc::new(StubInterrupter {
+            pid: Arc::clone(&self.stub.live_pid),
+        })
     }
 
     fn cpu_time(&self) -> std::time::Duration {
@@ -246,6 +288,29 @@ impl Context for StubContext {
             return std::time::Duration::ZERO;
         }
         std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    }
+}
+
+/// The regset note type of the XSAVE area (elf.h).
+const NT_X86_XSTATE: libc::c_int = 0x202;
+/// Larger than any XSAVE area x86-64 CPUs have today (AMX makes it ~11 KiB).
+const XSTATE_BUFFER: usize = 16 << 10;
+
+/// Interrupts a stub thread by sending it a signal the tracer swallows.
+struct StubInterrupter {
+    pid: Arc<std::sync::atomic::AtomicI32>,
+}
+
+impl Interrupt for StubInterrupter {
+    fn interrupt(&self) {
+        // SIGSTOP cannot be blocked; the tracer sees a signal-delivery-stop
+        // and resumes the stub without it. If the stub is already stopped
+        // in the kernel, the stop shows up right after the next resume.
+        let pid = self.pid.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: tgkill on the stub, our child, which is still alive.
+            unsafe { libc::syscall(libc::SYS_tgkill, pid, pid, libc::SIGSTOP) };
+        }
     }
 }
 

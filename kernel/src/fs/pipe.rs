@@ -1,0 +1,175 @@
+//! Pipes (pipe(7)): a 64 KiB buffer, writes of up to PIPE_BUF bytes that
+//! are never interleaved, EOF once the last writer is gone, EPIPE (and
+//! SIGPIPE, sent by the caller) once the last reader is.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use nix::errno::Errno;
+
+use super::File;
+use crate::memory::{Pod, UserIovecs};
+use crate::task::{Blocker, WaitQueue};
+
+/// Writes up to this size are atomic.
+pub const PIPE_BUF: usize = 4096;
+/// The default capacity of a pipe (16 pages).
+const DEFAULT_CAPACITY: usize = 65536;
+
+struct PipeState {
+    buffer: VecDeque<u8>,
+    capacity: usize,
+    readers: usize,
+    writers: usize,
+}
+
+struct Pipe {
+    state: Mutex<PipeState>,
+    /// Readers wait here for data, writers for room; any change wakes both.
+    queue: WaitQueue,
+}
+
+/// One end of a pipe, as an open file description.
+pub struct PipeEnd {
+    pipe: Arc<Pipe>,
+    writer: bool,
+    /// O_NONBLOCK and the access mode, as F_GETFL shows them.
+    flags: AtomicU32,
+}
+
+/// Creates a pipe; returns its read end and its write end. `nonblock` is
+/// pipe2's O_NONBLOCK.
+pub fn new_pipe(nonblock: bool) -> (Arc<dyn File>, Arc<dyn File>) {
+    let pipe = Arc::new(Pipe {
+        state: Mutex::new(PipeState {
+            buffer: VecDeque::new(),
+            capacity: DEFAULT_CAPACITY,
+            readers: 1,
+            writers: 1,
+        }),
+        queue: WaitQueue::default(),
+    });
+    let extra = if nonblock { libc::O_NONBLOCK as u32 } else { 0 };
+    let read_end = PipeEnd {
+        pipe: Arc::clone(&pipe),
+        writer: false,
+        flags: AtomicU32::new(libc::O_RDONLY as u32 | extra),
+    };
+    let write_end = PipeEnd {
+        pipe,
+        writer: true,
+        flags: AtomicU32::new(libc::O_WRONLY as u32 | extra),
+    };
+    (Arc::new(read_end), Arc::new(write_end))
+}
+
+impl PipeEnd {
+    fn nonblocking(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & libc::O_NONBLOCK as u32 != 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PipeState> {
+        self.pipe.state.lock().expect("pipe poisoned")
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        {
+            let mut state = self.lock();
+            if self.writer {
+                state.writers -= 1;
+            } else {
+                state.readers -= 1;
+            }
+        }
+        self.pipe.queue.notify_all();
+    }
+}
+
+impl File for PipeEnd {
+    fn read(&self, blocker: &Blocker, iov: &UserIovecs, _offset: Option<u64>) -> Result<usize, Errno> {
+        if self.writer {
+            return Err(Errno::EBADF);
+        }
+        let wanted = iov.len();
+        if wanted == 0 {
+            return Ok(0);
+        }
+        let nonblocking = self.nonblocking();
+        let done = blocker.block_on(Some(&self.pipe.queue), None, || {
+            let mut state = self.lock();
+            if !state.buffer.is_empty() {
+                let n = wanted.min(state.buffer.len());
+                let data: Vec<u8> = state.buffer.drain(..n).collect();
+                return Some(Ok(iov.scatter(0, &data)));
+            }
+            if state.writers == 0 {
+                return Some(Ok(0));
+            }
+            nonblocking.then_some(Err(Errno::EAGAIN))
+        })?;
+        self.pipe.queue.notify_all();
+        Ok(done)
+    }
+
+    fn write(&self, blocker: &Blocker, iov: &UserIovecs, _offset: Option<u64>) -> Result<usize, Errno> {
+        if !self.writer {
+            return Err(Errno::EBADF);
+        }
+        let total = iov.len();
+        if total == 0 {
+            return Ok(0);
+        }
+        let atomic = total <= PIPE_BUF;
+        let nonblocking = self.nonblocking();
+        let mut written = 0;
+        while written < total {
+            let result = blocker.block_on(Some(&self.pipe.queue), None, || {
+                let mut state = self.lock();
+                if state.readers == 0 {
+                    return Some(Err(Errno::EPIPE));
+                }
+                let room = state.capacity.saturating_sub(state.buffer.len());
+                let needed = if atomic { total } else { 1 };
+                if room >= needed {
+                    let chunk = iov.gather(written, room.min(total - written));
+                    state.buffer.extend(&chunk);
+                    return Some(Ok(chunk.len()));
+                }
+                nonblocking.then_some(Err(Errno::EAGAIN))
+            });
+            match result {
+                Ok(n) => {
+                    written += n;
+                    self.pipe.queue.notify_all();
+                }
+                // What was written stays written: report it, as Linux does.
+                Err(_) if written > 0 => break,
+                Err(errno) => return Err(errno),
+            }
+        }
+        Ok(written)
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        let mut stat = <libc::stat as Pod>::zeroed();
+        stat.st_mode = libc::S_IFIFO | 0o600;
+        stat.st_nlink = 1;
+        stat.st_blksize = PIPE_BUF as i64;
+        Ok(stat)
+    }
+
+    fn status_flags(&self) -> Result<u32, Errno> {
+        Ok(self.flags.load(Ordering::Relaxed))
+    }
+
+    fn set_status_flags(&self, flags: u32) -> Result<(), Errno> {
+        let changeable = libc::O_NONBLOCK as u32;
+        let old = self.flags.load(Ordering::Relaxed);
+        self.flags
+            .store((old & !changeable) | (flags & changeable), Ordering::Relaxed);
+        Ok(())
+    }
+}

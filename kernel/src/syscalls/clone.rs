@@ -1,0 +1,335 @@
+//! Creating processes and replacing programs: fork, vfork, clone, clone3,
+//! execve, execveat; and waiting for them: wait4, waitid.
+
+use nix::errno::Errno;
+
+use crate::arch::SyscallArgs;
+use crate::errno::SyscallResult;
+use crate::loader;
+use crate::task::{ForkRequest, Restart, Task, WaitEvent, WaitOptions, WaitTarget};
+
+/// Flags that share state between parent and child: not supported until
+/// threads arrive (a child always gets copies).
+const SHARING: u64 = (libc::CLONE_THREAD | libc::CLONE_SIGHAND | libc::CLONE_FILES | libc::CLONE_FS) as u64;
+/// Namespace flags: the sandbox has one namespace of each kind.
+const NAMESPACES: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWCGROUP) as u64;
+/// The longest argument or environment string (MAX_ARG_STRLEN).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+/// The most argv or envp entries (MAX_ARG_STRINGS).
+const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
+
+/// The arguments of clone(2) and clone3(2), decoded.
+struct CloneArgs {
+    flags: u64,
+    exit_signal: i32,
+    stack: Option<u64>,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+}
+
+/// Creates the child the clone arguments describe.
+fn do_clone(task: &mut Task, clone: CloneArgs) -> SyscallResult {
+    let flags = clone.flags;
+    if flags & SHARING != 0 {
+        // Threads and shared tables arrive with the threads work.
+        return Err(Errno::ENOSYS);
+    }
+    if flags & NAMESPACES != 0 {
+        return Err(Errno::EPERM);
+    }
+    if flags & libc::CLONE_VM as u64 != 0 && flags & libc::CLONE_VFORK as u64 == 0 {
+        // A second process in the same address space needs the threads
+        // work (one stub process, several stub threads).
+        return Err(Errno::ENOSYS);
+    }
+    if !(0..=crate::signal::NSIG).contains(&clone.exit_signal) {
+        return Err(Errno::EINVAL);
+    }
+    let request = ForkRequest {
+        exit_signal: clone.exit_signal,
+        same_parent: flags & libc::CLONE_PARENT as u64 != 0,
+        vfork: flags & libc::CLONE_VFORK as u64 != 0,
+        stack: clone.stack,
+        tls: (flags & libc::CLONE_SETTLS as u64 != 0).then_some(clone.tls),
+        child_clear_tid: (flags & libc::CLONE_CHILD_CLEARTID as u64 != 0).then_some(clone.child_tid),
+        child_set_tid: (flags & libc::CLONE_CHILD_SETTID as u64 != 0).then_some(clone.child_tid),
+    };
+    let pid = task.fork(request)?;
+    if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
+        task.mm.write_pod(clone.parent_tid, &(pid as u32))?;
+    }
+    Ok(pid as u64)
+}
+
+/// Implements fork(2).
+pub fn fork(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    do_clone(
+        task,
+        CloneArgs {
+            flags: 0,
+            exit_signal: libc::SIGCHLD,
+            stack: None,
+            parent_tid: 0,
+            child_tid: 0,
+            tls: 0,
+        },
+    )
+}
+
+/// Implements vfork(2). The child gets a copy of the memory (not a share);
+/// the parent still waits for its exec or exit.
+pub fn vfork(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    let flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+    do_clone(
+        task,
+        CloneArgs {
+            flags,
+            exit_signal: libc::SIGCHLD,
+            stack: None,
+            parent_tid: 0,
+            child_tid: 0,
+            tls: 0,
+        },
+    )
+}
+
+/// Implements clone(2) (x86-64 order: flags, stack, parent_tid, child_tid,
+/// tls) for new processes.
+pub fn clone(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let flags = args.u64(0);
+    let stack = (args.u64(1) != 0).then_some(args.u64(1));
+    do_clone(
+        task,
+        CloneArgs {
+            flags: flags & !0xff,
+            exit_signal: (flags & 0xff) as i32,
+            stack,
+            parent_tid: args.u64(2),
+            child_tid: args.u64(3),
+            tls: args.u64(4),
+        },
+    )
+}
+
+/// Implements clone3(2) for new processes.
+pub fn clone3(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    // struct clone_args, version 0: eight u64 fields.
+    const VER0: u64 = 64;
+    let size = args.u64(1);
+    if !(VER0..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; size as usize];
+    task.mm.copy_in(args.u64(0), &mut raw)?;
+    let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    // Fields past version 0 (set_tid, cgroup, …) must be unused.
+    if raw[VER0 as usize..].iter().any(|&b| b != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let (flags, exit_signal, stack, stack_size) = (field(0), field(4), field(5), field(6));
+    if exit_signal > crate::signal::NSIG as u64 || (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let stack = (stack != 0).then(|| stack + stack_size);
+    do_clone(
+        task,
+        CloneArgs {
+            flags,
+            exit_signal: exit_signal as i32,
+            stack,
+            parent_tid: field(3),
+            child_tid: field(2),
+            tls: field(7),
+        },
+    )
+}
+
+/// Reads a NULL-terminated array of string pointers (argv or envp).
+fn read_strings(task: &Task, array: u64) -> Result<Vec<String>, Errno> {
+    let mut out = Vec::new();
+    if array == 0 {
+        return Ok(out);
+    }
+    let mut total = 0usize;
+    for i in 0..MAX_ARG_STRINGS as u64 {
+        let ptr: u64 = task.mm.read_pod(array + i * 8)?;
+        if ptr == 0 {
+            return Ok(out);
+        }
+        let bytes = task.mm.read_cstring(ptr, MAX_ARG_STRLEN).map_err(|errno| match errno {
+            Errno::ENAMETOOLONG => Errno::E2BIG,
+            errno => errno,
+        })?;
+        total += bytes.len() + 1;
+        if total > MAX_ARG_STRLEN * 64 {
+            return Err(Errno::E2BIG);
+        }
+        out.push(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    Err(Errno::E2BIG)
+}
+
+/// Runs the program at `path` in place of the caller's.
+fn execute(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> SyscallResult {
+    let path = String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
+    let argv = read_strings(task, argv)?;
+    let env = read_strings(task, envp)?;
+    let kernel = std::sync::Arc::clone(&task.kernel);
+    let exe = loader::open_for_exec(&kernel.root, &path, &task.cwd).map_err(|err| err.errno())?;
+    let (exe, argv) = loader::resolve_interpreter(&kernel.root, exe, argv, &task.cwd).map_err(|err| err.errno())?;
+    task.exec(exe, argv, env)?;
+    Ok(0)
+}
+
+/// Implements execve(2).
+pub fn execve(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let path = task.mm.read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
+    execute(task, path, args.u64(1), args.u64(2))
+}
+
+/// Implements execveat(2) for absolute paths and AT_FDCWD (directory fds
+/// arrive with the VFS).
+pub fn execveat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let path = task.mm.read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
+    let flags = args.int(4);
+    if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if args.int(0) != libc::AT_FDCWD && path.first() != Some(&b'/') {
+        return Err(Errno::ENOSYS);
+    }
+    execute(task, path, args.u64(2), args.u64(3))
+}
+
+/// Writes a struct rusage with the child's CPU time as user time.
+fn write_rusage(task: &Task, addr: u64, cpu: std::time::Duration) -> Result<(), Errno> {
+    let mut rusage = [0u8; 144];
+    rusage[0..8].copy_from_slice(&(cpu.as_secs() as i64).to_le_bytes());
+    rusage[8..16].copy_from_slice(&i64::from(cpu.subsec_micros()).to_le_bytes());
+    task.mm.copy_out(addr, &rusage)
+}
+
+/// Blocks until a child matching `target` has news, per `options`.
+fn wait_for_child(
+    task: &mut Task,
+    target: WaitTarget,
+    options: WaitOptions,
+    nohang: bool,
+) -> Result<Option<crate::task::WaitResult>, Errno> {
+    let (pid, tasks) = (task.pid, &task.kernel.tasks);
+    let blocker = task.blocker();
+    let result = blocker.block_on(None, None, || match tasks.wait(pid, target, options) {
+        Ok(Some(found)) => Some(Ok(Some(found))),
+        Ok(None) if nohang => Some(Ok(None)),
+        Ok(None) => None,
+        Err(errno) => Some(Err(errno)),
+    });
+    if result == Err(Errno::EINTR) {
+        task.restart = Some(Restart::UnlessHandled);
+    }
+    result
+}
+
+/// Implements wait4(2).
+pub fn wait4(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (pid, status, options, rusage) = (args.int(0), args.u64(1), args.int(2), args.u64(3));
+    let known = libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD;
+    if options & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = match pid {
+        -1 => WaitTarget::Any,
+        0 => WaitTarget::Group(0),
+        p if p > 0 => WaitTarget::Pid(p),
+        p => WaitTarget::Group(-p),
+    };
+    let wait_options = WaitOptions {
+        exited: true,
+        stopped: options & libc::WUNTRACED != 0,
+        continued: options & libc::WCONTINUED != 0,
+        keep: false,
+        all: options & libc::__WALL != 0,
+        clone_only: options & libc::__WCLONE != 0,
+    };
+    let Some(found) = wait_for_child(task, target, wait_options, options & libc::WNOHANG != 0)? else {
+        return Ok(0);
+    };
+    if status != 0 {
+        task.mm.write_pod(status, &found.event.status_word())?;
+    }
+    if rusage != 0 {
+        let cpu = match found.event {
+            WaitEvent::Exited { cpu, .. } => cpu,
+            _ => std::time::Duration::ZERO,
+        };
+        write_rusage(task, rusage, cpu)?;
+    }
+    Ok(found.pid as u64)
+}
+
+/// Implements waitid(2).
+pub fn waitid(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (idtype, id, infop, options, rusage) = (args.u32(0), args.int(1), args.u64(2), args.int(3), args.u64(4));
+    let known = libc::WNOHANG
+        | libc::WEXITED
+        | libc::WSTOPPED
+        | libc::WCONTINUED
+        | libc::WNOWAIT
+        | libc::__WALL
+        | libc::__WCLONE;
+    if options & !known != 0 || options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = match idtype {
+        libc::P_ALL => WaitTarget::Any,
+        libc::P_PID if id > 0 => WaitTarget::Pid(id),
+        libc::P_PGID if id >= 0 => WaitTarget::Group(id),
+        _ => return Err(Errno::EINVAL),
+    };
+    let wait_options = WaitOptions {
+        exited: options & libc::WEXITED != 0,
+        stopped: options & libc::WSTOPPED != 0,
+        continued: options & libc::WCONTINUED != 0,
+        keep: options & libc::WNOWAIT != 0,
+        all: options & libc::__WALL != 0,
+        clone_only: options & libc::__WCLONE != 0,
+    };
+    let found = wait_for_child(task, target, wait_options, options & libc::WNOHANG != 0)?;
+    if infop != 0 {
+        // With WNOHANG and nothing to report, si_pid (and the rest) is 0.
+        let info = found.map(|found| {
+            let (code, status) = match found.event {
+                WaitEvent::Exited {
+                    status: crate::kernel::ExitStatus::Exited(code),
+                    ..
+                } => (crate::signal::CLD_EXITED, i32::from(code)),
+                WaitEvent::Exited {
+                    status: crate::kernel::ExitStatus::Signaled(signal),
+                    ..
+                } => (crate::signal::CLD_KILLED, signal),
+                WaitEvent::Stopped(signal) => (5, signal),
+                WaitEvent::Continued => (6, libc::SIGCONT),
+            };
+            crate::signal::SigInfo {
+                signo: libc::SIGCHLD,
+                code,
+                pid: found.pid,
+                uid: found.uid,
+                status,
+                ..Default::default()
+            }
+        });
+        task.mm.copy_out(infop, &info.unwrap_or_default().to_bytes())?;
+    }
+    if rusage != 0 {
+        write_rusage(task, rusage, std::time::Duration::ZERO)?;
+    }
+    Ok(0)
+}

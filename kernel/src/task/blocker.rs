@@ -1,0 +1,65 @@
+//! Blocking a task in the kernel, interruptibly.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use nix::errno::Errno;
+
+use super::set::TaskSet;
+use super::waker::{WaitQueue, Waker};
+use crate::signal::SigSet;
+
+/// What a blocking operation needs to sleep on behalf of a task: its waker,
+/// and how to tell whether a signal should cut the sleep short.
+pub struct Blocker<'a> {
+    waker: &'a Arc<Waker>,
+    tasks: &'a TaskSet,
+    pid: i32,
+    blocked: SigSet,
+}
+
+impl<'a> Blocker<'a> {
+    pub fn new(waker: &'a Arc<Waker>, tasks: &'a TaskSet, pid: i32, blocked: SigSet) -> Self {
+        Blocker {
+            waker,
+            tasks,
+            pid,
+            blocked,
+        }
+    }
+
+    /// Whether a signal waits to be acted on.
+    pub fn interrupted(&self) -> bool {
+        self.tasks.has_deliverable(self.pid, self.blocked)
+    }
+
+    /// Runs `attempt` until it gives an answer. Between attempts the task
+    /// sleeps until `queue` (if any) is notified, a signal arrives (EINTR)
+    /// or `deadline` passes (ETIMEDOUT).
+    pub fn block_on<T>(
+        &self,
+        queue: Option<&WaitQueue>,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut() -> Option<Result<T, Errno>>,
+    ) -> Result<T, Errno> {
+        if let Some(queue) = queue {
+            queue.register(self.waker);
+        }
+        let result = loop {
+            let seen = self.waker.sequence();
+            if let Some(result) = attempt() {
+                break result;
+            }
+            if self.interrupted() {
+                break Err(Errno::EINTR);
+            }
+            if !self.waker.wait(seen, deadline) {
+                break Err(Errno::ETIMEDOUT);
+            }
+        };
+        if let Some(queue) = queue {
+            queue.unregister(self.waker);
+        }
+        result
+    }
+}

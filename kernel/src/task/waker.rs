@@ -1,0 +1,129 @@
+//! Sleeping in the kernel: a per-task [`Waker`] and the [`WaitQueue`]s of
+//! the objects a task can wait for.
+//!
+//! A blocked task sleeps on its own waker. Whatever it waits for (a pipe, a
+//! child) notifies the wakers registered on its queue; a signal sent to the
+//! task notifies the waker directly. Either way the task wakes, re-checks
+//! its condition, and returns EINTR if a signal is what woke it.
+
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::Instant;
+
+/// A task's alarm clock: a notification counter and a condition variable.
+#[derive(Debug, Default)]
+pub struct Waker {
+    /// Bumped by every notification, so a wait can tell whether one
+    /// happened since it last looked.
+    sequence: Mutex<u64>,
+    condvar: Condvar,
+}
+
+impl Waker {
+    pub fn new() -> Arc<Waker> {
+        Arc::new(Waker::default())
+    }
+
+    pub fn notify(&self) {
+        *self.sequence.lock().expect("waker poisoned") += 1;
+        self.condvar.notify_all();
+    }
+
+    pub fn sequence(&self) -> u64 {
+        *self.sequence.lock().expect("waker poisoned")
+    }
+
+    /// Sleeps until a notification after `seen`, or `deadline`. Returns
+    /// false when the deadline passed first.
+    pub fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
+        let mut sequence = self.sequence.lock().expect("waker poisoned");
+        while *sequence == seen {
+            match deadline {
+                None => sequence = self.condvar.wait(sequence).expect("waker poisoned"),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return false;
+                    }
+                    sequence = self
+                        .condvar
+                        .wait_timeout(sequence, deadline - now)
+                        .expect("waker poisoned")
+                        .0;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The tasks waiting for one object.
+#[derive(Debug, Default)]
+pub struct WaitQueue {
+    waiters: Mutex<Vec<Weak<Waker>>>,
+}
+
+impl WaitQueue {
+    pub fn register(&self, waker: &Arc<Waker>) {
+        self.waiters
+            .lock()
+            .expect("wait queue poisoned")
+            .push(Arc::downgrade(waker));
+    }
+
+    pub fn unregister(&self, waker: &Arc<Waker>) {
+        let target = Arc::downgrade(waker);
+        self.waiters
+            .lock()
+            .expect("wait queue poisoned")
+            .retain(|w| !w.ptr_eq(&target) && w.strong_count() > 0);
+    }
+
+    pub fn notify_all(&self) {
+        let waiters: Vec<Arc<Waker>> = self
+            .waiters
+            .lock()
+            .expect("wait queue poisoned")
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for waker in waiters {
+            waker.notify();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_notification_before_the_wait_is_not_lost() {
+        let waker = Waker::new();
+        let seen = waker.sequence();
+        waker.notify();
+        assert!(waker.wait(seen, Some(Instant::now() + Duration::from_secs(5))));
+    }
+
+    #[test]
+    fn wait_times_out_without_notification() {
+        let waker = Waker::new();
+        let seen = waker.sequence();
+        assert!(!waker.wait(seen, Some(Instant::now() + Duration::from_millis(10))));
+    }
+
+    #[test]
+    fn queues_wake_registered_tasks_from_other_threads() {
+        let waker = Waker::new();
+        let queue = Arc::new(WaitQueue::default());
+        queue.register(&waker);
+        let seen = waker.sequence();
+        let notifier = Arc::clone(&queue);
+        let thread = std::thread::spawn(move || notifier.notify_all());
+        assert!(waker.wait(seen, Some(Instant::now() + Duration::from_secs(5))));
+        thread.join().unwrap();
+        queue.unregister(&waker);
+        assert!(queue.waiters.lock().unwrap().is_empty());
+    }
+}
