@@ -100,17 +100,16 @@ impl FdTable {
 mod tests {
     use super::*;
 
-    use crate::memory::UserIovecs;
     use crate::task::Blocker;
 
     struct Null;
 
     impl File for Null {
-        fn read(&self, _: &Blocker, _: &UserIovecs, _: Option<u64>) -> Result<usize, Errno> {
+        fn read(&self, _: &Blocker, _: &mut [u8], _: Option<u64>) -> Result<usize, Errno> {
             Ok(0)
         }
-        fn write(&self, _: &Blocker, iov: &UserIovecs, _: Option<u64>) -> Result<usize, Errno> {
-            Ok(iov.len())
+        fn write(&self, _: &Blocker, data: &[u8], _: Option<u64>) -> Result<usize, Errno> {
+            Ok(data.len())
         }
         fn stat(&self) -> Result<libc::stat, Errno> {
             Err(Errno::ENOSYS)

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use nix::errno::Errno;
 
 use super::File;
-use crate::memory::{MemoryManager, Pod, UserIovecs};
+use crate::memory::{MemoryManager, Pod};
 use crate::task::Blocker;
 
 /// Linux's `struct termios` as TCGETS returns it (not glibc's, which is
@@ -36,15 +36,11 @@ impl HostFile {
     }
 
     /// Runs a host I/O call, retrying when a host signal interrupts it.
-    fn retry(mut call: impl FnMut() -> isize) -> Result<usize, Errno> {
+    fn retry(mut call: impl FnMut() -> nix::Result<usize>) -> Result<usize, Errno> {
         loop {
-            let n = call();
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            match Errno::last() {
-                Errno::EINTR => continue,
-                errno => return Err(errno),
+            match call() {
+                Err(Errno::EINTR) => continue,
+                result => return result,
             }
         }
     }
@@ -53,33 +49,17 @@ impl HostFile {
 impl File for HostFile {
     /// Host reads block the task thread; a signal does not cut them short
     /// yet (the host fd would need polling beside the task's waker).
-    fn read(&self, _blocker: &Blocker, iov: &UserIovecs, offset: Option<u64>) -> Result<usize, Errno> {
-        let fd = self.fd.as_raw_fd();
-        let iov = iov.as_raw();
-        Self::retry(|| {
-            // SAFETY: the iovecs point into application memory validated as
-            // writable by the memory manager, which stays borrowed for the
-            // duration of the call.
-            unsafe {
-                match offset {
-                    Some(off) => libc::preadv(fd, iov.as_ptr(), iov.len() as i32, off as i64),
-                    None => libc::readv(fd, iov.as_ptr(), iov.len() as i32),
-                }
-            }
+    fn read(&self, _blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+        Self::retry(|| match offset {
+            Some(off) => nix::sys::uio::pread(&self.fd, buf, off as i64),
+            None => nix::unistd::read(&self.fd, buf),
         })
     }
 
-    fn write(&self, _blocker: &Blocker, iov: &UserIovecs, offset: Option<u64>) -> Result<usize, Errno> {
-        let fd = self.fd.as_raw_fd();
-        let iov = iov.as_raw();
-        Self::retry(|| {
-            // SAFETY: as for `read`, for readable memory.
-            unsafe {
-                match offset {
-                    Some(off) => libc::pwritev(fd, iov.as_ptr(), iov.len() as i32, off as i64),
-                    None => libc::writev(fd, iov.as_ptr(), iov.len() as i32),
-                }
-            }
+    fn write(&self, _blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+        Self::retry(|| match offset {
+            Some(off) => nix::sys::uio::pwrite(&self.fd, data, off as i64),
+            None => nix::unistd::write(&self.fd, data),
         })
     }
 

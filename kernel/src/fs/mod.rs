@@ -14,19 +14,20 @@ pub use pipe::{PIPE_BUF, new_pipe};
 
 use nix::errno::Errno;
 
-use crate::memory::{MemoryManager, UserIovecs};
+use crate::memory::MemoryManager;
 use crate::task::Blocker;
 
 /// An open file description.
 ///
-/// I/O goes through iovecs that point straight into application memory, so
-/// data is never copied twice. Blocking operations sleep through the
-/// [`Blocker`], which returns EINTR when a signal arrives.
+/// I/O moves data through kernel buffers: the system-call layer copies to
+/// and from application memory, so no file holds the memory manager while
+/// it blocks. Blocking operations sleep through the [`Blocker`], which
+/// returns EINTR when a signal arrives.
 pub trait File: Send + Sync {
-    /// Reads into `iov`, at `offset` or at the file position when `None`.
-    fn read(&self, blocker: &Blocker, iov: &UserIovecs, offset: Option<u64>) -> Result<usize, Errno>;
-    /// Writes from `iov`, at `offset` or at the file position when `None`.
-    fn write(&self, blocker: &Blocker, iov: &UserIovecs, offset: Option<u64>) -> Result<usize, Errno>;
+    /// Reads into `buf`, at `offset` or at the file position when `None`.
+    fn read(&self, blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno>;
+    /// Writes `data`, at `offset` or at the file position when `None`.
+    fn write(&self, blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno>;
     /// fstat(2) of the file.
     fn stat(&self) -> Result<libc::stat, Errno>;
     /// The file status flags (O_ACCMODE, O_APPEND, O_NONBLOCK, …) as

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use nix::errno::Errno;
 
 use super::File;
-use crate::memory::{Pod, UserIovecs};
+use crate::memory::Pod;
 use crate::task::{Blocker, WaitQueue};
 
 /// Writes up to this size are atomic.
@@ -89,11 +89,11 @@ impl Drop for PipeEnd {
 }
 
 impl File for PipeEnd {
-    fn read(&self, blocker: &Blocker, iov: &UserIovecs, _offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, blocker: &Blocker, buf: &mut [u8], _offset: Option<u64>) -> Result<usize, Errno> {
         if self.writer {
             return Err(Errno::EBADF);
         }
-        let wanted = iov.len();
+        let wanted = buf.len();
         if wanted == 0 {
             return Ok(0);
         }
@@ -102,8 +102,10 @@ impl File for PipeEnd {
             let mut state = self.lock();
             if !state.buffer.is_empty() {
                 let n = wanted.min(state.buffer.len());
-                let data: Vec<u8> = state.buffer.drain(..n).collect();
-                return Some(Ok(iov.scatter(0, &data)));
+                for (slot, byte) in buf.iter_mut().zip(state.buffer.drain(..n)) {
+                    *slot = byte;
+                }
+                return Some(Ok(n));
             }
             if state.writers == 0 {
                 return Some(Ok(0));
@@ -114,11 +116,11 @@ impl File for PipeEnd {
         Ok(done)
     }
 
-    fn write(&self, blocker: &Blocker, iov: &UserIovecs, _offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, blocker: &Blocker, data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
         if !self.writer {
             return Err(Errno::EBADF);
         }
-        let total = iov.len();
+        let total = data.len();
         if total == 0 {
             return Ok(0);
         }
@@ -134,8 +136,8 @@ impl File for PipeEnd {
                 let room = state.capacity.saturating_sub(state.buffer.len());
                 let needed = if atomic { total } else { 1 };
                 if room >= needed {
-                    let chunk = iov.gather(written, room.min(total - written));
-                    state.buffer.extend(&chunk);
+                    let chunk = &data[written..written + room.min(total - written)];
+                    state.buffer.extend(chunk);
                     return Some(Ok(chunk.len()));
                 }
                 nonblocking.then_some(Err(Errno::EAGAIN))

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
-use super::{MemoryFile, Pod, Prot, UserIovecs};
+use super::{MemoryFile, Pod, Prot};
 use crate::arch::{PAGE_SIZE, TASK_SIZE, page_down, page_up};
 use crate::platform::AddressSpace;
 
@@ -576,22 +576,11 @@ impl MemoryManager {
         Ok(out)
     }
 
-    /// Host iovecs reaching the user buffers `ranges` (address, length)
-    /// through the kernel's mapping of the memory file, for I/O straight
-    /// into or out of application memory. `for_write` asks for memory the
-    /// application may write.
-    pub fn host_iovecs(&self, ranges: &[(u64, u64)], for_write: bool) -> Result<UserIovecs<'_>, Errno> {
+    /// Checks that `[addr, addr + len)` is mapped for the access, without
+    /// touching it: EFAULT before a read consumes data it cannot store.
+    pub fn check(&self, addr: u64, len: u64, for_write: bool) -> Result<(), Errno> {
         let access = if for_write { Access::Write } else { Access::Read };
-        let mut iovecs = Vec::new();
-        for &(addr, len) in ranges {
-            self.for_each_piece(addr, len, access, |offset, len| {
-                iovecs.push(libc::iovec {
-                    iov_base: self.file.host_address(offset, len).cast(),
-                    iov_len: len as usize,
-                });
-            })?;
-        }
-        Ok(UserIovecs::new(iovecs))
+        self.for_each_piece(addr, len, access, |_, _| {})
     }
 
     /// Calls `f(file_offset, len)` for each VMA piece of `[addr, addr+len)`,

@@ -3,12 +3,10 @@
 //! (DESIGN.md §3.3).
 
 mod file;
-mod iovecs;
 mod manager;
 mod pod;
 
 pub use file::MemoryFile;
-pub use iovecs::UserIovecs;
 pub use manager::{ForkedMemory, MMAP_MIN_ADDR, MapRequest, MemoryManager, USER_END, Vma, VmaKind};
 pub use pod::Pod;
 

@@ -43,6 +43,11 @@ fn vector_ranges(task: &Task, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, E
     Ok(ranges)
 }
 
+/// One read or write moves at most this much through a kernel buffer; a
+/// larger request transfers less, as Linux may for any file but a regular
+/// one.
+const MAX_BOUNCE: u64 = 64 << 20;
+
 /// Moves data between the file at `fd` and the user buffers `ranges`.
 /// A write to a pipe without readers also raises SIGPIPE, as Linux does.
 fn transfer(
@@ -53,12 +58,37 @@ fn transfer(
     direction: Direction,
 ) -> SyscallResult {
     let file = task.fds.get(fd)?;
-    let result = {
-        let iovecs = task.mm.host_iovecs(ranges, direction == Direction::Read)?;
-        let blocker = task.blocker();
-        match direction {
-            Direction::Read => file.read(&blocker, &iovecs, offset),
-            Direction::Write => file.write(&blocker, &iovecs, offset),
+    let mut budget = MAX_BOUNCE;
+    let ranges: Vec<(u64, u64)> = ranges
+        .iter()
+        .map(|&(addr, len)| {
+            let take = len.min(budget);
+            budget -= take;
+            (addr, take)
+        })
+        .filter(|&(_, len)| len > 0)
+        .collect();
+    let total: u64 = ranges.iter().map(|&(_, len)| len).sum();
+    let result = match direction {
+        Direction::Read => {
+            for &(addr, len) in &ranges {
+                task.mm.check(addr, len, true)?;
+            }
+            let mut buf = vec![0u8; total as usize];
+            let done = file.read(&task.blocker(), &mut buf, offset);
+            if let Ok(done) = done {
+                scatter(task, &ranges, &buf[..done])?;
+            }
+            done
+        }
+        Direction::Write => {
+            let mut data = Vec::with_capacity(total as usize);
+            for &(addr, len) in &ranges {
+                let start = data.len();
+                data.resize(start + len as usize, 0);
+                task.mm.copy_in(addr, &mut data[start..])?;
+            }
+            file.write(&task.blocker(), &data, offset)
         }
     };
     match result {
@@ -73,6 +103,20 @@ fn transfer(
         }
         Err(errno) => Err(errno),
     }
+}
+
+/// Copies `data` into the user buffers `ranges`, in order.
+fn scatter(task: &Task, ranges: &[(u64, u64)], data: &[u8]) -> Result<(), Errno> {
+    let mut done = 0;
+    for &(addr, len) in ranges {
+        if done == data.len() {
+            break;
+        }
+        let take = (len as usize).min(data.len() - done);
+        task.mm.copy_out(addr, &data[done..done + take])?;
+        done += take;
+    }
+    Ok(())
 }
 
 fn offset_arg(args: &SyscallArgs, i: usize) -> Result<Option<u64>, Errno> {

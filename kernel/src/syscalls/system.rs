@@ -41,7 +41,7 @@ pub fn getrandom(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     {
         return Err(Errno::EINVAL);
     }
-    let iovecs = task.mm.host_iovecs(&[(addr, len)], true)?;
+    task.mm.check(addr, len, true)?;
     let mut done = 0;
     let mut chunk = vec![0u8; (len as usize).min(CHUNK)];
     while done < len as usize {
@@ -51,7 +51,7 @@ pub fn getrandom(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             Err(errno) if done == 0 => return Err(errno),
             Err(_) => break,
         };
-        iovecs.scatter(done, &chunk[..got]);
+        task.mm.copy_out(addr + done as u64, &chunk[..got])?;
         done += got;
         if got < want {
             break;
