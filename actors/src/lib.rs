@@ -1,4 +1,37 @@
-//! cordon-actors: the control plane (Loader, Controller, Watchdog,
-//! SignalForwarder and one actor per container), its wire protocol and its
-//! test harness. It arrives with the control-plane issue; until then the CLI
-//! boots the kernel in its own process.
+//! cordon-actors: the control plane of a sandbox (DESIGN §5).
+//!
+//! Actors (actix, on the sandbox process's one arbiter thread):
+//! - the **Loader** owns the kernel handle, creates containers and routes
+//!   every request to the container it names;
+//! - one **ContainerActor** per container runs its life cycle (Created →
+//!   Running ⇄ Paused → Stopped) and the processes it started, with their
+//!   waiters;
+//! - the **Watchdog** reports tasks stuck in the kernel and starts that never
+//!   complete;
+//! - the **SignalForwarder** sends the host signals the sandbox process gets
+//!   to the root container;
+//! - the **Controller** serves the control socket ([`protocol`]).
+//!
+//! Kernel events cross from the kernel's threads to the actors through a
+//! bridge thread; no actor ever blocks on the kernel. Outside this crate the
+//! actors are reached only through a [`SandboxHandle`] or the socket, never
+//! through an actix address.
+//!
+//! [`testing`] holds a scripted [`testing::FakeKernel`] to drive all of this
+//! without a platform.
+
+mod bridge;
+pub mod client;
+mod container;
+pub mod controller;
+pub mod error;
+mod loader;
+pub mod protocol;
+mod sandbox;
+mod signals;
+pub mod testing;
+mod watchdog;
+
+pub use error::ControlError;
+pub use sandbox::{ContainerSpec, SandboxConfig, SandboxHandle, StartError, start_sandbox};
+pub use watchdog::{WatchdogAction, WatchdogConfig};

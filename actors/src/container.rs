@@ -1,0 +1,454 @@
+//! One actor per container: its life cycle, the processes it started and
+//! everyone waiting on them.
+//!
+//! ```text
+//!  Created ──Start──▶ Starting ──loaded──▶ Running ◀──SetPaused──▶ Paused
+//!     │                  │ failed            │ init exits             │
+//!     │                  ▼                   ▼                        │
+//!     └──────────────▶ Stopped ◀─────────────┴────────────────────────┘
+//!   Delete (forced unless Created or Stopped) frees everything and stops the actor.
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use cordon_kernel::ExitStatus;
+use cordon_kernel::handle::{ContainerId, KernelHandle, NewProcess, Pid, ProcessInfo, SignalTarget, Usage};
+
+use crate::error::ControlError;
+use crate::protocol::{ContainerState, ContainerStatus};
+use crate::watchdog::{StartBegan, StartEnded, Watchdog};
+
+type ExitResult = Result<ExitStatus, ControlError>;
+
+/// Where the container is in its life; `Starting` is reported as created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LifeCycle {
+    Created,
+    /// The init is being loaded on a blocking worker.
+    Starting,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl LifeCycle {
+    fn status(self) -> ContainerStatus {
+        match self {
+            LifeCycle::Created | LifeCycle::Starting => ContainerStatus::Created,
+            LifeCycle::Running => ContainerStatus::Running,
+            LifeCycle::Paused => ContainerStatus::Paused,
+            LifeCycle::Stopped => ContainerStatus::Stopped,
+        }
+    }
+}
+
+/// Someone waiting for a process to exit; `clear` asks that the record be
+/// dropped once the status is delivered (waitpid's clear-after).
+struct Waiter {
+    reply: oneshot::Sender<ExitResult>,
+    clear: bool,
+}
+
+/// A process this container started (its init or an exec).
+#[derive(Default)]
+struct ProcessRecord {
+    status: Option<ExitStatus>,
+    waiters: Vec<Waiter>,
+}
+
+pub(crate) struct ContainerActor {
+    id: ContainerId,
+    kernel: Arc<dyn KernelHandle>,
+    watchdog: Addr<Watchdog>,
+    life: LifeCycle,
+    /// The init's spec, until `Start` takes it.
+    init_spec: Option<NewProcess>,
+    init_pid: Option<Pid>,
+    /// How the container ended: the init's status, or why it never started.
+    outcome: Option<ExitResult>,
+    /// Waiters for the init, which may be registered before it has a pid.
+    init_waiters: Vec<oneshot::Sender<ExitResult>>,
+    /// Processes started here, exited or not, until delete or a clearing
+    /// waitpid. Exits of processes not started here (forked children) are not
+    /// recorded.
+    records: HashMap<Pid, ProcessRecord>,
+    /// Process creations running on blocking workers.
+    starts_in_flight: usize,
+    /// Exits that arrived while a creation was in flight, for a pid not yet
+    /// known: the kernel may report an exit before `create_process` returns.
+    /// Emptied whenever no creation is in flight.
+    early_exits: HashMap<Pid, ExitStatus>,
+    /// Identifies this container's starts to the watchdog.
+    next_start_token: u64,
+}
+
+impl ContainerActor {
+    pub(crate) fn new(
+        id: ContainerId,
+        kernel: Arc<dyn KernelHandle>,
+        watchdog: Addr<Watchdog>,
+        init: NewProcess,
+    ) -> ContainerActor {
+        ContainerActor {
+            id,
+            kernel,
+            watchdog,
+            life: LifeCycle::Created,
+            init_spec: Some(init),
+            init_pid: None,
+            outcome: None,
+            init_waiters: Vec::new(),
+            records: HashMap::new(),
+            starts_in_flight: 0,
+            early_exits: HashMap::new(),
+            next_start_token: 0,
+        }
+    }
+
+    fn invalid_state(&self, operation: &str) -> ControlError {
+        ControlError::InvalidState {
+            id: self.id.0.clone(),
+            status: self.life.status(),
+            operation: operation.to_owned(),
+        }
+    }
+
+    /// Creates a process on a blocking worker (loading it does file I/O) and
+    /// resolves to its pid, with the watchdog told about the start.
+    fn create_process(
+        &mut self,
+        process: NewProcess,
+    ) -> impl ActorFuture<Self, Output = Result<Pid, ControlError>> + use<> {
+        self.starts_in_flight += 1;
+        let token = self.next_start_token;
+        self.next_start_token += 1;
+        self.watchdog.do_send(StartBegan {
+            container: self.id.clone(),
+            token,
+        });
+        let kernel = Arc::clone(&self.kernel);
+        let id = self.id.clone();
+        let create = async move { actix_rt::task::spawn_blocking(move || kernel.create_process(&id, process)).await };
+        create.into_actor(self).map(move |joined, act, _ctx| {
+            act.watchdog.do_send(StartEnded {
+                container: act.id.clone(),
+                token,
+            });
+            act.starts_in_flight -= 1;
+            let created = match joined {
+                Ok(created) => created.map_err(|err| ControlError::from_handle(&act.id.0, err)),
+                Err(join) => Err(ControlError::Kernel(format!("process creation panicked: {join}"))),
+            };
+            if let Ok(pid) = created {
+                act.records.insert(pid, ProcessRecord::default());
+            }
+            created
+        })
+    }
+
+    /// Applies an exit that arrived before its creation finished, and forgets
+    /// early exits once no creation can claim them.
+    fn settle_early_exits(&mut self, pid: Option<Pid>) {
+        if let Some(status) = pid.and_then(|pid| self.early_exits.remove(&pid)) {
+            self.process_exited(pid.expect("an early exit was found by pid"), status);
+        }
+        if self.starts_in_flight == 0 {
+            self.early_exits.clear();
+        }
+    }
+
+    fn process_exited(&mut self, pid: Pid, status: ExitStatus) {
+        let Some(record) = self.records.get_mut(&pid) else {
+            if self.starts_in_flight > 0 {
+                self.early_exits.insert(pid, status);
+            }
+            return;
+        };
+        record.status = Some(status);
+        let mut clear = false;
+        for waiter in record.waiters.drain(..) {
+            clear |= waiter.clear;
+            // A waiter that went away no longer needs the status.
+            let _ = waiter.reply.send(Ok(status));
+        }
+        if clear {
+            self.records.remove(&pid);
+        }
+        if self.init_pid == Some(pid) {
+            tracing::info!(container = %self.id, pid, ?status, "container init exited");
+            self.stop_with(Ok(status));
+            // As when a PID namespace's init dies, nothing else may outlive it.
+            if let Err(err) = self.kernel.signal(&self.id, SignalTarget::AllProcesses, libc::SIGKILL) {
+                tracing::debug!(container = %self.id, error = %err, "nothing left to kill after the init");
+            }
+        }
+    }
+
+    /// Moves to Stopped with `outcome` and tells every init waiter.
+    fn stop_with(&mut self, outcome: ExitResult) {
+        self.life = LifeCycle::Stopped;
+        for waiter in self.init_waiters.drain(..) {
+            let _ = waiter.send(outcome.clone());
+        }
+        self.outcome = Some(outcome);
+    }
+}
+
+impl Actor for ContainerActor {
+    type Context = Context<Self>;
+}
+
+/// Starts the init. Legal only in Created; replies with its pid.
+#[derive(Message)]
+#[rtype(result = "Result<Pid, ControlError>")]
+pub(crate) struct Start;
+
+impl Handler<Start> for ContainerActor {
+    type Result = ResponseActFuture<Self, Result<Pid, ControlError>>;
+
+    fn handle(&mut self, _: Start, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.life != LifeCycle::Created {
+            return Box::pin(fut::ready(Err(self.invalid_state("start"))));
+        }
+        // Created → Starting: the spec is consumed, a second Start is refused.
+        let init = self
+            .init_spec
+            .take()
+            .expect("a created container holds its init's spec");
+        self.life = LifeCycle::Starting;
+        Box::pin(self.create_process(init).map(|created, act, _ctx| {
+            match &created {
+                Ok(pid) => {
+                    tracing::info!(container = %act.id, pid, "container started");
+                    act.init_pid = Some(*pid);
+                    // Starting → Running, unless a Delete or a pause came first.
+                    if act.life == LifeCycle::Starting {
+                        act.life = LifeCycle::Running;
+                    }
+                    act.settle_early_exits(Some(*pid));
+                }
+                Err(err) => {
+                    tracing::warn!(container = %act.id, error = %err, "container failed to start");
+                    // Starting → Stopped: nothing runs, waiters learn why.
+                    act.stop_with(Err(err.clone()));
+                    act.settle_early_exits(None);
+                }
+            }
+            created
+        }))
+    }
+}
+
+/// Starts another process in a running container; replies with its pid.
+#[derive(Message)]
+#[rtype(result = "Result<Pid, ControlError>")]
+pub(crate) struct Exec(pub NewProcess);
+
+impl Handler<Exec> for ContainerActor {
+    type Result = ResponseActFuture<Self, Result<Pid, ControlError>>;
+
+    fn handle(&mut self, Exec(process): Exec, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.life != LifeCycle::Running {
+            return Box::pin(fut::ready(Err(self.invalid_state("exec"))));
+        }
+        Box::pin(self.create_process(process).map(|created, act, _ctx| {
+            match &created {
+                Ok(pid) => tracing::debug!(container = %act.id, pid, "exec started"),
+                Err(err) => tracing::debug!(container = %act.id, error = %err, "exec failed"),
+            }
+            act.settle_early_exits(created.as_ref().ok().copied());
+            created
+        }))
+    }
+}
+
+/// Waits for the init to exit; a wait after the exit gets the same status.
+#[derive(Message)]
+#[rtype(result = "ExitResult")]
+pub(crate) struct Wait;
+
+impl Handler<Wait> for ContainerActor {
+    type Result = ResponseFuture<ExitResult>;
+
+    fn handle(&mut self, _: Wait, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(outcome) = &self.outcome {
+            return Box::pin(std::future::ready(outcome.clone()));
+        }
+        let (reply, receive) = oneshot::channel();
+        self.init_waiters.push(reply);
+        let id = self.id.0.clone();
+        Box::pin(async move { receive.await.unwrap_or(Err(ControlError::Deleted { id })) })
+    }
+}
+
+/// Waits for a process this container started.
+#[derive(Message)]
+#[rtype(result = "ExitResult")]
+pub(crate) struct WaitPid {
+    pub pid: Pid,
+    pub clear: bool,
+}
+
+impl Handler<WaitPid> for ContainerActor {
+    type Result = ResponseFuture<ExitResult>;
+
+    fn handle(&mut self, WaitPid { pid, clear }: WaitPid, _ctx: &mut Context<Self>) -> Self::Result {
+        let id = self.id.0.clone();
+        let Some(record) = self.records.get_mut(&pid) else {
+            return Box::pin(std::future::ready(Err(ControlError::NoSuchProcess { id, pid })));
+        };
+        if let Some(status) = record.status {
+            if clear {
+                self.records.remove(&pid);
+            }
+            return Box::pin(std::future::ready(Ok(status)));
+        }
+        let (reply, receive) = oneshot::channel();
+        record.waiters.push(Waiter { reply, clear });
+        Box::pin(async move { receive.await.unwrap_or(Err(ControlError::Deleted { id })) })
+    }
+}
+
+/// Sends a signal into a running or paused container.
+#[derive(Message)]
+#[rtype(result = "Result<(), ControlError>")]
+pub(crate) struct Signal {
+    pub target: SignalTarget,
+    pub signal: i32,
+}
+
+impl Handler<Signal> for ContainerActor {
+    type Result = Result<(), ControlError>;
+
+    fn handle(&mut self, Signal { target, signal }: Signal, _ctx: &mut Context<Self>) -> Self::Result {
+        if !matches!(self.life, LifeCycle::Running | LifeCycle::Paused) {
+            return Err(self.invalid_state("signal"));
+        }
+        tracing::debug!(container = %self.id, ?target, signal, "signal");
+        self.kernel
+            .signal(&self.id, target, signal)
+            .map_err(|err| ControlError::from_handle(&self.id.0, err))
+    }
+}
+
+/// The container's live processes.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<ProcessInfo>, ControlError>")]
+pub(crate) struct Processes;
+
+impl Handler<Processes> for ContainerActor {
+    type Result = Result<Vec<ProcessInfo>, ControlError>;
+
+    fn handle(&mut self, _: Processes, _ctx: &mut Context<Self>) -> Self::Result {
+        self.kernel
+            .processes(&self.id)
+            .map_err(|err| ControlError::from_handle(&self.id.0, err))
+    }
+}
+
+/// What the container's processes use.
+#[derive(Message)]
+#[rtype(result = "Result<Usage, ControlError>")]
+pub(crate) struct Stats;
+
+impl Handler<Stats> for ContainerActor {
+    type Result = Result<Usage, ControlError>;
+
+    fn handle(&mut self, _: Stats, _ctx: &mut Context<Self>) -> Self::Result {
+        self.kernel
+            .usage(&self.id)
+            .map_err(|err| ControlError::from_handle(&self.id.0, err))
+    }
+}
+
+/// The container's status and init pid.
+#[derive(Message)]
+#[rtype(result = "Result<ContainerState, ControlError>")]
+pub(crate) struct State;
+
+impl Handler<State> for ContainerActor {
+    type Result = Result<ContainerState, ControlError>;
+
+    fn handle(&mut self, _: State, _ctx: &mut Context<Self>) -> Self::Result {
+        Ok(ContainerState {
+            id: self.id.0.clone(),
+            status: self.life.status(),
+            pid: self.init_pid,
+        })
+    }
+}
+
+/// A process of this container exited (from the kernel, via the Loader).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ProcessExited {
+    pub pid: Pid,
+    pub status: ExitStatus,
+}
+
+impl Handler<ProcessExited> for ContainerActor {
+    type Result = ();
+
+    fn handle(&mut self, ProcessExited { pid, status }: ProcessExited, _ctx: &mut Context<Self>) {
+        self.process_exited(pid, status);
+    }
+}
+
+/// The sandbox was paused (true) or resumed (false).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct SetPaused(pub bool);
+
+impl Handler<SetPaused> for ContainerActor {
+    type Result = ();
+
+    fn handle(&mut self, SetPaused(paused): SetPaused, _ctx: &mut Context<Self>) {
+        // Only a running container pauses; only a paused one resumes.
+        self.life = match (self.life, paused) {
+            (LifeCycle::Running, true) => LifeCycle::Paused,
+            (LifeCycle::Paused, false) => LifeCycle::Running,
+            (life, _) => life,
+        };
+    }
+}
+
+/// Frees everything the container holds and stops its actor. A container
+/// with processes (starting, running, paused) needs `force`, which kills
+/// them; waiters still pending get [`ControlError::Deleted`].
+#[derive(Message)]
+#[rtype(result = "Result<(), ControlError>")]
+pub(crate) struct Delete {
+    pub force: bool,
+}
+
+impl Handler<Delete> for ContainerActor {
+    type Result = Result<(), ControlError>;
+
+    fn handle(&mut self, Delete { force }: Delete, ctx: &mut Context<Self>) -> Self::Result {
+        let live = matches!(self.life, LifeCycle::Starting | LifeCycle::Running | LifeCycle::Paused);
+        if live && !force {
+            return Err(self.invalid_state("delete without force"));
+        }
+        if let Err(err) = self.kernel.destroy_container(&self.id) {
+            tracing::warn!(container = %self.id, error = %err, "kernel failed to destroy the container");
+        }
+        let deleted = || Err(ControlError::Deleted { id: self.id.0.clone() });
+        for waiter in self.init_waiters.drain(..) {
+            let _ = waiter.send(deleted());
+        }
+        for (_, record) in self.records.drain() {
+            for waiter in record.waiters {
+                let _ = waiter.reply.send(deleted());
+            }
+        }
+        self.early_exits.clear();
+        self.init_spec = None;
+        tracing::info!(container = %self.id, "container deleted");
+        ctx.stop();
+        Ok(())
+    }
+}
