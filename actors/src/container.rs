@@ -20,7 +20,7 @@ use cordon_kernel::handle::{ContainerId, KernelHandle, NewProcess, Pid, ProcessI
 
 use crate::error::ControlError;
 use crate::protocol::{ContainerState, ContainerStatus};
-use crate::watchdog::{StartBegan, StartEnded, Watchdog};
+use crate::watchdog::{ContainerGone, StartBegan, StartEnded, Watchdog};
 
 type ExitResult = Result<ExitStatus, ControlError>;
 
@@ -447,6 +447,8 @@ impl Handler<Delete> for ContainerActor {
         }
         self.early_exits.clear();
         self.init_spec = None;
+        // Creations in flight die with this actor before they can report.
+        self.watchdog.do_send(ContainerGone(self.id.clone()));
         tracing::info!(container = %self.id, "container deleted");
         ctx.stop();
         Ok(())

@@ -188,7 +188,7 @@ impl Controller {
 /// Why a connection ended early.
 #[derive(Debug, thiserror::Error)]
 enum ConnectionError {
-    #[error("idle for longer than {0:?}")]
+    #[error("no progress for longer than {0:?}")]
     Idle(Duration),
     #[error("not a cordon client (bad magic)")]
     BadMagic,
@@ -294,14 +294,21 @@ impl Connection {
             .map_err(|_| ConnectionError::Idle(self.idle_timeout))?
     }
 
+    /// Writes a reply; a client that does not read it within the idle
+    /// timeout loses the connection rather than holding a slot.
     async fn write_reply(&mut self, reply: &Result<Reply, ControlError>) -> Result<(), ConnectionError> {
         let encoded = frame::encode(reply)?;
         let mut writer = FrameWriter::new(&encoded, &[]);
         let socket = self.stream.as_raw_fd();
-        while !writer.is_done() {
-            self.stream.async_io(Interest::WRITABLE, || writer.send(socket)).await?;
-        }
-        Ok(())
+        let write = async {
+            while !writer.is_done() {
+                self.stream.async_io(Interest::WRITABLE, || writer.send(socket)).await?;
+            }
+            Ok::<_, ConnectionError>(())
+        };
+        actix_rt::time::timeout(self.idle_timeout, write)
+            .await
+            .map_err(|_| ConnectionError::Idle(self.idle_timeout))?
     }
 
     async fn dispatch(&self, request: Request, fds: Vec<OwnedFd>) -> Result<Reply, ControlError> {

@@ -183,3 +183,16 @@ impl Handler<TaskStuck> for Watchdog {
         self.stuck_task(task);
     }
 }
+
+/// A container was deleted: starts it had in flight will never end.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ContainerGone(pub ContainerId);
+
+impl Handler<ContainerGone> for Watchdog {
+    type Result = ();
+
+    fn handle(&mut self, ContainerGone(container): ContainerGone, _ctx: &mut Context<Self>) {
+        self.starts.retain(|(starting, _), _| *starting != container);
+    }
+}
