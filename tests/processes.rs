@@ -453,6 +453,7 @@ fn shell_command_substitution() {
 /// Needs open("/dev/null") for the background job's stdin: without it the
 /// job exits 2 ("can't open '/dev/null'") and `done 2` is printed.
 #[test]
+#[ignore = "needs /dev/null: the filesystems issue"]
 fn shell_background_job_and_wait() {
     let started = Instant::now();
     let out = shell("sh-bg-wait", "/bin/sleep 0.2 & wait $!; echo \"done $?\"");
@@ -493,6 +494,7 @@ fn shell_loop_of_fork_exec() {
 /// `#!/bin/sh -e` with an argument: needs the shell to open the script,
 /// which waits for the filesystems issue.
 #[test]
+#[ignore = "needs open(2) of the script: the filesystems issue"]
 fn shell_script_with_interpreter_argument() {
     let bundle = Bundle::with_busybox(
         "sh-script",

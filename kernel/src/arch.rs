@@ -53,6 +53,21 @@ impl SyscallArgs {
     }
 }
 
+/// XCR0: the state components the host enabled for XSAVE, which signal
+/// frames advertise in their sw_reserved bytes.
+pub fn xsave_features() -> u64 {
+    static XCR0: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *XCR0.get_or_init(|| {
+        let (low, high): (u32, u32);
+        // SAFETY: xgetbv with ecx 0 reads XCR0; it is valid wherever the
+        // host kernel uses XSAVE, which every x86-64 Linux with AVX does.
+        unsafe {
+            std::arch::asm!("xgetbv", in("ecx") 0, out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags));
+        }
+        (u64::from(high) << 32) | u64::from(low)
+    })
+}
+
 /// Sets the return value of a system call: rax holds the value, or the
 /// negated errno.
 pub fn set_return(regs: &mut Registers, value: i64) {

@@ -74,6 +74,9 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_statx,
     libc::SYS_fcntl,
     libc::SYS_openat2,
+    // Answered with ENOENT by the path-open filter stacked beside this one.
+    libc::SYS_open,
+    libc::SYS_openat,
     // Time and randomness served to the application.
     libc::SYS_clock_gettime,
     libc::SYS_clock_getres,
@@ -116,11 +119,34 @@ pub fn build() -> Result<BpfProgram, HostFilterError> {
     filter.try_into().map_err(HostFilterError::Build)
 }
 
+/// Opening files by path: glibc's allocator reads a /proc or /sys file now
+/// and then (the CPU count, overcommit_memory). Once confined the sandbox
+/// process opens nothing by path, so these fail with ENOENT instead of
+/// killing it; the allocator copes.
+fn path_open_filter() -> Result<BpfProgram, HostFilterError> {
+    let rules = [libc::SYS_open, libc::SYS_openat]
+        .into_iter()
+        .map(|nr| (nr, Vec::new()))
+        .collect();
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOENT as u32),
+        seccompiler::TargetArch::x86_64,
+    )
+    .map_err(HostFilterError::Build)?;
+    filter.try_into().map_err(HostFilterError::Build)
+}
+
 /// Installs the filter on every thread of the calling process. There is no
 /// way back: call it once the process has set up everything that needs
 /// other host calls.
 pub fn install() -> Result<(), HostFilterError> {
     let program = build()?;
+    let path_opens = path_open_filter()?;
+    // Stacked filters: the strictest verdict wins, so opens get ENOENT and
+    // everything outside the allow list is still killed.
+    seccompiler::apply_filter_all_threads(&path_opens).map_err(HostFilterError::Install)?;
     seccompiler::apply_filter_all_threads(&program).map_err(HostFilterError::Install)
 }
 
@@ -129,7 +155,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_filter_compiles() {
+    fn the_filters_compile() {
+        path_open_filter().expect("path-open filter builds");
         let program = build().expect("filter builds");
         assert!(
             program.len() > ALLOWED.len(),

@@ -109,6 +109,8 @@ pub struct Kernel {
     pub(crate) reported_unimplemented: Mutex<HashSet<u64>>,
     /// Every process of the sandbox.
     pub(crate) tasks: TaskSet,
+    /// Futex wait queues.
+    pub(crate) futexes: crate::futex::FutexTable,
     /// When the kernel booted: the sandbox's uptime counts from here.
     pub(crate) boot_time: std::time::Instant,
 }
@@ -123,6 +125,7 @@ impl Kernel {
             root,
             reported_unimplemented: Mutex::new(HashSet::new()),
             tasks: TaskSet::default(),
+            futexes: crate::futex::FutexTable::default(),
             boot_time: std::time::Instant::now(),
         }))
     }

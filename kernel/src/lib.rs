@@ -10,6 +10,7 @@ pub mod arch;
 pub mod entropy;
 pub mod errno;
 pub mod fs;
+pub mod futex;
 pub mod handle;
 pub mod host_filter;
 pub mod kernel;

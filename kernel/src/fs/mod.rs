@@ -37,6 +37,14 @@ pub trait File: Send + Sync {
     fn set_status_flags(&self, _flags: u32) -> Result<(), Errno> {
         Err(Errno::EINVAL)
     }
+    /// F_GETPIPE_SZ; files that are not pipes answer EBADF.
+    fn pipe_size(&self) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
+    /// F_SETPIPE_SZ: returns the capacity actually set.
+    fn set_pipe_size(&self, _size: usize) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
     /// lseek(2); pipes and other streams answer ESPIPE.
     fn seek(&self, _offset: i64, _whence: i32) -> Result<u64, Errno> {
         Err(Errno::ESPIPE)

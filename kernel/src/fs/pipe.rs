@@ -16,6 +16,8 @@ use crate::task::{Blocker, WaitQueue};
 pub const PIPE_BUF: usize = 4096;
 /// The default capacity of a pipe (16 pages).
 const DEFAULT_CAPACITY: usize = 65536;
+/// The largest capacity F_SETPIPE_SZ grants (fs.pipe-max-size).
+const MAX_CAPACITY: usize = 1 << 20;
 
 struct PipeState {
     buffer: VecDeque<u8>,
@@ -165,6 +167,27 @@ impl File for PipeEnd {
 
     fn status_flags(&self) -> Result<u32, Errno> {
         Ok(self.flags.load(Ordering::Relaxed))
+    }
+
+    fn pipe_size(&self) -> Result<usize, Errno> {
+        Ok(self.lock().capacity)
+    }
+
+    /// Rounds up to a power-of-two number of pages, from one page to
+    /// pipe-max-size (1 MiB); smaller than the data held is EBUSY.
+    fn set_pipe_size(&self, size: usize) -> Result<usize, Errno> {
+        if size > MAX_CAPACITY {
+            return Err(Errno::EPERM);
+        }
+        let capacity = size.max(PIPE_BUF).next_power_of_two();
+        let mut state = self.lock();
+        if capacity < state.buffer.len() {
+            return Err(Errno::EBUSY);
+        }
+        state.capacity = capacity;
+        drop(state);
+        self.pipe.queue.notify_all();
+        Ok(capacity)
     }
 
     fn set_status_flags(&self, flags: u32) -> Result<(), Errno> {

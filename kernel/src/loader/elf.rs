@@ -9,6 +9,7 @@ use goblin::elf::program_header::{self, ProgramHeader};
 use super::{Executable, LoadError};
 use crate::arch::{page_down, page_up};
 use crate::memory::{MMAP_MIN_ADDR, MapRequest, MemoryManager, Prot, USER_END, VmaKind};
+use crate::platform::AddressSpace;
 
 /// Where Linux puts a position-independent executable (ELF_ET_DYN_BASE,
 /// without randomisation).
@@ -83,7 +84,11 @@ fn parse_header(exe: &Executable) -> Result<Header, LoadError> {
 }
 
 /// Maps the PT_LOAD segments of `exe` into `mm`.
-pub(super) fn load_image(mm: &mut MemoryManager, exe: &Executable) -> Result<LoadedImage, LoadError> {
+pub(super) fn load_image(
+    mm: &mut MemoryManager,
+    space: &dyn AddressSpace,
+    exe: &Executable,
+) -> Result<LoadedImage, LoadError> {
     let header = parse_header(exe)?;
     let phnum = usize::from(header.e_phnum);
     let table = read_at(exe, header.e_phoff, phnum * goblin::elf64::program_header::SIZEOF_PHDR)?;
@@ -159,7 +164,7 @@ pub(super) fn load_image(mm: &mut MemoryManager, exe: &Executable) -> Result<Loa
             fixed: false,
             ..MapRequest::fixed(start, end - start, Prot::READ_WRITE, VmaKind::Image)
         };
-        mm.map(req, u64::MAX).map_err(|errno| match errno {
+        mm.map(req, u64::MAX, space).map_err(|errno| match errno {
             nix::errno::Errno::EEXIST => format_error(exe, "overlapping PT_LOAD segments"),
             errno => memory_error(errno),
         })?;
@@ -171,7 +176,7 @@ pub(super) fn load_image(mm: &mut MemoryManager, exe: &Executable) -> Result<Loa
         }
     }
     for &(start, end, prot) in &regions {
-        mm.protect(start, end - start, prot).map_err(memory_error)?;
+        mm.protect(start, end - start, prot, space).map_err(memory_error)?;
     }
 
     let phdr = match phdrs.iter().find(|ph| ph.p_type == program_header::PT_PHDR) {

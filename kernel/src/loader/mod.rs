@@ -20,6 +20,8 @@ use crate::kernel::{Credentials, RootFs};
 pub enum LoadError {
     #[error("{path:?}: not found in the container's root")]
     NotFound { path: String },
+    #[error("{path:?}: {}", errno.desc())]
+    Lookup { path: String, errno: Errno },
     #[error("{path:?}: permission denied (not an executable regular file)")]
     PermissionDenied { path: String },
     #[error("{path:?}: exec format error: {why}")]
@@ -41,6 +43,7 @@ impl LoadError {
     pub fn errno(&self) -> Errno {
         match self {
             LoadError::NotFound { .. } => Errno::ENOENT,
+            LoadError::Lookup { errno, .. } => *errno,
             LoadError::PermissionDenied { .. } => Errno::EACCES,
             LoadError::ExecFormat { .. } => Errno::ENOEXEC,
             LoadError::TooBig { .. } => Errno::E2BIG,
@@ -87,7 +90,7 @@ pub fn open_executable(root: &RootFs, argv: &[String], env: &[String], cwd: &str
         match open_in_root(root, &path) {
             Ok(exe) => return Ok(exe),
             Err(err @ LoadError::PermissionDenied { .. }) => denied = Some(err),
-            Err(LoadError::NotFound { .. }) => {}
+            Err(LoadError::NotFound { .. } | LoadError::Lookup { .. }) => {}
             Err(err) => return Err(err),
         }
     }
@@ -177,7 +180,11 @@ fn open_in_root(root: &RootFs, path: &str) -> Result<Executable, LoadError> {
     };
     if fd < 0 {
         return Err(match Errno::last() {
-            Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP => LoadError::NotFound { path: path.to_string() },
+            Errno::ENOENT => LoadError::NotFound { path: path.to_string() },
+            errno @ (Errno::ENOTDIR | Errno::ELOOP | Errno::ENAMETOOLONG) => LoadError::Lookup {
+                path: path.to_string(),
+                errno,
+            },
             Errno::EACCES => LoadError::PermissionDenied { path: path.to_string() },
             errno => LoadError::Io {
                 path: path.to_string(),
@@ -218,9 +225,14 @@ pub struct ExecArgs<'a> {
 }
 
 /// Loads `exe` into `mm` (which must be empty) and builds its stack.
-pub fn load(mm: &mut crate::memory::MemoryManager, exe: &Executable, args: &ExecArgs) -> Result<Entry, LoadError> {
-    let image = elf::load_image(mm, exe)?;
-    let stack = build_initial_stack(mm, &image, exe, args)?;
+pub fn load(
+    mm: &mut crate::memory::MemoryManager,
+    space: &dyn crate::platform::AddressSpace,
+    exe: &Executable,
+    args: &ExecArgs,
+) -> Result<Entry, LoadError> {
+    let image = elf::load_image(mm, space, exe)?;
+    let stack = build_initial_stack(mm, space, &image, exe, args)?;
     mm.set_mmap_base(stack.mmap_base);
     Ok(Entry {
         rip: image.entry,

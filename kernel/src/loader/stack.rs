@@ -93,6 +93,7 @@ impl StackImage {
 /// Builds the stack of a program whose image is loaded in `mm`.
 pub fn build_initial_stack(
     mm: &mut MemoryManager,
+    space: &dyn crate::platform::AddressSpace,
     image: &LoadedImage,
     exe: &Executable,
     args: &ExecArgs,
@@ -210,7 +211,7 @@ pub fn build_initial_stack(
         path: exe.path.clone(),
         errno,
     };
-    mm.map(req, u64::MAX).map_err(memory_error)?;
+    mm.map(req, u64::MAX, space).map_err(memory_error)?;
     mm.copy_out(stack.bottom(), &stack.bytes()).map_err(memory_error)?;
     mm.set_brk_start(image.brk_start);
 

@@ -134,7 +134,6 @@ enum Access {
 
 pub struct MemoryManager {
     file: Arc<MemoryFile>,
-    space: Arc<dyn AddressSpace>,
     /// Keyed by start address; never overlapping.
     vmas: BTreeMap<u64, Vma>,
     /// Sum of VMA lengths, checked against RLIMIT_AS.
@@ -146,10 +145,9 @@ pub struct MemoryManager {
 }
 
 impl MemoryManager {
-    pub fn new(file: Arc<MemoryFile>, space: Arc<dyn AddressSpace>) -> Self {
+    pub fn new(file: Arc<MemoryFile>) -> Self {
         MemoryManager {
             file,
-            space,
             vmas: BTreeMap::new(),
             mapped: 0,
             brk_start: 0,
@@ -173,7 +171,7 @@ impl MemoryManager {
     }
 
     /// mmap(2) of anonymous memory. `address_limit` is RLIMIT_AS.
-    pub fn map(&mut self, req: MapRequest, address_limit: u64) -> Result<u64, Errno> {
+    pub fn map(&mut self, req: MapRequest, address_limit: u64, space: &dyn AddressSpace) -> Result<u64, Errno> {
         if req.len == 0 {
             return Err(Errno::EINVAL);
         }
@@ -223,7 +221,7 @@ impl MemoryManager {
             offset,
             backing,
         };
-        if let Err(err) = self.space.map(addr, len, req.prot, offset) {
+        if let Err(err) = space.map(addr, len, req.prot, offset) {
             tracing::warn!(%err, addr, len, "platform mapping failed");
             if vma.backing.is_none() {
                 self.file.free(offset, len);
@@ -235,7 +233,7 @@ impl MemoryManager {
     }
 
     /// munmap(2).
-    pub fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+    pub fn unmap(&mut self, addr: u64, len: u64, space: &dyn AddressSpace) -> Result<(), Errno> {
         if addr % PAGE_SIZE != 0 || len == 0 {
             return Err(Errno::EINVAL);
         }
@@ -254,12 +252,12 @@ impl MemoryManager {
         for vma in &removed {
             self.release(vma);
         }
-        self.platform_unmap(addr, end - addr);
+        self.platform_unmap(addr, end - addr, space);
         Ok(())
     }
 
     /// mprotect(2).
-    pub fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+    pub fn protect(&mut self, addr: u64, len: u64, prot: Prot, space: &dyn AddressSpace) -> Result<(), Errno> {
         if addr % PAGE_SIZE != 0 {
             return Err(Errno::EINVAL);
         }
@@ -278,7 +276,7 @@ impl MemoryManager {
         for start in &starts {
             self.vmas.get_mut(start).expect("VMA listed above").prot = prot;
         }
-        if let Err(err) = self.space.protect(addr, end - addr, prot) {
+        if let Err(err) = space.protect(addr, end - addr, prot) {
             tracing::warn!(%err, addr, len, "platform mprotect failed");
             return Err(Errno::ENOMEM);
         }
@@ -290,7 +288,7 @@ impl MemoryManager {
 
     /// brk(2): returns the new break, or the old one if it cannot move.
     /// `data_limit` is RLIMIT_DATA.
-    pub fn set_brk(&mut self, addr: u64, data_limit: u64) -> u64 {
+    pub fn set_brk(&mut self, addr: u64, data_limit: u64, space: &dyn AddressSpace) -> u64 {
         if addr < self.brk_start {
             return self.brk;
         }
@@ -303,15 +301,15 @@ impl MemoryManager {
             {
                 return self.brk;
             }
-            let grown = self.extend_last(old_end, new_end, VmaKind::Heap);
+            let grown = self.extend_last(old_end, new_end, VmaKind::Heap, space);
             if grown.is_err() {
                 let req = MapRequest::fixed(old_end, new_end - old_end, Prot::READ_WRITE, VmaKind::Heap);
-                if self.map(req, u64::MAX).is_err() {
+                if self.map(req, u64::MAX, space).is_err() {
                     return self.brk;
                 }
             }
         } else if new_end < old_end {
-            let _ = self.unmap(new_end, old_end - new_end);
+            let _ = self.unmap(new_end, old_end - new_end, space);
         }
         self.brk = addr;
         addr
@@ -325,6 +323,7 @@ impl MemoryManager {
         new_len: u64,
         flags: u64,
         new_addr: u64,
+        space: &dyn AddressSpace,
     ) -> Result<u64, Errno> {
         let known = (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED | libc::MREMAP_DONTUNMAP) as u64;
         let may_move = flags & libc::MREMAP_MAYMOVE as u64 != 0;
@@ -355,12 +354,12 @@ impl MemoryManager {
             if new_addr < old_end && old_addr < new_end {
                 return Err(Errno::EINVAL);
             }
-            self.unmap(new_addr, new_len)?;
-            return self.move_mapping(old_addr, old_len, new_addr, new_len, dont_unmap);
+            self.unmap(new_addr, new_len, space)?;
+            return self.move_mapping(old_addr, old_len, new_addr, new_len, dont_unmap, space);
         }
         if new_len <= old_len && !dont_unmap {
             if new_len < old_len {
-                self.unmap(old_addr + new_len, old_len - new_len)?;
+                self.unmap(old_addr + new_len, old_len - new_len, space)?;
             }
             return Ok(old_addr);
         }
@@ -368,7 +367,7 @@ impl MemoryManager {
             let grow_end = old_addr.checked_add(new_len).filter(|&end| end <= USER_END);
             if let Some(grow_end) = grow_end {
                 if !self.overlaps(old_end, grow_end) {
-                    self.grow_in_place(old_end, grow_end)?;
+                    self.grow_in_place(old_end, grow_end, space)?;
                     return Ok(old_addr);
                 }
             }
@@ -377,7 +376,7 @@ impl MemoryManager {
             return Err(Errno::ENOMEM);
         }
         let dest = self.find_free(0, new_len).ok_or(Errno::ENOMEM)?;
-        self.move_mapping(old_addr, old_len, dest, new_len, dont_unmap)
+        self.move_mapping(old_addr, old_len, dest, new_len, dont_unmap, space)
     }
 
     /// madvise(2).
@@ -432,7 +431,7 @@ impl MemoryManager {
 
     /// Extends a MAP_GROWSDOWN mapping down to cover `addr`, as a page fault
     /// just below it would on Linux. `stack_limit` is RLIMIT_STACK.
-    pub fn grow_down(&mut self, addr: u64, stack_limit: u64) -> bool {
+    pub fn grow_down(&mut self, addr: u64, stack_limit: u64, space: &dyn AddressSpace) -> bool {
         let Some(above) = self.vmas.range(addr..).next().map(|(_, vma)| vma.clone()) else {
             return false;
         };
@@ -455,7 +454,7 @@ impl MemoryManager {
             growsdown: true,
             ..MapRequest::fixed(new_start, above.start - new_start, above.prot, above.kind)
         };
-        self.map(req, u64::MAX).is_ok()
+        self.map(req, u64::MAX, space).is_ok()
     }
 
     /// The memory of a forked child: private VMAs copied into new file
@@ -482,17 +481,13 @@ impl MemoryManager {
     }
 
     /// A child's memory manager over a new platform address space.
-    pub fn from_fork(
-        file: Arc<MemoryFile>,
-        space: Arc<dyn AddressSpace>,
-        mut forked: ForkedMemory,
-    ) -> Result<Self, Errno> {
-        let mut mm = MemoryManager::new(file, space);
+    pub fn from_fork(file: Arc<MemoryFile>, space: &dyn AddressSpace, mut forked: ForkedMemory) -> Result<Self, Errno> {
+        let mut mm = MemoryManager::new(file);
         mm.brk_start = forked.brk_start;
         mm.brk = forked.brk;
         mm.mmap_base = forked.mmap_base;
         for vma in std::mem::take(&mut forked.vmas) {
-            if let Err(err) = mm.space.map(vma.start, vma.len(), vma.prot, vma.offset) {
+            if let Err(err) = space.map(vma.start, vma.len(), vma.prot, vma.offset) {
                 tracing::warn!(%err, "platform mapping failed in a forked child");
                 mm.release(&vma);
                 return Err(Errno::ENOMEM);
@@ -574,6 +569,48 @@ impl MemoryManager {
             out.push(byte[0]);
         }
         Ok(out)
+    }
+
+    /// The key of the futex word at `addr`: its offset in the memory file
+    /// (see crate::futex). The word must be readable and 4-byte aligned.
+    pub fn futex_key(&self, addr: u64) -> Result<u64, Errno> {
+        if addr % 4 != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let vma = self
+            .vma_containing(addr)
+            .filter(|vma| vma.prot.readable())
+            .ok_or(Errno::EFAULT)?;
+        Ok(vma.offset + (addr - vma.start))
+    }
+
+    /// Atomically replaces the u32 at `addr` with `update(old)` and returns
+    /// the old value (FUTEX_WAKE_OP).
+    pub fn atomic_update_u32(&self, addr: u64, update: impl Fn(u32) -> u32) -> Result<u32, Errno> {
+        if addr % 4 != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let vma = self
+            .vma_containing(addr)
+            .filter(|vma| vma.prot.writable())
+            .ok_or(Errno::EFAULT)?;
+        let word = self.file.host_address(vma.offset + (addr - vma.start), 4);
+        // SAFETY: the word lies in the memory file mapping, 4-byte aligned,
+        // and application threads only touch it atomically or racily, as
+        // on Linux.
+        let atomic = unsafe { std::sync::atomic::AtomicU32::from_ptr(word.cast()) };
+        let mut old = atomic.load(std::sync::atomic::Ordering::SeqCst);
+        loop {
+            match atomic.compare_exchange(
+                old,
+                update(old),
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            ) {
+                Ok(_) => return Ok(old),
+                Err(current) => old = current,
+            }
+        }
     }
 
     /// Checks that `[addr, addr + len)` is mapped for the access, without
@@ -722,7 +759,13 @@ impl MemoryManager {
     /// Grows the VMA ending at `old_end` to `new_end` by extending its file
     /// range in place. Fails (changing nothing) when the file range after it
     /// is taken or there is no such VMA of `kind`.
-    fn extend_last(&mut self, old_end: u64, new_end: u64, kind: VmaKind) -> Result<(), Errno> {
+    fn extend_last(
+        &mut self,
+        old_end: u64,
+        new_end: u64,
+        kind: VmaKind,
+        space: &dyn AddressSpace,
+    ) -> Result<(), Errno> {
         let Some(last) = self
             .vma_containing(old_end - 1)
             .filter(|vma| vma.end == old_end && vma.kind == kind)
@@ -734,7 +777,7 @@ impl MemoryManager {
             return Err(Errno::ENOMEM);
         }
         let added = new_end - old_end;
-        if let Err(err) = self.space.map(old_end, added, last.prot, last.offset + last.len()) {
+        if let Err(err) = space.map(old_end, added, last.prot, last.offset + last.len()) {
             tracing::warn!(%err, "platform mapping failed");
             self.file.free(last.offset + last.len(), added);
             return Err(Errno::ENOMEM);
@@ -745,12 +788,12 @@ impl MemoryManager {
     }
 
     /// Grows the mapping ending at `old_end` into the free `[old_end, new_end)`.
-    fn grow_in_place(&mut self, old_end: u64, new_end: u64) -> Result<(), Errno> {
+    fn grow_in_place(&mut self, old_end: u64, new_end: u64, space: &dyn AddressSpace) -> Result<(), Errno> {
         let last = self
             .vma_containing(old_end - 1)
             .cloned()
             .expect("checked by one_mapping");
-        if self.extend_last(old_end, new_end, last.kind).is_ok() {
+        if self.extend_last(old_end, new_end, last.kind, space).is_ok() {
             return Ok(());
         }
         let req = MapRequest {
@@ -758,7 +801,7 @@ impl MemoryManager {
             growsdown: last.growsdown,
             ..MapRequest::fixed(old_end, new_end - old_end, last.prot, last.kind)
         };
-        self.map(req, u64::MAX).map(|_| ())
+        self.map(req, u64::MAX, space).map(|_| ())
     }
 
     /// Moves the mapping at `[old, old+old_len)` to `dest` with `new_len`,
@@ -770,6 +813,7 @@ impl MemoryManager {
         dest: u64,
         new_len: u64,
         dont_unmap: bool,
+        space: &dyn AddressSpace,
     ) -> Result<u64, Errno> {
         let pieces = self.take_range(old, old + old_len);
         let template = pieces[0].clone();
@@ -782,7 +826,7 @@ impl MemoryManager {
                     end: dest + placed + keep,
                     ..piece.clone()
                 };
-                if let Err(err) = self.space.map(moved.start, keep, moved.prot, moved.offset) {
+                if let Err(err) = space.map(moved.start, keep, moved.prot, moved.offset) {
                     tracing::warn!(%err, "platform mapping failed");
                 }
                 self.insert(moved);
@@ -793,7 +837,7 @@ impl MemoryManager {
             placed += keep;
         }
         if placed < new_len {
-            self.grow_in_place(dest + placed, dest + new_len)?;
+            self.grow_in_place(dest + placed, dest + new_len, space)?;
         }
         if dont_unmap {
             // The old range stays mapped, with fresh zero pages.
@@ -801,15 +845,15 @@ impl MemoryManager {
                 shared: template.shared,
                 ..MapRequest::fixed(old, old_len, template.prot, template.kind)
             };
-            self.map(req, u64::MAX)?;
+            self.map(req, u64::MAX, space)?;
         } else {
-            self.platform_unmap(old, old_len);
+            self.platform_unmap(old, old_len, space);
         }
         Ok(dest)
     }
 
-    fn platform_unmap(&self, addr: u64, len: u64) {
-        if let Err(err) = self.space.unmap(addr, len) {
+    fn platform_unmap(&self, addr: u64, len: u64, space: &dyn AddressSpace) {
+        if let Err(err) = space.unmap(addr, len) {
             tracing::warn!(%err, addr, len, "platform munmap failed");
         }
     }
@@ -876,41 +920,30 @@ impl Drop for MemoryManager {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use super::*;
     use crate::platform::PlatformError;
 
-    /// Records platform calls instead of making them.
-    #[derive(Default)]
-    struct RecordingSpace {
-        calls: Mutex<Vec<String>>,
+    /// Accepts platform calls without making them: these tests are about
+    /// the VMA bookkeeping.
+    struct NoSpace;
+
+    impl AddressSpace for NoSpace {
+        fn map(&self, _: u64, _: u64, _: Prot, _: u64) -> Result<(), PlatformError> {
+            Ok(())
+        }
+        fn unmap(&self, _: u64, _: u64) -> Result<(), PlatformError> {
+            Ok(())
+        }
+        fn protect(&self, _: u64, _: u64, _: Prot) -> Result<(), PlatformError> {
+            Ok(())
+        }
     }
 
-    impl AddressSpace for RecordingSpace {
-        fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<(), PlatformError> {
-            self.calls
-                .lock()
-                .unwrap()
-                .push(format!("map {addr:#x} {len:#x} {} {offset:#x}", prot.bits()));
-            Ok(())
-        }
-        fn unmap(&self, addr: u64, len: u64) -> Result<(), PlatformError> {
-            self.calls.lock().unwrap().push(format!("unmap {addr:#x} {len:#x}"));
-            Ok(())
-        }
-        fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
-            self.calls
-                .lock()
-                .unwrap()
-                .push(format!("protect {addr:#x} {len:#x} {}", prot.bits()));
-            Ok(())
-        }
-    }
+    static SPACE: NoSpace = NoSpace;
 
     fn manager() -> MemoryManager {
         let file = Arc::new(MemoryFile::new().expect("memfd"));
-        let mut mm = MemoryManager::new(file, Arc::new(RecordingSpace::default()));
+        let mut mm = MemoryManager::new(file);
         mm.set_mmap_base(0x7000_0000_0000);
         mm
     }
@@ -927,8 +960,8 @@ mod tests {
     #[test]
     fn mappings_go_top_down_below_the_base() {
         let mut mm = manager();
-        let a = mm.map(anon(P), u64::MAX).unwrap();
-        let b = mm.map(anon(2 * P), u64::MAX).unwrap();
+        let a = mm.map(anon(P), u64::MAX, &SPACE).unwrap();
+        let b = mm.map(anon(2 * P), u64::MAX, &SPACE).unwrap();
         assert_eq!(a, 0x7000_0000_0000 - P);
         assert_eq!(b, a - 2 * P);
     }
@@ -936,9 +969,9 @@ mod tests {
     #[test]
     fn munmap_in_the_middle_splits_and_copy_sees_holes() {
         let mut mm = manager();
-        let a = mm.map(anon(3 * P), u64::MAX).unwrap();
+        let a = mm.map(anon(3 * P), u64::MAX, &SPACE).unwrap();
         mm.copy_out(a + 2 * P, b"tail").unwrap();
-        mm.unmap(a + P, P).unwrap();
+        mm.unmap(a + P, P, &SPACE).unwrap();
         assert_eq!(mm.vmas().count(), 2);
         assert_eq!(mm.copy_out(a + P, b"x"), Err(Errno::EFAULT));
         let mut buf = [0u8; 4];
@@ -949,31 +982,31 @@ mod tests {
     #[test]
     fn fixed_noreplace_refuses_occupied_ranges() {
         let mut mm = manager();
-        let a = mm.map(anon(P), u64::MAX).unwrap();
+        let a = mm.map(anon(P), u64::MAX, &SPACE).unwrap();
         let req = MapRequest {
             noreplace: true,
             fixed: false,
             ..MapRequest::fixed(a, P, Prot::READ, VmaKind::Anonymous)
         };
-        assert_eq!(mm.map(req, u64::MAX), Err(Errno::EEXIST));
+        assert_eq!(mm.map(req, u64::MAX, &SPACE), Err(Errno::EEXIST));
     }
 
     #[test]
     fn mprotect_read_only_blocks_kernel_writes_and_merges_back() {
         let mut mm = manager();
-        let a = mm.map(anon(2 * P), u64::MAX).unwrap();
-        mm.protect(a, P, Prot::READ).unwrap();
+        let a = mm.map(anon(2 * P), u64::MAX, &SPACE).unwrap();
+        mm.protect(a, P, Prot::READ, &SPACE).unwrap();
         assert_eq!(mm.copy_out(a, b"x"), Err(Errno::EFAULT));
         mm.copy_out(a + P, b"x").unwrap();
-        mm.protect(a, P, Prot::READ_WRITE).unwrap();
+        mm.protect(a, P, Prot::READ_WRITE, &SPACE).unwrap();
         assert_eq!(mm.vmas().count(), 1);
-        assert_eq!(mm.protect(a + 4 * P, P, Prot::READ), Err(Errno::ENOMEM));
+        assert_eq!(mm.protect(a + 4 * P, P, Prot::READ, &SPACE), Err(Errno::ENOMEM));
     }
 
     #[test]
     fn mremap_grows_and_moves_keeping_contents() {
         let mut mm = manager();
-        let a = mm.map(anon(P), u64::MAX).unwrap();
+        let a = mm.map(anon(P), u64::MAX, &SPACE).unwrap();
         mm.copy_out(a, b"keep").unwrap();
         // Something right after `a` forces the move.
         let blocker = MapRequest {
@@ -981,15 +1014,15 @@ mod tests {
             fixed: false,
             ..MapRequest::fixed(a + P, P, Prot::READ, VmaKind::Anonymous)
         };
-        mm.map(blocker, u64::MAX).unwrap();
-        assert_eq!(mm.remap(a, P, 4 * P, 0, 0), Err(Errno::ENOMEM));
-        let b = mm.remap(a, P, 4 * P, libc::MREMAP_MAYMOVE as u64, 0).unwrap();
+        mm.map(blocker, u64::MAX, &SPACE).unwrap();
+        assert_eq!(mm.remap(a, P, 4 * P, 0, 0, &SPACE), Err(Errno::ENOMEM));
+        let b = mm.remap(a, P, 4 * P, libc::MREMAP_MAYMOVE as u64, 0, &SPACE).unwrap();
         assert_ne!(a, b);
         let mut buf = [0u8; 4];
         mm.copy_in(b, &mut buf).unwrap();
         assert_eq!(&buf, b"keep");
         assert_eq!(mm.copy_in(a, &mut buf), Err(Errno::EFAULT));
-        assert_eq!(mm.remap(b, 4 * P, P, 0, 0), Ok(b));
+        assert_eq!(mm.remap(b, 4 * P, P, 0, 0, &SPACE), Ok(b));
         assert_eq!(mm.copy_in(b + P, &mut buf), Err(Errno::EFAULT));
     }
 
@@ -997,20 +1030,20 @@ mod tests {
     fn brk_grows_shrinks_and_respects_the_data_limit() {
         let mut mm = manager();
         mm.set_brk_start(0x40_0000);
-        assert_eq!(mm.set_brk(0, u64::MAX), 0x40_0000);
-        assert_eq!(mm.set_brk(0x40_3000, u64::MAX), 0x40_3000);
+        assert_eq!(mm.set_brk(0, u64::MAX, &SPACE), 0x40_0000);
+        assert_eq!(mm.set_brk(0x40_3000, u64::MAX, &SPACE), 0x40_3000);
         mm.copy_out(0x40_2000, b"heap").unwrap();
-        assert_eq!(mm.set_brk(0x40_5000, u64::MAX), 0x40_5000);
+        assert_eq!(mm.set_brk(0x40_5000, u64::MAX, &SPACE), 0x40_5000);
         assert_eq!(mm.vmas().count(), 1, "heap growth extends one VMA");
-        assert_eq!(mm.set_brk(0x40_1000, u64::MAX), 0x40_1000);
+        assert_eq!(mm.set_brk(0x40_1000, u64::MAX, &SPACE), 0x40_1000);
         assert_eq!(mm.copy_out(0x40_2000, b"x"), Err(Errno::EFAULT));
-        assert_eq!(mm.set_brk(0x50_0000, 0x1000), 0x40_1000);
+        assert_eq!(mm.set_brk(0x50_0000, 0x1000, &SPACE), 0x40_1000);
     }
 
     #[test]
     fn dontneed_zeroes_private_pages() {
         let mut mm = manager();
-        let a = mm.map(anon(P), u64::MAX).unwrap();
+        let a = mm.map(anon(P), u64::MAX, &SPACE).unwrap();
         mm.copy_out(a, b"gone").unwrap();
         mm.advise(a, P, libc::MADV_DONTNEED).unwrap();
         let mut buf = [1u8; 4];
@@ -1027,16 +1060,16 @@ mod tests {
             growsdown: true,
             ..MapRequest::fixed(top - P, P, Prot::READ_WRITE, VmaKind::Stack)
         };
-        mm.map(req, u64::MAX).unwrap();
-        assert!(mm.grow_down(top - 3 * P + 8, 8 << 20));
+        mm.map(req, u64::MAX, &SPACE).unwrap();
+        assert!(mm.grow_down(top - 3 * P + 8, 8 << 20, &SPACE));
         mm.copy_out(top - 3 * P, b"s").unwrap();
-        assert!(!mm.grow_down(top - (16 << 20), 8 << 20));
+        assert!(!mm.grow_down(top - (16 << 20), 8 << 20, &SPACE));
     }
 
     #[test]
     fn cstrings_stop_at_nul_and_limit() {
         let mut mm = manager();
-        let a = mm.map(anon(P), u64::MAX).unwrap();
+        let a = mm.map(anon(P), u64::MAX, &SPACE).unwrap();
         mm.copy_out(a, b"/proc/self/exe\0").unwrap();
         assert_eq!(mm.read_cstring(a, 4096).unwrap(), b"/proc/self/exe");
         assert_eq!(mm.read_cstring(a, 3), Err(Errno::ENAMETOOLONG));

@@ -112,6 +112,12 @@ pub trait AddressSpace: Send + Sync {
 
 /// One application thread's execution context.
 pub trait Context: Send {
+    /// The address space, operated through this thread (with ptrace, only
+    /// the tracer of a stub thread can make it run mmap).
+    fn address_space(&self) -> &dyn AddressSpace;
+    /// Starts a new thread in the same address space; another OS thread
+    /// turns it into its context with [`ThreadSeed::start`].
+    fn spawn_thread(&self) -> Result<Box<dyn ThreadSeed>, PlatformError>;
     /// Runs the application with `regs` until the next event, and leaves the
     /// registers it stopped with in `regs`.
     fn switch(&mut self, regs: &mut Registers) -> Result<Event, PlatformError>;
@@ -129,24 +135,25 @@ pub trait Context: Send {
     fn interrupter(&self) -> Arc<dyn Interrupt>;
 }
 
-/// A new address space and the context of its first thread.
-pub type NewAddressSpace = (Arc<dyn AddressSpace>, Box<dyn Context>);
+/// A thread started by [`Context::spawn_thread`], waiting for the OS thread
+/// that will run it.
+pub trait ThreadSeed: Send {
+    /// Makes the calling OS thread the runner of this thread. With
+    /// `pin_cpu`, both share one CPU.
+    fn start(self: Box<Self>, pin_cpu: bool) -> Result<Box<dyn Context>, PlatformError>;
+}
 
 /// Creates an address space and the context of its first thread.
 ///
 /// Precondition: called on the OS thread that will run the returned context
-/// (ptrace is per thread); that thread must not be the process's main thread.
+/// (ptrace is per thread).
 pub fn new_address_space(
     kind: PlatformKind,
     pin_cpu: bool,
     memory_file: &Arc<MemoryFile>,
-) -> Result<NewAddressSpace, PlatformError> {
+) -> Result<Box<dyn Context>, PlatformError> {
     match kind {
-        PlatformKind::Ptrace => {
-            let stub = Arc::new(ptrace::Stub::spawn(memory_file, pin_cpu)?);
-            let context = ptrace::StubContext::new(Arc::clone(&stub));
-            Ok((stub, Box::new(context)))
-        }
+        PlatformKind::Ptrace => Ok(Box::new(ptrace::StubThread::new_process(memory_file, pin_cpu)?)),
     }
 }
 

@@ -16,6 +16,7 @@ use nix::errno::Errno;
 use super::{SigAction, SigInfo, SigSet, UNBLOCKABLE};
 use crate::arch::Registers;
 use crate::memory::MemoryManager;
+use crate::platform::AddressSpace;
 
 /// Size of `struct ucontext` on x86-64.
 const UCONTEXT_SIZE: u64 = 304;
@@ -83,6 +84,7 @@ pub struct FrameRequest<'a> {
 /// Writes the frame for a handler and points the registers at it.
 pub fn push(
     mm: &mut MemoryManager,
+    space: &dyn AddressSpace,
     regs: &mut Registers,
     request: &FrameRequest,
     stack_limit: u64,
@@ -98,10 +100,11 @@ pub fn push(
     // The kernel writes the frame itself, so it must grow the stack as a
     // fault there would have.
     if mm.copy_out(frame, &[0]).is_err() {
-        mm.grow_down(frame, stack_limit);
+        mm.grow_down(frame, stack_limit, space);
     }
 
     let mut fp = request.fp_state.to_vec();
+    describe_xstate(&mut fp);
     fp.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
     mm.copy_out(fp_addr, &fp)?;
 
@@ -132,6 +135,42 @@ pub fn push(
     // Handlers start with the direction and trap flags clear.
     regs.eflags &= !(0x400 | 0x100 | 0x1_0000);
     Ok(())
+}
+
+/// Offsets in the XSAVE image.
+const SW_RESERVED: usize = 464;
+const MXCSR: usize = 24;
+const XSTATE_BV: usize = 512;
+/// FP_XSTATE_MAGIC1: the sw_reserved bytes describe an XSAVE image.
+const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+/// MXCSR at power-up: all exceptions masked, round to nearest.
+const MXCSR_DEFAULT: u32 = 0x1f80;
+
+/// Fills the sw_reserved bytes of an XSAVE image (struct _fpx_sw_bytes) so
+/// the frame says what it holds, as Linux does.
+fn describe_xstate(fp: &mut [u8]) {
+    if fp.len() < XSTATE_BV + 64 {
+        return;
+    }
+    let size = fp.len() as u32;
+    fp[SW_RESERVED..SW_RESERVED + 4].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
+    fp[SW_RESERVED + 4..SW_RESERVED + 8].copy_from_slice(&(size + 4).to_le_bytes());
+    fp[SW_RESERVED + 8..SW_RESERVED + 16].copy_from_slice(&crate::arch::xsave_features().to_le_bytes());
+    fp[SW_RESERVED + 16..SW_RESERVED + 20].copy_from_slice(&size.to_le_bytes());
+}
+
+/// The FPU state a handler starts with: every component in its initial
+/// state and MXCSR at its default (Linux's fpu__clear_user_states()).
+pub fn handler_fp_state(current: &[u8]) -> Vec<u8> {
+    let mut fp = current.to_vec();
+    if fp.len() >= XSTATE_BV + 8 {
+        fp[..SW_RESERVED].fill(0);
+        // x87 control word at power-up.
+        fp[0..2].copy_from_slice(&0x37fu16.to_le_bytes());
+        fp[MXCSR..MXCSR + 4].copy_from_slice(&MXCSR_DEFAULT.to_le_bytes());
+        fp[XSTATE_BV..XSTATE_BV + 8].fill(0);
+    }
+    fp
 }
 
 /// struct sigcontext: r8–r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip,

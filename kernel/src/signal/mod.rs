@@ -151,6 +151,8 @@ pub struct SigInfo {
     pub status: i32,
     /// Faults: the address.
     pub addr: u64,
+    /// sigqueue(3) and timers: the sigval passed along.
+    pub value: u64,
 }
 
 impl SigInfo {
@@ -175,6 +177,21 @@ impl SigInfo {
         }
     }
 
+    /// A siginfo_t an application built itself (rt_sigqueueinfo): the kill
+    /// layout, with the value.
+    pub fn from_user(signo: i32, bytes: &[u8; 128]) -> Self {
+        let i32_at = |at: usize| i32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        SigInfo {
+            signo,
+            errno: i32_at(4),
+            code: i32_at(8),
+            pid: i32_at(16),
+            uid: i32_at(20) as u32,
+            value: u64::from_le_bytes(bytes[24..32].try_into().expect("8 bytes")),
+            ..Default::default()
+        }
+    }
+
     /// The 128 bytes of siginfo_t as the x86-64 ABI lays them out.
     pub fn to_bytes(&self) -> [u8; 128] {
         let mut out = [0u8; 128];
@@ -194,6 +211,8 @@ impl SigInfo {
             out[20..24].copy_from_slice(&self.uid.to_le_bytes());
             if self.signo == libc::SIGCHLD {
                 out[24..28].copy_from_slice(&self.status.to_le_bytes());
+            } else {
+                out[24..32].copy_from_slice(&self.value.to_le_bytes());
             }
         }
         out

@@ -8,9 +8,6 @@ use crate::errno::SyscallResult;
 use crate::loader;
 use crate::task::{ForkRequest, Restart, Task, WaitEvent, WaitOptions, WaitTarget};
 
-/// Flags that share state between parent and child: not supported until
-/// threads arrive (a child always gets copies).
-const SHARING: u64 = (libc::CLONE_THREAD | libc::CLONE_SIGHAND | libc::CLONE_FILES | libc::CLONE_FS) as u64;
 /// Namespace flags: the sandbox has one namespace of each kind.
 const NAMESPACES: u64 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWUTS
@@ -34,38 +31,45 @@ struct CloneArgs {
     tls: u64,
 }
 
-/// Creates the child the clone arguments describe.
+/// Creates the task the clone arguments describe, with Linux's rules on
+/// flag combinations (clone(2), EINVAL).
 fn do_clone(task: &mut Task, clone: CloneArgs) -> SyscallResult {
     let flags = clone.flags;
-    if flags & SHARING != 0 {
-        // Threads and shared tables arrive with the threads work.
-        return Err(Errno::ENOSYS);
-    }
+    let has = |flag: i32| flags & flag as u64 != 0;
     if flags & NAMESPACES != 0 {
         return Err(Errno::EPERM);
     }
-    if flags & libc::CLONE_VM as u64 != 0 && flags & libc::CLONE_VFORK as u64 == 0 {
-        // A second process in the same address space needs the threads
-        // work (one stub process, several stub threads).
+    if (has(libc::CLONE_THREAD) && !has(libc::CLONE_SIGHAND))
+        || (has(libc::CLONE_SIGHAND) && !has(libc::CLONE_VM))
+        || (has(libc::CLONE_FS) && has(libc::CLONE_NEWNS))
+    {
+        return Err(Errno::EINVAL);
+    }
+    if has(libc::CLONE_SIGHAND) && !has(libc::CLONE_THREAD) {
+        // Separate processes sharing one handler table: not supported.
         return Err(Errno::ENOSYS);
     }
     if !(0..=crate::signal::NSIG).contains(&clone.exit_signal) {
         return Err(Errno::EINVAL);
     }
     let request = ForkRequest {
-        exit_signal: clone.exit_signal,
-        same_parent: flags & libc::CLONE_PARENT as u64 != 0,
-        vfork: flags & libc::CLONE_VFORK as u64 != 0,
+        thread: has(libc::CLONE_THREAD),
+        share_vm: has(libc::CLONE_VM),
+        share_files: has(libc::CLONE_FILES),
+        share_fs: has(libc::CLONE_FS),
+        exit_signal: if has(libc::CLONE_THREAD) { 0 } else { clone.exit_signal },
+        same_parent: has(libc::CLONE_PARENT),
+        vfork: has(libc::CLONE_VFORK),
         stack: clone.stack,
-        tls: (flags & libc::CLONE_SETTLS as u64 != 0).then_some(clone.tls),
-        child_clear_tid: (flags & libc::CLONE_CHILD_CLEARTID as u64 != 0).then_some(clone.child_tid),
-        child_set_tid: (flags & libc::CLONE_CHILD_SETTID as u64 != 0).then_some(clone.child_tid),
+        tls: has(libc::CLONE_SETTLS).then_some(clone.tls),
+        child_clear_tid: has(libc::CLONE_CHILD_CLEARTID).then_some(clone.child_tid),
+        child_set_tid: has(libc::CLONE_CHILD_SETTID).then_some(clone.child_tid),
     };
-    let pid = task.fork(request)?;
-    if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
-        task.mm.write_pod(clone.parent_tid, &(pid as u32))?;
+    let tid = task.clone_task(request)?;
+    if has(libc::CLONE_PARENT_SETTID) {
+        task.mm().write_pod(clone.parent_tid, &(tid as u32))?;
     }
-    Ok(pid as u64)
+    Ok(tid as u64)
 }
 
 /// Implements fork(2).
@@ -83,8 +87,8 @@ pub fn fork(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
     )
 }
 
-/// Implements vfork(2). The child gets a copy of the memory (not a share);
-/// the parent still waits for its exec or exit.
+/// Implements vfork(2): the child borrows the parent's memory until it
+/// execs or exits; the parent waits until then.
 pub fn vfork(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
     let flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
     do_clone(
@@ -127,7 +131,7 @@ pub fn clone3(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; size as usize];
-    task.mm.copy_in(args.u64(0), &mut raw)?;
+    task.mm().copy_in(args.u64(0), &mut raw)?;
     let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     // Fields past version 0 (set_tid, cgroup, …) must be unused.
     if raw[VER0 as usize..].iter().any(|&b| b != 0) {
@@ -159,14 +163,17 @@ fn read_strings(task: &Task, array: u64) -> Result<Vec<String>, Errno> {
     }
     let mut total = 0usize;
     for i in 0..MAX_ARG_STRINGS as u64 {
-        let ptr: u64 = task.mm.read_pod(array + i * 8)?;
+        let ptr: u64 = task.mm().read_pod(array + i * 8)?;
         if ptr == 0 {
             return Ok(out);
         }
-        let bytes = task.mm.read_cstring(ptr, MAX_ARG_STRLEN).map_err(|errno| match errno {
-            Errno::ENAMETOOLONG => Errno::E2BIG,
-            errno => errno,
-        })?;
+        let bytes = task
+            .mm()
+            .read_cstring(ptr, MAX_ARG_STRLEN)
+            .map_err(|errno| match errno {
+                Errno::ENAMETOOLONG => Errno::E2BIG,
+                errno => errno,
+            })?;
         total += bytes.len() + 1;
         if total > MAX_ARG_STRLEN * 64 {
             return Err(Errno::E2BIG);
@@ -182,22 +189,23 @@ fn execute(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> SyscallResul
     let argv = read_strings(task, argv)?;
     let env = read_strings(task, envp)?;
     let kernel = std::sync::Arc::clone(&task.kernel);
-    let exe = loader::open_for_exec(&kernel.root, &path, &task.cwd).map_err(|err| err.errno())?;
-    let (exe, argv) = loader::resolve_interpreter(&kernel.root, exe, argv, &task.cwd).map_err(|err| err.errno())?;
+    let exe = loader::open_for_exec(&kernel.root, &path, &task.fs().cwd).map_err(|err| err.errno())?;
+    let (exe, argv) =
+        loader::resolve_interpreter(&kernel.root, exe, argv, &task.fs().cwd).map_err(|err| err.errno())?;
     task.exec(exe, argv, env)?;
     Ok(0)
 }
 
 /// Implements execve(2).
 pub fn execve(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let path = task.mm.read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
+    let path = task.mm().read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
     execute(task, path, args.u64(1), args.u64(2))
 }
 
 /// Implements execveat(2) for absolute paths and AT_FDCWD (directory fds
 /// arrive with the VFS).
 pub fn execveat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let path = task.mm.read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
+    let path = task.mm().read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
     let flags = args.int(4);
     if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
@@ -213,7 +221,7 @@ fn write_rusage(task: &Task, addr: u64, cpu: std::time::Duration) -> Result<(), 
     let mut rusage = [0u8; 144];
     rusage[0..8].copy_from_slice(&(cpu.as_secs() as i64).to_le_bytes());
     rusage[8..16].copy_from_slice(&i64::from(cpu.subsec_micros()).to_le_bytes());
-    task.mm.copy_out(addr, &rusage)
+    task.mm().copy_out(addr, &rusage)
 }
 
 /// Blocks until a child matching `target` has news, per `options`.
@@ -262,7 +270,7 @@ pub fn wait4(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         return Ok(0);
     };
     if status != 0 {
-        task.mm.write_pod(status, &found.event.status_word())?;
+        task.mm().write_pod(status, &found.event.status_word())?;
     }
     if rusage != 0 {
         let cpu = match found.event {
@@ -326,7 +334,7 @@ pub fn waitid(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
                 ..Default::default()
             }
         });
-        task.mm.copy_out(infop, &info.unwrap_or_default().to_bytes())?;
+        task.mm().copy_out(infop, &info.unwrap_or_default().to_bytes())?;
     }
     if rusage != 0 {
         write_rusage(task, rusage, std::time::Duration::ZERO)?;

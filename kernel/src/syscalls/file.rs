@@ -8,31 +8,31 @@ use crate::fs::new_pipe;
 use crate::task::Task;
 
 fn nofile(task: &Task) -> u64 {
-    task.rlimits.soft(libc::RLIMIT_NOFILE)
+    task.limit(libc::RLIMIT_NOFILE)
 }
 
 /// Implements close(2).
 pub fn close(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.fds.remove(args.int(0))?;
+    task.fds().remove(args.int(0))?;
     Ok(0)
 }
 
 /// Implements dup(2).
 pub fn dup(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let file = task.fds.get(args.int(0))?;
+    let file = task.fds().get(args.int(0))?;
     let limit = nofile(task);
-    Ok(task.fds.install(file, false, 0, limit)? as u64)
+    Ok(task.fds().install(file, false, 0, limit)? as u64)
 }
 
 /// Implements dup2(2).
 pub fn dup2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let (old, new) = (args.int(0), args.int(1));
-    let file = task.fds.get(old)?;
+    let file = task.fds().get(old)?;
     if old == new {
         return Ok(new as u64);
     }
     let limit = nofile(task);
-    task.fds.install_at(new, file, false, limit)?;
+    task.fds().install_at(new, file, false, limit)?;
     Ok(new as u64)
 }
 
@@ -42,16 +42,16 @@ pub fn dup3(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if flags & !libc::O_CLOEXEC != 0 || old == new {
         return Err(Errno::EINVAL);
     }
-    let file = task.fds.get(old)?;
+    let file = task.fds().get(old)?;
     let limit = nofile(task);
-    task.fds.install_at(new, file, flags & libc::O_CLOEXEC != 0, limit)?;
+    task.fds().install_at(new, file, flags & libc::O_CLOEXEC != 0, limit)?;
     Ok(new as u64)
 }
 
 /// Implements fcntl(2) for the fd-table commands and F_GETFL.
 pub fn fcntl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let fd = args.int(0);
-    let file = task.fds.get(fd)?;
+    let file = task.fds().get(fd)?;
     match args.int(1) {
         cmd @ (libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) => {
             let limit = nofile(task);
@@ -60,20 +60,22 @@ pub fn fcntl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
                 return Err(Errno::EINVAL);
             }
             Ok(task
-                .fds
+                .fds()
                 .install(file, cmd == libc::F_DUPFD_CLOEXEC, min as i32, limit)? as u64)
         }
-        libc::F_GETFD => Ok(if task.fds.cloexec(fd)? {
+        libc::F_GETFD => Ok(if task.fds().cloexec(fd)? {
             libc::FD_CLOEXEC as u64
         } else {
             0
         }),
         libc::F_SETFD => {
-            task.fds.set_cloexec(fd, args.u64(2) & libc::FD_CLOEXEC as u64 != 0)?;
+            task.fds().set_cloexec(fd, args.u64(2) & libc::FD_CLOEXEC as u64 != 0)?;
             Ok(0)
         }
         libc::F_GETFL => Ok(u64::from(file.status_flags()?)),
         libc::F_SETFL => file.set_status_flags(args.u32(2)).map(|()| 0),
+        libc::F_GETPIPE_SZ => file.pipe_size().map(|size| size as u64),
+        libc::F_SETPIPE_SZ => file.set_pipe_size(args.u32(2) as usize).map(|size| size as u64),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -81,19 +83,19 @@ pub fn fcntl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// Implements ioctl(2): the generic fd requests here, the rest by the file.
 pub fn ioctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let fd = args.int(0);
-    let file = task.fds.get(fd)?;
+    let file = task.fds().get(fd)?;
     // The request is an unsigned int; the upper half of the register is noise.
     match u64::from(args.u32(1)) {
-        libc::FIOCLEX => task.fds.set_cloexec(fd, true).map(|()| 0),
-        libc::FIONCLEX => task.fds.set_cloexec(fd, false).map(|()| 0),
-        request => file.ioctl(&task.mm, request, args.u64(2)),
+        libc::FIOCLEX => task.fds().set_cloexec(fd, true).map(|()| 0),
+        libc::FIONCLEX => task.fds().set_cloexec(fd, false).map(|()| 0),
+        request => file.ioctl(&task.mm(), request, args.u64(2)),
     }
 }
 
 /// Implements fstat(2).
 pub fn fstat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let stat = task.fds.get(args.int(0))?.stat()?;
-    task.mm.write_pod(args.u64(1), &stat)?;
+    let stat = task.fds().get(args.int(0))?.stat()?;
+    task.mm().write_pod(args.u64(1), &stat)?;
     Ok(0)
 }
 
@@ -105,7 +107,7 @@ pub fn newfstatat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = task.mm.read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
+    let path = task.mm().read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
     if !path.is_empty() {
         return Err(Errno::ENOSYS);
     }
@@ -116,8 +118,8 @@ pub fn newfstatat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if dirfd == libc::AT_FDCWD {
         return Err(Errno::ENOSYS);
     }
-    let stat = task.fds.get(dirfd)?.stat()?;
-    task.mm.write_pod(args.u64(2), &stat)?;
+    let stat = task.fds().get(dirfd)?.stat()?;
+    task.mm().write_pod(args.u64(2), &stat)?;
     Ok(0)
 }
 
@@ -130,20 +132,20 @@ pub fn pipe2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let (read_end, write_end) = new_pipe(flags & libc::O_NONBLOCK != 0);
     let cloexec = flags & libc::O_CLOEXEC != 0;
     let limit = nofile(task);
-    let read_fd = task.fds.install(read_end, cloexec, 0, limit)?;
-    let write_fd = match task.fds.install(write_end, cloexec, 0, limit) {
+    let read_fd = task.fds().install(read_end, cloexec, 0, limit)?;
+    let write_fd = match task.fds().install(write_end, cloexec, 0, limit) {
         Ok(fd) => fd,
         Err(errno) => {
-            let _ = task.fds.remove(read_fd);
+            let _ = task.fds().remove(read_fd);
             return Err(errno);
         }
     };
     let mut pair = [0u8; 8];
     pair[..4].copy_from_slice(&read_fd.to_le_bytes());
     pair[4..].copy_from_slice(&write_fd.to_le_bytes());
-    if let Err(errno) = task.mm.copy_out(args.u64(0), &pair) {
-        let _ = task.fds.remove(read_fd);
-        let _ = task.fds.remove(write_fd);
+    if let Err(errno) = task.mm().copy_out(args.u64(0), &pair) {
+        let _ = task.fds().remove(read_fd);
+        let _ = task.fds().remove(write_fd);
         return Err(errno);
     }
     Ok(0)
@@ -162,5 +164,5 @@ pub fn pipe(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements lseek(2).
 pub fn lseek(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.fds.get(args.int(0))?.seek(args.u64(1) as i64, args.int(2))
+    task.fds().get(args.int(0))?.seek(args.u64(1) as i64, args.int(2))
 }

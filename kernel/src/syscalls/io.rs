@@ -26,7 +26,7 @@ fn vector_ranges(task: &Task, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, E
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; count as usize * 16];
-    task.mm.copy_in(iov, &mut raw)?;
+    task.mm().copy_in(iov, &mut raw)?;
     let mut ranges = Vec::with_capacity(count as usize);
     let mut total: u64 = 0;
     for pair in raw.chunks_exact(16) {
@@ -57,7 +57,7 @@ fn transfer(
     offset: Option<u64>,
     direction: Direction,
 ) -> SyscallResult {
-    let file = task.fds.get(fd)?;
+    let file = task.fds().get(fd)?;
     let mut budget = MAX_BOUNCE;
     let ranges: Vec<(u64, u64)> = ranges
         .iter()
@@ -72,7 +72,7 @@ fn transfer(
     let result = match direction {
         Direction::Read => {
             for &(addr, len) in &ranges {
-                task.mm.check(addr, len, true)?;
+                task.mm().check(addr, len, true)?;
             }
             let mut buf = vec![0u8; total as usize];
             let done = file.read(&task.blocker(), &mut buf, offset);
@@ -86,7 +86,7 @@ fn transfer(
             for &(addr, len) in &ranges {
                 let start = data.len();
                 data.resize(start + len as usize, 0);
-                task.mm.copy_in(addr, &mut data[start..])?;
+                task.mm().copy_in(addr, &mut data[start..])?;
             }
             file.write(&task.blocker(), &data, offset)
         }
@@ -113,7 +113,7 @@ fn scatter(task: &Task, ranges: &[(u64, u64)], data: &[u8]) -> Result<(), Errno>
             break;
         }
         let take = (len as usize).min(data.len() - done);
-        task.mm.copy_out(addr, &data[done..done + take])?;
+        task.mm().copy_out(addr, &data[done..done + take])?;
         done += take;
     }
     Ok(())
@@ -140,21 +140,21 @@ pub fn write(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements readv(2).
 pub fn readv(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.fds.get(args.int(0))?;
+    task.fds().get(args.int(0))?;
     let ranges = vector_ranges(task, args.u64(1), args.u64(2))?;
     transfer(task, args.int(0), &ranges, None, Direction::Read)
 }
 
 /// Implements writev(2).
 pub fn writev(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.fds.get(args.int(0))?;
+    task.fds().get(args.int(0))?;
     let ranges = vector_ranges(task, args.u64(1), args.u64(2))?;
     transfer(task, args.int(0), &ranges, None, Direction::Write)
 }
 
 /// Implements pread64(2).
 pub fn pread64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.fds.get(args.int(0))?;
+    task.fds().get(args.int(0))?;
     let offset = offset_arg(args, 3)?;
     let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
     transfer(task, args.int(0), &[range], offset, Direction::Read)
@@ -162,7 +162,7 @@ pub fn pread64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements pwrite64(2).
 pub fn pwrite64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.fds.get(args.int(0))?;
+    task.fds().get(args.int(0))?;
     let offset = offset_arg(args, 3)?;
     let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
     transfer(task, args.int(0), &[range], offset, Direction::Write)

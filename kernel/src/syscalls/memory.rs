@@ -28,8 +28,8 @@ const KNOWN_MAP_FLAGS: i32 = libc::MAP_TYPE
 
 /// Implements brk(2).
 pub fn brk(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let limit = task.rlimits.soft(libc::RLIMIT_DATA);
-    Ok(task.mm.set_brk(args.u64(0), limit))
+    let limit = task.limit(libc::RLIMIT_DATA);
+    Ok(task.mm().set_brk(args.u64(0), limit, task.space()))
 }
 
 /// Implements mmap(2) for anonymous memory.
@@ -53,7 +53,7 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if flags & libc::MAP_ANONYMOUS == 0 {
         // A file mapping: every file cordon has so far (host stdio) is
         // unmappable, as pipes and terminals are on Linux.
-        task.fds.get(args.int(4))?;
+        task.fds().get(args.int(4))?;
         return Err(Errno::ENODEV);
     }
     let req = MapRequest {
@@ -66,13 +66,13 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         growsdown: flags & libc::MAP_GROWSDOWN != 0,
         kind: VmaKind::Anonymous,
     };
-    let limit = task.rlimits.soft(libc::RLIMIT_AS);
-    task.mm.map(req, limit)
+    let limit = task.limit(libc::RLIMIT_AS);
+    task.mm().map(req, limit, task.space())
 }
 
 /// Implements munmap(2).
 pub fn munmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.mm.unmap(args.u64(0), args.u64(1))?;
+    task.mm().unmap(args.u64(0), args.u64(1), task.space())?;
     Ok(0)
 }
 
@@ -81,18 +81,24 @@ pub fn munmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 pub fn mprotect(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let grows = (libc::PROT_GROWSDOWN | libc::PROT_GROWSUP) as u64;
     let prot = Prot::from_user(args.u64(2) & !grows).ok_or(Errno::EINVAL)?;
-    task.mm.protect(args.u64(0), args.u64(1), prot)?;
+    task.mm().protect(args.u64(0), args.u64(1), prot, task.space())?;
     Ok(0)
 }
 
 /// Implements mremap(2).
 pub fn mremap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.mm
-        .remap(args.u64(0), args.u64(1), args.u64(2), args.u64(3), args.u64(4))
+    task.mm().remap(
+        args.u64(0),
+        args.u64(1),
+        args.u64(2),
+        args.u64(3),
+        args.u64(4),
+        task.space(),
+    )
 }
 
 /// Implements madvise(2).
 pub fn madvise(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.mm.advise(args.u64(0), args.u64(1), args.int(2))?;
+    task.mm().advise(args.u64(0), args.u64(1), args.int(2))?;
     Ok(0)
 }

@@ -9,6 +9,7 @@ mod args;
 mod clone;
 mod credentials;
 mod file;
+mod futex;
 mod io;
 mod memory;
 mod numbers;

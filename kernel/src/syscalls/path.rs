@@ -11,12 +11,12 @@ use crate::task::{INIT_PID, Task};
 
 /// Implements getcwd(2): the raw call returns the length including the NUL.
 pub fn getcwd(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let mut cwd = task.cwd.clone().into_bytes();
+    let mut cwd = task.fs().cwd.clone().into_bytes();
     cwd.push(0);
     if (args.u64(1) as usize) < cwd.len() {
         return Err(Errno::ERANGE);
     }
-    task.mm.copy_out(args.u64(0), &cwd)?;
+    task.mm().copy_out(args.u64(0), &cwd)?;
     Ok(cwd.len() as u64)
 }
 
@@ -24,14 +24,14 @@ fn readlink_common(task: &mut Task, path: u64, buf: u64, size: u64) -> SyscallRe
     if (size as i64) <= 0 {
         return Err(Errno::EINVAL);
     }
-    let path = task.mm.read_cstring(path, libc::PATH_MAX as usize)?;
+    let path = task.mm().read_cstring(path, libc::PATH_MAX as usize)?;
     let own_exe = format!("/proc/{INIT_PID}/exe");
     if path != b"/proc/self/exe" && path != own_exe.as_bytes() {
         return Err(Errno::ENOSYS);
     }
     let target = task.exe_path.as_bytes();
     let n = target.len().min(size as usize);
-    task.mm.copy_out(buf, &target[..n])?;
+    task.mm().copy_out(buf, &target[..n])?;
     Ok(n as u64)
 }
 

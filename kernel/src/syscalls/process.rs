@@ -12,16 +12,16 @@ const ARCH_SET_FS: i32 = 0x1002;
 const ARCH_GET_FS: i32 = 0x1003;
 const ARCH_GET_GS: i32 = 0x1004;
 
-/// Implements exit(2). With one thread per process so far, the thread's
-/// exit is the process's.
+/// Implements exit(2): ends the calling thread.
 pub fn exit(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    // Only this thread; the process ends with its last thread.
     task.exit_status = Some(ExitStatus::Exited(args.int(0) as u8));
     Ok(0)
 }
 
 /// Implements exit_group(2).
 pub fn exit_group(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.exit_status = Some(ExitStatus::Exited(args.int(0) as u8));
+    task.exit_group(ExitStatus::Exited(args.int(0) as u8));
     Ok(0)
 }
 
@@ -56,6 +56,23 @@ pub fn set_robust_list(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(0)
 }
 
+/// Implements get_robust_list(2) for the calling thread; other threads'
+/// lists are not readable (EPERM), as without CAP_SYS_PTRACE.
+pub fn get_robust_list(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let pid = args.int(0);
+    if pid != 0 && pid != task.tid {
+        return Err(if task.tasks().tgid(pid).is_some() {
+            Errno::EPERM
+        } else {
+            Errno::ESRCH
+        });
+    }
+    let mm = task.mm();
+    mm.write_pod(args.u64(1), &task.robust_list)?;
+    mm.write_pod(args.u64(2), &24u64)?;
+    Ok(0)
+}
+
 /// Implements arch_prctl(2) for the FS and GS bases.
 pub fn arch_prctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let addr = args.u64(1);
@@ -69,16 +86,16 @@ pub fn arch_prctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             task.regs.gs_base = addr;
             Ok(0)
         }
-        ARCH_GET_FS => task.mm.write_pod(addr, &task.regs.fs_base).map(|()| 0),
-        ARCH_GET_GS => task.mm.write_pod(addr, &task.regs.gs_base).map(|()| 0),
+        ARCH_GET_FS => task.mm().write_pod(addr, &task.regs.fs_base).map(|()| 0),
+        ARCH_GET_GS => task.mm().write_pod(addr, &task.regs.gs_base).map(|()| 0),
         _ => Err(Errno::EINVAL),
     }
 }
 
 /// Implements umask(2).
 pub fn umask(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let old = task.umask;
-    task.umask = args.u32(0) & 0o777;
+    let old = task.fs().umask;
+    task.fs().umask = args.u32(0) & 0o777;
     Ok(u64::from(old))
 }
 
@@ -129,14 +146,14 @@ pub fn setsid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
 pub fn prctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     match args.int(0) {
         libc::PR_SET_NAME => {
-            let name = task.mm.read_cstring_prefix(args.u64(1), 15)?;
+            let name = task.mm().read_cstring_prefix(args.u64(1), 15)?;
             task.name = String::from_utf8_lossy(&name).into_owned();
             Ok(0)
         }
         libc::PR_GET_NAME => {
             let mut name = task.name.clone().into_bytes();
             name.resize(16, 0);
-            task.mm.copy_out(args.u64(1), &name)?;
+            task.mm().copy_out(args.u64(1), &name)?;
             Ok(0)
         }
         libc::PR_SET_CHILD_SUBREAPER => {
@@ -145,7 +162,7 @@ pub fn prctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         }
         libc::PR_GET_CHILD_SUBREAPER => {
             let on = u32::from(task.tasks().is_subreaper(task.pid));
-            task.mm.write_pod(args.u64(1), &on)?;
+            task.mm().write_pod(args.u64(1), &on)?;
             Ok(0)
         }
         // One thread per process and no_new_privs is always on: nothing

@@ -18,7 +18,7 @@ fn set(task: &mut Task, resource: u32, new: libc::rlimit) -> Result<(), Errno> {
     // Raising a hard limit takes CAP_SYS_RESOURCE; the container's root
     // holds it.
     let privileged = task.credentials.uid == 0;
-    task.rlimits.set(
+    task.rlimits().set(
         resource,
         Limit {
             soft: new.rlim_cur,
@@ -31,32 +31,32 @@ fn set(task: &mut Task, resource: u32, new: libc::rlimit) -> Result<(), Errno> {
 /// Implements prlimit64(2) on the calling process.
 pub fn prlimit64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let (pid, resource, new, old) = (args.int(0), args.u32(1), args.u64(2), args.u64(3));
-    if pid != 0 && pid != task.tid() {
+    if pid != 0 && pid != task.pid {
         return Err(Errno::ESRCH);
     }
-    let current = task.rlimits.get(resource)?;
+    let current = task.rlimits().get(resource)?;
     if new != 0 {
-        let limit: libc::rlimit = task.mm.read_pod(new)?;
+        let limit: libc::rlimit = task.mm().read_pod(new)?;
         set(task, resource, limit)?;
     }
     if old != 0 {
-        task.mm.write_pod(old, &to_user(current))?;
+        task.mm().write_pod(old, &to_user(current))?;
     }
     Ok(0)
 }
 
 /// Implements getrlimit(2).
 pub fn getrlimit(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let limit = task.rlimits.get(args.u32(0))?;
-    task.mm.write_pod(args.u64(1), &to_user(limit))?;
+    let limit = task.rlimits().get(args.u32(0))?;
+    task.mm().write_pod(args.u64(1), &to_user(limit))?;
     Ok(0)
 }
 
 /// Implements setrlimit(2).
 pub fn setrlimit(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let resource = args.u32(0);
-    task.rlimits.get(resource)?;
-    let limit: libc::rlimit = task.mm.read_pod(args.u64(1))?;
+    task.rlimits().get(resource)?;
+    let limit: libc::rlimit = task.mm().read_pod(args.u64(1))?;
     set(task, resource, limit)?;
     Ok(0)
 }

@@ -47,7 +47,7 @@ pub fn rt_sigaction(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if !signal::valid(signo) {
         return Err(Errno::EINVAL);
     }
-    let new: Option<SigAction> = if act != 0 { Some(task.mm.read_pod(act)?) } else { None };
+    let new: Option<SigAction> = if act != 0 { Some(task.mm().read_pod(act)?) } else { None };
     if new.is_some() && (signo == libc::SIGKILL || signo == libc::SIGSTOP) {
         return Err(Errno::EINVAL);
     }
@@ -64,7 +64,7 @@ pub fn rt_sigaction(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         task.tasks().discard_pending(task.pid, signal::bit(signo));
     }
     if old != 0 {
-        task.mm.write_pod(old, &previous)?;
+        task.mm().write_pod(old, &previous)?;
     }
     Ok(0)
 }
@@ -75,17 +75,17 @@ pub fn rt_sigprocmask(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     check_sigset_size(args, 3)?;
     let previous = task.signal_mask;
     if set != 0 {
-        let given: SigSet = task.mm.read_pod(set)?;
+        let given: SigSet = task.mm().read_pod(set)?;
         let mask = match how {
             libc::SIG_BLOCK => previous | given,
             libc::SIG_UNBLOCK => previous & !given,
             libc::SIG_SETMASK => given,
             _ => return Err(Errno::EINVAL),
         };
-        task.signal_mask = mask & !UNBLOCKABLE;
+        task.set_signal_mask(mask);
     }
     if old != 0 {
-        task.mm.write_pod(old, &previous)?;
+        task.mm().write_pod(old, &previous)?;
     }
     Ok(0)
 }
@@ -96,7 +96,7 @@ pub fn rt_sigpending(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let pending = task.tasks().pending(task.pid) & task.signal_mask;
-    task.mm
+    task.mm()
         .copy_out(args.u64(0), &pending.to_le_bytes()[..args.u64(1) as usize])?;
     Ok(0)
 }
@@ -105,9 +105,9 @@ pub fn rt_sigpending(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// comes back once a handler has run.
 pub fn rt_sigsuspend(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     check_sigset_size(args, 1)?;
-    let mask: SigSet = task.mm.read_pod(args.u64(0))?;
+    let mask: SigSet = task.mm().read_pod(args.u64(0))?;
     task.saved_mask = Some(task.signal_mask);
-    task.signal_mask = mask & !UNBLOCKABLE;
+    task.set_signal_mask(mask);
     let blocker = task.blocker();
     let _ = blocker.block_on::<()>(None, None, || None);
     task.restart = Some(Restart::IfNoHandler);
@@ -125,7 +125,7 @@ pub fn pause(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
 /// Implements rt_sigtimedwait(2).
 pub fn rt_sigtimedwait(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     check_sigset_size(args, 3)?;
-    let set: SigSet = task.mm.read_pod(args.u64(0))?;
+    let set: SigSet = task.mm().read_pod(args.u64(0))?;
     let set = set & !UNBLOCKABLE;
     let deadline = if args.u64(2) != 0 {
         let timeout = super::time::read_timespec(task, args.u64(2))?;
@@ -146,7 +146,7 @@ pub fn rt_sigtimedwait(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             }
         })?;
     if args.u64(1) != 0 {
-        task.mm.copy_out(args.u64(1), &info.to_bytes())?;
+        task.mm().copy_out(args.u64(1), &info.to_bytes())?;
     }
     Ok(info.signo as u64)
 }
@@ -158,7 +158,7 @@ pub fn sigaltstack(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let on_stack = current.contains(task.regs.rsp);
     if old != 0 {
         let flags = if on_stack { libc::SS_ONSTACK } else { current.flags };
-        task.mm.write_pod(
+        task.mm().write_pod(
             old,
             &UserStack {
                 sp: current.sp,
@@ -169,7 +169,7 @@ pub fn sigaltstack(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         )?;
     }
     if new != 0 {
-        let given: UserStack = task.mm.read_pod(new)?;
+        let given: UserStack = task.mm().read_pod(new)?;
         if on_stack {
             return Err(Errno::EPERM);
         }
@@ -219,14 +219,14 @@ pub fn kill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(0)
 }
 
-/// Implements tkill(2): one thread per process, so the tid is the pid.
+/// Implements tkill(2).
 pub fn tkill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let (tid, signo) = (args.int(0), checked_signal(args, 1)?);
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
     let info = SigInfo::from_process(signo, SI_TKILL, task.pid, task.credentials.uid);
-    task.tasks().kill(task.pid, task.credentials.uid, tid, info)?;
+    task.tasks().send_thread(tid, None, task.credentials.uid, info)?;
     Ok(0)
 }
 
@@ -236,10 +236,38 @@ pub fn tgkill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != tid {
-        return Err(Errno::ESRCH);
-    }
     let info = SigInfo::from_process(signo, SI_TKILL, task.pid, task.credentials.uid);
-    task.tasks().kill(task.pid, task.credentials.uid, tid, info)?;
+    task.tasks().send_thread(tid, Some(tgid), task.credentials.uid, info)?;
+    Ok(0)
+}
+
+/// Reads the siginfo of rt_sigqueueinfo and rt_tgsigqueueinfo. Another
+/// process may not pose as the kernel or as kill(2) (EPERM).
+fn queued_info(task: &Task, signo: i32, addr: u64, target: i32) -> Result<SigInfo, Errno> {
+    let mut raw = [0u8; 128];
+    task.mm().copy_in(addr, &mut raw)?;
+    let info = SigInfo::from_user(signo, &raw);
+    if (info.code >= 0 || info.code == SI_TKILL) && target != task.pid {
+        return Err(Errno::EPERM);
+    }
+    Ok(info)
+}
+
+/// Implements rt_sigqueueinfo(2).
+pub fn rt_sigqueueinfo(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (pid, signo) = (args.int(0), checked_signal(args, 1)?);
+    let info = queued_info(task, signo, args.u64(2), pid)?;
+    task.tasks().kill(task.pid, task.credentials.uid, pid, info)?;
+    Ok(0)
+}
+
+/// Implements rt_tgsigqueueinfo(2).
+pub fn rt_tgsigqueueinfo(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (tgid, tid, signo) = (args.int(0), args.int(1), checked_signal(args, 2)?);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let info = queued_info(task, signo, args.u64(3), tgid)?;
+    task.tasks().send_thread(tid, Some(tgid), task.credentials.uid, info)?;
     Ok(0)
 }

@@ -61,7 +61,7 @@ fn show_string(task: &Task, addr: u64) -> String {
     if addr == 0 {
         return "NULL".to_string();
     }
-    match task.mm.read_cstring(addr, 4096) {
+    match task.mm().read_cstring(addr, 4096) {
         Ok(bytes) => {
             let cut = bytes.len() > MAX_SHOWN;
             let shown: String = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_SHOWN)])

@@ -28,7 +28,7 @@ pub fn uname(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         let n = value.len().min(64);
         field[..n].copy_from_slice(&value.as_bytes()[..n]);
     }
-    task.mm.copy_out(args.u64(0), &bytes)?;
+    task.mm().copy_out(args.u64(0), &bytes)?;
     Ok(0)
 }
 
@@ -41,7 +41,7 @@ pub fn getrandom(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     {
         return Err(Errno::EINVAL);
     }
-    task.mm.check(addr, len, true)?;
+    task.mm().check(addr, len, true)?;
     let mut done = 0;
     let mut chunk = vec![0u8; (len as usize).min(CHUNK)];
     while done < len as usize {
@@ -51,7 +51,7 @@ pub fn getrandom(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             Err(errno) if done == 0 => return Err(errno),
             Err(_) => break,
         };
-        task.mm.copy_out(addr + done as u64, &chunk[..got])?;
+        task.mm().copy_out(addr + done as u64, &chunk[..got])?;
         done += got;
         if got < want {
             break;
@@ -86,6 +86,6 @@ pub fn sysinfo(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let procs = u16::try_from(task.tasks().count()).unwrap_or(u16::MAX);
     out[80..82].copy_from_slice(&procs.to_le_bytes());
     out[104..108].copy_from_slice(&1u32.to_le_bytes());
-    task.mm.copy_out(args.u64(0), &out)?;
+    task.mm().copy_out(args.u64(0), &out)?;
     Ok(0)
 }

@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use super::args::Arg;
 use super::numbers::SYSCALLS;
-use super::{Handler, clone, credentials, file, io, memory, path, process, rlimit, signal, system, time};
+use super::{Handler, clone, credentials, file, futex, io, memory, path, process, rlimit, signal, system, time};
 
 /// How completely a system call is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +120,9 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "dup2" => (Full, file::dup2),
         "dup3" => (Full, file::dup3),
         "fcntl" => (
-            Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; others ENOSYS"),
+            Partial(
+                "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETPIPE_SZ, F_SETPIPE_SZ; others ENOSYS",
+            ),
             file::fcntl,
         ),
         "pipe" => (Full, file::pipe),
@@ -165,16 +167,15 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
             memory::madvise,
         ),
         // The process and its thread.
-        "exit" => (Partial("single-threaded processes: ends the process"), process::exit),
-        "fork" => (Full, clone::fork),
-        "vfork" => (
-            Partial("the child gets a copy of the memory, not a share; the parent waits for its exec or exit"),
-            clone::vfork,
+        "exit" => (Full, process::exit),
+        "futex" => (
+            Partial("PI operations (LOCK_PI, UNLOCK_PI, …) are ENOSYS"),
+            futex::futex,
         ),
+        "fork" => (Full, clone::fork),
+        "vfork" => (Full, clone::vfork),
         "clone" => (
-            Partial(
-                "new processes only: CLONE_THREAD and shared tables are ENOSYS; CLONE_VM only with CLONE_VFORK (memory copied)",
-            ),
+            Partial("namespace flags are EPERM; CLONE_SIGHAND without CLONE_THREAD is ENOSYS"),
             clone::clone,
         ),
         "clone3" => (Partial("as clone; set_tid and cgroup are EINVAL"), clone::clone3),
@@ -200,6 +201,10 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "getppid" => (Full, process::getppid),
         "set_tid_address" => (Full, process::set_tid_address),
         "set_robust_list" => (Full, process::set_robust_list),
+        "get_robust_list" => (
+            Partial("the calling thread's list only; others are EPERM"),
+            process::get_robust_list,
+        ),
         "arch_prctl" => (
             Partial("ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS"),
             process::arch_prctl,
@@ -241,6 +246,8 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         ),
         "pause" => (Full, signal::pause),
         "kill" => (Full, signal::kill),
+        "rt_sigqueueinfo" => (Full, signal::rt_sigqueueinfo),
+        "rt_tgsigqueueinfo" => (Full, signal::rt_tgsigqueueinfo),
         "tkill" => (Full, signal::tkill),
         "tgkill" => (Full, signal::tgkill),
         _ => return None,
@@ -252,8 +259,6 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
 fn unimplemented_reason(name: &str) -> &'static str {
     match name {
         "rseq" => "restartable sequences need preemption notice from the platform",
-        "clone" | "clone3" | "fork" | "vfork" | "execve" | "execveat" | "wait4" | "waitid" | "kill" | "tkill"
-        | "tgkill" | "futex" => "arrives with processes, threads and signals",
         _ => "not implemented",
     }
 }

@@ -54,7 +54,7 @@ fn timespec(duration: Duration) -> libc::timespec {
 
 /// Reads and validates a user timespec.
 pub(super) fn read_timespec(task: &Task, addr: u64) -> Result<libc::timespec, Errno> {
-    let ts: libc::timespec = task.mm.read_pod(addr)?;
+    let ts: libc::timespec = task.mm().read_pod(addr)?;
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(Errno::EINVAL);
     }
@@ -67,7 +67,7 @@ pub fn clock_gettime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         Clock::Host(id) => host_time(id),
         Clock::CpuTime => timespec(task.cpu_time()),
     };
-    task.mm.write_pod(args.u64(1), &now)?;
+    task.mm().write_pod(args.u64(1), &now)?;
     Ok(0)
 }
 
@@ -83,7 +83,7 @@ pub fn clock_getres(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         Clock::CpuTime => libc::timespec { tv_sec: 0, tv_nsec: 1 },
     };
     if args.u64(1) != 0 {
-        task.mm.write_pod(args.u64(1), &resolution)?;
+        task.mm().write_pod(args.u64(1), &resolution)?;
     }
     Ok(0)
 }
@@ -96,12 +96,12 @@ pub fn gettimeofday(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             tv_sec: now.tv_sec,
             tv_usec: now.tv_nsec / 1000,
         };
-        task.mm.write_pod(args.u64(0), &tv)?;
+        task.mm().write_pod(args.u64(0), &tv)?;
     }
     if args.u64(1) != 0 {
         // struct timezone: minutes west of Greenwich and DST type, both 0
         // as on a Linux host whose sys_tz was never set.
-        task.mm.write_pod(args.u64(1), &0u64)?;
+        task.mm().write_pod(args.u64(1), &0u64)?;
     }
     Ok(0)
 }
@@ -110,7 +110,7 @@ pub fn gettimeofday(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 pub fn time(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let now = host_time(libc::CLOCK_REALTIME).tv_sec;
     if args.u64(0) != 0 {
-        task.mm.write_pod(args.u64(0), &now)?;
+        task.mm().write_pod(args.u64(0), &now)?;
     }
     Ok(now as u64)
 }
@@ -125,7 +125,7 @@ fn sleep_until(task: &mut Task, clock: libc::clockid_t, deadline: Instant, remai
         Err(Errno::EINTR) => {
             if remaining != 0 {
                 let left = deadline.saturating_duration_since(Instant::now());
-                task.mm.write_pod(remaining, &timespec(left))?;
+                task.mm().write_pod(remaining, &timespec(left))?;
             }
             task.restart = Some(Restart::Sleep { clock, deadline });
             Err(Errno::EINTR)
@@ -135,7 +135,7 @@ fn sleep_until(task: &mut Task, clock: libc::clockid_t, deadline: Instant, remai
 }
 
 /// The monotonic instant at which `clock` reads `target`.
-fn instant_of(clock: libc::clockid_t, target: &libc::timespec) -> Instant {
+pub(super) fn instant_of(clock: libc::clockid_t, target: &libc::timespec) -> Instant {
     let now = host_time(clock);
     let ahead = duration(target).saturating_sub(duration(&now));
     Instant::now() + ahead

@@ -14,8 +14,8 @@ pub use blocker::Blocker;
 pub use set::{INIT_PID, TaskSet, WaitEvent, WaitOptions, WaitResult, WaitTarget, is_fault};
 pub use waker::{WaitQueue, Waker};
 
-use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -26,7 +26,7 @@ use crate::kernel::{Credentials, ExitStatus, Kernel, KernelError, ProcessSpec};
 use crate::limits::ResourceLimits;
 use crate::loader::{self, ExecArgs, Executable};
 use crate::memory::{ForkedMemory, MemoryManager};
-use crate::platform::{self, Context, Event, Fault};
+use crate::platform::{self, AddressSpace, Context, Event, Fault, ThreadSeed};
 use crate::signal::frame::{self, AltStack, FrameRequest};
 use crate::signal::{self, DefaultAction, SIG_DFL, SigAction, SigInfo, SigSet};
 use crate::syscalls;
@@ -44,20 +44,32 @@ pub enum Restart {
     Sleep { clock: libc::clockid_t, deadline: Instant },
 }
 
+/// What CLONE_FS shares: the working directory and the umask.
+#[derive(Debug, Clone)]
+pub struct FsContext {
+    /// Absolute working directory inside the container.
+    pub cwd: String,
+    pub umask: u32,
+}
+
 /// A task: the state of one application thread.
 pub struct Task {
     pub kernel: Arc<Kernel>,
-    /// The pid in the sandbox's namespace (also the tid: one thread each).
+    /// The thread id in the sandbox's namespace.
+    pub tid: i32,
+    /// The process (thread group) id: what getpid(2) returns.
     pub pid: i32,
     pub waker: Arc<Waker>,
     pub regs: Registers,
-    pub mm: MemoryManager,
-    pub fds: FdTable,
+    /// The address space, shared by the threads of a process (CLONE_VM).
+    pub mm: Arc<Mutex<MemoryManager>>,
+    /// The fd table (CLONE_FILES shares it).
+    pub fds: Arc<Mutex<FdTable>>,
+    /// cwd and umask (CLONE_FS shares them).
+    pub fs: Arc<Mutex<FsContext>>,
     pub credentials: Credentials,
-    pub rlimits: ResourceLimits,
-    pub umask: u32,
-    /// Absolute working directory inside the container.
-    pub cwd: String,
+    /// Resource limits, per process.
+    pub rlimits: Arc<Mutex<ResourceLimits>>,
     /// Absolute path of the running executable (/proc/self/exe).
     pub exe_path: String,
     /// The command name (PR_SET_NAME, /proc/PID/comm): 15 bytes at most.
@@ -86,17 +98,26 @@ pub struct TaskStart {
     pub executable: Executable,
 }
 
-/// What a forked child starts from: a copy of its parent.
-pub struct ForkStart {
+/// The memory a new task starts with.
+pub enum ChildMemory {
+    /// fork: a copy, in a new address space.
+    Copied(ForkedMemory),
+    /// CLONE_VM: the parent's own, reached through a new thread of its
+    /// platform address space.
+    Shared(Arc<Mutex<MemoryManager>>, Box<dyn ThreadSeed>),
+}
+
+/// What a new task (forked process or new thread) starts from.
+pub struct ChildStart {
+    pub tid: i32,
     pub pid: i32,
     pub waker: Arc<Waker>,
     pub regs: Registers,
-    pub memory: ForkedMemory,
-    pub fds: FdTable,
+    pub memory: ChildMemory,
+    pub fds: Arc<Mutex<FdTable>>,
+    pub fs: Arc<Mutex<FsContext>>,
     pub credentials: Credentials,
-    pub rlimits: ResourceLimits,
-    pub umask: u32,
-    pub cwd: String,
+    pub rlimits: Arc<Mutex<ResourceLimits>>,
     pub exe_path: String,
     pub name: String,
     pub signal_mask: SigSet,
@@ -108,7 +129,44 @@ pub struct ForkStart {
 
 impl Task {
     pub fn tid(&self) -> i32 {
-        self.pid
+        self.tid
+    }
+
+    /// The address space, locked.
+    pub fn mm(&self) -> MutexGuard<'_, MemoryManager> {
+        self.mm.lock().expect("memory manager poisoned")
+    }
+
+    /// The fd table, locked.
+    pub fn fds(&self) -> MutexGuard<'_, FdTable> {
+        self.fds.lock().expect("fd table poisoned")
+    }
+
+    /// cwd and umask, locked.
+    pub fn fs(&self) -> MutexGuard<'_, FsContext> {
+        self.fs.lock().expect("fs context poisoned")
+    }
+
+    /// The resource limits, locked.
+    pub fn rlimits(&self) -> MutexGuard<'_, ResourceLimits> {
+        self.rlimits.lock().expect("rlimits poisoned")
+    }
+
+    /// The soft value of one resource limit.
+    pub fn limit(&self, resource: u32) -> u64 {
+        self.rlimits().soft(resource)
+    }
+
+    /// Changes the blocked-signal mask; the task set learns it too, since a
+    /// blocked signal is never discarded as ignored when sent.
+    pub fn set_signal_mask(&mut self, mask: SigSet) {
+        self.signal_mask = mask & !signal::UNBLOCKABLE;
+        self.kernel.tasks.set_blocked(self.tid, self.signal_mask);
+    }
+
+    /// The platform address space, operated through this thread.
+    pub fn space(&self) -> &dyn AddressSpace {
+        self.context.address_space()
     }
 
     pub fn tasks(&self) -> &TaskSet {
@@ -117,7 +175,7 @@ impl Task {
 
     /// A blocker for sleeping on this task's behalf.
     pub fn blocker(&self) -> Blocker<'_> {
-        Blocker::new(&self.waker, &self.kernel.tasks, self.pid, self.signal_mask)
+        Blocker::new(&self.waker, &self.kernel.tasks, self.tid, self.signal_mask)
     }
 
     /// CPU time the task has used in application code.
@@ -138,6 +196,9 @@ impl Task {
                 }
             }
             if self.exit_status.is_none() {
+                self.exit_status = self.tasks().must_exit(self.tid);
+            }
+            if self.exit_status.is_none() {
                 self.deliver_signals();
             }
             if let Some(status) = self.exit_status {
@@ -148,11 +209,18 @@ impl Task {
         status
     }
 
+    /// Ends the whole process (exit_group, a fatal signal): every other
+    /// thread is told to go, and this one goes.
+    pub fn exit_group(&mut self, status: ExitStatus) {
+        self.tasks().exit_group(self.pid, status);
+        self.exit_status = Some(status);
+    }
+
     /// A fault either grows the stack or raises its signal, which is
     /// delivered even if blocked or ignored (Linux's force_sig_fault).
     fn handle_fault(&mut self, fault: Fault) {
-        let stack_limit = self.rlimits.soft(libc::RLIMIT_STACK);
-        if fault.signal == libc::SIGSEGV && self.mm.grow_down(fault.addr, stack_limit) {
+        let stack_limit = self.limit(libc::RLIMIT_STACK);
+        if fault.signal == libc::SIGSEGV && self.mm().grow_down(fault.addr, stack_limit, self.space()) {
             return;
         }
         tracing::debug!(
@@ -170,7 +238,7 @@ impl Task {
                 actions.set(signo, SigAction::default());
             }
         });
-        self.signal_mask &= !signal::bit(signo);
+        self.set_signal_mask(self.signal_mask & !signal::bit(signo));
         let info = SigInfo {
             signo,
             code: fault.code,
@@ -186,7 +254,7 @@ impl Task {
     fn deliver_signals(&mut self) {
         let interrupted = self.restart.take();
         let mut handled = false;
-        while let Some((info, action)) = self.tasks().dequeue_signal(self.pid, self.signal_mask) {
+        while let Some((info, action)) = self.tasks().dequeue_signal(self.tid, self.signal_mask) {
             let signo = info.signo;
             if action.handler == SIG_DFL || signo == libc::SIGKILL || signo == libc::SIGSTOP {
                 match signal::default_action(signo) {
@@ -199,7 +267,7 @@ impl Task {
                         continue;
                     }
                     DefaultAction::Terminate | DefaultAction::Core => {
-                        self.exit_status = Some(ExitStatus::Signaled(signo));
+                        self.exit_group(ExitStatus::Signaled(signo));
                         return;
                     }
                 }
@@ -226,7 +294,7 @@ impl Task {
                 None => {}
             }
             if let Some(mask) = self.saved_mask.take() {
-                self.signal_mask = mask;
+                self.set_signal_mask(mask);
             }
         }
     }
@@ -257,16 +325,29 @@ impl Task {
             altstack: self.altstack,
             fp_state: &fp_state,
         };
-        let stack_limit = self.rlimits.soft(libc::RLIMIT_STACK);
-        if frame::push(&mut self.mm, &mut self.regs, &request, stack_limit).is_err() {
-            self.exit_status = Some(ExitStatus::Signaled(libc::SIGSEGV));
+        let stack_limit = self.limit(libc::RLIMIT_STACK);
+        let mut mm = self.mm.lock().expect("memory manager poisoned");
+        let pushed = frame::push(
+            &mut mm,
+            self.context.address_space(),
+            &mut self.regs,
+            &request,
+            stack_limit,
+        );
+        drop(mm);
+        if pushed.is_err() {
+            self.exit_group(ExitStatus::Signaled(libc::SIGSEGV));
             return;
         }
-        let signo = info.signo;
-        self.signal_mask |= action.mask & !signal::UNBLOCKABLE;
-        if action.flags & signal::SA_NODEFER == 0 {
-            self.signal_mask |= signal::bit(signo);
+        if let Err(err) = self.context.set_fp_state(&frame::handler_fp_state(&fp_state)) {
+            tracing::warn!(pid = self.pid, %err, "cannot reset the FPU state for a handler");
         }
+        let signo = info.signo;
+        let mut mask = self.signal_mask | action.mask;
+        if action.flags & signal::SA_NODEFER == 0 {
+            mask |= signal::bit(signo);
+        }
+        self.set_signal_mask(mask);
         if action.flags & signal::SA_RESETHAND != 0 {
             self.tasks()
                 .with_actions(self.pid, |actions| actions.set(signo, SigAction::default()));
@@ -276,8 +357,11 @@ impl Task {
     /// rt_sigreturn(2): restores what the handler frame saved.
     pub fn sigreturn(&mut self) -> Result<(), Errno> {
         let fp_len = self.context.fp_state().map_err(|_| Errno::EFAULT)?.len();
-        let restored = frame::pop(&self.mm, &mut self.regs, fp_len)?;
-        self.signal_mask = restored.mask;
+        let restored = {
+            let mm = self.mm.lock().expect("memory manager poisoned");
+            frame::pop(&mm, &mut self.regs, fp_len)?
+        };
+        self.set_signal_mask(restored.mask);
         if let Some(fp) = restored.fp_state {
             self.context.set_fp_state(&fp).map_err(|_| Errno::EFAULT)?;
         }
@@ -296,22 +380,41 @@ impl Task {
             if !self.tasks().is_stopped(self.pid) {
                 return;
             }
-            if self.tasks().pending(self.pid) & signal::bit(libc::SIGKILL) != 0 {
-                self.exit_status = Some(ExitStatus::Signaled(libc::SIGKILL));
+            if let Some(status) = self.tasks().must_exit(self.tid) {
+                self.exit_status = Some(status);
+                return;
+            }
+            if self.tasks().pending(self.tid) & signal::bit(libc::SIGKILL) != 0 {
+                self.exit_group(ExitStatus::Signaled(libc::SIGKILL));
                 return;
             }
             self.waker.wait(seen, None);
         }
     }
 
-    /// Forks a child process: a copy of this one, with its own address
-    /// space, running on its own OS thread. With `vfork`, returns only once
-    /// the child has exec'd or exited.
-    pub fn fork(&mut self, request: ForkRequest) -> Result<i32, Errno> {
-        let memory = self.mm.fork_copy()?;
-        let (pid, waker) = self
-            .tasks()
-            .create_child(self.pid, request.exit_signal, request.same_parent)?;
+    /// Creates a task: a new process (a copy of this one, or sharing its
+    /// memory with CLONE_VM) or a new thread of this process
+    /// (CLONE_THREAD). It runs on its own OS thread. With `vfork`, returns
+    /// only once the child has exec'd or exited.
+    pub fn clone_task(&mut self, request: ForkRequest) -> Result<i32, Errno> {
+        let memory = if request.share_vm {
+            let seed = self.context.spawn_thread().map_err(|err| {
+                tracing::warn!(pid = self.pid, %err, "cannot start a stub thread");
+                Errno::EAGAIN
+            })?;
+            ChildMemory::Shared(Arc::clone(&self.mm), seed)
+        } else {
+            ChildMemory::Copied(self.mm().fork_copy()?)
+        };
+        let (tid, pid, waker) = if request.thread {
+            let (tid, waker) = self.tasks().create_thread(self.pid)?;
+            (tid, self.pid, waker)
+        } else {
+            let (pid, waker) = self
+                .tasks()
+                .create_child(self.pid, request.exit_signal, request.same_parent)?;
+            (pid, pid, waker)
+        };
         let mut regs = self.regs;
         regs.rax = 0;
         if let Some(stack) = request.stack {
@@ -320,34 +423,58 @@ impl Task {
         if let Some(tls) = request.tls {
             regs.fs_base = tls;
         }
-        let start = ForkStart {
+        let fds = if request.share_files {
+            Arc::clone(&self.fds)
+        } else {
+            Arc::new(Mutex::new(self.fds().clone()))
+        };
+        let fs = if request.share_fs {
+            Arc::clone(&self.fs)
+        } else {
+            Arc::new(Mutex::new(self.fs().clone()))
+        };
+        let rlimits = if request.thread {
+            Arc::clone(&self.rlimits)
+        } else {
+            Arc::new(Mutex::new(self.rlimits().clone()))
+        };
+        let start = ChildStart {
+            tid,
             pid,
             waker,
             regs,
             memory,
-            fds: self.fds.clone(),
+            fds,
+            fs,
             credentials: self.credentials.clone(),
-            rlimits: self.rlimits.clone(),
-            umask: self.umask,
-            cwd: self.cwd.clone(),
+            rlimits,
             exe_path: self.exe_path.clone(),
             name: self.name.clone(),
             signal_mask: self.signal_mask,
-            altstack: self.altstack,
+            // A thread or CLONE_VM child must not share the alternate stack.
+            altstack: if request.share_vm {
+                AltStack::DISABLED
+            } else {
+                self.altstack
+            },
             clear_child_tid: request.child_clear_tid.unwrap_or(0),
             set_child_tid: request.child_set_tid,
         };
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
         let kernel = Arc::clone(&self.kernel);
         let spawned = std::thread::Builder::new()
-            .name(format!("task-{pid}"))
+            .name(format!("task-{tid}"))
             .spawn(move || run_child(kernel, start, started_tx));
         let started = match spawned {
             Ok(_) => started_rx.recv().unwrap_or(Err(Errno::EAGAIN)),
             Err(_) => Err(Errno::EAGAIN),
         };
         if let Err(errno) = started {
-            self.tasks().abandon_child(pid);
+            if request.thread {
+                self.tasks().abandon_thread(tid);
+            } else {
+                self.tasks().abandon_child(pid);
+            }
             return Err(errno);
         }
         if request.vfork {
@@ -355,70 +482,142 @@ impl Task {
             // SIGKILL ends the wait early, as on Linux.
             loop {
                 let seen = self.waker.sequence();
-                if self.tasks().vfork_done(pid) || self.tasks().pending(self.pid) & signal::bit(libc::SIGKILL) != 0 {
+                if self.tasks().vfork_done(pid) || self.tasks().must_exit(self.tid).is_some() {
                     break;
                 }
                 self.waker.wait(seen, None);
             }
         }
-        Ok(pid)
+        Ok(tid)
     }
 
     /// execve(2): replaces the program. Fails with nothing changed, or
     /// succeeds with a new address space.
     pub fn exec(&mut self, executable: Executable, argv: Vec<String>, env: Vec<String>) -> Result<(), Errno> {
         let kernel = Arc::clone(&self.kernel);
-        let (space, context) =
-            platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file).map_err(
-                |err| {
-                    tracing::warn!(pid = self.pid, %err, "cannot create an address space for execve");
-                    Errno::ENOMEM
-                },
-            )?;
-        let mut mm = MemoryManager::new(Arc::clone(&kernel.memory_file), space);
+        if !self.tasks().become_sole_thread(self.tid, &self.waker) {
+            // Told to go while waiting for the other threads to.
+            return Err(Errno::EINTR);
+        }
+        let context = platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file)
+            .map_err(|err| {
+            tracing::warn!(pid = self.pid, %err, "cannot create an address space for execve");
+            Errno::ENOMEM
+        })?;
+        let mut mm = MemoryManager::new(Arc::clone(&kernel.memory_file));
         let args = ExecArgs {
             argv: &argv,
             env: &env,
             credentials: &self.credentials,
-            stack_limit: self.rlimits.soft(libc::RLIMIT_STACK),
+            stack_limit: self.limit(libc::RLIMIT_STACK),
         };
-        let entry = loader::load(&mut mm, &executable, &args).map_err(|err| err.errno())?;
+        let entry = loader::load(&mut mm, context.address_space(), &executable, &args).map_err(|err| err.errno())?;
         // The point of no return.
         self.release_clear_child_tid();
-        self.mm = mm;
+        self.mm = Arc::new(Mutex::new(mm));
         self.context = context;
+        // The exec'ing thread now leads the process, with its pid.
+        if self.tid != self.pid {
+            self.tasks().take_over_leader(self.tid, self.pid);
+            self.tid = self.pid;
+        }
+        // The fd table and fs context stop being shared with a CLONE_VM
+        // parent (vfork) or former threads.
+        let fds = self.fds().clone();
+        self.fds = Arc::new(Mutex::new(fds));
+        let fs = self.fs().clone();
+        self.fs = Arc::new(Mutex::new(fs));
         self.regs = self.context.initial_registers();
         self.regs.rip = entry.rip;
         self.regs.rsp = entry.rsp;
-        self.fds.close_on_exec();
+        self.fds().close_on_exec();
         self.tasks().with_actions(self.pid, |actions| actions.reset_for_exec());
         self.altstack = AltStack::DISABLED;
         self.robust_list = 0;
         self.name = command_name(&executable.path);
         self.exe_path = executable.path;
-        self.tasks().set_interrupter(self.pid, self.context.interrupter());
+        self.tasks().set_interrupter(self.tid, self.context.interrupter());
         self.tasks().exec_done(self.pid);
         Ok(())
     }
 
-    /// The CLONE_CHILD_CLEARTID word is zeroed when the task lets go of its
-    /// memory (exit or exec). The futex wake that goes with it arrives with
-    /// futexes.
+    /// The CLONE_CHILD_CLEARTID word is zeroed and its futex woken when the
+    /// task lets go of its memory (exit or exec): how pthread_join learns a
+    /// thread is gone.
     fn release_clear_child_tid(&mut self) {
         if self.clear_child_tid != 0 {
-            let _ = self.mm.write_pod(self.clear_child_tid, &0u32);
+            let addr = self.clear_child_tid;
             self.clear_child_tid = 0;
+            let key = {
+                let mm = self.mm();
+                if mm.write_pod(addr, &0u32).is_err() {
+                    return;
+                }
+                mm.futex_key(addr)
+            };
+            if let Ok(key) = key {
+                self.kernel.futexes.wake(key, 1, u32::MAX);
+            }
+        }
+    }
+
+    /// Walks the robust futex list at thread exit (futex(2), "robust
+    /// futexes"): each lock this thread still holds is marked
+    /// FUTEX_OWNER_DIED and one waiter is woken.
+    fn release_robust_futexes(&mut self) {
+        const FUTEX_WAITERS: u32 = 0x8000_0000;
+        const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+        const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+        const MAX_LOCKS: usize = 2048;
+        let head = std::mem::take(&mut self.robust_list);
+        if head == 0 {
+            return;
+        }
+        let mm = self.mm();
+        let Ok(first) = mm.read_pod::<u64>(head) else { return };
+        let Ok(offset) = mm.read_pod::<i64>(head + 8) else {
+            return;
+        };
+        let pending = mm.read_pod::<u64>(head + 16).unwrap_or(0);
+        let mut entries = Vec::new();
+        let mut entry = first;
+        while entry != head && entry != 0 && entries.len() < MAX_LOCKS {
+            entries.push(entry);
+            let Ok(next) = mm.read_pod::<u64>(entry) else { break };
+            entry = next;
+        }
+        if pending != 0 {
+            entries.push(pending);
+        }
+        let mut wakes = Vec::new();
+        for entry in entries {
+            let word = entry.wrapping_add_signed(offset);
+            let Ok(value) = mm.read_pod::<u32>(word) else { continue };
+            if value & FUTEX_TID_MASK != self.tid as u32 {
+                continue;
+            }
+            let _ = mm.write_pod(word, &((value & FUTEX_WAITERS) | FUTEX_OWNER_DIED));
+            if value & FUTEX_WAITERS != 0 {
+                if let Ok(key) = mm.futex_key(word) {
+                    wakes.push(key);
+                }
+            }
+        }
+        drop(mm);
+        for key in wakes {
+            self.kernel.futexes.wake(key, 1, u32::MAX);
         }
     }
 
     /// Tears the task down: files first (so pipes see EOF), then memory and
     /// the stub, then the parent hears of it.
     fn exit(mut self, status: ExitStatus) {
+        self.release_robust_futexes();
         self.release_clear_child_tid();
         let cpu = self.context.cpu_time();
         let Task {
             kernel,
-            pid,
+            tid,
             fds,
             mm,
             context,
@@ -427,13 +626,21 @@ impl Task {
         drop(fds);
         drop(mm);
         drop(context);
-        kernel.tasks.exit(pid, status, cpu);
+        kernel.tasks.exit_thread(tid, status, cpu);
     }
 }
 
-/// What clone(2) asks of a new process.
+/// What clone(2) asks of a new task.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ForkRequest {
+    /// CLONE_THREAD: a thread of the caller's process.
+    pub thread: bool,
+    /// CLONE_VM: share the address space.
+    pub share_vm: bool,
+    /// CLONE_FILES: share the fd table.
+    pub share_files: bool,
+    /// CLONE_FS: share cwd and umask.
+    pub share_fs: bool,
     /// The signal the parent gets when the child exits.
     pub exit_signal: i32,
     /// CLONE_PARENT: the child is the caller's sibling.
@@ -481,16 +688,15 @@ pub(crate) fn run_init(
 
 fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelError> {
     let TaskStart { spec, executable } = start;
-    let (space, context) =
-        platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file)?;
-    let mut mm = MemoryManager::new(Arc::clone(&kernel.memory_file), space);
+    let context = platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file)?;
+    let mut mm = MemoryManager::new(Arc::clone(&kernel.memory_file));
     let exec_args = ExecArgs {
         argv: &spec.argv,
         env: &spec.env,
         credentials: &spec.credentials,
         stack_limit: spec.rlimits.soft(libc::RLIMIT_STACK),
     };
-    let entry = loader::load(&mut mm, &executable, &exec_args)?;
+    let entry = loader::load(&mut mm, context.address_space(), &executable, &exec_args)?;
     let mut regs = context.initial_registers();
     regs.rip = entry.rip;
     regs.rsp = entry.rsp;
@@ -503,15 +709,18 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
     let waker = kernel.tasks.create_init(spec.credentials.uid);
     kernel.tasks.set_interrupter(INIT_PID, context.interrupter());
     Ok(Task {
+        tid: INIT_PID,
         pid: INIT_PID,
         waker,
         regs,
-        mm,
-        fds,
+        mm: Arc::new(Mutex::new(mm)),
+        fds: Arc::new(Mutex::new(fds)),
+        fs: Arc::new(Mutex::new(FsContext {
+            cwd: spec.cwd,
+            umask: spec.umask & 0o777,
+        })),
         credentials: spec.credentials,
-        rlimits: spec.rlimits,
-        umask: spec.umask & 0o777,
-        cwd: spec.cwd,
+        rlimits: Arc::new(Mutex::new(spec.rlimits)),
         name: command_name(&executable.path),
         exe_path: executable.path,
         signal_mask: 0,
@@ -527,9 +736,9 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
     })
 }
 
-/// The body of a forked child's OS thread.
-fn run_child(kernel: Arc<Kernel>, start: ForkStart, started: SyncSender<Result<(), Errno>>) {
-    let pid = start.pid;
+/// The body of a new task's OS thread.
+fn run_child(kernel: Arc<Kernel>, start: ChildStart, started: SyncSender<Result<(), Errno>>) {
+    let tid = start.tid;
     let task = match new_child_task(kernel, start) {
         Ok(task) => task,
         Err(errno) => {
@@ -539,32 +748,40 @@ fn run_child(kernel: Arc<Kernel>, start: ForkStart, started: SyncSender<Result<(
     };
     let _ = started.send(Ok(()));
     let status = task.run();
-    tracing::debug!(pid, ?status, "process exited");
+    tracing::debug!(tid, ?status, "task exited");
 }
 
-fn new_child_task(kernel: Arc<Kernel>, start: ForkStart) -> Result<Task, Errno> {
-    let (space, context) =
-        platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file).map_err(
-            |err| {
-                tracing::warn!(%err, "cannot create an address space for a child");
-                Errno::EAGAIN
-            },
-        )?;
-    let mm = MemoryManager::from_fork(Arc::clone(&kernel.memory_file), space, start.memory)?;
+fn new_child_task(kernel: Arc<Kernel>, start: ChildStart) -> Result<Task, Errno> {
+    let platform_error = |err: crate::platform::PlatformError| {
+        tracing::warn!(%err, "cannot set up the platform for a new task");
+        Errno::EAGAIN
+    };
+    let (mm, context) = match start.memory {
+        ChildMemory::Copied(forked) => {
+            let context =
+                platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file)
+                    .map_err(platform_error)?;
+            let mm = MemoryManager::from_fork(Arc::clone(&kernel.memory_file), context.address_space(), forked)?;
+            (Arc::new(Mutex::new(mm)), context)
+        }
+        ChildMemory::Shared(mm, seed) => (mm, seed.start(kernel.config.pin_cpu).map_err(platform_error)?),
+    };
     if let Some(addr) = start.set_child_tid {
-        mm.write_pod(addr, &(start.pid as u32))?;
+        mm.lock()
+            .expect("memory manager poisoned")
+            .write_pod(addr, &(start.tid as u32))?;
     }
-    kernel.tasks.set_interrupter(start.pid, context.interrupter());
+    kernel.tasks.set_interrupter(start.tid, context.interrupter());
     Ok(Task {
+        tid: start.tid,
         pid: start.pid,
         waker: start.waker,
         regs: start.regs,
         mm,
         fds: start.fds,
+        fs: start.fs,
         credentials: start.credentials,
         rlimits: start.rlimits,
-        umask: start.umask,
-        cwd: start.cwd,
         exe_path: start.exe_path,
         name: start.name,
         signal_mask: start.signal_mask,

@@ -61,9 +61,47 @@ pub struct ProcessEntry {
     pub execed: bool,
     /// A vfork parent waits until this child execs or exits.
     pub vfork_done: bool,
+    /// The threads of the process, by tid.
+    pub threads: BTreeSet<i32>,
+    /// Set by exit_group or a fatal signal: every thread is on its way out
+    /// and the process ends with this status.
+    pub group_exit: Option<ExitStatus>,
+}
+
+/// One thread: what other threads need to reach it.
+pub struct ThreadEntry {
+    pub tgid: i32,
+    /// Signals sent to this thread alone (tkill, tgkill, faults).
+    pub pending: PendingSignals,
     pub waker: Arc<Waker>,
-    /// Kicks the task out of application code; None until it runs.
+    /// Kicks the thread out of application code; None until it runs.
     pub interrupter: Option<Arc<dyn Interrupt>>,
+    /// Another thread's execve ends this one.
+    pub doomed: bool,
+    /// The thread's blocked signals, as last published.
+    pub blocked: SigSet,
+}
+
+impl ThreadEntry {
+    fn new(tgid: i32) -> Self {
+        ThreadEntry {
+            tgid,
+            pending: PendingSignals::default(),
+            waker: Waker::new(),
+            interrupter: None,
+            doomed: false,
+            blocked: 0,
+        }
+    }
+
+    /// Wakes the thread if it sleeps in the kernel, and kicks it out of
+    /// application code if it runs there.
+    fn wake(&self) {
+        self.waker.notify();
+        if let Some(interrupter) = &self.interrupter {
+            interrupter.interrupt();
+        }
+    }
 }
 
 impl ProcessEntry {
@@ -82,17 +120,8 @@ impl ProcessEntry {
             subreaper: false,
             execed: false,
             vfork_done: false,
-            waker: Waker::new(),
-            interrupter: None,
-        }
-    }
-
-    /// Wakes the task if it sleeps in the kernel, and kicks it out of
-    /// application code if it runs there.
-    fn wake(&self) {
-        self.waker.notify();
-        if let Some(interrupter) = &self.interrupter {
-            interrupter.interrupt();
+            threads: BTreeSet::new(),
+            group_exit: None,
         }
     }
 }
@@ -154,7 +183,33 @@ impl WaitEvent {
 
 struct Inner {
     processes: BTreeMap<i32, ProcessEntry>,
+    threads: BTreeMap<i32, ThreadEntry>,
     last_pid: i32,
+}
+
+impl Inner {
+    /// Wakes every thread of process `pid`.
+    fn wake_process(&self, pid: i32) {
+        if let Some(process) = self.processes.get(&pid) {
+            for tid in &process.threads {
+                if let Some(thread) = self.threads.get(tid) {
+                    thread.wake();
+                }
+            }
+        }
+    }
+
+    /// Wakes every thread of process `pid` that sleeps, without kicking
+    /// running ones (news for wait4, vfork).
+    fn notify_process(&self, pid: i32) {
+        if let Some(process) = self.processes.get(&pid) {
+            for tid in &process.threads {
+                if let Some(thread) = self.threads.get(tid) {
+                    thread.waker.notify();
+                }
+            }
+        }
+    }
 }
 
 /// Every process of the sandbox.
@@ -167,6 +222,7 @@ impl Default for TaskSet {
         TaskSet {
             inner: Mutex::new(Inner {
                 processes: BTreeMap::new(),
+                threads: BTreeMap::new(),
                 last_pid: 0,
             }),
         }
@@ -181,11 +237,48 @@ impl TaskSet {
     /// Registers the container's init (pid 1, its own group and session).
     pub fn create_init(&self, uid: u32) -> Arc<Waker> {
         let mut inner = self.lock();
-        let entry = ProcessEntry::new(0, INIT_PID, INIT_PID, uid, 0, SignalActions::default());
-        let waker = Arc::clone(&entry.waker);
+        let mut entry = ProcessEntry::new(0, INIT_PID, INIT_PID, uid, 0, SignalActions::default());
+        entry.threads.insert(INIT_PID);
+        let thread = ThreadEntry::new(INIT_PID);
+        let waker = Arc::clone(&thread.waker);
         inner.processes.insert(INIT_PID, entry);
+        inner.threads.insert(INIT_PID, thread);
         inner.last_pid = INIT_PID;
         waker
+    }
+
+    /// Registers a new thread of process `tgid`.
+    pub fn create_thread(&self, tgid: i32) -> Result<(i32, Arc<Waker>), Errno> {
+        let mut inner = self.lock();
+        if inner.processes.get(&tgid).is_none_or(|p| p.group_exit.is_some()) {
+            return Err(Errno::EAGAIN);
+        }
+        let tid = Self::allocate_pid(&mut inner)?;
+        let thread = ThreadEntry::new(tgid);
+        let waker = Arc::clone(&thread.waker);
+        inner.threads.insert(tid, thread);
+        inner
+            .processes
+            .get_mut(&tgid)
+            .expect("checked above")
+            .threads
+            .insert(tid);
+        Ok((tid, waker))
+    }
+
+    /// Forgets a thread whose creation failed before it ran.
+    pub fn abandon_thread(&self, tid: i32) {
+        let mut inner = self.lock();
+        if let Some(thread) = inner.threads.remove(&tid) {
+            if let Some(process) = inner.processes.get_mut(&thread.tgid) {
+                process.threads.remove(&tid);
+            }
+        }
+    }
+
+    /// The process a thread belongs to.
+    pub fn tgid(&self, tid: i32) -> Option<i32> {
+        self.lock().threads.get(&tid).map(|thread| thread.tgid)
     }
 
     /// Registers a child of `parent` (fork/clone). With `same_parent`
@@ -194,7 +287,7 @@ impl TaskSet {
         let mut inner = self.lock();
         let caller = inner.processes.get(&parent).ok_or(Errno::ESRCH)?;
         let ppid = if same_parent { caller.ppid } else { parent };
-        let entry = ProcessEntry::new(
+        let mut entry = ProcessEntry::new(
             ppid,
             caller.pgid,
             caller.sid,
@@ -202,9 +295,12 @@ impl TaskSet {
             exit_signal,
             caller.actions.clone(),
         );
-        let waker = Arc::clone(&entry.waker);
         let pid = Self::allocate_pid(&mut inner)?;
+        entry.threads.insert(pid);
+        let thread = ThreadEntry::new(pid);
+        let waker = Arc::clone(&thread.waker);
         inner.processes.insert(pid, entry);
+        inner.threads.insert(pid, thread);
         if let Some(parent) = inner.processes.get_mut(&ppid) {
             parent.children.insert(pid);
         }
@@ -219,6 +315,7 @@ impl TaskSet {
                 parent.children.remove(&pid);
             }
         }
+        inner.threads.remove(&pid);
     }
 
     fn allocate_pid(inner: &mut Inner) -> Result<i32, Errno> {
@@ -230,16 +327,16 @@ impl TaskSet {
             };
             let pid = inner.last_pid;
             let in_use = inner.processes.values().any(|p| p.pgid == pid || p.sid == pid);
-            if !inner.processes.contains_key(&pid) && !in_use {
+            if !inner.processes.contains_key(&pid) && !inner.threads.contains_key(&pid) && !in_use {
                 return Ok(pid);
             }
         }
         Err(Errno::EAGAIN)
     }
 
-    pub fn set_interrupter(&self, pid: i32, interrupter: Arc<dyn Interrupt>) {
-        if let Some(entry) = self.lock().processes.get_mut(&pid) {
-            entry.interrupter = Some(interrupter);
+    pub fn set_interrupter(&self, tid: i32, interrupter: Arc<dyn Interrupt>) {
+        if let Some(thread) = self.lock().threads.get_mut(&tid) {
+            thread.interrupter = Some(interrupter);
         }
     }
 
@@ -262,27 +359,66 @@ impl TaskSet {
         f(&mut entry.actions)
     }
 
-    /// The signals pending for `pid`.
-    pub fn pending(&self, pid: i32) -> SigSet {
-        self.lock().processes.get(&pid).map_or(0, |entry| entry.pending.set())
+    /// Records thread `tid`'s blocked signals.
+    pub fn set_blocked(&self, tid: i32, blocked: SigSet) {
+        if let Some(thread) = self.lock().threads.get_mut(&tid) {
+            thread.blocked = blocked;
+        }
     }
 
-    /// Whether `pid` has a signal to act on when `blocked` is its mask.
-    pub fn has_deliverable(&self, pid: i32, blocked: SigSet) -> bool {
-        self.lock()
-            .processes
-            .get(&pid)
-            .is_some_and(|entry| entry.pending.set() & !(blocked & !signal::UNBLOCKABLE) != 0)
+    /// Whether some thread of process `pid` blocks `signo`: such a signal is
+    /// queued even if ignored, since the handler may change before it is
+    /// unblocked (Linux's sig_ignored()).
+    fn blocked_in(inner: &Inner, pid: i32, signo: i32) -> bool {
+        inner.processes.get(&pid).is_some_and(|process| {
+            process.threads.iter().any(|tid| {
+                inner
+                    .threads
+                    .get(tid)
+                    .is_some_and(|t| t.blocked & signal::bit(signo) != 0)
+            })
+        })
     }
 
-    /// Takes the next signal for `pid` to act on, with its disposition.
-    /// Ignored signals are dropped on the way.
-    pub fn dequeue_signal(&self, pid: i32, blocked: SigSet) -> Option<(SigInfo, SigAction)> {
+    /// The signals pending for thread `tid`: its own and its process's.
+    pub fn pending(&self, tid: i32) -> SigSet {
+        let inner = self.lock();
+        let Some(thread) = inner.threads.get(&tid) else {
+            return 0;
+        };
+        let process = inner.processes.get(&thread.tgid).map_or(0, |p| p.pending.set());
+        thread.pending.set() | process
+    }
+
+    /// Whether thread `tid` has a signal to act on when `blocked` is its
+    /// mask, or must go.
+    pub fn has_deliverable(&self, tid: i32, blocked: SigSet) -> bool {
+        let inner = self.lock();
+        let Some(thread) = inner.threads.get(&tid) else {
+            return true;
+        };
+        let Some(process) = inner.processes.get(&thread.tgid) else {
+            return true;
+        };
+        let ready = (thread.pending.set() | process.pending.set()) & !(blocked & !signal::UNBLOCKABLE);
+        ready != 0 || process.group_exit.is_some() || thread.doomed
+    }
+
+    /// Takes the next signal for thread `tid` to act on, with its
+    /// disposition: its own signals first, then its process's. Ignored
+    /// signals are dropped on the way.
+    pub fn dequeue_signal(&self, tid: i32, blocked: SigSet) -> Option<(SigInfo, SigAction)> {
         let mut inner = self.lock();
-        let entry = inner.processes.get_mut(&pid)?;
+        let Inner { threads, processes, .. } = &mut *inner;
+        let thread = threads.get_mut(&tid)?;
+        let process = processes.get_mut(&thread.tgid)?;
+        let blocked = blocked & !signal::UNBLOCKABLE;
         loop {
-            let info = entry.pending.dequeue(blocked & !signal::UNBLOCKABLE)?;
-            let action = entry.actions.get(info.signo);
+            let info = thread
+                .pending
+                .dequeue(blocked)
+                .or_else(|| process.pending.dequeue(blocked))?;
+            let action = process.actions.get(info.signo);
             if action.handler == SIG_IGN && info.signo != libc::SIGKILL && info.signo != libc::SIGSTOP {
                 continue;
             }
@@ -290,21 +426,68 @@ impl TaskSet {
         }
     }
 
-    /// Drops pending instances of the signals in `set`.
+    /// Drops pending instances of the signals in `set` for process `pid`
+    /// and all its threads.
     pub fn discard_pending(&self, pid: i32, set: SigSet) {
-        if let Some(entry) = self.lock().processes.get_mut(&pid) {
-            entry.pending.discard(set);
+        let mut inner = self.lock();
+        let Inner { threads, processes, .. } = &mut *inner;
+        if let Some(process) = processes.get_mut(&pid) {
+            process.pending.discard(set);
+            for tid in &process.threads {
+                if let Some(thread) = threads.get_mut(tid) {
+                    thread.pending.discard(set);
+                }
+            }
         }
     }
 
-    /// Takes a specific pending signal out of the queue (sigtimedwait).
-    pub fn take_signal(&self, pid: i32, set: SigSet) -> Option<SigInfo> {
+    /// Takes a pending signal in `set` out of the queues (sigtimedwait).
+    pub fn take_signal(&self, tid: i32, set: SigSet) -> Option<SigInfo> {
         let mut inner = self.lock();
-        let entry = inner.processes.get_mut(&pid)?;
-        let ready = entry.pending.set() & set;
+        let Inner { threads, processes, .. } = &mut *inner;
+        let thread = threads.get_mut(&tid)?;
+        let ready = thread.pending.set() & set;
+        if ready != 0 {
+            return thread.pending.take(ready.trailing_zeros() as i32 + 1);
+        }
+        let process = processes.get_mut(&thread.tgid)?;
+        let ready = process.pending.set() & set;
         (ready != 0)
-            .then(|| entry.pending.take(ready.trailing_zeros() as i32 + 1))
+            .then(|| process.pending.take(ready.trailing_zeros() as i32 + 1))
             .flatten()
+    }
+
+    /// Sends a signal to one thread (tkill, tgkill, faults). With `tgid`,
+    /// the thread must belong to that process.
+    pub fn send_thread(&self, tid: i32, tgid: Option<i32>, uid: u32, info: SigInfo) -> Result<(), Errno> {
+        let mut inner = self.lock();
+        let owner = inner.threads.get(&tid).map(|thread| thread.tgid).ok_or(Errno::ESRCH)?;
+        if tgid.is_some_and(|tgid| tgid != owner) {
+            return Err(Errno::ESRCH);
+        }
+        if !Self::may_signal(&inner, uid, owner) {
+            return Err(Errno::EPERM);
+        }
+        let blocked = inner
+            .threads
+            .get(&tid)
+            .is_some_and(|t| t.blocked & signal::bit(info.signo.max(1)) != 0);
+        let process = inner.processes.get(&owner).ok_or(Errno::ESRCH)?;
+        let action = process.actions.get(info.signo.max(1));
+        let fault = is_fault(&info);
+        let ignored = process.actions.ignores(info.signo.max(1)) && info.signo != libc::SIGKILL && !fault && !blocked;
+        let init_protected = owner == INIT_PID && action.handler == SIG_DFL && !fault && !blocked;
+        if info.signo == 0 || ignored || init_protected || matches!(process.life, Life::Zombie { .. }) {
+            return Ok(());
+        }
+        if STOP_SIGNALS & signal::bit(info.signo) != 0 || info.signo == libc::SIGCONT {
+            // Job control acts on the whole process.
+            return Self::send_locked(&mut inner, owner, info);
+        }
+        let thread = inner.threads.get_mut(&tid).expect("looked up above");
+        thread.pending.enqueue(info);
+        thread.wake();
+        Ok(())
     }
 
     /// Sends a signal, applying the rules of Linux's send_signal: ignored
@@ -317,13 +500,14 @@ impl TaskSet {
     }
 
     fn send_locked(inner: &mut Inner, pid: i32, info: SigInfo) -> Result<(), Errno> {
+        let blocked = Self::blocked_in(inner, pid, info.signo.max(1));
         let entry = inner.processes.get_mut(&pid).ok_or(Errno::ESRCH)?;
         if matches!(entry.life, Life::Zombie { .. }) || info.signo == 0 {
             return Ok(());
         }
         let signo = info.signo;
         let action = entry.actions.get(signo);
-        if pid == INIT_PID && action.handler == SIG_DFL && !is_fault(&info) {
+        if pid == INIT_PID && action.handler == SIG_DFL && !is_fault(&info) && !blocked {
             // An init only gets the signals it has handlers for (pid_namespaces(7)).
             return Ok(());
         }
@@ -339,11 +523,11 @@ impl TaskSet {
             entry.pending.discard(signal::bit(libc::SIGCONT));
         }
         let entry = inner.processes.get_mut(&pid).expect("looked up above");
-        if entry.actions.ignores(signo) && signo != libc::SIGKILL && !is_fault(&info) {
+        if entry.actions.ignores(signo) && signo != libc::SIGKILL && !is_fault(&info) && !blocked {
             return Ok(());
         }
         entry.pending.enqueue(info);
-        entry.wake();
+        inner.wake_process(pid);
         Ok(())
     }
 
@@ -431,10 +615,10 @@ impl TaskSet {
     /// Tells the parent about a stop or continue: SIGCHLD unless
     /// SA_NOCLDSTOP, and a wake-up for its waits.
     fn notify_parent_locked(inner: &mut Inner, ppid: i32, child: i32, event: WaitEvent) {
+        inner.notify_process(ppid);
         let Some(parent) = inner.processes.get(&ppid) else {
             return;
         };
-        parent.waker.notify();
         let action = parent.actions.get(libc::SIGCHLD);
         if action.flags & signal::SA_NOCLDSTOP == 0 {
             let code = match event {
@@ -458,45 +642,150 @@ impl TaskSet {
         }
     }
 
+    /// exit_group(2) or a fatal signal: every thread of the process is
+    /// told to go, and the process ends with `status` once the last has.
+    pub fn exit_group(&self, tgid: i32, status: ExitStatus) {
+        let mut inner = self.lock();
+        let Some(process) = inner.processes.get_mut(&tgid) else {
+            return;
+        };
+        if process.group_exit.is_some() {
+            return;
+        }
+        process.group_exit = Some(status);
+        inner.wake_process(tgid);
+    }
+
+    /// Whether thread `tid` must go now: its process is exiting as a whole,
+    /// or another thread's execve ends it.
+    pub fn must_exit(&self, tid: i32) -> Option<ExitStatus> {
+        let inner = self.lock();
+        let thread = inner.threads.get(&tid)?;
+        if thread.doomed {
+            return Some(ExitStatus::Signaled(libc::SIGKILL));
+        }
+        inner.processes.get(&thread.tgid)?.group_exit
+    }
+
+    /// execve(2) in a multi-threaded process: every other thread goes, and
+    /// the caller waits until they are gone. False if the caller itself was
+    /// told to go meanwhile.
+    pub fn become_sole_thread(&self, tid: i32, waker: &Waker) -> bool {
+        {
+            let mut inner = self.lock();
+            let Some(tgid) = inner.threads.get(&tid).map(|thread| thread.tgid) else {
+                return false;
+            };
+            let others: Vec<i32> = inner
+                .processes
+                .get(&tgid)
+                .map(|p| p.threads.iter().copied().filter(|&t| t != tid).collect())
+                .unwrap_or_default();
+            for other in others {
+                if let Some(thread) = inner.threads.get_mut(&other) {
+                    thread.doomed = true;
+                    thread.wake();
+                }
+            }
+        }
+        loop {
+            let seen = waker.sequence();
+            {
+                let inner = self.lock();
+                let Some(thread) = inner.threads.get(&tid) else {
+                    return false;
+                };
+                let Some(process) = inner.processes.get(&thread.tgid) else {
+                    return false;
+                };
+                if process.group_exit.is_some() || thread.doomed {
+                    return false;
+                }
+                if process.threads.len() == 1 {
+                    return true;
+                }
+            }
+            waker.wait(seen, Some(std::time::Instant::now() + Duration::from_millis(10)));
+        }
+    }
+
+    /// After execve by a non-leader thread: it takes the process's pid as
+    /// its tid (the old leader is gone).
+    pub fn take_over_leader(&self, tid: i32, pid: i32) {
+        let mut inner = self.lock();
+        if let Some(thread) = inner.threads.remove(&tid) {
+            inner.threads.insert(pid, thread);
+        }
+        if let Some(process) = inner.processes.get_mut(&pid) {
+            process.threads.remove(&tid);
+            process.threads.insert(pid);
+        }
+    }
+
+    /// Thread `tid` is gone. The last thread of a process takes the process
+    /// with it, with the group's status or, without one, its own.
+    /// Returns whether the process ended.
+    pub fn exit_thread(&self, tid: i32, status: ExitStatus, cpu: Duration) -> bool {
+        let mut inner = self.lock();
+        let Some(thread) = inner.threads.remove(&tid) else {
+            return false;
+        };
+        let tgid = thread.tgid;
+        let Some(process) = inner.processes.get_mut(&tgid) else {
+            return false;
+        };
+        process.threads.remove(&tid);
+        if !process.threads.is_empty() {
+            return false;
+        }
+        let status = process.group_exit.unwrap_or(status);
+        Self::exit_process_locked(&mut inner, tgid, status, cpu);
+        true
+    }
+
     /// The process is gone: it becomes a zombie, its children go to the
     /// nearest subreaper or init, and its parent gets the exit signal. When
     /// init exits, every other process is killed (pid_namespaces(7)).
-    pub fn exit(&self, pid: i32, status: ExitStatus, cpu: Duration) {
-        let mut inner = self.lock();
+    fn exit_process_locked(inner: &mut Inner, pid: i32, status: ExitStatus, cpu: Duration) {
         let Some(entry) = inner.processes.get_mut(&pid) else {
             return;
         };
         entry.life = Life::Zombie { status, cpu };
         entry.vfork_done = true;
-        entry.interrupter = None;
         entry.pending = PendingSignals::default();
         let children = std::mem::take(&mut entry.children);
         let (ppid, exit_signal, uid) = (entry.ppid, entry.exit_signal, entry.uid);
 
         if pid == INIT_PID {
-            for (&other, entry) in inner.processes.iter_mut() {
-                if other != INIT_PID && !matches!(entry.life, Life::Zombie { .. }) {
-                    entry.pending.enqueue(SigInfo::from_kernel(libc::SIGKILL));
-                    entry.wake();
+            let others: Vec<i32> = inner
+                .processes
+                .iter()
+                .filter(|(other, entry)| **other != INIT_PID && !matches!(entry.life, Life::Zombie { .. }))
+                .map(|(other, _)| *other)
+                .collect();
+            for other in others {
+                if let Some(entry) = inner.processes.get_mut(&other) {
+                    entry.group_exit.get_or_insert(ExitStatus::Signaled(libc::SIGKILL));
                 }
+                inner.wake_process(other);
             }
         }
-        let reaper = Self::reaper_for(&inner, ppid);
+        let reaper = Self::reaper_for(inner, ppid);
         for child in children {
             if let Some(entry) = inner.processes.get_mut(&child) {
                 entry.ppid = reaper;
             }
             if let Some(reaper) = inner.processes.get_mut(&reaper) {
                 reaper.children.insert(child);
-                reaper.waker.notify();
             }
+            inner.notify_process(reaper);
         }
+        inner.notify_process(ppid);
         let Some(parent) = inner.processes.get(&ppid) else {
             // The init's parent is outside the sandbox: the control plane
             // reads the status from the task's own result.
             return;
         };
-        parent.waker.notify();
         let action = parent.actions.get(libc::SIGCHLD);
         let autoreap =
             exit_signal == libc::SIGCHLD && (action.handler == SIG_IGN || action.flags & signal::SA_NOCLDWAIT != 0);
@@ -513,7 +802,7 @@ impl TaskSet {
                 status: value,
                 ..Default::default()
             };
-            let _ = Self::send_locked(&mut inner, ppid, info);
+            let _ = Self::send_locked(inner, ppid, info);
         }
         if autoreap {
             inner.processes.remove(&pid);
@@ -618,9 +907,7 @@ impl TaskSet {
         entry.execed = true;
         entry.vfork_done = true;
         let ppid = entry.ppid;
-        if let Some(parent) = inner.processes.get(&ppid) {
-            parent.waker.notify();
-        }
+        inner.notify_process(ppid);
     }
 
     pub fn vfork_done(&self, child: i32) -> bool {
@@ -726,7 +1013,7 @@ mod tests {
     fn a_zombie_is_reaped_once() {
         let (tasks, child) = set_with_child();
         assert_eq!(tasks.wait(INIT_PID, WaitTarget::Any, exited()), Ok(None));
-        tasks.exit(child, ExitStatus::Exited(3), Duration::ZERO);
+        tasks.exit_thread(child, ExitStatus::Exited(3), Duration::ZERO);
         let result = tasks.wait(INIT_PID, WaitTarget::Pid(child), exited()).unwrap().unwrap();
         assert_eq!(result.event.status_word(), 3 << 8);
         assert_eq!(tasks.wait(INIT_PID, WaitTarget::Any, exited()), Err(Errno::ECHILD));
@@ -741,7 +1028,7 @@ mod tests {
     fn orphans_go_to_init() {
         let (tasks, child) = set_with_child();
         let (grandchild, _) = tasks.create_child(child, libc::SIGCHLD, false).unwrap();
-        tasks.exit(child, ExitStatus::Exited(0), Duration::ZERO);
+        tasks.exit_thread(child, ExitStatus::Exited(0), Duration::ZERO);
         assert_eq!(tasks.ppid(grandchild), INIT_PID);
     }
 
@@ -768,6 +1055,49 @@ mod tests {
         assert_eq!(
             tasks.kill(1, 1000, child, SigInfo::from_process(libc::SIGTERM, 0, 1, 1000)),
             Err(Errno::EPERM)
+        );
+    }
+
+    #[test]
+    fn a_process_ends_with_its_last_thread_and_the_group_status() {
+        let (tasks, child) = set_with_child();
+        let (thread, _) = tasks.create_thread(child).unwrap();
+        assert!(
+            !tasks.exit_thread(child, ExitStatus::Exited(0), Duration::ZERO),
+            "the leader went first"
+        );
+        assert_eq!(tasks.wait(INIT_PID, WaitTarget::Any, exited()), Ok(None));
+        tasks.exit_group(child, ExitStatus::Exited(4));
+        assert_eq!(tasks.must_exit(thread), Some(ExitStatus::Exited(4)));
+        assert!(tasks.exit_thread(thread, ExitStatus::Exited(0), Duration::ZERO));
+        let result = tasks.wait(INIT_PID, WaitTarget::Pid(child), exited()).unwrap().unwrap();
+        assert_eq!(result.event.status_word(), 4 << 8);
+    }
+
+    #[test]
+    fn thread_signals_go_to_the_thread_and_process_signals_to_any() {
+        let (tasks, child) = set_with_child();
+        let (thread, _) = tasks.create_thread(child).unwrap();
+        tasks
+            .send_thread(thread, Some(child), 0, SigInfo::from_process(libc::SIGUSR1, 0, 1, 0))
+            .unwrap();
+        assert_eq!(tasks.pending(child), 0);
+        assert_eq!(tasks.pending(thread), signal::bit(libc::SIGUSR1));
+        assert_eq!(
+            tasks.send_thread(thread, Some(INIT_PID), 0, SigInfo::from_process(libc::SIGUSR1, 0, 1, 0)),
+            Err(Errno::ESRCH)
+        );
+        tasks
+            .send(child, SigInfo::from_process(libc::SIGUSR2, 0, 1, 0))
+            .unwrap();
+        assert_eq!(tasks.pending(child), signal::bit(libc::SIGUSR2));
+        assert_eq!(
+            tasks.dequeue_signal(thread, 0).map(|(info, _)| info.signo),
+            Some(libc::SIGUSR1)
+        );
+        assert_eq!(
+            tasks.dequeue_signal(thread, 0).map(|(info, _)| info.signo),
+            Some(libc::SIGUSR2)
         );
     }
 

@@ -2,84 +2,145 @@
 //! per task, PTRACE_SYSEMU to stop every system call.
 //!
 //! The tracer of a stub thread is the task's own OS thread (ptrace is per
-//! thread), so every method here runs on that thread. Address-space changes
-//! are made by injecting mmap/munmap/mprotect at the stub's one `syscall`
-//! instruction, the only place its seccomp filter lets a call through.
+//! thread), so every method of a [`StubThread`] runs on that thread.
+//! Address-space changes are made by injecting mmap/munmap/mprotect at the
+//! stub's injection `syscall`; new threads by injecting clone at its thread
+//! `syscall`. Those are the only places its seccomp filter lets calls
+//! through.
 
+mod factory;
 mod filter;
 mod stub;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use super::{AddressSpace, Context, Event, Fault, Interrupt, PlatformError};
+use super::{AddressSpace, Context, Event, Fault, Interrupt, PlatformError, ThreadSeed};
 use crate::arch::{PAGE_SIZE, Registers, TASK_SIZE};
 use crate::memory::{MemoryFile, Prot};
 
 /// Where the stub's code page sits: the last page of the user address space.
 /// Applications get everything below it.
 pub const STUB_ADDR: u64 = TASK_SIZE - PAGE_SIZE;
-/// The stub's `syscall` instruction, at the start of its page.
-const STUB_SYSCALL: u64 = STUB_ADDR;
-/// Where the instruction pointer is once that `syscall` has run, which is
-/// what seccomp sees; an `int3` sits there to stop the stub again.
-const STUB_SYSCALL_RETURN: u64 = STUB_SYSCALL + 2;
+/// The injection `syscall`, and where rip is once it ran (what seccomp
+/// sees); an `int3` there stops the stub again.
+const INJECT_SITE: u64 = STUB_ADDR;
+const INJECT_RETURN: u64 = INJECT_SITE + 2;
+/// The thread `syscall`, where rip is after it, and where the calling
+/// thread stops (past its `int3`); the new thread spins at `SPIN`.
+const THREAD_SITE: u64 = STUB_ADDR + 0x10;
+const THREAD_RETURN: u64 = THREAD_SITE + 2;
+const THREAD_DONE: u64 = STUB_ADDR + 0x18;
+const SPIN: u64 = STUB_ADDR + 0x18;
+/// The clone flags of a stub thread: everything shared, as pthreads do.
+const THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
+    | libc::CLONE_SYSVSEM) as u64;
 /// The fd number the memory file has inside every stub.
 const STUB_MEMORY_FD: i32 = 0;
 
 /// A stub process: an empty address space (its code page, application
-/// mappings and the host's [vsyscall]) traced by the thread that spawned it.
+/// mappings and the host's [vsyscall]). Killed and reaped when its last
+/// thread handle goes.
 pub struct Stub {
     pid: Pid,
     /// The pid while the stub lives, 0 once it is being killed: interrupters
     /// on other threads must never signal a pid the host has reused.
-    live_pid: Arc<std::sync::atomic::AtomicI32>,
-    /// Registers as the stub stood at its first stop: the segment selectors
-    /// and flags every application thread and injected call starts from.
+    live_pid: Arc<AtomicI32>,
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.live_pid.store(0, Ordering::SeqCst);
+        let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+        // The stub is a child of this process (of its factory thread); any
+        // thread of the process may reap it.
+        loop {
+            match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+    }
+}
+
+/// One thread of a stub process, traced by the OS thread that seized it.
+pub struct StubThread {
+    stub: Arc<Stub>,
+    tid: Pid,
+    /// The tid while the thread lives; 0 once it is ending.
+    live_tid: Arc<AtomicI32>,
+    /// Registers as the thread stood when seized: the segment selectors and
+    /// flags every application thread and injected call starts from.
     initial: Registers,
 }
 
-impl Stub {
-    /// Spawns a stub and strips its address space. With `pin_cpu`, the
-    /// calling thread (and so the stub, which inherits it) is first bound to
-    /// one CPU, chosen round-robin.
-    pub fn spawn(memory_file: &Arc<MemoryFile>, pin_cpu: bool) -> Result<Stub, PlatformError> {
-        if pin_cpu {
-            pin_to_next_cpu();
-        }
-        let pid = stub::fork_stub(memory_file.raw_fd()).map_err(PlatformError::StubCreate)?;
-        let live_pid = Arc::new(std::sync::atomic::AtomicI32::new(pid.as_raw()));
-        let mut stub = Stub {
+impl StubThread {
+    /// Creates an address space: a new stub process, seized by the calling
+    /// thread and stripped to its code page.
+    pub fn new_process(memory_file: &Arc<MemoryFile>, pin_cpu: bool) -> Result<StubThread, PlatformError> {
+        let pid = factory::new_stub(memory_file.raw_fd()).map_err(PlatformError::StubCreate)?;
+        let stub = Arc::new(Stub {
             pid,
-            live_pid,
-            initial: zeroed_registers(),
-        };
-        match waitpid(pid, Some(WaitPidFlag::__WALL)) {
-            Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => {}
-            Ok(WaitStatus::Exited(_, code)) => return Err(PlatformError::StubStart(code)),
-            Ok(other) => {
-                return Err(PlatformError::UnexpectedStop {
-                    pid: pid.as_raw(),
-                    what: format!("{other:?}"),
-                });
-            }
-            Err(source) => {
-                return Err(PlatformError::Ptrace {
-                    op: "waitpid",
-                    pid: pid.as_raw(),
-                    source,
-                });
-            }
+            live_pid: Arc::new(AtomicI32::new(pid.as_raw())),
+        });
+        let thread = StubThread::seize(stub, pid, pin_cpu)?;
+        // The stub still holds a copy of the sandbox process: drop it all
+        // but the code page. Nothing lies above the stub page.
+        thread.unmap(0, STUB_ADDR)?;
+        Ok(thread)
+    }
+
+    /// Makes the calling thread the tracer of `tid`, which spins in the stub
+    /// page. With `pin_cpu`, both are first bound to one CPU.
+    fn seize(stub: Arc<Stub>, tid: Pid, pin_cpu: bool) -> Result<StubThread, PlatformError> {
+        if pin_cpu {
+            pin_together(tid);
         }
         let options = ptrace::Options::PTRACE_O_EXITKILL | ptrace::Options::PTRACE_O_TRACESYSGOOD;
-        ptrace::setoptions(pid, options).map_err(|source| stub.ptrace_error("setoptions", source))?;
-        let regs = ptrace::getregs(pid).map_err(|source| stub.ptrace_error("getregs", source))?;
-        stub.initial = Registers {
+        let error = |op, source| PlatformError::Ptrace {
+            op,
+            pid: tid.as_raw(),
+            source,
+        };
+        if let Err(source) = ptrace::seize(tid, options) {
+            // A stub that failed its set-up has exited with a reason.
+            if let Ok(WaitStatus::Exited(_, code)) = waitpid(tid, Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG)) {
+                return Err(PlatformError::StubStart(code));
+            }
+            return Err(error("seize", source));
+        }
+        // The thread may still be on its way to the spin loop (a new stub
+        // sets itself up first): stop it, and let it run on until it is there.
+        let regs = loop {
+            ptrace::interrupt(tid).map_err(|source| error("interrupt", source))?;
+            match waitpid(tid, Some(WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::PtraceEvent(..) | WaitStatus::Stopped(..)) => {}
+                Ok(WaitStatus::Exited(_, code)) => return Err(PlatformError::StubStart(code)),
+                Ok(other) => {
+                    return Err(PlatformError::UnexpectedStop {
+                        pid: tid.as_raw(),
+                        what: format!("{other:?}"),
+                    });
+                }
+                Err(source) => return Err(error("waitpid", source)),
+            }
+            let regs = ptrace::getregs(tid).map_err(|source| error("getregs", source))?;
+            if (SPIN..SPIN + 4).contains(&regs.rip) {
+                break regs;
+            }
+            ptrace::cont(tid, None).map_err(|source| error("cont", source))?;
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        };
+        let initial = Registers {
             cs: regs.cs,
             ss: regs.ss,
             ds: regs.ds,
@@ -91,28 +152,37 @@ impl Stub {
             eflags: 0x202,
             ..zeroed_registers()
         };
-        // The stub still holds a copy of the sandbox process: drop it all
-        // but the code page. Nothing lies above the stub page.
-        stub.unmap(0, STUB_ADDR)?;
-        Ok(stub)
+        Ok(StubThread {
+            stub,
+            tid,
+            live_tid: Arc::new(AtomicI32::new(tid.as_raw())),
+            initial,
+        })
     }
 
     /// The host pid of the stub process.
     pub fn pid(&self) -> i32 {
-        self.pid.as_raw()
+        self.stub.pid.as_raw()
     }
 
     fn ptrace_error(&self, op: &'static str, source: nix::Error) -> PlatformError {
         PlatformError::Ptrace {
             op,
-            pid: self.pid.as_raw(),
+            pid: self.tid.as_raw(),
             source,
         }
     }
 
-    /// Makes the stub execute one host system call at its `syscall`
-    /// instruction and returns the result.
-    fn inject(&self, call: &'static str, nr: libc::c_long, args: [u64; 6]) -> Result<u64, PlatformError> {
+    /// Makes the stub thread execute one host system call at `site` and
+    /// returns the result; `done` is where rip stands after the `int3`.
+    fn inject_at(
+        &self,
+        site: u64,
+        done: u64,
+        call: &'static str,
+        nr: libc::c_long,
+        args: [u64; 6],
+    ) -> Result<u64, PlatformError> {
         let regs = Registers {
             rax: nr as u64,
             // Not a restartable call in progress.
@@ -123,27 +193,27 @@ impl Stub {
             r10: args[3],
             r8: args[4],
             r9: args[5],
-            rip: STUB_SYSCALL,
+            rip: site,
             ..self.initial
         };
-        ptrace::setregs(self.pid, regs).map_err(|source| self.ptrace_error("setregs", source))?;
-        ptrace::cont(self.pid, None).map_err(|source| self.ptrace_error("cont", source))?;
+        ptrace::setregs(self.tid, regs).map_err(|source| self.ptrace_error("setregs", source))?;
+        ptrace::cont(self.tid, None).map_err(|source| self.ptrace_error("cont", source))?;
         loop {
-            match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
+            match waitpid(self.tid, Some(WaitPidFlag::__WALL)) {
                 Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => break,
                 // An interrupt kick: the task is in the kernel already, so
                 // it has done its job; let the injected call go on.
-                Ok(WaitStatus::Stopped(_, Signal::SIGSTOP)) => {
-                    ptrace::cont(self.pid, None).map_err(|source| self.ptrace_error("cont", source))?;
+                Ok(WaitStatus::Stopped(_, Signal::SIGSTOP) | WaitStatus::PtraceEvent(..)) => {
+                    ptrace::cont(self.tid, None).map_err(|source| self.ptrace_error("cont", source))?;
                 }
                 Ok(status) => return Err(self.died_or_stopped(status)),
                 Err(source) => return Err(self.ptrace_error("waitpid", source)),
             }
         }
-        let after = ptrace::getregs(self.pid).map_err(|source| self.ptrace_error("getregs", source))?;
-        if after.rip != STUB_SYSCALL_RETURN + 1 {
+        let after = ptrace::getregs(self.tid).map_err(|source| self.ptrace_error("getregs", source))?;
+        if after.rip != done {
             return Err(PlatformError::UnexpectedStop {
-                pid: self.pid.as_raw(),
+                pid: self.tid.as_raw(),
                 what: format!("injected {call} stopped at {:#x}", after.rip),
             });
         }
@@ -151,43 +221,70 @@ impl Stub {
         if (-4095..0).contains(&ret) {
             return Err(PlatformError::Injected {
                 call,
-                pid: self.pid.as_raw(),
+                pid: self.tid.as_raw(),
                 errno: nix::errno::Errno::from_raw(-ret as i32),
             });
         }
         Ok(after.rax)
     }
 
+    fn inject(&self, call: &'static str, nr: libc::c_long, args: [u64; 6]) -> Result<u64, PlatformError> {
+        self.inject_at(INJECT_SITE, INJECT_RETURN + 1, call, nr, args)
+    }
+
     fn died_or_stopped(&self, status: WaitStatus) -> PlatformError {
-        let pid = self.pid.as_raw();
+        let pid = self.tid.as_raw();
         match status {
             WaitStatus::Exited(..) | WaitStatus::Signaled(..) => PlatformError::StubDied {
                 pid,
                 what: format!("{status:?}"),
             },
-            other => PlatformError::UnexpectedStop {
-                pid,
-                what: format!("{other:?}"),
-            },
-        }
-    }
-}
-
-impl Drop for Stub {
-    fn drop(&mut self) {
-        // The stub is our child: kill it and reap it so no zombie remains.
-        self.live_pid.store(0, Ordering::SeqCst);
-        let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
-        loop {
-            match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
-                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_) => break,
-                Ok(_) => continue,
+            other => {
+                let rip = ptrace::getregs(self.tid).map_or(0, |regs| regs.rip);
+                PlatformError::UnexpectedStop {
+                    pid,
+                    what: format!("{other:?} at rip {rip:#x}"),
+                }
             }
         }
     }
 }
 
-impl AddressSpace for Stub {
+impl Drop for StubThread {
+    /// With other threads left in the stub, ends just this one: the kill of
+    /// the tracer's exit (PTRACE_O_EXITKILL) would take the whole process.
+    fn drop(&mut self) {
+        self.live_tid.store(0, Ordering::SeqCst);
+        if Arc::strong_count(&self.stub) == 1 {
+            return;
+        }
+        let _ = ptrace::setoptions(self.tid, ptrace::Options::PTRACE_O_TRACESYSGOOD);
+        let regs = Registers {
+            rax: libc::SYS_exit as u64,
+            orig_rax: u64::MAX,
+            rdi: 0,
+            rip: INJECT_SITE,
+            ..self.initial
+        };
+        if ptrace::setregs(self.tid, regs).is_err() || ptrace::cont(self.tid, None).is_err() {
+            return;
+        }
+        // A leader's exit is reported only once the whole group is gone;
+        // any other thread is reaped here.
+        if self.tid != self.stub.pid {
+            loop {
+                match waitpid(self.tid, Some(WaitPidFlag::__WALL)) {
+                    Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_) => break,
+                    Ok(_) => {
+                        let _ = ptrace::cont(self.tid, None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl AddressSpace for StubThread {
     fn map(&self, addr: u64, len: u64, prot: Prot, file_offset: u64) -> Result<(), PlatformError> {
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
         let args = [addr, len, prot.bits(), flags, STUB_MEMORY_FD as u64, file_offset];
@@ -206,41 +303,30 @@ impl AddressSpace for Stub {
     }
 }
 
-/// Runs one application thread: the stub's thread, under PTRACE_SYSEMU.
-pub struct StubContext {
-    stub: Arc<Stub>,
-}
-
-impl StubContext {
-    pub fn new(stub: Arc<Stub>) -> Self {
-        StubContext { stub }
-    }
-}
-
-impl Context for StubContext {
+impl Context for StubThread {
     fn switch(&mut self, regs: &mut Registers) -> Result<Event, PlatformError> {
-        let stub = &self.stub;
-        let pid = stub.pid;
-        ptrace::setregs(pid, *regs).map_err(|source| stub.ptrace_error("setregs", source))?;
-        ptrace::sysemu(pid, None).map_err(|source| stub.ptrace_error("sysemu", source))?;
-        let status = waitpid(pid, Some(WaitPidFlag::__WALL)).map_err(|source| stub.ptrace_error("waitpid", source))?;
+        let tid = self.tid;
+        ptrace::setregs(tid, *regs).map_err(|source| self.ptrace_error("setregs", source))?;
+        ptrace::sysemu(tid, None).map_err(|source| self.ptrace_error("sysemu", source))?;
+        let status = waitpid(tid, Some(WaitPidFlag::__WALL)).map_err(|source| self.ptrace_error("waitpid", source))?;
         let event = match status {
             WaitStatus::PtraceSyscall(_) => Event::Syscall,
-            WaitStatus::Stopped(_, signal) => match synchronous_fault(stub, signal)? {
+            WaitStatus::Stopped(_, signal) => match synchronous_fault(self, signal)? {
                 Some(fault) => Event::Fault(fault),
                 // A kick from the kernel, or a signal sent to the stub from
                 // outside the sandbox: either way it is not the
                 // application's, so it is dropped.
                 None => Event::Interrupted,
             },
-            other => return Err(stub.died_or_stopped(other)),
+            WaitStatus::PtraceEvent(..) => Event::Interrupted,
+            other => return Err(self.died_or_stopped(other)),
         };
-        *regs = ptrace::getregs(pid).map_err(|source| stub.ptrace_error("getregs", source))?;
+        *regs = ptrace::getregs(tid).map_err(|source| self.ptrace_error("getregs", source))?;
         Ok(event)
     }
 
     fn initial_registers(&self) -> Registers {
-        self.stub.initial
+        self.initial
     }
 
     fn fp_state(&self) -> Result<Vec<u8>, PlatformError> {
@@ -251,9 +337,9 @@ impl Context for StubContext {
         };
         // SAFETY: PTRACE_GETREGSET writes at most iov_len bytes into buf and
         // shrinks iov_len to what it wrote.
-        let ret = unsafe { libc::ptrace(libc::PTRACE_GETREGSET, self.stub.pid.as_raw(), NT_X86_XSTATE, &mut iov) };
+        let ret = unsafe { libc::ptrace(libc::PTRACE_GETREGSET, self.tid.as_raw(), NT_X86_XSTATE, &mut iov) };
         if ret < 0 {
-            return Err(self.stub.ptrace_error("getregset", nix::Error::last()));
+            return Err(self.ptrace_error("getregset", nix::Error::last()));
         }
         buf.truncate(iov.iov_len);
         Ok(buf)
@@ -265,9 +351,9 @@ impl Context for StubContext {
             iov_len: state.len(),
         };
         // SAFETY: PTRACE_SETREGSET only reads iov_len bytes from the buffer.
-        let ret = unsafe { libc::ptrace(libc::PTRACE_SETREGSET, self.stub.pid.as_raw(), NT_X86_XSTATE, &mut iov) };
+        let ret = unsafe { libc::ptrace(libc::PTRACE_SETREGSET, self.tid.as_raw(), NT_X86_XSTATE, &mut iov) };
         if ret < 0 {
-            return Err(self.stub.ptrace_error("setregset", nix::Error::last()));
+            return Err(self.ptrace_error("setregset", nix::Error::last()));
         }
         Ok(())
     }
@@ -275,19 +361,61 @@ impl Context for StubContext {
     fn interrupter(&self) -> Arc<dyn Interrupt> {
         Arc::new(StubInterrupter {
             pid: Arc::clone(&self.stub.live_pid),
+            tid: Arc::clone(&self.live_tid),
         })
     }
 
     fn cpu_time(&self) -> std::time::Duration {
-        // The CPU clock of the stub thread: MAKE_THREAD_CPUCLOCK(pid,
+        // The CPU clock of the stub thread: MAKE_THREAD_CPUCLOCK(tid,
         // CPUCLOCK_SCHED) in include/linux/posix-timers.h.
-        let clock = (!self.stub.pid.as_raw() << 3) | 2 | 4;
+        let clock = (!self.tid.as_raw() << 3) | 2 | 4;
         let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         // SAFETY: clock_gettime writes one timespec.
         if unsafe { libc::clock_gettime(clock, &mut now) } != 0 {
             return std::time::Duration::ZERO;
         }
         std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    }
+
+    fn spawn_thread(&self) -> Result<Box<dyn ThreadSeed>, PlatformError> {
+        let tid = self.inject_at(
+            THREAD_SITE,
+            THREAD_DONE,
+            "clone",
+            libc::SYS_clone,
+            [THREAD_CLONE_FLAGS, 0, 0, 0, 0, 0],
+        )?;
+        Ok(Box::new(StubThreadSeed {
+            stub: Some(Arc::clone(&self.stub)),
+            tid: Pid::from_raw(tid as i32),
+        }))
+    }
+
+    fn address_space(&self) -> &dyn AddressSpace {
+        self
+    }
+}
+
+/// A new stub thread, spinning until the OS thread that will trace it
+/// seizes it.
+struct StubThreadSeed {
+    stub: Option<Arc<Stub>>,
+    tid: Pid,
+}
+
+impl ThreadSeed for StubThreadSeed {
+    fn start(mut self: Box<Self>, pin_cpu: bool) -> Result<Box<dyn Context>, PlatformError> {
+        let stub = self.stub.take().expect("a seed starts once");
+        Ok(Box::new(StubThread::seize(stub, self.tid, pin_cpu)?))
+    }
+}
+
+impl Drop for StubThreadSeed {
+    /// A seed never started still spins in the stub: seize it to end it.
+    fn drop(&mut self) {
+        if let Some(stub) = self.stub.take() {
+            drop(StubThread::seize(stub, self.tid, false));
+        }
     }
 }
 
@@ -298,32 +426,33 @@ const XSTATE_BUFFER: usize = 16 << 10;
 
 /// Interrupts a stub thread by sending it a signal the tracer swallows.
 struct StubInterrupter {
-    pid: Arc<std::sync::atomic::AtomicI32>,
+    pid: Arc<AtomicI32>,
+    tid: Arc<AtomicI32>,
 }
 
 impl Interrupt for StubInterrupter {
     fn interrupt(&self) {
-        // SIGSTOP cannot be blocked; the tracer sees a signal-delivery-stop
-        // and resumes the stub without it. If the stub is already stopped
-        // in the kernel, the stop shows up right after the next resume.
-        let pid = self.pid.load(Ordering::SeqCst);
-        if pid > 0 {
-            // SAFETY: tgkill on the stub, our child, which is still alive.
-            unsafe { libc::syscall(libc::SYS_tgkill, pid, pid, libc::SIGSTOP) };
+        let (pid, tid) = (self.pid.load(Ordering::SeqCst), self.tid.load(Ordering::SeqCst));
+        if pid > 0 && tid > 0 {
+            // SIGSTOP cannot be blocked; the tracer sees a signal-delivery-stop
+            // and resumes the stub without it. If the stub is already stopped
+            // in the kernel, the stop shows up right after the next resume.
+            // SAFETY: tgkill on a thread of our own live stub.
+            unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGSTOP) };
         }
     }
 }
 
 /// Returns the fault when `signal` was raised by the CPU for the stub's own
 /// instructions (si_code > 0), rather than sent by another process.
-fn synchronous_fault(stub: &Stub, signal: Signal) -> Result<Option<Fault>, PlatformError> {
+fn synchronous_fault(thread: &StubThread, signal: Signal) -> Result<Option<Fault>, PlatformError> {
     if !matches!(
         signal,
         Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGFPE | Signal::SIGILL | Signal::SIGTRAP
     ) {
         return Ok(None);
     }
-    let info = ptrace::getsiginfo(stub.pid).map_err(|source| stub.ptrace_error("getsiginfo", source))?;
+    let info = ptrace::getsiginfo(thread.tid).map_err(|source| thread.ptrace_error("getsiginfo", source))?;
     if info.si_code <= 0 {
         return Ok(None);
     }
@@ -342,24 +471,30 @@ fn zeroed_registers() -> Registers {
     unsafe { std::mem::zeroed() }
 }
 
-/// Binds the calling thread to the next CPU it may run on, round-robin, so
-/// that it and the stub it is about to fork share one CPU.
-fn pin_to_next_cpu() {
+/// Binds the calling thread to the next CPU it may run on, round-robin, and
+/// the stub thread `tid` to the same one.
+fn pin_together(tid: Pid) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let Ok(allowed) = nix::sched::sched_getaffinity(Pid::from_raw(0)) else {
-        return;
-    };
-    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
-        .filter(|&cpu| allowed.is_set(cpu).unwrap_or(false))
-        .collect();
+    // The CPUs the sandbox may use, read before any thread is pinned (task
+    // threads inherit their creator's binding).
+    static ALLOWED: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    let cpus = ALLOWED.get_or_init(|| match nix::sched::sched_getaffinity(Pid::from_raw(0)) {
+        Ok(allowed) => (0..nix::sched::CpuSet::count())
+            .filter(|&cpu| allowed.is_set(cpu).unwrap_or(false))
+            .collect(),
+        Err(_) => Vec::new(),
+    });
     if cpus.is_empty() {
         return;
     }
     let cpu = cpus[NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len()];
     let mut one = nix::sched::CpuSet::new();
-    if one.set(cpu).is_ok() {
-        if let Err(err) = nix::sched::sched_setaffinity(Pid::from_raw(0), &one) {
-            tracing::warn!(cpu, %err, "cannot pin the task thread");
+    if one.set(cpu).is_err() {
+        return;
+    }
+    for target in [Pid::from_raw(0), tid] {
+        if let Err(err) = nix::sched::sched_setaffinity(target, &one) {
+            tracing::warn!(cpu, %err, "cannot pin a task thread or its stub");
         }
     }
 }

@@ -2,25 +2,40 @@
 //!
 //! The child is a copy of the sandbox process. It may only make raw system
 //! calls (the parent is multi-threaded, so no allocation, no locks) until it
-//! parks itself on the stub page's `int3`; the tracer then unmaps the rest.
+//! parks itself in the stub page's spin loop; the task thread that will
+//! trace it then seizes it and unmaps the rest.
 
 use std::os::fd::RawFd;
 
 use nix::unistd::Pid;
 
-use super::{STUB_ADDR, STUB_MEMORY_FD, STUB_SYSCALL_RETURN, filter};
+use super::{SPIN, STUB_ADDR, STUB_MEMORY_FD, filter};
 use crate::arch::PAGE_SIZE;
 
-/// The stub's code: `syscall` followed by `int3`. The tracer points rip at
-/// the `syscall` to inject a call; the `int3` stops the stub afterwards.
-const STUB_CODE: [u8; 3] = [0x0f, 0x05, 0xcc];
+/// The stub's code (the rest of the page is `int3`):
+///
+/// ```text
+/// 0x00  syscall            injection site: the tracer points rip here
+/// 0x02  int3               and gets the stop after the call
+/// 0x10  syscall            thread site: clone(thread flags)
+/// 0x12  test rax, rax
+/// 0x15  je 0x18            the new thread (rax 0) goes to spin
+/// 0x17  int3               the caller stops
+/// 0x18  pause; jmp 0x18    spin until a task thread seizes it
+/// ```
+const STUB_CODE: [(usize, &[u8]); 2] = [
+    (0x00, &[0x0f, 0x05, 0xcc]),
+    (
+        0x10,
+        &[0x0f, 0x05, 0x48, 0x85, 0xc0, 0x74, 0x01, 0xcc, 0xf3, 0x90, 0xeb, 0xfc],
+    ),
+];
 
 /// Why a stub child gave up before parking; its exit status.
 #[repr(i32)]
 enum ChildFailure {
     DeathSignal = 10,
     ParentGone,
-    TraceMe,
     MemoryFd,
     CodePage,
     NoNewPrivs,
@@ -41,9 +56,10 @@ const RSEQ_FLAG_UNREGISTER: i32 = 1;
 /// The original `struct rseq` size, which glibc registers with.
 const RSEQ_ORIGINAL_SIZE: u32 = 32;
 
-/// Forks a stub child and returns its pid. The child arranges to be traced
-/// by the calling thread, keeps only the memory file (as fd 0), installs the
-/// stub seccomp filter and stops on the stub page's `int3`.
+/// Forks a stub child and returns its pid. The child keeps only the memory
+/// file (as fd 0), installs the stub seccomp filter and spins in the stub
+/// page until a tracer seizes it. Its parent is the calling thread, whose
+/// exit kills it (PR_SET_PDEATHSIG).
 pub(super) fn fork_stub(memory_fd: RawFd) -> nix::Result<Pid> {
     let filter = filter::stub_filter();
     let program = libc::sock_fprog {
@@ -71,9 +87,6 @@ fn stub_child(memory_fd: RawFd, program: &libc::sock_fprog, parent: libc::pid_t)
         // The tracer may have died before PDEATHSIG was armed.
         if libc::getppid() != parent {
             exit(ChildFailure::ParentGone);
-        }
-        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
-            exit(ChildFailure::TraceMe);
         }
         // The kernel updates a registered rseq area on every preemption; once
         // the tracer unmaps the sandbox's memory that write would fault.
@@ -105,7 +118,9 @@ fn stub_child(memory_fd: RawFd, program: &libc::sock_fprog, parent: libc::pid_t)
             exit(ChildFailure::CodePage);
         }
         std::ptr::write_bytes(page.cast::<u8>(), 0xcc, PAGE_SIZE as usize);
-        std::ptr::copy_nonoverlapping(STUB_CODE.as_ptr(), page.cast::<u8>(), STUB_CODE.len());
+        for (offset, code) in STUB_CODE {
+            std::ptr::copy_nonoverlapping(code.as_ptr(), page.cast::<u8>().add(offset), code.len());
+        }
         if libc::mprotect(page, PAGE_SIZE as usize, libc::PROT_READ | libc::PROT_EXEC) != 0 {
             exit(ChildFailure::CodePage);
         }
@@ -116,8 +131,8 @@ fn stub_child(memory_fd: RawFd, program: &libc::sock_fprog, parent: libc::pid_t)
             exit(ChildFailure::Seccomp);
         }
         // From here on no call may come from anywhere but the stub page: jump
-        // to its `int3` and wait for the tracer.
-        let park: extern "C" fn() -> ! = std::mem::transmute(STUB_SYSCALL_RETURN as usize);
+        // to its spin loop and wait for the tracer.
+        let park: extern "C" fn() -> ! = std::mem::transmute(SPIN as usize);
         park()
     }
 }
