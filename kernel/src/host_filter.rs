@@ -32,6 +32,8 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_madvise,
     libc::SYS_fallocate,
     libc::SYS_lseek,
+    libc::SYS_poll,
+    libc::SYS_ppoll,
     // Threads and synchronisation.
     libc::SYS_clone,
     libc::SYS_clone3,

@@ -111,6 +111,11 @@ pub struct Kernel {
     pub(crate) tasks: TaskSet,
     /// Futex wait queues.
     pub(crate) futexes: crate::futex::FutexTable,
+    /// ITIMER_REAL of every process.
+    pub(crate) timers: crate::timer::Timers,
+    /// The virtual CPUs applications see: as many as the sandbox process
+    /// may use, read before any task thread is pinned.
+    pub(crate) cpus: usize,
     /// When the kernel booted: the sandbox's uptime counts from here.
     pub(crate) boot_time: std::time::Instant,
 }
@@ -126,6 +131,8 @@ impl Kernel {
             reported_unimplemented: Mutex::new(HashSet::new()),
             tasks: TaskSet::default(),
             futexes: crate::futex::FutexTable::default(),
+            timers: crate::timer::Timers::default(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             boot_time: std::time::Instant::now(),
         }))
     }

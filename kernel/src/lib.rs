@@ -21,6 +21,7 @@ pub mod platform;
 pub mod signal;
 pub mod syscalls;
 pub mod task;
+pub mod timer;
 
 pub use kernel::{Credentials, ExitStatus, Kernel, KernelConfig, KernelError, ProcessHandle, ProcessSpec, RootFs};
 pub use platform::PlatformKind;

@@ -117,6 +117,9 @@ mod tests {
         fn status_flags(&self) -> Result<u32, Errno> {
             Ok(0)
         }
+        fn poll(&self) -> u16 {
+            0
+        }
     }
 
     #[test]

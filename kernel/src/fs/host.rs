@@ -72,6 +72,16 @@ impl File for HostFile {
             .map(|flags| flags as u32 & !(libc::O_CLOEXEC as u32))
     }
 
+    /// Asks the host, without waiting.
+    fn poll(&self) -> u16 {
+        let interest = nix::poll::PollFlags::POLLIN | nix::poll::PollFlags::POLLOUT | nix::poll::PollFlags::POLLPRI;
+        let mut fds = [nix::poll::PollFd::new(self.fd.as_fd(), interest)];
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
+            Ok(_) => fds[0].revents().map_or(0, |revents| revents.bits() as u16),
+            Err(_) => libc::POLLERR as u16,
+        }
+    }
+
     fn seek(&self, offset: i64, whence: i32) -> Result<u64, Errno> {
         let whence = match whence {
             libc::SEEK_SET => nix::unistd::Whence::SeekSet,

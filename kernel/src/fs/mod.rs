@@ -45,6 +45,13 @@ pub trait File: Send + Sync {
     fn set_pipe_size(&self, _size: usize) -> Result<usize, Errno> {
         Err(Errno::EBADF)
     }
+    /// Readiness for poll(2): the POLL* bits that hold now.
+    fn poll(&self) -> u16;
+    /// Where a waiter learns that readiness may have changed; None for host
+    /// files, whose readiness is polled.
+    fn wait_queue(&self) -> Option<&crate::task::WaitQueue> {
+        None
+    }
     /// lseek(2); pipes and other streams answer ESPIPE.
     fn seek(&self, _offset: i64, _whence: i32) -> Result<u64, Errno> {
         Err(Errno::ESPIPE)

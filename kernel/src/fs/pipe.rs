@@ -169,6 +169,30 @@ impl File for PipeEnd {
         Ok(self.flags.load(Ordering::Relaxed))
     }
 
+    fn poll(&self) -> u16 {
+        let state = self.lock();
+        let mut ready = 0;
+        if self.writer {
+            if state.readers == 0 {
+                ready |= libc::POLLERR as u16;
+            } else if state.capacity.saturating_sub(state.buffer.len()) >= PIPE_BUF {
+                ready |= (libc::POLLOUT | libc::POLLWRNORM) as u16;
+            }
+        } else {
+            if !state.buffer.is_empty() {
+                ready |= (libc::POLLIN | libc::POLLRDNORM) as u16;
+            }
+            if state.writers == 0 {
+                ready |= libc::POLLHUP as u16;
+            }
+        }
+        ready
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.pipe.queue)
+    }
+
     fn pipe_size(&self) -> Result<usize, Errno> {
         Ok(self.lock().capacity)
     }

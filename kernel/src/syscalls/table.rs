@@ -4,7 +4,9 @@ use std::sync::LazyLock;
 
 use super::args::Arg;
 use super::numbers::SYSCALLS;
-use super::{Handler, clone, credentials, file, futex, io, memory, path, process, rlimit, signal, system, time};
+use super::{
+    Handler, clone, credentials, file, futex, io, memory, path, poll, process, rlimit, sched, signal, system, time,
+};
 
 /// How completely a system call is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +129,22 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         ),
         "pipe" => (Full, file::pipe),
         "lseek" => (Full, file::lseek),
+        "poll" => (
+            Partial("host files (stdio) are polled every 10 ms while waiting"),
+            poll::poll,
+        ),
+        "ppoll" => (
+            Partial("host files (stdio) are polled every 10 ms while waiting"),
+            poll::ppoll,
+        ),
+        "select" => (
+            Partial("host files (stdio) are polled every 10 ms while waiting"),
+            poll::select,
+        ),
+        "pselect6" => (
+            Partial("host files (stdio) are polled every 10 ms while waiting"),
+            poll::pselect6,
+        ),
         "pipe2" => (
             Partial("O_DIRECT (packet mode) is accepted but pipes stay byte streams"),
             file::pipe2,
@@ -228,6 +246,30 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "uname" => (Full, system::uname),
         "getrandom" => (Full, system::getrandom),
         "sched_yield" => (Full, system::sched_yield),
+        "sched_getaffinity" => (Full, sched::sched_getaffinity),
+        "sched_setaffinity" => (
+            Partial("accepted, not applied: the host schedules task threads"),
+            sched::sched_setaffinity,
+        ),
+        "getcpu" => (Full, sched::getcpu),
+        "sched_getscheduler" => (Full, sched::sched_getscheduler),
+        "sched_getparam" => (Full, sched::sched_getparam),
+        "sched_get_priority_max" => (Full, sched::sched_get_priority),
+        "sched_get_priority_min" => (Full, sched::sched_get_priority),
+        "alarm" => (Full, time::alarm),
+        "getitimer" => (
+            Partial("ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF are ENOSYS"),
+            time::getitimer,
+        ),
+        "setitimer" => (
+            Partial("ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF are ENOSYS"),
+            time::setitimer,
+        ),
+        "times" => (Partial("system time reads as zero"), time::times),
+        "getrusage" => (
+            Partial("CPU time only; RUSAGE_SELF counts the calling thread"),
+            time::getrusage,
+        ),
         "sysinfo" => (Partial("load averages are zero"), system::sysinfo),
         // Resource limits.
         "prlimit64" => (Full, rlimit::prlimit64),

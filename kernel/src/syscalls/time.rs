@@ -9,7 +9,10 @@ use nix::errno::Errno;
 
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
+use std::sync::Arc;
+
 use crate::task::{Restart, Task};
+use crate::timer::RealTimer;
 
 /// Which clock a clockid names.
 enum Clock {
@@ -173,4 +176,121 @@ pub fn restart_syscall(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
         Some((clock, deadline)) => sleep_until(task, clock, deadline, 0),
         None => Err(Errno::EINTR),
     }
+}
+
+/// struct itimerval: interval then value, two timevals.
+fn itimerval(timer: Option<RealTimer>) -> [libc::timeval; 2] {
+    let to_tv = |d: Duration| libc::timeval {
+        tv_sec: d.as_secs() as i64,
+        tv_usec: i64::from(d.subsec_micros()),
+    };
+    match timer {
+        None => [to_tv(Duration::ZERO), to_tv(Duration::ZERO)],
+        Some(timer) => {
+            // A timer that is due reads as one microsecond left, not zero
+            // (which would mean disarmed).
+            let left = timer
+                .deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_micros(1));
+            [to_tv(timer.interval), to_tv(left)]
+        }
+    }
+}
+
+fn write_itimerval(task: &Task, addr: u64, timer: Option<RealTimer>) -> Result<(), Errno> {
+    let [interval, value] = itimerval(timer);
+    let mm = task.mm();
+    mm.write_pod(addr, &interval)?;
+    mm.write_pod(addr + 16, &value)
+}
+
+fn read_timeval(task: &Task, addr: u64) -> Result<Duration, Errno> {
+    let tv: libc::timeval = task.mm().read_pod(addr)?;
+    if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
+}
+
+/// Implements getitimer(2) for ITIMER_REAL.
+pub fn getitimer(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    match args.int(0) {
+        libc::ITIMER_REAL => {
+            write_itimerval(task, args.u64(1), task.kernel.timers.get(task.pid))?;
+            Ok(0)
+        }
+        libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => Err(Errno::ENOSYS),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Implements setitimer(2) for ITIMER_REAL.
+pub fn setitimer(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    match args.int(0) {
+        libc::ITIMER_REAL => {}
+        libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => return Err(Errno::ENOSYS),
+        _ => return Err(Errno::EINVAL),
+    }
+    let new = if args.u64(1) != 0 {
+        let interval = read_timeval(task, args.u64(1))?;
+        let value = read_timeval(task, args.u64(1) + 16)?;
+        (!value.is_zero()).then(|| RealTimer {
+            deadline: Instant::now() + value,
+            interval,
+        })
+    } else {
+        None
+    };
+    let kernel = Arc::clone(&task.kernel);
+    let old = kernel.timers.set(&kernel, task.pid, new);
+    if args.u64(2) != 0 {
+        write_itimerval(task, args.u64(2), old)?;
+    }
+    Ok(0)
+}
+
+/// Implements alarm(2).
+pub fn alarm(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let seconds = u64::from(args.u32(0));
+    let new = (seconds != 0).then(|| RealTimer {
+        deadline: Instant::now() + Duration::from_secs(seconds),
+        interval: Duration::ZERO,
+    });
+    let kernel = Arc::clone(&task.kernel);
+    let old = kernel.timers.set(&kernel, task.pid, new);
+    // Seconds left, rounded to the nearest, and at least 1 if armed.
+    Ok(old.map_or(0, |old| {
+        let left = old.deadline.saturating_duration_since(Instant::now());
+        (left.as_secs() + u64::from(left.subsec_millis() >= 500)).max(1)
+    }))
+}
+
+/// Implements times(2): CPU time in clock ticks (USER_HZ 100); system time
+/// is counted as zero, the kernel's work is not the process's on cordon.
+pub fn times(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let ticks = |d: Duration| (d.as_millis() / 10) as i64;
+    if args.u64(0) != 0 {
+        let children = task.tasks().children_cpu(task.pid);
+        let tms: [i64; 4] = [ticks(task.cpu_time()), 0, ticks(children), 0];
+        let bytes: Vec<u8> = tms.iter().flat_map(|v| v.to_le_bytes()).collect();
+        task.mm().copy_out(args.u64(0), &bytes)?;
+    }
+    let uptime = task.kernel.boot_time.elapsed();
+    Ok(ticks(uptime) as u64)
+}
+
+/// Implements getrusage(2): user CPU time, for the thread, the process
+/// (its threads so far counted by the caller's clock) or reaped children.
+pub fn getrusage(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let cpu = match args.int(0) {
+        libc::RUSAGE_SELF | libc::RUSAGE_THREAD => task.cpu_time(),
+        libc::RUSAGE_CHILDREN => task.tasks().children_cpu(task.pid),
+        _ => return Err(Errno::EINVAL),
+    };
+    let mut rusage = [0u8; 144];
+    rusage[0..8].copy_from_slice(&(cpu.as_secs() as i64).to_le_bytes());
+    rusage[8..16].copy_from_slice(&i64::from(cpu.subsec_micros()).to_le_bytes());
+    task.mm().copy_out(args.u64(1), &rusage)?;
+    Ok(0)
 }

@@ -33,6 +33,23 @@ impl<'a> Blocker<'a> {
         self.tasks.has_deliverable(self.pid, self.blocked)
     }
 
+    /// Like [`block_on`](Self::block_on), waking on any of `queues`.
+    pub fn block_on_any<T>(
+        &self,
+        queues: &[&WaitQueue],
+        deadline: Option<Instant>,
+        attempt: impl FnMut() -> Option<Result<T, Errno>>,
+    ) -> Result<T, Errno> {
+        for queue in queues {
+            queue.register(self.waker);
+        }
+        let result = self.block_on(None, deadline, attempt);
+        for queue in queues {
+            queue.unregister(self.waker);
+        }
+        result
+    }
+
     /// Runs `attempt` until it gives an answer. Between attempts the task
     /// sleeps until `queue` (if any) is notified, a signal arrives (EINTR)
     /// or `deadline` passes (ETIMEDOUT).

@@ -626,7 +626,12 @@ impl Task {
         drop(fds);
         drop(mm);
         drop(context);
-        kernel.tasks.exit_thread(tid, status, cpu);
+        let pid = kernel.tasks.tgid(tid);
+        if kernel.tasks.exit_thread(tid, status, cpu) {
+            if let Some(pid) = pid {
+                kernel.timers.forget(pid);
+            }
+        }
     }
 }
 

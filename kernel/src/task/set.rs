@@ -63,6 +63,8 @@ pub struct ProcessEntry {
     pub vfork_done: bool,
     /// The threads of the process, by tid.
     pub threads: BTreeSet<i32>,
+    /// CPU time of reaped children and their descendants (RUSAGE_CHILDREN).
+    pub children_cpu: Duration,
     /// Set by exit_group or a fatal signal: every thread is on its way out
     /// and the process ends with this status.
     pub group_exit: Option<ExitStatus>,
@@ -121,6 +123,7 @@ impl ProcessEntry {
             execed: false,
             vfork_done: false,
             threads: BTreeSet::new(),
+            children_cpu: Duration::ZERO,
             group_exit: None,
         }
     }
@@ -232,6 +235,14 @@ impl Default for TaskSet {
 impl TaskSet {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().expect("task set poisoned")
+    }
+
+    /// CPU time of the reaped children of `pid` (RUSAGE_CHILDREN).
+    pub fn children_cpu(&self, pid: i32) -> Duration {
+        self.lock()
+            .processes
+            .get(&pid)
+            .map_or(Duration::ZERO, |entry| entry.children_cpu)
     }
 
     /// Registers the container's init (pid 1, its own group and session).
@@ -886,10 +897,16 @@ impl TaskSet {
                 }
                 _ => continue,
             };
-            if matches!(event, WaitEvent::Exited { .. }) && !options.keep {
-                inner.processes.remove(&child);
-                if let Some(me) = inner.processes.get_mut(&parent) {
-                    me.children.remove(&child);
+            if let WaitEvent::Exited { cpu, .. } = event {
+                if !options.keep {
+                    let reaped = inner
+                        .processes
+                        .remove(&child)
+                        .map_or(Duration::ZERO, |entry| entry.children_cpu);
+                    if let Some(me) = inner.processes.get_mut(&parent) {
+                        me.children.remove(&child);
+                        me.children_cpu += cpu + reaped;
+                    }
                 }
             }
             return Ok(Some(WaitResult { pid: child, uid, event }));

@@ -1,0 +1,273 @@
+//! Waiting for readiness: poll, ppoll, select, pselect6.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+
+use super::time::{duration, read_timespec};
+use crate::arch::SyscallArgs;
+use crate::errno::SyscallResult;
+use crate::fs::File;
+use crate::signal::SigSet;
+use crate::task::{Restart, Task};
+
+/// Host files cannot wake a waiter, so a wait that includes one looks
+/// again this often.
+const HOST_POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// Always reported, whether asked for or not.
+const ALWAYS: u16 = (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) as u16;
+
+/// One fd being waited on.
+struct Watch {
+    fd: i32,
+    events: u16,
+    file: Option<Arc<dyn File>>,
+}
+
+/// Waits until one of `watches` is ready, the deadline passes or a signal
+/// arrives. Returns the revents of each watch.
+fn wait_ready(task: &mut Task, watches: &[Watch], deadline: Option<Instant>) -> Result<Vec<u16>, Errno> {
+    let check = || -> Vec<u16> {
+        watches
+            .iter()
+            .map(|watch| match &watch.file {
+                None if watch.fd >= 0 => libc::POLLNVAL as u16,
+                None => 0,
+                Some(file) => file.poll() & (watch.events | ALWAYS),
+            })
+            .collect()
+    };
+    let queues: Vec<_> = watches
+        .iter()
+        .filter_map(|watch| watch.file.as_ref()?.wait_queue())
+        .collect();
+    let polls_host = watches
+        .iter()
+        .any(|watch| watch.file.as_ref().is_some_and(|file| file.wait_queue().is_none()));
+    let blocker = task.blocker();
+    loop {
+        let tick = if polls_host {
+            Some(Instant::now() + HOST_POLL_INTERVAL)
+        } else {
+            None
+        };
+        let until = match (deadline, tick) {
+            (Some(deadline), Some(tick)) => Some(deadline.min(tick)),
+            (deadline, tick) => deadline.or(tick),
+        };
+        let result = blocker.block_on_any(&queues, until, || {
+            let ready = check();
+            ready.iter().any(|&revents| revents != 0).then_some(Ok(ready))
+        });
+        match result {
+            Err(Errno::ETIMEDOUT) if deadline.is_none_or(|deadline| Instant::now() < deadline) => continue,
+            Err(Errno::ETIMEDOUT) => return Ok(check()),
+            other => return other,
+        }
+    }
+}
+
+fn read_pollfds(task: &Task, addr: u64, count: u64) -> Result<Vec<Watch>, Errno> {
+    if count > task.limit(libc::RLIMIT_NOFILE) {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; count as usize * 8];
+    task.mm().copy_in(addr, &mut raw)?;
+    let fds = task.fds();
+    Ok(raw
+        .chunks_exact(8)
+        .map(|entry| {
+            let fd = i32::from_le_bytes(entry[0..4].try_into().expect("4 bytes"));
+            let events = u16::from_le_bytes(entry[4..6].try_into().expect("2 bytes"));
+            Watch {
+                fd,
+                events,
+                file: if fd >= 0 { fds.get(fd).ok() } else { None },
+            }
+        })
+        .collect())
+}
+
+fn write_revents(task: &Task, addr: u64, revents: &[u16]) -> Result<u64, Errno> {
+    let mm = task.mm();
+    for (i, value) in revents.iter().enumerate() {
+        mm.copy_out(addr + i as u64 * 8 + 6, &value.to_le_bytes())?;
+    }
+    Ok(revents.iter().filter(|&&value| value != 0).count() as u64)
+}
+
+/// Swaps in the mask of ppoll/pselect6 for the wait; the old one comes back
+/// after a handler (or at once if none runs), as with sigsuspend.
+fn apply_wait_mask(task: &mut Task, mask: Option<SigSet>) {
+    if let Some(mask) = mask {
+        task.saved_mask = Some(task.signal_mask);
+        task.set_signal_mask(mask);
+    }
+}
+
+fn read_sigmask(task: &Task, addr: u64, size: u64) -> Result<Option<SigSet>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(task.mm().read_pod(addr)?))
+}
+
+fn finish(task: &mut Task, result: Result<u64, Errno>, restart: Restart) -> SyscallResult {
+    if result == Err(Errno::EINTR) {
+        task.restart = Some(restart);
+    } else if let Some(mask) = task.saved_mask.take() {
+        task.set_signal_mask(mask);
+    }
+    result
+}
+
+/// Implements poll(2).
+pub fn poll(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let watches = read_pollfds(task, args.u64(0), args.u64(1))?;
+    let timeout = args.int(2);
+    let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+    let result = wait_ready(task, &watches, deadline).and_then(|revents| write_revents(task, args.u64(0), &revents));
+    finish(task, result, Restart::IfNoHandler)
+}
+
+/// Implements ppoll(2).
+pub fn ppoll(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let watches = read_pollfds(task, args.u64(0), args.u64(1))?;
+    let deadline = if args.u64(2) != 0 {
+        Some(Instant::now() + duration(&read_timespec(task, args.u64(2))?))
+    } else {
+        None
+    };
+    let mask = read_sigmask(task, args.u64(3), args.u64(4))?;
+    apply_wait_mask(task, mask);
+    let result = wait_ready(task, &watches, deadline).and_then(|revents| write_revents(task, args.u64(0), &revents));
+    finish(task, result, Restart::IfNoHandler)
+}
+
+const SELECT_READ: u16 = (libc::POLLIN | libc::POLLRDNORM | libc::POLLRDBAND | libc::POLLHUP | libc::POLLERR) as u16;
+const SELECT_WRITE: u16 = (libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND | libc::POLLERR) as u16;
+const SELECT_EXCEPT: u16 = libc::POLLPRI as u16;
+
+/// The three fd sets of select, as bitmaps of `nfds` bits.
+fn read_fdset(task: &Task, addr: u64, nfds: usize) -> Result<Option<Vec<u8>>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let mut bits = vec![0u8; nfds.div_ceil(64) * 8];
+    task.mm().copy_in(addr, &mut bits)?;
+    Ok(Some(bits))
+}
+
+fn is_set(bits: &Option<Vec<u8>>, fd: usize) -> bool {
+    bits.as_ref().is_some_and(|bits| bits[fd / 8] & (1 << (fd % 8)) != 0)
+}
+
+/// The core of select and pselect6: returns the number of ready bits.
+fn do_select(task: &mut Task, nfds: i32, sets: [u64; 3], deadline: Option<Instant>) -> Result<u64, Errno> {
+    if nfds < 0 || nfds as u64 > task.limit(libc::RLIMIT_NOFILE).max(1024) {
+        return Err(Errno::EINVAL);
+    }
+    let nfds = nfds as usize;
+    let [read_set, write_set, except_set] = [
+        read_fdset(task, sets[0], nfds)?,
+        read_fdset(task, sets[1], nfds)?,
+        read_fdset(task, sets[2], nfds)?,
+    ];
+    let mut watches = Vec::new();
+    let mut watched_fds = Vec::new();
+    for fd in 0..nfds {
+        let mut events = 0;
+        if is_set(&read_set, fd) {
+            events |= SELECT_READ;
+        }
+        if is_set(&write_set, fd) {
+            events |= SELECT_WRITE;
+        }
+        if is_set(&except_set, fd) {
+            events |= SELECT_EXCEPT;
+        }
+        if events != 0 {
+            let file = task.fds().get(fd as i32).map_err(|_| Errno::EBADF)?;
+            watches.push(Watch {
+                fd: fd as i32,
+                events,
+                file: Some(file),
+            });
+            watched_fds.push(fd);
+        }
+    }
+    let revents = wait_ready(task, &watches, deadline)?;
+    let mut out = [
+        read_set.map(|b| vec![0u8; b.len()]),
+        write_set.map(|b| vec![0u8; b.len()]),
+        except_set.map(|b| vec![0u8; b.len()]),
+    ];
+    let mut count = 0;
+    for (&fd, &ready) in watched_fds.iter().zip(&revents) {
+        for (set, mask) in out.iter_mut().zip([SELECT_READ, SELECT_WRITE, SELECT_EXCEPT]) {
+            if let Some(bits) = set {
+                let asked = watches
+                    .iter()
+                    .any(|watch| watch.fd == fd as i32 && watch.events & mask != 0);
+                if asked && ready & mask != 0 {
+                    bits[fd / 8] |= 1 << (fd % 8);
+                    count += 1;
+                }
+            }
+        }
+    }
+    for (set, addr) in out.iter().zip(sets) {
+        if let Some(bits) = set {
+            task.mm().copy_out(addr, bits)?;
+        }
+    }
+    Ok(count)
+}
+
+/// Implements select(2); the timeout is updated with the time left, as
+/// Linux does.
+pub fn select(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let timeout = args.u64(4);
+    let deadline = if timeout != 0 {
+        let tv: libc::timeval = task.mm().read_pod(timeout)?;
+        if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(Instant::now() + Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
+    } else {
+        None
+    };
+    let result = do_select(task, args.int(0), [args.u64(1), args.u64(2), args.u64(3)], deadline);
+    if let Some(deadline) = deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let tv = libc::timeval {
+            tv_sec: left.as_secs() as i64,
+            tv_usec: i64::from(left.subsec_micros()),
+        };
+        let _ = task.mm().write_pod(timeout, &tv);
+    }
+    finish(task, result, Restart::IfNoHandler)
+}
+
+/// Implements pselect6(2).
+pub fn pselect6(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let deadline = if args.u64(4) != 0 {
+        Some(Instant::now() + duration(&read_timespec(task, args.u64(4))?))
+    } else {
+        None
+    };
+    // The sixth argument points at { const sigset_t *ss; size_t ss_len; }.
+    let mask = if args.u64(5) != 0 {
+        let pair: [u64; 2] = [task.mm().read_pod(args.u64(5))?, task.mm().read_pod(args.u64(5) + 8)?];
+        read_sigmask(task, pair[0], pair[1])?
+    } else {
+        None
+    };
+    apply_wait_mask(task, mask);
+    let result = do_select(task, args.int(0), [args.u64(1), args.u64(2), args.u64(3)], deadline);
+    finish(task, result, Restart::IfNoHandler)
+}

@@ -1,0 +1,43 @@
+//! Waiting in the kernel: poll and select over pipes, alarm and interval
+//! timers waking pause, and what applications learn of CPUs and
+//! scheduling. Runs a C program built by the tests.
+
+mod common;
+
+use common::{Bundle, Spec, Toolchain};
+
+/// `sched` is what sched_getscheduler(0) returns: 0 (SCHED_OTHER) from
+/// glibc; musl answers -1 itself without asking the kernel.
+fn readiness_timers(test: &str, toolchain: Toolchain, sched: i32) {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let expected = format!(
+        "poll empty 0\n\
+         poll ready 1 revents 1\n\
+         select 1 isset 1\n\
+         alarm fired 1\n\
+         itimer fired 4\n\
+         cpus {cpus} sched {sched}\n\
+         times ok 1\n"
+    );
+    let bundle = Bundle::with_program(
+        test,
+        "readiness_timers",
+        toolchain,
+        &Spec::new(&["/bin/readiness_timers"]),
+    );
+    bundle
+        .run(&[])
+        .assert_code(0)
+        .assert_stdout(&expected)
+        .assert_no_leftover();
+}
+
+#[test]
+fn readiness_and_timers_glibc() {
+    readiness_timers("readiness-glibc", Toolchain::GlibcStatic, 0);
+}
+
+#[test]
+fn readiness_and_timers_musl() {
+    readiness_timers("readiness-musl", Toolchain::MuslStatic, -1);
+}
