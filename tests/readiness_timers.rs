@@ -1,6 +1,6 @@
 //! Waiting in the kernel: poll and select over pipes, alarm and interval
 //! timers waking pause, and what applications learn of CPUs and
-//! scheduling. Runs a C program built by the tests.
+//! scheduling, POSIX timers. Runs C programs built by the tests.
 
 mod common;
 
@@ -40,4 +40,26 @@ fn readiness_and_timers_glibc() {
 #[test]
 fn readiness_and_timers_musl() {
     readiness_timers("readiness-musl", Toolchain::MuslStatic, -1);
+}
+
+fn posix_timers(test: &str, toolchain: Toolchain) {
+    let expected = "timer rc=0 hits>=3 value=77 interval_ns=10000000 overrun>=0 1\n\
+                    deleted gettime errno=22\n\
+                    sigev_none armed 1\n";
+    let bundle = Bundle::with_program(test, "posix_timers", toolchain, &Spec::new(&["/bin/posix_timers"]));
+    bundle
+        .run(&[])
+        .assert_code(0)
+        .assert_stdout(expected)
+        .assert_no_leftover();
+}
+
+#[test]
+fn posix_timers_glibc() {
+    posix_timers("posix-timers-glibc", Toolchain::GlibcStatic);
+}
+
+#[test]
+fn posix_timers_musl() {
+    posix_timers("posix-timers-musl", Toolchain::MuslStatic);
 }

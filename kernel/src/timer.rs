@@ -1,5 +1,6 @@
-//! Interval timers that deliver signals: ITIMER_REAL (alarm(2),
-//! setitimer(2)), one per process, served by one kernel thread.
+//! Timers that deliver signals: each process's ITIMER_REAL (alarm(2),
+//! setitimer(2)) and its POSIX timers (timer_create(2)), all served by one
+//! kernel thread that sleeps until the earliest deadline.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -8,22 +9,69 @@ use std::time::{Duration, Instant};
 use crate::kernel::Kernel;
 use crate::signal::SigInfo;
 
-/// A process's real-time interval timer.
+/// Which timer of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerId {
+    /// ITIMER_REAL.
+    Real,
+    /// A timer_create(2) timer.
+    Posix(i32),
+}
+
+/// What an expiry does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RealTimer {
-    pub deadline: Instant,
+pub enum Notify {
+    /// Sends `signo` to the process, or to one thread (SIGEV_THREAD_ID),
+    /// carrying `value`.
+    Signal {
+        signo: i32,
+        value: u64,
+        thread: Option<i32>,
+    },
+    /// SIGEV_NONE: nothing; the timer is only read.
+    Nothing,
+}
+
+/// One timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timer {
+    /// The next expiry; None while disarmed.
+    pub deadline: Option<Instant>,
     /// Re-armed by this much after each expiry; zero for one-shot.
     pub interval: Duration,
+    pub notify: Notify,
+    /// Expiries that went by without a signal of their own, at the last
+    /// expiry (timer_getoverrun(2)).
+    pub overrun: u32,
+    /// The clock absolute times are read on.
+    pub clock: libc::clockid_t,
+}
+
+impl Timer {
+    /// An ITIMER_REAL that sends SIGALRM.
+    pub fn real(deadline: Instant, interval: Duration) -> Self {
+        Timer {
+            deadline: Some(deadline),
+            interval,
+            notify: Notify::Signal {
+                signo: libc::SIGALRM,
+                value: 0,
+                thread: None,
+            },
+            overrun: 0,
+            clock: libc::CLOCK_REALTIME,
+        }
+    }
 }
 
 #[derive(Default)]
 struct State {
-    timers: HashMap<i32, RealTimer>,
+    timers: HashMap<(i32, TimerId), Timer>,
     /// The thread that fires timers runs.
     running: bool,
 }
 
-/// All real-time timers of the sandbox.
+/// All timers of the sandbox.
 #[derive(Default)]
 pub struct Timers {
     state: Mutex<State>,
@@ -32,25 +80,27 @@ pub struct Timers {
 
 /// si_code of a signal from a timer.
 const SI_TIMER: i32 = -2;
+/// The most POSIX timers a process may hold.
+const MAX_TIMERS: usize = 4096;
 
 impl Timers {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("timers poisoned")
     }
 
-    /// The timer of process `pid`, if armed.
-    pub fn get(&self, pid: i32) -> Option<RealTimer> {
-        self.lock().timers.get(&pid).copied()
+    pub fn get(&self, pid: i32, id: TimerId) -> Option<Timer> {
+        self.lock().timers.get(&(pid, id)).copied()
     }
 
-    /// Arms (or with None disarms) the timer of `pid`; returns the old one.
-    pub fn set(&self, kernel: &Arc<Kernel>, pid: i32, timer: Option<RealTimer>) -> Option<RealTimer> {
+    /// Sets (or with None removes) a timer; returns the old one. Starts the
+    /// timer thread the first time one is armed.
+    pub fn set(&self, kernel: &Arc<Kernel>, pid: i32, id: TimerId, timer: Option<Timer>) -> Option<Timer> {
         let mut state = self.lock();
         let old = match timer {
-            Some(timer) => state.timers.insert(pid, timer),
-            None => state.timers.remove(&pid),
+            Some(timer) => state.timers.insert((pid, id), timer),
+            None => state.timers.remove(&(pid, id)),
         };
-        if !state.running && !state.timers.is_empty() {
+        if !state.running && state.timers.values().any(|t| t.deadline.is_some()) {
             state.running = true;
             let weak = Arc::downgrade(kernel);
             let spawned = std::thread::Builder::new()
@@ -66,43 +116,83 @@ impl Timers {
         old
     }
 
-    /// Forgets the timer of a process that exited.
-    pub fn forget(&self, pid: i32) {
-        self.lock().timers.remove(&pid);
+    /// timer_create(2): a new disarmed POSIX timer of `pid`.
+    pub fn create(&self, pid: i32, clock: libc::clockid_t, notify: Notify) -> Option<i32> {
+        let mut state = self.lock();
+        let owned = state
+            .timers
+            .keys()
+            .filter(|(owner, id)| *owner == pid && *id != TimerId::Real)
+            .count();
+        if owned >= MAX_TIMERS {
+            return None;
+        }
+        let id = (0..).find(|&id| !state.timers.contains_key(&(pid, TimerId::Posix(id))))?;
+        let timer = Timer {
+            deadline: None,
+            interval: Duration::ZERO,
+            notify,
+            overrun: 0,
+            clock,
+        };
+        state.timers.insert((pid, TimerId::Posix(id)), timer);
+        Some(id)
+    }
+
+    /// Forgets every timer of a process that exited or exec'd (POSIX
+    /// timers do not survive execve; ITIMER_REAL does, `keep_real`).
+    pub fn forget(&self, pid: i32, keep_real: bool) {
+        self.lock()
+            .timers
+            .retain(|(owner, id), _| *owner != pid || (keep_real && *id == TimerId::Real));
     }
 }
 
-/// The timer thread: sleeps until the earliest deadline, sends SIGALRM,
-/// re-arms periodic timers. Ends with the kernel.
+/// The timer thread: sleeps until the earliest deadline, sends the
+/// signals, re-arms periodic timers. Ends with the kernel.
 fn fire_timers(kernel: Weak<Kernel>) {
     while let Some(strong) = kernel.upgrade() {
         let timers = &strong.timers;
         let mut state = timers.lock();
         let now = Instant::now();
-        let due: Vec<i32> = state
+        let due: Vec<(i32, TimerId)> = state
             .timers
             .iter()
-            .filter(|(_, t)| t.deadline <= now)
-            .map(|(&pid, _)| pid)
+            .filter(|(_, t)| t.deadline.is_some_and(|deadline| deadline <= now))
+            .map(|(key, _)| *key)
             .collect();
-        for pid in due {
-            let timer = state.timers[&pid];
-            if timer.interval.is_zero() {
-                state.timers.remove(&pid);
+        for key in due {
+            let timer = state.timers.get_mut(&key).expect("listed above");
+            let deadline = timer.deadline.expect("due timers are armed");
+            // Expiries missed while the thread was late count as overruns.
+            let missed = if timer.interval.is_zero() {
+                0
             } else {
-                let next = RealTimer {
-                    deadline: timer.deadline + timer.interval,
-                    ..timer
-                };
-                state.timers.insert(pid, next);
-            }
-            let info = SigInfo {
-                signo: libc::SIGALRM,
-                code: SI_TIMER,
-                ..Default::default()
+                ((now - deadline).as_nanos() / timer.interval.as_nanos()) as u64
             };
-            if strong.tasks.send(pid, info).is_err() {
-                state.timers.remove(&pid);
+            timer.overrun = u32::try_from(missed).unwrap_or(u32::MAX);
+            timer.deadline = if timer.interval.is_zero() {
+                None
+            } else {
+                Some(deadline + timer.interval * (missed as u32 + 1))
+            };
+            let (pid, id) = key;
+            let sent = match timer.notify {
+                Notify::Nothing => Ok(()),
+                Notify::Signal { signo, value, thread } => {
+                    let timer_id = match id {
+                        TimerId::Real => 0,
+                        TimerId::Posix(id) => id,
+                    };
+                    let info = SigInfo::from_timer(signo, SI_TIMER, timer_id, timer.overrun, value);
+                    match thread {
+                        Some(tid) => strong.tasks.send_thread(tid, Some(pid), 0, info),
+                        None => strong.tasks.send(pid, info),
+                    }
+                }
+            };
+            if sent.is_err() {
+                state.timers.remove(&key);
             }
         }
         // Sleep until the next deadline or a change, and at most a second,
@@ -110,7 +200,8 @@ fn fire_timers(kernel: Weak<Kernel>) {
         let wait = state
             .timers
             .values()
-            .map(|t| t.deadline.saturating_duration_since(now))
+            .filter_map(|t| t.deadline)
+            .map(|deadline| deadline.saturating_duration_since(now))
             .min()
             .unwrap_or(Duration::from_secs(1))
             .min(Duration::from_secs(1));

@@ -177,6 +177,19 @@ impl SigInfo {
         }
     }
 
+    /// A signal from a timer: siginfo's timer layout puts the timer id and
+    /// overrun count where the kill layout has pid and uid.
+    pub fn from_timer(signo: i32, code: i32, timer: i32, overrun: u32, value: u64) -> Self {
+        SigInfo {
+            signo,
+            code,
+            pid: timer,
+            uid: overrun,
+            value,
+            ..Default::default()
+        }
+    }
+
     /// A siginfo_t an application built itself (rt_sigqueueinfo): the kill
     /// layout, with the value.
     pub fn from_user(signo: i32, bytes: &[u8; 128]) -> Self {

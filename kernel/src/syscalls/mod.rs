@@ -23,6 +23,7 @@ mod strace;
 mod system;
 mod table;
 mod time;
+mod timer;
 
 pub use args::Arg;
 pub use table::{Support, SyscallEntry, SyscallTable, TABLE};

@@ -156,6 +156,19 @@ pub fn prctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             task.mm().copy_out(args.u64(1), &name)?;
             Ok(0)
         }
+        libc::PR_SET_PDEATHSIG => {
+            let signo = args.int(1);
+            if signo != 0 && !crate::signal::valid(signo) {
+                return Err(Errno::EINVAL);
+            }
+            task.tasks().set_parent_death_signal(task.pid, signo);
+            Ok(0)
+        }
+        libc::PR_GET_PDEATHSIG => {
+            let signo = task.tasks().parent_death_signal(task.pid);
+            task.mm().write_pod(args.u64(1), &signo)?;
+            Ok(0)
+        }
         libc::PR_SET_CHILD_SUBREAPER => {
             task.tasks().set_subreaper(task.pid, args.u64(1) != 0);
             Ok(0)

@@ -6,6 +6,7 @@ use super::args::Arg;
 use super::numbers::SYSCALLS;
 use super::{
     Handler, clone, credentials, file, futex, io, memory, path, poll, process, rlimit, sched, signal, system, time,
+    timer,
 };
 
 /// How completely a system call is implemented.
@@ -210,7 +211,9 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "getsid" => (Full, process::getsid),
         "setsid" => (Full, process::setsid),
         "prctl" => (
-            Partial("PR_SET_NAME, PR_GET_NAME, PR_SET/GET_CHILD_SUBREAPER, PR_SET/GET_NO_NEW_PRIVS, PR_GET_DUMPABLE"),
+            Partial(
+                "PR_SET/GET_NAME, PR_SET/GET_PDEATHSIG (on the parent process's exit), PR_SET/GET_CHILD_SUBREAPER, PR_SET/GET_NO_NEW_PRIVS, PR_GET_DUMPABLE",
+            ),
             process::prctl,
         ),
         "exit_group" => (Full, process::exit_group),
@@ -256,14 +259,28 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "sched_getparam" => (Full, sched::sched_getparam),
         "sched_get_priority_max" => (Full, sched::sched_get_priority),
         "sched_get_priority_min" => (Full, sched::sched_get_priority),
-        "alarm" => (Full, time::alarm),
+        "alarm" => (Full, timer::alarm),
+        "timer_create" => (
+            Partial("CPU-time clocks are ENOTSUP; SIGEV_THREAD is the C library's"),
+            timer::timer_create,
+        ),
+        "timer_settime" => (
+            Partial("overruns count expiries missed while the timer thread was late"),
+            timer::timer_settime,
+        ),
+        "timer_gettime" => (Full, timer::timer_gettime),
+        "timer_getoverrun" => (
+            Partial("overruns count expiries missed while the timer thread was late"),
+            timer::timer_getoverrun,
+        ),
+        "timer_delete" => (Full, timer::timer_delete),
         "getitimer" => (
             Partial("ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF are ENOSYS"),
-            time::getitimer,
+            timer::getitimer,
         ),
         "setitimer" => (
             Partial("ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF are ENOSYS"),
-            time::setitimer,
+            timer::setitimer,
         ),
         "times" => (Partial("system time reads as zero"), time::times),
         "getrusage" => (

@@ -9,10 +9,7 @@ use nix::errno::Errno;
 
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
-use std::sync::Arc;
-
 use crate::task::{Restart, Task};
-use crate::timer::RealTimer;
 
 /// Which clock a clockid names.
 enum Clock {
@@ -176,94 +173,6 @@ pub fn restart_syscall(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
         Some((clock, deadline)) => sleep_until(task, clock, deadline, 0),
         None => Err(Errno::EINTR),
     }
-}
-
-/// struct itimerval: interval then value, two timevals.
-fn itimerval(timer: Option<RealTimer>) -> [libc::timeval; 2] {
-    let to_tv = |d: Duration| libc::timeval {
-        tv_sec: d.as_secs() as i64,
-        tv_usec: i64::from(d.subsec_micros()),
-    };
-    match timer {
-        None => [to_tv(Duration::ZERO), to_tv(Duration::ZERO)],
-        Some(timer) => {
-            // A timer that is due reads as one microsecond left, not zero
-            // (which would mean disarmed).
-            let left = timer
-                .deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_micros(1));
-            [to_tv(timer.interval), to_tv(left)]
-        }
-    }
-}
-
-fn write_itimerval(task: &Task, addr: u64, timer: Option<RealTimer>) -> Result<(), Errno> {
-    let [interval, value] = itimerval(timer);
-    let mm = task.mm();
-    mm.write_pod(addr, &interval)?;
-    mm.write_pod(addr + 16, &value)
-}
-
-fn read_timeval(task: &Task, addr: u64) -> Result<Duration, Errno> {
-    let tv: libc::timeval = task.mm().read_pod(addr)?;
-    if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
-}
-
-/// Implements getitimer(2) for ITIMER_REAL.
-pub fn getitimer(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    match args.int(0) {
-        libc::ITIMER_REAL => {
-            write_itimerval(task, args.u64(1), task.kernel.timers.get(task.pid))?;
-            Ok(0)
-        }
-        libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => Err(Errno::ENOSYS),
-        _ => Err(Errno::EINVAL),
-    }
-}
-
-/// Implements setitimer(2) for ITIMER_REAL.
-pub fn setitimer(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    match args.int(0) {
-        libc::ITIMER_REAL => {}
-        libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => return Err(Errno::ENOSYS),
-        _ => return Err(Errno::EINVAL),
-    }
-    let new = if args.u64(1) != 0 {
-        let interval = read_timeval(task, args.u64(1))?;
-        let value = read_timeval(task, args.u64(1) + 16)?;
-        (!value.is_zero()).then(|| RealTimer {
-            deadline: Instant::now() + value,
-            interval,
-        })
-    } else {
-        None
-    };
-    let kernel = Arc::clone(&task.kernel);
-    let old = kernel.timers.set(&kernel, task.pid, new);
-    if args.u64(2) != 0 {
-        write_itimerval(task, args.u64(2), old)?;
-    }
-    Ok(0)
-}
-
-/// Implements alarm(2).
-pub fn alarm(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let seconds = u64::from(args.u32(0));
-    let new = (seconds != 0).then(|| RealTimer {
-        deadline: Instant::now() + Duration::from_secs(seconds),
-        interval: Duration::ZERO,
-    });
-    let kernel = Arc::clone(&task.kernel);
-    let old = kernel.timers.set(&kernel, task.pid, new);
-    // Seconds left, rounded to the nearest, and at least 1 if armed.
-    Ok(old.map_or(0, |old| {
-        let left = old.deadline.saturating_duration_since(Instant::now());
-        (left.as_secs() + u64::from(left.subsec_millis() >= 500)).max(1)
-    }))
 }
 
 /// Implements times(2): CPU time in clock ticks (USER_HZ 100); system time

@@ -537,6 +537,7 @@ impl Task {
         self.name = command_name(&executable.path);
         self.exe_path = executable.path;
         self.tasks().set_interrupter(self.tid, self.context.interrupter());
+        self.kernel.timers.forget(self.pid, true);
         self.tasks().exec_done(self.pid);
         Ok(())
     }
@@ -629,7 +630,7 @@ impl Task {
         let pid = kernel.tasks.tgid(tid);
         if kernel.tasks.exit_thread(tid, status, cpu) {
             if let Some(pid) = pid {
-                kernel.timers.forget(pid);
+                kernel.timers.forget(pid, false);
             }
         }
     }

@@ -65,6 +65,8 @@ pub struct ProcessEntry {
     pub threads: BTreeSet<i32>,
     /// CPU time of reaped children and their descendants (RUSAGE_CHILDREN).
     pub children_cpu: Duration,
+    /// PR_SET_PDEATHSIG: sent to this process when its parent exits.
+    pub parent_death_signal: i32,
     /// Set by exit_group or a fatal signal: every thread is on its way out
     /// and the process ends with this status.
     pub group_exit: Option<ExitStatus>,
@@ -124,6 +126,7 @@ impl ProcessEntry {
             vfork_done: false,
             threads: BTreeSet::new(),
             children_cpu: Duration::ZERO,
+            parent_death_signal: 0,
             group_exit: None,
         }
     }
@@ -782,6 +785,12 @@ impl TaskSet {
             }
         }
         let reaper = Self::reaper_for(inner, ppid);
+        for &child in &children {
+            let signo = inner.processes.get(&child).map_or(0, |entry| entry.parent_death_signal);
+            if signo != 0 {
+                let _ = Self::send_locked(inner, child, SigInfo::from_process(signo, signal::SI_USER, pid, uid));
+            }
+        }
         for child in children {
             if let Some(entry) = inner.processes.get_mut(&child) {
                 entry.ppid = reaper;
@@ -834,6 +843,20 @@ impl TaskSet {
             at = entry.ppid;
         }
         INIT_PID
+    }
+
+    /// PR_SET_PDEATHSIG / PR_GET_PDEATHSIG.
+    pub fn set_parent_death_signal(&self, pid: i32, signo: i32) {
+        if let Some(entry) = self.lock().processes.get_mut(&pid) {
+            entry.parent_death_signal = signo;
+        }
+    }
+
+    pub fn parent_death_signal(&self, pid: i32) -> i32 {
+        self.lock()
+            .processes
+            .get(&pid)
+            .map_or(0, |entry| entry.parent_death_signal)
     }
 
     pub fn set_subreaper(&self, pid: i32, on: bool) {
@@ -1039,6 +1062,15 @@ mod tests {
             0,
             "init has no SIGCHLD handler, so SIGCHLD is dropped"
         );
+    }
+
+    #[test]
+    fn parent_death_signal_reaches_the_orphan() {
+        let (tasks, child) = set_with_child();
+        let (grandchild, _) = tasks.create_child(child, libc::SIGCHLD, false).unwrap();
+        tasks.set_parent_death_signal(grandchild, libc::SIGUSR1);
+        tasks.exit_thread(child, ExitStatus::Exited(0), Duration::ZERO);
+        assert_eq!(tasks.pending(grandchild), signal::bit(libc::SIGUSR1));
     }
 
     #[test]
