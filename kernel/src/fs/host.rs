@@ -25,6 +25,10 @@ pub struct KernelTermios {
 // SAFETY: repr(C), integer fields, 36 bytes with no padding.
 unsafe impl Pod for KernelTermios {}
 
+/// How often a task blocked reading a host fd looks again: the host cannot
+/// wake the task's waker.
+pub const HOST_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// A host fd wrapped as a file.
 pub struct HostFile {
     fd: OwnedFd,
@@ -47,9 +51,25 @@ impl HostFile {
 }
 
 impl File for HostFile {
-    /// Host reads block the task thread; a signal does not cut them short
-    /// yet (the host fd would need polling beside the task's waker).
-    fn read(&self, _blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+    /// Waits until the host fd has data (or EOF, or an error), looking
+    /// every HOST_POLL_INTERVAL so that a signal can cut the wait short with
+    /// EINTR; then reads.
+    fn read(&self, blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+        let nonblocking = self.status_flags()? & libc::O_NONBLOCK as u32 != 0;
+        if !nonblocking && !buf.is_empty() {
+            let ready = (libc::POLLIN | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) as u16;
+            loop {
+                if self.poll() & ready != 0 {
+                    break;
+                }
+                let tick = std::time::Instant::now() + HOST_POLL_INTERVAL;
+                match blocker.block_on::<()>(None, Some(tick), || None) {
+                    Err(Errno::ETIMEDOUT) => continue,
+                    Err(errno) => return Err(errno),
+                    Ok(()) => break,
+                }
+            }
+        }
         Self::retry(|| match offset {
             Some(off) => nix::sys::uio::pread(&self.fd, buf, off as i64),
             None => nix::unistd::read(&self.fd, buf),

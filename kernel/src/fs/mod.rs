@@ -9,7 +9,7 @@ mod host;
 mod pipe;
 
 pub use fd_table::FdTable;
-pub use host::HostFile;
+pub use host::{HOST_POLL_INTERVAL, HostFile};
 pub use pipe::{PIPE_BUF, new_pipe};
 
 use nix::errno::Errno;

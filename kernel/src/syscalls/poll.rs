@@ -8,13 +8,10 @@ use nix::errno::Errno;
 use super::time::{duration, read_timespec};
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
-use crate::fs::File;
+use crate::fs::{File, HOST_POLL_INTERVAL};
 use crate::signal::SigSet;
 use crate::task::{Restart, Task};
 
-/// Host files cannot wake a waiter, so a wait that includes one looks
-/// again this often.
-const HOST_POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Always reported, whether asked for or not.
 const ALWAYS: u16 = (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) as u16;
 
