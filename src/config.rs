@@ -1,11 +1,9 @@
 //! What a sandbox boots, whichever way it was described: an OCI bundle
 //! (`cordon run`) or the caller's own process (`cordon do`).
 
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use cordon_kernel::limits::ResourceLimits;
-use cordon_kernel::{Credentials, ProcessSpec, RootFs};
+use cordon_kernel::{ProcessSpec, RootFs};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
@@ -15,38 +13,7 @@ use nix::sys::stat::Mode;
 pub struct SandboxConfig {
     pub hostname: String,
     pub root: RootFs,
-    pub process: ProcessConfig,
-}
-
-/// The container's first process, without the stdio it will be given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessConfig {
-    pub argv: Vec<String>,
-    /// `KEY=VALUE` strings.
-    pub env: Vec<String>,
-    /// Absolute working directory inside the container.
-    pub cwd: String,
-    pub credentials: Credentials,
-    pub rlimits: ResourceLimits,
-    pub umask: u32,
-}
-
-impl ProcessConfig {
-    /// The umask a process gets when its configuration names none, as runc does.
-    pub const DEFAULT_UMASK: u32 = 0o022;
-
-    /// The kernel's description of this process, with `stdio` as fds 0, 1 and 2.
-    pub fn into_process_spec(self, stdio: [OwnedFd; 3]) -> ProcessSpec {
-        ProcessSpec {
-            argv: self.argv,
-            env: self.env,
-            cwd: self.cwd,
-            credentials: self.credentials,
-            rlimits: self.rlimits,
-            umask: self.umask,
-            stdio,
-        }
-    }
+    pub process: ProcessSpec,
 }
 
 /// Why a root filesystem could not be opened.

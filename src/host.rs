@@ -4,13 +4,13 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use cordon_kernel::Credentials;
 use cordon_kernel::limits::ResourceLimits;
+use cordon_kernel::{Credentials, ProcessSpec};
 use nix::errno::Errno;
 use nix::unistd::{getgid, getgroups, getuid};
 use tracing::warn;
 
-use crate::config::{self, ProcessConfig, RootError, SandboxConfig};
+use crate::config::{self, RootError, SandboxConfig};
 use crate::spec::DEFAULT_HOSTNAME;
 
 /// Why the caller's process could not be described.
@@ -41,7 +41,7 @@ pub fn command_config(argv: Vec<String>) -> Result<SandboxConfig, HostError> {
     Ok(SandboxConfig {
         hostname: DEFAULT_HOSTNAME.to_owned(),
         root: config::open_root(Path::new("/"), true)?,
-        process: ProcessConfig {
+        process: ProcessSpec {
             argv,
             env: environment(),
             cwd,
@@ -51,7 +51,7 @@ pub fn command_config(argv: Vec<String>) -> Result<SandboxConfig, HostError> {
                 additional_gids,
             },
             rlimits: ResourceLimits::default(),
-            umask: ProcessConfig::DEFAULT_UMASK,
+            umask: ProcessSpec::DEFAULT_UMASK,
         },
     })
 }

@@ -13,4 +13,4 @@ pub mod logging;
 pub mod run;
 pub mod spec;
 
-pub use config::{ProcessConfig, SandboxConfig};
+pub use config::SandboxConfig;

@@ -75,7 +75,7 @@ pub fn run(config: SandboxConfig, options: BootOptions) -> Result<ExitStatus, Ru
     } else {
         warn!("--disable-seccomp: cordon runs without its own seccomp filter; use this for debugging only");
     }
-    let init = kernel.start_init(config.process.into_process_spec(stdio))?;
+    let init = kernel.start_init(config.process, stdio)?;
     let status = init.wait();
     debug!(?status, "the first process exited");
     Ok(status)

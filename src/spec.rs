@@ -1,12 +1,10 @@
 //! The OCI runtime spec's process and hostname, in cordon's terms
 //! (runtime-spec config.md, "Process" and "Hostname").
 
-use cordon_kernel::Credentials;
 use cordon_kernel::limits::{Limit, ResourceLimits, resource_by_name};
+use cordon_kernel::{Credentials, ProcessSpec};
 use nix::errno::Errno;
 use oci_spec::runtime::{PosixRlimit, Spec};
-
-use crate::config::ProcessConfig;
 
 /// The hostname a sandbox gets when its spec names none. runc would leave the
 /// host's, which a sandbox must not reveal.
@@ -43,7 +41,7 @@ pub fn hostname(spec: &Spec) -> String {
 }
 
 /// The container's first process as `spec.process` describes it.
-pub fn process_config(spec: &Spec) -> Result<ProcessConfig, SpecError> {
+pub fn process_config(spec: &Spec) -> Result<ProcessSpec, SpecError> {
     let process = spec.process().as_ref().ok_or(SpecError::NoArgs)?;
     let argv = process.args().clone().unwrap_or_default();
     if argv.is_empty() {
@@ -59,7 +57,7 @@ pub fn process_config(spec: &Spec) -> Result<ProcessConfig, SpecError> {
         cwd => return Err(SpecError::RelativeCwd(cwd.to_owned())),
     };
     let user = process.user();
-    Ok(ProcessConfig {
+    Ok(ProcessSpec {
         argv,
         env: process.env().clone().unwrap_or_default(),
         cwd,
@@ -70,7 +68,7 @@ pub fn process_config(spec: &Spec) -> Result<ProcessConfig, SpecError> {
         },
         rlimits: resource_limits(process.rlimits().as_deref().unwrap_or_default())?,
         // umask(2) keeps only the permission bits.
-        umask: user.umask().unwrap_or(ProcessConfig::DEFAULT_UMASK) & 0o777,
+        umask: user.umask().unwrap_or(ProcessSpec::DEFAULT_UMASK) & 0o777,
     })
 }
 

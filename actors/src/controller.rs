@@ -25,9 +25,9 @@ use actix_rt::net::{UnixListener, UnixStream};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 
-use cordon_kernel::Credentials;
 use cordon_kernel::handle::{ContainerId, NewProcess, Stdio};
 use cordon_kernel::limits::ResourceLimits;
+use cordon_kernel::{Credentials, ProcessSpec};
 
 use crate::error::ControlError;
 use crate::protocol::frame::{self, FrameError, FrameReader, FrameWriter};
@@ -406,16 +406,18 @@ fn stdio(fds: Vec<OwnedFd>, terminal: bool) -> Stdio {
 
 fn new_process(process: ExecProcess, fds: Vec<OwnedFd>) -> NewProcess {
     NewProcess {
-        argv: process.argv,
-        env: process.env,
-        cwd: process.cwd,
-        credentials: Credentials {
-            uid: process.uid,
-            gid: process.gid,
-            additional_gids: process.additional_gids,
+        spec: ProcessSpec {
+            argv: process.argv,
+            env: process.env,
+            cwd: process.cwd,
+            credentials: Credentials {
+                uid: process.uid,
+                gid: process.gid,
+                additional_gids: process.additional_gids,
+            },
+            rlimits: ResourceLimits::default(),
+            umask: ProcessSpec::DEFAULT_UMASK,
         },
-        rlimits: ResourceLimits::default(),
-        umask: 0o022,
         stdio: stdio(fds, process.terminal),
     }
 }

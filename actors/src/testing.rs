@@ -36,19 +36,21 @@ use cordon_kernel::handle::{
 };
 use cordon_kernel::limits::ResourceLimits;
 use cordon_kernel::loader::LoadError;
-use cordon_kernel::{Credentials, ExitStatus, KernelError, RootFs};
+use cordon_kernel::{Credentials, ExitStatus, KernelError, ProcessSpec, RootFs};
 
 use crate::sandbox::ContainerSpec;
 
 /// A process running `argv` as root in `/`, with /dev/null as stdio.
 pub fn process(argv: &[&str]) -> NewProcess {
     NewProcess {
-        argv: argv.iter().map(|arg| (*arg).to_owned()).collect(),
-        env: vec!["PATH=/usr/bin:/bin".to_owned()],
-        cwd: "/".to_owned(),
-        credentials: Credentials::default(),
-        rlimits: ResourceLimits::default(),
-        umask: 0o022,
+        spec: ProcessSpec {
+            argv: argv.iter().map(|arg| (*arg).to_owned()).collect(),
+            env: vec!["PATH=/usr/bin:/bin".to_owned()],
+            cwd: "/".to_owned(),
+            credentials: Credentials::default(),
+            rlimits: ResourceLimits::default(),
+            umask: ProcessSpec::DEFAULT_UMASK,
+        },
         stdio: Stdio::Fds([dev_null(), dev_null(), dev_null()]),
     }
 }
@@ -282,7 +284,7 @@ impl KernelHandle for FakeKernel {
     }
 
     fn create_process(&self, container: &ContainerId, process: NewProcess) -> Result<Pid, HandleError> {
-        let program = process.argv.first().cloned().unwrap_or_default();
+        let program = process.spec.argv.first().cloned().unwrap_or_default();
         let script = {
             let state = self.shared.state();
             if !state.containers.contains_key(container) {

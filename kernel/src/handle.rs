@@ -16,8 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::Receiver;
 
-use crate::kernel::{Credentials, ExitStatus, KernelError, RootFs};
-use crate::limits::ResourceLimits;
+use crate::kernel::{ExitStatus, KernelError, ProcessSpec, RootFs};
 
 /// A process id in the sandbox's PID namespace, as the application sees it.
 pub type Pid = i32;
@@ -46,16 +45,7 @@ pub enum Stdio {
 /// process started by `exec`.
 #[derive(Debug)]
 pub struct NewProcess {
-    /// argv as the application sees it; `argv[0]` is also the program to run,
-    /// looked up in `PATH` from `env` when it holds no slash.
-    pub argv: Vec<String>,
-    /// `KEY=VALUE` strings.
-    pub env: Vec<String>,
-    /// Absolute working directory inside the container.
-    pub cwd: String,
-    pub credentials: Credentials,
-    pub rlimits: ResourceLimits,
-    pub umask: u32,
+    pub spec: ProcessSpec,
     pub stdio: Stdio,
 }
 

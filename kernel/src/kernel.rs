@@ -40,8 +40,9 @@ pub struct Credentials {
     pub additional_gids: Vec<u32>,
 }
 
-/// Everything needed to start the first process of a container.
-#[derive(Debug)]
+/// What a process runs and as whom: the OCI spec's `process`, less the
+/// stdio it is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessSpec {
     /// argv as the application sees it; `argv[0]` is also the program to run,
     /// looked up in `PATH` from `env` when it holds no slash.
@@ -53,8 +54,12 @@ pub struct ProcessSpec {
     pub credentials: Credentials,
     pub rlimits: ResourceLimits,
     pub umask: u32,
-    /// Host fds that become the application's fds 0, 1 and 2.
-    pub stdio: [OwnedFd; 3],
+}
+
+impl ProcessSpec {
+    /// The umask a process gets when its configuration names none, as runc
+    /// does.
+    pub const DEFAULT_UMASK: u32 = 0o022;
 }
 
 /// How a process ended, as `wait` reports it.
@@ -146,7 +151,8 @@ impl Kernel {
     /// Returns once the executable is loaded into a fresh address space, so a
     /// missing or malformed program is reported here, with nothing left
     /// running.
-    pub fn start_init(self: &Arc<Self>, spec: ProcessSpec) -> Result<ProcessHandle, KernelError> {
+    /// `stdio` are host fds that become the application's fds 0, 1 and 2.
+    pub fn start_init(self: &Arc<Self>, spec: ProcessSpec, stdio: [OwnedFd; 3]) -> Result<ProcessHandle, KernelError> {
         let executable = loader::open_executable(&self.root, &spec.argv, &spec.env, &spec.cwd)?;
         let (executable, argv) = loader::resolve_interpreter(&self.root, executable, spec.argv.clone(), &spec.cwd)?;
         let spec = ProcessSpec { argv, ..spec };
@@ -154,7 +160,17 @@ impl Kernel {
         let kernel = Arc::clone(self);
         let thread = std::thread::Builder::new()
             .name("task-1".into())
-            .spawn(move || task::run_init(kernel, TaskStart { spec, executable }, started_tx))
+            .spawn(move || {
+                task::run_init(
+                    kernel,
+                    TaskStart {
+                        spec,
+                        stdio,
+                        executable,
+                    },
+                    started_tx,
+                )
+            })
             .map_err(KernelError::Thread)?;
         match started_rx.recv() {
             Ok(Ok(())) => Ok(ProcessHandle { thread }),

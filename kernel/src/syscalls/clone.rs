@@ -64,11 +64,9 @@ fn do_clone(task: &mut Task, clone: CloneArgs) -> SyscallResult {
         tls: has(libc::CLONE_SETTLS).then_some(clone.tls),
         child_clear_tid: has(libc::CLONE_CHILD_CLEARTID).then_some(clone.child_tid),
         child_set_tid: has(libc::CLONE_CHILD_SETTID).then_some(clone.child_tid),
+        parent_set_tid: has(libc::CLONE_PARENT_SETTID).then_some(clone.parent_tid),
     };
     let tid = task.clone_task(request)?;
-    if has(libc::CLONE_PARENT_SETTID) {
-        task.mm().write_pod(clone.parent_tid, &(tid as u32))?;
-    }
     Ok(tid as u64)
 }
 

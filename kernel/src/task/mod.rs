@@ -95,6 +95,8 @@ pub struct Task {
 /// What a task thread needs to start the init process.
 pub struct TaskStart {
     pub spec: ProcessSpec,
+    /// Host fds that become fds 0, 1 and 2.
+    pub stdio: [std::os::fd::OwnedFd; 3],
     pub executable: Executable,
 }
 
@@ -415,6 +417,12 @@ impl Task {
                 .create_child(self.pid, request.exit_signal, request.same_parent)?;
             (pid, pid, waker)
         };
+        if let Some(addr) = request.parent_set_tid {
+            if let Err(errno) = self.mm().write_pod(addr, &(tid as u32)) {
+                self.abandon(request.thread, tid, pid);
+                return Err(errno);
+            }
+        }
         let mut regs = self.regs;
         regs.rax = 0;
         if let Some(stack) = request.stack {
@@ -470,11 +478,7 @@ impl Task {
             Err(_) => Err(Errno::EAGAIN),
         };
         if let Err(errno) = started {
-            if request.thread {
-                self.tasks().abandon_thread(tid);
-            } else {
-                self.tasks().abandon_child(pid);
-            }
+            self.abandon(request.thread, tid, pid);
             return Err(errno);
         }
         if request.vfork {
@@ -489,6 +493,15 @@ impl Task {
             }
         }
         Ok(tid)
+    }
+
+    /// Forgets a task whose creation failed before it ran.
+    fn abandon(&self, thread: bool, tid: i32, pid: i32) {
+        if thread {
+            self.tasks().abandon_thread(tid);
+        } else {
+            self.tasks().abandon_child(pid);
+        }
     }
 
     /// execve(2): replaces the program. Fails with nothing changed, or
@@ -661,6 +674,10 @@ pub struct ForkRequest {
     pub child_clear_tid: Option<u64>,
     /// CLONE_CHILD_SETTID: where the child stores its pid.
     pub child_set_tid: Option<u64>,
+    /// CLONE_PARENT_SETTID: where the parent gets the new tid, stored before
+    /// the child runs (it may be gone, and have cleared it, by the time
+    /// clone returns).
+    pub parent_set_tid: Option<u64>,
 }
 
 /// The name /proc/PID/comm shows for a program: its file name, cut to 15
@@ -693,7 +710,11 @@ pub(crate) fn run_init(
 }
 
 fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelError> {
-    let TaskStart { spec, executable } = start;
+    let TaskStart {
+        spec,
+        stdio,
+        executable,
+    } = start;
     let context = platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file)?;
     let mut mm = MemoryManager::new(Arc::clone(&kernel.memory_file));
     let exec_args = ExecArgs {
@@ -708,7 +729,7 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
     regs.rsp = entry.rsp;
     let mut fds = FdTable::default();
     let nofile = spec.rlimits.soft(libc::RLIMIT_NOFILE).max(3);
-    for (fd, host) in spec.stdio.into_iter().enumerate() {
+    for (fd, host) in stdio.into_iter().enumerate() {
         fds.install_at(fd as i32, Arc::new(HostFile::new(host)), false, nofile)
             .expect("fds 0-2 are below any RLIMIT_NOFILE");
     }
