@@ -63,3 +63,20 @@ fn posix_timers_glibc() {
 fn posix_timers_musl() {
     posix_timers("posix-timers-musl", Toolchain::MuslStatic);
 }
+
+#[test]
+fn cpu_time_and_cpu_timers() {
+    let expected = "virtual 1 prof 1 interval 20000\n\
+                    process clock >= thread clock 1, > 50 ms 1\n";
+    let bundle = Bundle::with_program(
+        "cpu-timers",
+        "cpu_timers",
+        Toolchain::GlibcStatic,
+        &Spec::new(&["/bin/cpu_timers"]),
+    );
+    bundle
+        .run(&[])
+        .assert_code(0)
+        .assert_stdout(expected)
+        .assert_no_leftover();
+}

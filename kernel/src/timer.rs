@@ -1,6 +1,7 @@
-//! Timers that deliver signals: each process's ITIMER_REAL (alarm(2),
-//! setitimer(2)) and its POSIX timers (timer_create(2)), all served by one
-//! kernel thread that sleeps until the earliest deadline.
+//! Timers that deliver signals: each process's interval timers (alarm(2),
+//! setitimer(2): ITIMER_REAL on the wall clock, ITIMER_VIRTUAL and
+//! ITIMER_PROF on its CPU time) and its POSIX timers (timer_create(2)), all
+//! served by one kernel thread.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -64,9 +65,27 @@ impl Timer {
     }
 }
 
+/// An interval timer on a process's CPU time (ITIMER_VIRTUAL, ITIMER_PROF).
+/// The application's CPU time is all user time on cordon, so both count the
+/// same clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuTimer {
+    /// The process CPU time at which it fires.
+    pub target: Duration,
+    pub interval: Duration,
+    /// SIGVTALRM or SIGPROF.
+    pub signo: i32,
+}
+
+/// CPU time cannot wake the timer thread, so while a CPU timer is armed it
+/// looks this often.
+const CPU_TIMER_TICK: Duration = Duration::from_millis(10);
+
 #[derive(Default)]
 struct State {
     timers: HashMap<(i32, TimerId), Timer>,
+    /// By process and `ITIMER_*` number.
+    cpu: HashMap<(i32, i32), CpuTimer>,
     /// The thread that fires timers runs.
     running: bool,
 }
@@ -100,7 +119,15 @@ impl Timers {
             Some(timer) => state.timers.insert((pid, id), timer),
             None => state.timers.remove(&(pid, id)),
         };
-        if !state.running && state.timers.values().any(|t| t.deadline.is_some()) {
+        self.start(kernel, state);
+        old
+    }
+
+    /// Starts the timer thread the first time something is armed, and
+    /// tells it the timers changed.
+    fn start(&self, kernel: &Arc<Kernel>, mut state: std::sync::MutexGuard<'_, State>) {
+        let armed = state.timers.values().any(|t| t.deadline.is_some()) || !state.cpu.is_empty();
+        if !state.running && armed {
             state.running = true;
             let weak = Arc::downgrade(kernel);
             let spawned = std::thread::Builder::new()
@@ -113,6 +140,21 @@ impl Timers {
         }
         drop(state);
         self.changed.notify_all();
+    }
+
+    pub fn get_cpu(&self, pid: i32, which: i32) -> Option<CpuTimer> {
+        self.lock().cpu.get(&(pid, which)).copied()
+    }
+
+    /// Sets (or with None disarms) a CPU-time interval timer; returns the
+    /// old one.
+    pub fn set_cpu(&self, kernel: &Arc<Kernel>, pid: i32, which: i32, timer: Option<CpuTimer>) -> Option<CpuTimer> {
+        let mut state = self.lock();
+        let old = match timer {
+            Some(timer) => state.cpu.insert((pid, which), timer),
+            None => state.cpu.remove(&(pid, which)),
+        };
+        self.start(kernel, state);
         old
     }
 
@@ -180,11 +222,11 @@ fn fire_timers(kernel: Weak<Kernel>) {
             let sent = match timer.notify {
                 Notify::Nothing => Ok(()),
                 Notify::Signal { signo, value, thread } => {
-                    let timer_id = match id {
-                        TimerId::Real => 0,
-                        TimerId::Posix(id) => id,
+                    let info = match id {
+                        // Interval timers signal as the kernel itself.
+                        TimerId::Real => SigInfo::from_kernel(signo),
+                        TimerId::Posix(id) => SigInfo::from_timer(signo, SI_TIMER, id, timer.overrun, value),
                     };
-                    let info = SigInfo::from_timer(signo, SI_TIMER, timer_id, timer.overrun, value);
                     match thread {
                         Some(tid) => strong.tasks.send_thread(tid, Some(pid), 0, info),
                         None => strong.tasks.send(pid, info),
@@ -195,16 +237,41 @@ fn fire_timers(kernel: Weak<Kernel>) {
                 state.timers.remove(&key);
             }
         }
+        let cpu_due: Vec<((i32, i32), CpuTimer, Duration)> = state
+            .cpu
+            .iter()
+            .map(|(key, timer)| (*key, *timer, strong.tasks.process_cpu(key.0)))
+            .filter(|(_, timer, used)| *used >= timer.target)
+            .collect();
+        for (key, timer, used) in cpu_due {
+            if timer.interval.is_zero() {
+                state.cpu.remove(&key);
+            } else {
+                let next = CpuTimer {
+                    target: used + timer.interval,
+                    ..timer
+                };
+                state.cpu.insert(key, next);
+            }
+            if strong.tasks.send(key.0, SigInfo::from_kernel(timer.signo)).is_err() {
+                state.cpu.remove(&key);
+            }
+        }
         // Sleep until the next deadline or a change, and at most a second,
         // to notice the kernel going away.
+        let tick = if state.cpu.is_empty() {
+            Duration::from_secs(1)
+        } else {
+            CPU_TIMER_TICK
+        };
         let wait = state
             .timers
             .values()
             .filter_map(|t| t.deadline)
             .map(|deadline| deadline.saturating_duration_since(now))
             .min()
-            .unwrap_or(Duration::from_secs(1))
-            .min(Duration::from_secs(1));
+            .unwrap_or(tick)
+            .min(tick);
         drop(timers.changed.wait_timeout(state, wait).expect("timers poisoned"));
     }
 }

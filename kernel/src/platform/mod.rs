@@ -49,15 +49,18 @@ pub enum Event {
     Syscall,
     /// The CPU raised a synchronous signal (a fault, int3, a bad instruction).
     Fault(Fault),
-    /// The application was stopped from outside ([`Interrupt::interrupt`]),
+    /// The application was stopped from outside ([`ThreadHandle::interrupt`]),
     /// so the kernel can deliver a signal; nothing happened to it.
     Interrupted,
 }
 
-/// Kicks a running application thread back into the kernel. Callable from
+/// What other OS threads may do to an application thread. Callable from
 /// any thread.
-pub trait Interrupt: Send + Sync {
+pub trait ThreadHandle: Send + Sync {
+    /// Kicks the thread out of application code back into the kernel.
     fn interrupt(&self);
+    /// CPU time the thread has used in application code; zero once gone.
+    fn cpu_time(&self) -> std::time::Duration;
 }
 
 /// A synchronous signal raised by the application's own instructions.
@@ -131,8 +134,8 @@ pub trait Context: Send {
     fn fp_state(&self) -> Result<Vec<u8>, PlatformError>;
     /// Restores the extended FPU state from an XSAVE image.
     fn set_fp_state(&mut self, state: &[u8]) -> Result<(), PlatformError>;
-    /// A handle other threads use to interrupt this context.
-    fn interrupter(&self) -> Arc<dyn Interrupt>;
+    /// A handle other threads use to reach this context.
+    fn handle(&self) -> Arc<dyn ThreadHandle>;
 }
 
 /// A thread started by [`Context::spawn_thread`], waiting for the OS thread

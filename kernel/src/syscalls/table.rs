@@ -275,18 +275,15 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         ),
         "timer_delete" => (Full, timer::timer_delete),
         "getitimer" => (
-            Partial("ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF are ENOSYS"),
+            Partial("ITIMER_VIRTUAL and ITIMER_PROF both count the process's CPU time, checked every 10 ms"),
             timer::getitimer,
         ),
         "setitimer" => (
-            Partial("ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF are ENOSYS"),
+            Partial("ITIMER_VIRTUAL and ITIMER_PROF both count the process's CPU time, checked every 10 ms"),
             timer::setitimer,
         ),
         "times" => (Partial("system time reads as zero"), time::times),
-        "getrusage" => (
-            Partial("CPU time only; RUSAGE_SELF counts the calling thread"),
-            time::getrusage,
-        ),
+        "getrusage" => (Partial("CPU time only"), time::getrusage),
         "sysinfo" => (Partial("load averages are zero"), system::sysinfo),
         // Resource limits.
         "prlimit64" => (Full, rlimit::prlimit64),

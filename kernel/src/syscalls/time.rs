@@ -15,9 +15,10 @@ use crate::task::{Restart, Task};
 enum Clock {
     /// A host clock read for the application: REALTIME, MONOTONIC, …
     Host(libc::clockid_t),
-    /// The calling process's or thread's CPU time (one thread per process
-    /// so far, so both are the same).
-    CpuTime,
+    /// The calling process's CPU time (all its threads).
+    ProcessCpu,
+    /// The calling thread's CPU time.
+    ThreadCpu,
 }
 
 fn clock(id: i32) -> Result<Clock, Errno> {
@@ -29,7 +30,8 @@ fn clock(id: i32) -> Result<Clock, Errno> {
         | libc::CLOCK_MONOTONIC_COARSE
         | libc::CLOCK_BOOTTIME
         | libc::CLOCK_TAI => Ok(Clock::Host(id)),
-        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => Ok(Clock::CpuTime),
+        libc::CLOCK_PROCESS_CPUTIME_ID => Ok(Clock::ProcessCpu),
+        libc::CLOCK_THREAD_CPUTIME_ID => Ok(Clock::ThreadCpu),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -65,7 +67,8 @@ pub(super) fn read_timespec(task: &Task, addr: u64) -> Result<libc::timespec, Er
 pub fn clock_gettime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let now = match clock(args.int(0))? {
         Clock::Host(id) => host_time(id),
-        Clock::CpuTime => timespec(task.cpu_time()),
+        Clock::ProcessCpu => timespec(task.tasks().process_cpu(task.pid)),
+        Clock::ThreadCpu => timespec(task.cpu_time()),
     };
     task.mm().write_pod(args.u64(1), &now)?;
     Ok(0)
@@ -80,7 +83,7 @@ pub fn clock_getres(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             unsafe { libc::clock_getres(id, &mut res) };
             res
         }
-        Clock::CpuTime => libc::timespec { tv_sec: 0, tv_nsec: 1 },
+        Clock::ProcessCpu | Clock::ThreadCpu => libc::timespec { tv_sec: 0, tv_nsec: 1 },
     };
     if args.u64(1) != 0 {
         task.mm().write_pod(args.u64(1), &resolution)?;
@@ -153,7 +156,7 @@ pub fn clock_nanosleep(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let (id, flags) = (args.int(0), args.int(1));
     let id = match clock(id)? {
         Clock::Host(id @ (libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME | libc::CLOCK_TAI)) => id,
-        Clock::CpuTime if id == libc::CLOCK_THREAD_CPUTIME_ID => return Err(Errno::EINVAL),
+        Clock::ThreadCpu => return Err(Errno::EINVAL),
         _ => return Err(Errno::EOPNOTSUPP),
     };
     let request = read_timespec(task, args.u64(2))?;
@@ -181,7 +184,7 @@ pub fn times(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let ticks = |d: Duration| (d.as_millis() / 10) as i64;
     if args.u64(0) != 0 {
         let children = task.tasks().children_cpu(task.pid);
-        let tms: [i64; 4] = [ticks(task.cpu_time()), 0, ticks(children), 0];
+        let tms: [i64; 4] = [ticks(task.tasks().process_cpu(task.pid)), 0, ticks(children), 0];
         let bytes: Vec<u8> = tms.iter().flat_map(|v| v.to_le_bytes()).collect();
         task.mm().copy_out(args.u64(0), &bytes)?;
     }
@@ -189,11 +192,12 @@ pub fn times(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(ticks(uptime) as u64)
 }
 
-/// Implements getrusage(2): user CPU time, for the thread, the process
-/// (its threads so far counted by the caller's clock) or reaped children.
+/// Implements getrusage(2): user CPU time, for the thread, the process or
+/// its reaped children.
 pub fn getrusage(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let cpu = match args.int(0) {
-        libc::RUSAGE_SELF | libc::RUSAGE_THREAD => task.cpu_time(),
+        libc::RUSAGE_SELF => task.tasks().process_cpu(task.pid),
+        libc::RUSAGE_THREAD => task.cpu_time(),
         libc::RUSAGE_CHILDREN => task.tasks().children_cpu(task.pid),
         _ => return Err(Errno::EINVAL),
     };

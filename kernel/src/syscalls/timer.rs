@@ -11,7 +11,7 @@ use super::time::{duration, read_timespec};
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
 use crate::task::Task;
-use crate::timer::{Notify, Timer, TimerId};
+use crate::timer::{CpuTimer, Notify, Timer, TimerId};
 
 fn to_timeval(d: Duration) -> libc::timeval {
     libc::timeval {
@@ -39,13 +39,6 @@ fn remaining(timer: Option<Timer>, smallest: Duration) -> (Duration, Duration) {
     }
 }
 
-fn write_itimerval(task: &Task, addr: u64, timer: Option<Timer>) -> Result<(), Errno> {
-    let (interval, value) = remaining(timer, Duration::from_micros(1));
-    let mm = task.mm();
-    mm.write_pod(addr, &to_timeval(interval))?;
-    mm.write_pod(addr + 16, &to_timeval(value))
-}
-
 fn read_timeval(task: &Task, addr: u64) -> Result<Duration, Errno> {
     let tv: libc::timeval = task.mm().read_pod(addr)?;
     if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
@@ -56,10 +49,7 @@ fn read_timeval(task: &Task, addr: u64) -> Result<Duration, Errno> {
 
 fn check_which(which: i32) -> Result<(), Errno> {
     match which {
-        libc::ITIMER_REAL => Ok(()),
-        // CPU-time timers need the platform to stop a thread after a CPU
-        // budget; not there yet.
-        libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => Err(Errno::ENOSYS),
+        libc::ITIMER_REAL | libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => Ok(()),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -69,26 +59,75 @@ fn set_real(task: &Task, timer: Option<Timer>) -> Option<Timer> {
     kernel.timers.set(&kernel, task.pid, TimerId::Real, timer)
 }
 
-/// Implements getitimer(2) for ITIMER_REAL.
+/// An interval timer as struct itimerval reports it: (interval, value).
+fn interval_timer(task: &Task, which: i32) -> (Duration, Duration) {
+    if which == libc::ITIMER_REAL {
+        return remaining(
+            task.kernel.timers.get(task.pid, TimerId::Real),
+            Duration::from_micros(1),
+        );
+    }
+    match task.kernel.timers.get_cpu(task.pid, which) {
+        None => (Duration::ZERO, Duration::ZERO),
+        Some(timer) => {
+            let used = task.tasks().process_cpu(task.pid);
+            (
+                timer.interval,
+                timer.target.saturating_sub(used).max(Duration::from_micros(1)),
+            )
+        }
+    }
+}
+
+fn write_interval_timer(task: &Task, addr: u64, (interval, value): (Duration, Duration)) -> Result<(), Errno> {
+    let mm = task.mm();
+    mm.write_pod(addr, &to_timeval(interval))?;
+    mm.write_pod(addr + 16, &to_timeval(value))
+}
+
+/// Implements getitimer(2).
 pub fn getitimer(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    check_which(args.int(0))?;
-    write_itimerval(task, args.u64(1), task.kernel.timers.get(task.pid, TimerId::Real))?;
+    let which = args.int(0);
+    check_which(which)?;
+    write_interval_timer(task, args.u64(1), interval_timer(task, which))?;
     Ok(0)
 }
 
-/// Implements setitimer(2) for ITIMER_REAL.
+/// Implements setitimer(2): ITIMER_REAL on the wall clock, ITIMER_VIRTUAL
+/// and ITIMER_PROF on the process's CPU time (checked every 10 ms).
 pub fn setitimer(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    check_which(args.int(0))?;
+    let which = args.int(0);
+    check_which(which)?;
     let new = if args.u64(1) != 0 {
         let interval = read_timeval(task, args.u64(1))?;
         let value = read_timeval(task, args.u64(1) + 16)?;
-        (!value.is_zero()).then(|| Timer::real(Instant::now() + value, interval))
+        (!value.is_zero()).then_some((interval, value))
     } else {
         None
     };
-    let old = set_real(task, new);
+    let old = interval_timer(task, which);
+    let kernel = Arc::clone(&task.kernel);
+    if which == libc::ITIMER_REAL {
+        set_real(
+            task,
+            new.map(|(interval, value)| Timer::real(Instant::now() + value, interval)),
+        );
+    } else {
+        let signo = if which == libc::ITIMER_VIRTUAL {
+            libc::SIGVTALRM
+        } else {
+            libc::SIGPROF
+        };
+        let used = task.tasks().process_cpu(task.pid);
+        let timer = new.map(|(interval, value)| CpuTimer {
+            target: used + value,
+            interval,
+            signo,
+        });
+        kernel.timers.set_cpu(&kernel, task.pid, which, timer);
+    }
     if args.u64(2) != 0 {
-        write_itimerval(task, args.u64(2), old)?;
+        write_interval_timer(task, args.u64(2), old)?;
     }
     Ok(0)
 }

@@ -549,7 +549,7 @@ impl Task {
         self.robust_list = 0;
         self.name = command_name(&executable.path);
         self.exe_path = executable.path;
-        self.tasks().set_interrupter(self.tid, self.context.interrupter());
+        self.tasks().set_thread_handle(self.tid, self.context.handle());
         self.kernel.timers.forget(self.pid, true);
         self.tasks().exec_done(self.pid);
         Ok(())
@@ -734,7 +734,7 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
             .expect("fds 0-2 are below any RLIMIT_NOFILE");
     }
     let waker = kernel.tasks.create_init(spec.credentials.uid);
-    kernel.tasks.set_interrupter(INIT_PID, context.interrupter());
+    kernel.tasks.set_thread_handle(INIT_PID, context.handle());
     Ok(Task {
         tid: INIT_PID,
         pid: INIT_PID,
@@ -798,7 +798,7 @@ fn new_child_task(kernel: Arc<Kernel>, start: ChildStart) -> Result<Task, Errno>
             .expect("memory manager poisoned")
             .write_pod(addr, &(start.tid as u32))?;
     }
-    kernel.tasks.set_interrupter(start.tid, context.interrupter());
+    kernel.tasks.set_thread_handle(start.tid, context.handle());
     Ok(Task {
         tid: start.tid,
         pid: start.pid,

@@ -13,7 +13,7 @@ use nix::errno::Errno;
 
 use super::waker::Waker;
 use crate::kernel::ExitStatus;
-use crate::platform::Interrupt;
+use crate::platform::ThreadHandle;
 use crate::signal::{
     self, CLD_EXITED, CLD_KILLED, PendingSignals, SIG_DFL, SIG_IGN, SigAction, SigInfo, SigSet, SignalActions,
 };
@@ -65,6 +65,8 @@ pub struct ProcessEntry {
     pub threads: BTreeSet<i32>,
     /// CPU time of reaped children and their descendants (RUSAGE_CHILDREN).
     pub children_cpu: Duration,
+    /// CPU time of the process's threads that have exited.
+    pub exited_threads_cpu: Duration,
     /// PR_SET_PDEATHSIG: sent to this process when its parent exits.
     pub parent_death_signal: i32,
     /// Set by exit_group or a fatal signal: every thread is on its way out
@@ -79,7 +81,7 @@ pub struct ThreadEntry {
     pub pending: PendingSignals,
     pub waker: Arc<Waker>,
     /// Kicks the thread out of application code; None until it runs.
-    pub interrupter: Option<Arc<dyn Interrupt>>,
+    pub handle: Option<Arc<dyn ThreadHandle>>,
     /// Another thread's execve ends this one.
     pub doomed: bool,
     /// The thread's blocked signals, as last published.
@@ -92,7 +94,7 @@ impl ThreadEntry {
             tgid,
             pending: PendingSignals::default(),
             waker: Waker::new(),
-            interrupter: None,
+            handle: None,
             doomed: false,
             blocked: 0,
         }
@@ -102,8 +104,8 @@ impl ThreadEntry {
     /// application code if it runs there.
     fn wake(&self) {
         self.waker.notify();
-        if let Some(interrupter) = &self.interrupter {
-            interrupter.interrupt();
+        if let Some(handle) = &self.handle {
+            handle.interrupt();
         }
     }
 }
@@ -127,6 +129,7 @@ impl ProcessEntry {
             threads: BTreeSet::new(),
             children_cpu: Duration::ZERO,
             parent_death_signal: 0,
+            exited_threads_cpu: Duration::ZERO,
             group_exit: None,
         }
     }
@@ -240,6 +243,21 @@ impl TaskSet {
         self.inner.lock().expect("task set poisoned")
     }
 
+    /// CPU time of process `pid`: its exited threads' and its live ones'.
+    pub fn process_cpu(&self, pid: i32) -> Duration {
+        let inner = self.lock();
+        let Some(process) = inner.processes.get(&pid) else {
+            return Duration::ZERO;
+        };
+        let live: Duration = process
+            .threads
+            .iter()
+            .filter_map(|tid| inner.threads.get(tid)?.handle.as_ref())
+            .map(|handle| handle.cpu_time())
+            .sum();
+        process.exited_threads_cpu + live
+    }
+
     /// CPU time of the reaped children of `pid` (RUSAGE_CHILDREN).
     pub fn children_cpu(&self, pid: i32) -> Duration {
         self.lock()
@@ -348,9 +366,9 @@ impl TaskSet {
         Err(Errno::EAGAIN)
     }
 
-    pub fn set_interrupter(&self, tid: i32, interrupter: Arc<dyn Interrupt>) {
+    pub fn set_thread_handle(&self, tid: i32, handle: Arc<dyn ThreadHandle>) {
         if let Some(thread) = self.lock().threads.get_mut(&tid) {
-            thread.interrupter = Some(interrupter);
+            thread.handle = Some(handle);
         }
     }
 
@@ -749,11 +767,13 @@ impl TaskSet {
             return false;
         };
         process.threads.remove(&tid);
+        process.exited_threads_cpu += cpu;
         if !process.threads.is_empty() {
             return false;
         }
         let status = process.group_exit.unwrap_or(status);
-        Self::exit_process_locked(&mut inner, tgid, status, cpu);
+        let total = process.exited_threads_cpu;
+        Self::exit_process_locked(&mut inner, tgid, status, total);
         true
     }
 

@@ -20,7 +20,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use super::{AddressSpace, Context, Event, Fault, Interrupt, PlatformError, ThreadSeed};
+use super::{AddressSpace, Context, Event, Fault, PlatformError, ThreadHandle, ThreadSeed};
 use crate::arch::{PAGE_SIZE, Registers, TASK_SIZE};
 use crate::memory::{MemoryFile, Prot};
 
@@ -81,6 +81,7 @@ pub struct StubThread {
     /// Registers as the thread stood when seized: the segment selectors and
     /// flags every application thread and injected call starts from.
     initial: Registers,
+    cpu_clock: Arc<CpuClock>,
 }
 
 impl StubThread {
@@ -152,11 +153,13 @@ impl StubThread {
             eflags: 0x202,
             ..zeroed_registers()
         };
+        let cpu_clock = Arc::new(CpuClock::open(tid.as_raw()));
         Ok(StubThread {
             stub,
             tid,
             live_tid: Arc::new(AtomicI32::new(tid.as_raw())),
             initial,
+            cpu_clock,
         })
     }
 
@@ -358,23 +361,16 @@ impl Context for StubThread {
         Ok(())
     }
 
-    fn interrupter(&self) -> Arc<dyn Interrupt> {
-        Arc::new(StubInterrupter {
+    fn handle(&self) -> Arc<dyn ThreadHandle> {
+        Arc::new(StubThreadHandle {
             pid: Arc::clone(&self.stub.live_pid),
             tid: Arc::clone(&self.live_tid),
+            cpu_clock: Arc::clone(&self.cpu_clock),
         })
     }
 
     fn cpu_time(&self) -> std::time::Duration {
-        // The CPU clock of the stub thread: MAKE_THREAD_CPUCLOCK(tid,
-        // CPUCLOCK_SCHED) in include/linux/posix-timers.h.
-        let clock = (!self.tid.as_raw() << 3) | 2 | 4;
-        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: clock_gettime writes one timespec.
-        if unsafe { libc::clock_gettime(clock, &mut now) } != 0 {
-            return std::time::Duration::ZERO;
-        }
-        std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+        self.cpu_clock.read()
     }
 
     fn spawn_thread(&self) -> Result<Box<dyn ThreadSeed>, PlatformError> {
@@ -419,18 +415,79 @@ impl Drop for StubThreadSeed {
     }
 }
 
+/// A host thread's CPU time, read from /proc/<tid>/schedstat: the host's
+/// CPU clocks of another process's threads are not readable (clock_gettime
+/// gives EINVAL), the schedstat file is.
+struct CpuClock {
+    schedstat: Option<std::fs::File>,
+}
+
+impl CpuClock {
+    /// Opens the clock of host thread `tid`. openat2 is the one path open
+    /// the sandbox filter lets through.
+    fn open(tid: i32) -> CpuClock {
+        let path = std::ffi::CString::new(format!("/proc/{tid}/schedstat")).expect("no NUL in a path");
+        // SAFETY: open_how is plain integers; zero is a valid start.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
+        // SAFETY: openat2 reads the path and the struct for the call; the fd
+        // it returns is owned below.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                &how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        let schedstat = (fd >= 0).then(|| {
+            use std::os::fd::FromRawFd;
+            // SAFETY: fd was just returned by openat2 and is owned by nobody else.
+            unsafe { std::fs::File::from_raw_fd(fd as i32) }
+        });
+        CpuClock { schedstat }
+    }
+
+    /// The first field of schedstat: time spent on a CPU, in nanoseconds.
+    fn read(&self) -> std::time::Duration {
+        use std::os::unix::fs::FileExt;
+        let Some(file) = &self.schedstat else {
+            return std::time::Duration::ZERO;
+        };
+        let mut buf = [0u8; 128];
+        let n = file.read_at(&mut buf, 0).unwrap_or(0);
+        let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
+        let nanos = text
+            .split_whitespace()
+            .next()
+            .and_then(|field| field.parse::<u64>().ok())
+            .unwrap_or(0);
+        std::time::Duration::from_nanos(nanos)
+    }
+}
+
 /// The regset note type of the XSAVE area (elf.h).
 const NT_X86_XSTATE: libc::c_int = 0x202;
 /// Larger than any XSAVE area x86-64 CPUs have today (AMX makes it ~11 KiB).
 const XSTATE_BUFFER: usize = 16 << 10;
 
-/// Interrupts a stub thread by sending it a signal the tracer swallows.
-struct StubInterrupter {
+/// Reaches a stub thread from other threads: interrupts it with a signal
+/// the tracer swallows, reads its CPU clock.
+struct StubThreadHandle {
     pid: Arc<AtomicI32>,
     tid: Arc<AtomicI32>,
+    cpu_clock: Arc<CpuClock>,
 }
 
-impl Interrupt for StubInterrupter {
+impl ThreadHandle for StubThreadHandle {
+    fn cpu_time(&self) -> std::time::Duration {
+        match self.tid.load(Ordering::SeqCst) {
+            0 => std::time::Duration::ZERO,
+            _ => self.cpu_clock.read(),
+        }
+    }
+
     fn interrupt(&self) {
         let (pid, tid) = (self.pid.load(Ordering::SeqCst), self.tid.load(Ordering::SeqCst));
         if pid > 0 && tid > 0 {
