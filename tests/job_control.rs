@@ -3,24 +3,16 @@
 
 mod common;
 
-use common::{Bundle, Spec, Toolchain};
+use common::{Toolchain, run_fixture};
 
-fn job_control(test: &str, toolchain: Toolchain) {
-    let expected = "stopped 1 by 19\ncontinued 1\nexited 1 code 5\nsigchld codes 1 1 1\n";
-    let bundle = Bundle::with_program(test, "job_control", toolchain, &Spec::new(&["/bin/job_control"]));
-    bundle
-        .run(&[])
-        .assert_code(0)
-        .assert_stdout(expected)
-        .assert_no_leftover();
-}
+const EXPECTED: &str = "stopped 1 by 19\ncontinued 1\nexited 1 code 5\nsigchld codes 1 1 1\n";
 
 #[test]
 fn stops_and_continues_glibc() {
-    job_control("job-control-glibc", Toolchain::GlibcStatic);
+    run_fixture("job-control-glibc", "job_control", Toolchain::GlibcStatic, 0, EXPECTED);
 }
 
 #[test]
 fn stops_and_continues_musl() {
-    job_control("job-control-musl", Toolchain::MuslStatic);
+    run_fixture("job-control-musl", "job_control", Toolchain::MuslStatic, 0, EXPECTED);
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Bundle, Spec, Toolchain};
+use common::{Toolchain, run_fixture};
 
 /// `sched` is what sched_getscheduler(0) returns: 0 (SCHED_OTHER) from
 /// glibc; musl answers -1 itself without asking the kernel.
@@ -19,17 +19,7 @@ fn readiness_timers(test: &str, toolchain: Toolchain, sched: i32) {
          cpus {cpus} sched {sched}\n\
          times ok 1\n"
     );
-    let bundle = Bundle::with_program(
-        test,
-        "readiness_timers",
-        toolchain,
-        &Spec::new(&["/bin/readiness_timers"]),
-    );
-    bundle
-        .run(&[])
-        .assert_code(0)
-        .assert_stdout(&expected)
-        .assert_no_leftover();
+    run_fixture(test, "readiness_timers", toolchain, 0, &expected);
 }
 
 #[test]
@@ -46,12 +36,7 @@ fn posix_timers(test: &str, toolchain: Toolchain) {
     let expected = "timer rc=0 hits>=3 value=77 interval_ns=10000000 overrun>=0 1\n\
                     deleted gettime errno=22\n\
                     sigev_none armed 1\n";
-    let bundle = Bundle::with_program(test, "posix_timers", toolchain, &Spec::new(&["/bin/posix_timers"]));
-    bundle
-        .run(&[])
-        .assert_code(0)
-        .assert_stdout(expected)
-        .assert_no_leftover();
+    run_fixture(test, "posix_timers", toolchain, 0, expected);
 }
 
 #[test]
@@ -68,15 +53,5 @@ fn posix_timers_musl() {
 fn cpu_time_and_cpu_timers() {
     let expected = "virtual 1 prof 1 interval 20000\n\
                     process clock >= thread clock 1, > 50 ms 1\n";
-    let bundle = Bundle::with_program(
-        "cpu-timers",
-        "cpu_timers",
-        Toolchain::GlibcStatic,
-        &Spec::new(&["/bin/cpu_timers"]),
-    );
-    bundle
-        .run(&[])
-        .assert_code(0)
-        .assert_stdout(expected)
-        .assert_no_leftover();
+    run_fixture("cpu-timers", "cpu_timers", Toolchain::GlibcStatic, 0, expected);
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Bundle, Spec, Toolchain};
+use common::{Bundle, Spec, Toolchain, run_fixture};
 
 const EXPECTED: &str = "workers counter=160000 sum=64\n\
                         cancel ok\n\
@@ -14,24 +14,29 @@ const EXPECTED: &str = "workers counter=160000 sum=64\n\
                         robust ok\n\
                         fork from thread 9\n";
 
-fn threads(test: &str, toolchain: Toolchain) {
-    let bundle = Bundle::with_program(test, "threads", toolchain, &Spec::new(&["/bin/threads"]));
-    // exit(42) from a thread ends the process with 42.
-    bundle
-        .run(&[])
-        .assert_code(42)
-        .assert_stdout(EXPECTED)
-        .assert_no_leftover();
-}
+/// exit(42) from a thread ends the process with 42.
+const EXIT_FROM_THREAD: i32 = 42;
 
 #[test]
 fn pthreads_glibc() {
-    threads("threads-glibc", Toolchain::GlibcStatic);
+    run_fixture(
+        "threads-glibc",
+        "threads",
+        Toolchain::GlibcStatic,
+        EXIT_FROM_THREAD,
+        EXPECTED,
+    );
 }
 
 #[test]
 fn pthreads_musl() {
-    threads("threads-musl", Toolchain::MuslStatic);
+    run_fixture(
+        "threads-musl",
+        "threads",
+        Toolchain::MuslStatic,
+        EXIT_FROM_THREAD,
+        EXPECTED,
+    );
 }
 
 #[test]
@@ -44,7 +49,7 @@ fn pthreads_unpinned() {
     );
     bundle
         .run(&["--pin-cpu", "false"])
-        .assert_code(42)
+        .assert_code(EXIT_FROM_THREAD)
         .assert_stdout(EXPECTED)
         .assert_no_leftover();
 }

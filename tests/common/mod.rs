@@ -729,3 +729,15 @@ pub fn host_release() -> String {
 pub fn assert_contains(outcome: &Outcome, text: &str, needle: &str) {
     assert!(text.contains(needle), "expected {needle:?} in:\n{text}\n\n{outcome}");
 }
+
+/// Runs `/bin/<program>` (compiled with `toolchain`) alone in a bundle and
+/// checks its exit status, its whole stdout, and that nothing outlived it.
+pub fn run_fixture(test: &str, program: &str, toolchain: Toolchain, code: i32, stdout: &str) {
+    let argv0 = format!("/bin/{program}");
+    let bundle = Bundle::with_program(test, program, toolchain, &Spec::new(&[argv0.as_str()]));
+    bundle
+        .run(&[])
+        .assert_code(code)
+        .assert_stdout(stdout)
+        .assert_no_leftover();
+}
