@@ -11,9 +11,6 @@
 //! whatever cordon leaves behind, so an `Outcome` knows how many processes
 //! outlived the run, and kills them so one bad test cannot leak into the next.
 
-// Each test binary compiles this module and uses a different part of it.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -97,9 +94,6 @@ pub enum Toolchain {
 }
 
 impl Toolchain {
-    /// Every toolchain that produces binaries for the sandbox.
-    pub const SANDBOX: [Toolchain; 3] = [Toolchain::GlibcStatic, Toolchain::MuslStatic, Toolchain::StaticPie];
-
     fn compiler(self) -> &'static str {
         match self {
             Toolchain::MuslStatic => "musl-gcc",
@@ -260,11 +254,6 @@ impl Spec {
         self.uid = uid;
         self.gid = gid;
         self.additional_gids = additional_gids.to_vec();
-        self
-    }
-
-    pub fn hostname(mut self, hostname: &str) -> Spec {
-        self.hostname = hostname.to_owned();
         self
     }
 

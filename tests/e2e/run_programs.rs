@@ -4,11 +4,9 @@
 //!
 //! The sandbox has no filesystem yet, so the programs only use stdio.
 
-mod common;
-
 use std::ffi::OsStr;
 
-use common::{Bundle, Outcome, Spec, TEST_HOSTNAME, Toolchain, assert_contains};
+use crate::common::{Bundle, Outcome, Spec, TEST_HOSTNAME, Toolchain, assert_contains};
 
 /// Runs `rootfs/bin/<program> <args...>` compiled with `toolchain`.
 fn run_program(test: &str, program: &str, toolchain: Toolchain, args: &[&str]) -> Outcome {
@@ -130,7 +128,7 @@ fn field<'a>(out: &'a Outcome, name: &str) -> &'a str {
 
 #[test]
 fn uname_shows_sandbox_release_and_spec_hostname() {
-    let host_release = common::host_release();
+    let host_release = crate::common::host_release();
     let out = run_program("uname", "uname", Toolchain::GlibcStatic, &[]);
     out.assert_code(0).assert_no_leftover();
     assert_eq!(field(&out, "sysname"), "Linux", "{out}");
@@ -170,7 +168,7 @@ fn busybox_echo() {
 
 #[test]
 fn busybox_uname_a() {
-    let host_release = common::host_release();
+    let host_release = crate::common::host_release();
     let out = run_busybox("bb-uname", &Spec::new(&["/bin/uname", "-a"]));
     out.assert_code(0).assert_no_leftover();
     assert_eq!(out.stdout.lines().count(), 1, "uname -a prints one line\n{out}");
@@ -260,15 +258,15 @@ fn strace_shows_calls_and_enosys() {
 
 #[test]
 fn do_runs_host_busybox() {
-    let busybox = common::host_busybox().to_str().expect("a UTF-8 path");
-    let out = common::run_cordon(&["do", "--", busybox, "echo", "via-do"]);
+    let busybox = crate::common::host_busybox().to_str().expect("a UTF-8 path");
+    let out = crate::common::run_cordon(&["do", "--", busybox, "echo", "via-do"]);
     out.assert_code(0).assert_stdout("via-do\n").assert_no_leftover();
 }
 
 #[test]
 fn do_runs_a_static_program_from_the_host() {
-    let hello = common::compile("hello", Toolchain::GlibcStatic);
-    let out = common::run_cordon(&[OsStr::new("do"), OsStr::new("--"), hello.as_os_str()]);
+    let hello = crate::common::compile("hello", Toolchain::GlibcStatic);
+    let out = crate::common::run_cordon(&[OsStr::new("do"), OsStr::new("--"), hello.as_os_str()]);
     out.assert_code(0)
         .assert_stdout("hello from cordon\n")
         .assert_no_leftover();
@@ -276,8 +274,8 @@ fn do_runs_a_static_program_from_the_host() {
 
 #[test]
 fn do_propagates_exit_status() {
-    let exit_with = common::compile("exit_with", Toolchain::MuslStatic);
-    let out = common::run_cordon(&[
+    let exit_with = crate::common::compile("exit_with", Toolchain::MuslStatic);
+    let out = crate::common::run_cordon(&[
         OsStr::new("do"),
         OsStr::new("--"),
         exit_with.as_os_str(),

@@ -1,9 +1,7 @@
 //! Job control: stops and continues of a child are visible to waitpid
 //! (WUNTRACED, WCONTINUED) and reported by SIGCHLD with their si_code.
 
-mod common;
-
-use common::{Toolchain, run_fixture};
+use crate::common::{Toolchain, run_fixture};
 
 const EXPECTED: &str = "stopped 1 by 19\ncontinued 1\nexited 1 code 5\nsigchld codes 1 1 1\n";
 

@@ -3,13 +3,11 @@
 //! heap or stack of its own, no file descriptor but the memory file), run
 //! under seccomp and a tracer, and die with its tracer (PTRACE_O_EXITKILL).
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Bundle, RUN_TIMEOUT, Spec, children_of, descendants_of, poll, proc_status_field};
+use crate::common::{Bundle, RUN_TIMEOUT, Spec, children_of, descendants_of, poll, proc_status_field};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -90,9 +88,9 @@ fn stub_problems(stub: u32, cordon: u32, cordon_exe: &Path) -> Vec<String> {
 fn stub_holds_only_the_memory_file_and_dies_with_its_tracer() {
     // The sleep only has to outlast the checks; cordon is killed right after.
     let bundle = Bundle::with_busybox("stub", &Spec::new(&["/bin/busybox", "sleep", "30"]));
-    let mut running = common::spawn_cordon(&bundle.run_args(&[]));
+    let mut running = crate::common::spawn_cordon(&bundle.run_args(&[]));
     let reaper = running.reaper_pid();
-    let cordon_exe = fs::canonicalize(common::cordon_bin()).expect("canonicalize the cordon binary");
+    let cordon_exe = fs::canonicalize(crate::common::cordon_bin()).expect("canonicalize the cordon binary");
 
     let Some(cordon) = poll(SETTLE, || children_of(reaper).first().copied()) else {
         panic!("cordon never started\n{}", running.wait(RUN_TIMEOUT));
@@ -139,7 +137,7 @@ fn stub_holds_only_the_memory_file_and_dies_with_its_tracer() {
 
     let cordon_pid = Pid::from_raw(i32::try_from(cordon).expect("pids fit i32"));
     kill(cordon_pid, Signal::SIGKILL).expect("SIGKILL cordon");
-    let gone = poll(EXIT_KILL, || common::process_is_dead(stub).then_some(()));
+    let gone = poll(EXIT_KILL, || crate::common::process_is_dead(stub).then_some(()));
     assert!(
         gone.is_some(),
         "stub {stub} still alive {EXIT_KILL:?} after its tracer was killed: {:?}",

@@ -2,9 +2,7 @@
 //! timers waking pause, and what applications learn of CPUs and
 //! scheduling, POSIX timers. Runs C programs built by the tests.
 
-mod common;
-
-use common::{Toolchain, run_fixture};
+use crate::common::{Toolchain, run_fixture};
 
 /// `sched` is what sched_getscheduler(0) returns: 0 (SCHED_OTHER) from
 /// glibc; musl answers -1 itself without asking the kernel.

@@ -4,9 +4,7 @@
 //! cancellation, signals to one thread, robust mutexes, fork from a thread,
 //! and exit from a thread ending the process.
 
-mod common;
-
-use common::{Bundle, Spec, Toolchain, run_fixture};
+use crate::common::{Bundle, Spec, Toolchain, run_fixture};
 
 const EXPECTED: &str = "workers counter=160000 sum=64\n\
                         cancel ok\n\

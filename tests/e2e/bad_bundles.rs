@@ -1,12 +1,10 @@
 //! Bundles that cannot run: cordon must say why in one `cordon: ` line on
 //! stderr naming the culprit, exit non-zero, and leave no process behind.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::fs;
 
-use common::{Bundle, Outcome, Spec, Toolchain};
+use crate::common::{Bundle, Outcome, Spec, Toolchain};
 
 /// Asserts the run failed cleanly and its one error line contains `needle`.
 #[track_caller]
@@ -39,7 +37,7 @@ fn missing_bundle_directory() {
     let bundle = Bundle::new("missing-dir");
     let missing = bundle.path().join("no-such-bundle");
     let missing = missing.to_str().expect("a UTF-8 path");
-    let out = common::run_cordon(&["run", "--bundle", missing, bundle.id()]);
+    let out = crate::common::run_cordon(&["run", "--bundle", missing, bundle.id()]);
     assert_error_mentions(&out, missing);
 }
 
@@ -93,7 +91,7 @@ fn do_program_not_found_is_127() {
     let bundle = Bundle::new("do-not-found");
     let missing = bundle.path().join("nosuch");
     let missing = missing.to_str().expect("a UTF-8 path");
-    let out = common::run_cordon(&["do", "--", missing]);
+    let out = crate::common::run_cordon(&["do", "--", missing]);
     out.assert_code(127);
     assert_error_mentions(&out, "not found");
 }
@@ -117,7 +115,7 @@ fn corrupt_elf_is_exec_format_error() {
     let bundle = Bundle::new("corrupt-elf");
     let path = bundle.rootfs().join("bin/corrupt");
     fs::write(&path, corrupt_elf()).expect("write the corrupt ELF");
-    common::make_executable(&path);
+    crate::common::make_executable(&path);
     bundle.write_spec(&Spec::new(&["/bin/corrupt"]));
     let out = bundle.run(&[]);
     assert_error_mentions_nocase(&out, "exec format error");
@@ -128,11 +126,11 @@ fn foreign_architecture_elf_is_exec_format_error() {
     const E_MACHINE: usize = 18;
     const EM_AARCH64: u16 = 183;
     let bundle = Bundle::new("aarch64-elf");
-    let mut elf = fs::read(common::compile("hello", Toolchain::GlibcStatic)).expect("read hello");
+    let mut elf = fs::read(crate::common::compile("hello", Toolchain::GlibcStatic)).expect("read hello");
     elf[E_MACHINE..E_MACHINE + 2].copy_from_slice(&EM_AARCH64.to_le_bytes());
     let path = bundle.rootfs().join("bin/hello");
     fs::write(&path, elf).expect("write the patched ELF");
-    common::make_executable(&path);
+    crate::common::make_executable(&path);
     bundle.write_spec(&Spec::new(&["/bin/hello"]));
     let out = bundle.run(&[]);
     assert_error_mentions_nocase(&out, "exec format error");
@@ -143,7 +141,7 @@ fn spec_writes_a_default_config() {
     let bundle = Bundle::new("spec");
     let config = bundle.path().join("config.json");
     assert!(!config.exists());
-    let out = common::run_cordon(&[OsStr::new("spec"), OsStr::new("--bundle"), bundle.path().as_os_str()]);
+    let out = crate::common::run_cordon(&[OsStr::new("spec"), OsStr::new("--bundle"), bundle.path().as_os_str()]);
     out.assert_code(0).assert_no_leftover();
     let text =
         fs::read_to_string(&config).unwrap_or_else(|e| panic!("cordon spec wrote no {}: {e}\n{out}", config.display()));
