@@ -93,7 +93,7 @@ impl StubThread {
             pid,
             live_pid: Arc::new(AtomicI32::new(pid.as_raw())),
         });
-        let thread = StubThread::seize(stub, pid, pin_cpu)?;
+        let thread = StubThread::seize(stub, pid, pin_cpu.then_some(Placement::Stay))?;
         // The stub still holds a copy of the sandbox process: drop it all
         // but the code page. Nothing lies above the stub page.
         thread.unmap(0, STUB_ADDR)?;
@@ -102,9 +102,9 @@ impl StubThread {
 
     /// Makes the calling thread the tracer of `tid`, which spins in the stub
     /// page. With `pin_cpu`, both are first bound to one CPU.
-    fn seize(stub: Arc<Stub>, tid: Pid, pin_cpu: bool) -> Result<StubThread, PlatformError> {
-        if pin_cpu {
-            pin_together(tid);
+    fn seize(stub: Arc<Stub>, tid: Pid, placement: Option<Placement>) -> Result<StubThread, PlatformError> {
+        if let Some(placement) = placement {
+            pin_together(tid, placement);
         }
         let options = ptrace::Options::PTRACE_O_EXITKILL | ptrace::Options::PTRACE_O_TRACESYSGOOD;
         let error = |op, source| PlatformError::Ptrace {
@@ -402,7 +402,11 @@ struct StubThreadSeed {
 impl ThreadSeed for StubThreadSeed {
     fn start(mut self: Box<Self>, pin_cpu: bool) -> Result<Box<dyn Context>, PlatformError> {
         let stub = self.stub.take().expect("a seed starts once");
-        Ok(Box::new(StubThread::seize(stub, self.tid, pin_cpu)?))
+        Ok(Box::new(StubThread::seize(
+            stub,
+            self.tid,
+            pin_cpu.then_some(Placement::Spread),
+        )?))
     }
 }
 
@@ -410,7 +414,7 @@ impl Drop for StubThreadSeed {
     /// A seed never started still spins in the stub: seize it to end it.
     fn drop(&mut self) {
         if let Some(stub) = self.stub.take() {
-            drop(StubThread::seize(stub, self.tid, false));
+            drop(StubThread::seize(stub, self.tid, None));
         }
     }
 }
@@ -528,9 +532,20 @@ fn zeroed_registers() -> Registers {
     unsafe { std::mem::zeroed() }
 }
 
-/// Binds the calling thread to the next CPU it may run on, round-robin, and
-/// the stub thread `tid` to the same one.
-fn pin_together(tid: Pid) {
+/// Where a task thread and its stub thread go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Stay on the CPU the calling thread is bound to, if it is bound to
+    /// one: a forked child starts beside the parent that usually just waits
+    /// for it, and exec keeps its CPU. Otherwise as `Spread`.
+    Stay,
+    /// The next CPU round-robin: threads of one process run in parallel.
+    Spread,
+}
+
+/// Binds the calling thread and the stub thread `tid` to one CPU, chosen
+/// per `placement`.
+fn pin_together(tid: Pid, placement: Placement) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     // The CPUs the sandbox may use, read before any thread is pinned (task
     // threads inherit their creator's binding).
@@ -544,7 +559,17 @@ fn pin_together(tid: Pid) {
     if cpus.is_empty() {
         return;
     }
-    let cpu = cpus[NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len()];
+    let bound = nix::sched::sched_getaffinity(Pid::from_raw(0)).ok().and_then(|set| {
+        let mut set_cpus = cpus.iter().copied().filter(|&cpu| set.is_set(cpu).unwrap_or(false));
+        match (set_cpus.next(), set_cpus.next()) {
+            (Some(cpu), None) => Some(cpu),
+            _ => None,
+        }
+    });
+    let cpu = match (placement, bound) {
+        (Placement::Stay, Some(cpu)) => cpu,
+        _ => cpus[NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len()],
+    };
     let mut one = nix::sched::CpuSet::new();
     if one.set(cpu).is_err() {
         return;
