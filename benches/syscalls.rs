@@ -12,6 +12,8 @@
 //!   (natively, and under `cordon do` with the tracer pinned and unpinned);
 //! - the wall time of running a static `true`: native fork+exec against
 //!   `cordon run` of a bundle holding only that binary;
+//! - fork, _exit and waitpid of a process holding 100 MiB of touched memory,
+//!   timed inside the program by `fork_big.c`, natively and under `cordon do`;
 //! - fork, execve of that `true` and waitpid, timed inside the program by
 //!   `spawn_loop.c`, natively and as the program of a bundle;
 //! - two loops of busybox sh (Debian's busybox-static), timed by the shell
@@ -81,11 +83,14 @@ fn main() {
     let getpid_loop = compile("getpid_loop.c", scratch.path());
     let true_bin = compile("true.c", scratch.path());
     let spawn_loop = compile("spawn_loop.c", scratch.path());
+    let fork_big = compile("fork_big.c", scratch.path());
     let mut runsc = Runsc::find(scratch.path());
 
     println!("cordon benchmarks: {}", cordon_bin().display());
     println!();
     getpid_table(&getpid_loop);
+    println!();
+    fork_big_table(&fork_big);
     println!();
     start_table(scratch.path(), &true_bin, &mut runsc);
     println!();
@@ -116,6 +121,24 @@ fn getpid_table(getpid_loop: &Path) {
         })
         .unwrap_or_else(|failure| panic!("{failure}"));
         Row::compared(&format!("cordon do --pin-cpu {pin}"), Unit::Nanos, sandboxed, native).print();
+    }
+}
+
+/// Prints the cost of forking a process with 100 MiB of touched memory,
+/// natively and under cordon.
+fn fork_big_table(fork_big: &Path) {
+    println!("fork+exit+wait of a process with 100 MiB touched, best of 5 rounds, median of {GETPID_RUNS} runs");
+    let figure = Figure::Reported(last_line_number);
+    let native = measure(GETPID_RUNS, figure, || Command::new(fork_big)).unwrap_or_else(|failure| panic!("{failure}"));
+    Row::baseline("native", Unit::Micros, native).print();
+    for pin in [true, false] {
+        let sandboxed = measure(GETPID_RUNS, figure, || {
+            let mut command = cordon(pin);
+            command.arg("do").arg("--").arg(fork_big);
+            command
+        })
+        .unwrap_or_else(|failure| panic!("{failure}"));
+        Row::compared(&format!("cordon do --pin-cpu {pin}"), Unit::Micros, sandboxed, native).print();
     }
 }
 
