@@ -173,16 +173,26 @@ fn spawn_table(scratch: &Path, spawn_loop: &Path, true_bin: &Path, runsc: &mut R
         &[("spawn_loop", spawn_loop), ("true", true_bin)],
         &["/bin/spawn_loop", &sandboxed_spawns, "/bin/true"],
     );
-    let figure = Figure::Reported(last_line_number);
-    let native = measure(LOOP_RUNS, figure, || {
+    print_loop_rows("native", &bundle, Figure::Reported(last_line_number), runsc, || {
         let mut command = Command::new(spawn_loop);
         command.arg(NATIVE_SPAWNS.to_string()).arg(true_bin);
         command
-    })
-    .unwrap_or_else(|failure| panic!("{failure}"));
-    Row::baseline("native", Unit::Micros, native).print();
+    });
+}
+
+/// Prints the rows of a loop measured in microseconds per round: natively
+/// with `native_command()`, then `bundle` under runsc and cordon.
+fn print_loop_rows(
+    native_label: &str,
+    bundle: &Path,
+    figure: Figure,
+    runsc: &mut Runsc,
+    native_command: impl Fn() -> Command,
+) {
+    let native = measure(LOOP_RUNS, figure, native_command).unwrap_or_else(|failure| panic!("{failure}"));
+    Row::baseline(native_label, Unit::Micros, native).print();
     let sandboxed = Sandboxed {
-        bundle: &bundle,
+        bundle,
         runs: LOOP_RUNS,
         runsc_runs: LOOP_RUNS,
         figure,
@@ -228,22 +238,11 @@ fn shell_table(scratch: &Path, shell_loop: &ShellLoop, true_bin: &Path, runsc: &
     let sh = bundle.join("rootfs/bin/sh");
     symlink("busybox", &sh).unwrap_or_else(|e| panic!("cannot link {}: {e}", sh.display()));
 
-    let figure = Figure::ShellLoop(rounds);
-    let native = measure(LOOP_RUNS, figure, || {
+    print_loop_rows("native busybox sh", &bundle, Figure::ShellLoop(rounds), runsc, || {
         let mut command = Command::new(busybox);
         command.args(["sh", "-c", script, "sh", &rounds_arg]).arg(true_bin);
         command
-    })
-    .unwrap_or_else(|failure| panic!("{failure}"));
-    Row::baseline("native busybox sh", Unit::Micros, native).print();
-    let sandboxed = Sandboxed {
-        bundle: &bundle,
-        runs: LOOP_RUNS,
-        runsc_runs: LOOP_RUNS,
-        figure,
-        unit: Unit::Micros,
-    };
-    sandboxed.print_rows(native, runsc);
+    });
 }
 
 /// One bundle to run under runsc and under cordon (pinned and not), and how
