@@ -9,6 +9,7 @@ use oci_spec::runtime::Spec;
 use serde_json::error::Category;
 
 use crate::config::{self, RootError, SandboxConfig};
+use crate::mounts::{self, MountError};
 use crate::spec::{self, SpecError};
 
 /// The name of a bundle's configuration file.
@@ -67,6 +68,12 @@ pub enum BundleError {
         #[source]
         source: SpecError,
     },
+    #[error("{}: {source}", path.display())]
+    Mount {
+        path: PathBuf,
+        #[source]
+        source: MountError,
+    },
     #[error("{} already exists; remove it or choose another --bundle", .0.display())]
     ConfigExists(PathBuf),
     #[error("failed to write {}: {source}", path.display())]
@@ -100,10 +107,16 @@ pub fn load(dir: &Path) -> Result<SandboxConfig, BundleError> {
     };
     // A relative root.path is relative to the bundle; join keeps an absolute one.
     let root_dir = dir.join(root.path());
-    let root = config::open_root(&root_dir, root.readonly().unwrap_or(false)).map_err(|source| BundleError::Root {
-        config: config_path.clone(),
-        source,
-    })?;
+    let mut root =
+        config::open_root(&root_dir, root.readonly().unwrap_or(false)).map_err(|source| BundleError::Root {
+            config: config_path.clone(),
+            source,
+        })?;
+    root.mounts =
+        mounts::from_spec(spec.mounts().as_deref().unwrap_or_default(), dir).map_err(|source| BundleError::Mount {
+            path: config_path.clone(),
+            source,
+        })?;
     Ok(SandboxConfig {
         hostname: spec::hostname(&spec),
         root,

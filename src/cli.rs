@@ -53,6 +53,12 @@ pub struct Cli {
     #[arg(long, value_name = "BOOL", default_value_t = true, action = ArgAction::Set)]
     pub pin_cpu: bool,
 
+    /// Where the application's writes to the root filesystem go: `memory`
+    /// keeps them in the sandbox (the host rootfs is never written);
+    /// `none` uses the root directory itself, read-only for now.
+    #[arg(long, value_enum, value_name = "OVERLAY", default_value_t = Overlay::Memory)]
+    pub overlay: Overlay,
+
     /// Do not put cordon itself under its seccomp filter. For debugging the
     /// kernel only: it removes a layer of the sandbox.
     #[arg(long)]
@@ -60,6 +66,13 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The root filesystem's overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Overlay {
+    Memory,
+    None,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,7 +85,8 @@ pub enum Command {
         /// The container's id.
         id: String,
     },
-    /// Run a command in a sandbox whose root is the host's, read-only.
+    /// Run a command in a sandbox over the host's root: its writes stay in
+    /// sandbox memory, with its own /proc, /dev and /sys.
     Do {
         /// The command and its arguments.
         #[arg(
@@ -133,11 +147,12 @@ impl Cli {
         match self.command {
             Command::Run { bundle, id } => {
                 let _span = info_span!("run", container = %id).entered();
-                let config = bundle::load(&bundle)?;
+                let mut config = bundle::load(&bundle)?;
+                config.root.overlay = self.overlay == Overlay::Memory;
                 Ok(exit_code(run::run(config, boot)?))
             }
             Command::Do { command } => {
-                let config = host::command_config(command)?;
+                let config = host::command_config(command, self.overlay == Overlay::Memory)?;
                 Ok(exit_code(run::run(config, boot)?))
             }
             Command::Spec { bundle } => {

@@ -37,7 +37,12 @@ pub enum RootError {
 pub fn open_root(path: &Path, readonly: bool) -> Result<RootFs, RootError> {
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     match open(path, flags, Mode::empty()) {
-        Ok(dir) => Ok(RootFs { dir, readonly }),
+        Ok(dir) => Ok(RootFs {
+            dir,
+            readonly,
+            overlay: true,
+            mounts: Vec::new(),
+        }),
         Err(Errno::ENOENT) => Err(RootError::Missing(path.to_owned())),
         Err(Errno::ENOTDIR) => Err(RootError::NotADirectory(path.to_owned())),
         Err(source) => Err(RootError::Open {

@@ -5,6 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use cordon_kernel::limits::ResourceLimits;
+use cordon_kernel::vfs::{MountFlags, MountSource, MountSpec};
 use cordon_kernel::{Credentials, ProcessSpec};
 use nix::errno::Errno;
 use nix::unistd::{getgid, getgroups, getuid};
@@ -26,8 +27,10 @@ pub enum HostError {
     Root(#[from] RootError),
 }
 
-/// A sandbox that runs `argv` as the caller would, on the host's root.
-pub fn command_config(argv: Vec<String>) -> Result<SandboxConfig, HostError> {
+/// A sandbox that runs `argv` as the caller would, on the host's root: under
+/// a memory overlay (writes stay in the sandbox) when `overlay`, read-only
+/// otherwise; with the sandbox's own /proc, /dev and /sys.
+pub fn command_config(argv: Vec<String>, overlay: bool) -> Result<SandboxConfig, HostError> {
     let cwd = std::env::current_dir().map_err(HostError::CurrentDir)?;
     let cwd = cwd
         .to_str()
@@ -40,7 +43,16 @@ pub fn command_config(argv: Vec<String>) -> Result<SandboxConfig, HostError> {
         .collect();
     Ok(SandboxConfig {
         hostname: DEFAULT_HOSTNAME.to_owned(),
-        root: config::open_root(Path::new("/"), true)?,
+        root: {
+            let mut root = config::open_root(Path::new("/"), !overlay)?;
+            root.overlay = overlay;
+            root.mounts = vec![
+                synthetic_mount("/proc", MountSource::Proc),
+                synthetic_mount("/dev", MountSource::Devfs),
+                synthetic_mount("/sys", MountSource::Sysfs),
+            ];
+            root
+        },
         process: ProcessSpec {
             argv,
             env: environment(),
@@ -54,6 +66,18 @@ pub fn command_config(argv: Vec<String>) -> Result<SandboxConfig, HostError> {
             umask: ProcessSpec::DEFAULT_UMASK,
         },
     })
+}
+
+fn synthetic_mount(destination: &str, source: MountSource) -> MountSpec {
+    MountSpec {
+        destination: destination.to_owned(),
+        source,
+        flags: MountFlags {
+            nosuid: true,
+            noexec: true,
+            ..MountFlags::default()
+        },
+    }
 }
 
 /// The caller's environment as `KEY=VALUE` strings. The kernel takes text, so a
@@ -76,9 +100,12 @@ mod tests {
 
     #[test]
     fn runs_as_the_caller_where_the_caller_is() {
-        let config = command_config(vec!["true".to_owned()]).expect("the caller is describable");
+        let config = command_config(vec!["true".to_owned()], true).expect("the caller is describable");
         assert_eq!(config.hostname, "cordon");
-        assert!(config.root.readonly);
+        assert!(config.root.overlay && !config.root.readonly);
+        let mounted: Vec<&str> = config.root.mounts.iter().map(|m| m.destination.as_str()).collect();
+        assert_eq!(mounted, ["/proc", "/dev", "/sys"]);
+        assert!(command_config(vec!["true".to_owned()], false).unwrap().root.readonly);
         let process = config.process;
         assert_eq!(process.argv, ["true"]);
         let cwd = std::env::current_dir().expect("the test runs in a directory");

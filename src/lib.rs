@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod host;
 pub mod logging;
+pub mod mounts;
 pub mod run;
 pub mod spec;
 

@@ -62,6 +62,8 @@ pub fn container(argv: &[&str]) -> ContainerSpec {
         root: RootFs {
             dir: dev_null(),
             readonly: true,
+            overlay: false,
+            mounts: Vec::new(),
         },
         init: process(argv),
     }

@@ -32,6 +32,8 @@ impl SpecResolver for ProgramNameResolver {
             root: RootFs {
                 dir: request.root,
                 readonly: true,
+                overlay: false,
+                mounts: Vec::new(),
             },
             init,
         })

@@ -61,7 +61,7 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_dup2,
     libc::SYS_close_range,
     libc::SYS_seccomp,
-    // Files the kernel owns: stdio, the executable it loads.
+    // Files the kernel owns: stdio, host files it reads for the VFS.
     libc::SYS_read,
     libc::SYS_write,
     libc::SYS_readv,
@@ -76,6 +76,12 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_statx,
     libc::SYS_fcntl,
     libc::SYS_openat2,
+    // Host trees under the VFS: directory listings, symlink targets,
+    // statfs, and duplicating a root fd handed to the kernel.
+    libc::SYS_getdents64,
+    libc::SYS_readlinkat,
+    libc::SYS_fstatfs,
+    libc::SYS_dup,
     // Answered with ENOENT by the path-open filter stacked beside this one.
     libc::SYS_open,
     libc::SYS_openat,

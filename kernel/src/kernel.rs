@@ -2,6 +2,8 @@
 
 use std::collections::HashSet;
 use std::os::fd::OwnedFd;
+
+use nix::errno::Errno;
 use std::sync::{Arc, Mutex};
 
 use crate::limits::ResourceLimits;
@@ -9,6 +11,8 @@ use crate::loader::{self, LoadError};
 use crate::memory::MemoryFile;
 use crate::platform::{self, PlatformKind};
 use crate::task::{self, TaskSet, TaskStart};
+use crate::vfs::lookup::Resolver;
+use crate::vfs::{MountFlags, MountNamespace, MountSpec};
 
 /// How a kernel is configured; fixed for the life of the sandbox.
 #[derive(Debug, Clone)]
@@ -24,12 +28,17 @@ pub struct KernelConfig {
     pub strace: bool,
 }
 
-/// The container's root filesystem: a directory fd the kernel resolves every
-/// application path beneath.
+/// The container's filesystems: the root directory (a host fd the kernel
+/// resolves every application path beneath) and the spec's mounts.
 #[derive(Debug)]
 pub struct RootFs {
     pub dir: OwnedFd,
     pub readonly: bool,
+    /// Keep application writes in sandbox memory (`--overlay=memory`); when
+    /// false the root is the host directory itself.
+    pub overlay: bool,
+    /// Mounted in order on top of the root.
+    pub mounts: Vec<MountSpec>,
 }
 
 /// The identity a process runs with, as the OCI spec's `process.user` gives it.
@@ -87,6 +96,12 @@ impl ExitStatus {
 pub enum KernelError {
     #[error("failed to create the memory file: {0}")]
     MemoryFile(#[source] std::io::Error),
+    #[error("cannot use the root directory: {}", .0.desc())]
+    Root(Errno),
+    #[error("cannot mount {destination}: {}", errno.desc())]
+    Mount { destination: String, errno: Errno },
+    #[error("working directory {cwd:?}: {}", errno.desc())]
+    Cwd { cwd: String, errno: Errno },
     #[error("{0}")]
     Load(#[from] LoadError),
     #[error("platform: {0}")]
@@ -108,7 +123,8 @@ impl KernelError {
 pub struct Kernel {
     pub(crate) config: KernelConfig,
     pub(crate) memory_file: Arc<MemoryFile>,
-    pub(crate) root: RootFs,
+    /// The container's mounts.
+    pub(crate) mounts: MountNamespace,
     /// System-call numbers already reported as unimplemented, so each is
     /// logged once per sandbox.
     pub(crate) reported_unimplemented: Mutex<HashSet<u64>>,
@@ -128,18 +144,32 @@ pub struct Kernel {
 impl Kernel {
     /// Creates the kernel: its memory file and its view of the root filesystem.
     pub fn new(config: KernelConfig, root: RootFs) -> Result<Arc<Kernel>, KernelError> {
-        let memory_file = MemoryFile::new().map_err(KernelError::MemoryFile)?;
-        Ok(Arc::new(Kernel {
+        let memory_file = Arc::new(MemoryFile::new().map_err(KernelError::MemoryFile)?);
+        let flags = MountFlags {
+            readonly: root.readonly,
+            ..MountFlags::default()
+        };
+        let mounts = MountNamespace::new(&memory_file, &root.dir, root.overlay, flags).map_err(KernelError::Root)?;
+        let kernel = Arc::new(Kernel {
             config,
-            memory_file: Arc::new(memory_file),
-            root,
+            memory_file: Arc::clone(&memory_file),
+            mounts,
             reported_unimplemented: Mutex::new(HashSet::new()),
             tasks: TaskSet::default(),
             futexes: crate::futex::FutexTable::default(),
             timers: crate::timer::Timers::default(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             boot_time: std::time::Instant::now(),
-        }))
+        });
+        let weak = Arc::downgrade(&kernel);
+        for spec in root.mounts {
+            let destination = spec.destination.clone();
+            kernel
+                .mounts
+                .mount(spec, &memory_file, &weak, kernel.cpus)
+                .map_err(|errno| KernelError::Mount { destination, errno })?;
+        }
+        Ok(kernel)
     }
 
     pub fn config(&self) -> &KernelConfig {
@@ -153,8 +183,21 @@ impl Kernel {
     /// running.
     /// `stdio` are host fds that become the application's fds 0, 1 and 2.
     pub fn start_init(self: &Arc<Self>, spec: ProcessSpec, stdio: [OwnedFd; 3]) -> Result<ProcessHandle, KernelError> {
-        let executable = loader::open_executable(&self.root, &spec.argv, &spec.env, &spec.cwd)?;
-        let (executable, argv) = loader::resolve_interpreter(&self.root, executable, spec.argv.clone(), &spec.cwd)?;
+        let root = self.mounts.root();
+        let cwd = self
+            .mounts
+            .working_directory(&spec.cwd)
+            .map_err(|errno| KernelError::Cwd {
+                cwd: spec.cwd.clone(),
+                errno,
+            })?;
+        let resolver = Resolver {
+            root: root.clone(),
+            cwd: cwd.clone(),
+            credentials: &spec.credentials,
+        };
+        let executable = loader::open_executable(&resolver, &spec.argv, &spec.env)?;
+        let (executable, argv) = loader::resolve_interpreter(&resolver, executable, spec.argv.clone())?;
         let spec = ProcessSpec { argv, ..spec };
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
         let kernel = Arc::clone(self);
@@ -167,6 +210,8 @@ impl Kernel {
                         spec,
                         stdio,
                         executable,
+                        root,
+                        cwd,
                     },
                     started_tx,
                 )

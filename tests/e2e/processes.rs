@@ -448,10 +448,9 @@ fn shell_command_substitution() {
     assert_shell(&shell("sh-subst", "x=$(echo sub); echo $x"), "sub\n", 0);
 }
 
-/// Needs open("/dev/null") for the background job's stdin: without it the
-/// job exits 2 ("can't open '/dev/null'") and `done 2` is printed.
+/// The background job's stdin is /dev/null (from the bundle's /dev mount):
+/// without it the job exits 2 ("can't open '/dev/null'").
 #[test]
-#[ignore = "needs /dev/null: the filesystems issue"]
 fn shell_background_job_and_wait() {
     let started = Instant::now();
     let out = shell("sh-bg-wait", "/bin/sleep 0.2 & wait $!; echo \"done $?\"");
@@ -463,10 +462,9 @@ fn shell_background_job_and_wait() {
     );
 }
 
-/// The background job opens /dev/null for its stdin first: when it gets
-/// there before the kill, it exits 2 instead. Needs the filesystems issue.
+/// The background job opens /dev/null for its stdin first; whether the kill
+/// lands before or after that, the job dies of SIGKILL.
 #[test]
-#[ignore = "racy until /dev/null exists: the filesystems issue"]
 fn shell_kill_9_of_background_child_is_137() {
     let out = shell("sh-kill-9", "/bin/sleep 100 & kill -9 $!; wait $!; echo $?");
     assert_shell(&out, "137\n", 0);
@@ -494,7 +492,6 @@ fn shell_loop_of_fork_exec() {
 /// `#!/bin/sh -e` with an argument: needs the shell to open the script,
 /// which waits for the filesystems issue.
 #[test]
-#[ignore = "needs open(2) of the script: the filesystems issue"]
 fn shell_script_with_interpreter_argument() {
     let bundle = Bundle::with_busybox(
         "sh-script",

@@ -81,6 +81,24 @@ impl FdTable {
         Ok(slot.file)
     }
 
+    /// close_range(2): closes (or, with `cloexec_only`, marks close-on-exec)
+    /// every open fd in `first..=last`; returns the files closed so the
+    /// caller drops them outside the lock.
+    pub fn close_range(&mut self, first: u32, last: u32, cloexec_only: bool) -> Vec<Arc<dyn File>> {
+        let mut closed = Vec::new();
+        let end = (last as usize).saturating_add(1).min(self.slots.len());
+        for slot in self.slots.iter_mut().take(end).skip(first as usize) {
+            if cloexec_only {
+                if let Some(slot) = slot.as_mut() {
+                    slot.cloexec = true;
+                }
+            } else if let Some(taken) = slot.take() {
+                closed.push(taken.file);
+            }
+        }
+        closed
+    }
+
     pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
         self.slot(fd).map(|slot| slot.cloexec)
     }

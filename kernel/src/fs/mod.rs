@@ -1,8 +1,9 @@
 //! Files as the application sees them: open file descriptions behind the
 //! [`File`] trait, and the per-process [`FdTable`].
 //!
-//! The files so far are host fds the kernel was handed (the container's
-//! stdio) and pipes; the VFS arrives with the filesystems issue.
+//! Files here are the ones with no name: host fds the kernel was handed
+//! (the container's stdio) and pipes. Files found by path are the VFS's
+//! (`crate::vfs`).
 
 mod fd_table;
 mod host;
@@ -55,6 +56,24 @@ pub trait File: Send + Sync {
     /// lseek(2); pipes and other streams answer ESPIPE.
     fn seek(&self, _offset: i64, _whence: i32) -> Result<u64, Errno> {
         Err(Errno::ESPIPE)
+    }
+    /// Where the file was opened, for files found by path: the dirfd of
+    /// *at calls, fchdir, /proc/self/fd.
+    fn location(&self) -> Option<&crate::vfs::Location> {
+        None
+    }
+    /// getdents64(2): the next entries as linux_dirent64 records, at most
+    /// `capacity` bytes; EINVAL when not even one fits.
+    fn getdents(&self, _capacity: usize) -> Result<Vec<u8>, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+    /// ftruncate(2).
+    fn truncate(&self, _size: u64) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// fsync(2) and fdatasync(2); files with nothing to sync say EINVAL.
+    fn sync(&self) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
     }
     /// ioctl(2); files without ioctls answer ENOTTY, as Linux does.
     fn ioctl(&self, _mm: &MemoryManager, _request: u64, _arg: u64) -> Result<u64, Errno> {

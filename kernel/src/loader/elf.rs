@@ -1,7 +1,5 @@
 //! Mapping an x86-64 ELF image (static or static-pie) into an address space.
 
-use std::os::unix::fs::FileExt;
-
 use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::header::{self, Header};
 use goblin::elf::program_header::{self, ProgramHeader};
@@ -100,14 +98,10 @@ pub(super) fn load_image(
             "dynamically linked programs (PT_INTERP) are not supported yet",
         ));
     }
-    let file_len = exe
-        .file
-        .metadata()
-        .map_err(|source| LoadError::Io {
-            path: exe.path.clone(),
-            source,
-        })?
-        .len();
+    let file_len = exe.file.size().map_err(|source| LoadError::Io {
+        path: exe.path.clone(),
+        source,
+    })?;
     let loads: Vec<&ProgramHeader> = phdrs.iter().filter(|ph| ph.p_type == program_header::PT_LOAD).collect();
     if loads.is_empty() {
         return Err(format_error(exe, "no loadable segment"));

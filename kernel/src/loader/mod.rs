@@ -5,15 +5,14 @@
 mod elf;
 mod stack;
 
-use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd};
-
 use nix::errno::Errno;
 
 pub use elf::LoadedImage;
 pub use stack::{STACK_TOP, StackInfo, build_initial_stack};
 
-use crate::kernel::{Credentials, RootFs};
+use crate::kernel::Credentials;
+use crate::vfs::lookup::{Follow, Resolver};
+use crate::vfs::{FileKind, Location, MAY_EXEC, check_access};
 
 /// Why a program could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -53,31 +52,69 @@ impl LoadError {
     }
 }
 
-/// An executable opened in the container's root.
-#[derive(Debug)]
+/// An executable opened in the container's filesystems.
 pub struct Executable {
-    pub file: File,
-    /// Its absolute path inside the container.
+    pub file: ExecFile,
+    /// Its absolute path inside the container (symlinks resolved), as
+    /// /proc/self/exe shows it.
     pub path: String,
+}
+
+impl std::fmt::Debug for Executable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executable").field("path", &self.path).finish()
+    }
+}
+
+/// The data of an executable, read through its inode.
+pub struct ExecFile {
+    location: Location,
+}
+
+impl ExecFile {
+    /// Reads at most `buf.len()` bytes at `offset`.
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        Ok(self.location.inode().read_at(buf, offset)?)
+    }
+
+    /// Reads exactly `buf.len()` bytes at `offset` (UnexpectedEof if the
+    /// file is shorter).
+    pub fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+        while !buf.is_empty() {
+            match self.read_at(buf, offset)? {
+                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                n => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> std::io::Result<u64> {
+        Ok(self.location.stat()?.st_size as u64)
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
 }
 
 /// The search path runc uses when the spec's env has no PATH.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Finds and opens the program `argv[0]` names: a path (relative to `cwd`)
-/// when it holds a slash, otherwise the first match in `PATH` from `env`.
-pub fn open_executable(root: &RootFs, argv: &[String], env: &[String], cwd: &str) -> Result<Executable, LoadError> {
+/// Finds and opens the program `argv[0]` names: a path (relative to the
+/// working directory) when it holds a slash, otherwise the first match in
+/// `PATH` from `env`.
+pub fn open_executable(resolver: &Resolver, argv: &[String], env: &[String]) -> Result<Executable, LoadError> {
     let name = argv.first().map(String::as_str).unwrap_or_default();
     if name.is_empty() {
         return Err(LoadError::NotFound { path: String::new() });
     }
     if name.contains('/') {
-        let path = if name.starts_with('/') {
-            name.to_string()
-        } else {
-            format!("{}/{name}", cwd.trim_end_matches('/'))
-        };
-        return open_in_root(root, &path);
+        return open_in_root(resolver, name);
     }
     let search = env
         .iter()
@@ -85,9 +122,12 @@ pub fn open_executable(root: &RootFs, argv: &[String], env: &[String], cwd: &str
         .unwrap_or(DEFAULT_PATH);
     let mut denied = None;
     for dir in search.split(':') {
-        let dir = if dir.is_empty() { cwd } else { dir };
-        let path = format!("{}/{name}", dir.trim_end_matches('/'));
-        match open_in_root(root, &path) {
+        let path = if dir.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", dir.trim_end_matches('/'))
+        };
+        match open_in_root(resolver, &path) {
             Ok(exe) => return Ok(exe),
             Err(err @ LoadError::PermissionDenied { .. }) => denied = Some(err),
             Err(LoadError::NotFound { .. } | LoadError::Lookup { .. }) => {}
@@ -97,18 +137,13 @@ pub fn open_executable(root: &RootFs, argv: &[String], env: &[String], cwd: &str
     Err(denied.unwrap_or(LoadError::NotFound { path: name.to_string() }))
 }
 
-/// Opens the file execve(2) names: `path` as given (relative to `cwd`), no
-/// PATH search.
-pub fn open_for_exec(root: &RootFs, path: &str, cwd: &str) -> Result<Executable, LoadError> {
+/// Opens the file execve(2) names: `path` as given (relative to the
+/// resolver's working directory), no PATH search.
+pub fn open_for_exec(resolver: &Resolver, path: &str) -> Result<Executable, LoadError> {
     if path.is_empty() {
         return Err(LoadError::NotFound { path: String::new() });
     }
-    let absolute = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("{}/{path}", cwd.trim_end_matches('/'))
-    };
-    open_in_root(root, &absolute)
+    open_in_root(resolver, path)
 }
 
 /// How many `#!` interpreters may chain (Linux's BINPRM_MAX_RECURSION).
@@ -117,14 +152,13 @@ const MAX_INTERPRETERS: usize = 4;
 /// Follows `#!` lines: while the file is a script, its interpreter runs
 /// instead, with argv `[interpreter, optional argument, script, argv[1..]]`.
 pub fn resolve_interpreter(
-    root: &RootFs,
+    resolver: &Resolver,
     mut exe: Executable,
     mut argv: Vec<String>,
-    cwd: &str,
 ) -> Result<(Executable, Vec<String>), LoadError> {
     for _ in 0..=MAX_INTERPRETERS {
         let mut head = [0u8; 256];
-        let n = std::os::unix::fs::FileExt::read_at(&exe.file, &mut head, 0).map_err(|source| LoadError::Io {
+        let n = exe.file.read_at(&mut head, 0).map_err(|source| LoadError::Io {
             path: exe.path.clone(),
             source,
         })?;
@@ -149,7 +183,7 @@ pub fn resolve_interpreter(
         script_argv.push(exe.path.clone());
         script_argv.extend(argv.into_iter().skip(1));
         argv = script_argv;
-        exe = open_for_exec(root, interpreter, cwd)?;
+        exe = open_for_exec(resolver, interpreter)?;
     }
     Err(LoadError::ExecFormat {
         path: exe.path,
@@ -157,54 +191,34 @@ pub fn resolve_interpreter(
     })
 }
 
-/// Opens `path` beneath the container's root: symlinks and `..` resolve as
-/// if the root were `/`, and magic links are refused.
-fn open_in_root(root: &RootFs, path: &str) -> Result<Executable, LoadError> {
-    let relative = path.trim_start_matches('/');
-    let relative = if relative.is_empty() { "." } else { relative };
-    let c_path = std::ffi::CString::new(relative).map_err(|_| LoadError::NotFound { path: path.to_string() })?;
-    // SAFETY: open_how is plain integers; zero is a valid start.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: openat2 reads the path and the open_how struct, both valid
-    // for the call; the returned fd is owned below.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.dir.as_raw_fd(),
-            c_path.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd < 0 {
-        return Err(match Errno::last() {
+/// Opens `path` through the VFS: symlinks and `..` resolve inside the
+/// container's root. Only a regular file the caller may execute, on a mount
+/// without noexec, can run.
+fn open_in_root(resolver: &Resolver, path: &str) -> Result<Executable, LoadError> {
+    let location = resolver
+        .resolve(path.as_bytes(), Follow::Always)
+        .map_err(|errno| match errno {
             Errno::ENOENT => LoadError::NotFound { path: path.to_string() },
-            errno @ (Errno::ENOTDIR | Errno::ELOOP | Errno::ENAMETOOLONG) => LoadError::Lookup {
+            Errno::EACCES => LoadError::PermissionDenied { path: path.to_string() },
+            errno => LoadError::Lookup {
                 path: path.to_string(),
                 errno,
             },
-            Errno::EACCES => LoadError::PermissionDenied { path: path.to_string() },
-            errno => LoadError::Io {
-                path: path.to_string(),
-                source: errno.into(),
-            },
-        });
-    }
-    // SAFETY: fd was just returned by openat2 and is owned by nobody else.
-    let file = unsafe { File::from_raw_fd(fd as i32) };
-    let meta = file.metadata().map_err(|source| LoadError::Io {
+        })?;
+    let st = location.stat().map_err(|errno| LoadError::Lookup {
         path: path.to_string(),
-        source,
+        errno,
     })?;
-    use std::os::unix::fs::PermissionsExt;
-    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+    let runnable = FileKind::from_mode(st.st_mode) == FileKind::Regular
+        && !location.mount.flags.noexec
+        && check_access(&st, resolver.credentials, MAY_EXEC).is_ok();
+    if !runnable {
         return Err(LoadError::PermissionDenied { path: path.to_string() });
     }
+    let path = String::from_utf8_lossy(&location.path_from(&resolver.root)).into_owned();
     Ok(Executable {
-        file,
-        path: path.to_string(),
+        file: ExecFile { location },
+        path,
     })
 }
 
@@ -242,11 +256,13 @@ pub fn load(
 
 #[cfg(test)]
 mod tests {
-    use std::os::fd::OwnedFd;
+    use std::sync::Arc;
 
     use super::*;
+    use crate::memory::MemoryFile;
+    use crate::vfs::{MountFlags, MountNamespace};
 
-    fn root_with(files: &[(&str, u32)]) -> (std::path::PathBuf, RootFs) {
+    fn root_with(files: &[(&str, u32)]) -> (std::path::PathBuf, MountNamespace) {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("cordon-loader-{}-{}", std::process::id(), files.len()));
         std::fs::create_dir_all(dir.join("bin")).unwrap();
@@ -256,14 +272,10 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode)).unwrap();
         }
         std::os::unix::fs::symlink("/etc/shadow", dir.join("bin/escape")).unwrap();
-        let fd: OwnedFd = File::open(&dir).unwrap().into();
-        (
-            dir.clone(),
-            RootFs {
-                dir: fd,
-                readonly: true,
-            },
-        )
+        let fd: std::os::fd::OwnedFd = std::fs::File::open(&dir).unwrap().into();
+        let memory = Arc::new(MemoryFile::new().unwrap());
+        let mounts = MountNamespace::new(&memory, &fd, true, MountFlags::default()).unwrap();
+        (dir, mounts)
     }
 
     fn argv(name: &str) -> Vec<String> {
@@ -272,31 +284,42 @@ mod tests {
 
     #[test]
     fn finds_programs_in_path_and_by_path() {
-        let (dir, root) = root_with(&[("bin/prog", 0o755), ("bin/data", 0o644)]);
+        let (dir, mounts) = root_with(&[("bin/prog", 0o755), ("bin/data", 0o644)]);
+        let root_creds = Credentials::default();
+        let resolver = Resolver {
+            root: mounts.root(),
+            cwd: mounts.root(),
+            credentials: &root_creds,
+        };
         let env = vec!["PATH=/usr/bin:/bin".to_string()];
         assert_eq!(
-            open_executable(&root, &argv("prog"), &env, "/").unwrap().path,
+            open_executable(&resolver, &argv("prog"), &env).unwrap().path,
             "/bin/prog"
         );
         assert_eq!(
-            open_executable(&root, &argv("prog"), &[], "/").unwrap().path,
+            open_executable(&resolver, &argv("prog"), &[]).unwrap().path,
             "/bin/prog"
         );
+        let in_bin = Resolver {
+            root: mounts.root(),
+            cwd: resolver.resolve(b"/bin", Follow::Always).unwrap(),
+            credentials: &root_creds,
+        };
         assert_eq!(
-            open_executable(&root, &argv("../bin/prog"), &env, "/bin").unwrap().path,
-            "/bin/../bin/prog"
+            open_executable(&in_bin, &argv("../bin/prog"), &env).unwrap().path,
+            "/bin/prog"
         );
         assert!(matches!(
-            open_executable(&root, &argv("nosuch"), &env, "/"),
+            open_executable(&resolver, &argv("nosuch"), &env),
             Err(LoadError::NotFound { .. })
         ));
         assert!(matches!(
-            open_executable(&root, &argv("/bin/data"), &env, "/"),
+            open_executable(&resolver, &argv("/bin/data"), &env),
             Err(LoadError::PermissionDenied { .. })
         ));
         // An absolute symlink resolves inside the root, where it leads nowhere.
         assert!(matches!(
-            open_executable(&root, &argv("/bin/escape"), &env, "/"),
+            open_executable(&resolver, &argv("/bin/escape"), &env),
             Err(LoadError::NotFound { .. })
         ));
         std::fs::remove_dir_all(dir).unwrap();

@@ -47,3 +47,5 @@ unsafe impl Pod for libc::utsname {}
 unsafe impl Pod for libc::rlimit {}
 // SAFETY: four u16s.
 unsafe impl Pod for libc::winsize {}
+// SAFETY: i64/u64 fields and an fsid of two i32s; 120 bytes, no padding.
+unsafe impl Pod for libc::statfs {}

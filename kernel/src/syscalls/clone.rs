@@ -181,15 +181,16 @@ fn read_strings(task: &Task, array: u64) -> Result<Vec<String>, Errno> {
     Err(Errno::E2BIG)
 }
 
-/// Runs the program at `path` in place of the caller's.
-fn execute(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> SyscallResult {
+/// Runs the program at `path` (relative to `dirfd`) in place of the caller's.
+fn execute(task: &mut Task, dirfd: i32, path: Vec<u8>, argv: u64, envp: u64) -> SyscallResult {
     let path = String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
     let argv = read_strings(task, argv)?;
     let env = read_strings(task, envp)?;
-    let kernel = std::sync::Arc::clone(&task.kernel);
-    let exe = loader::open_for_exec(&kernel.root, &path, &task.fs().cwd).map_err(|err| err.errno())?;
-    let (exe, argv) =
-        loader::resolve_interpreter(&kernel.root, exe, argv, &task.fs().cwd).map_err(|err| err.errno())?;
+    let (exe, argv) = {
+        let resolver = task.resolver_at(dirfd)?;
+        let exe = loader::open_for_exec(&resolver, &path).map_err(|err| err.errno())?;
+        loader::resolve_interpreter(&resolver, exe, argv).map_err(|err| err.errno())?
+    };
     task.exec(exe, argv, env)?;
     Ok(0)
 }
@@ -197,21 +198,35 @@ fn execute(task: &mut Task, path: Vec<u8>, argv: u64, envp: u64) -> SyscallResul
 /// Implements execve(2).
 pub fn execve(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let path = task.mm().read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
-    execute(task, path, args.u64(1), args.u64(2))
+    execute(task, libc::AT_FDCWD, path, args.u64(1), args.u64(2))
 }
 
-/// Implements execveat(2) for absolute paths and AT_FDCWD (directory fds
-/// arrive with the VFS).
+/// Implements execveat(2). AT_EMPTY_PATH runs the file `dirfd` names;
+/// AT_SYMLINK_NOFOLLOW refuses a final symlink with ELOOP.
 pub fn execveat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let path = task.mm().read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
+    let dirfd = args.int(0);
+    let mut path = task.mm().read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
     let flags = args.int(4);
     if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
-    if args.int(0) != libc::AT_FDCWD && path.first() != Some(&b'/') {
-        return Err(Errno::ENOSYS);
+    if path.is_empty() {
+        if flags & libc::AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        let file = task.fds().get(dirfd)?;
+        let location = file.location().ok_or(Errno::EACCES)?;
+        path = location.path_from(&task.fs().root);
+        return execute(task, libc::AT_FDCWD, path, args.u64(2), args.u64(3));
     }
-    execute(task, path, args.u64(2), args.u64(3))
+    if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+        let resolver = task.resolver_at(dirfd)?;
+        let location = resolver.resolve(&path, crate::vfs::lookup::Follow::NotLast)?;
+        if location.stat()?.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            return Err(Errno::ELOOP);
+        }
+    }
+    execute(task, dirfd, path, args.u64(2), args.u64(3))
 }
 
 /// Writes a struct rusage with the child's CPU time as user time.

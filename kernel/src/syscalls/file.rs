@@ -1,4 +1,4 @@
-//! The fd table and queries on open files: close, dup, fcntl, ioctl, fstat.
+//! The fd table and queries on open files: close, dup, fcntl, ioctl, pipes, lseek.
 
 use nix::errno::Errno;
 
@@ -9,6 +9,25 @@ use crate::task::Task;
 
 fn nofile(task: &Task) -> u64 {
     task.limit(libc::RLIMIT_NOFILE)
+}
+
+/// Implements close_range(2), with CLOSE_RANGE_CLOEXEC;
+/// CLOSE_RANGE_UNSHARE unshares the table first, as Linux does.
+pub fn close_range(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (first, last, flags) = (args.u32(0), args.u32(1), args.u32(2));
+    let known = libc::CLOSE_RANGE_CLOEXEC | libc::CLOSE_RANGE_UNSHARE;
+    if flags & !known != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::CLOSE_RANGE_UNSHARE != 0 {
+        task.unshare_files();
+    }
+    let closed = task
+        .fds()
+        .close_range(first, last, flags & libc::CLOSE_RANGE_CLOEXEC != 0);
+    // Files are dropped here, outside the table's lock.
+    drop(closed);
+    Ok(0)
 }
 
 /// Implements close(2).
@@ -90,37 +109,6 @@ pub fn ioctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         libc::FIONCLEX => task.fds().set_cloexec(fd, false).map(|()| 0),
         request => file.ioctl(&task.mm(), request, args.u64(2)),
     }
-}
-
-/// Implements fstat(2).
-pub fn fstat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let stat = task.fds().get(args.int(0))?.stat()?;
-    task.mm().write_pod(args.u64(1), &stat)?;
-    Ok(0)
-}
-
-/// Implements newfstatat(2) for `AT_EMPTY_PATH` on an fd; path lookups need
-/// the VFS and return ENOSYS until it lands.
-pub fn newfstatat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let flags = args.int(3);
-    let known = libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_STATX_SYNC_TYPE;
-    if flags & !known != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let path = task.mm().read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
-    if !path.is_empty() {
-        return Err(Errno::ENOSYS);
-    }
-    if flags & libc::AT_EMPTY_PATH == 0 {
-        return Err(Errno::ENOENT);
-    }
-    let dirfd = args.int(0);
-    if dirfd == libc::AT_FDCWD {
-        return Err(Errno::ENOSYS);
-    }
-    let stat = task.fds().get(dirfd)?.stat()?;
-    task.mm().write_pod(args.u64(2), &stat)?;
-    Ok(0)
 }
 
 /// Implements pipe2(2).

@@ -6,19 +6,23 @@
 //! one module per family.
 
 mod args;
+mod attr;
 mod clone;
 mod credentials;
 mod file;
 mod futex;
 mod io;
 mod memory;
+mod names;
 mod numbers;
+mod open;
 mod path;
 mod poll;
 mod process;
 mod rlimit;
 mod sched;
 mod signal;
+mod stat;
 mod strace;
 mod system;
 mod table;
@@ -26,6 +30,7 @@ mod time;
 mod timer;
 
 pub use args::Arg;
+pub use system::RELEASE as KERNEL_RELEASE;
 pub use table::{Support, SyscallEntry, SyscallTable, TABLE};
 
 use crate::arch::{self, SyscallArgs};
@@ -46,6 +51,7 @@ pub fn dispatch(task: &mut Task) {
     if let Some(entry) = entry.filter(|entry| strace && entry.ends_task()) {
         strace::log_entry(task, entry, &args);
     }
+    crate::vfs::procfs::set_caller(task.pid, task.tid);
     task.restart = None;
     let result = match entry.and_then(|entry| entry.handler) {
         Some(handler) => handler(task, &args),

@@ -1,17 +1,21 @@
-//! Calls about paths: getcwd, readlink.
-//!
-//! Without the VFS the only link the kernel can answer for is
-//! /proc/self/exe; other paths return ENOSYS, as the table says.
+//! The task's place in the tree: getcwd, chdir, fchdir, chroot; and
+//! reading symlinks.
 
 use nix::errno::Errno;
 
+use super::stat::target_at;
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
-use crate::task::{INIT_PID, Task};
+use crate::task::Task;
+use crate::vfs::lookup::Follow;
+use crate::vfs::{Location, MAY_EXEC, check_access};
 
 /// Implements getcwd(2): the raw call returns the length including the NUL.
 pub fn getcwd(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    let mut cwd = task.fs().cwd.clone().into_bytes();
+    let mut cwd = {
+        let fs = task.fs();
+        fs.cwd.path_from(&fs.root)
+    };
     cwd.push(0);
     if (args.u64(1) as usize) < cwd.len() {
         return Err(Errno::ERANGE);
@@ -20,27 +24,71 @@ pub fn getcwd(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(cwd.len() as u64)
 }
 
-fn readlink_common(task: &mut Task, path: u64, buf: u64, size: u64) -> SyscallResult {
+/// Checks that `location` is a directory the task may enter.
+fn enterable(task: &Task, location: &Location) -> Result<(), Errno> {
+    let st = location.stat()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    check_access(&st, &task.credentials, MAY_EXEC)
+}
+
+/// Implements chdir(2).
+pub fn chdir(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let path = task.mm().read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
+    let location = task.resolver().resolve(&path, Follow::Always)?;
+    enterable(task, &location)?;
+    task.fs().cwd = location;
+    Ok(0)
+}
+
+/// Implements fchdir(2).
+pub fn fchdir(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let file = task.fds().get(args.int(0))?;
+    let location = file.location().ok_or(Errno::ENOTDIR)?.clone();
+    enterable(task, &location)?;
+    task.fs().cwd = location;
+    Ok(0)
+}
+
+/// Implements chroot(2): root only (CAP_SYS_CHROOT); the working directory
+/// stays where it is, as on Linux.
+pub fn chroot(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let path = task.mm().read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
+    let location = task.resolver().resolve(&path, Follow::Always)?;
+    enterable(task, &location)?;
+    if task.credentials.uid != 0 {
+        return Err(Errno::EPERM);
+    }
+    task.fs().root = location;
+    Ok(0)
+}
+
+fn readlink_at(task: &Task, dirfd: i32, path: u64, buf: u64, size: u64, flags: i32) -> SyscallResult {
     if (size as i64) <= 0 {
         return Err(Errno::EINVAL);
     }
-    let path = task.mm().read_cstring(path, libc::PATH_MAX as usize)?;
-    let own_exe = format!("/proc/{INIT_PID}/exe");
-    if path != b"/proc/self/exe" && path != own_exe.as_bytes() {
-        return Err(Errno::ENOSYS);
-    }
-    let target = task.exe_path.as_bytes();
+    let flags = flags | libc::AT_SYMLINK_NOFOLLOW;
+    let location = target_at(task, dirfd, path, flags, libc::AT_SYMLINK_NOFOLLOW)?.location()?;
+    let target = location.inode().readlink()?;
     let n = target.len().min(size as usize);
     task.mm().copy_out(buf, &target[..n])?;
     Ok(n as u64)
 }
 
-/// Implements readlink(2) for /proc/self/exe.
+/// Implements readlink(2).
 pub fn readlink(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    readlink_common(task, args.u64(0), args.u64(1), args.u64(2))
+    readlink_at(task, libc::AT_FDCWD, args.u64(0), args.u64(1), args.u64(2), 0)
 }
 
-/// Implements readlinkat(2) for /proc/self/exe (absolute, so dirfd is unused).
+/// Implements readlinkat(2) (an empty path reads the link `dirfd` names).
 pub fn readlinkat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    readlink_common(task, args.u64(1), args.u64(2), args.u64(3))
+    readlink_at(
+        task,
+        args.int(0),
+        args.u64(1),
+        args.u64(2),
+        args.u64(3),
+        libc::AT_EMPTY_PATH,
+    )
 }

@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use super::args::Arg;
 use super::numbers::SYSCALLS;
 use super::{
-    Handler, clone, credentials, file, futex, io, memory, path, poll, process, rlimit, sched, signal, system, time,
-    timer,
+    Handler, attr, clone, credentials, file, futex, io, memory, names, open, path, poll, process, rlimit, sched,
+    signal, stat, system, time, timer,
 };
 
 /// How completely a system call is implemented.
@@ -154,21 +154,93 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
             Partial("FIOCLEX, FIONCLEX, and TCGETS and TIOCGWINSZ on host terminals"),
             file::ioctl,
         ),
-        "fstat" => (Full, file::fstat),
-        "newfstatat" => (
-            Partial("AT_EMPTY_PATH on an fd; paths need the VFS (ENOSYS)"),
-            file::newfstatat,
+        "close_range" => (Full, file::close_range),
+        // Opening and asking about files.
+        "open" => (Partial("FIFOs and sockets opened by path answer ENXIO"), open::open),
+        "openat" => (Partial("FIFOs and sockets opened by path answer ENXIO"), open::openat),
+        "openat2" => (
+            Partial(
+                "RESOLVE_IN_ROOT; RESOLVE_BENEATH refuses absolute paths but clamps `..`; RESOLVE_NO_SYMLINKS and RESOLVE_NO_XDEV are EINVAL",
+            ),
+            open::openat2,
         ),
+        "creat" => (Full, open::creat),
+        "stat" => (Full, stat::stat),
+        "lstat" => (Full, stat::lstat),
+        "fstat" => (Full, stat::fstat),
+        "newfstatat" => (Full, stat::newfstatat),
+        "statx" => (Partial("no birth time (STATX_BTIME); mount ids are zero"), stat::statx),
+        "statfs" => (Full, stat::statfs),
+        "fstatfs" => (Full, stat::fstatfs),
+        "access" => (Full, stat::access),
+        "faccessat" => (Full, stat::faccessat),
+        "faccessat2" => (Full, stat::faccessat2),
+        // Directory entries.
+        "getdents64" => (Full, names::getdents64),
+        "mkdir" => (Full, names::mkdir),
+        "mkdirat" => (Full, names::mkdirat),
+        "mknod" => (
+            Partial("regular files, FIFOs and (root) character devices; block devices and sockets are EPERM"),
+            names::mknod,
+        ),
+        "mknodat" => (
+            Partial("regular files, FIFOs and (root) character devices; block devices and sockets are EPERM"),
+            names::mknodat,
+        ),
+        "rmdir" => (Full, names::rmdir),
+        "unlink" => (Full, names::unlink),
+        "unlinkat" => (Full, names::unlinkat),
+        "rename" => (Full, names::rename),
+        "renameat" => (Full, names::renameat),
+        "renameat2" => (Partial("RENAME_WHITEOUT is EINVAL"), names::renameat2),
+        "link" => (Full, names::link),
+        "linkat" => (Full, names::linkat),
+        "symlink" => (Full, names::symlink),
+        "symlinkat" => (Full, names::symlinkat),
         // Paths.
         "getcwd" => (Full, path::getcwd),
-        "readlink" => (
-            Partial("/proc/self/exe only; other paths need the VFS (ENOSYS)"),
-            path::readlink,
+        "chdir" => (Full, path::chdir),
+        "fchdir" => (Full, path::fchdir),
+        "chroot" => (Full, path::chroot),
+        "readlink" => (Full, path::readlink),
+        "readlinkat" => (Full, path::readlinkat),
+        // Changing files.
+        "chmod" => (Full, attr::chmod),
+        "fchmod" => (Full, attr::fchmod),
+        "fchmodat" => (Full, attr::fchmodat),
+        "chown" => (Full, attr::chown),
+        "fchown" => (Full, attr::fchown),
+        "lchown" => (Full, attr::lchown),
+        "fchownat" => (Full, attr::fchownat),
+        "utimensat" => (Full, attr::utimensat),
+        "utimes" => (Full, attr::utimes),
+        "futimesat" => (Full, attr::futimesat),
+        "utime" => (Full, attr::utime),
+        "truncate" => (Full, attr::truncate),
+        "ftruncate" => (Full, attr::ftruncate),
+        "fallocate" => (
+            Partial("mode 0, FALLOC_FL_KEEP_SIZE and FALLOC_FL_PUNCH_HOLE; other modes are EOPNOTSUPP"),
+            attr::fallocate,
         ),
-        "readlinkat" => (
-            Partial("/proc/self/exe only; other paths need the VFS (ENOSYS)"),
-            path::readlinkat,
+        "fsync" => (Full, attr::fsync),
+        "fdatasync" => (Full, attr::fdatasync),
+        "sync" => (Full, attr::sync),
+        "syncfs" => (Full, attr::syncfs),
+        "getxattr" => (
+            Partial("tmpfs and the overlay hold user., trusted. and security. names; host files say ENOTSUP"),
+            attr::getxattr,
         ),
+        "lgetxattr" => (Partial("as getxattr"), attr::lgetxattr),
+        "fgetxattr" => (Partial("as getxattr"), attr::fgetxattr),
+        "setxattr" => (Partial("as getxattr"), attr::setxattr),
+        "lsetxattr" => (Partial("as getxattr"), attr::lsetxattr),
+        "fsetxattr" => (Partial("as getxattr"), attr::fsetxattr),
+        "listxattr" => (Partial("as getxattr"), attr::listxattr),
+        "llistxattr" => (Partial("as getxattr"), attr::llistxattr),
+        "flistxattr" => (Partial("as getxattr"), attr::flistxattr),
+        "removexattr" => (Partial("as getxattr"), attr::removexattr),
+        "lremovexattr" => (Partial("as getxattr"), attr::lremovexattr),
+        "fremovexattr" => (Partial("as getxattr"), attr::fremovexattr),
         // Memory.
         "brk" => (Full, memory::brk),
         "mmap" => (
@@ -199,10 +271,7 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         ),
         "clone3" => (Partial("as clone; set_tid and cgroup are EINVAL"), clone::clone3),
         "execve" => (Full, clone::execve),
-        "execveat" => (
-            Partial("absolute paths or AT_FDCWD; directory fds need the VFS (ENOSYS)"),
-            clone::execveat,
-        ),
+        "execveat" => (Full, clone::execveat),
         "wait4" => (Full, clone::wait4),
         "waitid" => (Partial("rusage is zero"), clone::waitid),
         "getpgid" => (Full, process::getpgid),

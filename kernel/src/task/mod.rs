@@ -30,6 +30,8 @@ use crate::platform::{self, AddressSpace, Context, Event, Fault, ThreadSeed};
 use crate::signal::frame::{self, AltStack, FrameRequest};
 use crate::signal::{self, DefaultAction, SIG_DFL, SigAction, SigInfo, SigSet};
 use crate::syscalls;
+use crate::vfs::Location;
+use crate::vfs::lookup::Resolver;
 
 /// How an interrupted system call goes on when the signal that
 /// interrupted it has been dealt with (Linux's ERESTART* codes).
@@ -44,11 +46,12 @@ pub enum Restart {
     Sleep { clock: libc::clockid_t, deadline: Instant },
 }
 
-/// What CLONE_FS shares: the working directory and the umask.
-#[derive(Debug, Clone)]
+/// What CLONE_FS shares: the root, the working directory and the umask.
+#[derive(Clone)]
 pub struct FsContext {
-    /// Absolute working directory inside the container.
-    pub cwd: String,
+    /// The task's root (chroot(2) moves it).
+    pub root: Location,
+    pub cwd: Location,
     pub umask: u32,
 }
 
@@ -98,6 +101,8 @@ pub struct TaskStart {
     /// Host fds that become fds 0, 1 and 2.
     pub stdio: [std::os::fd::OwnedFd; 3],
     pub executable: Executable,
+    pub root: Location,
+    pub cwd: Location,
 }
 
 /// The memory a new task starts with.
@@ -142,6 +147,36 @@ impl Task {
     /// The fd table, locked.
     pub fn fds(&self) -> MutexGuard<'_, FdTable> {
         self.fds.lock().expect("fd table poisoned")
+    }
+
+    /// Gives this task its own copy of the fd table (CLONE_FILES undone).
+    pub fn unshare_files(&mut self) {
+        let fds = self.fds().clone();
+        self.fds = Arc::new(Mutex::new(fds));
+    }
+
+    /// A path resolver from this task's root and working directory, with
+    /// its credentials.
+    pub fn resolver(&self) -> Resolver<'_> {
+        let fs = self.fs();
+        Resolver {
+            root: fs.root.clone(),
+            cwd: fs.cwd.clone(),
+            credentials: &self.credentials,
+        }
+    }
+
+    /// A resolver whose relative paths start at `dirfd` (AT_FDCWD: the
+    /// working directory), as the *at calls want. ENOTDIR when the fd is
+    /// not a directory.
+    pub fn resolver_at(&self, dirfd: i32) -> Result<Resolver<'_>, Errno> {
+        let mut resolver = self.resolver();
+        if dirfd != libc::AT_FDCWD {
+            let file = self.fds().get(dirfd)?;
+            let location = file.location().ok_or(Errno::ENOTDIR)?;
+            resolver.cwd = location.clone();
+        }
+        Ok(resolver)
     }
 
     /// cwd and umask, locked.
@@ -536,8 +571,7 @@ impl Task {
         }
         // The fd table and fs context stop being shared with a CLONE_VM
         // parent (vfork) or former threads.
-        let fds = self.fds().clone();
-        self.fds = Arc::new(Mutex::new(fds));
+        self.unshare_files();
         let fs = self.fs().clone();
         self.fs = Arc::new(Mutex::new(fs));
         self.regs = self.context.initial_registers();
@@ -714,6 +748,8 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
         spec,
         stdio,
         executable,
+        root,
+        cwd,
     } = start;
     let context = platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file)?;
     let mut mm = MemoryManager::new(Arc::clone(&kernel.memory_file));
@@ -743,7 +779,8 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
         mm: Arc::new(Mutex::new(mm)),
         fds: Arc::new(Mutex::new(fds)),
         fs: Arc::new(Mutex::new(FsContext {
-            cwd: spec.cwd,
+            root,
+            cwd,
             umask: spec.umask & 0o777,
         })),
         credentials: spec.credentials,

@@ -381,6 +381,20 @@ impl TaskSet {
         self.lock().processes.len()
     }
 
+    /// Every process id, alive or zombie, in order.
+    pub fn pids(&self) -> Vec<i32> {
+        self.lock().processes.keys().copied().collect()
+    }
+
+    /// The thread ids of process `pid`.
+    pub fn threads_of(&self, pid: i32) -> Vec<i32> {
+        self.lock()
+            .processes
+            .get(&pid)
+            .map(|entry| entry.threads.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// Runs `f` on the signal dispositions of `pid`.
     pub fn with_actions<T>(&self, pid: i32, f: impl FnOnce(&mut SignalActions) -> T) -> T {
         let mut inner = self.lock();

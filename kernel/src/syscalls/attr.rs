@@ -1,0 +1,500 @@
+//! Changing files: modes, owners, times, sizes, syncing, extended
+//! attributes.
+
+use nix::errno::Errno;
+
+use super::stat::{Target, target_at};
+use crate::arch::SyscallArgs;
+use crate::errno::SyscallResult;
+use crate::task::Task;
+use crate::vfs::{Location, MAY_WRITE, SetAttr, check_access};
+
+/// Applies `attr` to a file, refusing on a read-only mount.
+fn apply(location: &Location, attr: SetAttr) -> SyscallResult {
+    if location.mount.flags.readonly {
+        return Err(Errno::EROFS);
+    }
+    location.inode().set_attr(attr)?;
+    Ok(0)
+}
+
+/// The location of the open file `fd` (files without a path cannot be
+/// changed this way).
+fn fd_location(task: &Task, fd: i32) -> Result<Location, Errno> {
+    let file = task.fds().get(fd)?;
+    file.location().cloned().ok_or(Errno::EINVAL)
+}
+
+/// chmod: the owner or root; a non-root caller outside the file's group
+/// loses set-group-ID.
+fn chmod_location(task: &Task, location: &Location, mode: u32) -> SyscallResult {
+    let st = location.stat()?;
+    let uid = task.credentials.uid;
+    if uid != 0 && uid != st.st_uid {
+        return Err(Errno::EPERM);
+    }
+    let mut mode = mode & 0o7777;
+    let in_group = st.st_gid == task.credentials.gid || task.credentials.additional_gids.contains(&st.st_gid);
+    if uid != 0 && !in_group {
+        mode &= !libc::S_ISGID;
+    }
+    apply(
+        location,
+        SetAttr {
+            mode: Some(mode),
+            ..SetAttr::default()
+        },
+    )
+}
+
+/// Implements chmod(2).
+pub fn chmod(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
+    chmod_location(task, &location, args.u32(1))
+}
+
+/// Implements fchmod(2).
+pub fn fchmod(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let location = fd_location(task, args.int(0))?;
+    chmod_location(task, &location, args.u32(1))
+}
+
+/// Implements fchmodat(2) (Linux's: no flags argument).
+pub fn fchmodat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let location = target_at(task, args.int(0), args.u64(1), 0, 0)?.location()?;
+    chmod_location(task, &location, args.u32(2))
+}
+
+/// chown: root may give a file to anyone; an owner may only change the
+/// group to one of its own. A change clears set-user-ID and set-group-ID
+/// on files that are not directories.
+fn chown_location(task: &Task, location: &Location, uid: u32, gid: u32) -> SyscallResult {
+    let st = location.stat()?;
+    let new_uid = (uid != u32::MAX).then_some(uid);
+    let new_gid = (gid != u32::MAX).then_some(gid);
+    let creds = &task.credentials;
+    if creds.uid != 0 {
+        let owner = creds.uid == st.st_uid;
+        let uid_ok = new_uid.is_none_or(|uid| uid == st.st_uid);
+        let gid_ok =
+            new_gid.is_none_or(|gid| gid == st.st_gid || gid == creds.gid || creds.additional_gids.contains(&gid));
+        if !owner || !uid_ok || !gid_ok {
+            return Err(Errno::EPERM);
+        }
+    }
+    let mut attr = SetAttr {
+        uid: new_uid,
+        gid: new_gid,
+        ..SetAttr::default()
+    };
+    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    if (new_uid.is_some() || new_gid.is_some()) && !is_dir && st.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0 {
+        attr.mode = Some(st.st_mode & 0o7777 & !(libc::S_ISUID | libc::S_ISGID));
+    }
+    apply(location, attr)
+}
+
+/// Implements chown(2).
+pub fn chown(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
+    chown_location(task, &location, args.u32(1), args.u32(2))
+}
+
+/// Implements lchown(2).
+pub fn lchown(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let nofollow = libc::AT_SYMLINK_NOFOLLOW;
+    let location = target_at(task, libc::AT_FDCWD, args.u64(0), nofollow, nofollow)?.location()?;
+    chown_location(task, &location, args.u32(1), args.u32(2))
+}
+
+/// Implements fchown(2).
+pub fn fchown(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let location = fd_location(task, args.int(0))?;
+    chown_location(task, &location, args.u32(1), args.u32(2))
+}
+
+/// Implements fchownat(2).
+pub fn fchownat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let flags = args.int(4);
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let location = target_at(task, args.int(0), args.u64(1), flags, libc::AT_SYMLINK_NOFOLLOW)?.location()?;
+    chown_location(task, &location, args.u32(2), args.u32(3))
+}
+
+/// Sets access and modification times: `None` means now for both.
+/// Explicit times need the owner (or root); "now" also write access.
+fn set_times(task: &Task, location: &Location, times: Option<[libc::timespec; 2]>) -> SyscallResult {
+    let st = location.stat()?;
+    let now = crate::vfs::now();
+    let pick = |t: libc::timespec| match t.tv_nsec {
+        libc::UTIME_OMIT => Ok(None),
+        libc::UTIME_NOW => Ok(Some(now)),
+        nsec if (0..1_000_000_000).contains(&nsec) => Ok(Some(t)),
+        _ => Err(Errno::EINVAL),
+    };
+    let (atime, mtime, explicit) = match times {
+        None => (Some(now), Some(now), false),
+        Some([a, m]) => {
+            let explicit = ![a.tv_nsec, m.tv_nsec]
+                .iter()
+                .all(|&n| n == libc::UTIME_NOW || n == libc::UTIME_OMIT);
+            (pick(a)?, pick(m)?, explicit)
+        }
+    };
+    if atime.is_none() && mtime.is_none() {
+        return Ok(0);
+    }
+    let owner = task.credentials.uid == 0 || task.credentials.uid == st.st_uid;
+    if explicit && !owner {
+        return Err(Errno::EPERM);
+    }
+    if !explicit && !owner {
+        check_access(&st, &task.credentials, MAY_WRITE)?;
+    }
+    apply(
+        location,
+        SetAttr {
+            atime,
+            mtime,
+            ..SetAttr::default()
+        },
+    )
+}
+
+/// Implements utimensat(2).
+pub fn utimensat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let flags = args.int(3);
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let times = match args.u64(2) {
+        0 => None,
+        addr => Some([
+            task.mm().read_pod::<libc::timespec>(addr)?,
+            task.mm().read_pod::<libc::timespec>(addr + 16)?,
+        ]),
+    };
+    // A null path means the file dirfd names (futimens).
+    let target = if args.u64(1) == 0 {
+        Target::Fd(task.fds().get(args.int(0))?)
+    } else {
+        target_at(task, args.int(0), args.u64(1), flags, libc::AT_SYMLINK_NOFOLLOW)?
+    };
+    set_times(task, &target.location()?, times)
+}
+
+/// utimes-style times (two timevals) as timespecs.
+fn read_timevals(task: &Task, addr: u64) -> Result<Option<[libc::timespec; 2]>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let mut out = [libc::timespec { tv_sec: 0, tv_nsec: 0 }; 2];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let tv = task.mm().read_pod::<libc::timeval>(addr + 16 * i as u64)?;
+        if !(0..1_000_000).contains(&tv.tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+        *slot = libc::timespec {
+            tv_sec: tv.tv_sec,
+            tv_nsec: tv.tv_usec * 1000,
+        };
+    }
+    Ok(Some(out))
+}
+
+/// Implements utimes(2).
+pub fn utimes(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let times = read_timevals(task, args.u64(1))?;
+    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
+    set_times(task, &location, times)
+}
+
+/// Implements futimesat(2).
+pub fn futimesat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let times = read_timevals(task, args.u64(2))?;
+    let location = target_at(task, args.int(0), args.u64(1), 0, 0)?.location()?;
+    set_times(task, &location, times)
+}
+
+/// Implements utime(2) (struct utimbuf: two time_t seconds).
+pub fn utime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let times = match args.u64(1) {
+        0 => None,
+        addr => {
+            let actime = task.mm().read_pod::<i64>(addr)?;
+            let modtime = task.mm().read_pod::<i64>(addr + 8)?;
+            Some([
+                libc::timespec {
+                    tv_sec: actime,
+                    tv_nsec: 0,
+                },
+                libc::timespec {
+                    tv_sec: modtime,
+                    tv_nsec: 0,
+                },
+            ])
+        }
+    };
+    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
+    set_times(task, &location, times)
+}
+
+/// Implements truncate(2).
+pub fn truncate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let size = args.u64(1) as i64;
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
+    let st = location.stat()?;
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => return Err(Errno::EISDIR),
+        libc::S_IFREG => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    check_access(&st, &task.credentials, MAY_WRITE)?;
+    apply(
+        &location,
+        SetAttr {
+            size: Some(size as u64),
+            ..SetAttr::default()
+        },
+    )
+}
+
+/// Implements ftruncate(2).
+pub fn ftruncate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let size = args.u64(1) as i64;
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = task.fds().get(args.int(0))?;
+    if file.location().is_some_and(|location| location.mount.flags.readonly) {
+        return Err(Errno::EROFS);
+    }
+    file.truncate(size as u64)?;
+    Ok(0)
+}
+
+/// Implements fallocate(2): mode 0 (grow the file), FALLOC_FL_KEEP_SIZE
+/// (nothing to reserve in memory) and FALLOC_FL_PUNCH_HOLE (zeroes).
+pub fn fallocate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (mode, offset, len) = (args.int(1), args.u64(2) as i64, args.u64(3) as i64);
+    if offset < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = offset.checked_add(len).ok_or(Errno::EFBIG)? as u64;
+    let file = task.fds().get(args.int(0))?;
+    if file.status_flags()? as i32 & libc::O_ACCMODE == libc::O_RDONLY {
+        return Err(Errno::EBADF);
+    }
+    let location = file.location().ok_or(Errno::ESPIPE)?;
+    let st = location.stat()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            Errno::EISDIR
+        } else {
+            Errno::ENODEV
+        });
+    }
+    let size = st.st_size as u64;
+    match mode {
+        0 if end > size => file.truncate(end)?,
+        0 | libc::FALLOC_FL_KEEP_SIZE => {}
+        m if m == libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE => {
+            let stop = end.min(size);
+            let mut at = offset as u64;
+            let zeros = vec![0u8; 1 << 16];
+            while at < stop {
+                let n = zeros.len().min((stop - at) as usize);
+                location.inode().write_at(&zeros[..n], at)?;
+                at += n as u64;
+            }
+        }
+        _ => return Err(Errno::EOPNOTSUPP),
+    }
+    Ok(0)
+}
+
+/// Implements fsync(2).
+pub fn fsync(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    task.fds().get(args.int(0))?.sync()?;
+    Ok(0)
+}
+
+/// Implements fdatasync(2).
+pub fn fdatasync(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    fsync(task, args)
+}
+
+/// Implements sync(2): file data lives in sandbox memory or is read-only.
+pub fn sync(_task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+    Ok(0)
+}
+
+/// Implements syncfs(2).
+pub fn syncfs(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    task.fds().get(args.int(0))?;
+    Ok(0)
+}
+
+/// The longest attribute name and value (Linux's XATTR_NAME_MAX and
+/// XATTR_SIZE_MAX).
+const XATTR_NAME_MAX: usize = 255;
+const XATTR_SIZE_MAX: u64 = 65536;
+
+/// Which file an xattr call names: by path (following or not) or by fd.
+#[derive(Clone, Copy)]
+enum XattrTarget {
+    Follow,
+    NoFollow,
+    Fd,
+}
+
+fn xattr_location(task: &Task, which: XattrTarget, arg: u64) -> Result<Location, Errno> {
+    match which {
+        XattrTarget::Fd => fd_location(task, arg as i32),
+        XattrTarget::Follow => target_at(task, libc::AT_FDCWD, arg, 0, 0)?.location(),
+        XattrTarget::NoFollow => {
+            let nofollow = libc::AT_SYMLINK_NOFOLLOW;
+            target_at(task, libc::AT_FDCWD, arg, nofollow, nofollow)?.location()
+        }
+    }
+}
+
+fn xattr_name(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
+    let name = task
+        .mm()
+        .read_cstring(addr, XATTR_NAME_MAX)
+        .map_err(|errno| match errno {
+            Errno::ENAMETOOLONG => Errno::ERANGE,
+            errno => errno,
+        })?;
+    if name.is_empty() {
+        return Err(Errno::ERANGE);
+    }
+    Ok(name)
+}
+
+/// Copies `value` out as the get/list calls do: size 0 asks for the size.
+fn copy_sized(task: &Task, addr: u64, size: u64, value: &[u8]) -> SyscallResult {
+    if size == 0 {
+        return Ok(value.len() as u64);
+    }
+    if (size as usize) < value.len() {
+        return Err(Errno::ERANGE);
+    }
+    task.mm().copy_out(addr, value)?;
+    Ok(value.len() as u64)
+}
+
+fn getxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
+    let location = xattr_location(task, which, args.u64(0))?;
+    let name = xattr_name(task, args.u64(1))?;
+    let value = location.inode().get_xattr(&name)?;
+    copy_sized(task, args.u64(2), args.u64(3), &value)
+}
+
+fn setxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
+    let location = xattr_location(task, which, args.u64(0))?;
+    let name = xattr_name(task, args.u64(1))?;
+    let size = args.u64(3);
+    if size > XATTR_SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let flags = args.int(4);
+    if flags & !(libc::XATTR_CREATE | libc::XATTR_REPLACE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut value = vec![0u8; size as usize];
+    task.mm().copy_in(args.u64(2), &mut value)?;
+    let st = location.stat()?;
+    if task.credentials.uid != 0 && task.credentials.uid != st.st_uid {
+        return Err(Errno::EPERM);
+    }
+    if location.mount.flags.readonly {
+        return Err(Errno::EROFS);
+    }
+    location.inode().set_xattr(&name, Some(&value), flags)?;
+    Ok(0)
+}
+
+fn listxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
+    let location = xattr_location(task, which, args.u64(0))?;
+    let names = match location.inode().list_xattr() {
+        Ok(names) => names,
+        Err(Errno::EOPNOTSUPP) => Vec::new(),
+        Err(errno) => return Err(errno),
+    };
+    let mut list = Vec::new();
+    for name in names {
+        list.extend_from_slice(&name);
+        list.push(0);
+    }
+    copy_sized(task, args.u64(1), args.u64(2), &list)
+}
+
+fn removexattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
+    let location = xattr_location(task, which, args.u64(0))?;
+    let name = xattr_name(task, args.u64(1))?;
+    let st = location.stat()?;
+    if task.credentials.uid != 0 && task.credentials.uid != st.st_uid {
+        return Err(Errno::EPERM);
+    }
+    if location.mount.flags.readonly {
+        return Err(Errno::EROFS);
+    }
+    location.inode().set_xattr(&name, None, 0)?;
+    Ok(0)
+}
+
+/// Implements getxattr(2).
+pub fn getxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    getxattr_common(task, XattrTarget::Follow, args)
+}
+/// Implements lgetxattr(2).
+pub fn lgetxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    getxattr_common(task, XattrTarget::NoFollow, args)
+}
+/// Implements fgetxattr(2).
+pub fn fgetxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    getxattr_common(task, XattrTarget::Fd, args)
+}
+/// Implements setxattr(2).
+pub fn setxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    setxattr_common(task, XattrTarget::Follow, args)
+}
+/// Implements lsetxattr(2).
+pub fn lsetxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    setxattr_common(task, XattrTarget::NoFollow, args)
+}
+/// Implements fsetxattr(2).
+pub fn fsetxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    setxattr_common(task, XattrTarget::Fd, args)
+}
+/// Implements listxattr(2).
+pub fn listxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    listxattr_common(task, XattrTarget::Follow, args)
+}
+/// Implements llistxattr(2).
+pub fn llistxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    listxattr_common(task, XattrTarget::NoFollow, args)
+}
+/// Implements flistxattr(2).
+pub fn flistxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    listxattr_common(task, XattrTarget::Fd, args)
+}
+/// Implements removexattr(2).
+pub fn removexattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    removexattr_common(task, XattrTarget::Follow, args)
+}
+/// Implements lremovexattr(2).
+pub fn lremovexattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    removexattr_common(task, XattrTarget::NoFollow, args)
+}
+/// Implements fremovexattr(2).
+pub fn fremovexattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    removexattr_common(task, XattrTarget::Fd, args)
+}

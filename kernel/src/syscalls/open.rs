@@ -1,0 +1,91 @@
+//! Opening files by path: open, openat, openat2, creat.
+
+use nix::errno::Errno;
+
+use crate::arch::SyscallArgs;
+use crate::errno::SyscallResult;
+use crate::task::Task;
+use crate::vfs::ops;
+
+/// Opens `path` relative to `dirfd` and installs the file; the common part
+/// of every open call.
+fn open_at(task: &mut Task, dirfd: i32, path: u64, flags: i32, mode: u32) -> SyscallResult {
+    let path = task.mm().read_cstring(path, libc::PATH_MAX as usize)?;
+    let mode = mode & 0o7777 & !task.fs().umask;
+    let file = {
+        let resolver = task.resolver_at(dirfd)?;
+        ops::open(&resolver, &path, flags, mode)?
+    };
+    let limit = task.limit(libc::RLIMIT_NOFILE);
+    Ok(task.fds().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
+}
+
+/// Implements open(2).
+pub fn open(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    open_at(task, libc::AT_FDCWD, args.u64(0), args.int(1), args.u32(2))
+}
+
+/// Implements openat(2).
+pub fn openat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    open_at(task, args.int(0), args.u64(1), args.int(2), args.u32(3))
+}
+
+/// Implements creat(2): open with O_CREAT|O_WRONLY|O_TRUNC.
+pub fn creat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
+    open_at(task, libc::AT_FDCWD, args.u64(0), flags, args.u32(1))
+}
+
+/// The RESOLVE_* flags openat2 knows.
+const KNOWN_RESOLVE: u64 = libc::RESOLVE_NO_XDEV
+    | libc::RESOLVE_NO_MAGICLINKS
+    | libc::RESOLVE_NO_SYMLINKS
+    | libc::RESOLVE_BENEATH
+    | libc::RESOLVE_IN_ROOT
+    | libc::RESOLVE_CACHED;
+
+/// Implements openat2(2): flags and mode as openat, and the resolve flags
+/// RESOLVE_IN_ROOT (the dirfd is the root) and RESOLVE_NO_MAGICLINKS (there
+/// are none); RESOLVE_BENEATH refuses absolute paths.
+pub fn openat2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let size = args.u64(3);
+    if !(24..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; size as usize];
+    task.mm().copy_in(args.u64(2), &mut raw)?;
+    if raw[24..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize| u64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    if flags > u64::from(u32::MAX) || mode & !0o7777 != 0 || resolve & !KNOWN_RESOLVE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let flags = flags as i32;
+    if flags & (libc::O_CREAT | libc::O_TMPFILE) == 0 && mode != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if resolve & libc::RESOLVE_CACHED != 0 {
+        return Err(Errno::EAGAIN);
+    }
+    if resolve & (libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_XDEV) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let dirfd = args.int(0);
+    if resolve & (libc::RESOLVE_IN_ROOT | libc::RESOLVE_BENEATH) == 0 {
+        return open_at(task, dirfd, args.u64(1), flags, mode as u32);
+    }
+    let path = task.mm().read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
+    if resolve & libc::RESOLVE_BENEATH != 0 && path.first() == Some(&b'/') {
+        return Err(Errno::EXDEV);
+    }
+    let mode = mode as u32 & !task.fs().umask;
+    let file = {
+        let mut resolver = task.resolver_at(dirfd)?;
+        resolver.root = resolver.cwd.clone();
+        ops::open(&resolver, &path, flags, mode)?
+    };
+    let limit = task.limit(libc::RLIMIT_NOFILE);
+    Ok(task.fds().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
+}

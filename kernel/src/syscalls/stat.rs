@@ -1,0 +1,204 @@
+//! Asking about files: the stat family, statfs, access.
+
+use nix::errno::Errno;
+
+use crate::arch::SyscallArgs;
+use crate::errno::SyscallResult;
+use crate::task::Task;
+use crate::vfs::lookup::Follow;
+use crate::vfs::{Location, MAY_WRITE, check_access};
+
+/// What an *at call with AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW names.
+pub enum Target {
+    /// A file found by path.
+    Path(Location),
+    /// The open file `dirfd` itself (which may have no path: a pipe).
+    Fd(std::sync::Arc<dyn crate::fs::File>),
+}
+
+impl Target {
+    pub fn stat(&self) -> Result<libc::stat, Errno> {
+        match self {
+            Target::Path(location) => location.stat(),
+            Target::Fd(file) => file.stat(),
+        }
+    }
+
+    /// The location, for calls that need a file with a path.
+    pub fn location(&self) -> Result<Location, Errno> {
+        match self {
+            Target::Path(location) => Ok(location.clone()),
+            Target::Fd(file) => file.location().cloned().ok_or(Errno::EBADF),
+        }
+    }
+}
+
+/// Resolves the (dirfd, path, flags) triple of the *at calls. `nofollow`
+/// is the flag bit that means "do not follow a final symlink"
+/// (AT_SYMLINK_NOFOLLOW for most calls).
+pub fn target_at(task: &Task, dirfd: i32, path: u64, flags: i32, nofollow: i32) -> Result<Target, Errno> {
+    let path = task.mm().read_cstring(path, libc::PATH_MAX as usize)?;
+    if path.is_empty() {
+        if flags & libc::AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        if dirfd == libc::AT_FDCWD {
+            return Ok(Target::Path(task.fs().cwd.clone()));
+        }
+        return Ok(Target::Fd(task.fds().get(dirfd)?));
+    }
+    let follow = if flags & nofollow != 0 {
+        Follow::NotLast
+    } else {
+        Follow::Always
+    };
+    Ok(Target::Path(task.resolver_at(dirfd)?.resolve(&path, follow)?))
+}
+
+/// Implements stat(2).
+pub fn stat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let st = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.stat()?;
+    task.mm().write_pod(args.u64(1), &st)?;
+    Ok(0)
+}
+
+/// Implements lstat(2).
+pub fn lstat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let st = target_at(
+        task,
+        libc::AT_FDCWD,
+        args.u64(0),
+        libc::AT_SYMLINK_NOFOLLOW,
+        libc::AT_SYMLINK_NOFOLLOW,
+    )?
+    .stat()?;
+    task.mm().write_pod(args.u64(1), &st)?;
+    Ok(0)
+}
+
+/// Implements fstat(2).
+pub fn fstat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let st = task.fds().get(args.int(0))?.stat()?;
+    task.mm().write_pod(args.u64(1), &st)?;
+    Ok(0)
+}
+
+const STAT_FLAGS: i32 = libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT;
+
+/// Implements newfstatat(2).
+pub fn newfstatat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let flags = args.int(3);
+    if flags & !STAT_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let st = target_at(task, args.int(0), args.u64(1), flags, libc::AT_SYMLINK_NOFOLLOW)?.stat()?;
+    task.mm().write_pod(args.u64(2), &st)?;
+    Ok(0)
+}
+
+/// STATX_BASIC_STATS: what every answer fills in.
+const STATX_BASIC_STATS: u32 = 0x7ff;
+
+/// Implements statx(2) from the same attributes stat reports (no birth time).
+pub fn statx(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let flags = args.int(2);
+    let known = STAT_FLAGS | libc::AT_STATX_SYNC_TYPE;
+    if flags & !known != 0 || flags & libc::AT_STATX_SYNC_TYPE == libc::AT_STATX_SYNC_TYPE {
+        return Err(Errno::EINVAL);
+    }
+    if args.u32(3) & 0x8000_0000 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let st = target_at(task, args.int(0), args.u64(1), flags, libc::AT_SYMLINK_NOFOLLOW)?.stat()?;
+    let mut out = [0u8; 256];
+    let mut put = |offset: usize, bytes: &[u8]| out[offset..offset + bytes.len()].copy_from_slice(bytes);
+    put(0, &STATX_BASIC_STATS.to_ne_bytes());
+    put(4, &(st.st_blksize as u32).to_ne_bytes());
+    put(16, &(st.st_nlink as u32).to_ne_bytes());
+    put(20, &st.st_uid.to_ne_bytes());
+    put(24, &st.st_gid.to_ne_bytes());
+    put(28, &(st.st_mode as u16).to_ne_bytes());
+    put(32, &st.st_ino.to_ne_bytes());
+    put(40, &(st.st_size as u64).to_ne_bytes());
+    put(48, &(st.st_blocks as u64).to_ne_bytes());
+    for (offset, sec, nsec) in [
+        (64, st.st_atime, st.st_atime_nsec),
+        (96, st.st_ctime, st.st_ctime_nsec),
+        (112, st.st_mtime, st.st_mtime_nsec),
+    ] {
+        put(offset, &sec.to_ne_bytes());
+        put(offset + 8, &(nsec as u32).to_ne_bytes());
+    }
+    put(128, &libc::major(st.st_rdev).to_ne_bytes());
+    put(132, &libc::minor(st.st_rdev).to_ne_bytes());
+    put(136, &libc::major(st.st_dev).to_ne_bytes());
+    put(140, &libc::minor(st.st_dev).to_ne_bytes());
+    task.mm().copy_out(args.u64(4), &out)?;
+    Ok(0)
+}
+
+fn write_statfs(task: &Task, addr: u64, location: Option<&Location>) -> SyscallResult {
+    let st = match location {
+        Some(location) => location.inode().statfs()?,
+        // Pipes and other files without a path: PIPEFS_MAGIC.
+        None => crate::vfs::synthetic_statfs(0x5049_5045),
+    };
+    let mut bytes = crate::memory::Pod::as_bytes(&st).to_vec();
+    // f_flags (hidden in libc's f_spare) sits at byte 80 of struct statfs.
+    let mut flags: u64 = 0;
+    if location.is_some_and(|location| location.mount.flags.readonly) {
+        flags |= libc::ST_RDONLY;
+    }
+    bytes[80..88].copy_from_slice(&(flags as i64).to_ne_bytes());
+    task.mm().copy_out(addr, &bytes)?;
+    Ok(0)
+}
+
+/// Implements statfs(2).
+pub fn statfs(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
+    write_statfs(task, args.u64(1), Some(&location))
+}
+
+/// Implements fstatfs(2).
+pub fn fstatfs(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let file = task.fds().get(args.int(0))?;
+    write_statfs(task, args.u64(1), file.location())
+}
+
+/// access(2), faccessat(2) and faccessat2(2): checks as the real (here
+/// also the effective) user; W_OK on a read-only mount is EROFS.
+fn access_at(task: &Task, dirfd: i32, path: u64, mode: u32, flags: i32) -> SyscallResult {
+    if mode & !7 != 0 || flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = target_at(task, dirfd, path, flags, libc::AT_SYMLINK_NOFOLLOW)?;
+    let st = target.stat()?;
+    if mode == 0 {
+        return Ok(0);
+    }
+    check_access(&st, &task.credentials, mode)?;
+    let readonly = match &target {
+        Target::Path(location) => location.mount.flags.readonly,
+        Target::Fd(_) => false,
+    };
+    if mode & MAY_WRITE != 0 && readonly {
+        return Err(Errno::EROFS);
+    }
+    Ok(0)
+}
+
+/// Implements access(2).
+pub fn access(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    access_at(task, libc::AT_FDCWD, args.u64(0), args.u32(1), 0)
+}
+
+/// Implements faccessat(2) (which has no flags argument).
+pub fn faccessat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    access_at(task, args.int(0), args.u64(1), args.u32(2), 0)
+}
+
+/// Implements faccessat2(2).
+pub fn faccessat2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    access_at(task, args.int(0), args.u64(1), args.u32(2), args.int(3))
+}

@@ -1,0 +1,174 @@
+//! Path resolution (path_resolution(7)): components walked one at a time
+//! from the task's root or working directory, symlinks followed inside the
+//! container's root (at most [`MAX_SYMLINKS`]), `..` climbing out of mounts
+//! but never above the root.
+
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use super::dentry::Location;
+use super::mount::MountNamespace;
+use super::{FileKind, MAX_SYMLINKS, MAY_EXEC, NAME_MAX, check_access};
+use crate::kernel::Credentials;
+
+/// Whether the last component is followed when it is a symlink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    Always,
+    /// O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, lstat: the link itself.
+    NotLast,
+}
+
+/// Resolves paths for one task: its root, its working directory (or a
+/// directory fd) and its credentials for search permission.
+pub struct Resolver<'a> {
+    pub root: Location,
+    pub cwd: Location,
+    pub credentials: &'a Credentials,
+}
+
+/// The last component of a path and the directory it is in, for calls
+/// that make or remove names.
+pub struct Parent {
+    pub dir: Location,
+    pub name: Vec<u8>,
+    /// The path ended in '/': the name must be (or become) a directory.
+    pub trailing_slash: bool,
+}
+
+impl Resolver<'_> {
+    /// Resolves `path` from the working directory.
+    pub fn resolve(&self, path: &[u8], follow: Follow) -> Result<Location, Errno> {
+        self.resolve_from(&self.cwd.clone(), path, follow)
+    }
+
+    /// Resolves `path` from `start` (ignored when the path is absolute).
+    pub fn resolve_from(&self, start: &Location, path: &[u8], follow: Follow) -> Result<Location, Errno> {
+        let mut links = 0;
+        self.walk(start, path, follow, &mut links)
+    }
+
+    /// Splits `path` into the directory holding its last component (resolved
+    /// from `start`) and that component. A path whose last component is "."
+    /// or ".." (or "/") names no entry that could be made or removed.
+    pub fn resolve_parent(&self, start: &Location, path: &[u8]) -> Result<Parent, Errno> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        check_length(path)?;
+        let trimmed_len = path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+        let trailing_slash = trimmed_len < path.len();
+        let trimmed = &path[..trimmed_len];
+        let (dir_path, name) = match trimmed.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&trimmed[..=i], &trimmed[i + 1..]),
+            None => (&b""[..], trimmed),
+        };
+        if name.is_empty() || name == b"." || name == b".." {
+            return Err(Errno::EBUSY);
+        }
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let dir = if dir_path.is_empty() {
+            start.clone()
+        } else {
+            self.resolve_from(start, dir_path, Follow::Always)?
+        };
+        let st = dir.stat()?;
+        if FileKind::from_mode(st.st_mode) != FileKind::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        check_access(&st, self.credentials, MAY_EXEC)?;
+        Ok(Parent {
+            dir,
+            name: name.to_vec(),
+            trailing_slash,
+        })
+    }
+
+    fn walk(&self, start: &Location, path: &[u8], follow: Follow, links: &mut u32) -> Result<Location, Errno> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        check_length(path)?;
+        let trailing_slash = path.ends_with(b"/");
+        let mut here = if path[0] == b'/' {
+            self.root.clone()
+        } else {
+            start.clone()
+        };
+        let components: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+        for (i, component) in components.iter().enumerate() {
+            let last = i + 1 == components.len();
+            let st = here.stat()?;
+            if FileKind::from_mode(st.st_mode) != FileKind::Directory {
+                return Err(Errno::ENOTDIR);
+            }
+            check_access(&st, self.credentials, MAY_EXEC)?;
+            match *component {
+                b"." => continue,
+                b".." => {
+                    here = self.parent_of(&here);
+                    continue;
+                }
+                name if name.len() > NAME_MAX => return Err(Errno::ENAMETOOLONG),
+                _ => {}
+            }
+            let child = MountNamespace::enter_mounts(Location {
+                mount: Arc::clone(&here.mount),
+                dentry: here.dentry.child(component)?,
+            });
+            let is_link = child.stat()?.st_mode & libc::S_IFMT == libc::S_IFLNK;
+            if is_link && (!last || follow == Follow::Always || trailing_slash) {
+                *links += 1;
+                if *links > MAX_SYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                let target = child.inode().readlink()?;
+                here = self.walk(&here, &target, Follow::Always, links)?;
+            } else {
+                here = child;
+            }
+        }
+        if trailing_slash && !here.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(here)
+    }
+
+    /// `..` of a location: the root stays put; a mount's root climbs to
+    /// its mount point first.
+    pub fn parent_of(&self, location: &Location) -> Location {
+        let mut here = location.clone();
+        loop {
+            if here.same(&self.root) {
+                return here;
+            }
+            if Arc::ptr_eq(&here.dentry, &here.mount.root) {
+                match here.mount.mountpoint() {
+                    Some(up) => {
+                        here = up;
+                        continue;
+                    }
+                    None => return here,
+                }
+            }
+            return match here.dentry.parent() {
+                Some(parent) => Location {
+                    mount: here.mount,
+                    dentry: parent,
+                },
+                None => here,
+            };
+        }
+    }
+}
+
+/// PATH_MAX counts the terminating NUL.
+fn check_length(path: &[u8]) -> Result<(), Errno> {
+    if path.len() >= libc::PATH_MAX as usize {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    Ok(())
+}

@@ -1,0 +1,771 @@
+//! Files in sandbox memory: tmpfs, and the overlay that keeps application
+//! writes off the host rootfs.
+//!
+//! A directory may have a host directory beneath it (its *lower*). Names
+//! are then looked up first among the directory's own entries, then (unless
+//! whited out) in the lower, and a lower file met this way becomes an entry
+//! of its own that keeps reading the host until something writes to it;
+//! then its data is copied into memory ("copy up"). Deleting a name that may
+//! exist below leaves a whiteout. Attributes live in the node from the start,
+//! so chmod, chown and utimes never touch the host either. Without a lower,
+//! the same code is tmpfs.
+//!
+//! File data lives in the kernel's memory file, one growable range per file:
+//! pages never written stay holes (sparse files), and the pages are the
+//! sandbox's own memory.
+
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use nix::errno::Errno;
+
+use super::host::HostNode;
+use super::{DirEntry, FileKind, Inode, NewAttr, NewNode, RenameFlags, SetAttr, empty_stat, now};
+use crate::arch::PAGE_SIZE;
+use crate::memory::MemoryFile;
+
+/// TMPFS_MAGIC, as statfs reports it.
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+/// OVERLAYFS_SUPER_MAGIC.
+const OVERLAY_MAGIC: i64 = 0x794c_7630;
+/// Inode numbers of nodes made in memory start here, above any the host
+/// lower is likely to use.
+const FIRST_MEMORY_INO: u64 = 1 << 40;
+/// Largest file size (Linux's MAX_LFS_FILESIZE).
+const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
+/// One memory filesystem (a tmpfs mount, or the overlay root).
+pub struct MemFs {
+    dev: u64,
+    memory: Arc<MemoryFile>,
+    next_ino: AtomicU64,
+    /// The most file data it may hold (tmpfs size=), in bytes.
+    limit: u64,
+    /// File data held now, in bytes of memory-file ranges.
+    used: AtomicU64,
+    overlay: bool,
+}
+
+impl MemFs {
+    /// A tmpfs of at most `limit` bytes whose root has mode `mode`.
+    pub fn tmpfs(memory: Arc<MemoryFile>, dev: u64, limit: u64, mode: u32) -> Arc<MemNode> {
+        let fs = Arc::new(MemFs {
+            dev,
+            memory,
+            next_ino: AtomicU64::new(FIRST_MEMORY_INO),
+            limit,
+            used: AtomicU64::new(0),
+            overlay: false,
+        });
+        MemNode::new(
+            &fs,
+            libc::S_IFDIR | (mode & 0o7777),
+            0,
+            0,
+            Body::Dir(Mutex::new(Dir::default())),
+        )
+    }
+
+    /// An overlay whose lower layer is the host directory `lower`.
+    pub fn overlay(memory: Arc<MemoryFile>, dev: u64, lower: Arc<HostNode>) -> Result<Arc<MemNode>, Errno> {
+        let fs = Arc::new(MemFs {
+            dev,
+            memory,
+            next_ino: AtomicU64::new(FIRST_MEMORY_INO),
+            limit: u64::MAX,
+            used: AtomicU64::new(0),
+            overlay: true,
+        });
+        MemNode::import(&fs, lower)
+    }
+
+    fn charge(&self, bytes: u64) -> Result<(), Errno> {
+        let mut used = self.used.load(Ordering::Relaxed);
+        loop {
+            let new = used
+                .checked_add(bytes)
+                .filter(|&n| n <= self.limit)
+                .ok_or(Errno::ENOSPC)?;
+            match self
+                .used
+                .compare_exchange(used, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    fn uncharge(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Owner, mode, link count and times.
+struct Meta {
+    /// S_IFMT bits and permissions.
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    rdev: u64,
+    atime: libc::timespec,
+    mtime: libc::timespec,
+    ctime: libc::timespec,
+    xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+#[derive(Default)]
+struct Dir {
+    entries: BTreeMap<Vec<u8>, Arc<MemNode>>,
+    /// Names deleted here that may still exist in the lower.
+    whiteouts: BTreeSet<Vec<u8>>,
+    lower: Option<Arc<HostNode>>,
+}
+
+enum Data {
+    /// Still the host file's data, unchanged.
+    Lower(Arc<HostNode>, u64),
+    Memory(Pages),
+}
+
+/// A file's data: a range of the memory file.
+#[derive(Default)]
+struct Pages {
+    offset: u64,
+    capacity: u64,
+    size: u64,
+}
+
+enum Body {
+    Dir(Mutex<Dir>),
+    File(Mutex<Data>),
+    Symlink(Vec<u8>),
+    /// FIFOs, devices and sockets: a name and attributes, no data.
+    Special,
+}
+
+/// A node of a memory filesystem.
+pub struct MemNode {
+    /// The node itself, so a `&MemNode` found through `as_any` can be
+    /// linked under another name.
+    me: Weak<MemNode>,
+    fs: Arc<MemFs>,
+    ino: u64,
+    meta: Mutex<Meta>,
+    body: Body,
+}
+
+impl MemNode {
+    fn new(fs: &Arc<MemFs>, mode: u32, uid: u32, gid: u32, body: Body) -> Arc<MemNode> {
+        let t = now();
+        let nlink = if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 };
+        Arc::new_cyclic(|me| MemNode {
+            me: me.clone(),
+            fs: Arc::clone(fs),
+            ino: fs.next_ino.fetch_add(1, Ordering::Relaxed),
+            meta: Mutex::new(Meta {
+                mode,
+                uid,
+                gid,
+                nlink,
+                rdev: 0,
+                atime: t,
+                mtime: t,
+                ctime: t,
+                xattrs: BTreeMap::new(),
+            }),
+            body,
+        })
+    }
+
+    /// A node for a host file met in a lower directory.
+    fn import(fs: &Arc<MemFs>, host: Arc<HostNode>) -> Result<Arc<MemNode>, Errno> {
+        let st = host.stat()?;
+        let body = match FileKind::from_mode(st.st_mode) {
+            FileKind::Directory => Body::Dir(Mutex::new(Dir {
+                lower: Some(host),
+                ..Dir::default()
+            })),
+            FileKind::Regular => Body::File(Mutex::new(Data::Lower(host, st.st_size as u64))),
+            FileKind::Symlink => Body::Symlink(host.readlink()?),
+            _ => Body::Special,
+        };
+        Ok(Arc::new_cyclic(|me| MemNode {
+            me: me.clone(),
+            fs: Arc::clone(fs),
+            ino: st.st_ino,
+            meta: Mutex::new(Meta {
+                mode: st.st_mode,
+                uid: st.st_uid,
+                gid: st.st_gid,
+                nlink: st.st_nlink,
+                rdev: st.st_rdev,
+                atime: libc::timespec {
+                    tv_sec: st.st_atime,
+                    tv_nsec: st.st_atime_nsec,
+                },
+                mtime: libc::timespec {
+                    tv_sec: st.st_mtime,
+                    tv_nsec: st.st_mtime_nsec,
+                },
+                ctime: libc::timespec {
+                    tv_sec: st.st_ctime,
+                    tv_nsec: st.st_ctime_nsec,
+                },
+                xattrs: BTreeMap::new(),
+            }),
+            body,
+        }))
+    }
+
+    fn meta(&self) -> MutexGuard<'_, Meta> {
+        self.meta.lock().expect("memfs meta poisoned")
+    }
+
+    fn dir(&self) -> Result<MutexGuard<'_, Dir>, Errno> {
+        match &self.body {
+            Body::Dir(dir) => Ok(dir.lock().expect("memfs dir poisoned")),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn is_dir(&self) -> bool {
+        matches!(self.body, Body::Dir(_))
+    }
+
+    fn kind(&self) -> FileKind {
+        FileKind::from_mode(self.meta().mode)
+    }
+
+    fn touch(&self, modified: bool) {
+        let t = now();
+        let mut meta = self.meta();
+        meta.ctime = t;
+        if modified {
+            meta.mtime = t;
+        }
+    }
+
+    /// The entry `name` of a locked directory, importing it from the lower
+    /// when it is only there.
+    fn entry(&self, dir: &mut Dir, name: &[u8]) -> Result<Arc<MemNode>, Errno> {
+        if let Some(node) = dir.entries.get(name) {
+            return Ok(Arc::clone(node));
+        }
+        if dir.whiteouts.contains(name) {
+            return Err(Errno::ENOENT);
+        }
+        let lower = dir.lower.as_ref().ok_or(Errno::ENOENT)?;
+        let host = lower.lookup_host(name)?;
+        let node = MemNode::import(&self.fs, host)?;
+        dir.entries.insert(name.to_vec(), Arc::clone(&node));
+        Ok(node)
+    }
+
+    /// Whether a directory node has no entries (merged with its lower).
+    fn is_empty_dir(&self) -> Result<bool, Errno> {
+        Ok(self.readdir()?.is_empty())
+    }
+
+    fn memory(&self) -> &MemoryFile {
+        &self.fs.memory
+    }
+
+    /// Copies a lower file's data into memory, if it is still the host's.
+    fn copy_up(&self, data: &mut Data) -> Result<(), Errno> {
+        let Data::Lower(host, size) = data else {
+            return Ok(());
+        };
+        let (host, size) = (Arc::clone(host), *size);
+        let mut pages = Pages::default();
+        self.reserve(&mut pages, size)?;
+        let mut buf = vec![0u8; (1 << 20).min(size as usize)];
+        let mut done = 0u64;
+        while done < size {
+            let want = buf.len().min((size - done) as usize);
+            let n = host.read_at(&mut buf[..want], done)?;
+            if n == 0 {
+                break;
+            }
+            self.memory().write(pages.offset + done, &buf[..n]);
+            done += n as u64;
+        }
+        pages.size = size;
+        *data = Data::Memory(pages);
+        Ok(())
+    }
+
+    /// Grows `pages` to hold at least `size` bytes.
+    fn reserve(&self, pages: &mut Pages, size: u64) -> Result<(), Errno> {
+        if size <= pages.capacity {
+            return Ok(());
+        }
+        if size > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let want = size.max(pages.capacity * 2).max(PAGE_SIZE).next_multiple_of(PAGE_SIZE);
+        self.fs.charge(want - pages.capacity)?;
+        if pages.capacity > 0 && self.memory().try_extend(pages.offset, pages.capacity, want) {
+            pages.capacity = want;
+            return Ok(());
+        }
+        let offset = match self.memory().allocate(want) {
+            Ok(offset) => offset,
+            Err(errno) => {
+                self.fs.uncharge(want - pages.capacity);
+                return Err(errno);
+            }
+        };
+        if pages.capacity > 0 {
+            self.memory()
+                .copy_data(pages.offset, offset, pages.size.next_multiple_of(PAGE_SIZE));
+            self.memory().free(pages.offset, pages.capacity);
+        }
+        pages.offset = offset;
+        pages.capacity = want;
+        Ok(())
+    }
+
+    /// Sets the size of file data, zeroing what a shrink cuts off so a
+    /// later growth reads zeros.
+    fn resize(&self, data: &mut Data, size: u64) -> Result<(), Errno> {
+        self.copy_up(data)?;
+        let Data::Memory(pages) = data else {
+            unreachable!("copied up above")
+        };
+        if size > pages.size {
+            self.reserve(pages, size)?;
+        } else if size < pages.size {
+            let page_end = size.next_multiple_of(PAGE_SIZE).min(pages.capacity);
+            self.memory().zero(pages.offset + size, page_end - size);
+            if pages.capacity > page_end {
+                self.memory()
+                    .decommit(pages.offset + page_end, pages.capacity - page_end);
+            }
+        }
+        pages.size = size;
+        Ok(())
+    }
+
+    fn size(&self) -> u64 {
+        match &self.body {
+            Body::File(data) => match &*data.lock().expect("memfs data poisoned") {
+                Data::Lower(_, size) => *size,
+                Data::Memory(pages) => pages.size,
+            },
+            Body::Symlink(target) => target.len() as u64,
+            Body::Dir(_) => 4096,
+            Body::Special => 0,
+        }
+    }
+
+    /// The node behind an inode of the same filesystem.
+    fn same_fs<'a>(&self, other: &'a Arc<dyn Inode>) -> Result<&'a MemNode, Errno> {
+        match other.as_any().downcast_ref::<MemNode>() {
+            Some(node) if Arc::ptr_eq(&node.fs, &self.fs) => Ok(node),
+            _ => Err(Errno::EXDEV),
+        }
+    }
+}
+
+impl Drop for MemNode {
+    fn drop(&mut self) {
+        let Body::File(data) = &self.body else {
+            return;
+        };
+        if let Data::Memory(pages) = &*data.lock().expect("memfs data poisoned") {
+            if pages.capacity > 0 {
+                self.fs.memory.free(pages.offset, pages.capacity);
+                self.fs.uncharge(pages.capacity);
+            }
+        }
+    }
+}
+
+impl Inode for MemNode {
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        let size = self.size();
+        let meta = self.meta();
+        let mut st = empty_stat();
+        st.st_dev = self.fs.dev;
+        st.st_ino = self.ino;
+        st.st_mode = meta.mode;
+        st.st_nlink = meta.nlink;
+        st.st_uid = meta.uid;
+        st.st_gid = meta.gid;
+        st.st_rdev = meta.rdev;
+        st.st_size = size as i64;
+        st.st_blksize = 4096;
+        st.st_blocks = (size.next_multiple_of(PAGE_SIZE) / 512) as i64;
+        st.st_atime = meta.atime.tv_sec;
+        st.st_atime_nsec = meta.atime.tv_nsec;
+        st.st_mtime = meta.mtime.tv_sec;
+        st.st_mtime_nsec = meta.mtime.tv_nsec;
+        st.st_ctime = meta.ctime.tv_sec;
+        st.st_ctime_nsec = meta.ctime.tv_nsec;
+        Ok(st)
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        let mut dir = self.dir()?;
+        Ok(self.entry(&mut dir, name)?)
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        let dir = self.dir()?;
+        let mut listing: BTreeMap<Vec<u8>, DirEntry> = BTreeMap::new();
+        if let Some(lower) = &dir.lower {
+            for entry in lower.list()? {
+                if !dir.whiteouts.contains(&entry.name) {
+                    listing.insert(entry.name.clone(), entry);
+                }
+            }
+        }
+        for (name, node) in &dir.entries {
+            listing.insert(
+                name.clone(),
+                DirEntry {
+                    name: name.clone(),
+                    ino: node.ino,
+                    kind: node.kind(),
+                },
+            );
+        }
+        Ok(listing.into_values().collect())
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        match &self.body {
+            Body::Symlink(target) => Ok(target.clone()),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        let Body::File(data) = &self.body else {
+            return Err(if self.is_dir() { Errno::EISDIR } else { Errno::EINVAL });
+        };
+        let data = data.lock().expect("memfs data poisoned");
+        match &*data {
+            Data::Lower(host, _) => host.read_at(buf, offset),
+            Data::Memory(pages) => {
+                if offset >= pages.size {
+                    return Ok(0);
+                }
+                let n = buf.len().min((pages.size - offset) as usize);
+                self.memory().read(pages.offset + offset, &mut buf[..n]);
+                Ok(n)
+            }
+        }
+    }
+
+    fn write_at(&self, bytes: &[u8], offset: u64) -> Result<usize, Errno> {
+        let Body::File(data) = &self.body else {
+            return Err(if self.is_dir() { Errno::EISDIR } else { Errno::EINVAL });
+        };
+        let end = offset.checked_add(bytes.len() as u64).ok_or(Errno::EFBIG)?;
+        {
+            let mut data = data.lock().expect("memfs data poisoned");
+            self.copy_up(&mut data)?;
+            let Data::Memory(pages) = &mut *data else {
+                unreachable!("copied up above")
+            };
+            self.reserve(pages, end)?;
+            self.fs.memory.write(pages.offset + offset, bytes);
+            pages.size = pages.size.max(end);
+        }
+        self.touch(true);
+        Ok(bytes.len())
+    }
+
+    fn create(&self, name: &[u8], node: NewNode, attr: NewAttr) -> Result<Arc<dyn Inode>, Errno> {
+        let mut dir = self.dir()?;
+        match self.entry(&mut dir, name) {
+            Ok(_) => return Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => {}
+            Err(errno) => return Err(errno),
+        }
+        let (kind, body, rdev) = match node {
+            NewNode::Regular => (
+                FileKind::Regular,
+                Body::File(Mutex::new(Data::Memory(Pages::default()))),
+                0,
+            ),
+            NewNode::Directory => (FileKind::Directory, Body::Dir(Mutex::new(Dir::default())), 0),
+            NewNode::Symlink(target) => (FileKind::Symlink, Body::Symlink(target), 0),
+            NewNode::Fifo => (FileKind::Fifo, Body::Special, 0),
+            NewNode::CharDevice(rdev) => (FileKind::CharDevice, Body::Special, rdev),
+        };
+        let mode = if kind == FileKind::Symlink {
+            0o777
+        } else {
+            attr.mode & 0o7777
+        };
+        let new = MemNode::new(&self.fs, kind.mode_bits() | mode, attr.uid, attr.gid, body);
+        new.meta().rdev = rdev;
+        dir.entries.insert(name.to_vec(), Arc::clone(&new));
+        dir.whiteouts.remove(name);
+        if kind == FileKind::Directory {
+            self.meta().nlink += 1;
+        }
+        drop(dir);
+        self.touch(true);
+        Ok(new)
+    }
+
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<(), Errno> {
+        let node = self.same_fs(target)?;
+        if node.is_dir() {
+            return Err(Errno::EPERM);
+        }
+        let mut dir = self.dir()?;
+        match self.entry(&mut dir, name) {
+            Ok(_) => return Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => {}
+            Err(errno) => return Err(errno),
+        }
+        let node_arc = node.me.upgrade().ok_or(Errno::ENOENT)?;
+        node_arc.meta().nlink += 1;
+        node_arc.touch(false);
+        dir.entries.insert(name.to_vec(), node_arc);
+        dir.whiteouts.remove(name);
+        drop(dir);
+        self.touch(true);
+        Ok(())
+    }
+
+    fn unlink(&self, name: &[u8], directory: bool) -> Result<(), Errno> {
+        let mut dir = self.dir()?;
+        let node = self.entry(&mut dir, name)?;
+        if directory {
+            if !node.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            if !node.is_empty_dir()? {
+                return Err(Errno::ENOTEMPTY);
+            }
+        } else if node.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        dir.entries.remove(name);
+        if dir.lower.is_some() {
+            dir.whiteouts.insert(name.to_vec());
+        }
+        drop(dir);
+        if directory {
+            node.meta().nlink = 0;
+            self.meta().nlink -= 1;
+        } else {
+            let mut meta = node.meta();
+            meta.nlink = meta.nlink.saturating_sub(1);
+        }
+        node.touch(false);
+        self.touch(true);
+        Ok(())
+    }
+
+    fn rename(&self, name: &[u8], new_dir: &Arc<dyn Inode>, new_name: &[u8], flags: RenameFlags) -> Result<(), Errno> {
+        let target_dir = self.same_fs(new_dir)?;
+        let same_dir = std::ptr::eq(self, target_dir);
+        // Lock the two directories in address order (one lock if the same).
+        let (mut first, mut second) = if same_dir {
+            (self.dir()?, None)
+        } else if (self as *const MemNode) < (target_dir as *const MemNode) {
+            let a = self.dir()?;
+            (a, Some(target_dir.dir()?))
+        } else {
+            let b = target_dir.dir()?;
+            (self.dir()?, Some(b))
+        };
+        let swapped = !same_dir && (self as *const MemNode) > (target_dir as *const MemNode);
+        let (old, new): (&mut Dir, &mut Dir) = match second.as_mut() {
+            None => {
+                // Same directory: work on one map.
+                let dir = &mut *first;
+                let node = self.entry(dir, name)?;
+                let existing = match self.entry(dir, new_name) {
+                    Ok(existing) => Some(existing),
+                    Err(Errno::ENOENT) => None,
+                    Err(errno) => return Err(errno),
+                };
+                if name == new_name {
+                    return Ok(());
+                }
+                check_replace(&node, existing.as_ref(), flags)?;
+                let had_lower = dir.lower.is_some();
+                if flags.exchange {
+                    let other = existing.expect("checked by check_replace");
+                    dir.entries.insert(name.to_vec(), other);
+                    dir.entries.insert(new_name.to_vec(), Arc::clone(&node));
+                } else {
+                    dir.entries.remove(name);
+                    if had_lower {
+                        dir.whiteouts.insert(name.to_vec());
+                    }
+                    dir.whiteouts.remove(new_name);
+                    if let Some(replaced) = dir.entries.insert(new_name.to_vec(), Arc::clone(&node)) {
+                        replaced_gone(&replaced, self);
+                    }
+                }
+                drop(first);
+                node.touch(false);
+                self.touch(true);
+                return Ok(());
+            }
+            Some(second) if swapped => (&mut *second, &mut *first),
+            Some(second) => (&mut *first, &mut *second),
+        };
+        let node = self.entry(old, name)?;
+        let existing = match target_dir.entry(new, new_name) {
+            Ok(existing) => Some(existing),
+            Err(Errno::ENOENT) => None,
+            Err(errno) => return Err(errno),
+        };
+        let is_a_parent =
+            |node: &Arc<MemNode>| std::ptr::eq(node.as_ref(), self) || std::ptr::eq(node.as_ref(), target_dir);
+        if existing.as_ref().is_some_and(is_a_parent) {
+            return Err(Errno::ENOTEMPTY);
+        }
+        check_replace(&node, existing.as_ref(), flags)?;
+        if flags.exchange {
+            let other = existing.expect("checked by check_replace");
+            old.entries.insert(name.to_vec(), Arc::clone(&other));
+            new.entries.insert(new_name.to_vec(), Arc::clone(&node));
+            fix_dir_links(&other, target_dir, self);
+            fix_dir_links(&node, self, target_dir);
+        } else {
+            old.entries.remove(name);
+            if old.lower.is_some() {
+                old.whiteouts.insert(name.to_vec());
+            }
+            new.whiteouts.remove(new_name);
+            if let Some(replaced) = new.entries.insert(new_name.to_vec(), Arc::clone(&node)) {
+                replaced_gone(&replaced, target_dir);
+            }
+            fix_dir_links(&node, self, target_dir);
+        }
+        drop(first);
+        drop(second);
+        node.touch(false);
+        self.touch(true);
+        target_dir.touch(true);
+        Ok(())
+    }
+
+    fn set_attr(&self, attr: SetAttr) -> Result<(), Errno> {
+        if let Some(size) = attr.size {
+            let Body::File(data) = &self.body else {
+                return Err(if self.is_dir() { Errno::EISDIR } else { Errno::EINVAL });
+            };
+            self.resize(&mut data.lock().expect("memfs data poisoned"), size)?;
+        }
+        let t = now();
+        let mut meta = self.meta();
+        if let Some(mode) = attr.mode {
+            meta.mode = (meta.mode & libc::S_IFMT) | (mode & 0o7777);
+        }
+        if let Some(uid) = attr.uid {
+            meta.uid = uid;
+        }
+        if let Some(gid) = attr.gid {
+            meta.gid = gid;
+        }
+        if let Some(atime) = attr.atime {
+            meta.atime = atime;
+        }
+        if let Some(mtime) = attr.mtime {
+            meta.mtime = mtime;
+        }
+        if attr.size.is_some() && attr.mtime.is_none() {
+            meta.mtime = t;
+        }
+        meta.ctime = t;
+        Ok(())
+    }
+
+    fn statfs(&self) -> Result<libc::statfs, Errno> {
+        let mut st = super::synthetic_statfs(if self.fs.overlay { OVERLAY_MAGIC } else { TMPFS_MAGIC });
+        if self.fs.limit != u64::MAX {
+            let blocks = self.fs.limit / 4096;
+            let used = self.fs.used.load(Ordering::Relaxed) / 4096;
+            st.f_blocks = blocks;
+            st.f_bfree = blocks.saturating_sub(used);
+            st.f_bavail = st.f_bfree;
+        }
+        Ok(st)
+    }
+
+    fn get_xattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.meta().xattrs.get(name).cloned().ok_or(Errno::ENODATA)
+    }
+
+    fn set_xattr(&self, name: &[u8], value: Option<&[u8]>, flags: i32) -> Result<(), Errno> {
+        if !name.starts_with(b"user.") && !name.starts_with(b"trusted.") && !name.starts_with(b"security.") {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let mut meta = self.meta();
+        let exists = meta.xattrs.contains_key(name);
+        match value {
+            None if !exists => return Err(Errno::ENODATA),
+            None => {
+                meta.xattrs.remove(name);
+            }
+            Some(_) if flags & libc::XATTR_CREATE != 0 && exists => return Err(Errno::EEXIST),
+            Some(_) if flags & libc::XATTR_REPLACE != 0 && !exists => return Err(Errno::ENODATA),
+            Some(value) => {
+                meta.xattrs.insert(name.to_vec(), value.to_vec());
+            }
+        }
+        meta.ctime = now();
+        Ok(())
+    }
+
+    fn list_xattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        Ok(self.meta().xattrs.keys().cloned().collect())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// rename(2)'s rules for replacing `existing` with `node`.
+fn check_replace(node: &MemNode, existing: Option<&Arc<MemNode>>, flags: RenameFlags) -> Result<(), Errno> {
+    let Some(existing) = existing else {
+        return if flags.exchange { Err(Errno::ENOENT) } else { Ok(()) };
+    };
+    if flags.no_replace {
+        return Err(Errno::EEXIST);
+    }
+    if std::ptr::eq(node, existing.as_ref()) || flags.exchange {
+        return Ok(());
+    }
+    match (node.is_dir(), existing.is_dir()) {
+        (true, false) => Err(Errno::ENOTDIR),
+        (false, true) => Err(Errno::EISDIR),
+        (true, true) if !existing.is_empty_dir()? => Err(Errno::ENOTEMPTY),
+        _ => Ok(()),
+    }
+}
+
+/// A node replaced by a rename loses the name it had.
+fn replaced_gone(replaced: &MemNode, dir: &MemNode) {
+    if replaced.is_dir() {
+        replaced.meta().nlink = 0;
+        dir.meta().nlink -= 1;
+    } else {
+        let mut meta = replaced.meta();
+        meta.nlink = meta.nlink.saturating_sub(1);
+    }
+}
+
+/// A directory moved from `from` to `to` moves its ".." link count.
+fn fix_dir_links(node: &MemNode, from: &MemNode, to: &MemNode) {
+    if node.is_dir() && !std::ptr::eq(from, to) {
+        from.meta().nlink -= 1;
+        to.meta().nlink += 1;
+    }
+}

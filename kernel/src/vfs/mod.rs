@@ -1,0 +1,337 @@
+//! The virtual filesystem (DESIGN.md §3.4): inodes, dentries, mounts, path
+//! resolution and the open files that name them.
+//!
+//! Every filesystem implements [`Inode`]; the rest of the kernel reaches
+//! files only through a [`Location`] (a mount and a dentry) found by
+//! [`lookup`]. Filesystems:
+//! - `host`: directories and files of the host, opened one component at a
+//!   time beneath a directory fd (never by a host path);
+//! - `memfs`: files in sandbox memory; with a host directory beneath it, it
+//!   is the overlay that keeps the application's writes off the host rootfs,
+//!   without one it is tmpfs;
+//! - `devfs`, `procfs`, `sysfs`: synthetic.
+
+mod dentry;
+mod devfs;
+mod file;
+mod host;
+pub mod lookup;
+mod memfs;
+mod mount;
+pub mod ops;
+pub mod procfs;
+mod synthetic;
+mod sysfs;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+pub use dentry::{Dentry, Location};
+pub use file::OpenFile;
+pub use host::{HostNode, HostTree};
+pub use mount::{MountFlags, MountNamespace, MountSource, MountSpec};
+
+use crate::fs::File;
+use crate::kernel::Credentials;
+
+/// Linux's MAXSYMLINKS: how many symlinks one resolution may follow.
+pub const MAX_SYMLINKS: u32 = 40;
+/// NAME_MAX: the longest file name.
+pub const NAME_MAX: usize = 255;
+
+/// What a directory entry is, as getdents64 reports it (DT_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Regular,
+    Directory,
+    Symlink,
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Socket,
+}
+
+impl FileKind {
+    /// The kind an st_mode names.
+    pub fn from_mode(mode: u32) -> FileKind {
+        match mode & libc::S_IFMT {
+            libc::S_IFDIR => FileKind::Directory,
+            libc::S_IFLNK => FileKind::Symlink,
+            libc::S_IFIFO => FileKind::Fifo,
+            libc::S_IFCHR => FileKind::CharDevice,
+            libc::S_IFBLK => FileKind::BlockDevice,
+            libc::S_IFSOCK => FileKind::Socket,
+            _ => FileKind::Regular,
+        }
+    }
+
+    /// The S_IFMT bits of this kind.
+    pub fn mode_bits(self) -> u32 {
+        match self {
+            FileKind::Regular => libc::S_IFREG,
+            FileKind::Directory => libc::S_IFDIR,
+            FileKind::Symlink => libc::S_IFLNK,
+            FileKind::Fifo => libc::S_IFIFO,
+            FileKind::CharDevice => libc::S_IFCHR,
+            FileKind::BlockDevice => libc::S_IFBLK,
+            FileKind::Socket => libc::S_IFSOCK,
+        }
+    }
+
+    /// The DT_* value getdents64 reports.
+    pub fn dirent_type(self) -> u8 {
+        match self {
+            FileKind::Regular => libc::DT_REG,
+            FileKind::Directory => libc::DT_DIR,
+            FileKind::Symlink => libc::DT_LNK,
+            FileKind::Fifo => libc::DT_FIFO,
+            FileKind::CharDevice => libc::DT_CHR,
+            FileKind::BlockDevice => libc::DT_BLK,
+            FileKind::Socket => libc::DT_SOCK,
+        }
+    }
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: Vec<u8>,
+    pub ino: u64,
+    pub kind: FileKind,
+}
+
+/// What a new directory entry is to be.
+#[derive(Debug, Clone)]
+pub enum NewNode {
+    Regular,
+    Directory,
+    Symlink(Vec<u8>),
+    Fifo,
+    /// A character device with this device number (mknod).
+    CharDevice(u64),
+}
+
+/// The owner, mode and times of a node being created.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAttr {
+    /// Permission bits (already masked by the umask).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// A change of attributes (chmod, chown, utimensat, truncate).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SetAttr {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<libc::timespec>,
+    pub mtime: Option<libc::timespec>,
+}
+
+/// renameat2's flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenameFlags {
+    pub no_replace: bool,
+    pub exchange: bool,
+}
+
+/// A file, directory or link of some filesystem.
+///
+/// Operations a filesystem does not support keep their default, which
+/// answers as Linux does for such a file (ENOTDIR on a non-directory, EPERM
+/// or EROFS where the filesystem refuses changes).
+pub trait Inode: Send + Sync + Any {
+    /// stat(2) of the node. st_dev names its filesystem, st_ino the node.
+    fn stat(&self) -> Result<libc::stat, Errno>;
+
+    /// The child `name` (never "." or ".."; the VFS walks those itself).
+    fn lookup(&self, _name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// Every entry but "." and "..", in a stable order.
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// The target of a symlink.
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Reads file data at `offset`; 0 at or past the end.
+    fn read_at(&self, _buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Writes file data at `offset`, growing the file as needed.
+    fn write_at(&self, _data: &[u8], _offset: u64) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Opens a node whose files are not plain data (devices, FIFOs, synthetic
+    /// files computed at open). `None`: the VFS's generic [`OpenFile`] over
+    /// `read_at`/`write_at`/`readdir` serves it.
+    fn open(&self, _location: &Location, _flags: i32) -> Result<Option<Arc<dyn File>>, Errno> {
+        Ok(None)
+    }
+
+    /// Makes the entry `name` in this directory.
+    fn create(&self, _name: &[u8], _node: NewNode, _attr: NewAttr) -> Result<Arc<dyn Inode>, Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// link(2): a new entry `name` for `target`, which is on this filesystem.
+    fn link(&self, _name: &[u8], _target: &Arc<dyn Inode>) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// unlink(2), or rmdir(2) when `directory`.
+    fn unlink(&self, _name: &[u8], _directory: bool) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// rename(2) of `name` here to `new_name` in `new_dir` (same filesystem).
+    fn rename(
+        &self,
+        _name: &[u8],
+        _new_dir: &Arc<dyn Inode>,
+        _new_name: &[u8],
+        _flags: RenameFlags,
+    ) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// chmod, chown, utimensat, truncate.
+    fn set_attr(&self, _attr: SetAttr) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// statfs(2) of the filesystem.
+    fn statfs(&self) -> Result<libc::statfs, Errno> {
+        Ok(synthetic_statfs(0x0102_1994))
+    }
+
+    /// getxattr(2); filesystems without extended attributes say ENOTSUP.
+    fn get_xattr(&self, _name: &[u8]) -> Result<Vec<u8>, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// setxattr(2) (`value` None: removexattr).
+    fn set_xattr(&self, _name: &[u8], _value: Option<&[u8]>, _flags: i32) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// listxattr(2).
+    fn list_xattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The node as `Any`, so a filesystem can recognise its own nodes
+    /// (rename and link across directories).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// (st_dev, st_ino): what makes two inodes the same file.
+pub fn identity(inode: &dyn Inode) -> Option<(u64, u64)> {
+    inode.stat().ok().map(|st| (st.st_dev, st.st_ino))
+}
+
+/// A statfs answer for filesystems with no real capacity.
+pub fn synthetic_statfs(magic: i64) -> libc::statfs {
+    // SAFETY: statfs is plain integers; zero is a valid value.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    st.f_type = magic;
+    st.f_bsize = 4096;
+    st.f_namelen = NAME_MAX as i64;
+    st.f_frsize = 4096;
+    st
+}
+
+/// The empty stat every filesystem starts from.
+pub fn empty_stat() -> libc::stat {
+    // SAFETY: stat is plain integers; zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// The access a check asks for (the bits of access(2)'s mode).
+pub const MAY_READ: u32 = 4;
+pub const MAY_WRITE: u32 = 2;
+pub const MAY_EXEC: u32 = 1;
+
+/// Linux's generic_permission: owner, group or other bits, with root's
+/// CAP_DAC_OVERRIDE (everything but executing a file no one may execute).
+pub fn check_access(st: &libc::stat, creds: &Credentials, want: u32) -> Result<(), Errno> {
+    if creds.uid == 0 {
+        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        if want & MAY_EXEC != 0 && !is_dir && st.st_mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        return Ok(());
+    }
+    let bits = if st.st_uid == creds.uid {
+        (st.st_mode >> 6) & 7
+    } else if st.st_gid == creds.gid || creds.additional_gids.contains(&st.st_gid) {
+        (st.st_mode >> 3) & 7
+    } else {
+        st.st_mode & 7
+    };
+    if want & !bits != 0 {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
+}
+
+/// Now, as a timespec on the realtime clock.
+pub fn now() -> libc::timespec {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    libc::timespec {
+        tv_sec: now.as_secs() as i64,
+        tv_nsec: i64::from(now.subsec_nanos()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat_of(mode: u32, uid: u32, gid: u32) -> libc::stat {
+        let mut st = empty_stat();
+        st.st_mode = mode;
+        st.st_uid = uid;
+        st.st_gid = gid;
+        st
+    }
+
+    #[test]
+    fn access_follows_owner_group_other_and_root() {
+        let user = Credentials {
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![27],
+        };
+        let root = Credentials::default();
+        let file = stat_of(libc::S_IFREG | 0o640, 1000, 27);
+        assert_eq!(check_access(&file, &user, MAY_READ | MAY_WRITE), Ok(()));
+        assert_eq!(check_access(&file, &user, MAY_EXEC), Err(Errno::EACCES));
+        let other = Credentials {
+            uid: 1001,
+            gid: 1001,
+            additional_gids: vec![27],
+        };
+        assert_eq!(check_access(&file, &other, MAY_READ), Ok(()));
+        assert_eq!(check_access(&file, &other, MAY_WRITE), Err(Errno::EACCES));
+        assert_eq!(check_access(&file, &root, MAY_WRITE), Ok(()));
+        assert_eq!(check_access(&file, &root, MAY_EXEC), Err(Errno::EACCES));
+        let dir = stat_of(libc::S_IFDIR | 0o700, 1000, 1000);
+        assert_eq!(check_access(&dir, &root, MAY_EXEC), Ok(()));
+        assert_eq!(check_access(&dir, &other, MAY_EXEC), Err(Errno::EACCES));
+    }
+}

@@ -1,0 +1,296 @@
+//! Operations on paths shared by the system calls: open, make, remove,
+//! rename, link, with Linux's checks (permissions, read-only mounts,
+//! sticky directories, mount boundaries).
+
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use super::dentry::Location;
+use super::lookup::{Follow, Parent, Resolver};
+use super::mount::MountNamespace;
+use super::{FileKind, MAY_EXEC, MAY_READ, MAY_WRITE, NewAttr, NewNode, OpenFile, RenameFlags, SetAttr, check_access};
+use crate::fs::File;
+
+/// open(2) flags that only matter at open time or that cordon accepts and
+/// ignores (O_LARGEFILE is implied on x86-64; O_DIRECT and O_SYNC have no
+/// meaning for memory-backed files).
+const O_PATH_KEEPS: i32 = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+
+fn kind_of(location: &Location) -> Result<FileKind, Errno> {
+    Ok(FileKind::from_mode(location.stat()?.st_mode))
+}
+
+/// Opens (and with O_CREAT makes) the file at `path`. `mode` is already
+/// masked by the umask.
+pub fn open(resolver: &Resolver, path: &[u8], flags: i32, mode: u32) -> Result<Arc<dyn File>, Errno> {
+    let flags = if flags & libc::O_PATH != 0 {
+        flags & O_PATH_KEEPS
+    } else {
+        flags
+    };
+    let access = flags & libc::O_ACCMODE;
+    if access == libc::O_ACCMODE && flags & libc::O_PATH == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let follow = if flags & libc::O_NOFOLLOW != 0 {
+        Follow::NotLast
+    } else {
+        Follow::Always
+    };
+    let (location, created) = if flags & libc::O_CREAT != 0 {
+        open_or_create(resolver, path, flags, mode, follow)?
+    } else {
+        (resolver.resolve(path, follow)?, false)
+    };
+    let st = location.stat()?;
+    let kind = FileKind::from_mode(st.st_mode);
+    if kind == FileKind::Symlink && flags & libc::O_PATH == 0 {
+        return Err(Errno::ELOOP);
+    }
+    if flags & libc::O_DIRECTORY != 0 && kind != FileKind::Directory {
+        return Err(Errno::ENOTDIR);
+    }
+    if flags & libc::O_PATH != 0 {
+        return Ok(Arc::new(OpenFile::new(location, flags)?));
+    }
+    let writes = access != libc::O_RDONLY;
+    if kind == FileKind::Directory && (writes || flags & libc::O_CREAT != 0) {
+        return Err(Errno::EISDIR);
+    }
+    if !created {
+        let mut want = 0;
+        if access != libc::O_WRONLY {
+            want |= MAY_READ;
+        }
+        if writes || flags & libc::O_TRUNC != 0 {
+            want |= MAY_WRITE;
+        }
+        check_access(&st, resolver.credentials, want)?;
+    }
+    if (writes || flags & libc::O_TRUNC != 0) && location.mount.flags.readonly && kind == FileKind::Regular {
+        return Err(Errno::EROFS);
+    }
+    match kind {
+        FileKind::CharDevice | FileKind::BlockDevice => {
+            if location.mount.flags.nodev || kind == FileKind::BlockDevice {
+                return Err(Errno::EACCES);
+            }
+            return super::devfs::open_device(location, st.st_rdev, flags);
+        }
+        // FIFOs opened by name and sockets bound to a path have no open
+        // file here yet.
+        FileKind::Fifo | FileKind::Socket => return Err(Errno::ENXIO),
+        _ => {}
+    }
+    if let Some(file) = location.inode().open(&location, flags)? {
+        return Ok(file);
+    }
+    if flags & libc::O_TRUNC != 0 && writes && kind == FileKind::Regular && !created {
+        location.inode().set_attr(SetAttr {
+            size: Some(0),
+            ..SetAttr::default()
+        })?;
+    }
+    Ok(Arc::new(OpenFile::new(location, flags)?))
+}
+
+/// The O_CREAT half of open: the existing file, or a new one.
+fn open_or_create(
+    resolver: &Resolver,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+    follow: Follow,
+) -> Result<(Location, bool), Errno> {
+    let parent = resolver.resolve_parent(&resolver.cwd, path)?;
+    if parent.trailing_slash {
+        return Err(Errno::EISDIR);
+    }
+    match child(&parent) {
+        Ok(existing) => {
+            if flags & libc::O_EXCL != 0 {
+                return Err(Errno::EEXIST);
+            }
+            if kind_of(&existing)? == FileKind::Symlink && follow == Follow::Always {
+                return Ok((resolver.resolve(path, Follow::Always)?, false));
+            }
+            Ok((existing, false))
+        }
+        Err(Errno::ENOENT) => {
+            let created = make_in(resolver, &parent, NewNode::Regular, mode)?;
+            Ok((created, true))
+        }
+        Err(errno) => Err(errno),
+    }
+}
+
+/// The entry `parent.name` in `parent.dir`, with mounts on it entered.
+fn child(parent: &Parent) -> Result<Location, Errno> {
+    Ok(MountNamespace::enter_mounts(Location {
+        mount: Arc::clone(&parent.dir.mount),
+        dentry: parent.dir.dentry.child(&parent.name)?,
+    }))
+}
+
+/// Checks that the caller may change entries of `dir`.
+fn may_change(resolver: &Resolver, dir: &Location) -> Result<(), Errno> {
+    check_access(&dir.stat()?, resolver.credentials, MAY_WRITE | MAY_EXEC)?;
+    if dir.mount.flags.readonly {
+        return Err(Errno::EROFS);
+    }
+    Ok(())
+}
+
+/// In a sticky directory only the owner of an entry (or of the directory,
+/// or root) may remove or rename it.
+fn check_sticky(resolver: &Resolver, dir: &Location, victim: &Location) -> Result<(), Errno> {
+    let uid = resolver.credentials.uid;
+    let dir_st = dir.stat()?;
+    if dir_st.st_mode & libc::S_ISVTX == 0 || uid == 0 || dir_st.st_uid == uid || victim.stat()?.st_uid == uid {
+        return Ok(());
+    }
+    Err(Errno::EPERM)
+}
+
+fn make_in(resolver: &Resolver, parent: &Parent, node: NewNode, mode: u32) -> Result<Location, Errno> {
+    may_change(resolver, &parent.dir)?;
+    let dir_st = parent.dir.stat()?;
+    // A directory with set-group-ID passes its group down, as on Linux.
+    let (gid, mode) = if dir_st.st_mode & libc::S_ISGID != 0 {
+        let inherit = if matches!(node, NewNode::Directory) {
+            libc::S_ISGID
+        } else {
+            0
+        };
+        (dir_st.st_gid, mode | inherit)
+    } else {
+        (resolver.credentials.gid, mode)
+    };
+    let attr = NewAttr {
+        mode,
+        uid: resolver.credentials.uid,
+        gid,
+    };
+    parent.dir.inode().create(&parent.name, node, attr)?;
+    child(parent)
+}
+
+/// mkdir, mknod, symlink: makes `node` at `path` (relative to the
+/// resolver's working directory); `mode` is already masked by the umask.
+pub fn make(resolver: &Resolver, path: &[u8], node: NewNode, mode: u32) -> Result<(), Errno> {
+    let parent = resolver.resolve_parent(&resolver.cwd, path)?;
+    if parent.trailing_slash && !matches!(node, NewNode::Directory) {
+        return match child(&parent) {
+            Ok(_) => Err(Errno::EEXIST),
+            Err(_) => Err(Errno::ENOENT),
+        };
+    }
+    match child(&parent) {
+        Ok(_) => return Err(Errno::EEXIST),
+        Err(Errno::ENOENT) => {}
+        Err(errno) => return Err(errno),
+    }
+    make_in(resolver, &parent, node, mode).map(|_| ())
+}
+
+/// unlink, or rmdir when `directory`.
+pub fn remove(resolver: &Resolver, path: &[u8], directory: bool) -> Result<(), Errno> {
+    let parent = resolver
+        .resolve_parent(&resolver.cwd, path)
+        .map_err(|errno| match errno {
+            // rmdir of "." is EINVAL, of ".." ENOTEMPTY; unlink of either EISDIR.
+            Errno::EBUSY if directory && path.ends_with(b"..") => Errno::ENOTEMPTY,
+            Errno::EBUSY if directory && path.ends_with(b".") => Errno::EINVAL,
+            Errno::EBUSY => Errno::EISDIR,
+            errno => errno,
+        })?;
+    let victim = Location {
+        mount: Arc::clone(&parent.dir.mount),
+        dentry: parent.dir.dentry.child(&parent.name)?,
+    };
+    if parent.trailing_slash && !directory && kind_of(&victim)? != FileKind::Directory {
+        return Err(Errno::ENOTDIR);
+    }
+    if MountNamespace::mounted_here(&victim) {
+        return Err(Errno::EBUSY);
+    }
+    may_change(resolver, &parent.dir)?;
+    check_sticky(resolver, &parent.dir, &victim)?;
+    parent.dir.inode().unlink(&parent.name, directory)?;
+    parent.dir.dentry.forget(&parent.name);
+    Ok(())
+}
+
+/// renameat2(2).
+pub fn rename(
+    resolver: &Resolver,
+    old_start: &Location,
+    old_path: &[u8],
+    new_start: &Location,
+    new_path: &[u8],
+    flags: RenameFlags,
+) -> Result<(), Errno> {
+    let old = resolver.resolve_parent(old_start, old_path)?;
+    let new = resolver.resolve_parent(new_start, new_path)?;
+    if !Arc::ptr_eq(&old.dir.mount, &new.dir.mount) {
+        return Err(Errno::EXDEV);
+    }
+    let source = Location {
+        mount: Arc::clone(&old.dir.mount),
+        dentry: old.dir.dentry.child(&old.name)?,
+    };
+    let source_is_dir = kind_of(&source)? == FileKind::Directory;
+    if (old.trailing_slash || new.trailing_slash) && !source_is_dir {
+        return Err(Errno::ENOTDIR);
+    }
+    if MountNamespace::mounted_here(&source) {
+        return Err(Errno::EBUSY);
+    }
+    // A directory cannot move beneath itself.
+    if source_is_dir {
+        let mut here = Some(Arc::clone(&new.dir.dentry));
+        while let Some(dentry) = here {
+            if Arc::ptr_eq(&dentry, &source.dentry) {
+                return Err(Errno::EINVAL);
+            }
+            here = dentry.parent();
+        }
+    }
+    may_change(resolver, &old.dir)?;
+    may_change(resolver, &new.dir)?;
+    check_sticky(resolver, &old.dir, &source)?;
+    if let Ok(target) = child(&new) {
+        if MountNamespace::mounted_here(&target) {
+            return Err(Errno::EBUSY);
+        }
+        check_sticky(resolver, &new.dir, &target)?;
+    }
+    old.dir.inode().rename(&old.name, new.dir.inode(), &new.name, flags)?;
+    if flags.exchange {
+        old.dir.dentry.forget(&old.name);
+        new.dir.dentry.forget(&new.name);
+    } else {
+        old.dir.dentry.moved(&old.name, &new.dir.dentry, &new.name);
+    }
+    Ok(())
+}
+
+/// linkat(2): a new name `new_path` for the file at `target`.
+pub fn link(resolver: &Resolver, target: &Location, new_start: &Location, new_path: &[u8]) -> Result<(), Errno> {
+    if kind_of(target)? == FileKind::Directory {
+        return Err(Errno::EPERM);
+    }
+    let new = resolver.resolve_parent(new_start, new_path)?;
+    if new.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    if !Arc::ptr_eq(&target.mount, &new.dir.mount) {
+        return Err(Errno::EXDEV);
+    }
+    if child(&new).is_ok() {
+        return Err(Errno::EEXIST);
+    }
+    may_change(resolver, &new.dir)?;
+    new.dir.inode().link(&new.name, target.inode())
+}

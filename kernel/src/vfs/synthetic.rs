@@ -1,0 +1,166 @@
+//! Building blocks of synthetic filesystems (procfs, sysfs): directories
+//! whose entries are computed on lookup, files whose text is generated on
+//! read, and symlinks whose targets are computed.
+
+use std::any::Any;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use super::{DirEntry, FileKind, Inode, empty_stat};
+
+/// The entries of a synthetic directory, computed when asked.
+pub type Entries = Box<dyn Fn() -> Vec<(Vec<u8>, Arc<dyn Inode>)> + Send + Sync>;
+/// The text of a synthetic file.
+pub type Generate = Box<dyn Fn() -> Result<Vec<u8>, Errno> + Send + Sync>;
+
+/// A stable inode number for a synthetic path.
+pub fn ino_of(path: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut hasher);
+    hasher.finish() | 1
+}
+
+fn stat(dev: u64, ino: u64, mode: u32) -> libc::stat {
+    let mut st = empty_stat();
+    st.st_dev = dev;
+    st.st_ino = ino;
+    st.st_mode = mode;
+    st.st_nlink = if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 };
+    st.st_blksize = 4096;
+    let t = super::now();
+    st.st_atime = t.tv_sec;
+    st.st_mtime = t.tv_sec;
+    st.st_ctime = t.tv_sec;
+    st
+}
+
+/// A directory of computed entries.
+pub struct SynthDir {
+    dev: u64,
+    ino: u64,
+    mode: u32,
+    entries: Entries,
+}
+
+impl SynthDir {
+    pub fn new(dev: u64, path: &str, mode: u32, entries: Entries) -> Arc<SynthDir> {
+        Arc::new(SynthDir {
+            dev,
+            ino: ino_of(path),
+            mode: libc::S_IFDIR | mode,
+            entries,
+        })
+    }
+}
+
+impl Inode for SynthDir {
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(stat(self.dev, self.ino, self.mode))
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        (self.entries)()
+            .into_iter()
+            .find(|(entry, _)| entry == name)
+            .map(|(_, inode)| inode)
+            .ok_or(Errno::ENOENT)
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        Ok((self.entries)()
+            .into_iter()
+            .filter_map(|(name, inode)| {
+                let st = inode.stat().ok()?;
+                Some(DirEntry {
+                    name,
+                    ino: st.st_ino,
+                    kind: FileKind::from_mode(st.st_mode),
+                })
+            })
+            .collect())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A file whose text is generated at each read.
+pub struct SynthFile {
+    dev: u64,
+    ino: u64,
+    mode: u32,
+    generate: Generate,
+}
+
+impl SynthFile {
+    /// A read-only file (mode 0444).
+    pub fn new(dev: u64, path: &str, generate: Generate) -> Arc<SynthFile> {
+        Arc::new(SynthFile {
+            dev,
+            ino: ino_of(path),
+            mode: libc::S_IFREG | 0o444,
+            generate,
+        })
+    }
+
+    /// A read-only file holding fixed text.
+    pub fn text(dev: u64, path: &str, text: String) -> Arc<SynthFile> {
+        Self::new(dev, path, Box::new(move || Ok(text.clone().into_bytes())))
+    }
+}
+
+impl Inode for SynthFile {
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(stat(self.dev, self.ino, self.mode))
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        let text = (self.generate)()?;
+        let Some(rest) = text.get(offset as usize..) else {
+            return Ok(0);
+        };
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A symlink whose target is computed when read.
+pub struct SynthLink {
+    dev: u64,
+    ino: u64,
+    target: Generate,
+}
+
+impl SynthLink {
+    pub fn new(dev: u64, path: &str, target: Generate) -> Arc<SynthLink> {
+        Arc::new(SynthLink {
+            dev,
+            ino: ino_of(path),
+            target,
+        })
+    }
+}
+
+impl Inode for SynthLink {
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        let mut st = stat(self.dev, self.ino, libc::S_IFLNK | 0o777);
+        st.st_size = self.readlink().map_or(0, |target| target.len() as i64);
+        Ok(st)
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        (self.target)()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,170 @@
+//! The spec's `mounts` as the kernel's mount list.
+
+use std::path::{Path, PathBuf};
+
+use cordon_kernel::vfs::{MountFlags, MountSource, MountSpec};
+use nix::fcntl::{OFlag, open};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::Mount;
+use tracing::{debug, warn};
+
+/// Why a mount of the spec cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    #[error("mount {destination}: destination must be an absolute path")]
+    RelativeDestination { destination: String },
+    #[error("mount {destination}: unsupported filesystem type {fs_type:?}")]
+    UnsupportedType { destination: String, fs_type: String },
+    #[error("mount {destination}: bind source {} cannot be opened: {source}", path.display())]
+    BindSource {
+        destination: String,
+        path: PathBuf,
+        #[source]
+        source: nix::errno::Errno,
+    },
+    #[error("mount {destination}: bad option {option:?}")]
+    BadOption { destination: String, option: String },
+}
+
+/// Turns the spec's mounts into the kernel's, in order. A tmpfs on /dev
+/// becomes the sandbox's devfs (runc fills that tmpfs with device nodes);
+/// devpts, mqueue and cgroup mounts are skipped (their directories exist,
+/// empty). Relative bind sources are relative to the bundle.
+pub fn from_spec(mounts: &[Mount], bundle: &Path) -> Result<Vec<MountSpec>, MountError> {
+    let mut out = Vec::new();
+    for mount in mounts {
+        let destination = mount.destination().to_string_lossy().into_owned();
+        if !destination.starts_with('/') {
+            return Err(MountError::RelativeDestination { destination });
+        }
+        let options = mount.options().clone().unwrap_or_default();
+        let flags = MountFlags {
+            readonly: options.iter().any(|o| o == "ro"),
+            nosuid: options.iter().any(|o| o == "nosuid"),
+            nodev: options.iter().any(|o| o == "nodev"),
+            noexec: options.iter().any(|o| o == "noexec"),
+        };
+        let fs_type = mount.typ().clone().unwrap_or_default();
+        let is_bind = fs_type == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+        let source = if is_bind {
+            let path = bundle.join(mount.source().clone().unwrap_or_default());
+            let fd = open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(|source| {
+                MountError::BindSource {
+                    destination: destination.clone(),
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            MountSource::Bind(fd)
+        } else {
+            match fs_type.as_str() {
+                "proc" => MountSource::Proc,
+                "sysfs" => MountSource::Sysfs,
+                "tmpfs" if destination == "/dev" => MountSource::Devfs,
+                "tmpfs" => tmpfs(&destination, &options)?,
+                "devpts" | "cgroup" | "cgroup2" => {
+                    debug!(
+                        destination,
+                        fs_type, "mount skipped: the sandbox has no such filesystem yet"
+                    );
+                    continue;
+                }
+                "mqueue" => {
+                    warn!(
+                        destination,
+                        "mqueue mounts are not supported; POSIX message queues are ENOSYS"
+                    );
+                    continue;
+                }
+                _ => {
+                    return Err(MountError::UnsupportedType { destination, fs_type });
+                }
+            }
+        };
+        out.push(MountSpec {
+            destination,
+            source,
+            flags,
+        });
+    }
+    Ok(out)
+}
+
+/// A tmpfs with its `size=` (bytes, or with a k/m/g suffix) and `mode=`
+/// (octal) options.
+fn tmpfs(destination: &str, options: &[String]) -> Result<MountSource, MountError> {
+    let bad = |option: &str| MountError::BadOption {
+        destination: destination.to_owned(),
+        option: option.to_owned(),
+    };
+    let mut size = None;
+    let mut mode = 0o1777;
+    for option in options {
+        if let Some(value) = option.strip_prefix("size=") {
+            let (digits, unit) = match value.char_indices().last() {
+                Some((i, 'k' | 'K')) => (&value[..i], 1 << 10),
+                Some((i, 'm' | 'M')) => (&value[..i], 1 << 20),
+                Some((i, 'g' | 'G')) => (&value[..i], 1 << 30),
+                _ => (value, 1),
+            };
+            let number: u64 = digits.parse().map_err(|_| bad(option))?;
+            size = Some(number.checked_mul(unit).ok_or_else(|| bad(option))?);
+        } else if let Some(value) = option.strip_prefix("mode=") {
+            mode = u32::from_str_radix(value, 8).map_err(|_| bad(option))?;
+        }
+    }
+    Ok(MountSource::Tmpfs { size, mode })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mount(destination: &str, typ: &str, options: &[&str]) -> Mount {
+        let mut mount = Mount::default();
+        mount.set_destination(destination.into());
+        mount.set_typ(Some(typ.into()));
+        mount.set_options(Some(options.iter().map(|o| o.to_string()).collect()));
+        mount
+    }
+
+    #[test]
+    fn runc_default_mounts_translate() {
+        let spec = oci_spec::runtime::Spec::default();
+        let mounts = from_spec(spec.mounts().as_ref().unwrap(), Path::new("/")).unwrap();
+        let destinations: Vec<&str> = mounts.iter().map(|m| m.destination.as_str()).collect();
+        assert!(destinations.contains(&"/proc"), "{destinations:?}");
+        assert!(destinations.contains(&"/dev"), "{destinations:?}");
+        assert!(matches!(
+            mounts.iter().find(|m| m.destination == "/dev").unwrap().source,
+            MountSource::Devfs
+        ));
+    }
+
+    #[test]
+    fn tmpfs_options_are_parsed() {
+        let mounts = from_spec(
+            &[mount("/run", "tmpfs", &["size=64k", "mode=755", "ro"])],
+            Path::new("/"),
+        )
+        .unwrap();
+        assert!(matches!(
+            mounts[0].source,
+            MountSource::Tmpfs {
+                size: Some(65536),
+                mode: 0o755
+            }
+        ));
+        assert!(mounts[0].flags.readonly);
+        let err = from_spec(&[mount("/run", "tmpfs", &["size=lots"])], Path::new("/")).unwrap_err();
+        assert_eq!(err.to_string(), "mount /run: bad option \"size=lots\"");
+    }
+
+    #[test]
+    fn unknown_types_and_relative_destinations_are_refused() {
+        let err = from_spec(&[mount("/x", "ext4", &[])], Path::new("/")).unwrap_err();
+        assert_eq!(err.to_string(), "mount /x: unsupported filesystem type \"ext4\"");
+        let err = from_spec(&[mount("x", "tmpfs", &[])], Path::new("/")).unwrap_err();
+        assert!(matches!(err, MountError::RelativeDestination { .. }));
+    }
+}
