@@ -109,7 +109,7 @@ fn list(items: &[&str]) -> String {
 }
 
 /// Runs the named sections of a fixture program and expects each to pass.
-fn check_sections(test: &str, program: &str, toolchain: Toolchain, sections: &[&str]) {
+pub(crate) fn check_sections(test: &str, program: &str, toolchain: Toolchain, sections: &[&str]) {
     let bundle = program_bundle(test, program, toolchain, sections);
     assert_fixture(&run(&bundle), &sections_ok(sections));
 }

@@ -34,6 +34,8 @@ pub enum VmaKind {
     Stack,
     /// A segment of the executable.
     Image,
+    /// A mapping of a file (mmap with an fd).
+    File,
 }
 
 /// The file range behind MAP_SHARED memory, which several VMAs (split
@@ -43,6 +45,33 @@ pub struct SharedBacking {
     file: Arc<MemoryFile>,
     offset: u64,
     len: u64,
+}
+
+impl SharedBacking {
+    /// A new range of `len` bytes (a page multiple) of the memory file,
+    /// freed when the last holder drops it.
+    pub fn allocate(file: &Arc<MemoryFile>, len: u64) -> Result<Arc<SharedBacking>, Errno> {
+        let offset = file.allocate(len)?;
+        Ok(Arc::new(SharedBacking {
+            file: Arc::clone(file),
+            offset,
+            len,
+        }))
+    }
+
+    /// Where the range starts in the memory file.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+}
+
+/// A piece of a shared file mapping: `len` bytes of `backing` from memory
+/// file offset `offset`.
+#[derive(Debug, Clone)]
+pub struct SharedPiece {
+    pub backing: Arc<SharedBacking>,
+    pub offset: u64,
+    pub len: u64,
 }
 
 impl Drop for SharedBacking {
@@ -130,6 +159,8 @@ impl MapRequest {
 enum Access {
     Read,
     Write,
+    /// The kernel itself, whatever the protection.
+    Kernel,
 }
 
 pub struct MemoryManager {
@@ -170,12 +201,9 @@ impl MemoryManager {
         self.vmas.values()
     }
 
-    /// mmap(2) of anonymous memory. `address_limit` is RLIMIT_AS.
-    pub fn map(&mut self, req: MapRequest, address_limit: u64, space: &dyn AddressSpace) -> Result<u64, Errno> {
-        if req.len == 0 {
-            return Err(Errno::EINVAL);
-        }
-        let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
+    /// Picks the address of a new mapping of `len` bytes (page-rounded) and
+    /// clears what a MAP_FIXED replaces. `address_limit` is RLIMIT_AS.
+    fn place(&mut self, req: &MapRequest, len: u64, address_limit: u64) -> Result<u64, Errno> {
         if self.mapped.saturating_add(len) > address_limit {
             return Err(Errno::ENOMEM);
         }
@@ -199,10 +227,20 @@ impl MemoryManager {
             self.find_free(page_down(req.addr), len).ok_or(Errno::ENOMEM)?
         };
         // A MAP_FIXED over existing memory replaces it; the platform mapping
-        // below replaces the host pages in one step.
+        // that follows replaces the host pages in one step.
         for old in self.take_range(addr, addr + len) {
             self.release(&old);
         }
+        Ok(addr)
+    }
+
+    /// mmap(2) of anonymous memory. `address_limit` is RLIMIT_AS.
+    pub fn map(&mut self, req: MapRequest, address_limit: u64, space: &dyn AddressSpace) -> Result<u64, Errno> {
+        if req.len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
+        let addr = self.place(&req, len, address_limit)?;
         let offset = self.file.allocate(len)?;
         let backing = req.shared.then(|| {
             Arc::new(SharedBacking {
@@ -230,6 +268,53 @@ impl MemoryManager {
         }
         self.insert(vma);
         Ok(addr)
+    }
+
+    /// mmap(2) with MAP_SHARED of a file whose pages live in the memory
+    /// file: `pieces` cover the mapping in order, and every process mapping
+    /// them sees the same pages as the file's reads and writes.
+    pub fn map_shared(
+        &mut self,
+        req: MapRequest,
+        pieces: Vec<SharedPiece>,
+        address_limit: u64,
+        space: &dyn AddressSpace,
+    ) -> Result<u64, Errno> {
+        let len: u64 = pieces.iter().map(|piece| piece.len).sum();
+        if len == 0 || pieces.iter().any(|piece| piece.len % PAGE_SIZE != 0) {
+            return Err(Errno::EINVAL);
+        }
+        let addr = self.place(&req, len, address_limit)?;
+        let mut at = addr;
+        for piece in pieces {
+            if let Err(err) = space.map(at, piece.len, req.prot, piece.offset) {
+                tracing::warn!(%err, addr = at, len = piece.len, "platform mapping failed");
+                self.unmap(addr, at - addr + PAGE_SIZE, space).ok();
+                return Err(Errno::ENOMEM);
+            }
+            self.insert(Vma {
+                start: at,
+                end: at + piece.len,
+                prot: req.prot,
+                shared: true,
+                growsdown: false,
+                kind: VmaKind::File,
+                offset: piece.offset,
+                backing: Some(piece.backing),
+            });
+            at += piece.len;
+        }
+        Ok(addr)
+    }
+
+    /// Writes `data` at `addr` whatever the protection of the pages (the
+    /// kernel filling a private file mapping). The range must be mapped.
+    pub fn fill(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        let mut done = 0usize;
+        self.for_each_piece(addr, data.len() as u64, Access::Kernel, |offset, len| {
+            self.file.write(offset, &data[done..done + len as usize]);
+            done += len as usize;
+        })
     }
 
     /// munmap(2).
@@ -634,6 +719,7 @@ impl MemoryManager {
             let allowed = match access {
                 Access::Read => vma.prot.readable(),
                 Access::Write => vma.prot.writable(),
+                Access::Kernel => true,
             };
             if !allowed {
                 return Err(Errno::EFAULT);
@@ -646,6 +732,11 @@ impl MemoryManager {
             f(offset, len);
         }
         Ok(())
+    }
+
+    /// Whether every page of `[addr, addr + len)` is mapped (any protection).
+    pub fn is_mapped(&self, addr: u64, len: u64) -> bool {
+        self.for_each_piece(addr, len, Access::Kernel, |_, _| {}).is_ok()
     }
 
     fn vma_containing(&self, addr: u64) -> Option<&Vma> {

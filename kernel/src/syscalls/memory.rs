@@ -32,7 +32,10 @@ pub fn brk(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(task.mm().set_brk(args.u64(0), limit, task.space()))
 }
 
-/// Implements mmap(2) for anonymous memory.
+/// Implements mmap(2): anonymous memory, private mappings of any file with
+/// data (a copy taken at mmap time), and shared mappings of files whose
+/// pages live in sandbox memory (tmpfs, the overlay's copies); a shared
+/// mapping of a host file is copied up first.
 pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let (addr, len, flags, offset) = (args.u64(0), args.u64(1), args.int(3), args.u64(5));
     let prot = Prot::from_user(args.u64(2)).ok_or(Errno::EINVAL)?;
@@ -50,13 +53,7 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if offset % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & libc::MAP_ANONYMOUS == 0 {
-        // A file mapping: every file cordon has so far (host stdio) is
-        // unmappable, as pipes and terminals are on Linux.
-        task.fds().get(args.int(4))?;
-        return Err(Errno::ENODEV);
-    }
-    let req = MapRequest {
+    let mut req = MapRequest {
         addr,
         len,
         prot,
@@ -67,7 +64,53 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         kind: VmaKind::Anonymous,
     };
     let limit = task.limit(libc::RLIMIT_AS);
-    task.mm().map(req, limit, task.space())
+    if flags & libc::MAP_ANONYMOUS != 0 {
+        return task.mm().map(req, limit, task.space());
+    }
+    let file = task.fds().get(args.int(4))?;
+    let location = file.location().cloned().ok_or(Errno::ENODEV)?;
+    let st = location.stat()?;
+    let access = file.status_flags()? as i32 & libc::O_ACCMODE;
+    if access == libc::O_WRONLY || (shared && prot.writable() && access != libc::O_RDWR) {
+        return Err(Errno::EACCES);
+    }
+    if prot.contains(Prot::EXEC) && location.mount.flags.noexec {
+        return Err(Errno::EPERM);
+    }
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => {}
+        // /dev/zero maps as anonymous memory.
+        libc::S_IFCHR if st.st_rdev == libc::makedev(1, 5) => return task.mm().map(req, limit, task.space()),
+        _ => return Err(Errno::ENODEV),
+    }
+    if len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(Errno::ENOMEM)?;
+    req.kind = VmaKind::File;
+    if shared {
+        let pieces = location.inode().shared_pages(offset, len)?;
+        return task.mm().map_shared(req, pieces, limit, task.space());
+    }
+    let addr = task.mm().map(req, limit, task.space())?;
+    // Copy the file's bytes in; past its end the mapping reads zeros.
+    let size = st.st_size as u64;
+    let mut at = 0u64;
+    let mut buf = vec![0u8; (1 << 20).min(len as usize)];
+    while at < len && offset + at < size {
+        let want = (buf.len() as u64).min(len - at).min(size - offset - at) as usize;
+        let n = match location.inode().read_at(&mut buf[..want], offset + at) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(errno) => {
+                let _ = task.mm().unmap(addr, len, task.space());
+                return Err(errno);
+            }
+        };
+        task.mm().fill(addr + at, &buf[..n])?;
+        at += n as u64;
+    }
+    Ok(addr)
 }
 
 /// Implements munmap(2).
@@ -100,5 +143,36 @@ pub fn mremap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// Implements madvise(2).
 pub fn madvise(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     task.mm().advise(args.u64(0), args.u64(1), args.int(2))?;
+    Ok(0)
+}
+
+/// Implements msync(2): shared file mappings are the file's own pages, so
+/// there is nothing to write back; the range must be mapped (ENOMEM).
+pub fn msync(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (addr, len, flags) = (args.u64(0), args.u64(1), args.int(2));
+    let known = libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE;
+    if addr % PAGE_SIZE != 0 || flags & !known != 0 || flags & libc::MS_ASYNC != 0 && flags & libc::MS_SYNC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(Errno::ENOMEM)?;
+    if !task.mm().is_mapped(addr, len) {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(0)
+}
+
+/// Implements mincore(2): cordon does not track residency, so every page of
+/// a mapped range is reported resident.
+pub fn mincore(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (addr, len, vec) = (args.u64(0), args.u64(1), args.u64(2));
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(Errno::ENOMEM)?;
+    if !task.mm().is_mapped(addr, len) {
+        return Err(Errno::ENOMEM);
+    }
+    let pages = vec![1u8; (len / PAGE_SIZE) as usize];
+    task.mm().copy_out(vec, &pages)?;
     Ok(0)
 }

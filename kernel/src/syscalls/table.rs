@@ -244,9 +244,13 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         // Memory.
         "brk" => (Full, memory::brk),
         "mmap" => (
-            Partial("anonymous memory; file mappings need the VFS (ENODEV)"),
+            Partial(
+                "MAP_PRIVATE file mappings copy the file at mmap time (later writes to the file are not seen); MAP_SHARED needs a tmpfs or overlay file (host files are copied up)",
+            ),
             memory::mmap,
         ),
+        "msync" => (Full, memory::msync),
+        "mincore" => (Partial("every mapped page reads as resident"), memory::mincore),
         "munmap" => (Full, memory::munmap),
         "mprotect" => (Full, memory::mprotect),
         "mremap" => (

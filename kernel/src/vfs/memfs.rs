@@ -10,9 +10,9 @@
 //! so chmod, chown and utimes never touch the host either. Without a lower,
 //! the same code is tmpfs.
 //!
-//! File data lives in the kernel's memory file, one growable range per file:
-//! pages never written stay holes (sparse files), and the pages are the
-//! sandbox's own memory.
+//! File data lives in the kernel's memory file, in fixed chunks: pages never
+//! written stay holes (sparse files), the pages are the sandbox's own
+//! memory, and shared mappings map them directly.
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +24,7 @@ use nix::errno::Errno;
 use super::host::HostNode;
 use super::{DirEntry, FileKind, Inode, NewAttr, NewNode, RenameFlags, SetAttr, empty_stat, now};
 use crate::arch::PAGE_SIZE;
-use crate::memory::MemoryFile;
+use crate::memory::{MemoryFile, SharedBacking, SharedPiece};
 
 /// TMPFS_MAGIC, as statfs reports it.
 const TMPFS_MAGIC: i64 = 0x0102_1994;
@@ -131,13 +131,17 @@ enum Data {
     Memory(Pages),
 }
 
-/// A file's data: a range of the memory file.
+/// A file's data: 2 MiB chunks of the memory file, made on first write.
+/// Chunks never move, so a MAP_SHARED mapping holds the file's own pages
+/// (an unwritten chunk is a hole and reads as zeros).
 #[derive(Default)]
 struct Pages {
-    offset: u64,
-    capacity: u64,
+    chunks: BTreeMap<u64, Arc<SharedBacking>>,
     size: u64,
 }
+
+/// The size of one chunk of file data.
+const CHUNK: u64 = 2 << 20;
 
 enum Body {
     Dir(Mutex<Dir>),
@@ -280,17 +284,24 @@ impl MemNode {
             return Ok(());
         };
         let (host, size) = (Arc::clone(host), *size);
+        self.fs.charge(size)?;
         let mut pages = Pages::default();
-        self.reserve(&mut pages, size)?;
         let mut buf = vec![0u8; (1 << 20).min(size as usize)];
         let mut done = 0u64;
         while done < size {
             let want = buf.len().min((size - done) as usize);
-            let n = host.read_at(&mut buf[..want], done)?;
-            if n == 0 {
-                break;
+            let n = match host.read_at(&mut buf[..want], done) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(errno) => {
+                    self.fs.uncharge(size);
+                    return Err(errno);
+                }
+            };
+            if let Err(errno) = self.store(&mut pages, &buf[..n], done) {
+                self.fs.uncharge(size);
+                return Err(errno);
             }
-            self.memory().write(pages.offset + done, &buf[..n]);
             done += n as u64;
         }
         pages.size = size;
@@ -298,56 +309,83 @@ impl MemNode {
         Ok(())
     }
 
-    /// Grows `pages` to hold at least `size` bytes.
-    fn reserve(&self, pages: &mut Pages, size: u64) -> Result<(), Errno> {
-        if size <= pages.capacity {
-            return Ok(());
+    /// The chunk holding file offset `at`, made if missing.
+    fn chunk(&self, pages: &mut Pages, index: u64) -> Result<Arc<SharedBacking>, Errno> {
+        if let Some(chunk) = pages.chunks.get(&index) {
+            return Ok(Arc::clone(chunk));
         }
-        if size > MAX_FILE_SIZE {
-            return Err(Errno::EFBIG);
+        let chunk = SharedBacking::allocate(&self.fs.memory, CHUNK)?;
+        pages.chunks.insert(index, Arc::clone(&chunk));
+        Ok(chunk)
+    }
+
+    /// Writes `bytes` at `offset` into the chunks (the size is the caller's).
+    fn store(&self, pages: &mut Pages, bytes: &[u8], offset: u64) -> Result<(), Errno> {
+        let mut done = 0usize;
+        while done < bytes.len() {
+            let at = offset + done as u64;
+            let within = at % CHUNK;
+            let n = ((CHUNK - within) as usize).min(bytes.len() - done);
+            let chunk = self.chunk(pages, at / CHUNK)?;
+            self.memory().write(chunk.offset() + within, &bytes[done..done + n]);
+            done += n;
         }
-        let want = size.max(pages.capacity * 2).max(PAGE_SIZE).next_multiple_of(PAGE_SIZE);
-        self.fs.charge(want - pages.capacity)?;
-        if pages.capacity > 0 && self.memory().try_extend(pages.offset, pages.capacity, want) {
-            pages.capacity = want;
-            return Ok(());
-        }
-        let offset = match self.memory().allocate(want) {
-            Ok(offset) => offset,
-            Err(errno) => {
-                self.fs.uncharge(want - pages.capacity);
-                return Err(errno);
-            }
-        };
-        if pages.capacity > 0 {
-            self.memory()
-                .copy_data(pages.offset, offset, pages.size.next_multiple_of(PAGE_SIZE));
-            self.memory().free(pages.offset, pages.capacity);
-        }
-        pages.offset = offset;
-        pages.capacity = want;
         Ok(())
     }
 
-    /// Sets the size of file data, zeroing what a shrink cuts off so a
-    /// later growth reads zeros.
+    /// Sets the size of file data. A shrink drops whole chunks past the end
+    /// and zeroes the rest of the last one, so a later growth reads zeros.
     fn resize(&self, data: &mut Data, size: u64) -> Result<(), Errno> {
         self.copy_up(data)?;
         let Data::Memory(pages) = data else {
             unreachable!("copied up above")
         };
+        if size > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
         if size > pages.size {
-            self.reserve(pages, size)?;
+            self.fs.charge(size - pages.size)?;
         } else if size < pages.size {
-            let page_end = size.next_multiple_of(PAGE_SIZE).min(pages.capacity);
-            self.memory().zero(pages.offset + size, page_end - size);
-            if pages.capacity > page_end {
-                self.memory()
-                    .decommit(pages.offset + page_end, pages.capacity - page_end);
+            self.fs.uncharge(pages.size - size);
+            let first_dropped = size.div_ceil(CHUNK);
+            pages.chunks.retain(|&index, _| index < first_dropped);
+            let within = size % CHUNK;
+            if within != 0 {
+                if let Some(chunk) = pages.chunks.get(&(size / CHUNK)) {
+                    let page_end = within.next_multiple_of(PAGE_SIZE);
+                    self.memory().zero(chunk.offset() + within, page_end - within);
+                    if page_end < CHUNK {
+                        self.memory().decommit(chunk.offset() + page_end, CHUNK - page_end);
+                    }
+                }
             }
         }
         pages.size = size;
         Ok(())
+    }
+
+    /// The file's pages covering `[offset, offset + len)` for a shared
+    /// mapping (copied up first, holes made into chunks).
+    fn shared(&self, data: &mut Data, offset: u64, len: u64) -> Result<Vec<SharedPiece>, Errno> {
+        self.copy_up(data)?;
+        let Data::Memory(pages) = data else {
+            unreachable!("copied up above")
+        };
+        let mut pieces = Vec::new();
+        let mut at = offset;
+        let end = offset.checked_add(len).ok_or(Errno::EOVERFLOW)?;
+        while at < end {
+            let within = at % CHUNK;
+            let n = (CHUNK - within).min(end - at);
+            let chunk = self.chunk(pages, at / CHUNK)?;
+            pieces.push(SharedPiece {
+                offset: chunk.offset() + within,
+                backing: chunk,
+                len: n,
+            });
+            at += n;
+        }
+        Ok(pieces)
     }
 
     fn size(&self) -> u64 {
@@ -373,14 +411,12 @@ impl MemNode {
 
 impl Drop for MemNode {
     fn drop(&mut self) {
+        // The chunks go with their last holder (this node or a mapping).
         let Body::File(data) = &self.body else {
             return;
         };
         if let Data::Memory(pages) = &*data.lock().expect("memfs data poisoned") {
-            if pages.capacity > 0 {
-                self.fs.memory.free(pages.offset, pages.capacity);
-                self.fs.uncharge(pages.capacity);
-            }
+            self.fs.uncharge(pages.size);
         }
     }
 }
@@ -456,7 +492,17 @@ impl Inode for MemNode {
                     return Ok(0);
                 }
                 let n = buf.len().min((pages.size - offset) as usize);
-                self.memory().read(pages.offset + offset, &mut buf[..n]);
+                let mut done = 0usize;
+                while done < n {
+                    let at = offset + done as u64;
+                    let within = at % CHUNK;
+                    let take = ((CHUNK - within) as usize).min(n - done);
+                    match pages.chunks.get(&(at / CHUNK)) {
+                        Some(chunk) => self.memory().read(chunk.offset() + within, &mut buf[done..done + take]),
+                        None => buf[done..done + take].fill(0),
+                    }
+                    done += take;
+                }
                 Ok(n)
             }
         }
@@ -473,8 +519,18 @@ impl Inode for MemNode {
             let Data::Memory(pages) = &mut *data else {
                 unreachable!("copied up above")
             };
-            self.reserve(pages, end)?;
-            self.fs.memory.write(pages.offset + offset, bytes);
+            if end > MAX_FILE_SIZE {
+                return Err(Errno::EFBIG);
+            }
+            if end > pages.size {
+                self.fs.charge(end - pages.size)?;
+            }
+            if let Err(errno) = self.store(pages, bytes, offset) {
+                if end > pages.size {
+                    self.fs.uncharge(end - pages.size);
+                }
+                return Err(errno);
+            }
             pages.size = pages.size.max(end);
         }
         self.touch(true);
@@ -688,6 +744,7 @@ impl Inode for MemNode {
 
     fn statfs(&self) -> Result<libc::statfs, Errno> {
         let mut st = super::synthetic_statfs(if self.fs.overlay { OVERLAY_MAGIC } else { TMPFS_MAGIC });
+        // Used space counts file sizes (sparse files count in full).
         if self.fs.limit != u64::MAX {
             let blocks = self.fs.limit / 4096;
             let used = self.fs.used.load(Ordering::Relaxed) / 4096;
@@ -696,6 +753,13 @@ impl Inode for MemNode {
             st.f_bavail = st.f_bfree;
         }
         Ok(st)
+    }
+
+    fn shared_pages(&self, offset: u64, len: u64) -> Result<Vec<SharedPiece>, Errno> {
+        let Body::File(data) = &self.body else {
+            return Err(Errno::ENODEV);
+        };
+        self.shared(&mut data.lock().expect("memfs data poisoned"), offset, len)
     }
 
     fn get_xattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {

@@ -174,6 +174,13 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::EINVAL)
     }
 
+    /// The node's own pages for a MAP_SHARED mapping of `[offset, offset +
+    /// len)` (page-aligned): only files whose data lives in the memory file
+    /// have them; others answer ENODEV.
+    fn shared_pages(&self, _offset: u64, _len: u64) -> Result<Vec<crate::memory::SharedPiece>, Errno> {
+        Err(Errno::ENODEV)
+    }
+
     /// Opens a node whose files are not plain data (devices, FIFOs, synthetic
     /// files computed at open). `None`: the VFS's generic [`OpenFile`] over
     /// `read_at`/`write_at`/`readdir` serves it.
