@@ -1,9 +1,12 @@
 //! Loading a program into a fresh address space: finding the executable in
-//! the container's root, mapping its ELF image and building the initial
-//! stack (DESIGN.md §3.3).
+//! the container's root, following `#!` lines and opening the ELF
+//! interpreter of a dynamically linked program, mapping the ELF images and
+//! building the initial stack (DESIGN.md §3.3).
 
 mod elf;
 mod stack;
+#[cfg(test)]
+mod testing;
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -11,7 +14,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use nix::errno::Errno;
 
 pub use elf::LoadedImage;
-pub use stack::{STACK_TOP, StackInfo, build_initial_stack};
+pub use stack::{STACK_TOP, build_initial_stack};
 
 use crate::kernel::{Credentials, RootFs};
 
@@ -26,6 +29,21 @@ pub enum LoadError {
     PermissionDenied { path: String },
     #[error("{path:?}: exec format error: {why}")]
     ExecFormat { path: String, why: String },
+    /// The ELF interpreter of a dynamically linked program could not be
+    /// opened or read; execve(2) fails with that error.
+    #[error("{path:?}: ELF interpreter {source}")]
+    Interpreter {
+        path: String,
+        #[source]
+        source: Box<LoadError>,
+    },
+    /// The ELF interpreter is not an x86-64 ELF image that can be loaded.
+    #[error("{path:?}: bad ELF interpreter {interpreter:?}: {why}")]
+    BadInterpreter {
+        path: String,
+        interpreter: String,
+        why: String,
+    },
     #[error("{path:?}: argument list too long")]
     TooBig { path: String },
     #[error("{path:?}: cannot read: {source}")]
@@ -46,6 +64,8 @@ impl LoadError {
             LoadError::Lookup { errno, .. } => *errno,
             LoadError::PermissionDenied { .. } => Errno::EACCES,
             LoadError::ExecFormat { .. } => Errno::ENOEXEC,
+            LoadError::Interpreter { source, .. } => source.errno(),
+            LoadError::BadInterpreter { .. } => Errno::ELIBBAD,
             LoadError::TooBig { .. } => Errno::E2BIG,
             LoadError::Io { .. } => Errno::EIO,
             LoadError::Memory { errno, .. } => *errno,
@@ -59,6 +79,10 @@ pub struct Executable {
     pub file: File,
     /// Its absolute path inside the container.
     pub path: String,
+    /// The ELF interpreter its PT_INTERP names, opened by
+    /// `resolve_interpreter` (which must run before `load`); `None` for a
+    /// static program. An interpreter has none of its own.
+    pub interpreter: Option<Box<Executable>>,
 }
 
 /// The search path runc uses when the spec's env has no PATH.
@@ -114,8 +138,13 @@ pub fn open_for_exec(root: &RootFs, path: &str, cwd: &str) -> Result<Executable,
 /// How many `#!` interpreters may chain (Linux's BINPRM_MAX_RECURSION).
 const MAX_INTERPRETERS: usize = 4;
 
-/// Follows `#!` lines: while the file is a script, its interpreter runs
-/// instead, with argv `[interpreter, optional argument, script, argv[1..]]`.
+/// Resolves what actually runs for `exe`: follows `#!` lines (while the
+/// file is a script, its interpreter runs instead, with argv `[interpreter,
+/// optional argument, script, argv[1..]]`), then opens the ELF interpreter
+/// of a dynamically linked program.
+///
+/// Every interpreter is opened here, before execve(2) changes anything, so
+/// a missing or malformed one fails the call as on Linux.
 pub fn resolve_interpreter(
     root: &RootFs,
     mut exe: Executable,
@@ -129,6 +158,7 @@ pub fn resolve_interpreter(
             source,
         })?;
         let Some(line) = head[..n].strip_prefix(b"#!") else {
+            open_elf_interpreter(root, &mut exe, cwd)?;
             return Ok((exe, argv));
         };
         let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -157,8 +187,32 @@ pub fn resolve_interpreter(
     })
 }
 
+/// Opens the ELF interpreter `exe`'s PT_INTERP names (relative to `cwd` if
+/// relative, as Linux's open_exec() does) into `exe.interpreter`, after the
+/// checks load_elf_binary() makes before the point of no return: an
+/// interpreter that cannot be opened fails with its open error (ENOENT when
+/// missing), one that is not an x86-64 ELF image with ELIBBAD, one that asks
+/// for an interpreter itself with ENOEXEC. A file that is not ELF at all is
+/// left for `load` to refuse.
+fn open_elf_interpreter(root: &RootFs, exe: &mut Executable, cwd: &str) -> Result<(), LoadError> {
+    let Ok(headers) = elf::read_headers(exe) else {
+        return Ok(());
+    };
+    let Some(path) = headers.interpreter_path(exe)? else {
+        return Ok(());
+    };
+    let interpreter = open_for_exec(root, &path, cwd).map_err(|source| LoadError::Interpreter {
+        path: exe.path.clone(),
+        source: Box::new(source),
+    })?;
+    elf::check_interpreter(exe, &interpreter)?;
+    exe.interpreter = Some(Box::new(interpreter));
+    Ok(())
+}
+
 /// Opens `path` beneath the container's root: symlinks and `..` resolve as
-/// if the root were `/`, and magic links are refused.
+/// if the root were `/`, and magic links are refused. Every file the loader
+/// opens (programs, `#!` and ELF interpreters) is opened here.
 fn open_in_root(root: &RootFs, path: &str) -> Result<Executable, LoadError> {
     let relative = path.trim_start_matches('/');
     let relative = if relative.is_empty() { "." } else { relative };
@@ -205,6 +259,7 @@ fn open_in_root(root: &RootFs, path: &str) -> Result<Executable, LoadError> {
     Ok(Executable {
         file,
         path: path.to_string(),
+        interpreter: None,
     })
 }
 
@@ -224,30 +279,31 @@ pub struct ExecArgs<'a> {
     pub stack_limit: u64,
 }
 
-/// Loads `exe` into `mm` (which must be empty) and builds its stack.
+/// Loads `exe` (and its ELF interpreter) into `mm`, which must be empty,
+/// and builds its stack. `exe` must have gone through
+/// `resolve_interpreter`.
 pub fn load(
     mm: &mut crate::memory::MemoryManager,
     space: &dyn crate::platform::AddressSpace,
     exe: &Executable,
     args: &ExecArgs,
 ) -> Result<Entry, LoadError> {
+    // The interpreter goes in the mmap area, so its base comes first.
+    mm.set_mmap_base(stack::mmap_base(args.stack_limit));
     let image = elf::load_image(mm, space, exe)?;
-    let stack = build_initial_stack(mm, space, &image, exe, args)?;
-    mm.set_mmap_base(stack.mmap_base);
-    Ok(Entry {
-        rip: image.entry,
-        rsp: stack.rsp,
-    })
+    let rsp = build_initial_stack(mm, space, &image, exe, args)?;
+    Ok(Entry { rip: image.start, rsp })
 }
 
 #[cfg(test)]
 mod tests {
     use std::os::fd::OwnedFd;
+    use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+    use crate::loader::testing::{SyntheticElf, scratch_dir};
 
     fn root_with(files: &[(&str, u32)]) -> (std::path::PathBuf, RootFs) {
-        use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("cordon-loader-{}-{}", std::process::id(), files.len()));
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         for (name, mode) in files {
@@ -256,14 +312,106 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode)).unwrap();
         }
         std::os::unix::fs::symlink("/etc/shadow", dir.join("bin/escape")).unwrap();
-        let fd: OwnedFd = File::open(&dir).unwrap().into();
-        (
-            dir.clone(),
-            RootFs {
-                dir: fd,
-                readonly: true,
-            },
+        (dir.clone(), root_at(&dir))
+    }
+
+    fn root_at(dir: &std::path::Path) -> RootFs {
+        let fd: OwnedFd = File::open(dir).unwrap().into();
+        RootFs {
+            dir: fd,
+            readonly: true,
+        }
+    }
+
+    /// Resolves `/bin/prog` in `dir` as execve(2) would from `cwd`.
+    fn resolve(dir: &std::path::Path, cwd: &str) -> Result<Executable, LoadError> {
+        let root = root_at(dir);
+        let exe = open_for_exec(&root, "/bin/prog", cwd)?;
+        resolve_interpreter(&root, exe, argv("/bin/prog"), cwd).map(|(exe, _)| exe)
+    }
+
+    #[test]
+    fn a_dynamic_program_gets_its_interpreter_opened() {
+        let dir = scratch_dir("interp-found");
+        SyntheticElf::pie(Some("/lib/ld.so")).write(&dir.join("bin/prog"));
+        SyntheticElf::pie(None).write(&dir.join("lib/ld.so"));
+        let exe = resolve(&dir, "/").unwrap();
+        assert_eq!(exe.interpreter.expect("an interpreter").path, "/lib/ld.so");
+
+        // A relative PT_INTERP is looked up from the working directory.
+        SyntheticElf::pie(Some("ld.so")).write(&dir.join("bin/prog"));
+        let exe = resolve(&dir, "/lib").unwrap();
+        assert_eq!(exe.interpreter.expect("an interpreter").path, "/lib/ld.so");
+
+        // A static program has none.
+        SyntheticElf::pie(None).write(&dir.join("bin/prog"));
+        assert!(resolve(&dir, "/").unwrap().interpreter.is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_script_run_by_a_dynamic_program_gets_that_programs_interpreter() {
+        let dir = scratch_dir("interp-script");
+        SyntheticElf::pie(Some("/lib/ld.so")).write(&dir.join("bin/sh"));
+        SyntheticElf::pie(None).write(&dir.join("lib/ld.so"));
+        std::fs::write(dir.join("bin/prog"), "#!/bin/sh -e\nexit 3\n").unwrap();
+        std::fs::set_permissions(dir.join("bin/prog"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let root = root_at(&dir);
+        let exe = open_for_exec(&root, "/bin/prog", "/").unwrap();
+        let (exe, argv) = resolve_interpreter(&root, exe, argv("/bin/prog"), "/").unwrap();
+        assert_eq!(exe.path, "/bin/sh");
+        assert_eq!(argv, ["/bin/sh", "-e", "/bin/prog"]);
+        assert_eq!(exe.interpreter.expect("an interpreter").path, "/lib/ld.so");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn interpreter_failures_are_the_errnos_linux_gives() {
+        let dir = scratch_dir("interp-errors");
+        SyntheticElf::pie(Some("/lib/ld.so")).write(&dir.join("bin/prog"));
+        let interp = dir.join("lib/ld.so");
+        let failure = |why: &str| {
+            let err = resolve(&dir, "/").expect_err(why);
+            assert!(err.to_string().contains("/lib/ld.so"), "{why}: {err}");
+            err.errno()
+        };
+
+        assert_eq!(failure("missing"), Errno::ENOENT);
+
+        std::fs::write(
+            &interp,
+            "not an ELF file, but long enough to hold an ELF header: 64 bytes",
         )
+        .unwrap();
+        std::fs::set_permissions(&interp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(failure("not ELF"), Errno::ELIBBAD);
+
+        std::fs::write(&interp, "\x7fELF").unwrap();
+        assert_eq!(failure("shorter than a header"), Errno::EIO);
+
+        let mut other_machine = SyntheticElf::pie(None);
+        other_machine.machine = goblin::elf::header::EM_AARCH64;
+        other_machine.write(&interp);
+        assert_eq!(failure("another machine"), Errno::ELIBBAD);
+
+        SyntheticElf::pie(Some("/lib/ld.so")).write(&interp);
+        assert_eq!(failure("an interpreter itself"), Errno::ENOEXEC);
+
+        SyntheticElf::pie(None).write(&interp);
+        std::fs::set_permissions(&interp, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(failure("not executable"), Errno::EACCES);
+
+        // PT_INTERP must hold a NUL-terminated path.
+        std::fs::set_permissions(&interp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut bytes = SyntheticElf::pie(Some("/lib/ld.so")).bytes();
+        let at = bytes
+            .windows(11)
+            .position(|w| w == b"/lib/ld.so\0")
+            .expect("the PT_INTERP path");
+        bytes[at + 10] = b'x';
+        std::fs::write(dir.join("bin/prog"), bytes).unwrap();
+        assert_eq!(resolve(&dir, "/").unwrap_err().errno(), Errno::ENOEXEC);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     fn argv(name: &str) -> Vec<String> {
