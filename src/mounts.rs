@@ -6,7 +6,7 @@ use cordon_kernel::vfs::{MountFlags, MountSource, MountSpec};
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Mount;
-use tracing::{debug, warn};
+use tracing::debug;
 
 /// Why a mount of the spec cannot be made.
 #[derive(Debug, thiserror::Error)]
@@ -62,17 +62,12 @@ pub fn from_spec(mounts: &[Mount], bundle: &Path) -> Result<Vec<MountSpec>, Moun
                 "sysfs" => MountSource::Sysfs,
                 "tmpfs" if destination == "/dev" => MountSource::Devfs,
                 "tmpfs" => tmpfs(&destination, &options)?,
-                "devpts" | "cgroup" | "cgroup2" => {
+                // POSIX message queues are ENOSYS (the first mq_open logs
+                // a warning), so their mount point stays an empty directory.
+                "devpts" | "cgroup" | "cgroup2" | "mqueue" => {
                     debug!(
                         destination,
                         fs_type, "mount skipped: the sandbox has no such filesystem yet"
-                    );
-                    continue;
-                }
-                "mqueue" => {
-                    warn!(
-                        destination,
-                        "mqueue mounts are not supported; POSIX message queues are ENOSYS"
                     );
                     continue;
                 }

@@ -113,9 +113,10 @@ pub enum KernelError {
 }
 
 impl KernelError {
-    /// Whether the program to run does not exist in the container's root.
+    /// Whether the program to run, or the ELF interpreter it names, does
+    /// not exist in the container's root (execve(2) would fail with ENOENT).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, KernelError::Load(LoadError::NotFound { .. }))
+        matches!(self, KernelError::Load(err) if err.errno() == nix::errno::Errno::ENOENT)
     }
 }
 

@@ -39,6 +39,10 @@ pub const HOST_BUSYBOX: &str = "/bin/busybox";
 /// The busybox applets every busybox bundle gets as symlinks in rootfs/bin.
 pub const BUSYBOX_APPLETS: &[&str] = &["sh", "echo", "uname", "id", "env", "sleep", "true"];
 
+/// The ELF interpreter of musl's dynamically linked programs: musl's libc
+/// itself (Debian package musl, which musl-tools pulls in).
+pub const MUSL_INTERPRETER: &str = "/lib/ld-musl-x86_64.so.1";
+
 /// The hostname `Spec::new` puts in config.json.
 pub const TEST_HOSTNAME: &str = "testhost";
 
@@ -89,6 +93,11 @@ pub enum Toolchain {
     MuslStatic,
     /// `gcc -static-pie -O2`: glibc, relocates itself.
     StaticPie,
+    /// `musl-gcc -no-pie -O2`: dynamically linked, at a fixed load address;
+    /// its ELF interpreter is musl's libc, `MUSL_INTERPRETER`.
+    MuslDynamic,
+    /// `musl-gcc -pie -O2`: dynamically linked and position-independent.
+    MuslDynamicPie,
     /// `gcc -O2`: for helpers that run on the host, not in the sandbox.
     Native,
 }
@@ -96,8 +105,8 @@ pub enum Toolchain {
 impl Toolchain {
     fn compiler(self) -> &'static str {
         match self {
-            Toolchain::MuslStatic => "musl-gcc",
-            _ => "gcc",
+            Toolchain::MuslStatic | Toolchain::MuslDynamic | Toolchain::MuslDynamicPie => "musl-gcc",
+            Toolchain::GlibcStatic | Toolchain::StaticPie | Toolchain::Native => "gcc",
         }
     }
 
@@ -105,6 +114,8 @@ impl Toolchain {
         match self {
             Toolchain::GlibcStatic | Toolchain::MuslStatic => &["-static", "-O2", "-Wall"],
             Toolchain::StaticPie => &["-static-pie", "-O2", "-Wall"],
+            Toolchain::MuslDynamic => &["-no-pie", "-O2", "-Wall"],
+            Toolchain::MuslDynamicPie => &["-pie", "-O2", "-Wall"],
             Toolchain::Native => &["-O2", "-Wall"],
         }
     }
@@ -114,6 +125,8 @@ impl Toolchain {
             Toolchain::GlibcStatic => "glibc-static",
             Toolchain::MuslStatic => "musl-static",
             Toolchain::StaticPie => "static-pie",
+            Toolchain::MuslDynamic => "musl-dynamic",
+            Toolchain::MuslDynamicPie => "musl-dynamic-pie",
             Toolchain::Native => "native",
         }
     }
@@ -194,15 +207,16 @@ pub fn host_busybox() -> &'static Path {
         let bytes = fs::read(path)
             .unwrap_or_else(|e| panic!("{HOST_BUSYBOX}: {e}: install busybox-static (.ci/run installs it)"));
         assert!(
-            !has_interpreter(&bytes),
+            interpreter_of(&bytes).is_none(),
             "{HOST_BUSYBOX} is dynamically linked: install busybox-static instead of busybox"
         );
     });
     path
 }
 
-/// Whether a 64-bit little-endian ELF image has a PT_INTERP program header.
-fn has_interpreter(elf: &[u8]) -> bool {
+/// The ELF interpreter a 64-bit little-endian ELF image names in its
+/// PT_INTERP program header, if it has one.
+pub fn interpreter_of(elf: &[u8]) -> Option<String> {
     const PT_INTERP: u32 = 3;
     let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]);
     let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().expect("4 bytes"));
@@ -214,9 +228,16 @@ fn has_interpreter(elf: &[u8]) -> bool {
     let phoff = usize::try_from(u64_at(0x20)).expect("e_phoff fits usize");
     let phentsize = usize::from(u16_at(0x36));
     let phnum = usize::from(u16_at(0x38));
-    (0..phnum).any(|i| {
+    (0..phnum).find_map(|i| {
         let at = phoff + i * phentsize;
-        at + 4 <= elf.len() && u32_at(at) == PT_INTERP
+        if at + 0x28 > elf.len() || u32_at(at) != PT_INTERP {
+            return None;
+        }
+        let offset = usize::try_from(u64_at(at + 8)).expect("p_offset fits usize");
+        let size = usize::try_from(u64_at(at + 0x20)).expect("p_filesz fits usize");
+        let path = elf.get(offset..offset + size).expect("PT_INTERP inside the file");
+        let path = path.split(|&b| b == 0).next().unwrap_or_default();
+        Some(String::from_utf8(path.to_vec()).expect("a UTF-8 interpreter path"))
     })
 }
 
@@ -349,9 +370,30 @@ impl Bundle {
     }
 
     /// Compiles `tests/fixtures/<program>.c` and installs it as
-    /// `rootfs/bin/<program>`.
+    /// `rootfs/bin/<program>`, with the host's copy of its ELF interpreter
+    /// when it is dynamically linked.
     pub fn install_program(&self, program: &str, toolchain: Toolchain) {
-        self.install(program, &compile(program, toolchain));
+        let binary = compile(program, toolchain);
+        self.install(program, &binary);
+        let bytes = fs::read(&binary).unwrap_or_else(|e| panic!("cannot read {}: {e}", binary.display()));
+        if let Some(interpreter) = interpreter_of(&bytes) {
+            self.install_interpreter(&interpreter);
+        }
+    }
+
+    /// Copies the host's file at the absolute `path` (through symlinks) to
+    /// the same path in the rootfs, mode 0755: an ELF interpreter.
+    pub fn install_interpreter(&self, path: &str) {
+        let dest = self.rootfs().join(path.trim_start_matches('/'));
+        fs::create_dir_all(dest.parent().expect("an absolute path has a parent"))
+            .unwrap_or_else(|e| panic!("cannot create the directory of {}: {e}", dest.display()));
+        fs::copy(path, &dest).unwrap_or_else(|e| {
+            panic!(
+                "cannot copy the ELF interpreter {path} to {}: {e} (musl-tools installs musl's)",
+                dest.display()
+            )
+        });
+        make_executable(&dest);
     }
 
     /// Installs the host's static busybox as `rootfs/bin/busybox`, with

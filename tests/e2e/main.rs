@@ -6,6 +6,7 @@
 mod common;
 
 mod bad_bundles;
+mod dynamic;
 mod file_mmap;
 mod job_control;
 mod processes;

@@ -190,6 +190,13 @@ fn exec_scripts_and_errors_musl() {
     assert_fixture(&run(&bundle), &sections_ok(EXEC_SCRIPT));
 }
 
+/// Every script's interpreter is then a dynamically linked program.
+#[test]
+fn exec_scripts_and_errors_musl_dynamic() {
+    let bundle = exec_script_bundle("exec-script-musl-dynamic", Toolchain::MuslDynamic);
+    assert_fixture(&run(&bundle), &sections_ok(EXEC_SCRIPT));
+}
+
 // pipes.c
 
 const PIPES: &[&str] = &[

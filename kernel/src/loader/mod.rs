@@ -1,14 +1,17 @@
 //! Loading a program into a fresh address space: finding the executable in
-//! the container's root, mapping its ELF image and building the initial
-//! stack (DESIGN.md §3.3).
+//! the container's root, following `#!` lines and opening the ELF
+//! interpreter of a dynamically linked program, mapping the ELF images and
+//! building the initial stack (DESIGN.md §3.3).
 
 mod elf;
 mod stack;
+#[cfg(test)]
+mod testing;
 
 use nix::errno::Errno;
 
 pub use elf::LoadedImage;
-pub use stack::{STACK_TOP, StackInfo, build_initial_stack};
+pub use stack::{STACK_TOP, build_initial_stack};
 
 use crate::kernel::Credentials;
 use crate::vfs::lookup::{Follow, Resolver};
@@ -25,6 +28,21 @@ pub enum LoadError {
     PermissionDenied { path: String },
     #[error("{path:?}: exec format error: {why}")]
     ExecFormat { path: String, why: String },
+    /// The ELF interpreter of a dynamically linked program could not be
+    /// opened or read; execve(2) fails with that error.
+    #[error("{path:?}: ELF interpreter {source}")]
+    Interpreter {
+        path: String,
+        #[source]
+        source: Box<LoadError>,
+    },
+    /// The ELF interpreter is not an x86-64 ELF image that can be loaded.
+    #[error("{path:?}: bad ELF interpreter {interpreter:?}: {why}")]
+    BadInterpreter {
+        path: String,
+        interpreter: String,
+        why: String,
+    },
     #[error("{path:?}: argument list too long")]
     TooBig { path: String },
     #[error("{path:?}: cannot read: {source}")]
@@ -45,6 +63,8 @@ impl LoadError {
             LoadError::Lookup { errno, .. } => *errno,
             LoadError::PermissionDenied { .. } => Errno::EACCES,
             LoadError::ExecFormat { .. } => Errno::ENOEXEC,
+            LoadError::Interpreter { source, .. } => source.errno(),
+            LoadError::BadInterpreter { .. } => Errno::ELIBBAD,
             LoadError::TooBig { .. } => Errno::E2BIG,
             LoadError::Io { .. } => Errno::EIO,
             LoadError::Memory { errno, .. } => *errno,
@@ -58,6 +78,10 @@ pub struct Executable {
     /// Its absolute path inside the container (symlinks resolved), as
     /// /proc/self/exe shows it.
     pub path: String,
+    /// The ELF interpreter its PT_INTERP names, opened by
+    /// `resolve_interpreter` (which must run before `load`); `None` for a
+    /// static program. An interpreter has none of its own.
+    pub interpreter: Option<Box<Executable>>,
 }
 
 impl std::fmt::Debug for Executable {
@@ -149,8 +173,13 @@ pub fn open_for_exec(resolver: &Resolver, path: &str) -> Result<Executable, Load
 /// How many `#!` interpreters may chain (Linux's BINPRM_MAX_RECURSION).
 const MAX_INTERPRETERS: usize = 4;
 
-/// Follows `#!` lines: while the file is a script, its interpreter runs
-/// instead, with argv `[interpreter, optional argument, script, argv[1..]]`.
+/// Resolves what actually runs for `exe`: follows `#!` lines (while the
+/// file is a script, its interpreter runs instead, with argv `[interpreter,
+/// optional argument, script, argv[1..]]`), then opens the ELF interpreter
+/// of a dynamically linked program.
+///
+/// Every interpreter is opened here, before execve(2) changes anything, so
+/// a missing or malformed one fails the call as on Linux.
 pub fn resolve_interpreter(
     resolver: &Resolver,
     mut exe: Executable,
@@ -163,6 +192,7 @@ pub fn resolve_interpreter(
             source,
         })?;
         let Some(line) = head[..n].strip_prefix(b"#!") else {
+            open_elf_interpreter(resolver, &mut exe)?;
             return Ok((exe, argv));
         };
         let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -189,6 +219,29 @@ pub fn resolve_interpreter(
         path: exe.path,
         why: "too many levels of #! interpreters".into(),
     })
+}
+
+/// Opens the ELF interpreter `exe`'s PT_INTERP names (relative to the
+/// working directory if relative, as Linux's open_exec() does) into
+/// `exe.interpreter`, after the checks load_elf_binary() makes before the
+/// point of no return: an interpreter that cannot be opened fails with its
+/// open error (ENOENT when missing), one that is not an x86-64 ELF image with
+/// ELIBBAD, one that asks for an interpreter itself with ENOEXEC. A file that
+/// is not ELF at all is left for `load` to refuse.
+fn open_elf_interpreter(resolver: &Resolver, exe: &mut Executable) -> Result<(), LoadError> {
+    let Ok(headers) = elf::read_headers(exe) else {
+        return Ok(());
+    };
+    let Some(path) = headers.interpreter_path(exe)? else {
+        return Ok(());
+    };
+    let interpreter = open_for_exec(resolver, &path).map_err(|source| LoadError::Interpreter {
+        path: exe.path.clone(),
+        source: Box::new(source),
+    })?;
+    elf::check_interpreter(exe, &interpreter)?;
+    exe.interpreter = Some(Box::new(interpreter));
+    Ok(())
 }
 
 /// Opens `path` through the VFS: symlinks and `..` resolve inside the
@@ -219,6 +272,7 @@ fn open_in_root(resolver: &Resolver, path: &str) -> Result<Executable, LoadError
     Ok(Executable {
         file: ExecFile { location },
         path,
+        interpreter: None,
     })
 }
 
@@ -238,32 +292,33 @@ pub struct ExecArgs<'a> {
     pub stack_limit: u64,
 }
 
-/// Loads `exe` into `mm` (which must be empty) and builds its stack.
+/// Loads `exe` (and its ELF interpreter) into `mm`, which must be empty,
+/// and builds its stack. `exe` must have gone through
+/// `resolve_interpreter`.
 pub fn load(
     mm: &mut crate::memory::MemoryManager,
     space: &dyn crate::platform::AddressSpace,
     exe: &Executable,
     args: &ExecArgs,
 ) -> Result<Entry, LoadError> {
+    // The interpreter goes in the mmap area, so its base comes first.
+    mm.set_mmap_base(stack::mmap_base(args.stack_limit));
     let image = elf::load_image(mm, space, exe)?;
-    let stack = build_initial_stack(mm, space, &image, exe, args)?;
-    mm.set_mmap_base(stack.mmap_base);
-    Ok(Entry {
-        rip: image.entry,
-        rsp: stack.rsp,
-    })
+    let rsp = build_initial_stack(mm, space, &image, exe, args)?;
+    Ok(Entry { rip: image.start, rsp })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
     use std::sync::Arc;
 
     use super::*;
+    use crate::loader::testing::{SyntheticElf, scratch_dir};
     use crate::memory::MemoryFile;
     use crate::vfs::{MountFlags, MountNamespace};
 
     fn root_with(files: &[(&str, u32)]) -> (std::path::PathBuf, MountNamespace) {
-        use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("cordon-loader-{}-{}", std::process::id(), files.len()));
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         for (name, mode) in files {
@@ -272,10 +327,121 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode)).unwrap();
         }
         std::os::unix::fs::symlink("/etc/shadow", dir.join("bin/escape")).unwrap();
-        let fd: std::os::fd::OwnedFd = std::fs::File::open(&dir).unwrap().into();
+        (dir.clone(), namespace_at(&dir))
+    }
+
+    /// The memory overlay over `dir`, as a container's root.
+    fn namespace_at(dir: &std::path::Path) -> MountNamespace {
+        let fd: std::os::fd::OwnedFd = std::fs::File::open(dir).unwrap().into();
         let memory = Arc::new(MemoryFile::new().unwrap());
-        let mounts = MountNamespace::new(&memory, &fd, true, MountFlags::default()).unwrap();
-        (dir, mounts)
+        MountNamespace::new(&memory, &fd, true, MountFlags::default()).unwrap()
+    }
+
+    /// Resolves `/bin/prog` in `dir` as execve(2) would from `cwd`.
+    fn resolve(dir: &std::path::Path, cwd: &str) -> Result<Executable, LoadError> {
+        let mounts = namespace_at(dir);
+        let creds = Credentials::default();
+        let resolver = Resolver {
+            root: mounts.root(),
+            cwd: mounts.root().clone(),
+            credentials: &creds,
+        };
+        let resolver = Resolver {
+            cwd: resolver.resolve(cwd.as_bytes(), Follow::Always).unwrap(),
+            ..resolver
+        };
+        let exe = open_for_exec(&resolver, "/bin/prog")?;
+        resolve_interpreter(&resolver, exe, argv("/bin/prog")).map(|(exe, _)| exe)
+    }
+
+    #[test]
+    fn a_dynamic_program_gets_its_interpreter_opened() {
+        let dir = scratch_dir("interp-found");
+        SyntheticElf::pie(Some("/lib/ld.so")).write(&dir.join("bin/prog"));
+        SyntheticElf::pie(None).write(&dir.join("lib/ld.so"));
+        let exe = resolve(&dir, "/").unwrap();
+        assert_eq!(exe.interpreter.expect("an interpreter").path, "/lib/ld.so");
+
+        // A relative PT_INTERP is looked up from the working directory.
+        SyntheticElf::pie(Some("ld.so")).write(&dir.join("bin/prog"));
+        let exe = resolve(&dir, "/lib").unwrap();
+        assert_eq!(exe.interpreter.expect("an interpreter").path, "/lib/ld.so");
+
+        // A static program has none.
+        SyntheticElf::pie(None).write(&dir.join("bin/prog"));
+        assert!(resolve(&dir, "/").unwrap().interpreter.is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_script_run_by_a_dynamic_program_gets_that_programs_interpreter() {
+        let dir = scratch_dir("interp-script");
+        SyntheticElf::pie(Some("/lib/ld.so")).write(&dir.join("bin/sh"));
+        SyntheticElf::pie(None).write(&dir.join("lib/ld.so"));
+        std::fs::write(dir.join("bin/prog"), "#!/bin/sh -e\nexit 3\n").unwrap();
+        std::fs::set_permissions(dir.join("bin/prog"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mounts = namespace_at(&dir);
+        let creds = Credentials::default();
+        let resolver = Resolver {
+            root: mounts.root(),
+            cwd: mounts.root(),
+            credentials: &creds,
+        };
+        let exe = open_for_exec(&resolver, "/bin/prog").unwrap();
+        let (exe, argv) = resolve_interpreter(&resolver, exe, argv("/bin/prog")).unwrap();
+        assert_eq!(exe.path, "/bin/sh");
+        assert_eq!(argv, ["/bin/sh", "-e", "/bin/prog"]);
+        assert_eq!(exe.interpreter.expect("an interpreter").path, "/lib/ld.so");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn interpreter_failures_are_the_errnos_linux_gives() {
+        let dir = scratch_dir("interp-errors");
+        SyntheticElf::pie(Some("/lib/ld.so")).write(&dir.join("bin/prog"));
+        let interp = dir.join("lib/ld.so");
+        let failure = |why: &str| {
+            let err = resolve(&dir, "/").expect_err(why);
+            assert!(err.to_string().contains("/lib/ld.so"), "{why}: {err}");
+            err.errno()
+        };
+
+        assert_eq!(failure("missing"), Errno::ENOENT);
+
+        std::fs::write(
+            &interp,
+            "not an ELF file, but long enough to hold an ELF header: 64 bytes",
+        )
+        .unwrap();
+        std::fs::set_permissions(&interp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(failure("not ELF"), Errno::ELIBBAD);
+
+        std::fs::write(&interp, "\x7fELF").unwrap();
+        assert_eq!(failure("shorter than a header"), Errno::EIO);
+
+        let mut other_machine = SyntheticElf::pie(None);
+        other_machine.machine = goblin::elf::header::EM_AARCH64;
+        other_machine.write(&interp);
+        assert_eq!(failure("another machine"), Errno::ELIBBAD);
+
+        SyntheticElf::pie(Some("/lib/ld.so")).write(&interp);
+        assert_eq!(failure("an interpreter itself"), Errno::ENOEXEC);
+
+        SyntheticElf::pie(None).write(&interp);
+        std::fs::set_permissions(&interp, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(failure("not executable"), Errno::EACCES);
+
+        // PT_INTERP must hold a NUL-terminated path.
+        std::fs::set_permissions(&interp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut bytes = SyntheticElf::pie(Some("/lib/ld.so")).bytes();
+        let at = bytes
+            .windows(11)
+            .position(|w| w == b"/lib/ld.so\0")
+            .expect("the PT_INTERP path");
+        bytes[at + 10] = b'x';
+        std::fs::write(dir.join("bin/prog"), bytes).unwrap();
+        assert_eq!(resolve(&dir, "/").unwrap_err().errno(), Errno::ENOEXEC);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     fn argv(name: &str) -> Vec<String> {

@@ -35,12 +35,11 @@ const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
 const AT_MINSIGSTKSZ: u64 = 51;
 
-/// Where the stack ended up, and where mappings go below it.
-#[derive(Debug, Clone, Copy)]
-pub struct StackInfo {
-    /// The initial stack pointer: it points at argc.
-    pub rsp: u64,
-    pub mmap_base: u64,
+/// Where mappings without an address go, top-down: below the stack and
+/// the room RLIMIT_STACK lets it grow into, as Linux's mmap_base() leaves.
+pub fn mmap_base(stack_limit: u64) -> u64 {
+    let gap = stack_limit.clamp(MIN_STACK_GAP, STACK_TOP / 6 * 5) + (1 << 20);
+    page_down(STACK_TOP - gap)
 }
 
 /// A stack image assembled downward from a fixed top address.
@@ -90,14 +89,16 @@ impl StackImage {
     }
 }
 
-/// Builds the stack of a program whose image is loaded in `mm`.
+/// Builds the stack of a program whose image is loaded in `mm`, and places
+/// its program break. Returns the initial stack pointer, which points at
+/// argc.
 pub fn build_initial_stack(
     mm: &mut MemoryManager,
     space: &dyn crate::platform::AddressSpace,
     image: &LoadedImage,
     exe: &Executable,
     args: &ExecArgs,
-) -> Result<StackInfo, LoadError> {
+) -> Result<u64, LoadError> {
     // Linux bounds the argument strings to a quarter of the stack limit
     // (and at least 32 pages): that is ARG_MAX.
     let strings: u64 = args
@@ -162,7 +163,7 @@ pub fn build_initial_stack(
         (AT_PHENT, image.phent),
         (AT_PHNUM, image.phnum),
         (AT_PAGESZ, PAGE_SIZE),
-        (AT_BASE, 0),
+        (AT_BASE, image.interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, image.entry),
         (AT_UID, u64::from(creds.uid)),
@@ -214,12 +215,7 @@ pub fn build_initial_stack(
     mm.map(req, u64::MAX, space).map_err(memory_error)?;
     mm.copy_out(stack.bottom(), &stack.bytes()).map_err(memory_error)?;
     mm.set_brk_start(image.brk_start);
-
-    let gap = args.stack_limit.clamp(MIN_STACK_GAP, STACK_TOP / 6 * 5) + (1 << 20);
-    Ok(StackInfo {
-        rsp,
-        mmap_base: page_down(STACK_TOP - gap),
-    })
+    Ok(rsp)
 }
 
 #[cfg(test)]

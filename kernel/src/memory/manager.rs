@@ -201,6 +201,14 @@ impl MemoryManager {
         self.vmas.values()
     }
 
+    /// Where mmap(2) without an address would put `len` bytes, without
+    /// mapping them. The loader places an ELF interpreter's span there, as
+    /// Linux's load_elf_interp() maps its first segment.
+    pub fn unmapped_area(&self, len: u64) -> Result<u64, Errno> {
+        let len = page_up(len).filter(|&len| len > 0).ok_or(Errno::ENOMEM)?;
+        self.find_free(0, len).ok_or(Errno::ENOMEM)
+    }
+
     /// Picks the address of a new mapping of `len` bytes (page-rounded) and
     /// clears what a MAP_FIXED replaces. `address_limit` is RLIMIT_AS.
     fn place(&mut self, req: &MapRequest, len: u64, address_limit: u64) -> Result<u64, Errno> {
@@ -1012,23 +1020,7 @@ impl Drop for MemoryManager {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::PlatformError;
-
-    /// Accepts platform calls without making them: these tests are about
-    /// the VMA bookkeeping.
-    struct NoSpace;
-
-    impl AddressSpace for NoSpace {
-        fn map(&self, _: u64, _: u64, _: Prot, _: u64) -> Result<(), PlatformError> {
-            Ok(())
-        }
-        fn unmap(&self, _: u64, _: u64) -> Result<(), PlatformError> {
-            Ok(())
-        }
-        fn protect(&self, _: u64, _: u64, _: Prot) -> Result<(), PlatformError> {
-            Ok(())
-        }
-    }
+    use crate::platform::NoSpace;
 
     static SPACE: NoSpace = NoSpace;
 
@@ -1068,6 +1060,16 @@ mod tests {
         let mut buf = [0u8; 4];
         mm.copy_in(a + 2 * P, &mut buf).unwrap();
         assert_eq!(&buf, b"tail");
+    }
+
+    #[test]
+    fn unmapped_area_is_where_mmap_would_go() {
+        let mut mm = manager();
+        let a = mm.map(anon(P), u64::MAX, &SPACE).unwrap();
+        let area = mm.unmapped_area(3 * P + 1).unwrap();
+        assert_eq!(area, a - 4 * P);
+        assert_eq!(mm.vmas().count(), 1, "nothing was mapped");
+        assert_eq!(mm.unmapped_area(0), Err(Errno::ENOMEM));
     }
 
     #[test]

@@ -113,6 +113,25 @@ pub trait AddressSpace: Send + Sync {
     fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError>;
 }
 
+/// An address space that accepts every call without making it, for tests
+/// about the kernel's own bookkeeping (VMAs, loaded images), which read and
+/// write application memory through the memory file.
+#[cfg(test)]
+pub(crate) struct NoSpace;
+
+#[cfg(test)]
+impl AddressSpace for NoSpace {
+    fn map(&self, _: u64, _: u64, _: Prot, _: u64) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    fn unmap(&self, _: u64, _: u64) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    fn protect(&self, _: u64, _: u64, _: Prot) -> Result<(), PlatformError> {
+        Ok(())
+    }
+}
+
 /// One application thread's execution context.
 pub trait Context: Send {
     /// The address space, operated through this thread (with ptrace, only
