@@ -10,7 +10,7 @@
 use std::ffi::OsStr;
 use std::fs;
 
-use crate::common::{Bundle, MUSL_INTERPRETER, Outcome, Spec, Toolchain, assert_contains, compile, run_cordon};
+use crate::common::{Bundle, MUSL_INTERPRETER, Spec, Toolchain, assert_contains, compile, run_cordon};
 
 /// What `dynamic` prints after its argv and environment when the auxiliary
 /// vector describes the program and its interpreter.
