@@ -8,6 +8,7 @@ mod common;
 mod bad_bundles;
 mod dynamic;
 mod file_mmap;
+mod file_transfer;
 mod job_control;
 mod processes;
 mod readiness_timers;

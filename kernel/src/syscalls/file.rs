@@ -30,9 +30,15 @@ pub fn close_range(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(0)
 }
 
-/// Implements close(2).
+/// Implements close(2). Closing any fd of a file drops the process's
+/// POSIX record locks on it, as on Linux.
 pub fn close(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
-    task.fds().remove(args.int(0))?;
+    let file = task.fds().remove(args.int(0))?;
+    if let Some(location) = file.location() {
+        if let Ok(st) = location.stat() {
+            crate::vfs::locks::table().release_process_file((st.st_dev, st.st_ino), task.pid);
+        }
+    }
     Ok(0)
 }
 
@@ -94,6 +100,12 @@ pub fn fcntl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         libc::F_GETFL => Ok(u64::from(file.status_flags()?)),
         libc::F_SETFL => file.set_status_flags(args.u32(2)).map(|()| 0),
         libc::F_GETPIPE_SZ => file.pipe_size().map(|size| size as u64),
+        cmd @ (libc::F_GETLK
+        | libc::F_SETLK
+        | libc::F_SETLKW
+        | libc::F_OFD_GETLK
+        | libc::F_OFD_SETLK
+        | libc::F_OFD_SETLKW) => super::lock::record_lock(task, fd, cmd, args.u64(2)),
         libc::F_SETPIPE_SZ => file.set_pipe_size(args.u32(2) as usize).map(|size| size as u64),
         _ => Err(Errno::ENOSYS),
     }

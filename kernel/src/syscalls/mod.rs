@@ -12,6 +12,7 @@ mod credentials;
 mod file;
 mod futex;
 mod io;
+mod lock;
 mod memory;
 mod names;
 mod numbers;
@@ -28,6 +29,7 @@ mod system;
 mod table;
 mod time;
 mod timer;
+mod transfer;
 
 pub use args::Arg;
 pub use system::RELEASE as KERNEL_RELEASE;

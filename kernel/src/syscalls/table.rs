@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use super::args::Arg;
 use super::numbers::SYSCALLS;
 use super::{
-    Handler, attr, clone, credentials, file, futex, io, memory, names, open, path, poll, process, rlimit, sched,
-    signal, stat, system, time, timer,
+    Handler, attr, clone, credentials, file, futex, io, lock, memory, names, open, path, poll, process, rlimit, sched,
+    signal, stat, system, time, timer, transfer,
 };
 
 /// How completely a system call is implemented.
@@ -155,6 +155,14 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
             file::ioctl,
         ),
         "close_range" => (Full, file::close_range),
+        "sendfile" => (Full, transfer::sendfile),
+        "copy_file_range" => (Full, transfer::copy_file_range),
+        "splice" => (
+            Partial("copies through a kernel buffer; SPLICE_F_NONBLOCK is not acted on"),
+            transfer::splice,
+        ),
+        "fadvise64" => (Full, transfer::fadvise64),
+        "flock" => (Partial("files with a path; pipes and sockets are EINVAL"), lock::flock),
         // Opening and asking about files.
         "open" => (Partial("FIFOs and sockets opened by path answer ENXIO"), open::open),
         "openat" => (Partial("FIFOs and sockets opened by path answer ENXIO"), open::openat),

@@ -671,10 +671,16 @@ impl Task {
             context,
             ..
         } = self;
+        let pid = kernel.tasks.tgid(tid);
+        // The last holder of the fd table closes the process's files, which
+        // drops its POSIX record locks (before the parent hears of the exit).
+        let closes_all = Arc::strong_count(&fds) == 1;
         drop(fds);
+        if let (true, Some(pid)) = (closes_all, pid) {
+            crate::vfs::locks::table().release_owner(crate::vfs::locks::Owner::Process(pid));
+        }
         drop(mm);
         drop(context);
-        let pid = kernel.tasks.tgid(tid);
         if kernel.tasks.exit_thread(tid, status, cpu) {
             if let Some(pid) = pid {
                 kernel.timers.forget(pid, false);

@@ -229,6 +229,13 @@ impl File for OpenFile {
     }
 }
 
+impl Drop for OpenFile {
+    /// The last close of a description drops its flock and OFD locks.
+    fn drop(&mut self) {
+        super::locks::table().release_owner(super::locks::Owner::Description(self as *const OpenFile as usize));
+    }
+}
+
 impl OpenFile {
     fn set_offset(&self, position: &mut Position, offset: i64) -> Result<u64, Errno> {
         if self.kind == FileKind::Directory && offset == 0 {

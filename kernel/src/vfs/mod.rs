@@ -15,6 +15,7 @@ mod dentry;
 mod devfs;
 mod file;
 mod host;
+pub mod locks;
 pub mod lookup;
 mod memfs;
 mod mount;

@@ -1,0 +1,173 @@
+//! Advisory locks: flock(2) and fcntl(2)'s record locks.
+
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use crate::arch::SyscallArgs;
+use crate::errno::SyscallResult;
+use crate::fs::File;
+use crate::task::{Restart, Task};
+use crate::vfs::locks::{self, Owner, RangeLock};
+
+/// The identity of a file with a path (locks are on files, not pipes).
+fn identity(file: &Arc<dyn File>) -> Result<(u64, u64), Errno> {
+    let location = file.location().ok_or(Errno::EINVAL)?;
+    let st = location.stat()?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// The owner of flock and OFD locks: the open file description itself.
+fn description(file: &Arc<dyn File>) -> Owner {
+    Owner::Description(Arc::as_ptr(file) as *const () as usize)
+}
+
+/// A blocked lock wait interrupted by a handled signal restarts only with
+/// SA_RESTART (ERESTARTSYS), as on Linux.
+fn interrupted(task: &mut Task, result: Result<(), Errno>) -> SyscallResult {
+    match result {
+        Ok(()) => Ok(0),
+        Err(Errno::EINTR) => {
+            task.restart = Some(Restart::UnlessHandled);
+            Err(Errno::EINTR)
+        }
+        Err(errno) => Err(errno),
+    }
+}
+
+/// Implements flock(2) on files with a path.
+pub fn flock(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let file = task.fds().get(args.int(0))?;
+    let operation = args.int(1);
+    let nonblocking = operation & libc::LOCK_NB != 0;
+    let id = identity(&file)?;
+    let owner = description(&file);
+    match operation & !libc::LOCK_NB {
+        libc::LOCK_UN => {
+            locks::table().unflock(id, owner);
+            Ok(0)
+        }
+        op @ (libc::LOCK_SH | libc::LOCK_EX) => {
+            let result = locks::table().flock(id, owner, op == libc::LOCK_EX, nonblocking, &task.blocker());
+            interrupted(task, result)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// struct flock as x86-64 lays it out: l_type and l_whence (shorts), then
+/// l_start, l_len (off_t) and l_pid.
+struct Flock {
+    kind: i16,
+    whence: i16,
+    start: i64,
+    len: i64,
+    pid: i32,
+}
+
+impl Flock {
+    fn read(task: &Task, addr: u64) -> Result<Flock, Errno> {
+        let mut raw = [0u8; 32];
+        task.mm().copy_in(addr, &mut raw)?;
+        let i16_at = |i: usize| i16::from_ne_bytes(raw[i..i + 2].try_into().expect("2 bytes"));
+        let i64_at = |i: usize| i64::from_ne_bytes(raw[i..i + 8].try_into().expect("8 bytes"));
+        Ok(Flock {
+            kind: i16_at(0),
+            whence: i16_at(2),
+            start: i64_at(8),
+            len: i64_at(16),
+            pid: i32::from_ne_bytes(raw[24..28].try_into().expect("4 bytes")),
+        })
+    }
+
+    fn write(&self, task: &Task, addr: u64) -> Result<(), Errno> {
+        let mut raw = [0u8; 32];
+        raw[0..2].copy_from_slice(&self.kind.to_ne_bytes());
+        raw[2..4].copy_from_slice(&self.whence.to_ne_bytes());
+        raw[8..16].copy_from_slice(&self.start.to_ne_bytes());
+        raw[16..24].copy_from_slice(&self.len.to_ne_bytes());
+        raw[24..28].copy_from_slice(&self.pid.to_ne_bytes());
+        task.mm().copy_out(addr, &raw)
+    }
+
+    /// The byte range `[start, end]` this lock covers.
+    fn range(&self, file: &Arc<dyn File>) -> Result<(u64, u64), Errno> {
+        let base = match i32::from(self.whence) {
+            libc::SEEK_SET => 0,
+            libc::SEEK_CUR => file.seek(0, libc::SEEK_CUR)? as i64,
+            libc::SEEK_END => file.stat()?.st_size,
+            _ => return Err(Errno::EINVAL),
+        };
+        let start = base.checked_add(self.start).ok_or(Errno::EOVERFLOW)?;
+        let (start, end) = match self.len {
+            0 => (start, u64::MAX as i128),
+            len if len > 0 => (start, i128::from(start) + i128::from(len) - 1),
+            len => (start + len, i128::from(start) - 1),
+        };
+        if start < 0 {
+            return Err(Errno::EINVAL);
+        }
+        Ok((start as u64, end.min(u64::MAX as i128) as u64))
+    }
+}
+
+/// fcntl(2)'s F_GETLK, F_SETLK, F_SETLKW and their OFD forms.
+pub fn record_lock(task: &mut Task, fd: i32, cmd: i32, addr: u64) -> SyscallResult {
+    let file = task.fds().get(fd)?;
+    let id = identity(&file)?;
+    let mut request = Flock::read(task, addr)?;
+    let ofd = matches!(cmd, libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW);
+    if ofd && request.pid != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let owner = if ofd {
+        description(&file)
+    } else {
+        Owner::Process(task.pid)
+    };
+    let (start, end) = request.range(&file)?;
+    let write = match i32::from(request.kind) {
+        libc::F_RDLCK => false,
+        libc::F_WRLCK => true,
+        libc::F_UNLCK => false,
+        _ => return Err(Errno::EINVAL),
+    };
+    let lock = RangeLock {
+        owner,
+        start,
+        end,
+        write,
+    };
+    if matches!(cmd, libc::F_GETLK | libc::F_OFD_GETLK) {
+        if i32::from(request.kind) == libc::F_UNLCK {
+            return Err(Errno::EINVAL);
+        }
+        match locks::table().conflicting(id, lock) {
+            None => request.kind = libc::F_UNLCK as i16,
+            Some(held) => {
+                request.kind = if held.write { libc::F_WRLCK } else { libc::F_RDLCK } as i16;
+                request.whence = libc::SEEK_SET as i16;
+                request.start = held.start as i64;
+                request.len = if held.end == u64::MAX {
+                    0
+                } else {
+                    (held.end - held.start + 1) as i64
+                };
+                request.pid = match held.owner {
+                    Owner::Process(pid) => pid,
+                    Owner::Description(_) => -1,
+                };
+            }
+        }
+        request.write(task, addr)?;
+        return Ok(0);
+    }
+    let access = file.status_flags()? as i32 & libc::O_ACCMODE;
+    let unlock = i32::from(request.kind) == libc::F_UNLCK;
+    if !unlock && ((write && access == libc::O_RDONLY) || (!write && access == libc::O_WRONLY)) {
+        return Err(Errno::EBADF);
+    }
+    let wait = matches!(cmd, libc::F_SETLKW | libc::F_OFD_SETLKW);
+    let result = locks::table().set(id, lock, unlock, wait, &task.blocker());
+    interrupted(task, result)
+}

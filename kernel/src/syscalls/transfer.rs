@@ -1,0 +1,219 @@
+//! Moving data between two files inside the kernel: sendfile,
+//! copy_file_range, splice; and fadvise64, which only checks its arguments.
+
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use super::MAX_RW_COUNT;
+use crate::arch::SyscallArgs;
+use crate::errno::SyscallResult;
+use crate::fs::File;
+use crate::task::{Restart, Task};
+
+/// The bounce buffer between the two files.
+const CHUNK: usize = 128 << 10;
+
+/// Where one side of a transfer reads or writes: at a position the caller
+/// keeps (an offset pointer), or at the file's own position.
+#[derive(Clone, Copy)]
+enum Position {
+    Own,
+    At(u64),
+}
+
+/// Copies up to `count` bytes from `input` to `output`. Stops early at end
+/// of input, or when a side would block after something was moved.
+/// Returns the bytes moved and the positions after them.
+fn copy(
+    task: &mut Task,
+    input: &Arc<dyn File>,
+    mut from: Position,
+    output: &Arc<dyn File>,
+    mut to: Position,
+    count: u64,
+) -> Result<(u64, Position, Position), Errno> {
+    let mut done = 0u64;
+    let mut buf = vec![0u8; CHUNK.min(count as usize)];
+    while done < count {
+        let want = buf.len().min((count - done) as usize);
+        let offset = match from {
+            Position::Own => None,
+            Position::At(at) => Some(at),
+        };
+        let n = match input.read(&task.blocker(), &mut buf[..want], offset) {
+            Ok(n) => n,
+            Err(errno) if done > 0 && matches!(errno, Errno::EAGAIN | Errno::EINTR) => break,
+            Err(errno) => return Err(errno),
+        };
+        if n == 0 {
+            break;
+        }
+        let offset = match to {
+            Position::Own => None,
+            Position::At(at) => Some(at),
+        };
+        let written = match output.write(&task.blocker(), &buf[..n], offset) {
+            Ok(written) => written,
+            Err(errno) if done > 0 && matches!(errno, Errno::EAGAIN | Errno::EINTR) => break,
+            Err(Errno::EPIPE) => {
+                let _ = task
+                    .tasks()
+                    .send(task.pid, crate::signal::SigInfo::from_kernel(libc::SIGPIPE));
+                return Err(Errno::EPIPE);
+            }
+            Err(errno) => return Err(errno),
+        };
+        if let Position::At(at) = &mut from {
+            *at += written as u64;
+        }
+        if let Position::At(at) = &mut to {
+            *at += written as u64;
+        }
+        done += written as u64;
+        if written < n {
+            // The input gave more than the output took: put the input back
+            // where the output stopped, for files with a position.
+            if let Position::Own = from {
+                let _ = input.seek(written as i64 - n as i64, libc::SEEK_CUR);
+            }
+            break;
+        }
+        if n < want {
+            break;
+        }
+    }
+    Ok((done, from, to))
+}
+
+/// Reads an optional loff_t* argument.
+fn read_offset(task: &Task, addr: u64) -> Result<Position, Errno> {
+    if addr == 0 {
+        return Ok(Position::Own);
+    }
+    let offset = task.mm().read_pod::<i64>(addr)?;
+    if offset < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Position::At(offset as u64))
+}
+
+fn write_offset(task: &Task, addr: u64, position: Position) -> Result<(), Errno> {
+    match position {
+        Position::At(at) if addr != 0 => task.mm().write_pod(addr, &(at as i64)),
+        _ => Ok(()),
+    }
+}
+
+fn readable(file: &Arc<dyn File>) -> Result<(), Errno> {
+    match file.status_flags()? as i32 & libc::O_ACCMODE {
+        libc::O_WRONLY => Err(Errno::EBADF),
+        _ => Ok(()),
+    }
+}
+
+fn writable(file: &Arc<dyn File>) -> Result<(), Errno> {
+    match file.status_flags()? as i32 & libc::O_ACCMODE {
+        libc::O_RDONLY => Err(Errno::EBADF),
+        _ => Ok(()),
+    }
+}
+
+fn finish(task: &mut Task, result: Result<u64, Errno>) -> SyscallResult {
+    if result == Err(Errno::EINTR) {
+        task.restart = Some(Restart::UnlessHandled);
+    }
+    result
+}
+
+/// Implements sendfile(2): from a file with data (the offset pointer, or
+/// its position) to any writable file.
+pub fn sendfile(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let output = task.fds().get(args.int(0))?;
+    let input = task.fds().get(args.int(1))?;
+    readable(&input)?;
+    writable(&output)?;
+    if input.location().is_none() {
+        return Err(Errno::EINVAL);
+    }
+    let from = read_offset(task, args.u64(2))?;
+    let count = args.u64(3).min(MAX_RW_COUNT);
+    let result = copy(task, &input, from, &output, Position::Own, count);
+    let result = result.and_then(|(done, from, _)| write_offset(task, args.u64(2), from).map(|()| done));
+    finish(task, result)
+}
+
+/// Implements copy_file_range(2) between two files with data (no flags).
+pub fn copy_file_range(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    if args.u32(5) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let input = task.fds().get(args.int(0))?;
+    let output = task.fds().get(args.int(2))?;
+    readable(&input)?;
+    writable(&output)?;
+    if output.status_flags()? & libc::O_APPEND as u32 != 0 {
+        return Err(Errno::EBADF);
+    }
+    let (Some(in_location), Some(out_location)) = (input.location(), output.location()) else {
+        return Err(Errno::EINVAL);
+    };
+    for location in [in_location, out_location] {
+        match location.stat()?.st_mode & libc::S_IFMT {
+            libc::S_IFREG => {}
+            libc::S_IFDIR => return Err(Errno::EISDIR),
+            _ => return Err(Errno::EINVAL),
+        }
+    }
+    let from = read_offset(task, args.u64(1))?;
+    let to = read_offset(task, args.u64(3))?;
+    let count = args.u64(4).min(MAX_RW_COUNT);
+    let result = copy(task, &input, from, &output, to, count).and_then(|(done, from, to)| {
+        write_offset(task, args.u64(1), from)?;
+        write_offset(task, args.u64(3), to)?;
+        Ok(done)
+    });
+    finish(task, result)
+}
+
+/// Implements splice(2) as a copy: one side must be a pipe, as on Linux;
+/// the data is moved through a kernel buffer rather than by page.
+pub fn splice(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let known = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MORE | libc::SPLICE_F_GIFT;
+    if args.u32(5) & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let input = task.fds().get(args.int(0))?;
+    let output = task.fds().get(args.int(2))?;
+    readable(&input)?;
+    writable(&output)?;
+    let (in_pipe, out_pipe) = (input.pipe_size().is_ok(), output.pipe_size().is_ok());
+    if !in_pipe && !out_pipe {
+        return Err(Errno::EINVAL);
+    }
+    if (in_pipe && args.u64(1) != 0) || (out_pipe && args.u64(3) != 0) {
+        return Err(Errno::ESPIPE);
+    }
+    let from = read_offset(task, args.u64(1))?;
+    let to = read_offset(task, args.u64(3))?;
+    let count = args.u64(4).min(MAX_RW_COUNT);
+    let result = copy(task, &input, from, &output, to, count).and_then(|(done, from, to)| {
+        write_offset(task, args.u64(1), from)?;
+        write_offset(task, args.u64(3), to)?;
+        Ok(done)
+    });
+    finish(task, result)
+}
+
+/// Implements fadvise64(2): the advice is checked and then has nothing to
+/// act on (file data is in memory or read on demand).
+pub fn fadvise64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let file = task.fds().get(args.int(0))?;
+    if file.pipe_size().is_ok() {
+        return Err(Errno::ESPIPE);
+    }
+    if !(libc::POSIX_FADV_NORMAL..=libc::POSIX_FADV_NOREUSE).contains(&args.int(3)) || (args.u64(2) as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
