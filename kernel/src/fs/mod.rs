@@ -11,7 +11,7 @@ mod pipe;
 
 pub use fd_table::FdTable;
 pub use host::{HOST_POLL_INTERVAL, HostFile};
-pub use pipe::{PIPE_BUF, new_pipe};
+pub use pipe::{Fifo, PIPE_BUF, new_pipe};
 
 use nix::errno::Errno;
 

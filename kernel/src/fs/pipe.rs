@@ -11,6 +11,7 @@ use nix::errno::Errno;
 use super::File;
 use crate::memory::Pod;
 use crate::task::{Blocker, WaitQueue};
+use crate::vfs::Location;
 
 /// Writes up to this size are atomic.
 pub const PIPE_BUF: usize = 4096;
@@ -32,12 +33,16 @@ struct Pipe {
     queue: WaitQueue,
 }
 
-/// One end of a pipe, as an open file description.
+/// One end of a pipe (or both, for a FIFO opened O_RDWR), as an open file
+/// description.
 pub struct PipeEnd {
     pipe: Arc<Pipe>,
-    writer: bool,
+    reads: bool,
+    writes: bool,
     /// O_NONBLOCK and the access mode, as F_GETFL shows them.
     flags: AtomicU32,
+    /// The FIFO's name, for a FIFO opened by path.
+    location: Option<Location>,
 }
 
 /// Creates a pipe; returns its read end and its write end. `nonblock` is
@@ -55,15 +60,81 @@ pub fn new_pipe(nonblock: bool) -> (Arc<dyn File>, Arc<dyn File>) {
     let extra = if nonblock { libc::O_NONBLOCK as u32 } else { 0 };
     let read_end = PipeEnd {
         pipe: Arc::clone(&pipe),
-        writer: false,
+        reads: true,
+        writes: false,
         flags: AtomicU32::new(libc::O_RDONLY as u32 | extra),
+        location: None,
     };
     let write_end = PipeEnd {
         pipe,
-        writer: true,
+        reads: false,
+        writes: true,
         flags: AtomicU32::new(libc::O_WRONLY as u32 | extra),
+        location: None,
     };
     (Arc::new(read_end), Arc::new(write_end))
+}
+
+/// The pipe behind a FIFO's name (fifo(7)): made by the first open, shared
+/// by every open while any end is open.
+#[derive(Default)]
+pub struct Fifo {
+    pipe: Mutex<std::sync::Weak<Pipe>>,
+}
+
+impl Fifo {
+    /// Opens an end of the FIFO named at `location`. A reader waits for a
+    /// writer and a writer for a reader, unless O_NONBLOCK (then a writer
+    /// without readers gets ENXIO); O_RDWR never waits.
+    pub fn open(&self, location: Location, flags: i32, blocker: &Blocker) -> Result<Arc<dyn File>, Errno> {
+        let access = flags & libc::O_ACCMODE;
+        let (reads, writes) = (access != libc::O_WRONLY, access != libc::O_RDONLY);
+        let nonblock = flags & libc::O_NONBLOCK != 0;
+        let pipe = {
+            let mut slot = self.pipe.lock().expect("fifo poisoned");
+            match slot.upgrade() {
+                Some(pipe) => pipe,
+                None => {
+                    let pipe = Arc::new(Pipe {
+                        state: Mutex::new(PipeState {
+                            buffer: VecDeque::new(),
+                            capacity: DEFAULT_CAPACITY,
+                            readers: 0,
+                            writers: 0,
+                        }),
+                        queue: WaitQueue::default(),
+                    });
+                    *slot = Arc::downgrade(&pipe);
+                    pipe
+                }
+            }
+        };
+        if writes && !reads && nonblock && pipe.state.lock().expect("pipe poisoned").readers == 0 {
+            return Err(Errno::ENXIO);
+        }
+        {
+            let mut state = pipe.state.lock().expect("pipe poisoned");
+            state.readers += usize::from(reads);
+            state.writers += usize::from(writes);
+        }
+        let end = PipeEnd {
+            pipe: Arc::clone(&pipe),
+            reads,
+            writes,
+            flags: AtomicU32::new((flags & (libc::O_ACCMODE | libc::O_NONBLOCK)) as u32),
+            location: Some(location),
+        };
+        pipe.queue.notify_all();
+        if !nonblock && reads != writes {
+            // Wait for the other side; dropping `end` on EINTR undoes the open.
+            blocker.block_on(Some(&pipe.queue), None, || {
+                let state = pipe.state.lock().expect("pipe poisoned");
+                let other = if reads { state.writers } else { state.readers };
+                (other > 0).then_some(Ok(()))
+            })?;
+        }
+        Ok(Arc::new(end))
+    }
 }
 
 impl PipeEnd {
@@ -80,11 +151,8 @@ impl Drop for PipeEnd {
     fn drop(&mut self) {
         {
             let mut state = self.lock();
-            if self.writer {
-                state.writers -= 1;
-            } else {
-                state.readers -= 1;
-            }
+            state.writers -= usize::from(self.writes);
+            state.readers -= usize::from(self.reads);
         }
         self.pipe.queue.notify_all();
     }
@@ -92,7 +160,7 @@ impl Drop for PipeEnd {
 
 impl File for PipeEnd {
     fn read(&self, blocker: &Blocker, buf: &mut [u8], _offset: Option<u64>) -> Result<usize, Errno> {
-        if self.writer {
+        if !self.reads {
             return Err(Errno::EBADF);
         }
         let wanted = buf.len();
@@ -119,7 +187,7 @@ impl File for PipeEnd {
     }
 
     fn write(&self, blocker: &Blocker, data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
-        if !self.writer {
+        if !self.writes {
             return Err(Errno::EBADF);
         }
         let total = data.len();
@@ -158,6 +226,9 @@ impl File for PipeEnd {
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {
+        if let Some(location) = &self.location {
+            return location.stat();
+        }
         let mut stat = <libc::stat as Pod>::zeroed();
         stat.st_mode = libc::S_IFIFO | 0o600;
         stat.st_nlink = 1;
@@ -172,13 +243,14 @@ impl File for PipeEnd {
     fn poll(&self) -> u16 {
         let state = self.lock();
         let mut ready = 0;
-        if self.writer {
+        if self.writes {
             if state.readers == 0 {
                 ready |= libc::POLLERR as u16;
             } else if state.capacity.saturating_sub(state.buffer.len()) >= PIPE_BUF {
                 ready |= (libc::POLLOUT | libc::POLLWRNORM) as u16;
             }
-        } else {
+        }
+        if self.reads {
             if !state.buffer.is_empty() {
                 ready |= (libc::POLLIN | libc::POLLRDNORM) as u16;
             }
@@ -191,6 +263,10 @@ impl File for PipeEnd {
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
         Some(&self.pipe.queue)
+    }
+
+    fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
     }
 
     fn pipe_size(&self) -> Result<usize, Errno> {

@@ -14,7 +14,7 @@ fn open_at(task: &mut Task, dirfd: i32, path: u64, flags: i32, mode: u32) -> Sys
     let mode = mode & 0o7777 & !task.fs().umask;
     let file = {
         let resolver = task.resolver_at(dirfd)?;
-        ops::open(&resolver, &path, flags, mode)?
+        ops::open(&resolver, &path, flags, mode, &task.blocker())?
     };
     let limit = task.limit(libc::RLIMIT_NOFILE);
     Ok(task.fds().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
@@ -84,7 +84,7 @@ pub fn openat2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let file = {
         let mut resolver = task.resolver_at(dirfd)?;
         resolver.root = resolver.cwd.clone();
-        ops::open(&resolver, &path, flags, mode)?
+        ops::open(&resolver, &path, flags, mode, &task.blocker())?
     };
     let limit = task.limit(libc::RLIMIT_NOFILE);
     Ok(task.fds().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)

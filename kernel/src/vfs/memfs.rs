@@ -22,9 +22,11 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use nix::errno::Errno;
 
 use super::host::HostNode;
-use super::{DirEntry, FileKind, Inode, NewAttr, NewNode, RenameFlags, SetAttr, empty_stat, now};
+use super::{DirEntry, FileKind, Inode, Location, NewAttr, NewNode, RenameFlags, SetAttr, empty_stat, now};
 use crate::arch::PAGE_SIZE;
+use crate::fs::{Fifo, File};
 use crate::memory::{MemoryFile, SharedBacking, SharedPiece};
+use crate::task::Blocker;
 
 /// TMPFS_MAGIC, as statfs reports it.
 const TMPFS_MAGIC: i64 = 0x0102_1994;
@@ -147,7 +149,8 @@ enum Body {
     Dir(Mutex<Dir>),
     File(Mutex<Data>),
     Symlink(Vec<u8>),
-    /// FIFOs, devices and sockets: a name and attributes, no data.
+    Fifo(Fifo),
+    /// Devices and sockets: a name and attributes, no data.
     Special,
 }
 
@@ -195,6 +198,7 @@ impl MemNode {
             })),
             FileKind::Regular => Body::File(Mutex::new(Data::Lower(host, st.st_size as u64))),
             FileKind::Symlink => Body::Symlink(host.readlink()?),
+            FileKind::Fifo => Body::Fifo(Fifo::default()),
             _ => Body::Special,
         };
         Ok(Arc::new_cyclic(|me| MemNode {
@@ -396,7 +400,7 @@ impl MemNode {
             },
             Body::Symlink(target) => target.len() as u64,
             Body::Dir(_) => 4096,
-            Body::Special => 0,
+            Body::Fifo(_) | Body::Special => 0,
         }
     }
 
@@ -537,6 +541,13 @@ impl Inode for MemNode {
         Ok(bytes.len())
     }
 
+    fn open(&self, location: &Location, flags: i32, blocker: &Blocker) -> Result<Option<Arc<dyn File>>, Errno> {
+        match &self.body {
+            Body::Fifo(fifo) => fifo.open(location.clone(), flags, blocker).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     fn create(&self, name: &[u8], node: NewNode, attr: NewAttr) -> Result<Arc<dyn Inode>, Errno> {
         let mut dir = self.dir()?;
         match self.entry(&mut dir, name) {
@@ -552,7 +563,7 @@ impl Inode for MemNode {
             ),
             NewNode::Directory => (FileKind::Directory, Body::Dir(Mutex::new(Dir::default())), 0),
             NewNode::Symlink(target) => (FileKind::Symlink, Body::Symlink(target), 0),
-            NewNode::Fifo => (FileKind::Fifo, Body::Special, 0),
+            NewNode::Fifo => (FileKind::Fifo, Body::Fifo(Fifo::default()), 0),
             NewNode::CharDevice(rdev) => (FileKind::CharDevice, Body::Special, rdev),
         };
         let mode = if kind == FileKind::Symlink {

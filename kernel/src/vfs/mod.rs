@@ -36,6 +36,7 @@ pub use mount::{MountFlags, MountNamespace, MountSource, MountSpec};
 
 use crate::fs::File;
 use crate::kernel::Credentials;
+use crate::task::Blocker;
 
 /// Linux's MAXSYMLINKS: how many symlinks one resolution may follow.
 pub const MAX_SYMLINKS: u32 = 40;
@@ -182,10 +183,10 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::ENODEV)
     }
 
-    /// Opens a node whose files are not plain data (devices, FIFOs, synthetic
-    /// files computed at open). `None`: the VFS's generic [`OpenFile`] over
+    /// Opens a node whose files are not plain data (FIFOs, synthetic files
+    /// computed at open); opening may wait (a FIFO waits for its other end). `None`: the VFS's generic [`OpenFile`] over
     /// `read_at`/`write_at`/`readdir` serves it.
-    fn open(&self, _location: &Location, _flags: i32) -> Result<Option<Arc<dyn File>>, Errno> {
+    fn open(&self, _location: &Location, _flags: i32, _blocker: &Blocker) -> Result<Option<Arc<dyn File>>, Errno> {
         Ok(None)
     }
 

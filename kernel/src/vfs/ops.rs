@@ -11,6 +11,7 @@ use super::lookup::{Follow, Parent, Resolver};
 use super::mount::MountNamespace;
 use super::{FileKind, MAY_EXEC, MAY_READ, MAY_WRITE, NewAttr, NewNode, OpenFile, RenameFlags, SetAttr, check_access};
 use crate::fs::File;
+use crate::task::Blocker;
 
 /// open(2) flags that only matter at open time or that cordon accepts and
 /// ignores (O_LARGEFILE is implied on x86-64; O_DIRECT and O_SYNC have no
@@ -23,7 +24,13 @@ fn kind_of(location: &Location) -> Result<FileKind, Errno> {
 
 /// Opens (and with O_CREAT makes) the file at `path`. `mode` is already
 /// masked by the umask.
-pub fn open(resolver: &Resolver, path: &[u8], flags: i32, mode: u32) -> Result<Arc<dyn File>, Errno> {
+pub fn open(
+    resolver: &Resolver,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+    blocker: &Blocker,
+) -> Result<Arc<dyn File>, Errno> {
     let flags = if flags & libc::O_PATH != 0 {
         flags & O_PATH_KEEPS
     } else {
@@ -78,13 +85,15 @@ pub fn open(resolver: &Resolver, path: &[u8], flags: i32, mode: u32) -> Result<A
             }
             return super::devfs::open_device(location, st.st_rdev, flags);
         }
-        // FIFOs opened by name and sockets bound to a path have no open
-        // file here yet.
-        FileKind::Fifo | FileKind::Socket => return Err(Errno::ENXIO),
+        // Sockets bound to a path cannot be opened, as on Linux.
+        FileKind::Socket => return Err(Errno::ENXIO),
         _ => {}
     }
-    if let Some(file) = location.inode().open(&location, flags)? {
+    if let Some(file) = location.inode().open(&location, flags, blocker)? {
         return Ok(file);
+    }
+    if kind == FileKind::Fifo {
+        return Err(Errno::ENXIO);
     }
     if flags & libc::O_TRUNC != 0 && writes && kind == FileKind::Regular && !created {
         location.inode().set_attr(SetAttr {
