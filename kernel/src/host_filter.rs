@@ -77,11 +77,22 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_fcntl,
     libc::SYS_openat2,
     // Host trees under the VFS: directory listings, symlink targets,
-    // statfs, and duplicating a root fd handed to the kernel.
+    // statfs, duplicating a root fd handed to the kernel; and writes to host
+    // trees mounted directly, always relative to fds the kernel holds.
     libc::SYS_getdents64,
     libc::SYS_readlinkat,
     libc::SYS_fstatfs,
     libc::SYS_dup,
+    libc::SYS_mkdirat,
+    libc::SYS_unlinkat,
+    libc::SYS_renameat2,
+    libc::SYS_symlinkat,
+    libc::SYS_linkat,
+    libc::SYS_mknodat,
+    libc::SYS_fchmodat2,
+    libc::SYS_fchownat,
+    libc::SYS_utimensat,
+    libc::SYS_ftruncate,
     // Answered with ENOENT by the path-open filter stacked beside this one.
     libc::SYS_open,
     libc::SYS_openat,

@@ -10,6 +10,7 @@ mod dynamic;
 mod file_mmap;
 mod file_transfer;
 mod job_control;
+mod mounts;
 mod processes;
 mod readiness_timers;
 mod run_programs;

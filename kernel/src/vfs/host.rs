@@ -5,7 +5,8 @@
 //! RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS) and O_NOFOLLOW: the host
 //! never resolves a symlink or a `..` for the application (the VFS does,
 //! inside the container's root), so no host path outside the tree is ever
-//! named. Host nodes are read-only; writes go to the memory overlay above.
+//! named. Under the memory overlay host nodes are only read; a host tree
+//! mounted directly (`--overlay=none`, bind mounts) can also be written.
 
 use std::any::Any;
 use std::ffi::CString;
@@ -94,6 +95,8 @@ pub struct HostNode {
     ino: (u64, u64),
     /// A read-only fd of a regular file, opened on first read.
     reader: OnceLock<OwnedFd>,
+    /// A read-write fd of a regular file, opened on first write.
+    writer: OnceLock<OwnedFd>,
 }
 
 impl HostNode {
@@ -111,6 +114,7 @@ impl HostNode {
             origin,
             ino: (st.st_dev, st.st_ino),
             reader: OnceLock::new(),
+            writer: OnceLock::new(),
         }))
     }
 
@@ -148,6 +152,42 @@ impl HostNode {
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
+    }
+
+    /// A read-write fd of a regular file, opened on first write from the
+    /// parent and checked to be the file that was looked up.
+    fn writer(&self) -> Result<&OwnedFd, Errno> {
+        if let Some(fd) = self.writer.get() {
+            return Ok(fd);
+        }
+        let (parent, name) = self.origin.as_ref().ok_or(Errno::EISDIR)?;
+        let fd = open_beneath(parent.fd.as_raw_fd(), name, libc::O_RDWR)?;
+        let st = fstat(&fd)?;
+        if (st.st_dev, st.st_ino) != self.ino {
+            return Err(Errno::ESTALE);
+        }
+        Ok(self.writer.get_or_init(|| fd))
+    }
+
+    /// chmod through the node's own fd (fchmodat2 with AT_EMPTY_PATH): no
+    /// name is resolved on the host.
+    fn chmod(&self, mode: u32) -> Result<(), Errno> {
+        // SAFETY: fchmodat2 on our own O_PATH fd with an empty path.
+        host_result(unsafe {
+            libc::syscall(
+                libc::SYS_fchmodat2,
+                self.fd.as_raw_fd(),
+                c"".as_ptr(),
+                mode & 0o7777,
+                libc::AT_EMPTY_PATH,
+            )
+        })
+    }
+
+    /// chown through the node's own fd; u32::MAX leaves an id unchanged.
+    fn chown(&self, uid: u32, gid: u32) -> Result<(), Errno> {
+        // SAFETY: fchownat on our own O_PATH fd with an empty path.
+        host_result(unsafe { libc::fchownat(self.fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) }.into())
     }
 
     /// The read-only fd of a regular file, opened on first use from the
@@ -223,16 +263,47 @@ impl HostNode {
     }
 }
 
-/// A host tree mounted directly (a read-only bind mount): each node is a
-/// [`HostNode`] that can hand out its children.
+/// A host tree mounted directly: the root with `--overlay=none`, or a bind
+/// mount. Each node is a [`HostNode`] that hands out its children. Changes
+/// (when the tree is writable) go to the host with *at calls relative to
+/// the fds the nodes hold, one component at a time, and never follow a
+/// symlink: creating, removing and renaming act on the names themselves,
+/// and attributes change through the node's own O_PATH fd.
 pub struct HostTree {
     node: Arc<HostNode>,
+    writable: bool,
 }
 
 impl HostTree {
-    pub fn new(node: Arc<HostNode>) -> Arc<HostTree> {
-        Arc::new(HostTree { node })
+    pub fn new(node: Arc<HostNode>, writable: bool) -> Arc<HostTree> {
+        Arc::new(HostTree { node, writable })
     }
+
+    fn check_writable(&self) -> Result<(), Errno> {
+        if self.writable { Ok(()) } else { Err(Errno::EROFS) }
+    }
+
+    fn dir_fd(&self) -> RawFd {
+        self.node.fd.as_raw_fd()
+    }
+
+    /// The host tree node behind an inode of this kind (rename, link).
+    fn other<'a>(&self, inode: &'a Arc<dyn Inode>) -> Result<&'a HostTree, Errno> {
+        inode.as_any().downcast_ref::<HostTree>().ok_or(Errno::EXDEV)
+    }
+}
+
+/// A name as a C string for the *at calls (callers pass single components).
+fn c_name(name: &[u8]) -> Result<CString, Errno> {
+    if name.is_empty() || name.contains(&b'/') || name == b"." || name == b".." {
+        return Err(Errno::EINVAL);
+    }
+    CString::new(name).map_err(|_| Errno::EINVAL)
+}
+
+/// A host system call's -1/errno result as a Result.
+fn host_result(ret: libc::c_long) -> Result<(), Errno> {
+    if ret < 0 { Err(Errno::last()) } else { Ok(()) }
 }
 
 impl Inode for HostTree {
@@ -241,7 +312,7 @@ impl Inode for HostTree {
     }
 
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
-        Ok(HostTree::new(self.node.lookup_host(name)?))
+        Ok(HostTree::new(self.node.lookup_host(name)?, self.writable))
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
@@ -256,24 +327,143 @@ impl Inode for HostTree {
         self.node.read_at(buf, offset)
     }
 
-    fn create(&self, _: &[u8], _: super::NewNode, _: super::NewAttr) -> Result<Arc<dyn Inode>, Errno> {
-        Err(Errno::EROFS)
+    fn write_at(&self, data: &[u8], offset: u64) -> Result<usize, Errno> {
+        self.check_writable()?;
+        let fd = self.node.writer()?;
+        loop {
+            match nix::sys::uio::pwrite(fd, data, offset as i64) {
+                Err(Errno::EINTR) => continue,
+                result => return result,
+            }
+        }
     }
 
-    fn link(&self, _: &[u8], _: &Arc<dyn Inode>) -> Result<(), Errno> {
-        Err(Errno::EROFS)
+    fn create(&self, name: &[u8], node: super::NewNode, attr: super::NewAttr) -> Result<Arc<dyn Inode>, Errno> {
+        self.check_writable()?;
+        let c = c_name(name)?;
+        let dir = self.dir_fd();
+        let mode = attr.mode & 0o7777;
+        let made = match &node {
+            // Created with mode 0 and set below, past the host's umask.
+            super::NewNode::Regular => open_beneath(dir, name, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY).map(drop),
+            super::NewNode::Directory => {
+                // SAFETY: mkdirat on our own directory fd with a NUL-terminated name.
+                host_result(unsafe { libc::mkdirat(dir, c.as_ptr(), mode) }.into())
+            }
+            super::NewNode::Symlink(target) => {
+                let target = CString::new(target.clone()).map_err(|_| Errno::EINVAL)?;
+                // SAFETY: symlinkat with two NUL-terminated strings and our own fd.
+                host_result(unsafe { libc::symlinkat(target.as_ptr(), dir, c.as_ptr()) }.into())
+            }
+            super::NewNode::Fifo => {
+                // SAFETY: mknodat of a FIFO on our own directory fd.
+                host_result(unsafe { libc::mknodat(dir, c.as_ptr(), libc::S_IFIFO | mode, 0) }.into())
+            }
+            // Device nodes are never made on the host.
+            super::NewNode::CharDevice(_) => Err(Errno::EPERM),
+        };
+        made?;
+        let child = self.node.lookup_host(name)?;
+        if !matches!(node, super::NewNode::Symlink(_)) {
+            // The host's umask applied at creation; set the mode asked for.
+            child.chmod(mode)?;
+        }
+        child.chown(attr.uid, attr.gid)?;
+        Ok(HostTree::new(child, self.writable))
     }
 
-    fn unlink(&self, _: &[u8], _: bool) -> Result<(), Errno> {
-        Err(Errno::EROFS)
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<(), Errno> {
+        self.check_writable()?;
+        let target = self.other(target)?;
+        let c = c_name(name)?;
+        // linkat of the target's own O_PATH fd (AT_EMPTY_PATH): no name of
+        // it is looked up again on the host.
+        // SAFETY: linkat with our own fds and a NUL-terminated name.
+        host_result(
+            unsafe {
+                libc::linkat(
+                    target.node.fd.as_raw_fd(),
+                    c"".as_ptr(),
+                    self.dir_fd(),
+                    c.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            }
+            .into(),
+        )
     }
 
-    fn rename(&self, _: &[u8], _: &Arc<dyn Inode>, _: &[u8], _: super::RenameFlags) -> Result<(), Errno> {
-        Err(Errno::EROFS)
+    fn unlink(&self, name: &[u8], directory: bool) -> Result<(), Errno> {
+        self.check_writable()?;
+        let c = c_name(name)?;
+        let flags = if directory { libc::AT_REMOVEDIR } else { 0 };
+        // SAFETY: unlinkat with our own directory fd and a NUL-terminated name.
+        host_result(unsafe { libc::unlinkat(self.dir_fd(), c.as_ptr(), flags) }.into())
     }
 
-    fn set_attr(&self, _: super::SetAttr) -> Result<(), Errno> {
-        Err(Errno::EROFS)
+    fn rename(
+        &self,
+        name: &[u8],
+        new_dir: &Arc<dyn Inode>,
+        new_name: &[u8],
+        flags: super::RenameFlags,
+    ) -> Result<(), Errno> {
+        self.check_writable()?;
+        let target = self.other(new_dir)?;
+        let (from, to) = (c_name(name)?, c_name(new_name)?);
+        let mut raw_flags = 0;
+        if flags.no_replace {
+            raw_flags |= libc::RENAME_NOREPLACE;
+        }
+        if flags.exchange {
+            raw_flags |= libc::RENAME_EXCHANGE;
+        }
+        // SAFETY: renameat2 with our own directory fds and NUL-terminated names.
+        host_result(unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                self.dir_fd(),
+                from.as_ptr(),
+                target.dir_fd(),
+                to.as_ptr(),
+                raw_flags,
+            )
+        })
+    }
+
+    fn set_attr(&self, attr: super::SetAttr) -> Result<(), Errno> {
+        self.check_writable()?;
+        if let Some(mode) = attr.mode {
+            self.node.chmod(mode)?;
+        }
+        if attr.uid.is_some() || attr.gid.is_some() {
+            self.node
+                .chown(attr.uid.unwrap_or(u32::MAX), attr.gid.unwrap_or(u32::MAX))?;
+        }
+        if let Some(size) = attr.size {
+            nix::unistd::ftruncate(self.node.writer()?, size as i64)?;
+        }
+        if attr.atime.is_some() || attr.mtime.is_some() {
+            let omit = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: libc::UTIME_OMIT,
+            };
+            let times = [attr.atime.unwrap_or(omit), attr.mtime.unwrap_or(omit)];
+            // SAFETY: utimensat on our own O_PATH fd (AT_EMPTY_PATH) with a
+            // two-element timespec array.
+            host_result(
+                unsafe {
+                    libc::utimensat(
+                        self.node.fd.as_raw_fd(),
+                        c"".as_ptr(),
+                        times.as_ptr(),
+                        libc::AT_EMPTY_PATH,
+                    )
+                }
+                .into(),
+            )?;
+        }
+        Ok(())
     }
 
     fn statfs(&self) -> Result<libc::statfs, Errno> {

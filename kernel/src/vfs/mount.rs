@@ -62,8 +62,8 @@ impl Mount {
 /// A filesystem the spec asks for at a path.
 #[derive(Debug)]
 pub enum MountSource {
-    /// A host directory or file (a bind mount; read-only in the sandbox
-    /// until host writes come).
+    /// A host directory or file (a bind mount), written through unless the
+    /// mount is read-only.
     Bind(OwnedFd),
     /// A tmpfs of at most `size` bytes whose root has `mode`.
     Tmpfs {
@@ -105,7 +105,7 @@ impl MountNamespace {
             let dev = next_device(&next_dev);
             (MemFs::overlay(Arc::clone(memory), dev, host)?, "overlay")
         } else {
-            (HostTree::new(host), "bind")
+            (HostTree::new(host, !flags.readonly), "bind")
         };
         let mount = Arc::new(Mount {
             id: 1,
@@ -167,7 +167,11 @@ impl MountNamespace {
     ) -> Result<(), Errno> {
         let dev = next_device(&self.next_dev);
         let (inode, fs_type, source): (Arc<dyn Inode>, _, String) = match spec.source {
-            MountSource::Bind(fd) => (HostTree::new(HostNode::from_fd(&fd)?), "bind", "bind".into()),
+            MountSource::Bind(fd) => (
+                HostTree::new(HostNode::from_fd(&fd)?, !spec.flags.readonly),
+                "bind",
+                "bind".into(),
+            ),
             MountSource::Tmpfs { size, mode } => (
                 MemFs::tmpfs(Arc::clone(memory), dev, size.unwrap_or(u64::MAX), mode),
                 "tmpfs",
