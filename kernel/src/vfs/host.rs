@@ -449,19 +449,11 @@ impl Inode for HostTree {
                 tv_nsec: libc::UTIME_OMIT,
             };
             let times = [attr.atime.unwrap_or(omit), attr.mtime.unwrap_or(omit)];
+            let fd = self.node.fd.as_raw_fd();
             // SAFETY: utimensat on our own O_PATH fd (AT_EMPTY_PATH) with a
             // two-element timespec array.
-            host_result(
-                unsafe {
-                    libc::utimensat(
-                        self.node.fd.as_raw_fd(),
-                        c"".as_ptr(),
-                        times.as_ptr(),
-                        libc::AT_EMPTY_PATH,
-                    )
-                }
-                .into(),
-            )?;
+            let ret = unsafe { libc::utimensat(fd, c"".as_ptr(), times.as_ptr(), libc::AT_EMPTY_PATH) };
+            host_result(ret.into())?;
         }
         Ok(())
     }
