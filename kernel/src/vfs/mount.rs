@@ -105,7 +105,11 @@ impl MountNamespace {
             let dev = next_device(&next_dev);
             (MemFs::overlay(Arc::clone(memory), dev, host)?, "overlay")
         } else {
-            (HostTree::new(host, !flags.readonly), "bind")
+            // A read-only root refuses the application's writes through the
+            // mount's flag; the tree itself stays writable so that missing
+            // mount points can be made, as runc makes them before it
+            // remounts the root read-only.
+            (HostTree::new(host, true), "bind")
         };
         let mount = Arc::new(Mount {
             id: 1,
