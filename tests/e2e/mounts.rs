@@ -117,5 +117,8 @@ fn overlay_none_with_a_read_only_root_is_erofs() {
     // The mount points are made (as runc makes them); the application's
     // own write is what fails.
     assert_ne!(out.code, Some(0), "{out}");
-    assert!(out.stderr.contains("can't create /written: Read-only file system"), "{out}");
+    assert!(
+        out.stderr.contains("can't create /written: Read-only file system"),
+        "{out}"
+    );
 }

@@ -165,10 +165,21 @@ pub fn copy_file_range(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             _ => return Err(Errno::EINVAL),
         }
     }
+    copy_with_offsets(task, &input, &output, args)
+}
+
+/// The common end of copy_file_range and splice, whose arguments are laid
+/// out alike: (fd_in, off_in*, fd_out, off_out*, len, flags).
+fn copy_with_offsets(
+    task: &mut Task,
+    input: &Arc<dyn File>,
+    output: &Arc<dyn File>,
+    args: &SyscallArgs,
+) -> SyscallResult {
     let from = read_offset(task, args.u64(1))?;
     let to = read_offset(task, args.u64(3))?;
     let count = args.u64(4).min(MAX_RW_COUNT);
-    let result = copy(task, &input, from, &output, to, count).and_then(|(done, from, to)| {
+    let result = copy(task, input, from, output, to, count).and_then(|(done, from, to)| {
         write_offset(task, args.u64(1), from)?;
         write_offset(task, args.u64(3), to)?;
         Ok(done)
@@ -194,15 +205,7 @@ pub fn splice(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if (in_pipe && args.u64(1) != 0) || (out_pipe && args.u64(3) != 0) {
         return Err(Errno::ESPIPE);
     }
-    let from = read_offset(task, args.u64(1))?;
-    let to = read_offset(task, args.u64(3))?;
-    let count = args.u64(4).min(MAX_RW_COUNT);
-    let result = copy(task, &input, from, &output, to, count).and_then(|(done, from, to)| {
-        write_offset(task, args.u64(1), from)?;
-        write_offset(task, args.u64(3), to)?;
-        Ok(done)
-    });
-    finish(task, result)
+    copy_with_offsets(task, &input, &output, args)
 }
 
 /// Implements fadvise64(2): the advice is checked and then has nothing to

@@ -55,31 +55,13 @@ fn fstat(fd: &OwnedFd) -> Result<libc::stat, Errno> {
     nix::sys::stat::fstat(fd.as_fd())
 }
 
-/// Reopens `fd` itself as O_PATH (".", beneath itself).
+/// Reopens `fd` itself as O_PATH: a directory through ".", anything else
+/// (a file bind mount) as a duplicate.
 fn open_beneath_self(fd: RawFd) -> Result<OwnedFd, Errno> {
-    // SAFETY: open_how is plain integers; zero is a valid start.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: as in open_beneath.
-    let new = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            fd,
-            c".".as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if new < 0 {
-        // Not a directory: keep a duplicate of the fd itself.
-        return nix::unistd::dup(
-            // SAFETY: the caller's fd is open for the duration of this call.
-            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
-        );
-    }
-    // SAFETY: new was just returned by openat2 and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(new as RawFd) })
+    open_self(fd, libc::O_PATH).or_else(|_| {
+        // SAFETY: the caller's fd is open for the duration of this call.
+        nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
+    })
 }
 
 /// A file, directory or symlink of the host.
