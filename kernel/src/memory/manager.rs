@@ -45,6 +45,38 @@ pub struct SharedBacking {
     len: u64,
 }
 
+impl SharedBacking {
+    /// `len` bytes (a page multiple) of fresh memory, reading as zero, for
+    /// a file that mappings share (a memfd).
+    pub fn allocate(file: &Arc<MemoryFile>, len: u64) -> Result<Arc<SharedBacking>, Errno> {
+        let offset = file.allocate(len)?;
+        Ok(Arc::new(SharedBacking {
+            file: Arc::clone(file),
+            offset,
+            len,
+        }))
+    }
+
+    /// Where in the memory file it starts.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// How many bytes it holds.
+    pub fn size(&self) -> u64 {
+        self.len
+    }
+}
+
+/// Part of a file mapping: `len` bytes (a page multiple) from `offset`
+/// within `backing`.
+#[derive(Debug, Clone)]
+pub struct MappedPiece {
+    pub backing: Arc<SharedBacking>,
+    pub offset: u64,
+    pub len: u64,
+}
+
 impl Drop for SharedBacking {
     fn drop(&mut self) {
         self.file.free(self.offset, self.len);
@@ -172,37 +204,7 @@ impl MemoryManager {
 
     /// mmap(2) of anonymous memory. `address_limit` is RLIMIT_AS.
     pub fn map(&mut self, req: MapRequest, address_limit: u64, space: &dyn AddressSpace) -> Result<u64, Errno> {
-        if req.len == 0 {
-            return Err(Errno::EINVAL);
-        }
-        let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
-        if self.mapped.saturating_add(len) > address_limit {
-            return Err(Errno::ENOMEM);
-        }
-        let addr = if req.fixed || req.noreplace {
-            if req.addr % PAGE_SIZE != 0 {
-                return Err(Errno::EINVAL);
-            }
-            let end = req
-                .addr
-                .checked_add(len)
-                .filter(|&end| end <= USER_END)
-                .ok_or(Errno::ENOMEM)?;
-            if req.addr < MMAP_MIN_ADDR {
-                return Err(Errno::EPERM);
-            }
-            if req.noreplace && self.overlaps(req.addr, end) {
-                return Err(Errno::EEXIST);
-            }
-            req.addr
-        } else {
-            self.find_free(page_down(req.addr), len).ok_or(Errno::ENOMEM)?
-        };
-        // A MAP_FIXED over existing memory replaces it; the platform mapping
-        // below replaces the host pages in one step.
-        for old in self.take_range(addr, addr + len) {
-            self.release(&old);
-        }
+        let (addr, len) = self.place(&req, address_limit)?;
         let offset = self.file.allocate(len)?;
         let backing = req.shared.then(|| {
             Arc::new(SharedBacking {
@@ -230,6 +232,105 @@ impl MemoryManager {
         }
         self.insert(vma);
         Ok(addr)
+    }
+
+    /// mmap(2) of a file: `pieces` of its memory, in order, make up the
+    /// mapping. A shared mapping maps them; a private one gets a copy of
+    /// their contents taken now (there is no copy-on-write yet, so later
+    /// writes to the file do not show through, as Linux leaves unspecified).
+    pub fn map_file(
+        &mut self,
+        req: MapRequest,
+        pieces: Vec<MappedPiece>,
+        address_limit: u64,
+        space: &dyn AddressSpace,
+    ) -> Result<u64, Errno> {
+        let (addr, len) = self.place(&req, address_limit)?;
+        debug_assert_eq!(len, pieces.iter().map(|piece| piece.len).sum::<u64>());
+        if !req.shared {
+            let offset = self.file.allocate(len)?;
+            let mut at = offset;
+            for piece in &pieces {
+                self.file.copy_data(piece.backing.offset + piece.offset, at, piece.len);
+                at += piece.len;
+            }
+            if let Err(err) = space.map(addr, len, req.prot, offset) {
+                tracing::warn!(%err, addr, len, "platform mapping failed");
+                self.file.free(offset, len);
+                return Err(Errno::ENOMEM);
+            }
+            self.insert(Vma {
+                start: addr,
+                end: addr + len,
+                prot: req.prot,
+                shared: false,
+                growsdown: false,
+                kind: req.kind,
+                offset,
+                backing: None,
+            });
+            return Ok(addr);
+        }
+        let mut at = addr;
+        for piece in pieces {
+            let offset = piece.backing.offset + piece.offset;
+            if let Err(err) = space.map(at, piece.len, req.prot, offset) {
+                tracing::warn!(%err, addr = at, len = piece.len, "platform mapping failed");
+                if at > addr {
+                    self.unmap(addr, at - addr, space)?;
+                }
+                return Err(Errno::ENOMEM);
+            }
+            self.insert(Vma {
+                start: at,
+                end: at + piece.len,
+                prot: req.prot,
+                shared: true,
+                growsdown: false,
+                kind: req.kind,
+                offset,
+                backing: Some(piece.backing),
+            });
+            at += piece.len;
+        }
+        Ok(addr)
+    }
+
+    /// Where a new mapping for `req` goes, and its length rounded up to
+    /// pages: the address asked for or a free range, as mmap(2) chooses. Whatever a
+    /// MAP_FIXED mapping replaces there is taken out; the platform mapping
+    /// made next replaces the host pages in one step.
+    fn place(&mut self, req: &MapRequest, address_limit: u64) -> Result<(u64, u64), Errno> {
+        if req.len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
+        if self.mapped.saturating_add(len) > address_limit {
+            return Err(Errno::ENOMEM);
+        }
+        let addr = if req.fixed || req.noreplace {
+            if req.addr % PAGE_SIZE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let end = req
+                .addr
+                .checked_add(len)
+                .filter(|&end| end <= USER_END)
+                .ok_or(Errno::ENOMEM)?;
+            if req.addr < MMAP_MIN_ADDR {
+                return Err(Errno::EPERM);
+            }
+            if req.noreplace && self.overlaps(req.addr, end) {
+                return Err(Errno::EEXIST);
+            }
+            req.addr
+        } else {
+            self.find_free(page_down(req.addr), len).ok_or(Errno::ENOMEM)?
+        };
+        for old in self.take_range(addr, addr + len) {
+            self.release(&old);
+        }
+        Ok((addr, len))
     }
 
     /// munmap(2).
@@ -1064,6 +1165,34 @@ mod tests {
         assert!(mm.grow_down(top - 3 * P + 8, 8 << 20, &SPACE));
         mm.copy_out(top - 3 * P, b"s").unwrap();
         assert!(!mm.grow_down(top - (16 << 20), 8 << 20, &SPACE));
+    }
+
+    #[test]
+    fn file_mappings_share_or_copy_their_pieces() {
+        let mut mm = manager();
+        let file = Arc::clone(&mm.file);
+        let backing = SharedBacking::allocate(&file, 2 * P).unwrap();
+        file.write(backing.offset() + P, b"file");
+        let piece = MappedPiece {
+            backing: Arc::clone(&backing),
+            offset: P,
+            len: P,
+        };
+        let shared_req = MapRequest {
+            shared: true,
+            ..anon(P)
+        };
+        let shared = mm.map_file(shared_req, vec![piece.clone()], u64::MAX, &SPACE).unwrap();
+        let private = mm.map_file(anon(P), vec![piece], u64::MAX, &SPACE).unwrap();
+        mm.copy_out(shared, b"F").unwrap();
+        mm.copy_out(private + 1, b"X").unwrap();
+        let mut buf = [0u8; 4];
+        file.read(backing.offset() + P, &mut buf);
+        assert_eq!(&buf, b"File", "the shared mapping is the file");
+        mm.copy_in(private, &mut buf).unwrap();
+        assert_eq!(&buf, b"fXle", "the private mapping is a copy");
+        drop(mm);
+        assert_eq!(Arc::strong_count(&backing), 1, "unmapping lets go of the file's memory");
     }
 
     #[test]

@@ -7,7 +7,9 @@ mod manager;
 mod pod;
 
 pub use file::MemoryFile;
-pub use manager::{ForkedMemory, MMAP_MIN_ADDR, MapRequest, MemoryManager, USER_END, Vma, VmaKind};
+pub use manager::{
+    ForkedMemory, MMAP_MIN_ADDR, MapRequest, MappedPiece, MemoryManager, SharedBacking, USER_END, Vma, VmaKind,
+};
 pub use pod::Pod;
 
 /// Page protection, with Linux's PROT_* bits.
