@@ -12,9 +12,11 @@ pub use fd_table::FdTable;
 pub use host::{HOST_POLL_INTERVAL, HostFile};
 pub use pipe::{PIPE_BUF, new_pipe};
 
+use std::any::Any;
+
 use nix::errno::Errno;
 
-use crate::memory::MemoryManager;
+use crate::memory::{MappedPiece, MemoryManager};
 use crate::task::Blocker;
 
 /// An open file description.
@@ -59,5 +61,31 @@ pub trait File: Send + Sync {
     /// ioctl(2); files without ioctls answer ENOTTY, as Linux does.
     fn ioctl(&self, _mm: &MemoryManager, _request: u64, _arg: u64) -> Result<u64, Errno> {
         Err(Errno::ENOTTY)
+    }
+    /// Whether readiness means anything for the file; epoll refuses files
+    /// that answer no (regular files) with EPERM.
+    fn pollable(&self) -> bool {
+        true
+    }
+    /// ftruncate(2); files that are not regular answer EINVAL.
+    fn truncate(&self, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// mmap(2) of `len` bytes from `offset` (both page multiples): the
+    /// memory-file pieces that hold them, in order. `shared_write` asks for
+    /// a writable MAP_SHARED mapping. Files that cannot be mapped answer
+    /// ENODEV.
+    fn mmap(&self, _offset: u64, _len: u64, _shared_write: bool) -> Result<Vec<MappedPiece>, Errno> {
+        Err(Errno::ENODEV)
+    }
+    /// What /proc/PID/fd/N links to ("anon_inode:[eventfd]", "/memfd:x
+    /// (deleted)"), when the kernel can name it.
+    fn link_name(&self) -> Option<String> {
+        None
+    }
+    /// The file itself, for callers that need its type: epoll_ctl looks
+    /// for epoll instances, F_ADD_SEALS for memfds.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
     }
 }
