@@ -4,10 +4,14 @@
 //! The files so far are host fds the kernel was handed (the container's
 //! stdio) and pipes; the VFS arrives with the filesystems issue.
 
+mod anon_inode;
+mod eventfd;
 mod fd_table;
 mod host;
 mod pipe;
+mod status_flags;
 
+pub use eventfd::EventFd;
 pub use fd_table::FdTable;
 pub use host::{HOST_POLL_INTERVAL, HostFile};
 pub use pipe::{PIPE_BUF, new_pipe};

@@ -1,14 +1,23 @@
 //! The fd table and queries on open files: close, dup, fcntl, ioctl, fstat.
 
+use std::sync::Arc;
+
 use nix::errno::Errno;
 
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
-use crate::fs::new_pipe;
+use crate::fs::{File, new_pipe};
 use crate::task::Task;
 
 fn nofile(task: &Task) -> u64 {
     task.limit(libc::RLIMIT_NOFILE)
+}
+
+/// Installs a new file at the lowest free fd: what every call that creates
+/// a file (eventfd, epoll_create, memfd_create, …) returns.
+pub(super) fn install(task: &Task, file: Arc<dyn File>, cloexec: bool) -> SyscallResult {
+    let limit = nofile(task);
+    Ok(task.fds().install(file, cloexec, 0, limit)? as u64)
 }
 
 /// Implements close(2).

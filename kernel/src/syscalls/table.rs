@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use super::args::Arg;
 use super::numbers::SYSCALLS;
 use super::{
-    Handler, clone, credentials, file, futex, io, memory, path, poll, process, rlimit, sched, signal, system, time,
-    timer,
+    Handler, clone, credentials, eventfd, file, futex, io, memory, path, poll, process, rlimit, sched, signal, system,
+    time, timer,
 };
 
 /// How completely a system call is implemented.
@@ -159,6 +159,9 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
             Partial("AT_EMPTY_PATH on an fd; paths need the VFS (ENOSYS)"),
             file::newfstatat,
         ),
+        // Readiness and anonymous files.
+        "eventfd" => (Full, eventfd::eventfd),
+        "eventfd2" => (Full, eventfd::eventfd2),
         // Paths.
         "getcwd" => (Full, path::getcwd),
         "readlink" => (
