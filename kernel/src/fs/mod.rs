@@ -5,12 +5,14 @@
 //! stdio) and pipes; the VFS arrives with the filesystems issue.
 
 mod anon_inode;
+mod epoll;
 mod eventfd;
 mod fd_table;
 mod host;
 mod pipe;
 mod status_flags;
 
+pub use epoll::{EpollEvent, EpollFile};
 pub use eventfd::EventFd;
 pub use fd_table::FdTable;
 pub use host::{HOST_POLL_INTERVAL, HostFile};

@@ -8,6 +8,7 @@
 mod args;
 mod clone;
 mod credentials;
+mod epoll;
 mod eventfd;
 mod file;
 mod futex;

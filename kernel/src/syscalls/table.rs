@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use super::args::Arg;
 use super::numbers::SYSCALLS;
 use super::{
-    Handler, clone, credentials, eventfd, file, futex, io, memory, path, poll, process, rlimit, sched, signal, system,
-    time, timer,
+    Handler, clone, credentials, epoll, eventfd, file, futex, io, memory, path, poll, process, rlimit, sched, signal,
+    system, time, timer,
 };
 
 /// How completely a system call is implemented.
@@ -160,6 +160,26 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
             file::newfstatat,
         ),
         // Readiness and anonymous files.
+        "epoll_create" => (Full, epoll::epoll_create),
+        "epoll_create1" => (Full, epoll::epoll_create1),
+        "epoll_ctl" => (
+            Partial(
+                "EPOLLEXCLUSIVE is accepted and wakes every waiter; EPOLLWAKEUP is ignored; nesting depth is counted below the target only",
+            ),
+            epoll::epoll_ctl,
+        ),
+        "epoll_wait" => (
+            Partial("host files (stdio) are polled every 10 ms while waiting"),
+            epoll::epoll_wait,
+        ),
+        "epoll_pwait" => (
+            Partial("host files (stdio) are polled every 10 ms while waiting"),
+            epoll::epoll_pwait,
+        ),
+        "epoll_pwait2" => (
+            Partial("host files (stdio) are polled every 10 ms while waiting"),
+            epoll::epoll_pwait2,
+        ),
         "eventfd" => (Full, eventfd::eventfd),
         "eventfd2" => (Full, eventfd::eventfd2),
         // Paths.
