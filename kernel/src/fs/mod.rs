@@ -11,12 +11,14 @@ mod fd_table;
 mod host;
 mod pipe;
 mod status_flags;
+mod timerfd;
 
 pub use epoll::{EpollEvent, EpollFile};
 pub use eventfd::EventFd;
 pub use fd_table::FdTable;
 pub use host::{HOST_POLL_INTERVAL, HostFile};
 pub use pipe::{PIPE_BUF, new_pipe};
+pub use timerfd::{TimerFd, TimerSetting};
 
 use std::any::Any;
 

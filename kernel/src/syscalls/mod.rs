@@ -26,6 +26,7 @@ mod system;
 mod table;
 mod time;
 mod timer;
+mod timerfd;
 
 pub use args::Arg;
 pub use table::{Support, SyscallEntry, SyscallTable, TABLE};

@@ -6,7 +6,7 @@ use super::args::Arg;
 use super::numbers::SYSCALLS;
 use super::{
     Handler, clone, credentials, epoll, eventfd, file, futex, io, memory, path, poll, process, rlimit, sched, signal,
-    system, time, timer,
+    system, time, timer, timerfd,
 };
 
 /// How completely a system call is implemented.
@@ -182,6 +182,15 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         ),
         "eventfd" => (Full, eventfd::eventfd),
         "eventfd2" => (Full, eventfd::eventfd2),
+        "timerfd_create" => (
+            Partial("the _ALARM clocks are EPERM; absolute times are fixed on CLOCK_MONOTONIC when set"),
+            timerfd::timerfd_create,
+        ),
+        "timerfd_settime" => (
+            Partial("TFD_TIMER_CANCEL_ON_SET is accepted; reads never end with ECANCELED"),
+            timerfd::timerfd_settime,
+        ),
+        "timerfd_gettime" => (Full, timerfd::timerfd_gettime),
         // Paths.
         "getcwd" => (Full, path::getcwd),
         "readlink" => (
