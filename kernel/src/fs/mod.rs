@@ -10,6 +10,7 @@ mod eventfd;
 mod fd_table;
 mod host;
 mod pipe;
+mod signalfd;
 mod status_flags;
 mod timerfd;
 
@@ -18,6 +19,7 @@ pub use eventfd::EventFd;
 pub use fd_table::FdTable;
 pub use host::{HOST_POLL_INTERVAL, HostFile};
 pub use pipe::{PIPE_BUF, new_pipe};
+pub use signalfd::SignalFd;
 pub use timerfd::{TimerFd, TimerSetting};
 
 use std::any::Any;

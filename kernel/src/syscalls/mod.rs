@@ -21,6 +21,7 @@ mod process;
 mod rlimit;
 mod sched;
 mod signal;
+mod signalfd;
 mod strace;
 mod system;
 mod table;

@@ -6,7 +6,7 @@ use super::args::Arg;
 use super::numbers::SYSCALLS;
 use super::{
     Handler, clone, credentials, epoll, eventfd, file, futex, io, memory, path, poll, process, rlimit, sched, signal,
-    system, time, timer, timerfd,
+    signalfd, system, time, timer, timerfd,
 };
 
 /// How completely a system call is implemented.
@@ -191,6 +191,14 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
             timerfd::timerfd_settime,
         ),
         "timerfd_gettime" => (Full, timerfd::timerfd_gettime),
+        "signalfd" => (
+            Partial("readiness follows the creating process, not the polling thread"),
+            signalfd::signalfd,
+        ),
+        "signalfd4" => (
+            Partial("readiness follows the creating process, not the polling thread"),
+            signalfd::signalfd4,
+        ),
         // Paths.
         "getcwd" => (Full, path::getcwd),
         "readlink" => (
