@@ -2,13 +2,15 @@
 //! [`File`] trait, and the per-process [`FdTable`].
 //!
 //! The files so far are host fds the kernel was handed (the container's
-//! stdio) and pipes; the VFS arrives with the filesystems issue.
+//! stdio), pipes, and the anonymous files of epoll, eventfd, timerfd,
+//! signalfd and memfd_create; the VFS arrives with the filesystems issue.
 
 mod anon_inode;
 mod epoll;
 mod eventfd;
 mod fd_table;
 mod host;
+mod memfd;
 mod pipe;
 mod signalfd;
 mod status_flags;
@@ -18,6 +20,7 @@ pub use epoll::{EpollEvent, EpollFile};
 pub use eventfd::EventFd;
 pub use fd_table::FdTable;
 pub use host::{HOST_POLL_INTERVAL, HostFile};
+pub use memfd::Memfd;
 pub use pipe::{PIPE_BUF, new_pipe};
 pub use signalfd::SignalFd;
 pub use timerfd::{TimerFd, TimerSetting};

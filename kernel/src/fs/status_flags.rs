@@ -18,6 +18,10 @@ impl StatusFlags {
         StatusFlags(AtomicU32::new(libc::O_RDWR as u32 | extra))
     }
 
+    pub(super) fn with(flags: u32) -> Self {
+        StatusFlags(AtomicU32::new(flags))
+    }
+
     pub(super) fn get(&self) -> u32 {
         self.0.load(Ordering::Relaxed)
     }
@@ -33,5 +37,9 @@ impl StatusFlags {
 
     pub(super) fn nonblocking(&self) -> bool {
         self.get() & libc::O_NONBLOCK as u32 != 0
+    }
+
+    pub(super) fn append(&self) -> bool {
+        self.get() & libc::O_APPEND as u32 != 0
     }
 }

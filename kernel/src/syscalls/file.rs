@@ -1,4 +1,5 @@
-//! The fd table and queries on open files: close, dup, fcntl, ioctl, fstat.
+//! The fd table and queries on open files: close, dup, fcntl, ioctl, fstat,
+//! ftruncate.
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use nix::errno::Errno;
 
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
-use crate::fs::{File, new_pipe};
+use crate::fs::{File, Memfd, new_pipe};
 use crate::task::Task;
 
 fn nofile(task: &Task) -> u64 {
@@ -85,6 +86,12 @@ pub fn fcntl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         libc::F_SETFL => file.set_status_flags(args.u32(2)).map(|()| 0),
         libc::F_GETPIPE_SZ => file.pipe_size().map(|size| size as u64),
         libc::F_SETPIPE_SZ => file.set_pipe_size(args.u32(2) as usize).map(|size| size as u64),
+        // Seals exist on memfds only; other files answer EINVAL.
+        libc::F_ADD_SEALS => Memfd::of(&*file)
+            .ok_or(Errno::EINVAL)?
+            .add_seals(args.u32(2))
+            .map(|()| 0),
+        libc::F_GET_SEALS => Ok(u64::from(Memfd::of(&*file).ok_or(Errno::EINVAL)?.seals())),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -169,6 +176,16 @@ pub fn pipe(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             args: [args.u64(0), 0, 0, 0, 0, 0],
         },
     )
+}
+
+/// Implements ftruncate(2).
+pub fn ftruncate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let len = args.u64(1) as i64;
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    task.fds().get(args.int(0))?.truncate(len as u64)?;
+    Ok(0)
 }
 
 /// Implements lseek(2).

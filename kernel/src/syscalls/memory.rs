@@ -2,7 +2,7 @@
 
 use nix::errno::Errno;
 
-use crate::arch::{PAGE_SIZE, SyscallArgs};
+use crate::arch::{PAGE_SIZE, SyscallArgs, page_up};
 use crate::errno::SyscallResult;
 use crate::memory::{MapRequest, Prot, VmaKind};
 use crate::task::Task;
@@ -32,7 +32,8 @@ pub fn brk(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(task.mm().set_brk(args.u64(0), limit, task.space()))
 }
 
-/// Implements mmap(2) for anonymous memory.
+/// Implements mmap(2) for anonymous memory and for files that can be
+/// mapped (memfds).
 pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let (addr, len, flags, offset) = (args.u64(0), args.u64(1), args.int(3), args.u64(5));
     let prot = Prot::from_user(args.u64(2)).ok_or(Errno::EINVAL)?;
@@ -50,12 +51,6 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if offset % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & libc::MAP_ANONYMOUS == 0 {
-        // A file mapping: every file cordon has so far (host stdio) is
-        // unmappable, as pipes and terminals are on Linux.
-        task.fds().get(args.int(4))?;
-        return Err(Errno::ENODEV);
-    }
     let req = MapRequest {
         addr,
         len,
@@ -67,7 +62,25 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         kind: VmaKind::Anonymous,
     };
     let limit = task.limit(libc::RLIMIT_AS);
+    if flags & libc::MAP_ANONYMOUS == 0 {
+        return map_file(task, req, args.int(4), offset, limit);
+    }
     task.mm().map(req, limit, task.space())
+}
+
+/// mmap(2) of the file at `fd`, from `offset`: the file says which memory
+/// backs it, or ENODEV (pipes, terminals and host files cannot be mapped).
+fn map_file(task: &Task, req: MapRequest, fd: i32, offset: u64, limit: u64) -> SyscallResult {
+    let file = task.fds().get(fd)?;
+    if req.len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
+    if offset.checked_add(len).is_none_or(|end| end > i64::MAX as u64) {
+        return Err(Errno::EOVERFLOW);
+    }
+    let pieces = file.mmap(offset, len, req.shared && req.prot.writable())?;
+    task.mm().map_file(req, pieces, limit, task.space())
 }
 
 /// Implements munmap(2).

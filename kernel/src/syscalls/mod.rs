@@ -13,6 +13,7 @@ mod eventfd;
 mod file;
 mod futex;
 mod io;
+mod memfd;
 mod memory;
 mod numbers;
 mod path;

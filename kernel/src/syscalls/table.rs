@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use super::args::Arg;
 use super::numbers::SYSCALLS;
 use super::{
-    Handler, clone, credentials, epoll, eventfd, file, futex, io, memory, path, poll, process, rlimit, sched, signal,
-    signalfd, system, time, timer, timerfd,
+    Handler, clone, credentials, epoll, eventfd, file, futex, io, memfd, memory, path, poll, process, rlimit, sched,
+    signal, signalfd, system, time, timer, timerfd,
 };
 
 /// How completely a system call is implemented.
@@ -124,12 +124,13 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "dup3" => (Full, file::dup3),
         "fcntl" => (
             Partial(
-                "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETPIPE_SZ, F_SETPIPE_SZ; others ENOSYS",
+                "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETPIPE_SZ, F_SETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS; others ENOSYS",
             ),
             file::fcntl,
         ),
         "pipe" => (Full, file::pipe),
         "lseek" => (Full, file::lseek),
+        "ftruncate" => (Partial("memfds; other files need the VFS (EINVAL)"), file::ftruncate),
         "poll" => (
             Partial("host files (stdio) are polled every 10 ms while waiting"),
             poll::poll,
@@ -199,6 +200,12 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
             Partial("readiness follows the creating process, not the polling thread"),
             signalfd::signalfd4,
         ),
+        "memfd_create" => (
+            Partial(
+                "MFD_HUGETLB is EINVAL; SEEK_HOLE finds no holes; F_SEAL_WRITE is EBUSY while any shared mapping exists",
+            ),
+            memfd::memfd_create,
+        ),
         // Paths.
         "getcwd" => (Full, path::getcwd),
         "readlink" => (
@@ -212,7 +219,9 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         // Memory.
         "brk" => (Full, memory::brk),
         "mmap" => (
-            Partial("anonymous memory; file mappings need the VFS (ENODEV)"),
+            Partial(
+                "anonymous memory and memfds (MAP_PRIVATE copies the file at map time; pages past its end read as zero, no SIGBUS); other files need the VFS (ENODEV)",
+            ),
             memory::mmap,
         ),
         "munmap" => (Full, memory::munmap),
