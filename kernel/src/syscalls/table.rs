@@ -209,11 +209,11 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         // Paths.
         "getcwd" => (Full, path::getcwd),
         "readlink" => (
-            Partial("/proc/self/exe only; other paths need the VFS (ENOSYS)"),
+            Partial("/proc/self/exe and /proc/self/fd/N of anonymous files; other paths need the VFS (ENOSYS)"),
             path::readlink,
         ),
         "readlinkat" => (
-            Partial("/proc/self/exe only; other paths need the VFS (ENOSYS)"),
+            Partial("/proc/self/exe and /proc/self/fd/N of anonymous files; other paths need the VFS (ENOSYS)"),
             path::readlinkat,
         ),
         // Memory.
