@@ -1,9 +1,11 @@
 //! Timers that deliver signals: each process's interval timers (alarm(2),
 //! setitimer(2): ITIMER_REAL on the wall clock, ITIMER_VIRTUAL and
 //! ITIMER_PROF on its CPU time) and its POSIX timers (timer_create(2)), all
-//! served by one kernel thread.
+//! served by one kernel thread. The same thread rings [`Alarm`]s: timerfds,
+//! whose expiries wake their readers and pollers rather than send signals.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -77,6 +79,20 @@ pub struct CpuTimer {
     pub signo: i32,
 }
 
+/// Something the timer thread wakes at a deadline (a timerfd's expiry).
+pub trait Alarm: Send + Sync {
+    /// Its deadline has passed: acts on it, and returns the next deadline
+    /// to ring at, if any. An alarm may ring early or more than once for a
+    /// deadline, and must check the time itself.
+    fn ring(&self) -> Option<Instant>;
+}
+
+/// A fresh identity for [`Timers::set_alarm`].
+pub fn new_alarm_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// CPU time cannot wake the timer thread, so while a CPU timer is armed it
 /// looks this often.
 const CPU_TIMER_TICK: Duration = Duration::from_millis(10);
@@ -86,6 +102,9 @@ struct State {
     timers: HashMap<(i32, TimerId), Timer>,
     /// By process and `ITIMER_*` number.
     cpu: HashMap<(i32, i32), CpuTimer>,
+    /// Alarms by identity, with the deadline they ring at; an alarm that
+    /// is gone when due is forgotten.
+    alarms: HashMap<u64, (Instant, Weak<dyn Alarm>)>,
     /// The thread that fires timers runs.
     running: bool,
 }
@@ -126,7 +145,8 @@ impl Timers {
     /// Starts the timer thread the first time something is armed, and
     /// tells it the timers changed.
     fn start(&self, kernel: &Arc<Kernel>, mut state: std::sync::MutexGuard<'_, State>) {
-        let armed = state.timers.values().any(|t| t.deadline.is_some()) || !state.cpu.is_empty();
+        let armed =
+            state.timers.values().any(|t| t.deadline.is_some()) || !state.cpu.is_empty() || !state.alarms.is_empty();
         if !state.running && armed {
             state.running = true;
             let weak = Arc::downgrade(kernel);
@@ -156,6 +176,45 @@ impl Timers {
         };
         self.start(kernel, state);
         old
+    }
+
+    /// Rings `alarm` at `deadline` instead of whatever alarm `id` was set
+    /// to; with None, forgets alarm `id`. Starts the timer thread the first
+    /// time one is set.
+    pub fn set_alarm(&self, kernel: &Arc<Kernel>, id: u64, alarm: Option<(Instant, Weak<dyn Alarm>)>) {
+        let mut state = self.lock();
+        match alarm {
+            Some(alarm) => state.alarms.insert(id, alarm),
+            None => state.alarms.remove(&id),
+        };
+        self.start(kernel, state);
+    }
+
+    /// Rings the alarms that are due, outside the lock (an alarm takes its
+    /// own locks, which its owner may hold while setting it), and sets
+    /// each again for the deadline it asks for, unless it was set meanwhile
+    /// for an earlier one.
+    fn ring_alarms(&self) {
+        let now = Instant::now();
+        let due: Vec<(u64, Weak<dyn Alarm>)> = {
+            let mut state = self.lock();
+            let ids: Vec<u64> = state
+                .alarms
+                .iter()
+                .filter(|(_, (deadline, _))| *deadline <= now)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| state.alarms.remove(&id).map(|(_, alarm)| (id, alarm)))
+                .collect()
+        };
+        for (id, weak) in due {
+            let Some(alarm) = weak.upgrade() else { continue };
+            let Some(next) = alarm.ring() else { continue };
+            let mut state = self.lock();
+            let entry = state.alarms.entry(id).or_insert((next, weak));
+            entry.0 = entry.0.min(next);
+        }
     }
 
     /// timer_create(2): a new disarmed POSIX timer of `pid`.
@@ -195,6 +254,7 @@ impl Timers {
 fn fire_timers(kernel: Weak<Kernel>) {
     while let Some(strong) = kernel.upgrade() {
         let timers = &strong.timers;
+        timers.ring_alarms();
         let mut state = timers.lock();
         let now = Instant::now();
         let due: Vec<(i32, TimerId)> = state
@@ -268,6 +328,7 @@ fn fire_timers(kernel: Weak<Kernel>) {
             .timers
             .values()
             .filter_map(|t| t.deadline)
+            .chain(state.alarms.values().map(|(deadline, _)| *deadline))
             .map(|deadline| deadline.saturating_duration_since(now))
             .min()
             .unwrap_or(tick)

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod anonfiles;
 mod bad_bundles;
 mod dynamic;
 mod file_mmap;

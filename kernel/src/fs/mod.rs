@@ -2,20 +2,35 @@
 //! [`File`] trait, and the per-process [`FdTable`].
 //!
 //! Files here are the ones with no name: host fds the kernel was handed
-//! (the container's stdio) and pipes. Files found by path are the VFS's
-//! (`crate::vfs`).
+//! (the container's stdio), pipes, and the anonymous files of epoll,
+//! eventfd, timerfd, signalfd and memfd_create. Files found by path are the
+//! VFS's (`crate::vfs`).
 
+mod anon_inode;
+mod epoll;
+mod eventfd;
 mod fd_table;
 mod host;
+mod memfd;
 mod pipe;
+mod signalfd;
+mod status_flags;
+mod timerfd;
 
+pub use epoll::{EpollEvent, EpollFile};
+pub use eventfd::EventFd;
 pub use fd_table::FdTable;
 pub use host::{HOST_POLL_INTERVAL, HostFile};
+pub use memfd::Memfd;
 pub use pipe::{Fifo, PIPE_BUF, new_pipe};
+pub use signalfd::SignalFd;
+pub use timerfd::{TimerFd, TimerSetting};
+
+use std::any::Any;
 
 use nix::errno::Errno;
 
-use crate::memory::MemoryManager;
+use crate::memory::{MemoryManager, SharedPiece};
 use crate::task::Blocker;
 
 /// An open file description.
@@ -78,5 +93,28 @@ pub trait File: Send + Sync {
     /// ioctl(2); files without ioctls answer ENOTTY, as Linux does.
     fn ioctl(&self, _mm: &MemoryManager, _request: u64, _arg: u64) -> Result<u64, Errno> {
         Err(Errno::ENOTTY)
+    }
+    /// Whether readiness means anything for the file; epoll refuses files
+    /// that answer no (regular files) with EPERM.
+    fn pollable(&self) -> bool {
+        true
+    }
+    /// mmap(2) of a file with no name (a memfd) of `len` bytes from
+    /// `offset` (both page multiples): the memory-file pieces that hold
+    /// them, in order. `shared_write` asks for a writable MAP_SHARED
+    /// mapping. Files found by path map through their inode instead
+    /// (`Inode::shared_pages`); files that cannot be mapped answer ENODEV.
+    fn mmap(&self, _offset: u64, _len: u64, _shared_write: bool) -> Result<Vec<SharedPiece>, Errno> {
+        Err(Errno::ENODEV)
+    }
+    /// What /proc/PID/fd/N links to ("anon_inode:[eventfd]", "/memfd:x
+    /// (deleted)"), when the kernel can name it.
+    fn link_name(&self) -> Option<String> {
+        None
+    }
+    /// The file itself, for callers that need its type: epoll_ctl looks
+    /// for epoll instances, F_ADD_SEALS for memfds.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
     }
 }

@@ -25,6 +25,11 @@ struct PipeState {
     capacity: usize,
     readers: usize,
     writers: usize,
+    /// How many times a FIFO's read and write sides were opened: an opener
+    /// waiting for the other side is satisfied by an open that came and
+    /// went while it slept (Linux's r_counter/w_counter).
+    reader_opens: u64,
+    writer_opens: u64,
 }
 
 struct Pipe {
@@ -54,6 +59,8 @@ pub fn new_pipe(nonblock: bool) -> (Arc<dyn File>, Arc<dyn File>) {
             capacity: DEFAULT_CAPACITY,
             readers: 1,
             writers: 1,
+            reader_opens: 0,
+            writer_opens: 0,
         }),
         queue: WaitQueue::default(),
     });
@@ -101,6 +108,8 @@ impl Fifo {
                             capacity: DEFAULT_CAPACITY,
                             readers: 0,
                             writers: 0,
+                            reader_opens: 0,
+                            writer_opens: 0,
                         }),
                         queue: WaitQueue::default(),
                     });
@@ -112,11 +121,14 @@ impl Fifo {
         if writes && !reads && nonblock && pipe.state.lock().expect("pipe poisoned").readers == 0 {
             return Err(Errno::ENXIO);
         }
-        {
+        let others_before = {
             let mut state = pipe.state.lock().expect("pipe poisoned");
             state.readers += usize::from(reads);
             state.writers += usize::from(writes);
-        }
+            state.reader_opens += u64::from(reads);
+            state.writer_opens += u64::from(writes);
+            if reads { state.writer_opens } else { state.reader_opens }
+        };
         let end = PipeEnd {
             pipe: Arc::clone(&pipe),
             reads,
@@ -129,8 +141,12 @@ impl Fifo {
             // Wait for the other side; dropping `end` on EINTR undoes the open.
             blocker.block_on(Some(&pipe.queue), None, || {
                 let state = pipe.state.lock().expect("pipe poisoned");
-                let other = if reads { state.writers } else { state.readers };
-                (other > 0).then_some(Ok(()))
+                let (open, opens) = if reads {
+                    (state.writers, state.writer_opens)
+                } else {
+                    (state.readers, state.reader_opens)
+                };
+                (open > 0 || opens != others_before).then_some(Ok(()))
             })?;
         }
         Ok(Arc::new(end))

@@ -63,6 +63,11 @@ impl SharedBacking {
     pub fn offset(&self) -> u64 {
         self.offset
     }
+
+    /// How many bytes it holds.
+    pub fn size(&self) -> u64 {
+        self.len
+    }
 }
 
 /// A piece of a shared file mapping: `len` bytes of `backing` from memory
@@ -310,6 +315,28 @@ impl MemoryManager {
                 offset: piece.offset,
                 backing: Some(piece.backing),
             });
+            at += piece.len;
+        }
+        Ok(addr)
+    }
+
+    /// mmap(2) with MAP_PRIVATE of a file whose pages live in the memory
+    /// file (a memfd): a copy of `pieces` taken now (there is no
+    /// copy-on-write, so later writes to the file do not show through, which
+    /// Linux leaves unspecified). Holes stay holes.
+    pub fn map_copy(
+        &mut self,
+        req: MapRequest,
+        pieces: &[SharedPiece],
+        address_limit: u64,
+        space: &dyn AddressSpace,
+    ) -> Result<u64, Errno> {
+        let len: u64 = pieces.iter().map(|piece| piece.len).sum();
+        let addr = self.map(MapRequest { len, ..req }, address_limit, space)?;
+        let offset = self.vma_containing(addr).expect("just mapped").offset;
+        let mut at = offset;
+        for piece in pieces {
+            self.file.copy_data(piece.offset, at, piece.len);
             at += piece.len;
         }
         Ok(addr)
@@ -1157,6 +1184,36 @@ mod tests {
         assert!(mm.grow_down(top - 3 * P + 8, 8 << 20, &SPACE));
         mm.copy_out(top - 3 * P, b"s").unwrap();
         assert!(!mm.grow_down(top - (16 << 20), 8 << 20, &SPACE));
+    }
+
+    #[test]
+    fn file_mappings_share_or_copy_their_pieces() {
+        let mut mm = manager();
+        let file = Arc::clone(&mm.file);
+        let backing = SharedBacking::allocate(&file, 2 * P).unwrap();
+        file.write(backing.offset() + P, b"file");
+        let piece = SharedPiece {
+            offset: backing.offset() + P,
+            backing: Arc::clone(&backing),
+            len: P,
+        };
+        let shared_req = MapRequest {
+            shared: true,
+            ..anon(P)
+        };
+        let shared = mm
+            .map_shared(shared_req, vec![piece.clone()], u64::MAX, &SPACE)
+            .unwrap();
+        let private = mm.map_copy(anon(P), &[piece], u64::MAX, &SPACE).unwrap();
+        mm.copy_out(shared, b"F").unwrap();
+        mm.copy_out(private + 1, b"X").unwrap();
+        let mut buf = [0u8; 4];
+        file.read(backing.offset() + P, &mut buf);
+        assert_eq!(&buf, b"File", "the shared mapping is the file");
+        mm.copy_in(private, &mut buf).unwrap();
+        assert_eq!(&buf, b"fXle", "the private mapping is a copy");
+        drop(mm);
+        assert_eq!(Arc::strong_count(&backing), 1, "unmapping lets go of the file's memory");
     }
 
     #[test]

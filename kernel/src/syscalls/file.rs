@@ -1,10 +1,12 @@
 //! The fd table and queries on open files: close, dup, fcntl, ioctl, pipes, lseek.
 
+use std::sync::Arc;
+
 use nix::errno::Errno;
 
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
-use crate::fs::new_pipe;
+use crate::fs::{File, Memfd, new_pipe};
 use crate::task::Task;
 
 fn nofile(task: &Task) -> u64 {
@@ -28,6 +30,13 @@ pub fn close_range(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     // Files are dropped here, outside the table's lock.
     drop(closed);
     Ok(0)
+}
+
+/// Installs a new file at the lowest free fd: what every call that creates
+/// a file (eventfd, epoll_create, memfd_create, …) returns.
+pub(super) fn install(task: &Task, file: Arc<dyn File>, cloexec: bool) -> SyscallResult {
+    let limit = nofile(task);
+    Ok(task.fds().install(file, cloexec, 0, limit)? as u64)
 }
 
 /// Implements close(2). Closing any fd of a file drops the process's
@@ -107,6 +116,12 @@ pub fn fcntl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW) => super::lock::record_lock(task, fd, cmd, args.u64(2)),
         libc::F_SETPIPE_SZ => file.set_pipe_size(args.u32(2) as usize).map(|size| size as u64),
+        // Seals exist on memfds only; other files answer EINVAL.
+        libc::F_ADD_SEALS => Memfd::of(&*file)
+            .ok_or(Errno::EINVAL)?
+            .add_seals(args.u32(2))
+            .map(|()| 0),
+        libc::F_GET_SEALS => Ok(u64::from(Memfd::of(&*file).ok_or(Errno::EINVAL)?.seals())),
         _ => Err(Errno::ENOSYS),
     }
 }

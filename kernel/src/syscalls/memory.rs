@@ -68,12 +68,14 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         return task.mm().map(req, limit, task.space());
     }
     let file = task.fds().get(args.int(4))?;
-    let location = file.location().cloned().ok_or(Errno::ENODEV)?;
-    let st = location.stat()?;
     let access = file.status_flags()? as i32 & libc::O_ACCMODE;
     if access == libc::O_WRONLY || (shared && prot.writable() && access != libc::O_RDWR) {
         return Err(Errno::EACCES);
     }
+    let Some(location) = file.location().cloned() else {
+        return map_unnamed_file(task, req, &file, offset, limit);
+    };
+    let st = location.stat()?;
     if prot.contains(Prot::EXEC) && location.mount.flags.noexec {
         return Err(Errno::EPERM);
     }
@@ -111,6 +113,32 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         at += n as u64;
     }
     Ok(addr)
+}
+
+/// mmap(2) of a file with no name whose memory it keeps itself (a memfd):
+/// the file says which pieces of the memory file back `[offset, offset +
+/// len)`, or ENODEV (pipes, terminals, sockets).
+fn map_unnamed_file(
+    task: &Task,
+    mut req: MapRequest,
+    file: &std::sync::Arc<dyn crate::fs::File>,
+    offset: u64,
+    limit: u64,
+) -> SyscallResult {
+    if req.len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = req.len.checked_next_multiple_of(PAGE_SIZE).ok_or(Errno::ENOMEM)?;
+    if offset.checked_add(len).is_none_or(|end| end > i64::MAX as u64) {
+        return Err(Errno::EOVERFLOW);
+    }
+    let pieces = file.mmap(offset, len, req.shared && req.prot.writable())?;
+    req.kind = VmaKind::File;
+    if req.shared {
+        task.mm().map_shared(req, pieces, limit, task.space())
+    } else {
+        task.mm().map_copy(req, &pieces, limit, task.space())
+    }
 }
 
 /// Implements munmap(2).

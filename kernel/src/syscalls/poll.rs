@@ -94,16 +94,17 @@ fn write_revents(task: &Task, addr: u64, revents: &[u16]) -> Result<u64, Errno> 
     Ok(revents.iter().filter(|&&value| value != 0).count() as u64)
 }
 
-/// Swaps in the mask of ppoll/pselect6 for the wait; the old one comes back
-/// after a handler (or at once if none runs), as with sigsuspend.
-fn apply_wait_mask(task: &mut Task, mask: Option<SigSet>) {
+/// Swaps in the mask of ppoll/pselect6 (and epoll_pwait) for the wait; the
+/// old one comes back after a handler (or at once if none runs), as with
+/// sigsuspend.
+pub(super) fn apply_wait_mask(task: &mut Task, mask: Option<SigSet>) {
     if let Some(mask) = mask {
         task.saved_mask = Some(task.signal_mask);
         task.set_signal_mask(mask);
     }
 }
 
-fn read_sigmask(task: &Task, addr: u64, size: u64) -> Result<Option<SigSet>, Errno> {
+pub(super) fn read_sigmask(task: &Task, addr: u64, size: u64) -> Result<Option<SigSet>, Errno> {
     if addr == 0 {
         return Ok(None);
     }

@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use super::args::Arg;
 use super::numbers::SYSCALLS;
 use super::{
-    Handler, attr, clone, credentials, file, futex, io, lock, memory, names, open, path, poll, process, rlimit, sched,
-    signal, stat, system, time, timer, transfer,
+    Handler, attr, clone, credentials, epoll, eventfd, file, futex, io, lock, memfd, memory, names, open, path, poll,
+    process, rlimit, sched, signal, signalfd, stat, system, time, timer, timerfd, transfer,
 };
 
 /// How completely a system call is implemented.
@@ -124,7 +124,7 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "dup3" => (Full, file::dup3),
         "fcntl" => (
             Partial(
-                "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETPIPE_SZ, F_SETPIPE_SZ; others ENOSYS",
+                "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETPIPE_SZ, F_SETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS; others ENOSYS",
             ),
             file::fcntl,
         ),
@@ -249,11 +249,57 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "removexattr" => (Partial("as getxattr"), attr::removexattr),
         "lremovexattr" => (Partial("as getxattr"), attr::lremovexattr),
         "fremovexattr" => (Partial("as getxattr"), attr::fremovexattr),
+        // Readiness and anonymous files.
+        "epoll_create" => (Full, epoll::epoll_create),
+        "epoll_create1" => (Full, epoll::epoll_create1),
+        "epoll_ctl" => (
+            Partial(
+                "EPOLLEXCLUSIVE is accepted and wakes every waiter; EPOLLWAKEUP is ignored; nesting depth is counted below the target only",
+            ),
+            epoll::epoll_ctl,
+        ),
+        "epoll_wait" => (
+            Partial("host files (stdio) are polled every 10 ms while waiting"),
+            epoll::epoll_wait,
+        ),
+        "epoll_pwait" => (
+            Partial("host files (stdio) are polled every 10 ms while waiting"),
+            epoll::epoll_pwait,
+        ),
+        "epoll_pwait2" => (
+            Partial("host files (stdio) are polled every 10 ms while waiting"),
+            epoll::epoll_pwait2,
+        ),
+        "eventfd" => (Full, eventfd::eventfd),
+        "eventfd2" => (Full, eventfd::eventfd2),
+        "timerfd_create" => (
+            Partial("the _ALARM clocks are EPERM; absolute times are fixed on CLOCK_MONOTONIC when set"),
+            timerfd::timerfd_create,
+        ),
+        "timerfd_settime" => (
+            Partial("TFD_TIMER_CANCEL_ON_SET is accepted; reads never end with ECANCELED"),
+            timerfd::timerfd_settime,
+        ),
+        "timerfd_gettime" => (Full, timerfd::timerfd_gettime),
+        "signalfd" => (
+            Partial("readiness follows the creating process, not the polling thread"),
+            signalfd::signalfd,
+        ),
+        "signalfd4" => (
+            Partial("readiness follows the creating process, not the polling thread"),
+            signalfd::signalfd4,
+        ),
+        "memfd_create" => (
+            Partial(
+                "MFD_HUGETLB is EINVAL; SEEK_HOLE finds no holes; F_SEAL_WRITE is EBUSY while any shared mapping exists",
+            ),
+            memfd::memfd_create,
+        ),
         // Memory.
         "brk" => (Full, memory::brk),
         "mmap" => (
             Partial(
-                "MAP_PRIVATE file mappings copy the file at mmap time (later writes to the file are not seen); MAP_SHARED needs a tmpfs or overlay file (host files are copied up)",
+                "MAP_PRIVATE file mappings copy the file at mmap time (later writes to the file are not seen); MAP_SHARED needs a tmpfs, overlay or memfd file (host files are copied up); pages past the end read as zero, no SIGBUS",
             ),
             memory::mmap,
         ),

@@ -28,6 +28,16 @@ impl<'a> Blocker<'a> {
         }
     }
 
+    /// The thread this blocker sleeps for.
+    pub fn tid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The task set the thread belongs to.
+    pub fn tasks(&self) -> &TaskSet {
+        self.tasks
+    }
+
     /// Whether a signal waits to be acted on.
     pub fn interrupted(&self) -> bool {
         self.tasks.has_deliverable(self.pid, self.blocked)

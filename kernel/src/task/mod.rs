@@ -12,7 +12,7 @@ mod waker;
 
 pub use blocker::Blocker;
 pub use set::{INIT_PID, TaskSet, WaitEvent, WaitOptions, WaitResult, WaitTarget, is_fault};
-pub use waker::{WaitQueue, Waker};
+pub use waker::{WaitQueue, Waiter, Waker};
 
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, MutexGuard};

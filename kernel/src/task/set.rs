@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
-use super::waker::Waker;
+use super::waker::{WaitQueue, Waker};
 use crate::kernel::ExitStatus;
 use crate::platform::ThreadHandle;
 use crate::signal::{
@@ -72,6 +72,10 @@ pub struct ProcessEntry {
     /// Set by exit_group or a fatal signal: every thread is on its way out
     /// and the process ends with this status.
     pub group_exit: Option<ExitStatus>,
+    /// Told of every signal queued for the process or one of its threads:
+    /// where signalfds (and epoll instances watching them) listen, as on
+    /// Linux's sighand->signalfd_wqh.
+    pub signal_queue: Arc<WaitQueue>,
 }
 
 /// One thread: what other threads need to reach it.
@@ -131,6 +135,7 @@ impl ProcessEntry {
             parent_death_signal: 0,
             exited_threads_cpu: Duration::ZERO,
             group_exit: None,
+            signal_queue: Arc::new(WaitQueue::default()),
         }
     }
 }
@@ -436,6 +441,19 @@ impl TaskSet {
         thread.pending.set() | process
     }
 
+    /// The signals pending for process `pid` as a whole.
+    pub fn process_pending(&self, pid: i32) -> SigSet {
+        self.lock().processes.get(&pid).map_or(0, |p| p.pending.set())
+    }
+
+    /// Where signalfds of process `pid` hear of its signals.
+    pub fn signal_queue(&self, pid: i32) -> Option<Arc<WaitQueue>> {
+        self.lock()
+            .processes
+            .get(&pid)
+            .map(|process| Arc::clone(&process.signal_queue))
+    }
+
     /// Whether thread `tid` has a signal to act on when `blocked` is its
     /// mask, or must go.
     pub fn has_deliverable(&self, tid: i32, blocked: SigSet) -> bool {
@@ -533,6 +551,7 @@ impl TaskSet {
         let thread = inner.threads.get_mut(&tid).expect("looked up above");
         thread.pending.enqueue(info);
         thread.wake();
+        inner.processes[&owner].signal_queue.notify_all();
         Ok(())
     }
 
@@ -573,6 +592,7 @@ impl TaskSet {
             return Ok(());
         }
         entry.pending.enqueue(info);
+        entry.signal_queue.notify_all();
         inner.wake_process(pid);
         Ok(())
     }

@@ -5,9 +5,22 @@
 //! child) notifies the wakers registered on its queue; a signal sent to the
 //! task notifies the waker directly. Either way the task wakes, re-checks
 //! its condition, and returns EINTR if a signal is what woke it.
+//!
+//! A queue wakes anything that implements [`Waiter`]: besides task wakers,
+//! epoll instances register there to hear of their files.
 
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Instant;
+
+/// What a wait queue wakes: a task's [`Waker`], or an epoll interest that
+/// passes the news on to its instance.
+///
+/// `notify` runs on the notifier's thread, sometimes with the task set
+/// locked (signals are sent under it): it must not block, nor take any lock
+/// but those of wakers and wait queues.
+pub trait Waiter: Send + Sync {
+    fn notify(&self);
+}
 
 /// A task's alarm clock: a notification counter and a condition variable.
 #[derive(Debug, Default)]
@@ -56,30 +69,45 @@ impl Waker {
     }
 }
 
-/// The tasks waiting for one object.
-#[derive(Debug, Default)]
+impl Waiter for Waker {
+    fn notify(&self) {
+        Waker::notify(self);
+    }
+}
+
+/// The tasks (and epoll instances) waiting for one object.
+#[derive(Default)]
 pub struct WaitQueue {
-    waiters: Mutex<Vec<Weak<Waker>>>,
+    waiters: Mutex<Vec<Weak<dyn Waiter>>>,
+}
+
+impl std::fmt::Debug for WaitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self.waiters.lock().map_or(0, |waiters| waiters.len());
+        f.debug_struct("WaitQueue").field("waiters", &count).finish()
+    }
 }
 
 impl WaitQueue {
-    pub fn register(&self, waker: &Arc<Waker>) {
-        self.waiters
-            .lock()
-            .expect("wait queue poisoned")
-            .push(Arc::downgrade(waker));
+    /// Adds a waiter; waiters that are gone are dropped on the way.
+    pub fn register<W: Waiter + 'static>(&self, waiter: &Arc<W>) {
+        let weak: Weak<W> = Arc::downgrade(waiter);
+        let weak: Weak<dyn Waiter> = weak;
+        let mut waiters = self.waiters.lock().expect("wait queue poisoned");
+        waiters.retain(|w| w.strong_count() > 0);
+        waiters.push(weak);
     }
 
-    pub fn unregister(&self, waker: &Arc<Waker>) {
-        let target = Arc::downgrade(waker);
+    pub fn unregister<W: Waiter + 'static>(&self, waiter: &Arc<W>) {
+        let target = Arc::as_ptr(waiter).cast::<()>();
         self.waiters
             .lock()
             .expect("wait queue poisoned")
-            .retain(|w| !w.ptr_eq(&target) && w.strong_count() > 0);
+            .retain(|w| w.as_ptr().cast::<()>() != target && w.strong_count() > 0);
     }
 
     pub fn notify_all(&self) {
-        let waiters: Vec<Arc<Waker>> = self
+        let waiters: Vec<Arc<dyn Waiter>> = self
             .waiters
             .lock()
             .expect("wait queue poisoned")

@@ -187,6 +187,11 @@ impl File for OpenFile {
         Some(&self.location)
     }
 
+    /// Regular files and directories are always ready; epoll refuses them.
+    fn pollable(&self) -> bool {
+        false
+    }
+
     fn getdents(&self, capacity: usize) -> Result<Vec<u8>, Errno> {
         if self.kind != FileKind::Directory {
             return Err(Errno::ENOTDIR);
