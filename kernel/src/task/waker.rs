@@ -6,6 +6,7 @@
 //! task notifies the waker directly. Either way the task wakes, re-checks
 //! its condition, and returns EINTR if a signal is what woke it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Instant;
 
@@ -16,6 +17,8 @@ pub struct Waker {
     /// happened since it last looked.
     sequence: Mutex<u64>,
     condvar: Condvar,
+    /// The task sleeps in `wait`: /proc shows it as S rather than R.
+    sleeping: AtomicBool,
 }
 
 impl Waker {
@@ -32,9 +35,21 @@ impl Waker {
         *self.sequence.lock().expect("waker poisoned")
     }
 
+    /// Whether the task sleeps in the kernel right now.
+    pub fn is_sleeping(&self) -> bool {
+        self.sleeping.load(Ordering::Relaxed)
+    }
+
     /// Sleeps until a notification after `seen`, or `deadline`. Returns
     /// false when the deadline passed first.
     pub fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
+        self.sleeping.store(true, Ordering::Relaxed);
+        let woken = self.wait_for_news(seen, deadline);
+        self.sleeping.store(false, Ordering::Relaxed);
+        woken
+    }
+
+    fn wait_for_news(&self, seen: u64, deadline: Option<Instant>) -> bool {
         let mut sequence = self.sequence.lock().expect("waker poisoned");
         while *sequence == seen {
             match deadline {
