@@ -71,6 +71,11 @@ pub fn open(resolver: &Resolver, path: &[u8], flags: i32, mode: u32) -> Result<A
     if (writes || flags & libc::O_TRUNC != 0) && location.mount.flags.readonly && kind == FileKind::Regular {
         return Err(Errno::EROFS);
     }
+    // Nodes that open themselves come first: what a /proc/PID/fd link
+    // leads to is the open file itself, whatever its type.
+    if let Some(file) = location.inode().open(&location, flags)? {
+        return Ok(file);
+    }
     match kind {
         FileKind::CharDevice | FileKind::BlockDevice => {
             if location.mount.flags.nodev || kind == FileKind::BlockDevice {
@@ -82,9 +87,6 @@ pub fn open(resolver: &Resolver, path: &[u8], flags: i32, mode: u32) -> Result<A
         // file here yet.
         FileKind::Fifo | FileKind::Socket => return Err(Errno::ENXIO),
         _ => {}
-    }
-    if let Some(file) = location.inode().open(&location, flags)? {
-        return Ok(file);
     }
     if flags & libc::O_TRUNC != 0 && writes && kind == FileKind::Regular && !created {
         location.inode().set_attr(SetAttr {
