@@ -101,6 +101,9 @@ pub struct TaskStart {
     /// Host fds that become fds 0, 1 and 2.
     pub stdio: [std::os::fd::OwnedFd; 3],
     pub executable: Executable,
+    /// The command name: from the program the spec names, as runc would
+    /// exec it (before `#!` rewrote argv).
+    pub name: String,
     pub root: Location,
     pub cwd: Location,
 }
@@ -718,7 +721,7 @@ pub struct ForkRequest {
 
 /// The name /proc/PID/comm shows for a program: its file name, cut to 15
 /// bytes as TASK_COMM_LEN does.
-fn command_name(path: &str) -> String {
+pub(crate) fn command_name(path: &str) -> String {
     let base = path.rsplit('/').next().unwrap_or(path);
     let mut end = base.len().min(15);
     while !base.is_char_boundary(end) {
@@ -751,6 +754,7 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
         spec,
         stdio,
         executable,
+        name,
         root,
         cwd,
     } = start;
@@ -790,7 +794,7 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
         })),
         credentials: spec.credentials,
         rlimits: Arc::new(Mutex::new(spec.rlimits)),
-        name: command_name(&executable.path),
+        name,
         signal_mask: 0,
         saved_mask: None,
         altstack: AltStack::DISABLED,
