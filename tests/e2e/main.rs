@@ -8,6 +8,7 @@ mod common;
 mod bad_bundles;
 mod job_control;
 mod processes;
+mod procfs;
 mod readiness_timers;
 mod run_programs;
 mod stub_isolation;
