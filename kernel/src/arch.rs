@@ -68,6 +68,26 @@ pub fn xsave_features() -> u64 {
     })
 }
 
+/// The CPUID leaf `leaf`, subleaf `subleaf`: (eax, ebx, ecx, edx).
+pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
+    let (eax, ebx, ecx, edx): (u32, u32, u32, u32);
+    // SAFETY: cpuid only reads processor identification; rbx, which LLVM
+    // reserves, is saved and restored around it.
+    unsafe {
+        std::arch::asm!(
+            "mov {saved:r}, rbx",
+            "cpuid",
+            "xchg {saved:r}, rbx",
+            saved = out(reg) ebx,
+            inout("eax") leaf => eax,
+            inout("ecx") subleaf => ecx,
+            out("edx") edx,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    (eax, ebx, ecx, edx)
+}
+
 /// Sets the return value of a system call: rax holds the value, or the
 /// negated errno.
 pub fn set_return(regs: &mut Registers, value: i64) {

@@ -198,6 +198,7 @@ impl Kernel {
             credentials: &spec.credentials,
         };
         let executable = loader::open_executable(&resolver, &spec.argv, &spec.env)?;
+        let name = task::command_name(spec.argv.first().map_or(executable.path.as_str(), String::as_str));
         let (executable, argv) = loader::resolve_interpreter(&resolver, executable, spec.argv.clone())?;
         let spec = ProcessSpec { argv, ..spec };
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
@@ -211,6 +212,7 @@ impl Kernel {
                         spec,
                         stdio,
                         executable,
+                        name,
                         root,
                         cwd,
                     },

@@ -13,6 +13,7 @@ mod file_transfer;
 mod job_control;
 mod mounts;
 mod processes;
+mod procfs;
 mod readiness_timers;
 mod run_programs;
 mod stub_isolation;

@@ -99,6 +99,14 @@ impl FdTable {
         closed
     }
 
+    /// Every open fd in order, with its file and close-on-exec flag.
+    pub fn iter(&self) -> impl Iterator<Item = (i32, &Arc<dyn File>, bool)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(fd, slot)| slot.as_ref().map(|slot| (fd as i32, &slot.file, slot.cloexec)))
+    }
+
     pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
         self.slot(fd).map(|slot| slot.cloexec)
     }

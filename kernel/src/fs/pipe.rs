@@ -3,7 +3,7 @@
 //! SIGPIPE, sent by the caller) once the last reader is.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
@@ -19,6 +19,11 @@ pub const PIPE_BUF: usize = 4096;
 const DEFAULT_CAPACITY: usize = 65536;
 /// The largest capacity F_SETPIPE_SZ grants (fs.pipe-max-size).
 const MAX_CAPACITY: usize = 1 << 20;
+/// The device number of pipefs: every pipe's st_dev.
+const PIPEFS_DEV: u64 = libc::makedev(0, 12);
+
+/// The inode number of the next pipe ("pipe:[N]" in /proc/PID/fd).
+static NEXT_INO: AtomicU64 = AtomicU64::new(1);
 
 struct PipeState {
     buffer: VecDeque<u8>,
@@ -33,6 +38,7 @@ struct PipeState {
 }
 
 struct Pipe {
+    ino: u64,
     state: Mutex<PipeState>,
     /// Readers wait here for data, writers for room; any change wakes both.
     queue: WaitQueue,
@@ -54,6 +60,7 @@ pub struct PipeEnd {
 /// pipe2's O_NONBLOCK.
 pub fn new_pipe(nonblock: bool) -> (Arc<dyn File>, Arc<dyn File>) {
     let pipe = Arc::new(Pipe {
+        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         state: Mutex::new(PipeState {
             buffer: VecDeque::new(),
             capacity: DEFAULT_CAPACITY,
@@ -103,6 +110,7 @@ impl Fifo {
                 Some(pipe) => pipe,
                 None => {
                     let pipe = Arc::new(Pipe {
+                        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
                         state: Mutex::new(PipeState {
                             buffer: VecDeque::new(),
                             capacity: DEFAULT_CAPACITY,
@@ -247,6 +255,8 @@ impl File for PipeEnd {
         }
         let mut stat = <libc::stat as Pod>::zeroed();
         stat.st_mode = libc::S_IFIFO | 0o600;
+        stat.st_dev = PIPEFS_DEV;
+        stat.st_ino = self.pipe.ino;
         stat.st_nlink = 1;
         stat.st_blksize = PIPE_BUF as i64;
         Ok(stat)

@@ -161,6 +161,35 @@ impl MemoryFile {
         }
     }
 
+    /// How many bytes of `[offset, offset + len)` hold data (pages that
+    /// were touched and not freed): the resident size of a mapping.
+    pub fn resident(&self, offset: u64, len: u64) -> u64 {
+        let end = offset + len;
+        let mut at = offset;
+        let mut total = 0;
+        while at < end {
+            let data = match nix::unistd::lseek(self.fd.as_fd(), at as i64, nix::unistd::Whence::SeekData) {
+                Ok(data) => data as u64,
+                Err(_) => break,
+            };
+            if data >= end {
+                break;
+            }
+            let hole = nix::unistd::lseek(self.fd.as_fd(), data as i64, nix::unistd::Whence::SeekHole)
+                .map_or(end, |hole| hole as u64)
+                .min(end);
+            total += hole - data;
+            at = hole;
+        }
+        total
+    }
+
+    /// Bytes of memory the whole file holds now: what the sandbox's
+    /// applications use.
+    pub fn usage(&self) -> u64 {
+        nix::sys::stat::fstat(self.fd.as_fd()).map_or(0, |st| st.st_blocks as u64 * 512)
+    }
+
     /// Zeroes bytes of the file.
     pub fn zero(&self, offset: u64, len: u64) {
         let dst = self.host_address(offset, len);

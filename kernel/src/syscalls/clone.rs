@@ -192,6 +192,10 @@ fn execute(task: &mut Task, dirfd: i32, path: Vec<u8>, argv: u64, envp: u64) -> 
         loader::resolve_interpreter(&resolver, exe, argv).map_err(|err| err.errno())?
     };
     task.exec(exe, argv, env)?;
+    // Linux names the process after the path it was asked to run (a
+    // symlink's own name, a script's), not after what that resolved to.
+    task.name = crate::task::command_name(&path);
+    task.publish_view();
     Ok(0)
 }
 

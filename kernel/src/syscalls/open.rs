@@ -44,9 +44,10 @@ const KNOWN_RESOLVE: u64 = libc::RESOLVE_NO_XDEV
     | libc::RESOLVE_IN_ROOT
     | libc::RESOLVE_CACHED;
 
-/// Implements openat2(2): flags and mode as openat, and the resolve flags
-/// RESOLVE_IN_ROOT (the dirfd is the root) and RESOLVE_NO_MAGICLINKS (there
-/// are none); RESOLVE_BENEATH refuses absolute paths.
+/// Implements openat2(2): flags and mode as openat, and the resolve flag
+/// RESOLVE_IN_ROOT (the dirfd is the root); RESOLVE_BENEATH refuses
+/// absolute paths. RESOLVE_NO_MAGICLINKS is accepted, but /proc's magic
+/// links are followed anyway: the resolver has no such mode yet.
 pub fn openat2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let size = args.u64(3);
     if !(24..=4096).contains(&size) {

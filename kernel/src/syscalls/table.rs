@@ -168,7 +168,7 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "openat" => (Partial("FIFOs and sockets opened by path answer ENXIO"), open::openat),
         "openat2" => (
             Partial(
-                "RESOLVE_IN_ROOT; RESOLVE_BENEATH refuses absolute paths but clamps `..`; RESOLVE_NO_SYMLINKS and RESOLVE_NO_XDEV are EINVAL",
+                "RESOLVE_IN_ROOT; RESOLVE_BENEATH refuses absolute paths but clamps `..`; RESOLVE_NO_MAGICLINKS is accepted but /proc's magic links are still followed; RESOLVE_NO_SYMLINKS and RESOLVE_NO_XDEV are EINVAL",
             ),
             open::openat2,
         ),

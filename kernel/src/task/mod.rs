@@ -8,10 +8,12 @@
 
 mod blocker;
 mod set;
+mod view;
 mod waker;
 
 pub use blocker::Blocker;
-pub use set::{INIT_PID, TaskSet, WaitEvent, WaitOptions, WaitResult, WaitTarget, is_fault};
+pub use set::{INIT_PID, Life, TaskSet, WaitEvent, WaitOptions, WaitResult, WaitTarget, is_fault};
+pub use view::{ProcessImage, ProcessSnapshot, TaskView, ThreadSnapshot};
 pub use waker::{WaitQueue, Waiter, Waker};
 
 use std::sync::mpsc::SyncSender;
@@ -73,8 +75,6 @@ pub struct Task {
     pub credentials: Credentials,
     /// Resource limits, per process.
     pub rlimits: Arc<Mutex<ResourceLimits>>,
-    /// Absolute path of the running executable (/proc/self/exe).
-    pub exe_path: String,
     /// The command name (PR_SET_NAME, /proc/PID/comm): 15 bytes at most.
     pub name: String,
     /// Blocked signals.
@@ -101,6 +101,9 @@ pub struct TaskStart {
     /// Host fds that become fds 0, 1 and 2.
     pub stdio: [std::os::fd::OwnedFd; 3],
     pub executable: Executable,
+    /// The command name: from the program the spec names, as runc would
+    /// exec it (before `#!` rewrote argv).
+    pub name: String,
     pub root: Location,
     pub cwd: Location,
 }
@@ -125,7 +128,6 @@ pub struct ChildStart {
     pub fs: Arc<Mutex<FsContext>>,
     pub credentials: Credentials,
     pub rlimits: Arc<Mutex<ResourceLimits>>,
-    pub exe_path: String,
     pub name: String,
     pub signal_mask: SigSet,
     pub altstack: AltStack,
@@ -153,6 +155,7 @@ impl Task {
     pub fn unshare_files(&mut self) {
         let fds = self.fds().clone();
         self.fds = Arc::new(Mutex::new(fds));
+        self.publish_view();
     }
 
     /// A path resolver from this task's root and working directory, with
@@ -491,7 +494,6 @@ impl Task {
             fs,
             credentials: self.credentials.clone(),
             rlimits,
-            exe_path: self.exe_path.clone(),
             name: self.name.clone(),
             signal_mask: self.signal_mask,
             // A thread or CLONE_VM child must not share the alternate stack.
@@ -560,6 +562,7 @@ impl Task {
             stack_limit: self.limit(libc::RLIMIT_STACK),
         };
         let entry = loader::load(&mut mm, context.address_space(), &executable, &args).map_err(|err| err.errno())?;
+        let image = ProcessImage::read(&mm, entry.rsp, executable.file.location().clone());
         // The point of no return.
         self.release_clear_child_tid();
         self.mm = Arc::new(Mutex::new(mm));
@@ -582,8 +585,9 @@ impl Task {
         self.altstack = AltStack::DISABLED;
         self.robust_list = 0;
         self.name = command_name(&executable.path);
-        self.exe_path = executable.path;
         self.tasks().set_thread_handle(self.tid, self.context.handle());
+        self.tasks().set_image(self.pid, Arc::new(image));
+        self.publish_view();
         self.kernel.timers.forget(self.pid, true);
         self.tasks().exec_done(self.pid);
         Ok(())
@@ -662,6 +666,7 @@ impl Task {
     fn exit(mut self, status: ExitStatus) {
         self.release_robust_futexes();
         self.release_clear_child_tid();
+        self.tasks().withdraw_view(self.tid);
         let cpu = self.context.cpu_time();
         let Task {
             kernel,
@@ -684,6 +689,8 @@ impl Task {
         if kernel.tasks.exit_thread(tid, status, cpu) {
             if let Some(pid) = pid {
                 kernel.timers.forget(pid, false);
+                // In case a /proc reader still held the fd table above.
+                crate::vfs::locks::table().release_owner(crate::vfs::locks::Owner::Process(pid));
             }
         }
     }
@@ -722,7 +729,7 @@ pub struct ForkRequest {
 
 /// The name /proc/PID/comm shows for a program: its file name, cut to 15
 /// bytes as TASK_COMM_LEN does.
-fn command_name(path: &str) -> String {
+pub(crate) fn command_name(path: &str) -> String {
     let base = path.rsplit('/').next().unwrap_or(path);
     let mut end = base.len().min(15);
     while !base.is_char_boundary(end) {
@@ -745,6 +752,7 @@ pub(crate) fn run_init(
             return ExitStatus::Signaled(libc::SIGKILL);
         }
     };
+    task.publish_view();
     let _ = started.send(Ok(()));
     task.run()
 }
@@ -754,6 +762,7 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
         spec,
         stdio,
         executable,
+        name,
         root,
         cwd,
     } = start;
@@ -766,6 +775,7 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
         stack_limit: spec.rlimits.soft(libc::RLIMIT_STACK),
     };
     let entry = loader::load(&mut mm, context.address_space(), &executable, &exec_args)?;
+    let image = ProcessImage::read(&mm, entry.rsp, executable.file.location().clone());
     let mut regs = context.initial_registers();
     regs.rip = entry.rip;
     regs.rsp = entry.rsp;
@@ -777,6 +787,7 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
     }
     let waker = kernel.tasks.create_init(spec.credentials.uid);
     kernel.tasks.set_thread_handle(INIT_PID, context.handle());
+    kernel.tasks.set_image(INIT_PID, Arc::new(image));
     Ok(Task {
         tid: INIT_PID,
         pid: INIT_PID,
@@ -791,8 +802,7 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
         })),
         credentials: spec.credentials,
         rlimits: Arc::new(Mutex::new(spec.rlimits)),
-        name: command_name(&executable.path),
-        exe_path: executable.path,
+        name,
         signal_mask: 0,
         saved_mask: None,
         altstack: AltStack::DISABLED,
@@ -816,6 +826,7 @@ fn run_child(kernel: Arc<Kernel>, start: ChildStart, started: SyncSender<Result<
             return;
         }
     };
+    task.publish_view();
     let _ = started.send(Ok(()));
     let status = task.run();
     tracing::debug!(tid, ?status, "task exited");
@@ -852,7 +863,6 @@ fn new_child_task(kernel: Arc<Kernel>, start: ChildStart) -> Result<Task, Errno>
         fs: start.fs,
         credentials: start.credentials,
         rlimits: start.rlimits,
-        exe_path: start.exe_path,
         name: start.name,
         signal_mask: start.signal_mask,
         saved_mask: None,

@@ -7,10 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
+use super::view::{ProcessImage, ProcessSnapshot, TaskView, ThreadSnapshot};
 use super::waker::{WaitQueue, Waker};
 use crate::kernel::ExitStatus;
 use crate::platform::ThreadHandle;
@@ -76,6 +77,14 @@ pub struct ProcessEntry {
     /// where signalfds (and epoll instances watching them) listen, as on
     /// Linux's sighand->signalfd_wqh.
     pub signal_queue: Arc<WaitQueue>,
+    /// When the process was created (fork keeps it through execve).
+    pub started: Instant,
+    /// The program the last execve loaded, for /proc.
+    pub image: Option<Arc<ProcessImage>>,
+    /// /proc/PID/oom_score_adj: remembered, inherited, never acted on.
+    pub oom_score_adj: i32,
+    /// The leader's command name as last published, which a zombie keeps.
+    pub comm: String,
 }
 
 /// One thread: what other threads need to reach it.
@@ -90,6 +99,10 @@ pub struct ThreadEntry {
     pub doomed: bool,
     /// The thread's blocked signals, as last published.
     pub blocked: SigSet,
+    /// What /proc shows of the thread; None before it runs and once it
+    /// has let go of its memory and files.
+    pub view: Option<Arc<TaskView>>,
+    pub started: Instant,
 }
 
 impl ThreadEntry {
@@ -101,6 +114,8 @@ impl ThreadEntry {
             handle: None,
             doomed: false,
             blocked: 0,
+            view: None,
+            started: Instant::now(),
         }
     }
 
@@ -136,6 +151,10 @@ impl ProcessEntry {
             exited_threads_cpu: Duration::ZERO,
             group_exit: None,
             signal_queue: Arc::new(WaitQueue::default()),
+            started: Instant::now(),
+            image: None,
+            oom_score_adj: 0,
+            comm: String::new(),
         }
     }
 }
@@ -332,6 +351,9 @@ impl TaskSet {
             exit_signal,
             caller.actions.clone(),
         );
+        entry.image = caller.image.clone();
+        entry.oom_score_adj = caller.oom_score_adj;
+        entry.comm = caller.comm.clone();
         let pid = Self::allocate_pid(&mut inner)?;
         entry.threads.insert(pid);
         let thread = ThreadEntry::new(pid);
@@ -398,6 +420,124 @@ impl TaskSet {
             .get(&pid)
             .map(|entry| entry.threads.iter().copied().collect())
             .unwrap_or_default()
+    }
+
+    /// Publishes what /proc shows of thread `tid` (see `view.rs`).
+    pub fn publish_view(&self, tid: i32, view: Arc<TaskView>) {
+        let old = {
+            let mut inner = self.lock();
+            let Some(thread) = inner.threads.get_mut(&tid) else {
+                return;
+            };
+            let tgid = thread.tgid;
+            let comm = view.comm.clone();
+            let old = thread.view.replace(view);
+            if tgid == tid {
+                if let Some(process) = inner.processes.get_mut(&tgid) {
+                    process.comm = comm;
+                }
+            }
+            old
+        };
+        // The old view may hold the last reference to a replaced address
+        // space: it goes outside the lock.
+        drop(old);
+    }
+
+    /// The view thread `tid` last published.
+    pub fn view(&self, tid: i32) -> Option<Arc<TaskView>> {
+        self.lock().threads.get(&tid).and_then(|thread| thread.view.clone())
+    }
+
+    /// Withdraws the view of a thread letting go of its memory and files,
+    /// so /proc keeps neither alive (a pipe must see its writer go).
+    pub fn withdraw_view(&self, tid: i32) {
+        let old = self.lock().threads.get_mut(&tid).and_then(|thread| thread.view.take());
+        drop(old);
+    }
+
+    /// Records the program an execve loaded into process `pid`.
+    pub fn set_image(&self, pid: i32, image: Arc<ProcessImage>) {
+        let old = self
+            .lock()
+            .processes
+            .get_mut(&pid)
+            .and_then(|entry| entry.image.replace(image));
+        drop(old);
+    }
+
+    /// Writes /proc/PID/oom_score_adj.
+    pub fn set_oom_score_adj(&self, pid: i32, value: i32) -> Result<(), Errno> {
+        let mut inner = self.lock();
+        let entry = inner.processes.get_mut(&pid).ok_or(Errno::ESRCH)?;
+        entry.oom_score_adj = value;
+        Ok(())
+    }
+
+    /// Everything /proc shows of process `pid`, copied out under the lock.
+    pub fn snapshot(&self, pid: i32) -> Option<ProcessSnapshot> {
+        let inner = self.lock();
+        let entry = inner.processes.get(&pid)?;
+        let threads = entry
+            .threads
+            .iter()
+            .filter_map(|&tid| {
+                let thread = inner.threads.get(&tid)?;
+                Some(ThreadSnapshot {
+                    tid,
+                    view: thread.view.clone(),
+                    handle: thread.handle.clone(),
+                    sleeping: thread.waker.is_sleeping(),
+                    started: thread.started,
+                    pending: thread.pending.set(),
+                    blocked: thread.blocked,
+                })
+            })
+            .collect();
+        let (mut ignored, mut caught) = (0, 0);
+        for signo in (1..=64).filter(|&signo| signal::valid(signo)) {
+            match entry.actions.get(signo).handler {
+                SIG_DFL => {}
+                SIG_IGN => ignored |= signal::bit(signo),
+                _ => caught |= signal::bit(signo),
+            }
+        }
+        Some(ProcessSnapshot {
+            pid,
+            ppid: entry.ppid,
+            pgid: entry.pgid,
+            sid: entry.sid,
+            life: entry.life,
+            uid: entry.uid,
+            exit_signal: entry.exit_signal,
+            started: entry.started,
+            image: entry.image.clone(),
+            oom_score_adj: entry.oom_score_adj,
+            comm: entry.comm.clone(),
+            pending: entry.pending.set(),
+            ignored,
+            caught,
+            exited_threads_cpu: entry.exited_threads_cpu,
+            children_cpu: entry.children_cpu,
+            threads,
+        })
+    }
+
+    /// How many threads are not sleeping in the kernel, and how many there
+    /// are (/proc/loadavg, /proc/stat).
+    pub fn thread_counts(&self) -> (usize, usize) {
+        let inner = self.lock();
+        let running = inner
+            .threads
+            .values()
+            .filter(|thread| !thread.waker.is_sleeping())
+            .count();
+        (running, inner.threads.len())
+    }
+
+    /// The pid allocated last.
+    pub fn last_pid(&self) -> i32 {
+        self.lock().last_pid
     }
 
     /// Runs `f` on the signal dispositions of `pid`.
@@ -1116,6 +1256,29 @@ mod tests {
             0,
             "init has no SIGCHLD handler, so SIGCHLD is dropped"
         );
+    }
+
+    #[test]
+    fn snapshots_show_family_threads_and_what_children_inherit() {
+        let tasks = TaskSet::default();
+        tasks.create_init(1000);
+        tasks.set_oom_score_adj(INIT_PID, 300).unwrap();
+        let (child, _) = tasks.create_child(INIT_PID, libc::SIGCHLD, false).unwrap();
+        let (thread, _) = tasks.create_thread(child).unwrap();
+        let snapshot = tasks.snapshot(child).unwrap();
+        assert_eq!((snapshot.pid, snapshot.ppid, snapshot.uid), (child, INIT_PID, 1000));
+        assert_eq!(snapshot.oom_score_adj, 300);
+        let tids: Vec<i32> = snapshot.threads.iter().map(|thread| thread.tid).collect();
+        assert_eq!(tids, [child, thread]);
+        assert_eq!(snapshot.thread(None).map(|t| t.tid), Some(child));
+        assert!(snapshot.view(None).is_none(), "nothing published yet");
+        tasks.exit_thread(thread, ExitStatus::Exited(0), Duration::ZERO);
+        tasks.exit_thread(child, ExitStatus::Exited(0), Duration::ZERO);
+        let zombie = tasks.snapshot(child).unwrap();
+        assert!(zombie.is_zombie() && zombie.threads.is_empty());
+        tasks.wait(INIT_PID, WaitTarget::Any, exited()).unwrap();
+        assert!(tasks.snapshot(child).is_none());
+        assert_eq!(tasks.set_oom_score_adj(child, 1), Err(Errno::ESRCH));
     }
 
     #[test]

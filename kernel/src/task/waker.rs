@@ -9,6 +9,7 @@
 //! A queue wakes anything that implements [`Waiter`]: besides task wakers,
 //! epoll instances register there to hear of their files.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Instant;
 
@@ -29,6 +30,8 @@ pub struct Waker {
     /// happened since it last looked.
     sequence: Mutex<u64>,
     condvar: Condvar,
+    /// The task sleeps in `wait`: /proc shows it as S rather than R.
+    sleeping: AtomicBool,
 }
 
 impl Waker {
@@ -45,9 +48,21 @@ impl Waker {
         *self.sequence.lock().expect("waker poisoned")
     }
 
+    /// Whether the task sleeps in the kernel right now.
+    pub fn is_sleeping(&self) -> bool {
+        self.sleeping.load(Ordering::Relaxed)
+    }
+
     /// Sleeps until a notification after `seen`, or `deadline`. Returns
     /// false when the deadline passed first.
     pub fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
+        self.sleeping.store(true, Ordering::Relaxed);
+        let woken = self.wait_for_news(seen, deadline);
+        self.sleeping.store(false, Ordering::Relaxed);
+        woken
+    }
+
+    fn wait_for_news(&self, seen: u64, deadline: Option<Instant>) -> bool {
         let mut sequence = self.sequence.lock().expect("waker poisoned");
         while *sequence == seen {
             match deadline {

@@ -125,8 +125,13 @@ impl Resolver<'_> {
                 if *links > MAX_SYMLINKS {
                     return Err(Errno::ELOOP);
                 }
-                let target = child.inode().readlink()?;
-                here = self.walk(&here, &target, Follow::Always, links)?;
+                here = match child.inode().follow_link(&child)? {
+                    Some(target) => target,
+                    None => {
+                        let target = child.inode().readlink()?;
+                        self.walk(&here, &target, Follow::Always, links)?
+                    }
+                };
             } else {
                 here = child;
             }
@@ -171,4 +176,82 @@ fn check_length(path: &[u8]) -> Result<(), Errno> {
         return Err(Errno::ENAMETOOLONG);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::memory::MemoryFile;
+    use crate::vfs::synthetic::{SynthDir, SynthLink};
+    use crate::vfs::{Dentry, Inode, MountFlags};
+
+    /// A link like /proc/self/cwd: its text leads nowhere, following it
+    /// jumps to `target`.
+    struct Magic {
+        link: Arc<SynthLink>,
+        target: Location,
+    }
+
+    impl Inode for Magic {
+        fn stat(&self) -> Result<libc::stat, Errno> {
+            self.link.stat()
+        }
+        fn readlink(&self) -> Result<Vec<u8>, Errno> {
+            self.link.readlink()
+        }
+        fn follow_link(&self, _link: &Location) -> Result<Option<Location>, Errno> {
+            Ok(Some(self.target.clone()))
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    #[test]
+    fn magic_links_jump_to_their_target_and_plain_links_are_walked() {
+        let dir = std::env::temp_dir().join(format!("cordon-lookup-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        std::fs::write(dir.join("data/file"), b"x").unwrap();
+        let fd: std::os::fd::OwnedFd = std::fs::File::open(&dir).unwrap().into();
+        let memory = Arc::new(MemoryFile::new().unwrap());
+        let mounts = MountNamespace::new(&memory, &fd, true, MountFlags::default()).unwrap();
+        let creds = Credentials::default();
+        let resolver = Resolver {
+            root: mounts.root(),
+            cwd: mounts.root(),
+            credentials: &creds,
+        };
+        let data = resolver.resolve(b"/data", Follow::Always).unwrap();
+        let magic: Arc<dyn Inode> = Arc::new(Magic {
+            link: SynthLink::new(1, "/magic", Box::new(|| Ok(b"nowhere".to_vec()))),
+            target: data.clone(),
+        });
+        let plain: Arc<dyn Inode> = SynthLink::new(1, "/plain", Box::new(|| Ok(b"/data".to_vec())));
+        let entries = vec![(b"magic".to_vec(), magic), (b"plain".to_vec(), plain)];
+        let synthetic = Location {
+            mount: mounts.root().mount,
+            dentry: Dentry::root(SynthDir::new(1, "/", 0o555, Box::new(move || entries.clone()))),
+        };
+        let via_magic = resolver
+            .resolve_from(&synthetic, b"magic/file", Follow::Always)
+            .unwrap();
+        let direct = resolver.resolve(b"/data/file", Follow::Always).unwrap();
+        assert!(via_magic.same(&direct));
+        assert!(
+            resolver
+                .resolve_from(&synthetic, b"magic", Follow::Always)
+                .unwrap()
+                .same(&data)
+        );
+        let via_plain = resolver
+            .resolve_from(&synthetic, b"plain/file", Follow::Always)
+            .unwrap();
+        assert!(via_plain.same(&direct));
+        // Not followed, the link is itself.
+        let link = resolver.resolve_from(&synthetic, b"magic", Follow::NotLast).unwrap();
+        assert_eq!(link.inode().readlink().unwrap(), b"nowhere");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -166,6 +166,14 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::EINVAL)
     }
 
+    /// Where following a "magic link" of /proc (exe, cwd, root, fd/N)
+    /// leads: straight to a location, as Linux's nd_jump_link does, rather
+    /// than by walking the text `readlink` shows. `link` is where the link
+    /// itself was found. None for an ordinary symlink.
+    fn follow_link(&self, _link: &Location) -> Result<Option<Location>, Errno> {
+        Ok(None)
+    }
+
     /// Reads file data at `offset`; 0 at or past the end.
     fn read_at(&self, _buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
         Err(Errno::EINVAL)

@@ -78,6 +78,11 @@ pub fn open(
     if (writes || flags & libc::O_TRUNC != 0) && location.mount.flags.readonly && kind == FileKind::Regular {
         return Err(Errno::EROFS);
     }
+    // Nodes that open themselves come first: what a /proc/PID/fd link
+    // leads to is the open file itself, whatever its type.
+    if let Some(file) = location.inode().open(&location, flags, blocker)? {
+        return Ok(file);
+    }
     match kind {
         FileKind::CharDevice | FileKind::BlockDevice => {
             if location.mount.flags.nodev || kind == FileKind::BlockDevice {
@@ -88,9 +93,6 @@ pub fn open(
         // Sockets bound to a path cannot be opened, as on Linux.
         FileKind::Socket => return Err(Errno::ENXIO),
         _ => {}
-    }
-    if let Some(file) = location.inode().open(&location, flags, blocker)? {
-        return Ok(file);
     }
     if kind == FileKind::Fifo {
         return Err(Errno::ENXIO);

@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
-use super::{DirEntry, FileKind, Inode, empty_stat};
+use super::{DirEntry, FileKind, Inode, SetAttr, empty_stat};
 
 /// The entries of a synthetic directory, computed when asked.
 pub type Entries = Box<dyn Fn() -> Vec<(Vec<u8>, Arc<dyn Inode>)> + Send + Sync>;
 /// The text of a synthetic file.
 pub type Generate = Box<dyn Fn() -> Result<Vec<u8>, Errno> + Send + Sync>;
+/// What a write to a synthetic file does with the bytes written.
+pub type Store = Box<dyn Fn(&[u8]) -> Result<(), Errno> + Send + Sync>;
 
 /// A stable inode number for a synthetic path.
 pub fn ino_of(path: &str) -> u64 {
@@ -22,11 +24,20 @@ pub fn ino_of(path: &str) -> u64 {
     hasher.finish() | 1
 }
 
-fn stat(dev: u64, ino: u64, mode: u32) -> libc::stat {
+/// The owner of a synthetic node: root unless set.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+fn stat(dev: u64, ino: u64, mode: u32, owner: Owner) -> libc::stat {
     let mut st = empty_stat();
     st.st_dev = dev;
     st.st_ino = ino;
     st.st_mode = mode;
+    st.st_uid = owner.uid;
+    st.st_gid = owner.gid;
     st.st_nlink = if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 };
     st.st_blksize = 4096;
     let t = super::now();
@@ -41,23 +52,34 @@ pub struct SynthDir {
     dev: u64,
     ino: u64,
     mode: u32,
+    owner: Owner,
     entries: Entries,
 }
 
 impl SynthDir {
     pub fn new(dev: u64, path: &str, mode: u32, entries: Entries) -> Arc<SynthDir> {
-        Arc::new(SynthDir {
+        Arc::new(Self::build(dev, path, mode, entries))
+    }
+
+    /// A directory to finish with [`Self::owner`] before use.
+    pub fn build(dev: u64, path: &str, mode: u32, entries: Entries) -> SynthDir {
+        SynthDir {
             dev,
             ino: ino_of(path),
             mode: libc::S_IFDIR | mode,
+            owner: Owner::default(),
             entries,
-        })
+        }
+    }
+
+    pub fn owner(self, owner: Owner) -> SynthDir {
+        SynthDir { owner, ..self }
     }
 }
 
 impl Inode for SynthDir {
     fn stat(&self) -> Result<libc::stat, Errno> {
-        Ok(stat(self.dev, self.ino, self.mode))
+        Ok(stat(self.dev, self.ino, self.mode, self.owner))
     }
 
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
@@ -92,18 +114,51 @@ pub struct SynthFile {
     dev: u64,
     ino: u64,
     mode: u32,
+    owner: Owner,
     generate: Generate,
+    /// Takes writes; None for a read-only file.
+    store: Option<Store>,
 }
 
 impl SynthFile {
     /// A read-only file (mode 0444).
     pub fn new(dev: u64, path: &str, generate: Generate) -> Arc<SynthFile> {
-        Arc::new(SynthFile {
+        Arc::new(Self::build(dev, path, generate))
+    }
+
+    /// A read-only file (mode 0444) to finish with [`Self::owner`],
+    /// [`Self::mode`] or [`Self::on_write`] before use.
+    pub fn build(dev: u64, path: &str, generate: Generate) -> SynthFile {
+        SynthFile {
             dev,
             ino: ino_of(path),
             mode: libc::S_IFREG | 0o444,
+            owner: Owner::default(),
             generate,
-        })
+            store: None,
+        }
+    }
+
+    pub fn owner(self, owner: Owner) -> SynthFile {
+        SynthFile { owner, ..self }
+    }
+
+    /// Sets the permission bits.
+    pub fn mode(self, mode: u32) -> SynthFile {
+        SynthFile {
+            mode: libc::S_IFREG | mode,
+            ..self
+        }
+    }
+
+    /// Makes the file writable (mode 0644): each write hands its bytes to
+    /// `store`, whatever the offset, as Linux's proc files take them.
+    pub fn on_write(self, store: Store) -> SynthFile {
+        SynthFile {
+            mode: libc::S_IFREG | 0o644,
+            store: Some(store),
+            ..self
+        }
     }
 
     /// A read-only file holding fixed text.
@@ -114,7 +169,7 @@ impl SynthFile {
 
 impl Inode for SynthFile {
     fn stat(&self) -> Result<libc::stat, Errno> {
-        Ok(stat(self.dev, self.ino, self.mode))
+        Ok(stat(self.dev, self.ino, self.mode, self.owner))
     }
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
@@ -125,6 +180,25 @@ impl Inode for SynthFile {
         let n = rest.len().min(buf.len());
         buf[..n].copy_from_slice(&rest[..n]);
         Ok(n)
+    }
+
+    fn write_at(&self, data: &[u8], _offset: u64) -> Result<usize, Errno> {
+        let store = self.store.as_ref().ok_or(Errno::EINVAL)?;
+        store(data)?;
+        Ok(data.len())
+    }
+
+    /// Truncation (an `O_TRUNC` open for writing) changes nothing.
+    fn set_attr(&self, attr: SetAttr) -> Result<(), Errno> {
+        let only_size = attr.mode.is_none()
+            && attr.uid.is_none()
+            && attr.gid.is_none()
+            && attr.atime.is_none()
+            && attr.mtime.is_none();
+        if only_size && self.store.is_some() {
+            return Ok(());
+        }
+        Err(Errno::EPERM)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -151,7 +225,7 @@ impl SynthLink {
 
 impl Inode for SynthLink {
     fn stat(&self) -> Result<libc::stat, Errno> {
-        let mut st = stat(self.dev, self.ino, libc::S_IFLNK | 0o777);
+        let mut st = stat(self.dev, self.ino, libc::S_IFLNK | 0o777, Owner::default());
         st.st_size = self.readlink().map_or(0, |target| target.len() as i64);
         Ok(st)
     }
