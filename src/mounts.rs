@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cordon_kernel::vfs::{MountFlags, MountSource, MountSpec};
+use cordon_kernel::vfs::{DevptsOptions, MountFlags, MountSource, MountSpec};
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Mount;
@@ -28,8 +28,8 @@ pub enum MountError {
 
 /// Turns the spec's mounts into the kernel's, in order. A tmpfs on /dev
 /// becomes the sandbox's devfs (runc fills that tmpfs with device nodes);
-/// devpts, mqueue and cgroup mounts are skipped (their directories exist,
-/// empty). Relative bind sources are relative to the bundle.
+/// mqueue and cgroup mounts are skipped (their directories exist, empty).
+/// Relative bind sources are relative to the bundle.
 pub fn from_spec(mounts: &[Mount], bundle: &Path) -> Result<Vec<MountSpec>, MountError> {
     let mut out = Vec::new();
     for mount in mounts {
@@ -62,9 +62,10 @@ pub fn from_spec(mounts: &[Mount], bundle: &Path) -> Result<Vec<MountSpec>, Moun
                 "sysfs" => MountSource::Sysfs,
                 "tmpfs" if destination == "/dev" => MountSource::Devfs,
                 "tmpfs" => tmpfs(&destination, &options)?,
+                "devpts" => devpts(&destination, &options)?,
                 // POSIX message queues are ENOSYS (the first mq_open logs
                 // a warning), so their mount point stays an empty directory.
-                "devpts" | "cgroup" | "cgroup2" | "mqueue" => {
+                "cgroup" | "cgroup2" | "mqueue" => {
                     debug!(
                         destination,
                         fs_type, "mount skipped: the sandbox has no such filesystem yet"
@@ -83,6 +84,26 @@ pub fn from_spec(mounts: &[Mount], bundle: &Path) -> Result<Vec<MountSpec>, Moun
         });
     }
     Ok(out)
+}
+
+/// A devpts with its `ptmxmode=`, `mode=` (octal) and `gid=` options;
+/// `newinstance` is what every sandbox's devpts is anyway.
+fn devpts(destination: &str, options: &[String]) -> Result<MountSource, MountError> {
+    let bad = |option: &str| MountError::BadOption {
+        destination: destination.to_owned(),
+        option: option.to_owned(),
+    };
+    let mut devpts = DevptsOptions::default();
+    for option in options {
+        if let Some(value) = option.strip_prefix("ptmxmode=") {
+            devpts.ptmx_mode = u32::from_str_radix(value, 8).map_err(|_| bad(option))? & 0o7777;
+        } else if let Some(value) = option.strip_prefix("mode=") {
+            devpts.mode = u32::from_str_radix(value, 8).map_err(|_| bad(option))? & 0o7777;
+        } else if let Some(value) = option.strip_prefix("gid=") {
+            devpts.gid = Some(value.parse().map_err(|_| bad(option))?);
+        }
+    }
+    Ok(MountSource::Devpts(devpts))
 }
 
 /// A tmpfs with its `size=` (bytes, or with a k/m/g suffix) and `mode=`
@@ -153,6 +174,32 @@ mod tests {
         assert!(mounts[0].flags.readonly);
         let err = from_spec(&[mount("/run", "tmpfs", &["size=lots"])], Path::new("/")).unwrap_err();
         assert_eq!(err.to_string(), "mount /run: bad option \"size=lots\"");
+    }
+
+    #[test]
+    fn devpts_options_are_parsed() {
+        let mounts = from_spec(
+            &[mount(
+                "/dev/pts",
+                "devpts",
+                &["nosuid", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+            )],
+            Path::new("/"),
+        )
+        .unwrap();
+        let MountSource::Devpts(options) = mounts[0].source else {
+            panic!("not a devpts: {:?}", mounts[0].source);
+        };
+        assert_eq!(
+            options,
+            DevptsOptions {
+                ptmx_mode: 0o666,
+                mode: 0o620,
+                gid: Some(5)
+            }
+        );
+        let err = from_spec(&[mount("/dev/pts", "devpts", &["gid=tty"])], Path::new("/")).unwrap_err();
+        assert_eq!(err.to_string(), "mount /dev/pts: bad option \"gid=tty\"");
     }
 
     #[test]

@@ -115,10 +115,20 @@ fn arg_equals(index: u8, value: u64) -> SeccompRule {
 /// Builds the sandbox process's filter.
 pub fn build() -> Result<BpfProgram, HostFilterError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED.iter().map(|&nr| (nr, Vec::new())).collect();
-    // Terminal queries on the container's stdio, nothing else.
+    // Terminal queries on the container's stdio, and the settings the
+    // application asks for on a host terminal; nothing else.
     rules.insert(
         libc::SYS_ioctl,
-        vec![arg_equals(1, libc::TCGETS), arg_equals(1, libc::TIOCGWINSZ)],
+        [
+            libc::TCGETS,
+            libc::TCSETS,
+            libc::TCSETSW,
+            libc::TCSETSF,
+            libc::TIOCGWINSZ,
+        ]
+        .into_iter()
+        .map(|request| arg_equals(1, request))
+        .collect(),
     );
     // Thread names, the stubs' death signal and no_new_privs.
     rules.insert(

@@ -140,6 +140,8 @@ pub struct Kernel {
     pub(crate) cpus: usize,
     /// When the kernel booted: the sandbox's uptime counts from here.
     pub(crate) boot_time: std::time::Instant,
+    /// The pseudo-terminals (/dev/ptmx, /dev/pts).
+    pub(crate) ptys: crate::tty::pty::PtyTable,
 }
 
 impl Kernel {
@@ -161,6 +163,7 @@ impl Kernel {
             timers: crate::timer::Timers::default(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             boot_time: std::time::Instant::now(),
+            ptys: crate::tty::pty::PtyTable::default(),
         });
         let weak = Arc::downgrade(&kernel);
         for spec in root.mounts {

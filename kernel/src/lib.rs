@@ -22,6 +22,7 @@ pub mod signal;
 pub mod syscalls;
 pub mod task;
 pub mod timer;
+pub mod tty;
 pub mod vfs;
 
 pub use kernel::{Credentials, ExitStatus, Kernel, KernelConfig, KernelError, ProcessHandle, ProcessSpec, RootFs};

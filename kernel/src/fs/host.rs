@@ -2,28 +2,15 @@
 //! I/O on for the application.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
 
 use nix::errno::Errno;
 
 use super::File;
-use crate::memory::{MemoryManager, Pod};
-use crate::task::Blocker;
-
-/// Linux's `struct termios` as TCGETS returns it (not glibc's, which is
-/// larger).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KernelTermios {
-    pub c_iflag: u32,
-    pub c_oflag: u32,
-    pub c_cflag: u32,
-    pub c_lflag: u32,
-    pub c_line: u8,
-    pub c_cc: [u8; 19],
-}
-
-// SAFETY: repr(C), integer fields, 36 bytes with no padding.
-unsafe impl Pod for KernelTermios {}
+use crate::task::{Blocker, Task};
+use crate::tty::host::HostTerminal;
+use crate::tty::termios::KernelTermios;
+use crate::tty::{Side, Terminal, job_control_ioctl};
 
 /// How often a task blocked reading a host fd looks again: the host cannot
 /// wake the task's waker.
@@ -31,12 +18,15 @@ pub const HOST_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_mi
 
 /// A host fd wrapped as a file.
 pub struct HostFile {
-    fd: OwnedFd,
+    /// Shared with the files /dev/tty opens on the same host terminal.
+    fd: Arc<OwnedFd>,
+    /// The terminal the fd is, if it is one.
+    terminal: Option<Arc<HostTerminal>>,
 }
 
 impl HostFile {
-    pub fn new(fd: OwnedFd) -> Self {
-        HostFile { fd }
+    pub fn new(fd: Arc<OwnedFd>, terminal: Option<Arc<HostTerminal>>) -> Self {
+        HostFile { fd, terminal }
     }
 
     /// Runs a host I/O call, retrying when a host signal interrupts it.
@@ -53,8 +43,12 @@ impl HostFile {
 impl File for HostFile {
     /// Waits until the host fd has data (or EOF, or an error), looking
     /// every HOST_POLL_INTERVAL so that a signal can cut the wait short with
-    /// EINTR; then reads.
+    /// EINTR; then reads. A background process reading its controlling
+    /// terminal gets SIGTTIN.
     fn read(&self, blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+        if let Some(terminal) = &self.terminal {
+            blocker.check_terminal_access(terminal.as_ref(), libc::SIGTTIN)?;
+        }
         let nonblocking = self.status_flags()? & libc::O_NONBLOCK as u32 != 0;
         if !nonblocking && !buf.is_empty() {
             let ready = (libc::POLLIN | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) as u16;
@@ -112,9 +106,21 @@ impl File for HostFile {
         nix::unistd::lseek(self.fd.as_fd(), offset, whence).map(|at| at as u64)
     }
 
-    /// Terminal queries are answered by the host terminal itself; anything
-    /// else is ENOTTY until terminals are emulated (the filesystems issue).
-    fn ioctl(&self, mm: &MemoryManager, request: u64, arg: u64) -> Result<u64, Errno> {
+    fn terminal(&self) -> Option<Arc<dyn Terminal>> {
+        self.terminal.clone().map(|terminal| terminal as Arc<dyn Terminal>)
+    }
+
+    /// Terminal settings and the window size are the host terminal's own;
+    /// the session and foreground group are cordon's bookkeeping.
+    fn ioctl(&self, task: &Task, request: u64, arg: u64) -> Result<u64, Errno> {
+        if let Some(terminal) = &self.terminal {
+            let terminal: Arc<dyn Terminal> = terminal.clone();
+            let readable = self.status_flags()? as i32 & libc::O_ACCMODE != libc::O_WRONLY;
+            if let Some(result) = job_control_ioctl(task, &terminal, Side::Terminal, readable, request, arg) {
+                return result;
+            }
+        }
+        let mm = task.mm();
         match request {
             libc::TCGETS => {
                 let mut termios = KernelTermios::default();
@@ -123,6 +129,19 @@ impl File for HostFile {
                     return Err(Errno::last());
                 }
                 mm.write_pod(arg, &termios)?;
+                Ok(0)
+            }
+            libc::TCSETS | libc::TCSETSW | libc::TCSETSF if self.terminal.is_some() => {
+                let termios: KernelTermios = mm.read_pod(arg)?;
+                drop(mm);
+                if let Some(terminal) = &self.terminal {
+                    task.tasks()
+                        .check_terminal_access(task.tid, task.signal_mask, terminal.as_ref(), libc::SIGTTOU)?;
+                }
+                // SAFETY: TCSETS* read one kernel termios from the buffer.
+                if unsafe { libc::ioctl(self.fd.as_raw_fd(), request, &termios) } < 0 {
+                    return Err(Errno::last());
+                }
                 Ok(0)
             }
             libc::TIOCGWINSZ => {

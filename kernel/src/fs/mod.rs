@@ -4,7 +4,7 @@
 //! Files here are the ones with no name: host fds the kernel was handed
 //! (the container's stdio), pipes, and the anonymous files of epoll,
 //! eventfd, timerfd, signalfd and memfd_create. Files found by path are the
-//! VFS's (`crate::vfs`).
+//! VFS's (`crate::vfs`); terminals are `crate::tty`'s.
 
 mod anon_inode;
 mod epoll;
@@ -30,8 +30,9 @@ use std::any::Any;
 
 use nix::errno::Errno;
 
-use crate::memory::{MemoryManager, SharedPiece};
-use crate::task::Blocker;
+use crate::memory::SharedPiece;
+use crate::task::{Blocker, Task};
+use crate::tty::Terminal;
 
 /// An open file description.
 ///
@@ -90,8 +91,9 @@ pub trait File: Send + Sync {
     fn sync(&self) -> Result<(), Errno> {
         Err(Errno::EINVAL)
     }
-    /// ioctl(2); files without ioctls answer ENOTTY, as Linux does.
-    fn ioctl(&self, _mm: &MemoryManager, _request: u64, _arg: u64) -> Result<u64, Errno> {
+    /// ioctl(2) on behalf of `task`; files without ioctls answer ENOTTY,
+    /// as Linux does.
+    fn ioctl(&self, _task: &Task, _request: u64, _arg: u64) -> Result<u64, Errno> {
         Err(Errno::ENOTTY)
     }
     /// Whether readiness means anything for the file; epoll refuses files
@@ -115,6 +117,11 @@ pub trait File: Send + Sync {
     /// The file itself, for callers that need its type: epoll_ctl looks
     /// for epoll instances, F_ADD_SEALS for memfds.
     fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
+    /// The terminal this file is a side of, if opening it may make it a
+    /// controlling terminal (a pty master is not).
+    fn terminal(&self) -> Option<std::sync::Arc<dyn Terminal>> {
         None
     }
 }

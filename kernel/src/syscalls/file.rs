@@ -127,15 +127,27 @@ pub fn fcntl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements ioctl(2): the generic fd requests here, the rest by the file.
+/// A terminal request interrupted by job control (SIGTTOU) restarts as
+/// ERESTARTSYS does.
 pub fn ioctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let fd = args.int(0);
     let file = task.fds().get(fd)?;
     // The request is an unsigned int; the upper half of the register is noise.
-    match u64::from(args.u32(1)) {
+    let result = match u64::from(args.u32(1)) {
         libc::FIOCLEX => task.fds().set_cloexec(fd, true).map(|()| 0),
         libc::FIONCLEX => task.fds().set_cloexec(fd, false).map(|()| 0),
-        request => file.ioctl(&task.mm(), request, args.u64(2)),
+        libc::FIONBIO => {
+            let on = task.mm().read_pod::<i32>(args.u64(2))? != 0;
+            let flags = file.status_flags()? & !(libc::O_NONBLOCK as u32);
+            let nonblock = if on { libc::O_NONBLOCK as u32 } else { 0 };
+            file.set_status_flags(flags | nonblock).map(|()| 0)
+        }
+        request => file.ioctl(task, request, args.u64(2)),
+    };
+    if result == Err(Errno::EINTR) {
+        task.restart = Some(crate::task::Restart::UnlessHandled);
     }
+    result
 }
 
 /// Implements pipe2(2).

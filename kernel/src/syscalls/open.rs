@@ -2,10 +2,40 @@
 
 use nix::errno::Errno;
 
+use std::sync::Arc;
+
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
+use crate::fs::File;
 use crate::task::Task;
-use crate::vfs::ops;
+use crate::tty;
+use crate::vfs::{self, Location, ops};
+
+/// Device nodes opened on behalf of a task: terminals depend on who asks.
+struct CallerDevices<'a>(&'a Task);
+
+impl ops::Devices for CallerDevices<'_> {
+    fn open_device(&self, location: Location, rdev: u64, flags: i32) -> Result<Arc<dyn File>, Errno> {
+        if tty::is_terminal_device(rdev) {
+            tty::open_device(self.0, location, rdev, flags)
+        } else {
+            vfs::open_device(location, rdev, flags)
+        }
+    }
+}
+
+/// Installs a file open(2) made. A session leader without a controlling
+/// terminal that opens one for reading without O_NOCTTY takes it.
+fn install_opened(task: &mut Task, file: Arc<dyn File>, flags: i32) -> SyscallResult {
+    let reads = flags & libc::O_ACCMODE != libc::O_WRONLY && flags & libc::O_PATH == 0;
+    if flags & libc::O_NOCTTY == 0 && reads {
+        if let Some(terminal) = file.terminal() {
+            task.tasks().acquire_terminal_on_open(task.pid, &terminal);
+        }
+    }
+    let limit = task.limit(libc::RLIMIT_NOFILE);
+    Ok(task.fds().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
+}
 
 /// Opens `path` relative to `dirfd` and installs the file; the common part
 /// of every open call.
@@ -14,10 +44,9 @@ fn open_at(task: &mut Task, dirfd: i32, path: u64, flags: i32, mode: u32) -> Sys
     let mode = mode & 0o7777 & !task.fs().umask;
     let file = {
         let resolver = task.resolver_at(dirfd)?;
-        ops::open(&resolver, &path, flags, mode, &task.blocker())?
+        ops::open(&resolver, &path, flags, mode, &task.blocker(), &CallerDevices(task))?
     };
-    let limit = task.limit(libc::RLIMIT_NOFILE);
-    Ok(task.fds().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
+    install_opened(task, file, flags)
 }
 
 /// Implements open(2).
@@ -85,8 +114,7 @@ pub fn openat2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let file = {
         let mut resolver = task.resolver_at(dirfd)?;
         resolver.root = resolver.cwd.clone();
-        ops::open(&resolver, &path, flags, mode, &task.blocker())?
+        ops::open(&resolver, &path, flags, mode, &task.blocker(), &CallerDevices(task))?
     };
-    let limit = task.limit(libc::RLIMIT_NOFILE);
-    Ok(task.fds().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
+    install_opened(task, file, flags)
 }

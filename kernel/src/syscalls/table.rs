@@ -151,7 +151,13 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
             file::pipe2,
         ),
         "ioctl" => (
-            Partial("FIOCLEX, FIONCLEX, and TCGETS and TIOCGWINSZ on host terminals"),
+            Partial(
+                "FIOCLEX, FIONCLEX, FIONBIO; terminals: TCGETS/TCSETS(W/F) and their termios2 forms, \
+                 TIOCGWINSZ/TIOCSWINSZ, FIONREAD/TIOCINQ, TIOCOUTQ, TCFLSH, TCSBRK(P), TIOCGETD, \
+                 TIOCGPGRP/TIOCSPGRP, TIOCGSID, TIOCSCTTY, TIOCNOTTY; pty masters: TIOCGPTN, \
+                 TIOCSPTLCK/TIOCGPTLCK, TIOCGPTPEER. Host terminals forward TCGETS/TCSETS* and \
+                 TIOCGWINSZ only. No TIOCSTI, TIOCPKT, TCXONC, TIOCEXCL or TIOCCONS",
+            ),
             file::ioctl,
         ),
         "close_range" => (Full, file::close_range),

@@ -14,6 +14,7 @@ use crate::signal::SigSet;
 pub struct Blocker<'a> {
     waker: &'a Arc<Waker>,
     tasks: &'a TaskSet,
+    /// The blocked thread's id.
     pid: i32,
     blocked: SigSet,
 }
@@ -36,6 +37,14 @@ impl<'a> Blocker<'a> {
     /// The task set the thread belongs to.
     pub fn tasks(&self) -> &TaskSet {
         self.tasks
+    }
+
+    /// Job control for a read (`SIGTTIN`) or write (`SIGTTOU`) of
+    /// `terminal` by the blocked task; see
+    /// [`TaskSet::check_terminal_access`].
+    pub fn check_terminal_access(&self, terminal: &dyn crate::tty::Terminal, signo: i32) -> Result<(), Errno> {
+        self.tasks
+            .check_terminal_access(self.pid, self.blocked, terminal, signo)
     }
 
     /// Whether a signal waits to be acted on.

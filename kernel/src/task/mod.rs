@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use crate::arch::Registers;
-use crate::fs::{FdTable, HostFile};
+use crate::fs::FdTable;
 use crate::kernel::{Credentials, ExitStatus, Kernel, KernelError, ProcessSpec};
 use crate::limits::ResourceLimits;
 use crate::loader::{self, ExecArgs, Executable};
@@ -32,6 +32,7 @@ use crate::platform::{self, AddressSpace, Context, Event, Fault, ThreadSeed};
 use crate::signal::frame::{self, AltStack, FrameRequest};
 use crate::signal::{self, DefaultAction, SIG_DFL, SigAction, SigInfo, SigSet};
 use crate::syscalls;
+use crate::tty::host::HostTerminal;
 use crate::vfs::Location;
 use crate::vfs::lookup::Resolver;
 
@@ -781,11 +782,21 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
     regs.rsp = entry.rsp;
     let mut fds = FdTable::default();
     let nofile = spec.rlimits.soft(libc::RLIMIT_NOFILE).max(3);
-    for (fd, host) in stdio.into_iter().enumerate() {
-        fds.install_at(fd as i32, Arc::new(HostFile::new(host)), false, nofile)
+    let (files, terminal) = HostTerminal::wrap_stdio(stdio);
+    for (fd, file) in files.into_iter().enumerate() {
+        fds.install_at(fd as i32, file, false, nofile)
             .expect("fds 0-2 are below any RLIMIT_NOFILE");
     }
     let waker = kernel.tasks.create_init(spec.credentials.uid);
+    if let Some(terminal) = terminal {
+        // The init leads its session: a host terminal on its stdio is its
+        // controlling terminal, as it would be under a shell.
+        let terminal: Arc<dyn crate::tty::Terminal> = terminal;
+        kernel
+            .tasks
+            .set_controlling_terminal(INIT_PID, &terminal, false, true)
+            .expect("the new init leads its session and has no terminal");
+    }
     kernel.tasks.set_thread_handle(INIT_PID, context.handle());
     kernel.tasks.set_image(INIT_PID, Arc::new(image));
     Ok(Task {

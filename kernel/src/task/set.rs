@@ -18,6 +18,7 @@ use crate::platform::ThreadHandle;
 use crate::signal::{
     self, CLD_EXITED, CLD_KILLED, PendingSignals, SIG_DFL, SIG_IGN, SigAction, SigInfo, SigSet, SignalActions,
 };
+use crate::tty::{Terminal, same_terminal};
 
 /// The pid of the container's init.
 pub const INIT_PID: i32 = 1;
@@ -85,6 +86,8 @@ pub struct ProcessEntry {
     pub oom_score_adj: i32,
     /// The leader's command name as last published, which a zombie keeps.
     pub comm: String,
+    /// The controlling terminal (inherited by fork, dropped by setsid).
+    pub ctty: Option<Arc<dyn Terminal>>,
 }
 
 /// One thread: what other threads need to reach it.
@@ -155,6 +158,7 @@ impl ProcessEntry {
             image: None,
             oom_score_adj: 0,
             comm: String::new(),
+            ctty: None,
         }
     }
 }
@@ -354,6 +358,7 @@ impl TaskSet {
         entry.image = caller.image.clone();
         entry.oom_score_adj = caller.oom_score_adj;
         entry.comm = caller.comm.clone();
+        entry.ctty = caller.ctty.clone();
         let pid = Self::allocate_pid(&mut inner)?;
         entry.threads.insert(pid);
         let thread = ThreadEntry::new(pid);
@@ -963,6 +968,12 @@ impl TaskSet {
         entry.pending = PendingSignals::default();
         let children = std::mem::take(&mut entry.children);
         let (ppid, exit_signal, uid) = (entry.ppid, entry.exit_signal, entry.uid);
+        let leader = entry.sid == pid;
+        if let Some(ctty) = entry.ctty.take() {
+            if leader {
+                Self::disassociate(inner, pid, ctty.as_ref(), true);
+            }
+        }
 
         if pid == INIT_PID {
             let others: Vec<i32> = inner
@@ -1206,7 +1217,252 @@ impl TaskSet {
         let entry = inner.processes.get_mut(&pid).ok_or(Errno::ESRCH)?;
         entry.sid = pid;
         entry.pgid = pid;
+        entry.ctty = None;
         Ok(pid)
+    }
+}
+
+/// Controlling terminals (credentials(7), tty_ioctl(4)): which terminal a
+/// process has, who may read and write it, and what happens when its
+/// session leader or its master goes.
+impl TaskSet {
+    /// Whether `terminal` is the controlling terminal of process `pid`.
+    pub fn is_controlling_terminal(&self, pid: i32, terminal: &dyn Terminal) -> bool {
+        let inner = self.lock();
+        Self::has_terminal(&inner, pid, terminal)
+    }
+
+    fn has_terminal(inner: &Inner, pid: i32, terminal: &dyn Terminal) -> bool {
+        inner
+            .processes
+            .get(&pid)
+            .and_then(|entry| entry.ctty.as_deref())
+            .is_some_and(|ctty| same_terminal(ctty, terminal))
+    }
+
+    /// The controlling terminal of process `pid` (what /dev/tty opens).
+    pub fn controlling_terminal(&self, pid: i32) -> Option<Arc<dyn Terminal>> {
+        self.lock().processes.get(&pid)?.ctty.clone()
+    }
+
+    /// open(2) of a terminal without O_NOCTTY, for reading: a session leader
+    /// without a controlling terminal takes one no session has (Linux's
+    /// tty_open_proc_set_tty).
+    pub fn acquire_terminal_on_open(&self, pid: i32, terminal: &Arc<dyn Terminal>) {
+        let mut inner = self.lock();
+        let Some(entry) = inner.processes.get(&pid) else {
+            return;
+        };
+        if entry.sid != pid || entry.ctty.is_some() || terminal.control().lock().session.is_some() {
+            return;
+        }
+        Self::attach_terminal(&mut inner, pid, terminal);
+    }
+
+    /// The terminal becomes `pid`'s session's: its session and foreground
+    /// group are the caller's (proc_set_tty).
+    fn attach_terminal(inner: &mut Inner, pid: i32, terminal: &Arc<dyn Terminal>) {
+        let Some(entry) = inner.processes.get_mut(&pid) else {
+            return;
+        };
+        *terminal.control().lock() = crate::tty::ControlState {
+            session: Some(entry.sid),
+            foreground: Some(entry.pgid),
+        };
+        entry.ctty = Some(Arc::clone(terminal));
+    }
+
+    /// Every process of `session` whose controlling terminal is `terminal`
+    /// loses it.
+    fn detach_session(inner: &mut Inner, session: i32, terminal: &dyn Terminal) {
+        for entry in inner.processes.values_mut() {
+            if entry.sid == session && entry.ctty.as_deref().is_some_and(|ctty| same_terminal(ctty, terminal)) {
+                entry.ctty = None;
+            }
+        }
+    }
+
+    /// TIOCSCTTY: the caller, a session leader without a controlling
+    /// terminal, takes `terminal`. One another session has is EPERM unless
+    /// `steal` (arg 1 and CAP_SYS_ADMIN). `may` says the file was opened
+    /// for reading or the caller is privileged.
+    pub fn set_controlling_terminal(
+        &self,
+        pid: i32,
+        terminal: &Arc<dyn Terminal>,
+        steal: bool,
+        may: bool,
+    ) -> Result<(), Errno> {
+        let mut inner = self.lock();
+        let entry = inner.processes.get(&pid).ok_or(Errno::ESRCH)?;
+        let (sid, leader) = (entry.sid, entry.sid == pid);
+        let owner = terminal.control().lock().session;
+        if leader && owner == Some(sid) {
+            return Ok(());
+        }
+        if !leader || entry.ctty.is_some() {
+            return Err(Errno::EPERM);
+        }
+        if let Some(owner) = owner {
+            if !steal {
+                return Err(Errno::EPERM);
+            }
+            Self::detach_session(&mut inner, owner, terminal.as_ref());
+        }
+        if !may {
+            return Err(Errno::EPERM);
+        }
+        Self::attach_terminal(&mut inner, pid, terminal);
+        Ok(())
+    }
+
+    /// TIOCNOTTY: the caller gives up its controlling terminal; a session
+    /// leader takes the whole session off it, and its foreground group gets
+    /// SIGHUP and SIGCONT.
+    pub fn drop_controlling_terminal(&self, pid: i32, terminal: &dyn Terminal) -> Result<(), Errno> {
+        let mut inner = self.lock();
+        if !Self::has_terminal(&inner, pid, terminal) {
+            return Err(Errno::ENOTTY);
+        }
+        let entry = inner.processes.get_mut(&pid).expect("has a terminal, so exists");
+        if entry.sid == pid {
+            Self::disassociate(&mut inner, pid, terminal, false);
+        } else {
+            entry.ctty = None;
+        }
+        Ok(())
+    }
+
+    /// A session leader's terminal leaves the session (disassociate_ctty):
+    /// the foreground group gets SIGHUP (and SIGCONT unless the leader is
+    /// exiting), and the terminal controls no session any more.
+    fn disassociate(inner: &mut Inner, session: i32, terminal: &dyn Terminal, on_exit: bool) {
+        let foreground = terminal.control().lock().foreground;
+        if let Some(pgrp) = foreground {
+            Self::signal_group_locked(inner, pgrp, libc::SIGHUP);
+            if !on_exit {
+                Self::signal_group_locked(inner, pgrp, libc::SIGCONT);
+            }
+        }
+        *terminal.control().lock() = crate::tty::ControlState::default();
+        Self::detach_session(inner, session, terminal);
+    }
+
+    /// The terminal hangs up (its master closed): every process loses it,
+    /// the session leader gets SIGHUP and SIGCONT (tty_signal_session_leader).
+    pub fn hang_up(&self, terminal: &dyn Terminal) {
+        let mut inner = self.lock();
+        let session = terminal.control().lock().session;
+        for entry in inner.processes.values_mut() {
+            if entry.ctty.as_deref().is_some_and(|ctty| same_terminal(ctty, terminal)) {
+                entry.ctty = None;
+            }
+        }
+        if let Some(leader) = session {
+            for signo in [libc::SIGHUP, libc::SIGCONT] {
+                let _ = Self::send_locked(&mut inner, leader, SigInfo::from_kernel(signo));
+            }
+        }
+        *terminal.control().lock() = crate::tty::ControlState::default();
+    }
+
+    /// Sends `signo` from the kernel to every live member of group `pgrp`
+    /// (ISIG characters, SIGWINCH).
+    pub fn signal_group(&self, pgrp: i32, signo: i32) {
+        let mut inner = self.lock();
+        Self::signal_group_locked(&mut inner, pgrp, signo);
+    }
+
+    fn signal_group_locked(inner: &mut Inner, pgrp: i32, signo: i32) {
+        for member in Self::group_members(inner, pgrp) {
+            let _ = Self::send_locked(inner, member, SigInfo::from_kernel(signo));
+        }
+    }
+
+    /// Whether group `pgrp` is orphaned: no member has a parent in another
+    /// group of the same session (POSIX; Linux's will_become_orphaned_pgrp).
+    fn is_orphaned_group(inner: &Inner, pgrp: i32) -> bool {
+        !inner.processes.values().any(|entry| {
+            entry.pgid == pgrp
+                && !matches!(entry.life, Life::Zombie { .. })
+                && inner
+                    .processes
+                    .get(&entry.ppid)
+                    .is_some_and(|parent| parent.pgid != pgrp && parent.sid == entry.sid)
+        })
+    }
+
+    /// May thread `tid` (blocking `blocked`) read (`SIGTTIN`) or write or
+    /// change (`SIGTTOU`) `terminal`? Only a background process of the
+    /// terminal's own session is held back: its group gets the signal and
+    /// the call is interrupted (EINTR, restarted after the stop), unless the
+    /// signal is ignored or blocked (EIO for reads, allowed otherwise) or
+    /// the group is orphaned (EIO). Linux's __tty_check_change.
+    pub fn check_terminal_access(
+        &self,
+        tid: i32,
+        blocked: SigSet,
+        terminal: &dyn Terminal,
+        signo: i32,
+    ) -> Result<(), Errno> {
+        let mut inner = self.lock();
+        let Some(pid) = inner.threads.get(&tid).map(|thread| thread.tgid) else {
+            return Ok(());
+        };
+        if !Self::has_terminal(&inner, pid, terminal) {
+            return Ok(());
+        }
+        let entry = inner.processes.get(&pid).expect("has a terminal, so exists");
+        let pgrp = entry.pgid;
+        let foreground = terminal.control().lock().foreground;
+        if foreground.is_none_or(|foreground| foreground == pgrp) {
+            return Ok(());
+        }
+        let ignored = blocked & signal::bit(signo) != 0 || entry.actions.get(signo).handler == SIG_IGN;
+        if ignored {
+            return if signo == libc::SIGTTIN {
+                Err(Errno::EIO)
+            } else {
+                Ok(())
+            };
+        }
+        if Self::is_orphaned_group(&inner, pgrp) {
+            return Err(Errno::EIO);
+        }
+        Self::signal_group_locked(&mut inner, pgrp, signo);
+        Err(Errno::EINTR)
+    }
+
+    /// TIOCSPGRP: makes `pgrp` the foreground group of `terminal`, which
+    /// must be the caller's controlling terminal and its session's; the
+    /// group must exist (ESRCH) in the caller's session (EPERM). A
+    /// background caller is first subject to SIGTTOU.
+    pub fn set_foreground(&self, tid: i32, blocked: SigSet, terminal: &dyn Terminal, pgrp: i32) -> Result<(), Errno> {
+        match self.check_terminal_access(tid, blocked, terminal, libc::SIGTTOU) {
+            Err(Errno::EIO) => return Err(Errno::ENOTTY),
+            other => other?,
+        }
+        if pgrp < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let inner = self.lock();
+        let pid = inner.threads.get(&tid).map(|thread| thread.tgid).ok_or(Errno::ESRCH)?;
+        let sid = inner.processes.get(&pid).ok_or(Errno::ESRCH)?.sid;
+        let mut control = terminal.control().lock();
+        if !Self::has_terminal(&inner, pid, terminal) || control.session != Some(sid) {
+            return Err(Errno::ENOTTY);
+        }
+        let group_session = inner
+            .processes
+            .values()
+            .find(|entry| entry.pgid == pgrp && !matches!(entry.life, Life::Zombie { .. }))
+            .map(|entry| entry.sid)
+            .ok_or(Errno::ESRCH)?;
+        if group_session != sid {
+            return Err(Errno::EPERM);
+        }
+        control.foreground = Some(pgrp);
+        Ok(())
     }
 }
 

@@ -2,8 +2,10 @@
 //! and the character devices those nodes open.
 //!
 //! A device node is only a name with a device number (as mknod makes it);
-//! opening one goes to [`open_device`], so a node made elsewhere with the
-//! same number is the same device.
+//! opening one goes to the caller's device opener (`ops::Devices`), so a
+//! node made elsewhere with the same number is the same device. The memory
+//! devices are opened by [`open_device`] here; /dev/tty and /dev/ptmx by
+//! `crate::tty`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -46,6 +48,7 @@ const NODES: &[(&str, u32, u32, u32)] = &[
     ("random", 1, 8, 0o666),
     ("urandom", 1, 9, 0o666),
     ("tty", 5, 0, 0o666),
+    ("ptmx", 5, 2, 0o666),
 ];
 
 /// The links of a fresh /dev.
@@ -81,18 +84,15 @@ pub fn root(memory: Arc<MemoryFile>, dev: u64) -> Arc<dyn Inode> {
     root
 }
 
-/// Opens the character device `rdev` named at `location`.
+/// Opens the memory device `rdev` named at `location` (terminals are
+/// `crate::tty`'s); ENXIO for a number no device has.
 pub fn open_device(location: Location, rdev: u64, flags: i32) -> Result<Arc<dyn File>, Errno> {
-    match Device::from_rdev(rdev) {
-        Some(device) => Ok(Arc::new(DeviceFile {
-            location,
-            device,
-            flags: AtomicU32::new(flags as u32),
-        })),
-        // No controlling terminals or consoles yet.
-        None if libc::major(rdev) == 5 => Err(Errno::ENXIO),
-        None => Err(Errno::ENXIO),
-    }
+    let device = Device::from_rdev(rdev).ok_or(Errno::ENXIO)?;
+    Ok(Arc::new(DeviceFile {
+        location,
+        device,
+        flags: AtomicU32::new(flags as u32),
+    }))
 }
 
 /// An open character device.

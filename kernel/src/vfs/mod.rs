@@ -9,10 +9,11 @@
 //! - `memfs`: files in sandbox memory; with a host directory beneath it, it
 //!   is the overlay that keeps the application's writes off the host rootfs,
 //!   without one it is tmpfs;
-//! - `devfs`, `procfs`, `sysfs`: synthetic.
+//! - `devfs`, `devpts`, `procfs`, `sysfs`: synthetic.
 
 mod dentry;
 mod devfs;
+mod devpts;
 mod file;
 mod host;
 pub mod locks;
@@ -30,6 +31,8 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 pub use dentry::{Dentry, Location};
+pub use devfs::open_device;
+pub use devpts::DevptsOptions;
 pub use file::OpenFile;
 pub use host::{HostNode, HostTree};
 pub use mount::{MountFlags, MountNamespace, MountSource, MountSpec};

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, Weak};
 use nix::errno::Errno;
 
 use super::dentry::{Dentry, Location};
+use super::devpts::{self, DevptsOptions};
 use super::host::{HostNode, HostTree};
 use super::lookup::{Follow, Resolver};
 use super::memfs::MemFs;
@@ -74,6 +75,8 @@ pub enum MountSource {
     Sysfs,
     /// The sandbox's /dev: device nodes, /dev/pts and /dev/shm.
     Devfs,
+    /// The pseudo-terminal replicas, usually at /dev/pts.
+    Devpts(DevptsOptions),
 }
 
 /// One entry of the spec's mounts.
@@ -184,6 +187,7 @@ impl MountNamespace {
             MountSource::Proc => (procfs::root(kernel.clone(), dev), "proc", "proc".into()),
             MountSource::Sysfs => (sysfs::root(dev, cpus), "sysfs", "sysfs".into()),
             MountSource::Devfs => (devfs::root(Arc::clone(memory), dev), "tmpfs", "devfs".into()),
+            MountSource::Devpts(options) => (devpts::root(kernel.clone(), dev, options), "devpts", "devpts".into()),
         };
         let want_dir = inode.stat()?.st_mode & libc::S_IFMT == libc::S_IFDIR;
         let point = self.make_mountpoint(&spec.destination, want_dir)?;

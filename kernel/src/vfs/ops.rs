@@ -22,14 +22,22 @@ fn kind_of(location: &Location) -> Result<FileKind, Errno> {
     Ok(FileKind::from_mode(location.stat()?.st_mode))
 }
 
-/// Opens (and with O_CREAT makes) the file at `path`. `mode` is already
-/// masked by the umask.
+/// Opens device nodes for a caller: what a device number opens can depend
+/// on who asks (/dev/tty is the caller's controlling terminal).
+pub trait Devices {
+    /// Opens the character device `rdev`, named at `location`.
+    fn open_device(&self, location: Location, rdev: u64, flags: i32) -> Result<Arc<dyn File>, Errno>;
+}
+
+/// Opens (and with O_CREAT makes) the file at `path`; device nodes through
+/// `devices`. `mode` is already masked by the umask.
 pub fn open(
     resolver: &Resolver,
     path: &[u8],
     flags: i32,
     mode: u32,
     blocker: &Blocker,
+    devices: &dyn Devices,
 ) -> Result<Arc<dyn File>, Errno> {
     let flags = if flags & libc::O_PATH != 0 {
         flags & O_PATH_KEEPS
@@ -88,7 +96,7 @@ pub fn open(
             if location.mount.flags.nodev || kind == FileKind::BlockDevice {
                 return Err(Errno::EACCES);
             }
-            return super::devfs::open_device(location, st.st_rdev, flags);
+            return devices.open_device(location, st.st_rdev, flags);
         }
         // Sockets bound to a path cannot be opened, as on Linux.
         FileKind::Socket => return Err(Errno::ENXIO),
