@@ -17,4 +17,5 @@ mod procfs;
 mod readiness_timers;
 mod run_programs;
 mod stub_isolation;
+mod terminals;
 mod threads;

@@ -195,21 +195,25 @@ impl LineDiscipline {
 
     /// Takes input bytes (from the master or the keyboard) while there is
     /// room, and reports the signals they raise.
+    /// Echoes of the same call are pending until it returns: a signal
+    /// character discards them with the input (n_tty's isig clears the echo
+    /// buffer).
     pub fn receive(&mut self, data: &[u8]) -> InputOutcome {
         let mut outcome = InputOutcome::default();
+        let mut pending_echoes = self.output.len();
         for &byte in data {
             if !self.input_room() {
                 break;
             }
             outcome.consumed += 1;
-            if let Some(signal) = self.receive_byte(byte) {
+            if let Some(signal) = self.receive_byte(byte, &mut pending_echoes) {
                 outcome.signals.push(signal);
             }
         }
         outcome
     }
 
-    fn receive_byte(&mut self, byte: u8) -> Option<i32> {
+    fn receive_byte(&mut self, byte: u8, pending_echoes: &mut usize) -> Option<i32> {
         let t = self.termios;
         let mut c = if t.iflag(ISTRIP) { byte & 0x7f } else { byte };
         if t.iflag(IUCLC) && t.lflag(IEXTEN) {
@@ -244,6 +248,7 @@ impl LineDiscipline {
             if let Some(signal) = signal {
                 if !t.lflag(NOFLSH) {
                     self.flush_input();
+                    self.output.truncate(*pending_echoes);
                 }
                 if t.iflag(IXON) {
                     self.stopped = false;
@@ -251,6 +256,7 @@ impl LineDiscipline {
                 if t.lflag(ECHO) {
                     self.echo(c);
                 }
+                *pending_echoes = self.output.len();
                 return Some(signal);
             }
         }
@@ -623,10 +629,11 @@ mod tests {
     #[test]
     fn signal_characters_flush_and_echo() {
         let mut ld = LineDiscipline::default();
+        ld.receive(b"echoed");
         let outcome = ld.receive(b"typed\x03\x1c\x1a");
         assert_eq!(outcome.signals, vec![libc::SIGINT, libc::SIGQUIT, libc::SIGTSTP]);
         assert_eq!(ld.input_queued(), 0);
-        assert_eq!(output(&mut ld), b"typed^C^\\^Z");
+        assert_eq!(output(&mut ld), b"echoed^C^\\^Z");
     }
 
     #[test]
