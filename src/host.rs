@@ -5,7 +5,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use cordon_kernel::limits::ResourceLimits;
-use cordon_kernel::vfs::{MountFlags, MountSource, MountSpec};
+use cordon_kernel::tty::pty::TTY_GID;
+use cordon_kernel::vfs::{DevptsOptions, MountFlags, MountSource, MountSpec};
 use cordon_kernel::{Credentials, ProcessSpec};
 use nix::errno::Errno;
 use nix::unistd::{getgid, getgroups, getuid};
@@ -29,7 +30,7 @@ pub enum HostError {
 
 /// A sandbox that runs `argv` as the caller would, on the host's root: under
 /// a memory overlay (writes stay in the sandbox) when `overlay`, read-only
-/// otherwise; with the sandbox's own /proc, /dev and /sys.
+/// otherwise; with the sandbox's own /proc, /dev (and /dev/pts) and /sys.
 pub fn command_config(argv: Vec<String>, overlay: bool) -> Result<SandboxConfig, HostError> {
     let cwd = std::env::current_dir().map_err(HostError::CurrentDir)?;
     let cwd = cwd
@@ -49,6 +50,14 @@ pub fn command_config(argv: Vec<String>, overlay: bool) -> Result<SandboxConfig,
             root.mounts = vec![
                 synthetic_mount("/proc", MountSource::Proc),
                 synthetic_mount("/dev", MountSource::Devfs),
+                synthetic_mount(
+                    "/dev/pts",
+                    MountSource::Devpts(DevptsOptions {
+                        ptmx_mode: 0o666,
+                        mode: 0o620,
+                        gid: Some(TTY_GID),
+                    }),
+                ),
                 synthetic_mount("/sys", MountSource::Sysfs),
             ];
             root
@@ -104,7 +113,7 @@ mod tests {
         assert_eq!(config.hostname, "cordon");
         assert!(config.root.overlay && !config.root.readonly);
         let mounted: Vec<&str> = config.root.mounts.iter().map(|m| m.destination.as_str()).collect();
-        assert_eq!(mounted, ["/proc", "/dev", "/sys"]);
+        assert_eq!(mounted, ["/proc", "/dev", "/dev/pts", "/sys"]);
         assert!(command_config(vec!["true".to_owned()], false).unwrap().root.readonly);
         let process = config.process;
         assert_eq!(process.argv, ["true"]);

@@ -30,6 +30,9 @@ use crate::vfs::Location;
 pub const REPLICA_MAJOR: u32 = 136;
 /// How many ptys may exist at once (kernel.pty.max's default).
 const MAX_PTYS: u32 = 4096;
+/// The tty group, which runc's default spec (`gid=5`) and `cordon do` give
+/// /dev/pts entries.
+pub const TTY_GID: u32 = 5;
 
 /// The device number of replica `index`.
 pub fn replica_rdev(index: u32) -> u64 {
