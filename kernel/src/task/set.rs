@@ -1636,4 +1636,94 @@ mod tests {
             "a session leader cannot move"
         );
     }
+
+    /// A terminal with nothing behind it but its job-control state.
+    #[derive(Default)]
+    struct BareTerminal(crate::tty::Control);
+
+    impl Terminal for BareTerminal {
+        fn control(&self) -> &crate::tty::Control {
+            &self.0
+        }
+        fn reopen(&self, _: crate::vfs::Location, _: i32) -> Result<Arc<dyn crate::fs::File>, Errno> {
+            Err(Errno::EIO)
+        }
+    }
+
+    #[test]
+    fn controlling_terminals_follow_sessions() {
+        let (tasks, child) = set_with_child();
+        let terminal: Arc<dyn Terminal> = Arc::new(BareTerminal::default());
+        tasks.acquire_terminal_on_open(child, &terminal);
+        assert!(tasks.controlling_terminal(child).is_none(), "not a session leader");
+        assert_eq!(
+            tasks.set_controlling_terminal(child, &terminal, false, true),
+            Err(Errno::EPERM)
+        );
+        tasks.setsid(child).unwrap();
+        tasks.acquire_terminal_on_open(child, &terminal);
+        assert!(tasks.is_controlling_terminal(child, terminal.as_ref()));
+        assert_eq!(
+            *terminal.control().lock(),
+            crate::tty::ControlState {
+                session: Some(child),
+                foreground: Some(child)
+            }
+        );
+        assert_eq!(
+            tasks.set_controlling_terminal(INIT_PID, &terminal, false, true),
+            Err(Errno::EPERM),
+            "another session has it"
+        );
+        let (grandchild, _) = tasks.create_child(child, libc::SIGCHLD, false).unwrap();
+        assert!(
+            tasks.is_controlling_terminal(grandchild, terminal.as_ref()),
+            "fork inherits it"
+        );
+        tasks.setpgid(grandchild, grandchild, grandchild).unwrap();
+        assert_eq!(
+            tasks.check_terminal_access(grandchild, 0, terminal.as_ref(), libc::SIGTTIN),
+            Err(Errno::EINTR),
+            "a background reader is stopped"
+        );
+        assert_ne!(tasks.pending(grandchild) & signal::bit(libc::SIGTTIN), 0);
+        assert_eq!(
+            tasks.check_terminal_access(grandchild, signal::bit(libc::SIGTTIN), terminal.as_ref(), libc::SIGTTIN),
+            Err(Errno::EIO),
+            "a blocked SIGTTIN makes the read EIO"
+        );
+        assert_eq!(
+            tasks.check_terminal_access(grandchild, signal::bit(libc::SIGTTOU), terminal.as_ref(), libc::SIGTTOU),
+            Ok(()),
+            "a blocked SIGTTOU lets the write through"
+        );
+        assert_eq!(
+            tasks.set_foreground(child, 0, terminal.as_ref(), 999),
+            Err(Errno::ESRCH)
+        );
+        assert_eq!(
+            tasks.set_foreground(child, 0, terminal.as_ref(), INIT_PID),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(
+            tasks.set_foreground(INIT_PID, 0, terminal.as_ref(), INIT_PID),
+            Err(Errno::ENOTTY)
+        );
+        assert_eq!(tasks.set_foreground(child, 0, terminal.as_ref(), grandchild), Ok(()));
+        assert_eq!(
+            tasks.check_terminal_access(grandchild, 0, terminal.as_ref(), libc::SIGTTIN),
+            Ok(())
+        );
+        let (other, _) = tasks.create_child(child, libc::SIGCHLD, false).unwrap();
+        tasks.setsid(other).unwrap();
+        assert!(tasks.controlling_terminal(other).is_none(), "setsid drops it");
+        tasks.hang_up(terminal.as_ref());
+        assert!(tasks.controlling_terminal(child).is_none());
+        assert_eq!(*terminal.control().lock(), crate::tty::ControlState::default());
+        assert_ne!(
+            tasks.pending(child) & signal::bit(libc::SIGHUP),
+            0,
+            "the leader hears the hang-up"
+        );
+    }
 }
