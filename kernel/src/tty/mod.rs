@@ -104,9 +104,7 @@ pub fn job_control_ioctl(
             let session = terminal.control().lock().session.ok_or(Errno::ENOTTY)?;
             task.mm().write_pod(arg, &session).map(|()| 0)
         }),
-        libc::TIOCSPGRP => task
-            .mm()
-            .read_pod::<i32>(arg)
+        libc::TIOCSPGRP => pty::read_arg::<i32>(task, arg)
             .and_then(|pgrp| tasks.set_foreground(task.tid, task.signal_mask, terminal.as_ref(), pgrp))
             .map(|()| 0),
         libc::TIOCSCTTY => {

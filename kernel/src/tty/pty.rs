@@ -203,17 +203,15 @@ impl Pty {
                 };
                 mm().write_pod(arg, &termios).map(|()| 0)
             }
-            libc::TCSETS | libc::TCSETSW | libc::TCSETSF => mm()
-                .read_pod::<KernelTermios>(arg)
+            libc::TCSETS | libc::TCSETSW | libc::TCSETSF => read_arg::<KernelTermios>(task, arg)
                 .and_then(|termios| self.set_termios(task, side, termios, request == libc::TCSETSF)),
-            libc::TCSETS2 | libc::TCSETSW2 | libc::TCSETSF2 => mm()
-                .read_pod::<KernelTermios2>(arg)
+            libc::TCSETS2 | libc::TCSETSW2 | libc::TCSETSF2 => read_arg::<KernelTermios2>(task, arg)
                 .and_then(|termios| self.set_termios(task, side, termios.termios, request == libc::TCSETSF2)),
             libc::TIOCGWINSZ => {
                 let size = self.lock().winsize;
                 mm().write_pod(arg, &size).map(|()| 0)
             }
-            libc::TIOCSWINSZ => mm().read_pod::<libc::winsize>(arg).map(|size| {
+            libc::TIOCSWINSZ => read_arg::<libc::winsize>(task, arg).map(|size| {
                 let changed = {
                     let mut state = self.lock();
                     let old = state.winsize;
@@ -287,6 +285,12 @@ impl Terminal for Pty {
     fn stops_background_writes(&self) -> bool {
         self.lock().line.termios().lflag(TOSTOP)
     }
+}
+
+/// Reads an ioctl's argument, letting go of the memory manager before the
+/// request takes the task set's or the pty's locks.
+pub(super) fn read_arg<T: Pod>(task: &Task, arg: u64) -> Result<T, Errno> {
+    task.mm().read_pod(arg)
 }
 
 /// The flags F_GETFL shows, from open's flags.
@@ -421,7 +425,7 @@ impl File for MasterFile {
         match request {
             libc::TIOCGPTN => return task.mm().write_pod(arg, &self.pty.index).map(|()| 0),
             libc::TIOCSPTLCK => {
-                let lock = task.mm().read_pod::<i32>(arg)?;
+                let lock = read_arg::<i32>(task, arg)?;
                 self.pty.lock().locked = lock != 0;
                 return Ok(0);
             }
