@@ -23,6 +23,7 @@ const SECTIONS: &[&str] = &[
     "echo",
     "canonical",
     "raw",
+    "interrupt",
     "signals",
     "ctty",
     "background",
