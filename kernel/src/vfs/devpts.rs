@@ -59,11 +59,7 @@ impl DevptsRoot {
                 time: super::now(),
             });
         }
-        let text = std::str::from_utf8(name).ok()?;
-        let index: u32 = text
-            .parse()
-            .ok()
-            .filter(|_| !text.starts_with('+') && (text == "0" || !text.starts_with('0')))?;
+        let index = parse_index(name)?;
         let pty = self.kernel.upgrade()?.ptys.live(index)?;
         let (uid, gid) = pty.owner();
         Some(PtsNode {
@@ -117,6 +113,14 @@ impl Inode for DevptsRoot {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// The index a replica's name spells: decimal digits, no leading zero.
+fn parse_index(name: &[u8]) -> Option<u32> {
+    let canonical = !name.is_empty() && name.iter().all(u8::is_ascii_digit) && (name == b"0" || name[0] != b'0');
+    canonical
+        .then(|| std::str::from_utf8(name).ok()?.parse().ok())
+        .flatten()
 }
 
 /// `ptmx` or a replica: a device node.
@@ -173,5 +177,10 @@ mod tests {
         assert_eq!(ptmx.st_mode, libc::S_IFCHR);
         assert!(matches!(root.lookup(b"0"), Err(Errno::ENOENT)));
         assert!(matches!(root.lookup(b"00"), Err(Errno::ENOENT)));
+        assert_eq!(parse_index(b"17"), Some(17));
+        assert_eq!(parse_index(b"0"), Some(0));
+        assert_eq!(parse_index(b"+1"), None);
+        assert_eq!(parse_index(b"01"), None);
+        assert_eq!(parse_index(b""), None);
     }
 }
