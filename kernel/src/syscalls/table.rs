@@ -448,9 +448,8 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
 fn unimplemented_reason(name: &str) -> &'static str {
     match name {
         "rseq" => "restartable sequences need preemption notice from the platform",
-        "inotify_init" | "inotify_init1" | "inotify_add_watch" | "inotify_rm_watch" | "fanotify_init" | "fanotify_mark" => {
-            "file change notification is not implemented yet"
-        }
+        "inotify_init" | "inotify_init1" | "inotify_add_watch" | "inotify_rm_watch" | "fanotify_init"
+        | "fanotify_mark" => "file change notification is not implemented yet",
         "tee" => "duplicating pipe contents without consuming them is not implemented",
         "mq_open" | "mq_unlink" | "mq_timedsend" | "mq_timedreceive" | "mq_notify" | "mq_getsetattr" => {
             "POSIX message queues are not implemented (the spec's mqueue mount is skipped)"

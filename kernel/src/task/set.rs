@@ -525,6 +525,10 @@ impl TaskSet {
             exited_threads_cpu: entry.exited_threads_cpu,
             children_cpu: entry.children_cpu,
             threads,
+            terminal: entry
+                .ctty
+                .as_ref()
+                .map(|ctty| (ctty.device(), ctty.control().lock().foreground)),
         })
     }
 
@@ -1644,6 +1648,9 @@ mod tests {
     impl Terminal for BareTerminal {
         fn control(&self) -> &crate::tty::Control {
             &self.0
+        }
+        fn device(&self) -> u64 {
+            libc::makedev(136, 0)
         }
         fn reopen(&self, _: crate::vfs::Location, _: i32) -> Result<Arc<dyn crate::fs::File>, Errno> {
             Err(Errno::EIO)

@@ -161,6 +161,8 @@ pub struct ProcessSnapshot {
     pub children_cpu: Duration,
     /// Its threads, by tid.
     pub threads: Vec<ThreadSnapshot>,
+    /// The controlling terminal's device number and foreground group.
+    pub terminal: Option<(u64, Option<i32>)>,
 }
 
 impl ProcessSnapshot {

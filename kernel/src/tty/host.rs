@@ -16,6 +16,8 @@ use crate::vfs::Location;
 /// A host terminal some of the init's stdio fds are.
 pub struct HostTerminal {
     fd: Arc<OwnedFd>,
+    /// The host terminal's device number.
+    rdev: u64,
     /// Itself, for the files /dev/tty opens.
     me: Weak<HostTerminal>,
     control: Control,
@@ -37,6 +39,7 @@ impl HostTerminal {
                 }
                 let terminal = Arc::new_cyclic(|me| HostTerminal {
                     fd: Arc::clone(&fd),
+                    rdev: id.1,
                     me: me.clone(),
                     control: Control::default(),
                 });
@@ -62,6 +65,10 @@ impl HostTerminal {
 impl Terminal for HostTerminal {
     fn control(&self) -> &Control {
         &self.control
+    }
+
+    fn device(&self) -> u64 {
+        self.rdev
     }
 
     /// /dev/tty: the same host open file (as a dup would be).

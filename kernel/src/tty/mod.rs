@@ -61,6 +61,9 @@ pub trait Terminal: Send + Sync {
     /// The session and foreground group.
     fn control(&self) -> &Control;
 
+    /// Its device number (/proc/PID/stat's tty_nr).
+    fn device(&self) -> u64;
+
     /// /dev/tty: a new open file description of this terminal, named at
     /// `location`.
     fn reopen(&self, location: Location, flags: i32) -> Result<Arc<dyn File>, Errno>;

@@ -276,6 +276,10 @@ impl Terminal for Pty {
         &self.control
     }
 
+    fn device(&self) -> u64 {
+        replica_rdev(self.index)
+    }
+
     fn reopen(&self, location: Location, flags: i32) -> Result<Arc<dyn File>, Errno> {
         let kernel = self.kernel.upgrade().ok_or(Errno::EIO)?;
         let pty = kernel.ptys.live(self.index).ok_or(Errno::EIO)?;
@@ -419,6 +423,10 @@ impl File for MasterFile {
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
         Some(&self.pty.queue)
+    }
+
+    fn link_name(&self) -> Option<String> {
+        Some("/dev/ptmx".into())
     }
 
     fn ioctl(&self, task: &Task, request: u64, arg: u64) -> Result<u64, Errno> {
@@ -638,6 +646,11 @@ impl File for ReplicaFile {
 
     fn location(&self) -> Option<&Location> {
         self.location.as_ref()
+    }
+
+    /// A replica from TIOCGPTPEER has no place in the tree but a name.
+    fn link_name(&self) -> Option<String> {
+        Some(format!("/dev/pts/{}", self.pty.index))
     }
 
     fn terminal(&self) -> Option<Arc<dyn Terminal>> {

@@ -64,6 +64,12 @@ fn rlimits(target: &Target) -> Option<ResourceLimits> {
     Some(limits)
 }
 
+/// A device number as /proc/PID/stat shows it (Linux's new_encode_dev).
+fn encode_device(device: u64) -> u64 {
+    let (major, minor) = (u64::from(libc::major(device)), u64::from(libc::minor(device)));
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+}
+
 /// /proc/PID/stat (proc_pid_stat(5)).
 pub(super) fn stat(target: &Target) -> Result<Vec<u8>, Errno> {
     let process = &target.process;
@@ -93,9 +99,15 @@ pub(super) fn stat(target: &Target) -> Result<Vec<u8>, Errno> {
         process.ppid.to_string(),
         process.pgid.to_string(),
         process.sid.to_string(),
-        // No controlling terminal.
-        "0".into(),
-        "-1".into(),
+        process
+            .terminal
+            .map_or(0, |(device, _)| encode_device(device))
+            .to_string(),
+        process
+            .terminal
+            .and_then(|(_, foreground)| foreground)
+            .unwrap_or(-1)
+            .to_string(),
         // flags, minflt, cminflt, majflt, cmajflt
         "0".into(),
         "0".into(),
