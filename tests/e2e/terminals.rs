@@ -121,10 +121,11 @@ fn run_on_host_terminal(bundle: &Bundle) -> TerminalRun {
 
 /// The init's controlling terminal is the host terminal cordon runs in:
 /// tcgetsid/tcgetpgrp, /dev/tty, tcsetpgrp to a child's group and back,
-/// SIGTTIN for a background reader, tcsetattr reaching the host terminal.
+/// SIGTTIN for a background reader, SIGTTOU for a background writer under
+/// TOSTOP, tcsetattr reaching the host terminal.
 #[test]
 fn the_init_controls_the_host_terminal() {
-    let sections = ["ctty", "foreground", "background", "termios"];
+    let sections = ["ctty", "foreground", "background", "tostop", "termios"];
     let bundle = Bundle::with_program(
         "host-tty",
         "host_tty",

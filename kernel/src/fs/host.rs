@@ -70,7 +70,14 @@ impl File for HostFile {
         })
     }
 
-    fn write(&self, _blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+    /// With TOSTOP set on the host terminal, a background process writing
+    /// its controlling terminal gets SIGTTOU.
+    fn write(&self, blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+        if let Some(terminal) = &self.terminal {
+            if terminal.stops_background_writes() {
+                blocker.check_terminal_access(terminal.as_ref(), libc::SIGTTOU)?;
+            }
+        }
         Self::retry(|| match offset {
             Some(off) => nix::sys::uio::pwrite(&self.fd, data, off as i64),
             None => nix::unistd::write(&self.fd, data),

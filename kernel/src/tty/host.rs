@@ -71,6 +71,13 @@ impl Terminal for HostTerminal {
         self.rdev
     }
 
+    /// Asks the host terminal (one TCGETS), whose settings are the
+    /// application's own.
+    fn stops_background_writes(&self) -> bool {
+        nix::sys::termios::tcgetattr(self.fd.as_fd())
+            .is_ok_and(|termios| termios.local_flags.contains(nix::sys::termios::LocalFlags::TOSTOP))
+    }
+
     /// /dev/tty: the same host open file (as a dup would be).
     fn reopen(&self, _location: Location, _flags: i32) -> Result<Arc<dyn File>, Errno> {
         let me = self.me.upgrade().ok_or(Errno::EIO)?;
