@@ -331,6 +331,9 @@ pub struct MasterFile {
     flags: AtomicU32,
 }
 
+/// Closing the master hangs the replica up. This takes the task set's
+/// lock, so no open file may be dropped while it is held (the task set
+/// drops replaced views outside it for that reason).
 impl Drop for MasterFile {
     fn drop(&mut self) {
         self.pty.lock().master_open = false;
