@@ -1,8 +1,8 @@
 //! Opening files by path: open, openat, openat2, creat.
 
-use nix::errno::Errno;
-
 use std::sync::Arc;
+
+use nix::errno::Errno;
 
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
