@@ -9,6 +9,7 @@ mod bad_bundles;
 mod dynamic;
 mod file_mmap;
 mod file_transfer;
+mod host_programs;
 mod job_control;
 mod mounts;
 mod processes;
