@@ -16,7 +16,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Bundle, Outcome, Spec, Toolchain, run_cordon, run_dir};
+use crate::common::{Bundle, Outcome, Spec, Toolchain, compile, run_cordon, run_dir};
 use crate::processes::{assert_fixture, sections_ok};
 
 /// Debian's python3 (package python3), not a shim earlier on PATH.
@@ -312,6 +312,7 @@ const ESCAPE_SECTIONS: &[&str] = &[
     "proc_root",
     "proc_cwd",
     "chroot_escape",
+    "exec_symlink",
     "hard_link",
     "file_handles",
 ];
@@ -330,9 +331,13 @@ fn escapes_from_a_bundle_root_stay_inside() {
     fs::write(rootfs.join("secret"), "inside the root\n").expect("write the rootfs's secret");
     fs::create_dir_all(rootfs.join("etc")).expect("create rootfs/etc");
     fs::write(rootfs.join("etc/shadow"), "the rootfs's shadow\n").expect("write rootfs/etc/shadow");
-    let links: [(&str, &Path); 5] = [
+    let outside_program = bundle.path().join("outside_prog");
+    fs::copy(compile("escape", Toolchain::GlibcStatic), &outside_program).expect("copy a program outside the rootfs");
+    let links: [(&str, &Path); 7] = [
         ("abs_shadow", Path::new("/etc/shadow")),
         ("abs_marker", &marker),
+        ("abs_prog", &outside_program),
+        ("bin/rel_prog", Path::new("../../outside_prog")),
         ("bin/rel_marker", Path::new("../../../../../../../../../../secret")),
         ("up", Path::new("..")),
         ("bin/up_chain", Path::new("../up/../../up/..")),
