@@ -1,7 +1,8 @@
 //! cordon's end-to-end tests, in one binary: real programs (C compiled by
-//! the tests with gcc and musl-gcc, busybox-static) run through the `cordon`
-//! command, checked on their output, their exit status and that nothing
-//! outlives them. The programs' sources are in tests/fixtures/.
+//! the tests with gcc and musl-gcc, busybox-static, the host's own tools, a
+//! Go program) run through the `cordon` command, checked on their output,
+//! their exit status and that nothing outlives them. The C programs' sources
+//! are in tests/fixtures/.
 
 mod common;
 
@@ -10,6 +11,7 @@ mod bad_bundles;
 mod dynamic;
 mod file_mmap;
 mod file_transfer;
+mod host_programs;
 mod job_control;
 mod mounts;
 mod processes;

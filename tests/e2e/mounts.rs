@@ -1,7 +1,8 @@
-//! The root and the spec's bind mounts as the host sees them: writes to a
+//! The root and the spec's mounts as the host sees them: writes to a
 //! read-write bind mount (and, with `--overlay=none`, to a writable root)
 //! reach the host; a read-only bind mount refuses them; under the default
-//! memory overlay the host rootfs is never written.
+//! memory overlay the host rootfs is never written; a tmpfs holds no more
+//! than its `size=`.
 
 use std::fs;
 use std::path::Path;
@@ -121,4 +122,31 @@ fn overlay_none_with_a_read_only_root_is_erofs() {
         out.stderr.contains("can't create /written: Read-only file system"),
         "{out}"
     );
+}
+
+/// A tmpfs from the spec holds at most its `size=`: a write past it is
+/// ENOSPC, and removing files gives the space back.
+#[test]
+fn tmpfs_mount_is_limited_to_its_size() {
+    let script = "$b grep ' /data ' /proc/mounts; \
+                  $b dd if=/dev/zero of=/data/small bs=64k count=8 2>/dev/null && echo small written; \
+                  $b dd if=/dev/zero of=/data/big bs=64k count=16 2>&1 | $b grep -o 'No space left on device'; \
+                  $b rm /data/small /data/big && \
+                  $b dd if=/dev/zero of=/data/again bs=64k count=12 2>/dev/null && echo space returned";
+    let full = format!("{SCRIPT_PREFIX}{script}");
+    let spec = Spec::new(&["/bin/busybox", "sh", "-c", &full]);
+    let bundle = Bundle::with_busybox("tmpfs-size", &spec);
+    let mut config = spec.to_json();
+    let mount =
+        json!({ "destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "mode=1777"] });
+    config["mounts"]
+        .as_array_mut()
+        .expect("the test spec has mounts")
+        .push(mount);
+    bundle.write_config_json(&config);
+    bundle
+        .run(&[])
+        .assert_code(0)
+        .assert_stdout("tmpfs /data tmpfs rw,relatime 0 0\nsmall written\nNo space left on device\nspace returned\n")
+        .assert_no_leftover();
 }

@@ -60,7 +60,7 @@ fn install_file(bundle: &Bundle, name: &str, contents: &str, mode: u32) {
 }
 
 /// The stdout of a run in which every one of `sections` passed.
-fn sections_ok(sections: &[&str]) -> String {
+pub(crate) fn sections_ok(sections: &[&str]) -> String {
     sections.iter().map(|s| format!("{s} ok\n")).collect()
 }
 
@@ -68,7 +68,7 @@ fn sections_ok(sections: &[&str]) -> String {
 /// process behind; otherwise panics with a summary (exit status, failed
 /// checks, sections that never reported) above the full outcome.
 #[track_caller]
-fn assert_fixture(out: &Outcome, expected: &str) {
+pub(crate) fn assert_fixture(out: &Outcome, expected: &str) {
     let status = match (out.code, out.signal) {
         (Some(0), _) => None,
         (Some(code), _) if code > 128 => Some(format!(

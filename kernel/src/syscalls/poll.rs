@@ -260,8 +260,11 @@ pub fn pselect6(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     };
     // The sixth argument points at { const sigset_t *ss; size_t ss_len; }.
     let mask = if args.u64(5) != 0 {
-        let pair: [u64; 2] = [task.mm().read_pod(args.u64(5))?, task.mm().read_pod(args.u64(5) + 8)?];
-        read_sigmask(task, pair[0], pair[1])?
+        // Two statements: the first guard of `task.mm()` would otherwise
+        // still hold the memory manager's lock when the second takes it.
+        let set: u64 = task.mm().read_pod(args.u64(5))?;
+        let set_len: u64 = task.mm().read_pod(args.u64(5) + 8)?;
+        read_sigmask(task, set, set_len)?
     } else {
         None
     };
