@@ -6,6 +6,7 @@
 mod common;
 
 mod bad_bundles;
+mod files;
 mod job_control;
 mod processes;
 mod readiness_timers;
