@@ -12,6 +12,7 @@ fn readiness_timers(test: &str, toolchain: Toolchain, sched: i32) {
         "poll empty 0\n\
          poll ready 1 revents 1\n\
          select 1 isset 1\n\
+         pselect with a mask 1\n\
          alarm fired 1\n\
          itimer fired 4\n\
          cpus {cpus} sched {sched}\n\

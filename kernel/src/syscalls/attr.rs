@@ -171,10 +171,12 @@ pub fn utimensat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     }
     let times = match args.u64(2) {
         0 => None,
-        addr => Some([
-            task.mm().read_pod::<libc::timespec>(addr)?,
-            task.mm().read_pod::<libc::timespec>(addr + 16)?,
-        ]),
+        addr => {
+            // One read each: two memory guards in one expression would deadlock.
+            let atime = task.mm().read_pod::<libc::timespec>(addr)?;
+            let mtime = task.mm().read_pod::<libc::timespec>(addr + 16)?;
+            Some([atime, mtime])
+        }
     };
     // A null path means the file dirfd names (futimens).
     let target = if args.u64(1) == 0 {

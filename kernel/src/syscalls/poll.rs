@@ -259,8 +259,10 @@ pub fn pselect6(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     };
     // The sixth argument points at { const sigset_t *ss; size_t ss_len; }.
     let mask = if args.u64(5) != 0 {
-        let pair: [u64; 2] = [task.mm().read_pod(args.u64(5))?, task.mm().read_pod(args.u64(5) + 8)?];
-        read_sigmask(task, pair[0], pair[1])?
+        // One read each: two memory guards in one expression would deadlock.
+        let set: u64 = task.mm().read_pod(args.u64(5))?;
+        let size: u64 = task.mm().read_pod(args.u64(5) + 8)?;
+        read_sigmask(task, set, size)?
     } else {
         None
     };
