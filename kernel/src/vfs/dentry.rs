@@ -117,6 +117,39 @@ impl Dentry {
                 .insert(new_name.to_vec(), Arc::downgrade(&child));
         }
     }
+
+    /// Swaps the cached children `name` here and `other_name` in
+    /// `other_parent` after a RENAME_EXCHANGE: each keeps its identity and
+    /// takes the other's place.
+    pub fn exchanged(self: &Arc<Self>, name: &[u8], other_parent: &Arc<Dentry>, other_name: &[u8]) {
+        let take = |parent: &Dentry, name: &[u8]| {
+            parent
+                .children
+                .lock()
+                .expect("dentry children poisoned")
+                .remove(name)
+                .and_then(|weak| weak.upgrade())
+        };
+        let (here, there) = (take(self, name), take(other_parent, other_name));
+        let put = |child: Arc<Dentry>, parent: &Arc<Dentry>, name: &[u8]| {
+            {
+                let mut place = child.place();
+                place.name = name.to_vec();
+                place.parent = Some(Arc::clone(parent));
+            }
+            parent
+                .children
+                .lock()
+                .expect("dentry children poisoned")
+                .insert(name.to_vec(), Arc::downgrade(&child));
+        };
+        if let Some(child) = here {
+            put(child, other_parent, other_name);
+        }
+        if let Some(child) = there {
+            put(child, self, name);
+        }
+    }
 }
 
 /// A place in the mount tree: a dentry as seen through one mount.

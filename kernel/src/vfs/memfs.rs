@@ -569,67 +569,56 @@ impl Inode for MemNode {
 
     fn rename(&self, name: &[u8], new_dir: &Arc<dyn Inode>, new_name: &[u8], flags: RenameFlags) -> Result<(), Errno> {
         let target_dir = self.same_fs(new_dir)?;
-        let same_dir = std::ptr::eq(self, target_dir);
-        // Lock the two directories in address order (one lock if the same).
-        let (mut first, mut second) = if same_dir {
-            (self.dir()?, None)
-        } else if (self as *const MemNode) < (target_dir as *const MemNode) {
-            let a = self.dir()?;
-            (a, Some(target_dir.dir()?))
-        } else {
-            let b = target_dir.dir()?;
-            (self.dir()?, Some(b))
-        };
-        let swapped = !same_dir && (self as *const MemNode) > (target_dir as *const MemNode);
-        let (old, new): (&mut Dir, &mut Dir) = match second.as_mut() {
-            None => {
-                // Same directory: work on one map.
-                let dir = &mut *first;
-                let node = self.entry(dir, name)?;
-                let existing = match self.entry(dir, new_name) {
-                    Ok(existing) => Some(existing),
-                    Err(Errno::ENOENT) => None,
-                    Err(errno) => return Err(errno),
-                };
-                if name == new_name {
-                    return Ok(());
-                }
-                check_replace(&node, existing.as_ref(), flags)?;
-                let had_lower = dir.lower.is_some();
-                if flags.exchange {
-                    let other = existing.expect("checked by check_replace");
-                    dir.entries.insert(name.to_vec(), other);
-                    dir.entries.insert(new_name.to_vec(), Arc::clone(&node));
-                } else {
-                    dir.entries.remove(name);
-                    if had_lower {
-                        dir.whiteouts.insert(name.to_vec());
-                    }
-                    dir.whiteouts.remove(new_name);
-                    if let Some(replaced) = dir.entries.insert(new_name.to_vec(), Arc::clone(&node)) {
-                        replaced_gone(&replaced, self);
-                    }
-                }
-                drop(first);
-                node.touch(false);
-                self.touch(true);
+        if std::ptr::eq(self, target_dir) {
+            let mut dir = self.dir()?;
+            let node = self.entry(&mut dir, name)?;
+            let existing = optional(self.entry(&mut dir, new_name))?;
+            check_replace(&node, existing.as_ref(), flags)?;
+            if existing.as_ref().is_some_and(|existing| Arc::ptr_eq(existing, &node)) {
                 return Ok(());
             }
-            Some(second) if swapped => (&mut *second, &mut *first),
-            Some(second) => (&mut *first, &mut *second),
+            if flags.exchange {
+                let other = existing.expect("checked by check_replace");
+                dir.entries.insert(name.to_vec(), other);
+                dir.entries.insert(new_name.to_vec(), Arc::clone(&node));
+            } else {
+                dir.entries.remove(name);
+                if dir.lower.is_some() {
+                    dir.whiteouts.insert(name.to_vec());
+                }
+                dir.whiteouts.remove(new_name);
+                if let Some(replaced) = dir.entries.insert(new_name.to_vec(), Arc::clone(&node)) {
+                    replaced_gone(&replaced, self);
+                }
+            }
+            drop(dir);
+            node.touch(false);
+            self.touch(true);
+            return Ok(());
+        }
+        // Two directories, locked in address order.
+        let (mut old, mut new) = if (self as *const MemNode) < (target_dir as *const MemNode) {
+            let old = self.dir()?;
+            (old, target_dir.dir()?)
+        } else {
+            let new = target_dir.dir()?;
+            (self.dir()?, new)
         };
-        let node = self.entry(old, name)?;
-        let existing = match target_dir.entry(new, new_name) {
-            Ok(existing) => Some(existing),
-            Err(Errno::ENOENT) => None,
-            Err(errno) => return Err(errno),
-        };
+        let node = self.entry(&mut old, name)?;
+        let existing = optional(target_dir.entry(&mut new, new_name))?;
         let is_a_parent =
             |node: &Arc<MemNode>| std::ptr::eq(node.as_ref(), self) || std::ptr::eq(node.as_ref(), target_dir);
         if existing.as_ref().is_some_and(is_a_parent) {
-            return Err(Errno::ENOTEMPTY);
+            return Err(if flags.exchange {
+                Errno::EINVAL
+            } else {
+                Errno::ENOTEMPTY
+            });
         }
         check_replace(&node, existing.as_ref(), flags)?;
+        if existing.as_ref().is_some_and(|existing| Arc::ptr_eq(existing, &node)) {
+            return Ok(());
+        }
         if flags.exchange {
             let other = existing.expect("checked by check_replace");
             old.entries.insert(name.to_vec(), Arc::clone(&other));
@@ -647,8 +636,8 @@ impl Inode for MemNode {
             }
             fix_dir_links(&node, self, target_dir);
         }
-        drop(first);
-        drop(second);
+        drop(old);
+        drop(new);
         node.touch(false);
         self.touch(true);
         target_dir.touch(true);
@@ -732,6 +721,15 @@ impl Inode for MemNode {
     }
 }
 
+/// An entry that may be missing: ENOENT becomes None.
+fn optional(entry: Result<Arc<MemNode>, Errno>) -> Result<Option<Arc<MemNode>>, Errno> {
+    match entry {
+        Ok(node) => Ok(Some(node)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(errno) => Err(errno),
+    }
+}
+
 /// rename(2)'s rules for replacing `existing` with `node`.
 fn check_replace(node: &MemNode, existing: Option<&Arc<MemNode>>, flags: RenameFlags) -> Result<(), Errno> {
     let Some(existing) = existing else {
@@ -767,5 +765,62 @@ fn fix_dir_links(node: &MemNode, from: &MemNode, to: &MemNode) {
     if node.is_dir() && !std::ptr::eq(from, to) {
         from.meta().nlink -= 1;
         to.meta().nlink += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::identity;
+
+    fn tmpfs() -> Arc<MemNode> {
+        let memory = Arc::new(MemoryFile::new().expect("memfd"));
+        MemFs::tmpfs(memory, 1, u64::MAX, 0o755)
+    }
+
+    fn attr() -> NewAttr {
+        NewAttr {
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    fn names(dir: &Arc<dyn Inode>) -> Vec<Vec<u8>> {
+        dir.readdir().unwrap().into_iter().map(|entry| entry.name).collect()
+    }
+
+    /// The two directories are locked in address order; the entry must
+    /// move from the old to the new whichever comes first.
+    #[test]
+    fn rename_between_directories_in_both_directions() {
+        let root = tmpfs();
+        let a = root.create(b"a", NewNode::Directory, attr()).unwrap();
+        let b = root.create(b"b", NewNode::Directory, attr()).unwrap();
+        let file = a.create(b"f", NewNode::Regular, attr()).unwrap();
+        a.rename(b"f", &b, b"g", RenameFlags::default()).unwrap();
+        assert!(names(&a).is_empty());
+        assert_eq!(names(&b), [b"g".to_vec()]);
+        b.rename(b"g", &a, b"f", RenameFlags::default()).unwrap();
+        assert_eq!(names(&a), [b"f".to_vec()]);
+        assert!(names(&b).is_empty());
+        assert_eq!(identity(a.lookup(b"f").unwrap().as_ref()), identity(file.as_ref()));
+    }
+
+    /// rename(2): two links of one file stay as they are.
+    #[test]
+    fn rename_between_links_of_one_file_does_nothing() {
+        let root = tmpfs();
+        let file = root.create(b"x", NewNode::Regular, attr()).unwrap();
+        root.link(b"y", &file).unwrap();
+        let dir: Arc<dyn Inode> = root.clone();
+        root.rename(b"x", &dir, b"y", RenameFlags::default()).unwrap();
+        assert_eq!(names(&dir), [b"x".to_vec(), b"y".to_vec()]);
+        assert_eq!(file.stat().unwrap().st_nlink, 2);
+        let no_replace = RenameFlags {
+            no_replace: true,
+            ..RenameFlags::default()
+        };
+        assert_eq!(root.rename(b"x", &dir, b"x", no_replace), Err(Errno::EEXIST));
     }
 }

@@ -133,6 +133,20 @@ fn child(parent: &Parent) -> Result<Location, Errno> {
     }))
 }
 
+/// The entry `parent.name` itself, not what is mounted on it (the name
+/// that remove and rename change).
+fn entry(parent: &Parent) -> Result<Location, Errno> {
+    Ok(Location {
+        mount: Arc::clone(&parent.dir.mount),
+        dentry: parent.dir.dentry.child(&parent.name)?,
+    })
+}
+
+/// Whether two inodes are one node (hard links share it).
+fn same_inode(a: &Arc<dyn super::Inode>, b: &Arc<dyn super::Inode>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
 /// Checks that the caller may change entries of `dir`.
 fn may_change(resolver: &Resolver, dir: &Location) -> Result<(), Errno> {
     check_access(&dir.stat()?, resolver.credentials, MAY_WRITE | MAY_EXEC)?;
@@ -205,10 +219,7 @@ pub fn remove(resolver: &Resolver, path: &[u8], directory: bool) -> Result<(), E
             Errno::EBUSY => Errno::EISDIR,
             errno => errno,
         })?;
-    let victim = Location {
-        mount: Arc::clone(&parent.dir.mount),
-        dentry: parent.dir.dentry.child(&parent.name)?,
-    };
+    let victim = entry(&parent)?;
     if parent.trailing_slash && !directory && kind_of(&victim)? != FileKind::Directory {
         return Err(Errno::ENOTDIR);
     }
@@ -236,44 +247,83 @@ pub fn rename(
     if !Arc::ptr_eq(&old.dir.mount, &new.dir.mount) {
         return Err(Errno::EXDEV);
     }
-    let source = Location {
-        mount: Arc::clone(&old.dir.mount),
-        dentry: old.dir.dentry.child(&old.name)?,
+    if old.dir.mount.flags.readonly {
+        return Err(Errno::EROFS);
+    }
+    let source = entry(&old)?;
+    let target = match entry(&new) {
+        Ok(target) => Some(target),
+        Err(Errno::ENOENT) if !flags.exchange => None,
+        Err(errno) => return Err(errno),
     };
     let source_is_dir = kind_of(&source)? == FileKind::Directory;
-    if (old.trailing_slash || new.trailing_slash) && !source_is_dir {
+    let target_is_dir = match &target {
+        Some(target) => kind_of(target)? == FileKind::Directory,
+        None => false,
+    };
+    // A trailing slash names a directory (the new name's, only for what
+    // will be a directory there).
+    if !source_is_dir && (old.trailing_slash || (new.trailing_slash && !flags.exchange)) {
         return Err(Errno::ENOTDIR);
+    }
+    if flags.exchange && !target_is_dir && new.trailing_slash {
+        return Err(Errno::ENOTDIR);
+    }
+    if flags.no_replace && target.is_some() {
+        return Err(Errno::EEXIST);
+    }
+    // A directory cannot move beneath itself, nor replace one of its
+    // ancestors (rename(2): EINVAL; ENOTEMPTY, as Linux reports it).
+    if source_is_dir && is_within(&new.dir, &source) {
+        return Err(Errno::EINVAL);
+    }
+    if let Some(target) = target.as_ref().filter(|_| target_is_dir) {
+        if is_within(&old.dir, target) {
+            return Err(if flags.exchange {
+                Errno::EINVAL
+            } else {
+                Errno::ENOTEMPTY
+            });
+        }
+    }
+    // Two names of one file: rename(2) does nothing and succeeds.
+    if target
+        .as_ref()
+        .is_some_and(|target| same_inode(source.inode(), target.inode()))
+    {
+        return Ok(());
     }
     if MountNamespace::mounted_here(&source) {
         return Err(Errno::EBUSY);
     }
-    // A directory cannot move beneath itself.
-    if source_is_dir {
-        let mut here = Some(Arc::clone(&new.dir.dentry));
-        while let Some(dentry) = here {
-            if Arc::ptr_eq(&dentry, &source.dentry) {
-                return Err(Errno::EINVAL);
-            }
-            here = dentry.parent();
-        }
-    }
     may_change(resolver, &old.dir)?;
     may_change(resolver, &new.dir)?;
     check_sticky(resolver, &old.dir, &source)?;
-    if let Ok(target) = child(&new) {
-        if MountNamespace::mounted_here(&target) {
+    if let Some(target) = &target {
+        if MountNamespace::mounted_here(target) {
             return Err(Errno::EBUSY);
         }
-        check_sticky(resolver, &new.dir, &target)?;
+        check_sticky(resolver, &new.dir, target)?;
     }
     old.dir.inode().rename(&old.name, new.dir.inode(), &new.name, flags)?;
     if flags.exchange {
-        old.dir.dentry.forget(&old.name);
-        new.dir.dentry.forget(&new.name);
+        old.dir.dentry.exchanged(&old.name, &new.dir.dentry, &new.name);
     } else {
         old.dir.dentry.moved(&old.name, &new.dir.dentry, &new.name);
     }
     Ok(())
+}
+
+/// Whether `location` is `ancestor` or beneath it (in the same mount).
+fn is_within(location: &Location, ancestor: &Location) -> bool {
+    let mut here = Some(Arc::clone(&location.dentry));
+    while let Some(dentry) = here {
+        if Arc::ptr_eq(&dentry, &ancestor.dentry) {
+            return true;
+        }
+        here = dentry.parent();
+    }
+    false
 }
 
 /// linkat(2): a new name `new_path` for the file at `target`.
