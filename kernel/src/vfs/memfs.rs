@@ -123,6 +123,42 @@ struct Dir {
     /// Names deleted here that may still exist in the lower.
     whiteouts: BTreeSet<Vec<u8>>,
     lower: Option<Arc<HostNode>>,
+    /// Removed by rmdir or replaced by a rename (Linux's S_DEAD): nothing
+    /// can be found, listed or made in it any more.
+    removed: bool,
+}
+
+impl Dir {
+    /// The merged entries: the lower's, less whiteouts, then the own ones.
+    fn listing(&self) -> Result<Vec<DirEntry>, Errno> {
+        let mut listing: BTreeMap<Vec<u8>, DirEntry> = BTreeMap::new();
+        if let Some(lower) = &self.lower {
+            for entry in lower.list()? {
+                if !self.whiteouts.contains(&entry.name) {
+                    listing.insert(entry.name.clone(), entry);
+                }
+            }
+        }
+        for (name, node) in &self.entries {
+            listing.insert(
+                name.clone(),
+                DirEntry {
+                    name: name.clone(),
+                    ino: node.ino,
+                    kind: node.kind(),
+                },
+            );
+        }
+        Ok(listing.into_values().collect())
+    }
+
+    /// Whether the merged directory has no entries.
+    fn is_empty(&self) -> Result<bool, Errno> {
+        if !self.entries.is_empty() {
+            return Ok(false);
+        }
+        Ok(self.listing()?.is_empty())
+    }
 }
 
 enum Data {
@@ -225,9 +261,16 @@ impl MemNode {
         self.meta.lock().expect("memfs meta poisoned")
     }
 
+    /// The directory's entries, locked; ENOENT once it was removed.
     fn dir(&self) -> Result<MutexGuard<'_, Dir>, Errno> {
         match &self.body {
-            Body::Dir(dir) => Ok(dir.lock().expect("memfs dir poisoned")),
+            Body::Dir(dir) => {
+                let dir = dir.lock().expect("memfs dir poisoned");
+                if dir.removed {
+                    return Err(Errno::ENOENT);
+                }
+                Ok(dir)
+            }
             _ => Err(Errno::ENOTDIR),
         }
     }
@@ -267,7 +310,7 @@ impl MemNode {
 
     /// Whether a directory node has no entries (merged with its lower).
     fn is_empty_dir(&self) -> Result<bool, Errno> {
-        Ok(self.readdir()?.is_empty())
+        self.dir()?.is_empty()
     }
 
     fn memory(&self) -> &MemoryFile {
@@ -415,26 +458,7 @@ impl Inode for MemNode {
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
-        let dir = self.dir()?;
-        let mut listing: BTreeMap<Vec<u8>, DirEntry> = BTreeMap::new();
-        if let Some(lower) = &dir.lower {
-            for entry in lower.list()? {
-                if !dir.whiteouts.contains(&entry.name) {
-                    listing.insert(entry.name.clone(), entry);
-                }
-            }
-        }
-        for (name, node) in &dir.entries {
-            listing.insert(
-                name.clone(),
-                DirEntry {
-                    name: name.clone(),
-                    ino: node.ino,
-                    kind: node.kind(),
-                },
-            );
-        }
-        Ok(listing.into_values().collect())
+        self.dir()?.listing()
     }
 
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
@@ -544,9 +568,13 @@ impl Inode for MemNode {
             if !node.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
-            if !node.is_empty_dir()? {
+            // Emptiness and removal under the child's lock, so nothing is
+            // made in it in between.
+            let mut child = node.dir()?;
+            if !child.is_empty()? {
                 return Err(Errno::ENOTEMPTY);
             }
+            child.removed = true;
         } else if node.is_dir() {
             return Err(Errno::EISDIR);
         }
@@ -751,7 +779,8 @@ fn check_replace(node: &MemNode, existing: Option<&Arc<MemNode>>, flags: RenameF
 
 /// A node replaced by a rename loses the name it had.
 fn replaced_gone(replaced: &MemNode, dir: &MemNode) {
-    if replaced.is_dir() {
+    if let Body::Dir(entries) = &replaced.body {
+        entries.lock().expect("memfs dir poisoned").removed = true;
         replaced.meta().nlink = 0;
         dir.meta().nlink -= 1;
     } else {
@@ -822,5 +851,19 @@ mod tests {
             ..RenameFlags::default()
         };
         assert_eq!(root.rename(b"x", &dir, b"x", no_replace), Err(Errno::EEXIST));
+    }
+
+    /// rmdir(2) leaves an open directory that nothing can be made in or
+    /// listed from, as Linux's dead directories.
+    #[test]
+    fn a_removed_directory_takes_no_new_names() {
+        let root = tmpfs();
+        let dir = root.create(b"d", NewNode::Directory, attr()).unwrap();
+        root.unlink(b"d", true).unwrap();
+        assert_eq!(dir.stat().unwrap().st_nlink, 0);
+        assert_eq!(dir.create(b"f", NewNode::Regular, attr()).err(), Some(Errno::ENOENT));
+        assert_eq!(dir.readdir().err(), Some(Errno::ENOENT));
+        assert_eq!(dir.lookup(b"f").err(), Some(Errno::ENOENT));
+        assert_eq!(root.stat().unwrap().st_nlink, 2);
     }
 }
