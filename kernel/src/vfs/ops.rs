@@ -9,7 +9,10 @@ use nix::errno::Errno;
 use super::dentry::Location;
 use super::lookup::{Follow, Parent, Resolver};
 use super::mount::MountNamespace;
-use super::{FileKind, MAY_EXEC, MAY_READ, MAY_WRITE, NewAttr, NewNode, OpenFile, RenameFlags, SetAttr, check_access};
+use super::{
+    FileKind, MAX_SYMLINKS, MAY_EXEC, MAY_READ, MAY_WRITE, NewAttr, NewNode, OpenFile, RenameFlags, SetAttr,
+    check_access,
+};
 use crate::fs::File;
 
 /// open(2) flags that only matter at open time or that cordon accepts and
@@ -95,7 +98,9 @@ pub fn open(resolver: &Resolver, path: &[u8], flags: i32, mode: u32) -> Result<A
     Ok(Arc::new(OpenFile::new(location, flags)?))
 }
 
-/// The O_CREAT half of open: the existing file, or a new one.
+/// The O_CREAT half of open: the existing file, or a new one. Without
+/// O_EXCL a symlink is followed, and a missing target is made where the
+/// link points (open(2)).
 fn open_or_create(
     resolver: &Resolver,
     path: &[u8],
@@ -103,25 +108,39 @@ fn open_or_create(
     mode: u32,
     follow: Follow,
 ) -> Result<(Location, bool), Errno> {
-    let parent = resolver.resolve_parent(&resolver.cwd, path)?;
-    if parent.trailing_slash {
-        return Err(Errno::EISDIR);
-    }
-    match child(&parent) {
-        Ok(existing) => {
-            if flags & libc::O_EXCL != 0 {
-                return Err(Errno::EEXIST);
-            }
-            if kind_of(&existing)? == FileKind::Symlink && follow == Follow::Always {
-                return Ok((resolver.resolve(path, Follow::Always)?, false));
-            }
-            Ok((existing, false))
+    // "/", "." and "..": directories, which O_CREAT cannot open.
+    let parent_of = |start: &Location, path: &[u8]| {
+        resolver.resolve_parent(start, path).map_err(|errno| match errno {
+            Errno::EBUSY => Errno::EISDIR,
+            errno => errno,
+        })
+    };
+    let mut parent = parent_of(&resolver.cwd, path)?;
+    let mut links = 0;
+    loop {
+        if parent.trailing_slash {
+            return Err(Errno::EISDIR);
         }
-        Err(Errno::ENOENT) => {
-            let created = make_in(resolver, &parent, NewNode::Regular, mode)?;
-            Ok((created, true))
+        let existing = match child(&parent) {
+            Ok(existing) => existing,
+            Err(Errno::ENOENT) => {
+                let created = make_in(resolver, &parent, NewNode::Regular, mode)?;
+                return Ok((created, true));
+            }
+            Err(errno) => return Err(errno),
+        };
+        if flags & libc::O_EXCL != 0 {
+            return Err(Errno::EEXIST);
         }
-        Err(errno) => Err(errno),
+        if follow == Follow::NotLast || kind_of(&existing)? != FileKind::Symlink {
+            return Ok((existing, false));
+        }
+        links += 1;
+        if links > MAX_SYMLINKS {
+            return Err(Errno::ELOOP);
+        }
+        let target = existing.inode().readlink()?;
+        parent = parent_of(&parent.dir, &target)?;
     }
 }
 
