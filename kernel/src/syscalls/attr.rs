@@ -9,11 +9,17 @@ use crate::errno::SyscallResult;
 use crate::task::Task;
 use crate::vfs::{Location, MAY_WRITE, SetAttr, check_access};
 
-/// Applies `attr` to a file, refusing on a read-only mount.
-fn apply(location: &Location, attr: SetAttr) -> SyscallResult {
+/// Refuses changes on a read-only mount. Linux checks this
+/// (mnt_want_write) before ownership and permissions.
+fn writable_mount(location: &Location) -> Result<(), Errno> {
     if location.mount.flags.readonly {
         return Err(Errno::EROFS);
     }
+    Ok(())
+}
+
+/// Applies `attr` to a file on a writable mount.
+fn apply(location: &Location, attr: SetAttr) -> SyscallResult {
     location.inode().set_attr(attr)?;
     Ok(0)
 }
@@ -28,6 +34,7 @@ fn fd_location(task: &Task, fd: i32) -> Result<Location, Errno> {
 /// chmod: the owner or root; a non-root caller outside the file's group
 /// loses set-group-ID.
 fn chmod_location(task: &Task, location: &Location, mode: u32) -> SyscallResult {
+    writable_mount(location)?;
     let st = location.stat()?;
     let uid = task.credentials.uid;
     if uid != 0 && uid != st.st_uid {
@@ -69,6 +76,7 @@ pub fn fchmodat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// group to one of its own. A change clears set-user-ID and set-group-ID
 /// on files that are not directories.
 fn chown_location(task: &Task, location: &Location, uid: u32, gid: u32) -> SyscallResult {
+    writable_mount(location)?;
     let st = location.stat()?;
     let new_uid = (uid != u32::MAX).then_some(uid);
     let new_gid = (gid != u32::MAX).then_some(gid);
@@ -126,6 +134,7 @@ pub fn fchownat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// Sets access and modification times: `None` means now for both.
 /// Explicit times need the owner (or root); "now" also write access.
 fn set_times(task: &Task, location: &Location, times: Option<[libc::timespec; 2]>) -> SyscallResult {
+    writable_mount(location)?;
     let st = location.stat()?;
     let now = crate::vfs::now();
     let pick = |t: libc::timespec| match t.tv_nsec {
@@ -256,6 +265,7 @@ pub fn truncate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         libc::S_IFREG => {}
         _ => return Err(Errno::EINVAL),
     }
+    writable_mount(&location)?;
     check_access(&st, &task.credentials, MAY_WRITE)?;
     apply(
         &location,
@@ -272,11 +282,9 @@ pub fn ftruncate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if size < 0 {
         return Err(Errno::EINVAL);
     }
-    let file = task.fds().get(args.int(0))?;
-    if file.location().is_some_and(|location| location.mount.flags.readonly) {
-        return Err(Errno::EROFS);
-    }
-    file.truncate(size as u64)?;
+    // No file on a read-only mount is open for writing, so the file's own
+    // EINVAL comes first there, as on Linux.
+    task.fds().get(args.int(0))?.truncate(size as u64)?;
     Ok(0)
 }
 
@@ -412,12 +420,10 @@ fn setxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sysca
     }
     let mut value = vec![0u8; size as usize];
     task.mm().copy_in(args.u64(2), &mut value)?;
+    writable_mount(&location)?;
     let st = location.stat()?;
     if task.credentials.uid != 0 && task.credentials.uid != st.st_uid {
         return Err(Errno::EPERM);
-    }
-    if location.mount.flags.readonly {
-        return Err(Errno::EROFS);
     }
     location.inode().set_xattr(&name, Some(&value), flags)?;
     Ok(0)
@@ -441,12 +447,10 @@ fn listxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sysc
 fn removexattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
     let location = xattr_location(task, which, args.u64(0))?;
     let name = xattr_name(task, args.u64(1))?;
+    writable_mount(&location)?;
     let st = location.stat()?;
     if task.credentials.uid != 0 && task.credentials.uid != st.st_uid {
         return Err(Errno::EPERM);
-    }
-    if location.mount.flags.readonly {
-        return Err(Errno::EROFS);
     }
     location.inode().set_xattr(&name, None, 0)?;
     Ok(0)

@@ -166,13 +166,13 @@ fn same_inode(a: &Arc<dyn super::Inode>, b: &Arc<dyn super::Inode>) -> bool {
     std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
 }
 
-/// Checks that the caller may change entries of `dir`.
+/// Checks that the caller may change entries of `dir`: a read-only mount
+/// is EROFS before permissions are looked at, as on Linux.
 fn may_change(resolver: &Resolver, dir: &Location) -> Result<(), Errno> {
-    check_access(&dir.stat()?, resolver.credentials, MAY_WRITE | MAY_EXEC)?;
     if dir.mount.flags.readonly {
         return Err(Errno::EROFS);
     }
-    Ok(())
+    check_access(&dir.stat()?, resolver.credentials, MAY_WRITE | MAY_EXEC)
 }
 
 /// In a sticky directory only the owner of an entry (or of the directory,
@@ -238,6 +238,9 @@ pub fn remove(resolver: &Resolver, path: &[u8], directory: bool) -> Result<(), E
             Errno::EBUSY => Errno::EISDIR,
             errno => errno,
         })?;
+    if parent.dir.mount.flags.readonly {
+        return Err(Errno::EROFS);
+    }
     let victim = entry(&parent)?;
     if parent.trailing_slash && !directory && kind_of(&victim)? != FileKind::Directory {
         return Err(Errno::ENOTDIR);
