@@ -7,7 +7,7 @@ use super::stat::{Target, target_at};
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
 use crate::task::Task;
-use crate::vfs::{Location, MAY_WRITE, SetAttr, check_access};
+use crate::vfs::{Location, MAY_READ, MAY_WRITE, SetAttr, check_access};
 
 /// Refuses changes on a read-only mount. Linux checks this
 /// (mnt_want_write) before ownership and permissions.
@@ -400,9 +400,40 @@ fn copy_sized(task: &Task, addr: u64, size: u64, value: &[u8]) -> SyscallResult 
     Ok(value.len() as u64)
 }
 
+/// Linux's xattr_permission: user.* attributes exist only on regular
+/// files and directories and follow the file's read and write permissions
+/// (a sticky directory's only its owner's); trusted.* are root's;
+/// security.* may be read by anyone and written by root.
+fn xattr_permission(task: &Task, location: &Location, name: &[u8], want: u32) -> Result<(), Errno> {
+    let st = location.stat()?;
+    let root = task.credentials.uid == 0;
+    let write = want & MAY_WRITE != 0;
+    let denied = if write { Errno::EPERM } else { Errno::ENODATA };
+    if name.starts_with(b"security.") {
+        return if write && !root { Err(Errno::EPERM) } else { Ok(()) };
+    }
+    if name.starts_with(b"trusted.") {
+        return if root { Ok(()) } else { Err(denied) };
+    }
+    if name.starts_with(b"user.") {
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => {}
+            libc::S_IFDIR => {
+                let owner = root || task.credentials.uid == st.st_uid;
+                if write && st.st_mode & libc::S_ISVTX != 0 && !owner {
+                    return Err(Errno::EPERM);
+                }
+            }
+            _ => return Err(denied),
+        }
+    }
+    check_access(&st, &task.credentials, want)
+}
+
 fn getxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
     let location = xattr_location(task, which, args.u64(0))?;
     let name = xattr_name(task, args.u64(1))?;
+    xattr_permission(task, &location, &name, MAY_READ)?;
     let value = location.inode().get_xattr(&name)?;
     copy_sized(task, args.u64(2), args.u64(3), &value)
 }
@@ -421,10 +452,7 @@ fn setxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sysca
     let mut value = vec![0u8; size as usize];
     task.mm().copy_in(args.u64(2), &mut value)?;
     writable_mount(&location)?;
-    let st = location.stat()?;
-    if task.credentials.uid != 0 && task.credentials.uid != st.st_uid {
-        return Err(Errno::EPERM);
-    }
+    xattr_permission(task, &location, &name, MAY_WRITE)?;
     location.inode().set_xattr(&name, Some(&value), flags)?;
     Ok(0)
 }
@@ -437,7 +465,9 @@ fn listxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sysc
         Err(errno) => return Err(errno),
     };
     let mut list = Vec::new();
-    for name in names {
+    // trusted.* names are listed for root only.
+    let root = task.credentials.uid == 0;
+    for name in names.into_iter().filter(|name| root || !name.starts_with(b"trusted.")) {
         list.extend_from_slice(&name);
         list.push(0);
     }
@@ -448,10 +478,7 @@ fn removexattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sy
     let location = xattr_location(task, which, args.u64(0))?;
     let name = xattr_name(task, args.u64(1))?;
     writable_mount(&location)?;
-    let st = location.stat()?;
-    if task.credentials.uid != 0 && task.credentials.uid != st.st_uid {
-        return Err(Errno::EPERM);
-    }
+    xattr_permission(task, &location, &name, MAY_WRITE)?;
     location.inode().set_xattr(&name, None, 0)?;
     Ok(0)
 }
