@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use nix::errno::Errno;
 
 use super::host::HostNode;
+use super::page_set::PageSet;
 use super::{DirEntry, FileKind, Inode, NewAttr, NewNode, RenameFlags, SetAttr, empty_stat, now};
 use crate::arch::PAGE_SIZE;
 use crate::memory::MemoryFile;
@@ -173,6 +174,9 @@ struct Pages {
     offset: u64,
     capacity: u64,
     size: u64,
+    /// The pages of the range that hold data; the filesystem is charged
+    /// for these only.
+    data: PageSet,
 }
 
 enum Body {
@@ -323,8 +327,28 @@ impl MemNode {
             return Ok(());
         };
         let (host, size) = (Arc::clone(host), *size);
+        let count = size.div_ceil(PAGE_SIZE);
+        self.fs.charge(count * PAGE_SIZE)?;
         let mut pages = Pages::default();
-        self.reserve(&mut pages, size)?;
+        if let Err(errno) = self.reserve(&mut pages, size) {
+            self.fs.uncharge(count * PAGE_SIZE);
+            return Err(errno);
+        }
+        pages.data.insert(0, count);
+        if let Err(errno) = self.copy_from_host(&host, &pages, size) {
+            if pages.capacity > 0 {
+                self.memory().free(pages.offset, pages.capacity);
+            }
+            self.fs.uncharge(count * PAGE_SIZE);
+            return Err(errno);
+        }
+        pages.size = size;
+        *data = Data::Memory(pages);
+        Ok(())
+    }
+
+    /// Copies the first `size` bytes of `host` into the range of `pages`.
+    fn copy_from_host(&self, host: &HostNode, pages: &Pages, size: u64) -> Result<(), Errno> {
         let mut buf = vec![0u8; (1 << 20).min(size as usize)];
         let mut done = 0u64;
         while done < size {
@@ -336,12 +360,12 @@ impl MemNode {
             self.memory().write(pages.offset + done, &buf[..n]);
             done += n as u64;
         }
-        pages.size = size;
-        *data = Data::Memory(pages);
         Ok(())
     }
 
-    /// Grows `pages` to hold at least `size` bytes.
+    /// Grows the range of `pages` to hold at least `size` bytes. The
+    /// range is address space in the memory file: its pages cost nothing
+    /// until written.
     fn reserve(&self, pages: &mut Pages, size: u64) -> Result<(), Errno> {
         if size <= pages.capacity {
             return Ok(());
@@ -350,18 +374,11 @@ impl MemNode {
             return Err(Errno::EFBIG);
         }
         let want = size.max(pages.capacity * 2).max(PAGE_SIZE).next_multiple_of(PAGE_SIZE);
-        self.fs.charge(want - pages.capacity)?;
         if pages.capacity > 0 && self.memory().try_extend(pages.offset, pages.capacity, want) {
             pages.capacity = want;
             return Ok(());
         }
-        let offset = match self.memory().allocate(want) {
-            Ok(offset) => offset,
-            Err(errno) => {
-                self.fs.uncharge(want - pages.capacity);
-                return Err(errno);
-            }
-        };
+        let offset = self.memory().allocate(want)?;
         if pages.capacity > 0 {
             self.memory()
                 .copy_data(pages.offset, offset, pages.size.next_multiple_of(PAGE_SIZE));
@@ -388,9 +405,52 @@ impl MemNode {
                 self.memory()
                     .decommit(pages.offset + page_end, pages.capacity - page_end);
             }
+            let cut = pages.data.truncate(page_end / PAGE_SIZE);
+            self.fs.uncharge(cut * PAGE_SIZE);
         }
         pages.size = size;
         Ok(())
+    }
+
+    /// Charges the filesystem for the pages of `offset..end` that hold no
+    /// data yet and returns where the write may end: `end`, or when the
+    /// filesystem is nearly full the end of the last page that fit, as
+    /// shmem writes page by page. ENOSPC when not even one fits.
+    fn charge_write(&self, pages: &mut Pages, offset: u64, end: u64) -> Result<u64, Errno> {
+        let (first, last) = (offset / PAGE_SIZE, end.div_ceil(PAGE_SIZE));
+        let missing = pages.data.missing(first, last);
+        if self.fs.charge(missing * PAGE_SIZE).is_ok() {
+            pages.data.insert(first, last);
+            return Ok(end);
+        }
+        let mut page = first;
+        while page < last {
+            if pages.data.missing(page, page + 1) == 1 {
+                if self.fs.charge(PAGE_SIZE).is_err() {
+                    break;
+                }
+                pages.data.insert(page, page + 1);
+            }
+            page += 1;
+        }
+        let stop = (page * PAGE_SIZE).min(end);
+        if stop <= offset {
+            return Err(Errno::ENOSPC);
+        }
+        Ok(stop)
+    }
+
+    /// 512-byte blocks of data, as st_blocks counts them.
+    fn blocks(&self) -> u64 {
+        let bytes = match &self.body {
+            Body::File(data) => match &*data.lock().expect("memfs data poisoned") {
+                Data::Lower(_, size) => size.next_multiple_of(PAGE_SIZE),
+                Data::Memory(pages) => pages.data.len() * PAGE_SIZE,
+            },
+            Body::Symlink(_) | Body::Special => 0,
+            Body::Dir(_) => PAGE_SIZE,
+        };
+        bytes / 512
     }
 
     fn size(&self) -> u64 {
@@ -422,8 +482,8 @@ impl Drop for MemNode {
         if let Data::Memory(pages) = &*data.lock().expect("memfs data poisoned") {
             if pages.capacity > 0 {
                 self.fs.memory.free(pages.offset, pages.capacity);
-                self.fs.uncharge(pages.capacity);
             }
+            self.fs.uncharge(pages.data.len() * PAGE_SIZE);
         }
     }
 }
@@ -442,7 +502,7 @@ impl Inode for MemNode {
         st.st_rdev = meta.rdev;
         st.st_size = size as i64;
         st.st_blksize = 4096;
-        st.st_blocks = (size.next_multiple_of(PAGE_SIZE) / 512) as i64;
+        st.st_blocks = self.blocks() as i64;
         st.st_atime = meta.atime.tv_sec;
         st.st_atime_nsec = meta.atime.tv_nsec;
         st.st_mtime = meta.mtime.tv_sec;
@@ -491,18 +551,24 @@ impl Inode for MemNode {
             return Err(if self.is_dir() { Errno::EISDIR } else { Errno::EINVAL });
         };
         let end = offset.checked_add(bytes.len() as u64).ok_or(Errno::EFBIG)?;
-        {
+        if bytes.is_empty() {
+            return Ok(0);
+        }
+        let written = {
             let mut data = data.lock().expect("memfs data poisoned");
             self.copy_up(&mut data)?;
             let Data::Memory(pages) = &mut *data else {
                 unreachable!("copied up above")
             };
             self.reserve(pages, end)?;
-            self.fs.memory.write(pages.offset + offset, bytes);
+            let end = self.charge_write(pages, offset, end)?;
+            let written = (end - offset) as usize;
+            self.fs.memory.write(pages.offset + offset, &bytes[..written]);
             pages.size = pages.size.max(end);
-        }
+            written
+        };
         self.touch(true);
-        Ok(bytes.len())
+        Ok(written)
     }
 
     fn create(&self, name: &[u8], node: NewNode, attr: NewAttr) -> Result<Arc<dyn Inode>, Errno> {
@@ -865,5 +931,30 @@ mod tests {
         assert_eq!(dir.readdir().err(), Some(Errno::ENOENT));
         assert_eq!(dir.lookup(b"f").err(), Some(Errno::ENOENT));
         assert_eq!(root.stat().unwrap().st_nlink, 2);
+    }
+
+    /// tmpfs charges the pages that hold data: holes are free, and a write
+    /// that does not fit is cut at the last page that did.
+    #[test]
+    fn only_data_pages_count_against_the_size() {
+        let memory = Arc::new(MemoryFile::new().expect("memfd"));
+        let root = MemFs::tmpfs(memory, 1, 3 * PAGE_SIZE, 0o755);
+        let file = root.create(b"f", NewNode::Regular, attr()).unwrap();
+        assert_eq!(file.write_at(b"x", 1 << 20).unwrap(), 1);
+        let st = file.stat().unwrap();
+        assert_eq!((st.st_size, st.st_blocks), ((1 << 20) + 1, 8));
+        let grow = SetAttr {
+            size: Some(1 << 30),
+            ..SetAttr::default()
+        };
+        file.set_attr(grow).unwrap();
+        let page = vec![7u8; PAGE_SIZE as usize];
+        let three_pages = page.repeat(3);
+        assert_eq!(file.write_at(&three_pages, 0).unwrap(), 2 * PAGE_SIZE as usize);
+        assert_eq!(file.write_at(&page, 8 * PAGE_SIZE), Err(Errno::ENOSPC));
+        assert_eq!(root.statfs().unwrap().f_bfree, 0);
+        root.unlink(b"f", false).unwrap();
+        drop(file);
+        assert_eq!(root.statfs().unwrap().f_bfree, 3);
     }
 }

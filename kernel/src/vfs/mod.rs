@@ -19,6 +19,7 @@ pub mod lookup;
 mod memfs;
 mod mount;
 pub mod ops;
+mod page_set;
 pub mod procfs;
 mod synthetic;
 mod sysfs;
