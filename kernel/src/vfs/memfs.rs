@@ -15,7 +15,7 @@
 //! sandbox's own memory.
 
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -46,7 +46,21 @@ pub struct MemFs {
     limit: u64,
     /// File data held now, in bytes of memory-file ranges.
     used: AtomicU64,
-    overlay: bool,
+    /// For an overlay, how it numbers the host files beneath it.
+    lower: Option<LowerInodes>,
+}
+
+/// Inode numbers for host files under an overlay. All of them show the
+/// overlay's one device, so files of host filesystems other than the root's
+/// (a separate /home or /boot, whose roots are inode 2 like /) get numbers
+/// of their own; otherwise two different files would look like one to
+/// find, du, cp -a and tar, which compare (st_dev, st_ino).
+struct LowerInodes {
+    /// The host device of the overlay's root: its files keep their numbers.
+    dev: u64,
+    /// Guards the numbers given to files of other host devices, by (device,
+    /// inode).
+    others: Mutex<HashMap<(u64, u64), u64>>,
 }
 
 impl MemFs {
@@ -58,7 +72,7 @@ impl MemFs {
             next_ino: AtomicU64::new(FIRST_MEMORY_INO),
             limit,
             used: AtomicU64::new(0),
-            overlay: false,
+            lower: None,
         });
         MemNode::new(
             &fs,
@@ -77,9 +91,26 @@ impl MemFs {
             next_ino: AtomicU64::new(FIRST_MEMORY_INO),
             limit: u64::MAX,
             used: AtomicU64::new(0),
-            overlay: true,
+            lower: Some(LowerInodes {
+                dev: lower.stat()?.st_dev,
+                others: Mutex::new(HashMap::new()),
+            }),
         });
         MemNode::import(&fs, lower)
+    }
+
+    /// The inode number the overlay shows for host inode `ino` of host
+    /// device `dev`.
+    fn host_ino(&self, dev: u64, ino: u64) -> u64 {
+        match &self.lower {
+            Some(lower) if lower.dev != dev => *lower
+                .others
+                .lock()
+                .expect("lower inode map poisoned")
+                .entry((dev, ino))
+                .or_insert_with(|| self.next_ino.fetch_add(1, Ordering::Relaxed)),
+            _ => ino,
+        }
     }
 
     fn charge(&self, bytes: u64) -> Result<(), Errno> {
@@ -131,11 +162,13 @@ struct Dir {
 
 impl Dir {
     /// The merged entries: the lower's, less whiteouts, then the own ones.
-    fn listing(&self) -> Result<Vec<DirEntry>, Errno> {
+    fn listing(&self, fs: &MemFs) -> Result<Vec<DirEntry>, Errno> {
         let mut listing: BTreeMap<Vec<u8>, DirEntry> = BTreeMap::new();
         if let Some(lower) = &self.lower {
-            for entry in lower.list()? {
+            let dev = lower.stat()?.st_dev;
+            for mut entry in lower.list()? {
                 if !self.whiteouts.contains(&entry.name) {
+                    entry.ino = fs.host_ino(dev, entry.ino);
                     listing.insert(entry.name.clone(), entry);
                 }
             }
@@ -158,7 +191,10 @@ impl Dir {
         if !self.entries.is_empty() {
             return Ok(false);
         }
-        Ok(self.listing()?.is_empty())
+        let Some(lower) = &self.lower else {
+            return Ok(true);
+        };
+        Ok(lower.list()?.iter().all(|entry| self.whiteouts.contains(&entry.name)))
     }
 }
 
@@ -236,7 +272,7 @@ impl MemNode {
         Ok(Arc::new_cyclic(|me| MemNode {
             me: me.clone(),
             fs: Arc::clone(fs),
-            ino: st.st_ino,
+            ino: fs.host_ino(st.st_dev, st.st_ino),
             meta: Mutex::new(Meta {
                 mode: st.st_mode,
                 uid: st.st_uid,
@@ -518,7 +554,7 @@ impl Inode for MemNode {
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
-        self.dir()?.listing()
+        self.dir()?.listing(&self.fs)
     }
 
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
@@ -770,7 +806,11 @@ impl Inode for MemNode {
     }
 
     fn statfs(&self) -> Result<libc::statfs, Errno> {
-        let mut st = super::synthetic_statfs(if self.fs.overlay { OVERLAY_MAGIC } else { TMPFS_MAGIC });
+        let mut st = super::synthetic_statfs(if self.fs.lower.is_some() {
+            OVERLAY_MAGIC
+        } else {
+            TMPFS_MAGIC
+        });
         if self.fs.limit != u64::MAX {
             let blocks = self.fs.limit / 4096;
             let used = self.fs.used.load(Ordering::Relaxed) / 4096;
@@ -956,5 +996,30 @@ mod tests {
         root.unlink(b"f", false).unwrap();
         drop(file);
         assert_eq!(root.statfs().unwrap().f_bfree, 3);
+    }
+
+    /// Host files keep their inode numbers on the root's host filesystem
+    /// only: /proc, another filesystem, is numbered by the overlay, the
+    /// same way in listings and in stat.
+    #[test]
+    fn an_overlay_numbers_files_of_other_host_filesystems() {
+        let memory = Arc::new(MemoryFile::new().expect("memfd"));
+        let fd = nix::fcntl::open("/", nix::fcntl::OFlag::O_PATH, nix::sys::stat::Mode::empty()).expect("open /");
+        let root = MemFs::overlay(memory, 1, HostNode::from_fd(&fd).unwrap()).unwrap();
+        let host_root = nix::sys::stat::stat("/").unwrap();
+        assert_eq!(root.stat().unwrap().st_ino, host_root.st_ino);
+        let proc = root.lookup(b"proc").unwrap();
+        let proc_ino = proc.stat().unwrap().st_ino;
+        assert!(proc_ino >= FIRST_MEMORY_INO, "/proc kept host inode {proc_ino}");
+        let version = proc.lookup(b"version").unwrap().stat().unwrap().st_ino;
+        let listed = proc
+            .readdir()
+            .unwrap()
+            .into_iter()
+            .find(|entry| entry.name == b"version")
+            .unwrap();
+        assert_eq!(listed.ino, version);
+        assert!(version >= FIRST_MEMORY_INO);
+        assert_eq!(proc.stat().unwrap().st_ino, proc_ino, "numbers are stable");
     }
 }
