@@ -8,6 +8,7 @@ mod common;
 mod bad_bundles;
 mod files;
 mod job_control;
+mod overlay;
 mod processes;
 mod readiness_timers;
 mod run_programs;
