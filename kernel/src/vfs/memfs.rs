@@ -34,6 +34,9 @@ const OVERLAY_MAGIC: i64 = 0x794c_7630;
 /// Inode numbers of nodes made in memory start here, above any the host
 /// lower is likely to use.
 const FIRST_MEMORY_INO: u64 = 1 << 40;
+/// What each entry adds to a memory directory's st_size (shmem's
+/// BOGO_DIRENT_SIZE; "." and ".." count too).
+const BOGO_DIRENT_SIZE: u64 = 20;
 /// Largest file size (Linux's MAX_LFS_FILESIZE).
 const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 
@@ -476,29 +479,28 @@ impl MemNode {
         Ok(stop)
     }
 
-    /// 512-byte blocks of data, as st_blocks counts them.
-    fn blocks(&self) -> u64 {
-        let bytes = match &self.body {
+    /// st_size and st_blocks (512-byte blocks of data). A directory of
+    /// the host shows the host's; one in memory shows tmpfs's nominal 20
+    /// bytes an entry above 40, and no blocks.
+    fn size_and_blocks(&self) -> Result<(u64, u64), Errno> {
+        Ok(match &self.body {
             Body::File(data) => match &*data.lock().expect("memfs data poisoned") {
-                Data::Lower(_, size) => size.next_multiple_of(PAGE_SIZE),
-                Data::Memory(pages) => pages.data.len() * PAGE_SIZE,
+                Data::Lower(_, size) => (*size, size.next_multiple_of(PAGE_SIZE) / 512),
+                Data::Memory(pages) => (pages.size, pages.data.len() * PAGE_SIZE / 512),
             },
-            Body::Symlink(_) | Body::Special => 0,
-            Body::Dir(_) => PAGE_SIZE,
-        };
-        bytes / 512
-    }
-
-    fn size(&self) -> u64 {
-        match &self.body {
-            Body::File(data) => match &*data.lock().expect("memfs data poisoned") {
-                Data::Lower(_, size) => *size,
-                Data::Memory(pages) => pages.size,
-            },
-            Body::Symlink(target) => target.len() as u64,
-            Body::Dir(_) => 4096,
-            Body::Special => 0,
-        }
+            Body::Symlink(target) => (target.len() as u64, 0),
+            Body::Dir(dir) => {
+                let dir = dir.lock().expect("memfs dir poisoned");
+                match &dir.lower {
+                    Some(lower) => {
+                        let st = lower.stat()?;
+                        (st.st_size as u64, st.st_blocks as u64)
+                    }
+                    None => (BOGO_DIRENT_SIZE * (2 + dir.entries.len() as u64), 0),
+                }
+            }
+            Body::Special => (0, 0),
+        })
     }
 
     /// The node behind an inode of the same filesystem.
@@ -526,7 +528,7 @@ impl Drop for MemNode {
 
 impl Inode for MemNode {
     fn stat(&self) -> Result<libc::stat, Errno> {
-        let size = self.size();
+        let (size, blocks) = self.size_and_blocks()?;
         let meta = self.meta();
         let mut st = empty_stat();
         st.st_dev = self.fs.dev;
@@ -538,7 +540,7 @@ impl Inode for MemNode {
         st.st_rdev = meta.rdev;
         st.st_size = size as i64;
         st.st_blksize = 4096;
-        st.st_blocks = self.blocks() as i64;
+        st.st_blocks = blocks as i64;
         st.st_atime = meta.atime.tv_sec;
         st.st_atime_nsec = meta.atime.tv_nsec;
         st.st_mtime = meta.mtime.tv_sec;
