@@ -49,16 +49,21 @@ pub struct MemFs {
     limit: u64,
     /// File data held now, in bytes of memory-file ranges.
     used: AtomicU64,
-    /// For an overlay, how it numbers the host files beneath it.
-    lower: Option<LowerInodes>,
+    /// For an overlay, the host tree beneath it.
+    lower: Option<Lower>,
 }
 
-/// Inode numbers for host files under an overlay. All of them show the
-/// overlay's one device, so files of host filesystems other than the root's
-/// (a separate /home or /boot, whose roots are inode 2 like /) get numbers
-/// of their own; otherwise two different files would look like one to
-/// find, du, cp -a and tar, which compare (st_dev, st_ino).
-struct LowerInodes {
+/// What an overlay knows of the host tree beneath it.
+///
+/// Inode numbers: every host file shows the overlay's one device, so files
+/// of host filesystems other than the root's (a separate /home or /boot,
+/// whose roots are inode 2 like /) get numbers of their own; otherwise two
+/// different files would look like one to find, du, cp -a and tar, which
+/// compare (st_dev, st_ino).
+struct Lower {
+    /// The host directory the overlay covers: statfs reports its
+    /// filesystem, as overlayfs reports its upper one.
+    root: Arc<HostNode>,
     /// The host device of the overlay's root: its files keep their numbers.
     dev: u64,
     /// Guards the numbers given to files of other host devices, by (device,
@@ -94,7 +99,8 @@ impl MemFs {
             next_ino: AtomicU64::new(FIRST_MEMORY_INO),
             limit: u64::MAX,
             used: AtomicU64::new(0),
-            lower: Some(LowerInodes {
+            lower: Some(Lower {
+                root: Arc::clone(&lower),
                 dev: lower.stat()?.st_dev,
                 others: Mutex::new(HashMap::new()),
             }),
@@ -808,11 +814,12 @@ impl Inode for MemNode {
     }
 
     fn statfs(&self) -> Result<libc::statfs, Errno> {
-        let mut st = super::synthetic_statfs(if self.fs.lower.is_some() {
-            OVERLAY_MAGIC
-        } else {
-            TMPFS_MAGIC
-        });
+        if let Some(lower) = &self.fs.lower {
+            let mut st = lower.root.statfs()?;
+            st.f_type = OVERLAY_MAGIC;
+            return Ok(st);
+        }
+        let mut st = super::synthetic_statfs(TMPFS_MAGIC);
         if self.fs.limit != u64::MAX {
             let blocks = self.fs.limit / 4096;
             let used = self.fs.used.load(Ordering::Relaxed) / 4096;

@@ -113,7 +113,9 @@ impl MountNamespace {
             mountpoint: None,
             flags,
             fs_type,
-            source: "rootfs".into(),
+            // Not "rootfs": tools (busybox and GNU df) skip that name, which
+            // Linux gives its initial ramfs.
+            source: fs_type.into(),
             children: Mutex::new(Vec::new()),
         });
         let root = Location {
@@ -169,7 +171,7 @@ impl MountNamespace {
         let (inode, fs_type, source): (Arc<dyn Inode>, _, String) = match spec.source {
             MountSource::Bind(fd) => (HostTree::new(HostNode::from_fd(&fd)?), "bind", "bind".into()),
             MountSource::Tmpfs { size, mode } => (
-                MemFs::tmpfs(Arc::clone(memory), dev, size.unwrap_or(u64::MAX), mode),
+                MemFs::tmpfs(Arc::clone(memory), dev, size.unwrap_or_else(default_tmpfs_size), mode),
                 "tmpfs",
                 "tmpfs".into(),
             ),
@@ -244,6 +246,12 @@ impl MountNamespace {
         }
         Ok(here)
     }
+}
+
+/// The size of a tmpfs mounted without `size=`: half of the host's memory,
+/// Linux's default.
+fn default_tmpfs_size() -> u64 {
+    nix::sys::sysinfo::sysinfo().map_or(u64::MAX, |info| info.ram_total() / 2)
 }
 
 fn next_device(counter: &AtomicU32) -> u64 {
