@@ -382,6 +382,17 @@ impl Bundle {
         }
     }
 
+    /// `rootfs/bin/<applet>` → `busybox` for each applet not linked yet.
+    pub fn link_applets(&self, applets: &[&str]) {
+        let bin = self.rootfs().join("bin");
+        for applet in applets {
+            let link = bin.join(applet);
+            if fs::symlink_metadata(&link).is_err() {
+                symlink("busybox", &link).unwrap_or_else(|e| panic!("cannot link {}: {e}", link.display()));
+            }
+        }
+    }
+
     pub fn write_spec(&self, spec: &Spec) {
         self.write_config_json(&spec.to_json());
     }

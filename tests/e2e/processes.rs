@@ -14,7 +14,7 @@
 //! opening a script) in their doc comments.
 
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use crate::common::{Bundle, Outcome, Spec, Toolchain, assert_fixture, sections_ok};
@@ -38,17 +38,6 @@ fn program_bundle(test: &str, program: &str, toolchain: Toolchain, args: &[&str]
     let argv0 = format!("/bin/{program}");
     let argv: Vec<&str> = std::iter::once(argv0.as_str()).chain(args.iter().copied()).collect();
     Bundle::with_program(test, program, toolchain, &Spec::new(&argv))
-}
-
-/// `rootfs/bin/<applet>` → `busybox` for each applet not linked yet.
-fn link_applets(bundle: &Bundle, applets: &[&str]) {
-    let bin = bundle.rootfs().join("bin");
-    for applet in applets {
-        let link = bin.join(applet);
-        if fs::symlink_metadata(&link).is_err() {
-            symlink("busybox", &link).unwrap_or_else(|e| panic!("cannot link {}: {e}", link.display()));
-        }
-    }
 }
 
 /// Writes `rootfs/bin/<name>` with `contents` and `mode`.
@@ -353,7 +342,7 @@ fn sessions_and_process_groups() {
 /// Runs `/bin/sh -c <script>` in a busybox bundle with `SHELL_APPLETS` linked.
 fn shell(test: &str, script: &str) -> Outcome {
     let bundle = Bundle::with_busybox(test, &Spec::new(&["/bin/sh", "-c", script]));
-    link_applets(&bundle, SHELL_APPLETS);
+    bundle.link_applets(SHELL_APPLETS);
     run(&bundle)
 }
 
@@ -448,7 +437,7 @@ fn shell_script_with_interpreter_argument() {
         "sh-script",
         &Spec::new(&["/bin/sh", "-c", "/bin/script.sh one two; echo \"status $?\""]),
     );
-    link_applets(&bundle, SHELL_APPLETS);
+    bundle.link_applets(SHELL_APPLETS);
     install_file(
         &bundle,
         "script.sh",
