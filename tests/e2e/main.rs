@@ -6,6 +6,7 @@
 mod common;
 
 mod bad_bundles;
+mod busybox_files;
 mod files;
 mod job_control;
 mod overlay;
