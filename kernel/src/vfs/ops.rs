@@ -166,6 +166,15 @@ fn same_inode(a: &Arc<dyn super::Inode>, b: &Arc<dyn super::Inode>) -> bool {
     std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
 }
 
+/// A path whose last component is no name ("." "..", "/") names an
+/// existing directory: calls that make names answer EEXIST for it.
+fn exists_if_not_a_name(errno: Errno) -> Errno {
+    match errno {
+        Errno::EBUSY => Errno::EEXIST,
+        errno => errno,
+    }
+}
+
 /// Checks that the caller may change entries of `dir`: a read-only mount
 /// is EROFS before permissions are looked at, as on Linux.
 fn may_change(resolver: &Resolver, dir: &Location) -> Result<(), Errno> {
@@ -212,7 +221,9 @@ fn make_in(resolver: &Resolver, parent: &Parent, node: NewNode, mode: u32) -> Re
 /// mkdir, mknod, symlink: makes `node` at `path` (relative to the
 /// resolver's working directory); `mode` is already masked by the umask.
 pub fn make(resolver: &Resolver, path: &[u8], node: NewNode, mode: u32) -> Result<(), Errno> {
-    let parent = resolver.resolve_parent(&resolver.cwd, path)?;
+    let parent = resolver
+        .resolve_parent(&resolver.cwd, path)
+        .map_err(exists_if_not_a_name)?;
     if parent.trailing_slash && !matches!(node, NewNode::Directory) {
         return match child(&parent) {
             Ok(_) => Err(Errno::EEXIST),
@@ -232,10 +243,14 @@ pub fn remove(resolver: &Resolver, path: &[u8], directory: bool) -> Result<(), E
     let parent = resolver
         .resolve_parent(&resolver.cwd, path)
         .map_err(|errno| match errno {
-            // rmdir of "." is EINVAL, of ".." ENOTEMPTY; unlink of either EISDIR.
-            Errno::EBUSY if directory && path.ends_with(b"..") => Errno::ENOTEMPTY,
-            Errno::EBUSY if directory && path.ends_with(b".") => Errno::EINVAL,
-            Errno::EBUSY => Errno::EISDIR,
+            // A last component that is no name: rmdir of "." is EINVAL, of
+            // ".." ENOTEMPTY, of "/" EBUSY; unlink of any of them EISDIR.
+            Errno::EBUSY if !directory => Errno::EISDIR,
+            Errno::EBUSY => match path.split(|&b| b == b'/').rfind(|c| !c.is_empty()) {
+                Some(b"..") => Errno::ENOTEMPTY,
+                Some(b".") => Errno::EINVAL,
+                _ => Errno::EBUSY,
+            },
             errno => errno,
         })?;
     if parent.dir.mount.flags.readonly {
@@ -265,7 +280,13 @@ pub fn rename(
     flags: RenameFlags,
 ) -> Result<(), Errno> {
     let old = resolver.resolve_parent(old_start, old_path)?;
-    let new = resolver.resolve_parent(new_start, new_path)?;
+    // A new name that is no name ("." "..", "/") exists, for NOREPLACE.
+    let new = resolver
+        .resolve_parent(new_start, new_path)
+        .map_err(|errno| match errno {
+            Errno::EBUSY if flags.no_replace => Errno::EEXIST,
+            errno => errno,
+        })?;
     if !Arc::ptr_eq(&old.dir.mount, &new.dir.mount) {
         return Err(Errno::EXDEV);
     }
@@ -353,7 +374,9 @@ pub fn link(resolver: &Resolver, target: &Location, new_start: &Location, new_pa
     if kind_of(target)? == FileKind::Directory {
         return Err(Errno::EPERM);
     }
-    let new = resolver.resolve_parent(new_start, new_path)?;
+    let new = resolver
+        .resolve_parent(new_start, new_path)
+        .map_err(exists_if_not_a_name)?;
     if new.trailing_slash {
         return Err(Errno::ENOENT);
     }
