@@ -457,6 +457,36 @@ impl MemNode {
         Ok(())
     }
 
+    /// Writes `bytes` at `offset`, or at the end when None (the end found
+    /// under the same lock, so appends from several files never overlap).
+    /// Returns the bytes written and where they end.
+    fn write(&self, bytes: &[u8], offset: Option<u64>) -> Result<(usize, u64), Errno> {
+        let Body::File(data) = &self.body else {
+            return Err(if self.is_dir() { Errno::EISDIR } else { Errno::EINVAL });
+        };
+        let written = {
+            let mut data = data.lock().expect("memfs data poisoned");
+            self.copy_up(&mut data)?;
+            let Data::Memory(pages) = &mut *data else {
+                unreachable!("copied up above")
+            };
+            let offset = offset.unwrap_or(pages.size);
+            let end = offset.checked_add(bytes.len() as u64).ok_or(Errno::EFBIG)?;
+            if bytes.is_empty() {
+                return Ok((0, offset));
+            }
+            self.reserve(pages, end)?;
+            let end = self.charge_write(pages, offset, end)?;
+            self.fs
+                .memory
+                .write(pages.offset + offset, &bytes[..(end - offset) as usize]);
+            pages.size = pages.size.max(end);
+            (end - offset, end)
+        };
+        self.touch(true);
+        Ok((written.0 as usize, written.1))
+    }
+
     /// Charges the filesystem for the pages of `offset..end` that hold no
     /// data yet and returns where the write may end: `end`, or when the
     /// filesystem is nearly full the end of the last page that fit, as
@@ -591,28 +621,11 @@ impl Inode for MemNode {
     }
 
     fn write_at(&self, bytes: &[u8], offset: u64) -> Result<usize, Errno> {
-        let Body::File(data) = &self.body else {
-            return Err(if self.is_dir() { Errno::EISDIR } else { Errno::EINVAL });
-        };
-        let end = offset.checked_add(bytes.len() as u64).ok_or(Errno::EFBIG)?;
-        if bytes.is_empty() {
-            return Ok(0);
-        }
-        let written = {
-            let mut data = data.lock().expect("memfs data poisoned");
-            self.copy_up(&mut data)?;
-            let Data::Memory(pages) = &mut *data else {
-                unreachable!("copied up above")
-            };
-            self.reserve(pages, end)?;
-            let end = self.charge_write(pages, offset, end)?;
-            let written = (end - offset) as usize;
-            self.fs.memory.write(pages.offset + offset, &bytes[..written]);
-            pages.size = pages.size.max(end);
-            written
-        };
-        self.touch(true);
-        Ok(written)
+        self.write(bytes, Some(offset)).map(|(written, _)| written)
+    }
+
+    fn append(&self, bytes: &[u8]) -> Result<(usize, u64), Errno> {
+        self.write(bytes, None)
     }
 
     fn create(&self, name: &[u8], node: NewNode, attr: NewAttr) -> Result<Arc<dyn Inode>, Errno> {

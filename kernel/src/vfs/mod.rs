@@ -175,6 +175,14 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::EINVAL)
     }
 
+    /// Writes data at the end of the file, as one step with finding the
+    /// end (O_APPEND); returns the bytes written and the offset after them.
+    fn append(&self, data: &[u8]) -> Result<(usize, u64), Errno> {
+        let end = self.stat()?.st_size as u64;
+        let written = self.write_at(data, end)?;
+        Ok((written, end + written as u64))
+    }
+
     /// Opens a node whose files are not plain data (devices, FIFOs, synthetic
     /// files computed at open). `None`: the VFS's generic [`OpenFile`] over
     /// `read_at`/`write_at`/`readdir` serves it.
