@@ -41,7 +41,7 @@ fn check_as_root(test: &str, sections: &[&str]) {
 fn file_data() {
     check_as_root(
         "files-data",
-        &["open", "rw", "sparse", "truncate", "sync", "close_range"],
+        &["open", "rw", "append", "sparse", "truncate", "sync", "close_range"],
     );
 }
 
