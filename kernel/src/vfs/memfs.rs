@@ -341,6 +341,24 @@ impl MemNode {
         }
     }
 
+    /// A subdirectory's ".." now links here. A host directory whose
+    /// filesystem does not count links (btrfs says 1) keeps saying 1.
+    fn subdir_added(&self) {
+        let mut meta = self.meta();
+        if meta.nlink > 1 {
+            meta.nlink += 1;
+        }
+    }
+
+    /// A subdirectory's ".." no longer links here; never below the 2 of an
+    /// empty directory, nor changing the 1 of an uncounted one.
+    fn subdir_removed(&self) {
+        let mut meta = self.meta();
+        if meta.nlink > 2 {
+            meta.nlink -= 1;
+        }
+    }
+
     /// The entry `name` of a locked directory, importing it from the lower
     /// when it is only there.
     fn entry(&self, dir: &mut Dir, name: &[u8]) -> Result<Arc<MemNode>, Errno> {
@@ -656,7 +674,7 @@ impl Inode for MemNode {
         dir.entries.insert(name.to_vec(), Arc::clone(&new));
         dir.whiteouts.remove(name);
         if kind == FileKind::Directory {
-            self.meta().nlink += 1;
+            self.subdir_added();
         }
         drop(dir);
         self.touch(true);
@@ -708,7 +726,7 @@ impl Inode for MemNode {
         drop(dir);
         if directory {
             node.meta().nlink = 0;
-            self.meta().nlink -= 1;
+            self.subdir_removed();
         } else {
             let mut meta = node.meta();
             meta.nlink = meta.nlink.saturating_sub(1);
@@ -910,7 +928,7 @@ fn replaced_gone(replaced: &MemNode, dir: &MemNode) {
     if let Body::Dir(entries) = &replaced.body {
         entries.lock().expect("memfs dir poisoned").removed = true;
         replaced.meta().nlink = 0;
-        dir.meta().nlink -= 1;
+        dir.subdir_removed();
     } else {
         let mut meta = replaced.meta();
         meta.nlink = meta.nlink.saturating_sub(1);
@@ -920,8 +938,8 @@ fn replaced_gone(replaced: &MemNode, dir: &MemNode) {
 /// A directory moved from `from` to `to` moves its ".." link count.
 fn fix_dir_links(node: &MemNode, from: &MemNode, to: &MemNode) {
     if node.is_dir() && !std::ptr::eq(from, to) {
-        from.meta().nlink -= 1;
-        to.meta().nlink += 1;
+        from.subdir_removed();
+        to.subdir_added();
     }
 }
 
@@ -1043,5 +1061,25 @@ mod tests {
         assert_eq!(listed.ino, version);
         assert!(version >= FIRST_MEMORY_INO);
         assert_eq!(proc.stat().unwrap().st_ino, proc_ino, "numbers are stable");
+    }
+
+    /// Directories whose filesystem does not count subdirectories (nlink
+    /// 1, as btrfs's) keep 1; nothing drops below 2 otherwise.
+    #[test]
+    fn directory_link_counts_never_underflow() {
+        let root = tmpfs();
+        root.meta().nlink = 1;
+        let a = root.create(b"a", NewNode::Directory, attr()).unwrap();
+        root.create(b"b", NewNode::Directory, attr()).unwrap();
+        assert_eq!(root.stat().unwrap().st_nlink, 1);
+        root.unlink(b"a", true).unwrap();
+        root.unlink(b"b", true).unwrap();
+        assert_eq!(root.stat().unwrap().st_nlink, 1);
+        assert_eq!(a.stat().unwrap().st_nlink, 0);
+        let counted = tmpfs();
+        counted.create(b"c", NewNode::Directory, attr()).unwrap();
+        assert_eq!(counted.stat().unwrap().st_nlink, 3);
+        counted.unlink(b"c", true).unwrap();
+        assert_eq!(counted.stat().unwrap().st_nlink, 2);
     }
 }
