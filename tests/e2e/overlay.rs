@@ -16,8 +16,8 @@ use crate::common::{Outcome, host_busybox, run_cordon, run_dir};
 /// busybox: the host's own tools may be dynamically linked, which cordon
 /// cannot load yet.
 const APPLETS: &[&str] = &[
-    "cat", "chmod", "cut", "find", "head", "ln", "ls", "md5sum", "mkdir", "mv", "printf", "readlink", "rm", "sort",
-    "stat", "wc",
+    "cat", "chmod", "cut", "find", "head", "ln", "ls", "md5sum", "mkdir", "mv", "od", "printf", "readlink", "rm",
+    "sort", "stat", "truncate", "wc",
 ];
 
 /// A directory of applet links, put first in the scripts' PATH.
@@ -148,6 +148,7 @@ fn overlay_changes_stay_in_the_sandbox() {
     host.write("sub/b.txt", b"beta\n");
     host.write("sub/deeper/c.txt", b"gamma\n");
     host.write("big.bin", &big_file());
+    host.write("cut.bin", &big_file());
     symlink("a.txt", host.path().join("link")).expect("symlink");
     let before = snapshot(host.path());
     let script = r#"
@@ -173,6 +174,10 @@ fn overlay_changes_stay_in_the_sandbox() {
         ln -s created.txt newlink
         readlink newlink
         cat newlink
+        truncate -s 4 cut.bin
+        od -An -tu1 cut.bin
+        : > sub/b.txt
+        wc -c < sub/b.txt
         find . | sort
     "#;
     let out = run_script(&[], host.path(), script);
@@ -180,7 +185,7 @@ fn overlay_changes_stay_in_the_sandbox() {
     let expected = format!(
         "alpha\nmore\n\
          alpha\nmore\n\
-         a.txt\nbig.bin\ncreated.txt\nkeep.txt\nlink\nsub\n\
+         a.txt\nbig.bin\ncreated.txt\ncut.bin\nkeep.txt\nlink\nsub\n\
          b.txt\ndeeper\nkept.txt\n\
          -rw-------\n\
          600 11\n\
@@ -190,7 +195,9 @@ fn overlay_changes_stay_in_the_sandbox() {
          {big_md5}\n\
          created.txt\n\
          new\n\
-         .\n./a.txt\n./big.bin\n./created.txt\n./link\n./newlink\n./sub\n./sub/b.txt\n./sub/deeper\n./sub/kept.txt\n"
+         \x20  0   1   2   3\n\
+         0\n\
+         .\n./a.txt\n./big.bin\n./created.txt\n./cut.bin\n./link\n./newlink\n./sub\n./sub/b.txt\n./sub/deeper\n./sub/kept.txt\n"
     );
     out.assert_code(0).assert_stdout(&expected).assert_no_leftover();
     assert_eq!(snapshot(host.path()), before, "the host directory changed");

@@ -386,10 +386,16 @@ impl MemNode {
 
     /// Copies a lower file's data into memory, if it is still the host's.
     fn copy_up(&self, data: &mut Data) -> Result<(), Errno> {
+        self.copy_up_to(data, u64::MAX)
+    }
+
+    /// Copies at most the first `keep` bytes of a lower file into memory
+    /// (a truncation copies only what it keeps).
+    fn copy_up_to(&self, data: &mut Data, keep: u64) -> Result<(), Errno> {
         let Data::Lower(host, size) = data else {
             return Ok(());
         };
-        let (host, size) = (Arc::clone(host), *size);
+        let (host, size) = (Arc::clone(host), (*size).min(keep));
         let count = size.div_ceil(PAGE_SIZE);
         self.fs.charge(count * PAGE_SIZE)?;
         let mut pages = Pages::default();
@@ -455,7 +461,7 @@ impl MemNode {
     /// Sets the size of file data, zeroing what a shrink cuts off so a
     /// later growth reads zeros.
     fn resize(&self, data: &mut Data, size: u64) -> Result<(), Errno> {
-        self.copy_up(data)?;
+        self.copy_up_to(data, size)?;
         let Data::Memory(pages) = data else {
             unreachable!("copied up above")
         };
