@@ -27,6 +27,10 @@ fn kind_of(location: &Location) -> Result<FileKind, Errno> {
 /// Opens (and with O_CREAT makes) the file at `path`. `mode` is already
 /// masked by the umask.
 pub fn open(resolver: &Resolver, path: &[u8], flags: i32, mode: u32) -> Result<Arc<dyn File>, Errno> {
+    // Linux refuses the pair since 6.4 rather than make a regular file.
+    if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
+        return Err(Errno::EINVAL);
+    }
     let flags = if flags & libc::O_PATH != 0 {
         flags & O_PATH_KEEPS
     } else {
