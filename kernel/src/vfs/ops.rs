@@ -345,6 +345,16 @@ pub fn rename(
     }
     may_change(resolver, &old.dir)?;
     may_change(resolver, &new.dir)?;
+    // A directory moving to another parent has its ".." rewritten: that
+    // needs write permission on it (rename(2)).
+    if !Arc::ptr_eq(&old.dir.dentry, &new.dir.dentry) {
+        if source_is_dir {
+            check_access(&source.stat()?, resolver.credentials, MAY_WRITE)?;
+        }
+        if let Some(target) = target.as_ref().filter(|_| flags.exchange && target_is_dir) {
+            check_access(&target.stat()?, resolver.credentials, MAY_WRITE)?;
+        }
+    }
     check_sticky(resolver, &old.dir, &source)?;
     if let Some(target) = &target {
         if MountNamespace::mounted_here(target) {
