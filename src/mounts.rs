@@ -6,7 +6,7 @@ use cordon_kernel::vfs::{MountFlags, MountSource, MountSpec};
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Mount;
-use tracing::{debug, warn};
+use tracing::debug;
 
 /// Why a mount of the spec cannot be made.
 #[derive(Debug, thiserror::Error)]
@@ -28,8 +28,9 @@ pub enum MountError {
 
 /// Turns the spec's mounts into the kernel's, in order. A tmpfs on /dev
 /// becomes the sandbox's devfs (runc fills that tmpfs with device nodes);
-/// devpts, mqueue and cgroup mounts are skipped (their directories exist,
-/// empty). Relative bind sources are relative to the bundle.
+/// devpts, mqueue and cgroup mounts are skipped: the sandbox has no such
+/// filesystems yet (devfs has an empty /dev/pts). Relative bind sources are
+/// relative to the bundle.
 pub fn from_spec(mounts: &[Mount], bundle: &Path) -> Result<Vec<MountSpec>, MountError> {
     let mut out = Vec::new();
     for mount in mounts {
@@ -62,17 +63,12 @@ pub fn from_spec(mounts: &[Mount], bundle: &Path) -> Result<Vec<MountSpec>, Moun
                 "sysfs" => MountSource::Sysfs,
                 "tmpfs" if destination == "/dev" => MountSource::Devfs,
                 "tmpfs" => tmpfs(&destination, &options)?,
-                "devpts" | "cgroup" | "cgroup2" => {
+                // Every runc spec has devpts and mqueue mounts; a program
+                // that uses POSIX message queues gets ENOSYS, logged then.
+                "devpts" | "mqueue" | "cgroup" | "cgroup2" => {
                     debug!(
                         destination,
                         fs_type, "mount skipped: the sandbox has no such filesystem yet"
-                    );
-                    continue;
-                }
-                "mqueue" => {
-                    warn!(
-                        destination,
-                        "mqueue mounts are not supported; POSIX message queues are ENOSYS"
                     );
                     continue;
                 }
