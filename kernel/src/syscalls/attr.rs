@@ -314,14 +314,7 @@ pub fn fallocate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         0 if end > size => file.truncate(end)?,
         0 | libc::FALLOC_FL_KEEP_SIZE => {}
         m if m == libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE => {
-            let stop = end.min(size);
-            let mut at = offset as u64;
-            let zeros = vec![0u8; 1 << 16];
-            while at < stop {
-                let n = zeros.len().min((stop - at) as usize);
-                location.inode().write_at(&zeros[..n], at)?;
-                at += n as u64;
-            }
+            location.inode().punch_hole(offset as u64, len as u64)?;
         }
         _ => return Err(Errno::EOPNOTSUPP),
     }

@@ -652,6 +652,44 @@ impl Inode for MemNode {
         self.write(bytes, None)
     }
 
+    fn punch_hole(&self, offset: u64, len: u64) -> Result<(), Errno> {
+        let Body::File(data) = &self.body else {
+            return Err(if self.is_dir() { Errno::EISDIR } else { Errno::ENODEV });
+        };
+        {
+            let mut data = data.lock().expect("memfs data poisoned");
+            self.copy_up(&mut data)?;
+            let Data::Memory(pages) = &mut *data else {
+                unreachable!("copied up above")
+            };
+            let end = offset.saturating_add(len).min(pages.size);
+            if offset >= end {
+                return Ok(());
+            }
+            // Whole pages go back; the partial ones at the edges are zeroed
+            // where they hold data (zeroing a hole would fill it).
+            let (first, last) = (offset.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
+            if first < last {
+                self.memory()
+                    .decommit(pages.offset + first * PAGE_SIZE, (last - first) * PAGE_SIZE);
+                let freed = pages.data.remove(first, last);
+                self.fs.uncharge(freed * PAGE_SIZE);
+            }
+            let edges = if first < last {
+                [(offset, first * PAGE_SIZE), (last * PAGE_SIZE, end)]
+            } else {
+                [(offset, end), (end, end)]
+            };
+            for (from, to) in edges {
+                if from < to && pages.data.missing(from / PAGE_SIZE, from / PAGE_SIZE + 1) == 0 {
+                    self.memory().zero(pages.offset + from, to - from);
+                }
+            }
+        }
+        self.touch(true);
+        Ok(())
+    }
+
     fn create(&self, name: &[u8], node: NewNode, attr: NewAttr) -> Result<Arc<dyn Inode>, Errno> {
         let mut dir = self.dir()?;
         match self.entry(&mut dir, name) {

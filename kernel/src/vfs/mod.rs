@@ -183,6 +183,12 @@ pub trait Inode: Send + Sync + Any {
         Ok((written, end + written as u64))
     }
 
+    /// fallocate(FALLOC_FL_PUNCH_HOLE): zeros `offset..offset + len` within
+    /// the file, freeing whole pages.
+    fn punch_hole(&self, _offset: u64, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
     /// Opens a node whose files are not plain data (devices, FIFOs, synthetic
     /// files computed at open). `None`: the VFS's generic [`OpenFile`] over
     /// `read_at`/`write_at`/`readdir` serves it.

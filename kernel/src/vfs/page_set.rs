@@ -57,6 +57,33 @@ impl PageSet {
         new
     }
 
+    /// Removes the pages of `start..end`; returns how many were there.
+    pub fn remove(&mut self, start: u64, end: u64) -> u64 {
+        if start >= end {
+            return 0;
+        }
+        let tail = self.split_off(end);
+        let gone = self.truncate(start);
+        self.runs.extend(tail.runs);
+        self.count += tail.count;
+        gone
+    }
+
+    /// The pages from `at` on, taken out of this set.
+    fn split_off(&mut self, at: u64) -> PageSet {
+        let mut tail = PageSet::default();
+        if let Some((_, end)) = self.runs.range_mut(..at).next_back() {
+            if *end > at {
+                tail.runs.insert(at, *end);
+                *end = at;
+            }
+        }
+        tail.runs.extend(self.runs.split_off(&at));
+        tail.count = tail.runs.iter().map(|(&s, &e)| e - s).sum();
+        self.count -= tail.count;
+        tail
+    }
+
     /// Removes every page from `from` on; returns how many went.
     pub fn truncate(&mut self, from: u64) -> u64 {
         let mut gone = 0;
@@ -106,5 +133,20 @@ mod tests {
         assert_eq!(set.truncate(0), 5);
         assert_eq!(set.len(), 0);
         assert!(set.runs.is_empty());
+    }
+
+    #[test]
+    fn removal_cuts_a_hole_in_runs() {
+        let mut set = PageSet::default();
+        set.insert(0, 16);
+        set.insert(20, 22);
+        assert_eq!(set.remove(2, 9), 7);
+        assert_eq!(set.len(), 11);
+        assert_eq!(set.missing(0, 16), 7);
+        assert_eq!(set.missing(9, 16), 0);
+        assert_eq!(set.remove(15, 21), 2);
+        assert_eq!(set.missing(20, 22), 1);
+        assert_eq!(set.remove(100, 200), 0);
+        assert_eq!(set.len(), 9);
     }
 }
