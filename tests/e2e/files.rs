@@ -5,24 +5,26 @@
 //! user) in a bundle whose root is read-only, with the runc default mounts
 //! plus a tmpfs on /tmp and a 64 KiB tmpfs on /small.
 //!
-//! Every section passes on Linux too: run the fixture as root with
-//! `FILES_DIR` on a tmpfs, and its `user` section as uid 1000.
+//! Every section passes on Linux too, built with glibc or musl: run the
+//! fixture as root with `FILES_DIR` on a tmpfs, and its `user` section as
+//! uid 1000.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
 use crate::common::{Bundle, Spec, Toolchain, assert_fixture, sections_ok};
 
-/// A bundle running `/bin/files <sections>` as `uid:gid`, with /tmp and
-/// /small tmpfs mounts and a root-owned `/etc/secret` of mode 0600.
-fn files_bundle(test: &str, uid: u32, sections: &[&str]) -> Bundle {
+/// A bundle running `/bin/files <sections>` (compiled with `toolchain`) as
+/// `uid:gid`, with /tmp and /small tmpfs mounts and a root-owned
+/// `/etc/secret` of mode 0600.
+fn files_bundle(test: &str, toolchain: Toolchain, uid: u32, sections: &[&str]) -> Bundle {
     let argv: Vec<&str> = std::iter::once("/bin/files").chain(sections.iter().copied()).collect();
     let spec = Spec::new(&argv)
         .env(&["PATH=/bin", "FILES_DIR=/tmp", "FILES_SMALL=/small"])
         .user(uid, uid, &[])
         .tmpfs("/tmp", &["nosuid", "nodev", "mode=1777"])
         .tmpfs("/small", &["size=64k", "mode=755"]);
-    let bundle = Bundle::with_program(test, "files", Toolchain::GlibcStatic, &spec);
+    let bundle = Bundle::with_program(test, "files", toolchain, &spec);
     let etc = bundle.rootfs().join("etc");
     fs::create_dir(&etc).expect("create rootfs/etc");
     let secret = etc.join("secret");
@@ -32,43 +34,81 @@ fn files_bundle(test: &str, uid: u32, sections: &[&str]) -> Bundle {
 }
 
 /// Runs `sections` as root and expects each to pass.
-fn check_as_root(test: &str, sections: &[&str]) {
-    let bundle = files_bundle(test, 0, sections);
+fn check_as_root(test: &str, toolchain: Toolchain, sections: &[&str]) {
+    let bundle = files_bundle(test, toolchain, 0, sections);
     assert_fixture(&bundle.run(&[]), &sections_ok(sections));
 }
 
+/// Open flags, I/O, appends, sparse files, truncation, syncing, close_range.
+const DATA: &[&str] = &["open", "rw", "append", "sparse", "truncate", "sync", "close_range"];
+/// stat and statx, access, modes, owners, times, umask, xattrs.
+const METADATA: &[&str] = &["stat", "access", "attrs", "xattr"];
+/// getdents64, directories, rename, links, symlinks, the working directory.
+const NAMES: &[&str] = &["getdents", "dirs", "rename", "link", "symlink", "cwd"];
+/// Devices, statfs, the read-only root, a full tmpfs.
+const MOUNTS: &[&str] = &["devices", "statfs", "rootfs", "erofs", "enospc"];
+
+// glibc calls the *at system calls (openat, newfstatat, ...); musl the
+// older ones (open, stat, mkdir, rename, ...) where x86-64 has them.
+
 #[test]
-fn file_data() {
-    check_as_root(
-        "files-data",
-        &["open", "rw", "append", "sparse", "truncate", "sync", "close_range"],
-    );
+fn file_data_glibc() {
+    check_as_root("files-data-glibc", Toolchain::GlibcStatic, DATA);
 }
 
 #[test]
-fn file_metadata() {
-    check_as_root("files-metadata", &["stat", "access", "attrs", "xattr"]);
+fn file_data_musl() {
+    check_as_root("files-data-musl", Toolchain::MuslStatic, DATA);
 }
 
 #[test]
-fn file_names() {
-    check_as_root("files-names", &["getdents", "dirs", "rename", "link", "symlink", "cwd"]);
+fn file_metadata_glibc() {
+    check_as_root("files-metadata-glibc", Toolchain::GlibcStatic, METADATA);
 }
 
 #[test]
-fn devices_and_mounts() {
-    check_as_root("files-mounts", &["devices", "statfs", "rootfs", "erofs", "enospc"]);
+fn file_metadata_musl() {
+    check_as_root("files-metadata-musl", Toolchain::MuslStatic, METADATA);
+}
+
+#[test]
+fn file_names_glibc() {
+    check_as_root("files-names-glibc", Toolchain::GlibcStatic, NAMES);
+}
+
+#[test]
+fn file_names_musl() {
+    check_as_root("files-names-musl", Toolchain::MuslStatic, NAMES);
+}
+
+#[test]
+fn devices_and_mounts_glibc() {
+    check_as_root("files-mounts-glibc", Toolchain::GlibcStatic, MOUNTS);
+}
+
+#[test]
+fn devices_and_mounts_musl() {
+    check_as_root("files-mounts-musl", Toolchain::MuslStatic, MOUNTS);
 }
 
 /// uid 1000 against root's files: the fixture expects `/etc/secret` to be
 /// owned by root, which it is when the tests run as root (the overlay shows
 /// host owners).
-#[test]
-fn permissions_of_a_user() {
+fn permissions_of_a_user(test: &str, toolchain: Toolchain) {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: the bundle's files must be root's, so the tests must run as root");
         return;
     }
-    let bundle = files_bundle("files-user", 1000, &["user"]);
+    let bundle = files_bundle(test, toolchain, 1000, &["user"]);
     assert_fixture(&bundle.run(&[]), &sections_ok(&["user"]));
+}
+
+#[test]
+fn permissions_of_a_user_glibc() {
+    permissions_of_a_user("files-user-glibc", Toolchain::GlibcStatic);
+}
+
+#[test]
+fn permissions_of_a_user_musl() {
+    permissions_of_a_user("files-user-musl", Toolchain::MuslStatic);
 }
