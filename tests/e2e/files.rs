@@ -39,8 +39,18 @@ fn check_as_root(test: &str, toolchain: Toolchain, sections: &[&str]) {
     assert_fixture(&bundle.run(&[]), &sections_ok(sections));
 }
 
-/// Open flags, I/O, appends, sparse files, truncation, syncing, close_range.
-const DATA: &[&str] = &["open", "rw", "append", "sparse", "truncate", "sync", "close_range"];
+/// Open flags, I/O, appends, sparse files, truncation, syncing, sendfile,
+/// close_range.
+const DATA: &[&str] = &[
+    "open",
+    "rw",
+    "append",
+    "sparse",
+    "truncate",
+    "sync",
+    "sendfile",
+    "close_range",
+];
 /// stat and statx, access, modes, owners, times, umask, xattrs.
 const METADATA: &[&str] = &["stat", "access", "attrs", "xattr"];
 /// getdents64, directories, rename, links, symlinks, the working directory.

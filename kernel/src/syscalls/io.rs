@@ -167,3 +167,80 @@ pub fn pwrite64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
     transfer(task, args.int(0), &[range], offset, Direction::Write)
 }
+
+/// How much one sendfile moves through its kernel buffer; a larger request
+/// transfers less, as sendfile(2) allows.
+const SENDFILE_CHUNK: u64 = 1 << 20;
+
+/// Implements sendfile(2): reads `in_fd` (at `*offset`, which is updated,
+/// or at its file position) and writes what it read to `out_fd`.
+pub fn sendfile(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+    let (out_fd, in_fd, offset_addr) = (args.int(0), args.int(1), args.u64(2));
+    let input = task.fds().get(in_fd)?;
+    let output = task.fds().get(out_fd)?;
+    let (in_flags, out_flags) = (input.status_flags()? as i32, output.status_flags()? as i32);
+    if in_flags & libc::O_ACCMODE == libc::O_WRONLY || out_flags & libc::O_ACCMODE == libc::O_RDONLY {
+        return Err(Errno::EBADF);
+    }
+    // Linux's do_splice_direct: appending outputs are refused.
+    if out_flags & libc::O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let offset = match offset_addr {
+        0 => None,
+        addr => {
+            let offset: i64 = task.mm().read_pod(addr)?;
+            if offset < 0 {
+                return Err(Errno::EINVAL);
+            }
+            Some(offset as u64)
+        }
+    };
+    let mut buf = vec![0u8; args.u64(3).min(SENDFILE_CHUNK) as usize];
+    let read = match input.read(&task.blocker(), &mut buf, offset) {
+        Err(Errno::EINTR) => {
+            task.restart = Some(Restart::UnlessHandled);
+            return Err(Errno::EINTR);
+        }
+        result => result?,
+    };
+    // Writes to files are whole; to pipes, a signal or a full non-blocking
+    // pipe may cut them short, and what was written so far is the answer.
+    let mut written = 0;
+    let mut failure = None;
+    while written < read {
+        match output.write(&task.blocker(), &buf[written..read], None) {
+            Ok(0) => break,
+            Ok(n) => written += n,
+            Err(errno) => {
+                failure = Some(errno);
+                break;
+            }
+        }
+    }
+    // The input's position goes back over what was read and not written
+    // (with an explicit offset the position never moved).
+    // A pipe cannot go back: what it gave and was not written is lost.
+    if offset.is_none() && written < read {
+        match input.seek(-((read - written) as i64), libc::SEEK_CUR) {
+            Ok(_) | Err(Errno::ESPIPE) => {}
+            Err(errno) => return Err(errno),
+        }
+    }
+    if let Some(offset) = offset {
+        task.mm().write_pod(offset_addr, &((offset + written as u64) as i64))?;
+    }
+    match failure {
+        Some(errno) if written == 0 => {
+            match errno {
+                Errno::EPIPE => {
+                    let _ = task.tasks().send(task.pid, SigInfo::from_kernel(libc::SIGPIPE));
+                }
+                Errno::EINTR => task.restart = Some(Restart::UnlessHandled),
+                _ => {}
+            }
+            Err(errno)
+        }
+        _ => Ok(written as u64),
+    }
+}

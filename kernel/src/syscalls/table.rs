@@ -117,6 +117,10 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
         "writev" => (Full, io::writev),
         "pread64" => (Full, io::pread64),
         "pwrite64" => (Full, io::pwrite64),
+        "sendfile" => (
+            Partial("moves at most 1 MiB per call; the input must be seekable when a write falls short"),
+            io::sendfile,
+        ),
         // The fd table and file queries.
         "close" => (Full, file::close),
         "dup" => (Full, file::dup),
