@@ -54,7 +54,7 @@ const DATA: &[&str] = &[
 /// stat and statx, access, modes, owners, times, umask, xattrs.
 const METADATA: &[&str] = &["stat", "access", "attrs", "xattr"];
 /// getdents64, directories, rename, links, symlinks, the working directory.
-const NAMES: &[&str] = &["getdents", "dirs", "rename", "link", "symlink", "cwd"];
+const NAMES: &[&str] = &["getdents", "dirs", "rename", "rename_race", "link", "symlink", "cwd"];
 /// Devices, statfs, the read-only root, a full tmpfs.
 const MOUNTS: &[&str] = &["devices", "statfs", "rootfs", "erofs", "enospc"];
 

@@ -67,9 +67,14 @@ impl Dentry {
 
     /// Looks `name` up in this directory, reusing the cached dentry when it
     /// still names the same inode.
+    ///
+    /// The lookup happens under the children lock: a rename between the
+    /// filesystem's answer and the caching would leave a new dentry with
+    /// the old parent, which no later `moved` corrects, and the checks that
+    /// keep a directory from moving beneath itself walk dentry parents.
     pub fn child(self: &Arc<Self>, name: &[u8]) -> Result<Arc<Dentry>, Errno> {
-        let inode = self.inode.lookup(name)?;
         let mut children = self.children.lock().expect("dentry children poisoned");
+        let inode = self.inode.lookup(name)?;
         if let Some(cached) = children.get(name).and_then(Weak::upgrade) {
             let same = Arc::ptr_eq(&cached.inode, &inode)
                 || identity(cached.inode.as_ref()).is_some_and(|id| Some(id) == identity(inode.as_ref()));

@@ -36,6 +36,11 @@ pub struct Mount {
     pub source: String,
     /// Guards the mounts on dentries of this one, in mount order.
     children: Mutex<Vec<Arc<Mount>>>,
+    /// Held across a rename between two directories of this mount (Linux's
+    /// s_vfs_rename_mutex): the tree's shape cannot change between the
+    /// checks that a directory does not move beneath itself and the move,
+    /// and two such renames never lock directories in opposite orders.
+    pub rename_lock: Mutex<()>,
 }
 
 impl Mount {
@@ -117,6 +122,7 @@ impl MountNamespace {
             // Linux gives its initial ramfs.
             source: fs_type.into(),
             children: Mutex::new(Vec::new()),
+            rename_lock: Mutex::new(()),
         });
         let root = Location {
             dentry: Arc::clone(&mount.root),
@@ -189,6 +195,7 @@ impl MountNamespace {
             fs_type,
             source,
             children: Mutex::new(Vec::new()),
+            rename_lock: Mutex::new(()),
         });
         point
             .mount

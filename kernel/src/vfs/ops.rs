@@ -297,6 +297,8 @@ pub fn rename(
     if old.dir.mount.flags.readonly {
         return Err(Errno::EROFS);
     }
+    let _rename_guard = (!Arc::ptr_eq(&old.dir.dentry, &new.dir.dentry))
+        .then(|| old.dir.mount.rename_lock.lock().expect("rename lock poisoned"));
     let source = entry(&old)?;
     let target = match entry(&new) {
         Ok(target) => Some(target),
