@@ -45,6 +45,7 @@ const DATA: &[&str] = &[
     "open",
     "rw",
     "append",
+    "create_race",
     "sparse",
     "truncate",
     "sync",

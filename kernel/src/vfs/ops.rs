@@ -127,10 +127,12 @@ fn open_or_create(
         }
         let existing = match child(&parent) {
             Ok(existing) => existing,
-            Err(Errno::ENOENT) => {
-                let created = make_in(resolver, &parent, NewNode::Regular, mode)?;
-                return Ok((created, true));
-            }
+            Err(Errno::ENOENT) => match make_in(resolver, &parent, NewNode::Regular, mode) {
+                Ok(created) => return Ok((created, true)),
+                // Made by someone else since the lookup: open theirs.
+                Err(Errno::EEXIST) if flags & libc::O_EXCL == 0 => continue,
+                Err(errno) => return Err(errno),
+            },
             Err(errno) => return Err(errno),
         };
         if flags & libc::O_EXCL != 0 {
