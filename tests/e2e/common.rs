@@ -250,6 +250,8 @@ pub struct Spec {
     pub gid: u32,
     pub additional_gids: Vec<u32>,
     pub hostname: String,
+    /// Mounts after the runc defaults, as config.json entries.
+    pub extra_mounts: Vec<Value>,
 }
 
 impl Spec {
@@ -263,6 +265,7 @@ impl Spec {
             gid: 0,
             additional_gids: Vec::new(),
             hostname: TEST_HOSTNAME.to_owned(),
+            extra_mounts: Vec::new(),
         }
     }
 
@@ -278,9 +281,21 @@ impl Spec {
         self
     }
 
+    /// Adds a tmpfs at `destination` with the given mount options
+    /// (`"size=64k"`, `"mode=1777"`), after the default mounts.
+    pub fn tmpfs(mut self, destination: &str, options: &[&str]) -> Spec {
+        self.extra_mounts.push(json!({
+            "destination": destination,
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": options,
+        }));
+        self
+    }
+
     /// The config.json document, for tests that want to break it.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut config = json!({
             "ociVersion": "1.0.2",
             "process": {
                 "terminal": false,
@@ -308,7 +323,10 @@ impl Spec {
                 { "destination": "/sys", "type": "sysfs", "source": "sysfs",
                   "options": ["nosuid", "noexec", "nodev", "ro"] },
             ],
-        })
+        });
+        let mounts = config["mounts"].as_array_mut().expect("mounts is an array");
+        mounts.extend(self.extra_mounts.iter().cloned());
+        config
     }
 }
 
@@ -403,6 +421,17 @@ impl Bundle {
         let bin = self.rootfs().join("bin");
         for applet in BUSYBOX_APPLETS {
             symlink("busybox", bin.join(applet)).unwrap_or_else(|e| panic!("cannot link rootfs/bin/{applet}: {e}"));
+        }
+    }
+
+    /// `rootfs/bin/<applet>` → `busybox` for each applet not linked yet.
+    pub fn link_applets(&self, applets: &[&str]) {
+        let bin = self.rootfs().join("bin");
+        for applet in applets {
+            let link = bin.join(applet);
+            if fs::symlink_metadata(&link).is_err() {
+                symlink("busybox", &link).unwrap_or_else(|e| panic!("cannot link {}: {e}", link.display()));
+            }
         }
     }
 
@@ -784,4 +813,53 @@ pub fn run_fixture(test: &str, program: &str, toolchain: Toolchain, code: i32, s
         .assert_code(code)
         .assert_stdout(stdout)
         .assert_no_leftover();
+}
+
+/// The stdout of a run in which every one of `sections` passed.
+pub fn sections_ok(sections: &[&str]) -> String {
+    sections.iter().map(|s| format!("{s} ok\n")).collect()
+}
+
+/// Asserts a fixture run printed exactly `expected`, exited 0 and left no
+/// process behind; otherwise panics with a summary (exit status, failed
+/// checks, sections that never reported) above the full outcome.
+#[track_caller]
+pub fn assert_fixture(out: &Outcome, expected: &str) {
+    let status = match (out.code, out.signal) {
+        (Some(0), _) => None,
+        (Some(code), _) if code > 128 => Some(format!(
+            "exit code {code}: the program was killed by signal {}",
+            code - 128
+        )),
+        (Some(code), _) => Some(format!("exit code {code}")),
+        (None, Some(signal)) if signal == libc::SIGSYS => Some(format!(
+            "cordon itself was killed by signal {signal} (SIGSYS): it made a host system call \
+             its own seccomp filter forbids; the audit log (dmesg) names the call"
+        )),
+        (None, Some(signal)) => Some(format!("cordon itself was killed by signal {signal}")),
+        (None, None) => Some("no exit status".to_owned()),
+    };
+    if status.is_some() || out.stdout != expected {
+        let failed: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+        let missing: Vec<&str> = expected
+            .lines()
+            .filter(|l| !out.stdout.lines().any(|o| o == *l))
+            .collect();
+        panic!(
+            "{}\nfailed checks:{}\nexpected lines missing:{}\n\n{out}",
+            status.unwrap_or_else(|| "exit code 0 but unexpected output".to_owned()),
+            list(&failed),
+            list(&missing),
+        );
+    }
+    out.assert_no_leftover();
+}
+
+/// ` none`, or one indented line per item.
+fn list(items: &[&str]) -> String {
+    if items.is_empty() {
+        " none".to_owned()
+    } else {
+        items.iter().map(|i| format!("\n  {i}")).collect()
+    }
 }

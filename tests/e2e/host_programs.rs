@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::{Bundle, Outcome, Spec, Toolchain, compile, run_cordon, run_dir};
-use crate::processes::{assert_fixture, sections_ok};
+use crate::common::{assert_fixture, sections_ok};
 
 /// Debian's python3 (package python3), not a shim earlier on PATH.
 const PYTHON3: &str = "/usr/bin/python3";

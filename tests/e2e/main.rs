@@ -8,12 +8,15 @@ mod common;
 
 mod anonfiles;
 mod bad_bundles;
+mod busybox_files;
 mod dynamic;
 mod file_mmap;
 mod file_transfer;
+mod files;
 mod host_programs;
 mod job_control;
 mod mounts;
+mod overlay;
 mod processes;
 mod procfs;
 mod readiness_timers;

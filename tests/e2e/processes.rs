@@ -14,10 +14,10 @@
 //! opening a script) in their doc comments.
 
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use crate::common::{Bundle, Outcome, Spec, Toolchain};
+use crate::common::{Bundle, Outcome, Spec, Toolchain, assert_fixture, sections_ok};
 
 /// How long one run may take. Only bounds a hang (a signal never delivered,
 /// a read never woken): the slowest run, fork_exec's 1000-round loop, takes
@@ -40,72 +40,12 @@ fn program_bundle(test: &str, program: &str, toolchain: Toolchain, args: &[&str]
     Bundle::with_program(test, program, toolchain, &Spec::new(&argv))
 }
 
-/// `rootfs/bin/<applet>` → `busybox` for each applet not linked yet.
-fn link_applets(bundle: &Bundle, applets: &[&str]) {
-    let bin = bundle.rootfs().join("bin");
-    for applet in applets {
-        let link = bin.join(applet);
-        if fs::symlink_metadata(&link).is_err() {
-            symlink("busybox", &link).unwrap_or_else(|e| panic!("cannot link {}: {e}", link.display()));
-        }
-    }
-}
-
 /// Writes `rootfs/bin/<name>` with `contents` and `mode`.
 fn install_file(bundle: &Bundle, name: &str, contents: &str, mode: u32) {
     let path = bundle.rootfs().join("bin").join(name);
     fs::write(&path, contents).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     fs::set_permissions(&path, fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", path.display()));
-}
-
-/// The stdout of a run in which every one of `sections` passed.
-pub(crate) fn sections_ok(sections: &[&str]) -> String {
-    sections.iter().map(|s| format!("{s} ok\n")).collect()
-}
-
-/// Asserts a fixture run printed exactly `expected`, exited 0 and left no
-/// process behind; otherwise panics with a summary (exit status, failed
-/// checks, sections that never reported) above the full outcome.
-#[track_caller]
-pub(crate) fn assert_fixture(out: &Outcome, expected: &str) {
-    let status = match (out.code, out.signal) {
-        (Some(0), _) => None,
-        (Some(code), _) if code > 128 => Some(format!(
-            "exit code {code}: the program was killed by signal {}",
-            code - 128
-        )),
-        (Some(code), _) => Some(format!("exit code {code}")),
-        (None, Some(signal)) if signal == libc::SIGSYS => Some(format!(
-            "cordon itself was killed by signal {signal} (SIGSYS): it made a host system call \
-             its own seccomp filter forbids; the audit log (dmesg) names the call"
-        )),
-        (None, Some(signal)) => Some(format!("cordon itself was killed by signal {signal}")),
-        (None, None) => Some("no exit status".to_owned()),
-    };
-    if status.is_some() || out.stdout != expected {
-        let failed: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
-        let missing: Vec<&str> = expected
-            .lines()
-            .filter(|l| !out.stdout.lines().any(|o| o == *l))
-            .collect();
-        panic!(
-            "{}\nfailed checks:{}\nexpected lines missing:{}\n\n{out}",
-            status.unwrap_or_else(|| "exit code 0 but unexpected output".to_owned()),
-            list(&failed),
-            list(&missing),
-        );
-    }
-    out.assert_no_leftover();
-}
-
-/// ` none`, or one indented line per item.
-fn list(items: &[&str]) -> String {
-    if items.is_empty() {
-        " none".to_owned()
-    } else {
-        items.iter().map(|i| format!("\n  {i}")).collect()
-    }
 }
 
 /// Runs the named sections of a fixture program and expects each to pass.
@@ -409,7 +349,7 @@ fn sessions_and_process_groups() {
 /// Runs `/bin/sh -c <script>` in a busybox bundle with `SHELL_APPLETS` linked.
 fn shell(test: &str, script: &str) -> Outcome {
     let bundle = Bundle::with_busybox(test, &Spec::new(&["/bin/sh", "-c", script]));
-    link_applets(&bundle, SHELL_APPLETS);
+    bundle.link_applets(SHELL_APPLETS);
     run(&bundle)
 }
 
@@ -504,7 +444,7 @@ fn shell_script_with_interpreter_argument() {
         "sh-script",
         &Spec::new(&["/bin/sh", "-c", "/bin/script.sh one two; echo \"status $?\""]),
     );
-    link_applets(&bundle, SHELL_APPLETS);
+    bundle.link_applets(SHELL_APPLETS);
     install_file(
         &bundle,
         "script.sh",

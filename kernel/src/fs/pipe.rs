@@ -183,7 +183,11 @@ impl Drop for PipeEnd {
 }
 
 impl File for PipeEnd {
-    fn read(&self, blocker: &Blocker, buf: &mut [u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+        // A pipe has no positions: pread and preadv are ESPIPE, as on Linux.
+        if offset.is_some() {
+            return Err(Errno::ESPIPE);
+        }
         if !self.reads {
             return Err(Errno::EBADF);
         }
@@ -210,7 +214,10 @@ impl File for PipeEnd {
         Ok(done)
     }
 
-    fn write(&self, blocker: &Blocker, data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+        if offset.is_some() {
+            return Err(Errno::ESPIPE);
+        }
         if !self.writes {
             return Err(Errno::EBADF);
         }

@@ -7,13 +7,19 @@ use super::stat::{Target, target_at};
 use crate::arch::SyscallArgs;
 use crate::errno::SyscallResult;
 use crate::task::Task;
-use crate::vfs::{Location, MAY_WRITE, SetAttr, check_access};
+use crate::vfs::{Location, MAY_READ, MAY_WRITE, SetAttr, check_access};
 
-/// Applies `attr` to a file, refusing on a read-only mount.
-fn apply(location: &Location, attr: SetAttr) -> SyscallResult {
+/// Refuses changes on a read-only mount. Linux checks this
+/// (mnt_want_write) before ownership and permissions.
+fn writable_mount(location: &Location) -> Result<(), Errno> {
     if location.mount.flags.readonly {
         return Err(Errno::EROFS);
     }
+    Ok(())
+}
+
+/// Applies `attr` to a file on a writable mount.
+fn apply(location: &Location, attr: SetAttr) -> SyscallResult {
     location.inode().set_attr(attr)?;
     Ok(0)
 }
@@ -28,6 +34,7 @@ fn fd_location(task: &Task, fd: i32) -> Result<Location, Errno> {
 /// chmod: the owner or root; a non-root caller outside the file's group
 /// loses set-group-ID.
 fn chmod_location(task: &Task, location: &Location, mode: u32) -> SyscallResult {
+    writable_mount(location)?;
     let st = location.stat()?;
     let uid = task.credentials.uid;
     if uid != 0 && uid != st.st_uid {
@@ -69,6 +76,7 @@ pub fn fchmodat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// group to one of its own. A change clears set-user-ID and set-group-ID
 /// on files that are not directories.
 fn chown_location(task: &Task, location: &Location, uid: u32, gid: u32) -> SyscallResult {
+    writable_mount(location)?;
     let st = location.stat()?;
     let new_uid = (uid != u32::MAX).then_some(uid);
     let new_gid = (gid != u32::MAX).then_some(gid);
@@ -126,6 +134,7 @@ pub fn fchownat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// Sets access and modification times: `None` means now for both.
 /// Explicit times need the owner (or root); "now" also write access.
 fn set_times(task: &Task, location: &Location, times: Option<[libc::timespec; 2]>) -> SyscallResult {
+    writable_mount(location)?;
     let st = location.stat()?;
     let now = crate::vfs::now();
     let pick = |t: libc::timespec| match t.tv_nsec {
@@ -258,6 +267,7 @@ pub fn truncate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         libc::S_IFREG => {}
         _ => return Err(Errno::EINVAL),
     }
+    writable_mount(&location)?;
     check_access(&st, &task.credentials, MAY_WRITE)?;
     apply(
         &location,
@@ -274,11 +284,9 @@ pub fn ftruncate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if size < 0 {
         return Err(Errno::EINVAL);
     }
-    let file = task.fds().get(args.int(0))?;
-    if file.location().is_some_and(|location| location.mount.flags.readonly) {
-        return Err(Errno::EROFS);
-    }
-    file.truncate(size as u64)?;
+    // No file on a read-only mount is open for writing, so the file's own
+    // EINVAL comes first there, as on Linux.
+    task.fds().get(args.int(0))?.truncate(size as u64)?;
     Ok(0)
 }
 
@@ -308,14 +316,7 @@ pub fn fallocate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         0 if end > size => file.truncate(end)?,
         0 | libc::FALLOC_FL_KEEP_SIZE => {}
         m if m == libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE => {
-            let stop = end.min(size);
-            let mut at = offset as u64;
-            let zeros = vec![0u8; 1 << 16];
-            while at < stop {
-                let n = zeros.len().min((stop - at) as usize);
-                location.inode().write_at(&zeros[..n], at)?;
-                at += n as u64;
-            }
+            location.inode().punch_hole(offset as u64, len as u64)?;
         }
         _ => return Err(Errno::EOPNOTSUPP),
     }
@@ -394,9 +395,40 @@ fn copy_sized(task: &Task, addr: u64, size: u64, value: &[u8]) -> SyscallResult 
     Ok(value.len() as u64)
 }
 
+/// Linux's xattr_permission: user.* attributes exist only on regular
+/// files and directories and follow the file's read and write permissions
+/// (a sticky directory's only its owner's); trusted.* are root's;
+/// security.* may be read by anyone and written by root.
+fn xattr_permission(task: &Task, location: &Location, name: &[u8], want: u32) -> Result<(), Errno> {
+    let st = location.stat()?;
+    let root = task.credentials.uid == 0;
+    let write = want & MAY_WRITE != 0;
+    let denied = if write { Errno::EPERM } else { Errno::ENODATA };
+    if name.starts_with(b"security.") {
+        return if write && !root { Err(Errno::EPERM) } else { Ok(()) };
+    }
+    if name.starts_with(b"trusted.") {
+        return if root { Ok(()) } else { Err(denied) };
+    }
+    if name.starts_with(b"user.") {
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => {}
+            libc::S_IFDIR => {
+                let owner = root || task.credentials.uid == st.st_uid;
+                if write && st.st_mode & libc::S_ISVTX != 0 && !owner {
+                    return Err(Errno::EPERM);
+                }
+            }
+            _ => return Err(denied),
+        }
+    }
+    check_access(&st, &task.credentials, want)
+}
+
 fn getxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
     let location = xattr_location(task, which, args.u64(0))?;
     let name = xattr_name(task, args.u64(1))?;
+    xattr_permission(task, &location, &name, MAY_READ)?;
     let value = location.inode().get_xattr(&name)?;
     copy_sized(task, args.u64(2), args.u64(3), &value)
 }
@@ -414,13 +446,8 @@ fn setxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sysca
     }
     let mut value = vec![0u8; size as usize];
     task.mm().copy_in(args.u64(2), &mut value)?;
-    let st = location.stat()?;
-    if task.credentials.uid != 0 && task.credentials.uid != st.st_uid {
-        return Err(Errno::EPERM);
-    }
-    if location.mount.flags.readonly {
-        return Err(Errno::EROFS);
-    }
+    writable_mount(&location)?;
+    xattr_permission(task, &location, &name, MAY_WRITE)?;
     location.inode().set_xattr(&name, Some(&value), flags)?;
     Ok(0)
 }
@@ -433,7 +460,9 @@ fn listxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sysc
         Err(errno) => return Err(errno),
     };
     let mut list = Vec::new();
-    for name in names {
+    // trusted.* names are listed for root only.
+    let root = task.credentials.uid == 0;
+    for name in names.into_iter().filter(|name| root || !name.starts_with(b"trusted.")) {
         list.extend_from_slice(&name);
         list.push(0);
     }
@@ -443,13 +472,8 @@ fn listxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sysc
 fn removexattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
     let location = xattr_location(task, which, args.u64(0))?;
     let name = xattr_name(task, args.u64(1))?;
-    let st = location.stat()?;
-    if task.credentials.uid != 0 && task.credentials.uid != st.st_uid {
-        return Err(Errno::EPERM);
-    }
-    if location.mount.flags.readonly {
-        return Err(Errno::EROFS);
-    }
+    writable_mount(&location)?;
+    xattr_permission(task, &location, &name, MAY_WRITE)?;
     location.inode().set_xattr(&name, None, 0)?;
     Ok(0)
 }

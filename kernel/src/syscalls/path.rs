@@ -10,10 +10,14 @@ use crate::task::Task;
 use crate::vfs::lookup::Follow;
 use crate::vfs::{Location, MAY_EXEC, check_access};
 
-/// Implements getcwd(2): the raw call returns the length including the NUL.
+/// Implements getcwd(2): the raw call returns the length including the NUL;
+/// a working directory that was removed is ENOENT.
 pub fn getcwd(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let mut cwd = {
         let fs = task.fs();
+        if fs.cwd.dentry.is_deleted() {
+            return Err(Errno::ENOENT);
+        }
         fs.cwd.path_from(&fs.root)
     };
     cwd.push(0);

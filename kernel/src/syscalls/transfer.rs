@@ -133,7 +133,8 @@ pub fn sendfile(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let input = task.fds().get(args.int(1))?;
     readable(&input)?;
     writable(&output)?;
-    if input.location().is_none() {
+    // Linux refuses an input without data pages and an O_APPEND output.
+    if input.location().is_none() || output.status_flags()? & libc::O_APPEND as u32 != 0 {
         return Err(Errno::EINVAL);
     }
     let from = read_offset(task, args.u64(2))?;

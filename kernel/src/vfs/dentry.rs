@@ -67,9 +67,14 @@ impl Dentry {
 
     /// Looks `name` up in this directory, reusing the cached dentry when it
     /// still names the same inode.
+    ///
+    /// The lookup happens under the children lock: a rename between the
+    /// filesystem's answer and the caching would leave a new dentry with
+    /// the old parent, which no later `moved` corrects, and the checks that
+    /// keep a directory from moving beneath itself walk dentry parents.
     pub fn child(self: &Arc<Self>, name: &[u8]) -> Result<Arc<Dentry>, Errno> {
-        let inode = self.inode.lookup(name)?;
         let mut children = self.children.lock().expect("dentry children poisoned");
+        let inode = self.inode.lookup(name)?;
         if let Some(cached) = children.get(name).and_then(Weak::upgrade) {
             let same = Arc::ptr_eq(&cached.inode, &inode)
                 || identity(cached.inode.as_ref()).is_some_and(|id| Some(id) == identity(inode.as_ref()));
@@ -115,6 +120,39 @@ impl Dentry {
                 .lock()
                 .expect("dentry children poisoned")
                 .insert(new_name.to_vec(), Arc::downgrade(&child));
+        }
+    }
+
+    /// Swaps the cached children `name` here and `other_name` in
+    /// `other_parent` after a RENAME_EXCHANGE: each keeps its identity and
+    /// takes the other's place.
+    pub fn exchanged(self: &Arc<Self>, name: &[u8], other_parent: &Arc<Dentry>, other_name: &[u8]) {
+        let take = |parent: &Dentry, name: &[u8]| {
+            parent
+                .children
+                .lock()
+                .expect("dentry children poisoned")
+                .remove(name)
+                .and_then(|weak| weak.upgrade())
+        };
+        let (here, there) = (take(self, name), take(other_parent, other_name));
+        let put = |child: Arc<Dentry>, parent: &Arc<Dentry>, name: &[u8]| {
+            {
+                let mut place = child.place();
+                place.name = name.to_vec();
+                place.parent = Some(Arc::clone(parent));
+            }
+            parent
+                .children
+                .lock()
+                .expect("dentry children poisoned")
+                .insert(name.to_vec(), Arc::downgrade(&child));
+        };
+        if let Some(child) = here {
+            put(child, other_parent, other_name);
+        }
+        if let Some(child) = there {
+            put(child, self, name);
         }
     }
 }

@@ -129,19 +129,20 @@ impl File for OpenFile {
         let inode = self.location.inode();
         let append = self.flags.load(Ordering::Relaxed) & libc::O_APPEND as u32 != 0;
         match offset {
-            // pwrite on an O_APPEND file appends anyway, as on Linux.
-            Some(offset) if !append => inode.write_at(data, offset),
-            _ => {
+            // pwrite on an O_APPEND file appends anyway, as on Linux, and
+            // leaves the position alone.
+            Some(_) if append => inode.append(data).map(|(n, _)| n),
+            Some(offset) => inode.write_at(data, offset),
+            None if append => {
                 let mut position = self.position();
-                let at = if append {
-                    inode.stat()?.st_size as u64
-                } else {
-                    position.offset
-                };
-                let n = inode.write_at(data, at)?;
-                if offset.is_none() {
-                    position.offset = at + n as u64;
-                }
+                let (n, end) = inode.append(data)?;
+                position.offset = end;
+                Ok(n)
+            }
+            None => {
+                let mut position = self.position();
+                let n = inode.write_at(data, position.offset)?;
+                position.offset += n as u64;
                 Ok(n)
             }
         }

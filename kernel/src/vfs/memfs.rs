@@ -15,13 +15,14 @@
 //! memory, and shared mappings map them directly.
 
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use nix::errno::Errno;
 
 use super::host::HostNode;
+use super::page_set::PageSet;
 use super::{DirEntry, FileKind, Inode, Location, NewAttr, NewNode, RenameFlags, SetAttr, empty_stat, now};
 use crate::arch::PAGE_SIZE;
 use crate::fs::{Fifo, File};
@@ -35,6 +36,9 @@ const OVERLAY_MAGIC: i64 = 0x794c_7630;
 /// Inode numbers of nodes made in memory start here, above any the host
 /// lower is likely to use.
 const FIRST_MEMORY_INO: u64 = 1 << 40;
+/// What each entry adds to a memory directory's st_size (shmem's
+/// BOGO_DIRENT_SIZE; "." and ".." count too).
+const BOGO_DIRENT_SIZE: u64 = 20;
 /// Largest file size (Linux's MAX_LFS_FILESIZE).
 const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 
@@ -47,7 +51,26 @@ pub struct MemFs {
     limit: u64,
     /// File data held now, in bytes of memory-file ranges.
     used: AtomicU64,
-    overlay: bool,
+    /// For an overlay, the host tree beneath it.
+    lower: Option<Lower>,
+}
+
+/// What an overlay knows of the host tree beneath it.
+///
+/// Inode numbers: every host file shows the overlay's one device, so files
+/// of host filesystems other than the root's (a separate /home or /boot,
+/// whose roots are inode 2 like /) get numbers of their own; otherwise two
+/// different files would look like one to find, du, cp -a and tar, which
+/// compare (st_dev, st_ino).
+struct Lower {
+    /// The host directory the overlay covers: statfs reports its
+    /// filesystem, as overlayfs reports its upper one.
+    root: Arc<HostNode>,
+    /// The host device of the overlay's root: its files keep their numbers.
+    dev: u64,
+    /// Guards the numbers given to files of other host devices, by (device,
+    /// inode).
+    others: Mutex<HashMap<(u64, u64), u64>>,
 }
 
 impl MemFs {
@@ -59,7 +82,7 @@ impl MemFs {
             next_ino: AtomicU64::new(FIRST_MEMORY_INO),
             limit,
             used: AtomicU64::new(0),
-            overlay: false,
+            lower: None,
         });
         MemNode::new(
             &fs,
@@ -78,9 +101,27 @@ impl MemFs {
             next_ino: AtomicU64::new(FIRST_MEMORY_INO),
             limit: u64::MAX,
             used: AtomicU64::new(0),
-            overlay: true,
+            lower: Some(Lower {
+                root: Arc::clone(&lower),
+                dev: lower.stat()?.st_dev,
+                others: Mutex::new(HashMap::new()),
+            }),
         });
         MemNode::import(&fs, lower)
+    }
+
+    /// The inode number the overlay shows for host inode `ino` of host
+    /// device `dev`.
+    fn host_ino(&self, dev: u64, ino: u64) -> u64 {
+        match &self.lower {
+            Some(lower) if lower.dev != dev => *lower
+                .others
+                .lock()
+                .expect("lower inode map poisoned")
+                .entry((dev, ino))
+                .or_insert_with(|| self.next_ino.fetch_add(1, Ordering::Relaxed)),
+            _ => ino,
+        }
     }
 
     fn charge(&self, bytes: u64) -> Result<(), Errno> {
@@ -125,6 +166,47 @@ struct Dir {
     /// Names deleted here that may still exist in the lower.
     whiteouts: BTreeSet<Vec<u8>>,
     lower: Option<Arc<HostNode>>,
+    /// Removed by rmdir or replaced by a rename (Linux's S_DEAD): nothing
+    /// can be found, listed or made in it any more.
+    removed: bool,
+}
+
+impl Dir {
+    /// The merged entries: the lower's, less whiteouts, then the own ones.
+    fn listing(&self, fs: &MemFs) -> Result<Vec<DirEntry>, Errno> {
+        let mut listing: BTreeMap<Vec<u8>, DirEntry> = BTreeMap::new();
+        if let Some(lower) = &self.lower {
+            let dev = lower.stat()?.st_dev;
+            for mut entry in lower.list()? {
+                if !self.whiteouts.contains(&entry.name) {
+                    entry.ino = fs.host_ino(dev, entry.ino);
+                    listing.insert(entry.name.clone(), entry);
+                }
+            }
+        }
+        for (name, node) in &self.entries {
+            listing.insert(
+                name.clone(),
+                DirEntry {
+                    name: name.clone(),
+                    ino: node.ino,
+                    kind: node.kind(),
+                },
+            );
+        }
+        Ok(listing.into_values().collect())
+    }
+
+    /// Whether the merged directory has no entries.
+    fn is_empty(&self) -> Result<bool, Errno> {
+        if !self.entries.is_empty() {
+            return Ok(false);
+        }
+        let Some(lower) = &self.lower else {
+            return Ok(true);
+        };
+        Ok(lower.list()?.iter().all(|entry| self.whiteouts.contains(&entry.name)))
+    }
 }
 
 enum Data {
@@ -140,6 +222,9 @@ enum Data {
 struct Pages {
     chunks: BTreeMap<u64, Arc<SharedBacking>>,
     size: u64,
+    /// The pages of the range that hold data; the filesystem is charged
+    /// for these only.
+    data: PageSet,
 }
 
 /// The size of one chunk of file data.
@@ -204,7 +289,7 @@ impl MemNode {
         Ok(Arc::new_cyclic(|me| MemNode {
             me: me.clone(),
             fs: Arc::clone(fs),
-            ino: st.st_ino,
+            ino: fs.host_ino(st.st_dev, st.st_ino),
             meta: Mutex::new(Meta {
                 mode: st.st_mode,
                 uid: st.st_uid,
@@ -233,9 +318,16 @@ impl MemNode {
         self.meta.lock().expect("memfs meta poisoned")
     }
 
+    /// The directory's entries, locked; ENOENT once it was removed.
     fn dir(&self) -> Result<MutexGuard<'_, Dir>, Errno> {
         match &self.body {
-            Body::Dir(dir) => Ok(dir.lock().expect("memfs dir poisoned")),
+            Body::Dir(dir) => {
+                let dir = dir.lock().expect("memfs dir poisoned");
+                if dir.removed {
+                    return Err(Errno::ENOENT);
+                }
+                Ok(dir)
+            }
             _ => Err(Errno::ENOTDIR),
         }
     }
@@ -257,6 +349,24 @@ impl MemNode {
         }
     }
 
+    /// A subdirectory's ".." now links here. A host directory whose
+    /// filesystem does not count links (btrfs says 1) keeps saying 1.
+    fn subdir_added(&self) {
+        let mut meta = self.meta();
+        if meta.nlink > 1 {
+            meta.nlink += 1;
+        }
+    }
+
+    /// A subdirectory's ".." no longer links here; never below the 2 of an
+    /// empty directory, nor changing the 1 of an uncounted one.
+    fn subdir_removed(&self) {
+        let mut meta = self.meta();
+        if meta.nlink > 2 {
+            meta.nlink -= 1;
+        }
+    }
+
     /// The entry `name` of a locked directory, importing it from the lower
     /// when it is only there.
     fn entry(&self, dir: &mut Dir, name: &[u8]) -> Result<Arc<MemNode>, Errno> {
@@ -275,7 +385,7 @@ impl MemNode {
 
     /// Whether a directory node has no entries (merged with its lower).
     fn is_empty_dir(&self) -> Result<bool, Errno> {
-        Ok(self.readdir()?.is_empty())
+        self.dir()?.is_empty()
     }
 
     fn memory(&self) -> &MemoryFile {
@@ -284,11 +394,16 @@ impl MemNode {
 
     /// Copies a lower file's data into memory, if it is still the host's.
     fn copy_up(&self, data: &mut Data) -> Result<(), Errno> {
+        self.copy_up_to(data, u64::MAX)
+    }
+
+    /// Copies at most the first `keep` bytes of a lower file into memory
+    /// (a truncation copies only what it keeps).
+    fn copy_up_to(&self, data: &mut Data, keep: u64) -> Result<(), Errno> {
         let Data::Lower(host, size) = data else {
             return Ok(());
         };
-        let (host, size) = (Arc::clone(host), *size);
-        self.fs.charge(size)?;
+        let (host, size) = (Arc::clone(host), (*size).min(keep));
         let mut pages = Pages::default();
         let mut buf = vec![0u8; (1 << 20).min(size as usize)];
         let mut done = 0u64;
@@ -298,12 +413,12 @@ impl MemNode {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(errno) => {
-                    self.fs.uncharge(size);
+                    self.release(&mut pages);
                     return Err(errno);
                 }
             };
             if let Err(errno) = self.store(&mut pages, &buf[..n], done) {
-                self.fs.uncharge(size);
+                self.release(&mut pages);
                 return Err(errno);
             }
             done += n as u64;
@@ -313,7 +428,15 @@ impl MemNode {
         Ok(())
     }
 
-    /// The chunk holding file offset `at`, made if missing.
+    /// Gives back the charge of every data page (the chunks go with
+    /// their last holder).
+    fn release(&self, pages: &mut Pages) {
+        self.fs.uncharge(pages.data.len() * PAGE_SIZE);
+        pages.data = PageSet::default();
+        pages.chunks.clear();
+    }
+
+    /// The chunk with index `index`, made if missing.
     fn chunk(&self, pages: &mut Pages, index: u64) -> Result<Arc<SharedBacking>, Errno> {
         if let Some(chunk) = pages.chunks.get(&index) {
             return Ok(Arc::clone(chunk));
@@ -323,61 +446,148 @@ impl MemNode {
         Ok(chunk)
     }
 
-    /// Writes `bytes` at `offset` into the chunks (the size is the caller's).
-    fn store(&self, pages: &mut Pages, bytes: &[u8], offset: u64) -> Result<(), Errno> {
+    /// Writes `bytes` at `offset` into the chunks, charging the filesystem
+    /// for pages that held no data. When it is nearly full the write stops
+    /// at the last page that fit, as shmem writes page by page; ENOSPC when
+    /// not even one does. Returns how many bytes were stored (the size is
+    /// the caller's).
+    fn store(&self, pages: &mut Pages, bytes: &[u8], offset: u64) -> Result<usize, Errno> {
+        let end = offset.checked_add(bytes.len() as u64).ok_or(Errno::EFBIG)?;
+        if end > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let end = self.charge_write(pages, offset, end)?;
+        let len = (end - offset) as usize;
         let mut done = 0usize;
-        while done < bytes.len() {
+        while done < len {
             let at = offset + done as u64;
             let within = at % CHUNK;
-            let n = ((CHUNK - within) as usize).min(bytes.len() - done);
+            let n = ((CHUNK - within) as usize).min(len - done);
             let chunk = self.chunk(pages, at / CHUNK)?;
             self.memory().write(chunk.offset() + within, &bytes[done..done + n]);
             done += n;
         }
-        Ok(())
+        Ok(len)
     }
 
-    /// Sets the size of file data. A shrink drops whole chunks past the end
-    /// and zeroes the rest of the last one, so a later growth reads zeros.
+    /// Charges the filesystem for the pages of `offset..end` that hold no
+    /// data yet; returns where the write may end.
+    fn charge_write(&self, pages: &mut Pages, offset: u64, end: u64) -> Result<u64, Errno> {
+        let (first, last) = (offset / PAGE_SIZE, end.div_ceil(PAGE_SIZE));
+        let missing = pages.data.missing(first, last);
+        if self.fs.charge(missing * PAGE_SIZE).is_ok() {
+            pages.data.insert(first, last);
+            return Ok(end);
+        }
+        let mut page = first;
+        while page < last {
+            if pages.data.missing(page, page + 1) == 1 {
+                if self.fs.charge(PAGE_SIZE).is_err() {
+                    break;
+                }
+                pages.data.insert(page, page + 1);
+            }
+            page += 1;
+        }
+        let stop = (page * PAGE_SIZE).min(end);
+        if stop <= offset {
+            return Err(Errno::ENOSPC);
+        }
+        Ok(stop)
+    }
+
+    /// Writes `bytes` at `offset`, or at the end when None (the end found
+    /// under the same lock, so appends from several files never overlap).
+    /// Returns the bytes written and where they end.
+    fn write(&self, bytes: &[u8], offset: Option<u64>) -> Result<(usize, u64), Errno> {
+        let Body::File(data) = &self.body else {
+            return Err(if self.is_dir() { Errno::EISDIR } else { Errno::EINVAL });
+        };
+        let (written, end) = {
+            let mut data = data.lock().expect("memfs data poisoned");
+            self.copy_up(&mut data)?;
+            let Data::Memory(pages) = &mut *data else {
+                unreachable!("copied up above")
+            };
+            let offset = offset.unwrap_or(pages.size);
+            if bytes.is_empty() {
+                return Ok((0, offset));
+            }
+            let written = self.store(pages, bytes, offset)?;
+            let end = offset + written as u64;
+            pages.size = pages.size.max(end);
+            (written, end)
+        };
+        self.touch(true);
+        Ok((written, end))
+    }
+
+    /// Zeroes `[from, to)` (within one chunk's reach or across several)
+    /// where chunks exist; holes already read as zeros.
+    fn zero_range(&self, pages: &Pages, from: u64, to: u64) {
+        let mut at = from;
+        while at < to {
+            let within = at % CHUNK;
+            let n = (CHUNK - within).min(to - at);
+            if let Some(chunk) = pages.chunks.get(&(at / CHUNK)) {
+                self.memory().zero(chunk.offset() + within, n);
+            }
+            at += n;
+        }
+    }
+
+    /// Drops the whole pages of `[first, last)` (page numbers): their
+    /// memory goes back to the host and they read as zeros.
+    fn decommit_pages(&self, pages: &mut Pages, first: u64, last: u64) {
+        let (mut at, end) = (first * PAGE_SIZE, last * PAGE_SIZE);
+        while at < end {
+            let within = at % CHUNK;
+            let n = (CHUNK - within).min(end - at);
+            if let Some(chunk) = pages.chunks.get(&(at / CHUNK)) {
+                self.memory().decommit(chunk.offset() + within, n);
+            }
+            at += n;
+        }
+        let freed = pages.data.remove(first, last);
+        self.fs.uncharge(freed * PAGE_SIZE);
+    }
+
+    /// Sets the size of file data. A shrink drops whole chunks and pages
+    /// past the end and zeroes the rest of the last page, so a later growth
+    /// reads zeros. Growing charges nothing: the new range is a hole.
     fn resize(&self, data: &mut Data, size: u64) -> Result<(), Errno> {
-        self.copy_up(data)?;
+        self.copy_up_to(data, size)?;
         let Data::Memory(pages) = data else {
             unreachable!("copied up above")
         };
         if size > MAX_FILE_SIZE {
             return Err(Errno::EFBIG);
         }
-        if size > pages.size {
-            self.fs.charge(size - pages.size)?;
-        } else if size < pages.size {
-            self.fs.uncharge(pages.size - size);
+        if size < pages.size {
+            let page_end = size.next_multiple_of(PAGE_SIZE);
+            self.zero_range(pages, size, page_end.min(pages.size));
+            let old_pages = pages.size.div_ceil(PAGE_SIZE);
+            self.decommit_pages(pages, page_end / PAGE_SIZE, old_pages.max(page_end / PAGE_SIZE));
+            let cut = pages.data.truncate(page_end / PAGE_SIZE);
+            self.fs.uncharge(cut * PAGE_SIZE);
             let first_dropped = size.div_ceil(CHUNK);
             pages.chunks.retain(|&index, _| index < first_dropped);
-            let within = size % CHUNK;
-            if within != 0 {
-                if let Some(chunk) = pages.chunks.get(&(size / CHUNK)) {
-                    let page_end = within.next_multiple_of(PAGE_SIZE);
-                    self.memory().zero(chunk.offset() + within, page_end - within);
-                    if page_end < CHUNK {
-                        self.memory().decommit(chunk.offset() + page_end, CHUNK - page_end);
-                    }
-                }
-            }
         }
         pages.size = size;
         Ok(())
     }
 
     /// The file's pages covering `[offset, offset + len)` for a shared
-    /// mapping (copied up first, holes made into chunks).
+    /// mapping (copied up first, holes made into chunks; the pages are
+    /// charged as they are, since the mapping may write them).
     fn shared(&self, data: &mut Data, offset: u64, len: u64) -> Result<Vec<SharedPiece>, Errno> {
         self.copy_up(data)?;
         let Data::Memory(pages) = data else {
             unreachable!("copied up above")
         };
+        let end = offset.checked_add(len).ok_or(Errno::EOVERFLOW)?;
         let mut pieces = Vec::new();
         let mut at = offset;
-        let end = offset.checked_add(len).ok_or(Errno::EOVERFLOW)?;
         while at < end {
             let within = at % CHUNK;
             let n = (CHUNK - within).min(end - at);
@@ -392,16 +602,29 @@ impl MemNode {
         Ok(pieces)
     }
 
-    fn size(&self) -> u64 {
-        match &self.body {
+    /// st_size and st_blocks (512-byte blocks of data). A directory of
+    /// the host shows the host's; one in memory shows tmpfs's nominal 20
+    /// bytes an entry above 40, and no blocks.
+    fn size_and_blocks(&self) -> Result<(u64, u64), Errno> {
+        Ok(match &self.body {
             Body::File(data) => match &*data.lock().expect("memfs data poisoned") {
-                Data::Lower(_, size) => *size,
-                Data::Memory(pages) => pages.size,
+                Data::Lower(_, size) => (*size, size.next_multiple_of(PAGE_SIZE) / 512),
+                Data::Memory(pages) => (pages.size, pages.data.len() * PAGE_SIZE / 512),
             },
-            Body::Symlink(target) => target.len() as u64,
-            Body::Dir(_) => 4096,
-            Body::Fifo(_) | Body::Special => 0,
-        }
+            Body::Symlink(target) => (target.len() as u64, 0),
+            Body::Fifo(_) => (0, 0),
+            Body::Dir(dir) => {
+                let dir = dir.lock().expect("memfs dir poisoned");
+                match &dir.lower {
+                    Some(lower) => {
+                        let st = lower.stat()?;
+                        (st.st_size as u64, st.st_blocks as u64)
+                    }
+                    None => (BOGO_DIRENT_SIZE * (2 + dir.entries.len() as u64), 0),
+                }
+            }
+            Body::Special => (0, 0),
+        })
     }
 
     /// The node behind an inode of the same filesystem.
@@ -420,14 +643,14 @@ impl Drop for MemNode {
             return;
         };
         if let Data::Memory(pages) = &*data.lock().expect("memfs data poisoned") {
-            self.fs.uncharge(pages.size);
+            self.fs.uncharge(pages.data.len() * PAGE_SIZE);
         }
     }
 }
 
 impl Inode for MemNode {
     fn stat(&self) -> Result<libc::stat, Errno> {
-        let size = self.size();
+        let (size, blocks) = self.size_and_blocks()?;
         let meta = self.meta();
         let mut st = empty_stat();
         st.st_dev = self.fs.dev;
@@ -439,7 +662,7 @@ impl Inode for MemNode {
         st.st_rdev = meta.rdev;
         st.st_size = size as i64;
         st.st_blksize = 4096;
-        st.st_blocks = (size.next_multiple_of(PAGE_SIZE) / 512) as i64;
+        st.st_blocks = blocks as i64;
         st.st_atime = meta.atime.tv_sec;
         st.st_atime_nsec = meta.atime.tv_nsec;
         st.st_mtime = meta.mtime.tv_sec;
@@ -455,26 +678,7 @@ impl Inode for MemNode {
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
-        let dir = self.dir()?;
-        let mut listing: BTreeMap<Vec<u8>, DirEntry> = BTreeMap::new();
-        if let Some(lower) = &dir.lower {
-            for entry in lower.list()? {
-                if !dir.whiteouts.contains(&entry.name) {
-                    listing.insert(entry.name.clone(), entry);
-                }
-            }
-        }
-        for (name, node) in &dir.entries {
-            listing.insert(
-                name.clone(),
-                DirEntry {
-                    name: name.clone(),
-                    ino: node.ino,
-                    kind: node.kind(),
-                },
-            );
-        }
-        Ok(listing.into_values().collect())
+        self.dir()?.listing(&self.fs)
     }
 
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
@@ -513,32 +717,39 @@ impl Inode for MemNode {
     }
 
     fn write_at(&self, bytes: &[u8], offset: u64) -> Result<usize, Errno> {
+        self.write(bytes, Some(offset)).map(|(written, _)| written)
+    }
+
+    fn append(&self, bytes: &[u8]) -> Result<(usize, u64), Errno> {
+        self.write(bytes, None)
+    }
+
+    fn punch_hole(&self, offset: u64, len: u64) -> Result<(), Errno> {
         let Body::File(data) = &self.body else {
-            return Err(if self.is_dir() { Errno::EISDIR } else { Errno::EINVAL });
+            return Err(if self.is_dir() { Errno::EISDIR } else { Errno::ENODEV });
         };
-        let end = offset.checked_add(bytes.len() as u64).ok_or(Errno::EFBIG)?;
         {
             let mut data = data.lock().expect("memfs data poisoned");
             self.copy_up(&mut data)?;
             let Data::Memory(pages) = &mut *data else {
                 unreachable!("copied up above")
             };
-            if end > MAX_FILE_SIZE {
-                return Err(Errno::EFBIG);
+            let end = offset.saturating_add(len).min(pages.size);
+            if offset >= end {
+                return Ok(());
             }
-            if end > pages.size {
-                self.fs.charge(end - pages.size)?;
+            // Whole pages go back; the partial ones at the edges are zeroed.
+            let (first, last) = (offset.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
+            if first < last {
+                self.decommit_pages(pages, first, last);
+                self.zero_range(pages, offset, first * PAGE_SIZE);
+                self.zero_range(pages, last * PAGE_SIZE, end);
+            } else {
+                self.zero_range(pages, offset, end);
             }
-            if let Err(errno) = self.store(pages, bytes, offset) {
-                if end > pages.size {
-                    self.fs.uncharge(end - pages.size);
-                }
-                return Err(errno);
-            }
-            pages.size = pages.size.max(end);
         }
         self.touch(true);
-        Ok(bytes.len())
+        Ok(())
     }
 
     fn open(&self, location: &Location, flags: i32, blocker: &Blocker) -> Result<Option<Arc<dyn File>>, Errno> {
@@ -576,7 +787,7 @@ impl Inode for MemNode {
         dir.entries.insert(name.to_vec(), Arc::clone(&new));
         dir.whiteouts.remove(name);
         if kind == FileKind::Directory {
-            self.meta().nlink += 1;
+            self.subdir_added();
         }
         drop(dir);
         self.touch(true);
@@ -611,9 +822,13 @@ impl Inode for MemNode {
             if !node.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
-            if !node.is_empty_dir()? {
+            // Emptiness and removal under the child's lock, so nothing is
+            // made in it in between.
+            let mut child = node.dir()?;
+            if !child.is_empty()? {
                 return Err(Errno::ENOTEMPTY);
             }
+            child.removed = true;
         } else if node.is_dir() {
             return Err(Errno::EISDIR);
         }
@@ -624,7 +839,7 @@ impl Inode for MemNode {
         drop(dir);
         if directory {
             node.meta().nlink = 0;
-            self.meta().nlink -= 1;
+            self.subdir_removed();
         } else {
             let mut meta = node.meta();
             meta.nlink = meta.nlink.saturating_sub(1);
@@ -636,67 +851,56 @@ impl Inode for MemNode {
 
     fn rename(&self, name: &[u8], new_dir: &Arc<dyn Inode>, new_name: &[u8], flags: RenameFlags) -> Result<(), Errno> {
         let target_dir = self.same_fs(new_dir)?;
-        let same_dir = std::ptr::eq(self, target_dir);
-        // Lock the two directories in address order (one lock if the same).
-        let (mut first, mut second) = if same_dir {
-            (self.dir()?, None)
-        } else if (self as *const MemNode) < (target_dir as *const MemNode) {
-            let a = self.dir()?;
-            (a, Some(target_dir.dir()?))
-        } else {
-            let b = target_dir.dir()?;
-            (self.dir()?, Some(b))
-        };
-        let swapped = !same_dir && (self as *const MemNode) > (target_dir as *const MemNode);
-        let (old, new): (&mut Dir, &mut Dir) = match second.as_mut() {
-            None => {
-                // Same directory: work on one map.
-                let dir = &mut *first;
-                let node = self.entry(dir, name)?;
-                let existing = match self.entry(dir, new_name) {
-                    Ok(existing) => Some(existing),
-                    Err(Errno::ENOENT) => None,
-                    Err(errno) => return Err(errno),
-                };
-                if name == new_name {
-                    return Ok(());
-                }
-                check_replace(&node, existing.as_ref(), flags)?;
-                let had_lower = dir.lower.is_some();
-                if flags.exchange {
-                    let other = existing.expect("checked by check_replace");
-                    dir.entries.insert(name.to_vec(), other);
-                    dir.entries.insert(new_name.to_vec(), Arc::clone(&node));
-                } else {
-                    dir.entries.remove(name);
-                    if had_lower {
-                        dir.whiteouts.insert(name.to_vec());
-                    }
-                    dir.whiteouts.remove(new_name);
-                    if let Some(replaced) = dir.entries.insert(new_name.to_vec(), Arc::clone(&node)) {
-                        replaced_gone(&replaced, self);
-                    }
-                }
-                drop(first);
-                node.touch(false);
-                self.touch(true);
+        if std::ptr::eq(self, target_dir) {
+            let mut dir = self.dir()?;
+            let node = self.entry(&mut dir, name)?;
+            let existing = optional(self.entry(&mut dir, new_name))?;
+            check_replace(&node, existing.as_ref(), flags)?;
+            if existing.as_ref().is_some_and(|existing| Arc::ptr_eq(existing, &node)) {
                 return Ok(());
             }
-            Some(second) if swapped => (&mut *second, &mut *first),
-            Some(second) => (&mut *first, &mut *second),
+            if flags.exchange {
+                let other = existing.expect("checked by check_replace");
+                dir.entries.insert(name.to_vec(), other);
+                dir.entries.insert(new_name.to_vec(), Arc::clone(&node));
+            } else {
+                dir.entries.remove(name);
+                if dir.lower.is_some() {
+                    dir.whiteouts.insert(name.to_vec());
+                }
+                dir.whiteouts.remove(new_name);
+                if let Some(replaced) = dir.entries.insert(new_name.to_vec(), Arc::clone(&node)) {
+                    replaced_gone(&replaced, self);
+                }
+            }
+            drop(dir);
+            node.touch(false);
+            self.touch(true);
+            return Ok(());
+        }
+        // Two directories, locked in address order.
+        let (mut old, mut new) = if (self as *const MemNode) < (target_dir as *const MemNode) {
+            let old = self.dir()?;
+            (old, target_dir.dir()?)
+        } else {
+            let new = target_dir.dir()?;
+            (self.dir()?, new)
         };
-        let node = self.entry(old, name)?;
-        let existing = match target_dir.entry(new, new_name) {
-            Ok(existing) => Some(existing),
-            Err(Errno::ENOENT) => None,
-            Err(errno) => return Err(errno),
-        };
+        let node = self.entry(&mut old, name)?;
+        let existing = optional(target_dir.entry(&mut new, new_name))?;
         let is_a_parent =
             |node: &Arc<MemNode>| std::ptr::eq(node.as_ref(), self) || std::ptr::eq(node.as_ref(), target_dir);
         if existing.as_ref().is_some_and(is_a_parent) {
-            return Err(Errno::ENOTEMPTY);
+            return Err(if flags.exchange {
+                Errno::EINVAL
+            } else {
+                Errno::ENOTEMPTY
+            });
         }
         check_replace(&node, existing.as_ref(), flags)?;
+        if existing.as_ref().is_some_and(|existing| Arc::ptr_eq(existing, &node)) {
+            return Ok(());
+        }
         if flags.exchange {
             let other = existing.expect("checked by check_replace");
             old.entries.insert(name.to_vec(), Arc::clone(&other));
@@ -714,8 +918,8 @@ impl Inode for MemNode {
             }
             fix_dir_links(&node, self, target_dir);
         }
-        drop(first);
-        drop(second);
+        drop(old);
+        drop(new);
         node.touch(false);
         self.touch(true);
         target_dir.touch(true);
@@ -754,8 +958,12 @@ impl Inode for MemNode {
     }
 
     fn statfs(&self) -> Result<libc::statfs, Errno> {
-        let mut st = super::synthetic_statfs(if self.fs.overlay { OVERLAY_MAGIC } else { TMPFS_MAGIC });
-        // Used space counts file sizes (sparse files count in full).
+        if let Some(lower) = &self.fs.lower {
+            let mut st = lower.root.statfs()?;
+            st.f_type = OVERLAY_MAGIC;
+            return Ok(st);
+        }
+        let mut st = super::synthetic_statfs(TMPFS_MAGIC);
         if self.fs.limit != u64::MAX {
             let blocks = self.fs.limit / 4096;
             let used = self.fs.used.load(Ordering::Relaxed) / 4096;
@@ -807,6 +1015,15 @@ impl Inode for MemNode {
     }
 }
 
+/// An entry that may be missing: ENOENT becomes None.
+fn optional(entry: Result<Arc<MemNode>, Errno>) -> Result<Option<Arc<MemNode>>, Errno> {
+    match entry {
+        Ok(node) => Ok(Some(node)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(errno) => Err(errno),
+    }
+}
+
 /// rename(2)'s rules for replacing `existing` with `node`.
 fn check_replace(node: &MemNode, existing: Option<&Arc<MemNode>>, flags: RenameFlags) -> Result<(), Errno> {
     let Some(existing) = existing else {
@@ -828,9 +1045,10 @@ fn check_replace(node: &MemNode, existing: Option<&Arc<MemNode>>, flags: RenameF
 
 /// A node replaced by a rename loses the name it had.
 fn replaced_gone(replaced: &MemNode, dir: &MemNode) {
-    if replaced.is_dir() {
+    if let Body::Dir(entries) = &replaced.body {
+        entries.lock().expect("memfs dir poisoned").removed = true;
         replaced.meta().nlink = 0;
-        dir.meta().nlink -= 1;
+        dir.subdir_removed();
     } else {
         let mut meta = replaced.meta();
         meta.nlink = meta.nlink.saturating_sub(1);
@@ -840,7 +1058,148 @@ fn replaced_gone(replaced: &MemNode, dir: &MemNode) {
 /// A directory moved from `from` to `to` moves its ".." link count.
 fn fix_dir_links(node: &MemNode, from: &MemNode, to: &MemNode) {
     if node.is_dir() && !std::ptr::eq(from, to) {
-        from.meta().nlink -= 1;
-        to.meta().nlink += 1;
+        from.subdir_removed();
+        to.subdir_added();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::identity;
+
+    fn tmpfs() -> Arc<MemNode> {
+        let memory = Arc::new(MemoryFile::new().expect("memfd"));
+        MemFs::tmpfs(memory, 1, u64::MAX, 0o755)
+    }
+
+    fn attr() -> NewAttr {
+        NewAttr {
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    fn names(dir: &Arc<dyn Inode>) -> Vec<Vec<u8>> {
+        dir.readdir().unwrap().into_iter().map(|entry| entry.name).collect()
+    }
+
+    /// The two directories are locked in address order; the entry must
+    /// move from the old to the new whichever comes first.
+    #[test]
+    fn rename_between_directories_in_both_directions() {
+        let root = tmpfs();
+        let a = root.create(b"a", NewNode::Directory, attr()).unwrap();
+        let b = root.create(b"b", NewNode::Directory, attr()).unwrap();
+        let file = a.create(b"f", NewNode::Regular, attr()).unwrap();
+        a.rename(b"f", &b, b"g", RenameFlags::default()).unwrap();
+        assert!(names(&a).is_empty());
+        assert_eq!(names(&b), [b"g".to_vec()]);
+        b.rename(b"g", &a, b"f", RenameFlags::default()).unwrap();
+        assert_eq!(names(&a), [b"f".to_vec()]);
+        assert!(names(&b).is_empty());
+        assert_eq!(identity(a.lookup(b"f").unwrap().as_ref()), identity(file.as_ref()));
+    }
+
+    /// rename(2): two links of one file stay as they are.
+    #[test]
+    fn rename_between_links_of_one_file_does_nothing() {
+        let root = tmpfs();
+        let file = root.create(b"x", NewNode::Regular, attr()).unwrap();
+        root.link(b"y", &file).unwrap();
+        let dir: Arc<dyn Inode> = root.clone();
+        root.rename(b"x", &dir, b"y", RenameFlags::default()).unwrap();
+        assert_eq!(names(&dir), [b"x".to_vec(), b"y".to_vec()]);
+        assert_eq!(file.stat().unwrap().st_nlink, 2);
+        let no_replace = RenameFlags {
+            no_replace: true,
+            ..RenameFlags::default()
+        };
+        assert_eq!(root.rename(b"x", &dir, b"x", no_replace), Err(Errno::EEXIST));
+    }
+
+    /// rmdir(2) leaves an open directory that nothing can be made in or
+    /// listed from, as Linux's dead directories.
+    #[test]
+    fn a_removed_directory_takes_no_new_names() {
+        let root = tmpfs();
+        let dir = root.create(b"d", NewNode::Directory, attr()).unwrap();
+        root.unlink(b"d", true).unwrap();
+        assert_eq!(dir.stat().unwrap().st_nlink, 0);
+        assert_eq!(dir.create(b"f", NewNode::Regular, attr()).err(), Some(Errno::ENOENT));
+        assert_eq!(dir.readdir().err(), Some(Errno::ENOENT));
+        assert_eq!(dir.lookup(b"f").err(), Some(Errno::ENOENT));
+        assert_eq!(root.stat().unwrap().st_nlink, 2);
+    }
+
+    /// tmpfs charges the pages that hold data: holes are free, and a write
+    /// that does not fit is cut at the last page that did.
+    #[test]
+    fn only_data_pages_count_against_the_size() {
+        let memory = Arc::new(MemoryFile::new().expect("memfd"));
+        let root = MemFs::tmpfs(memory, 1, 3 * PAGE_SIZE, 0o755);
+        let file = root.create(b"f", NewNode::Regular, attr()).unwrap();
+        assert_eq!(file.write_at(b"x", 1 << 20).unwrap(), 1);
+        let st = file.stat().unwrap();
+        assert_eq!((st.st_size, st.st_blocks), ((1 << 20) + 1, 8));
+        let grow = SetAttr {
+            size: Some(1 << 30),
+            ..SetAttr::default()
+        };
+        file.set_attr(grow).unwrap();
+        let page = vec![7u8; PAGE_SIZE as usize];
+        let three_pages = page.repeat(3);
+        assert_eq!(file.write_at(&three_pages, 0).unwrap(), 2 * PAGE_SIZE as usize);
+        assert_eq!(file.write_at(&page, 8 * PAGE_SIZE), Err(Errno::ENOSPC));
+        assert_eq!(root.statfs().unwrap().f_bfree, 0);
+        root.unlink(b"f", false).unwrap();
+        drop(file);
+        assert_eq!(root.statfs().unwrap().f_bfree, 3);
+    }
+
+    /// Host files keep their inode numbers on the root's host filesystem
+    /// only: /proc, another filesystem, is numbered by the overlay, the
+    /// same way in listings and in stat.
+    #[test]
+    fn an_overlay_numbers_files_of_other_host_filesystems() {
+        let memory = Arc::new(MemoryFile::new().expect("memfd"));
+        let fd = nix::fcntl::open("/", nix::fcntl::OFlag::O_PATH, nix::sys::stat::Mode::empty()).expect("open /");
+        let root = MemFs::overlay(memory, 1, HostNode::from_fd(&fd).unwrap()).unwrap();
+        let host_root = nix::sys::stat::stat("/").unwrap();
+        assert_eq!(root.stat().unwrap().st_ino, host_root.st_ino);
+        let proc = root.lookup(b"proc").unwrap();
+        let proc_ino = proc.stat().unwrap().st_ino;
+        assert!(proc_ino >= FIRST_MEMORY_INO, "/proc kept host inode {proc_ino}");
+        let version = proc.lookup(b"version").unwrap().stat().unwrap().st_ino;
+        let listed = proc
+            .readdir()
+            .unwrap()
+            .into_iter()
+            .find(|entry| entry.name == b"version")
+            .unwrap();
+        assert_eq!(listed.ino, version);
+        assert!(version >= FIRST_MEMORY_INO);
+        assert_eq!(proc.stat().unwrap().st_ino, proc_ino, "numbers are stable");
+    }
+
+    /// Directories whose filesystem does not count subdirectories (nlink
+    /// 1, as btrfs's) keep 1; nothing drops below 2 otherwise.
+    #[test]
+    fn directory_link_counts_never_underflow() {
+        let root = tmpfs();
+        root.meta().nlink = 1;
+        let a = root.create(b"a", NewNode::Directory, attr()).unwrap();
+        root.create(b"b", NewNode::Directory, attr()).unwrap();
+        assert_eq!(root.stat().unwrap().st_nlink, 1);
+        root.unlink(b"a", true).unwrap();
+        root.unlink(b"b", true).unwrap();
+        assert_eq!(root.stat().unwrap().st_nlink, 1);
+        assert_eq!(a.stat().unwrap().st_nlink, 0);
+        let counted = tmpfs();
+        counted.create(b"c", NewNode::Directory, attr()).unwrap();
+        assert_eq!(counted.stat().unwrap().st_nlink, 3);
+        counted.unlink(b"c", true).unwrap();
+        assert_eq!(counted.stat().unwrap().st_nlink, 2);
     }
 }

@@ -21,6 +21,7 @@ pub mod lookup;
 mod memfs;
 mod mount;
 pub mod ops;
+mod page_set;
 pub mod procfs;
 mod synthetic;
 mod sysfs;
@@ -194,8 +195,23 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::ENODEV)
     }
 
+    /// Writes data at the end of the file, as one step with finding the
+    /// end (O_APPEND); returns the bytes written and the offset after them.
+    fn append(&self, data: &[u8]) -> Result<(usize, u64), Errno> {
+        let end = self.stat()?.st_size as u64;
+        let written = self.write_at(data, end)?;
+        Ok((written, end + written as u64))
+    }
+
+    /// fallocate(FALLOC_FL_PUNCH_HOLE): zeros `offset..offset + len` within
+    /// the file, freeing whole pages.
+    fn punch_hole(&self, _offset: u64, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
     /// Opens a node whose files are not plain data (FIFOs, synthetic files
-    /// computed at open); opening may wait (a FIFO waits for its other end). `None`: the VFS's generic [`OpenFile`] over
+    /// computed at open); opening may wait (a FIFO waits for its other end).
+    /// `None`: the VFS's generic [`OpenFile`] over
     /// `read_at`/`write_at`/`readdir` serves it.
     fn open(&self, _location: &Location, _flags: i32, _blocker: &Blocker) -> Result<Option<Arc<dyn File>>, Errno> {
         Ok(None)

@@ -37,6 +37,11 @@ pub struct Mount {
     pub source: String,
     /// Guards the mounts on dentries of this one, in mount order.
     children: Mutex<Vec<Arc<Mount>>>,
+    /// Held across a rename between two directories of this mount (Linux's
+    /// s_vfs_rename_mutex): the tree's shape cannot change between the
+    /// checks that a directory does not move beneath itself and the move,
+    /// and two such renames never lock directories in opposite orders.
+    pub rename_lock: Mutex<()>,
 }
 
 impl Mount {
@@ -120,8 +125,11 @@ impl MountNamespace {
             mountpoint: None,
             flags,
             fs_type,
-            source: "rootfs".into(),
+            // Not "rootfs": tools (busybox and GNU df) skip that name, which
+            // Linux gives its initial ramfs.
+            source: fs_type.into(),
             children: Mutex::new(Vec::new()),
+            rename_lock: Mutex::new(()),
         });
         let root = Location {
             dentry: Arc::clone(&mount.root),
@@ -180,7 +188,7 @@ impl MountNamespace {
                 "bind".into(),
             ),
             MountSource::Tmpfs { size, mode } => (
-                MemFs::tmpfs(Arc::clone(memory), dev, size.unwrap_or(u64::MAX), mode),
+                MemFs::tmpfs(Arc::clone(memory), dev, size.unwrap_or_else(default_tmpfs_size), mode),
                 "tmpfs",
                 "tmpfs".into(),
             ),
@@ -199,6 +207,7 @@ impl MountNamespace {
             fs_type,
             source,
             children: Mutex::new(Vec::new()),
+            rename_lock: Mutex::new(()),
         });
         point
             .mount
@@ -256,6 +265,12 @@ impl MountNamespace {
         }
         Ok(here)
     }
+}
+
+/// The size of a tmpfs mounted without `size=`: half of the host's memory,
+/// Linux's default.
+fn default_tmpfs_size() -> u64 {
+    nix::sys::sysinfo::sysinfo().map_or(u64::MAX, |info| info.ram_total() / 2)
 }
 
 fn next_device(counter: &AtomicU32) -> u64 {

@@ -9,7 +9,10 @@ use nix::errno::Errno;
 use super::dentry::Location;
 use super::lookup::{Follow, Parent, Resolver};
 use super::mount::MountNamespace;
-use super::{FileKind, MAY_EXEC, MAY_READ, MAY_WRITE, NewAttr, NewNode, OpenFile, RenameFlags, SetAttr, check_access};
+use super::{
+    FileKind, MAX_SYMLINKS, MAY_EXEC, MAY_READ, MAY_WRITE, NewAttr, NewNode, OpenFile, RenameFlags, SetAttr,
+    check_access,
+};
 use crate::fs::File;
 use crate::task::Blocker;
 
@@ -39,6 +42,10 @@ pub fn open(
     blocker: &Blocker,
     devices: &dyn Devices,
 ) -> Result<Arc<dyn File>, Errno> {
+    // Linux refuses the pair since 6.4 rather than make a regular file.
+    if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
+        return Err(Errno::EINVAL);
+    }
     let flags = if flags & libc::O_PATH != 0 {
         flags & O_PATH_KEEPS
     } else {
@@ -114,7 +121,9 @@ pub fn open(
     Ok(Arc::new(OpenFile::new(location, flags)?))
 }
 
-/// The O_CREAT half of open: the existing file, or a new one.
+/// The O_CREAT half of open: the existing file, or a new one. Without
+/// O_EXCL a symlink is followed, and a missing target is made where the
+/// link points (open(2)).
 fn open_or_create(
     resolver: &Resolver,
     path: &[u8],
@@ -122,25 +131,41 @@ fn open_or_create(
     mode: u32,
     follow: Follow,
 ) -> Result<(Location, bool), Errno> {
-    let parent = resolver.resolve_parent(&resolver.cwd, path)?;
-    if parent.trailing_slash {
-        return Err(Errno::EISDIR);
-    }
-    match child(&parent) {
-        Ok(existing) => {
-            if flags & libc::O_EXCL != 0 {
-                return Err(Errno::EEXIST);
-            }
-            if kind_of(&existing)? == FileKind::Symlink && follow == Follow::Always {
-                return Ok((resolver.resolve(path, Follow::Always)?, false));
-            }
-            Ok((existing, false))
+    // "/", "." and "..": directories, which O_CREAT cannot open.
+    let parent_of = |start: &Location, path: &[u8]| {
+        resolver.resolve_parent(start, path).map_err(|errno| match errno {
+            Errno::EBUSY => Errno::EISDIR,
+            errno => errno,
+        })
+    };
+    let mut parent = parent_of(&resolver.cwd, path)?;
+    let mut links = 0;
+    loop {
+        if parent.trailing_slash {
+            return Err(Errno::EISDIR);
         }
-        Err(Errno::ENOENT) => {
-            let created = make_in(resolver, &parent, NewNode::Regular, mode)?;
-            Ok((created, true))
+        let existing = match child(&parent) {
+            Ok(existing) => existing,
+            Err(Errno::ENOENT) => match make_in(resolver, &parent, NewNode::Regular, mode) {
+                Ok(created) => return Ok((created, true)),
+                // Made by someone else since the lookup: open theirs.
+                Err(Errno::EEXIST) if flags & libc::O_EXCL == 0 => continue,
+                Err(errno) => return Err(errno),
+            },
+            Err(errno) => return Err(errno),
+        };
+        if flags & libc::O_EXCL != 0 {
+            return Err(Errno::EEXIST);
         }
-        Err(errno) => Err(errno),
+        if follow == Follow::NotLast || kind_of(&existing)? != FileKind::Symlink {
+            return Ok((existing, false));
+        }
+        links += 1;
+        if links > MAX_SYMLINKS {
+            return Err(Errno::ELOOP);
+        }
+        let target = existing.inode().readlink()?;
+        parent = parent_of(&parent.dir, &target)?;
     }
 }
 
@@ -152,13 +177,36 @@ fn child(parent: &Parent) -> Result<Location, Errno> {
     }))
 }
 
-/// Checks that the caller may change entries of `dir`.
+/// The entry `parent.name` itself, not what is mounted on it (the name
+/// that remove and rename change).
+fn entry(parent: &Parent) -> Result<Location, Errno> {
+    Ok(Location {
+        mount: Arc::clone(&parent.dir.mount),
+        dentry: parent.dir.dentry.child(&parent.name)?,
+    })
+}
+
+/// Whether two inodes are one node (hard links share it).
+fn same_inode(a: &Arc<dyn super::Inode>, b: &Arc<dyn super::Inode>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
+/// A path whose last component is no name ("." "..", "/") names an
+/// existing directory: calls that make names answer EEXIST for it.
+fn exists_if_not_a_name(errno: Errno) -> Errno {
+    match errno {
+        Errno::EBUSY => Errno::EEXIST,
+        errno => errno,
+    }
+}
+
+/// Checks that the caller may change entries of `dir`: a read-only mount
+/// is EROFS before permissions are looked at, as on Linux.
 fn may_change(resolver: &Resolver, dir: &Location) -> Result<(), Errno> {
-    check_access(&dir.stat()?, resolver.credentials, MAY_WRITE | MAY_EXEC)?;
     if dir.mount.flags.readonly {
         return Err(Errno::EROFS);
     }
-    Ok(())
+    check_access(&dir.stat()?, resolver.credentials, MAY_WRITE | MAY_EXEC)
 }
 
 /// In a sticky directory only the owner of an entry (or of the directory,
@@ -198,7 +246,9 @@ fn make_in(resolver: &Resolver, parent: &Parent, node: NewNode, mode: u32) -> Re
 /// mkdir, mknod, symlink: makes `node` at `path` (relative to the
 /// resolver's working directory); `mode` is already masked by the umask.
 pub fn make(resolver: &Resolver, path: &[u8], node: NewNode, mode: u32) -> Result<(), Errno> {
-    let parent = resolver.resolve_parent(&resolver.cwd, path)?;
+    let parent = resolver
+        .resolve_parent(&resolver.cwd, path)
+        .map_err(exists_if_not_a_name)?;
     if parent.trailing_slash && !matches!(node, NewNode::Directory) {
         return match child(&parent) {
             Ok(_) => Err(Errno::EEXIST),
@@ -218,16 +268,20 @@ pub fn remove(resolver: &Resolver, path: &[u8], directory: bool) -> Result<(), E
     let parent = resolver
         .resolve_parent(&resolver.cwd, path)
         .map_err(|errno| match errno {
-            // rmdir of "." is EINVAL, of ".." ENOTEMPTY; unlink of either EISDIR.
-            Errno::EBUSY if directory && path.ends_with(b"..") => Errno::ENOTEMPTY,
-            Errno::EBUSY if directory && path.ends_with(b".") => Errno::EINVAL,
-            Errno::EBUSY => Errno::EISDIR,
+            // A last component that is no name: rmdir of "." is EINVAL, of
+            // ".." ENOTEMPTY, of "/" EBUSY; unlink of any of them EISDIR.
+            Errno::EBUSY if !directory => Errno::EISDIR,
+            Errno::EBUSY => match path.split(|&b| b == b'/').rfind(|c| !c.is_empty()) {
+                Some(b"..") => Errno::ENOTEMPTY,
+                Some(b".") => Errno::EINVAL,
+                _ => Errno::EBUSY,
+            },
             errno => errno,
         })?;
-    let victim = Location {
-        mount: Arc::clone(&parent.dir.mount),
-        dentry: parent.dir.dentry.child(&parent.name)?,
-    };
+    if parent.dir.mount.flags.readonly {
+        return Err(Errno::EROFS);
+    }
+    let victim = entry(&parent)?;
     if parent.trailing_slash && !directory && kind_of(&victim)? != FileKind::Directory {
         return Err(Errno::ENOTDIR);
     }
@@ -251,48 +305,105 @@ pub fn rename(
     flags: RenameFlags,
 ) -> Result<(), Errno> {
     let old = resolver.resolve_parent(old_start, old_path)?;
-    let new = resolver.resolve_parent(new_start, new_path)?;
+    // A new name that is no name ("." "..", "/") exists, for NOREPLACE.
+    let new = resolver
+        .resolve_parent(new_start, new_path)
+        .map_err(|errno| match errno {
+            Errno::EBUSY if flags.no_replace => Errno::EEXIST,
+            errno => errno,
+        })?;
     if !Arc::ptr_eq(&old.dir.mount, &new.dir.mount) {
         return Err(Errno::EXDEV);
     }
-    let source = Location {
-        mount: Arc::clone(&old.dir.mount),
-        dentry: old.dir.dentry.child(&old.name)?,
+    if old.dir.mount.flags.readonly {
+        return Err(Errno::EROFS);
+    }
+    let _rename_guard = (!Arc::ptr_eq(&old.dir.dentry, &new.dir.dentry))
+        .then(|| old.dir.mount.rename_lock.lock().expect("rename lock poisoned"));
+    let source = entry(&old)?;
+    let target = match entry(&new) {
+        Ok(target) => Some(target),
+        Err(Errno::ENOENT) if !flags.exchange => None,
+        Err(errno) => return Err(errno),
     };
     let source_is_dir = kind_of(&source)? == FileKind::Directory;
-    if (old.trailing_slash || new.trailing_slash) && !source_is_dir {
+    let target_is_dir = match &target {
+        Some(target) => kind_of(target)? == FileKind::Directory,
+        None => false,
+    };
+    // A trailing slash names a directory (the new name's, only for what
+    // will be a directory there).
+    if !source_is_dir && (old.trailing_slash || (new.trailing_slash && !flags.exchange)) {
         return Err(Errno::ENOTDIR);
+    }
+    if flags.exchange && !target_is_dir && new.trailing_slash {
+        return Err(Errno::ENOTDIR);
+    }
+    if flags.no_replace && target.is_some() {
+        return Err(Errno::EEXIST);
+    }
+    // A directory cannot move beneath itself, nor replace one of its
+    // ancestors (rename(2): EINVAL; ENOTEMPTY, as Linux reports it).
+    if source_is_dir && is_within(&new.dir, &source) {
+        return Err(Errno::EINVAL);
+    }
+    if let Some(target) = target.as_ref().filter(|_| target_is_dir) {
+        if is_within(&old.dir, target) {
+            return Err(if flags.exchange {
+                Errno::EINVAL
+            } else {
+                Errno::ENOTEMPTY
+            });
+        }
+    }
+    // Two names of one file: rename(2) does nothing and succeeds.
+    if target
+        .as_ref()
+        .is_some_and(|target| same_inode(source.inode(), target.inode()))
+    {
+        return Ok(());
     }
     if MountNamespace::mounted_here(&source) {
         return Err(Errno::EBUSY);
     }
-    // A directory cannot move beneath itself.
-    if source_is_dir {
-        let mut here = Some(Arc::clone(&new.dir.dentry));
-        while let Some(dentry) = here {
-            if Arc::ptr_eq(&dentry, &source.dentry) {
-                return Err(Errno::EINVAL);
-            }
-            here = dentry.parent();
-        }
-    }
     may_change(resolver, &old.dir)?;
     may_change(resolver, &new.dir)?;
+    // A directory moving to another parent has its ".." rewritten: that
+    // needs write permission on it (rename(2)).
+    if !Arc::ptr_eq(&old.dir.dentry, &new.dir.dentry) {
+        if source_is_dir {
+            check_access(&source.stat()?, resolver.credentials, MAY_WRITE)?;
+        }
+        if let Some(target) = target.as_ref().filter(|_| flags.exchange && target_is_dir) {
+            check_access(&target.stat()?, resolver.credentials, MAY_WRITE)?;
+        }
+    }
     check_sticky(resolver, &old.dir, &source)?;
-    if let Ok(target) = child(&new) {
-        if MountNamespace::mounted_here(&target) {
+    if let Some(target) = &target {
+        if MountNamespace::mounted_here(target) {
             return Err(Errno::EBUSY);
         }
-        check_sticky(resolver, &new.dir, &target)?;
+        check_sticky(resolver, &new.dir, target)?;
     }
     old.dir.inode().rename(&old.name, new.dir.inode(), &new.name, flags)?;
     if flags.exchange {
-        old.dir.dentry.forget(&old.name);
-        new.dir.dentry.forget(&new.name);
+        old.dir.dentry.exchanged(&old.name, &new.dir.dentry, &new.name);
     } else {
         old.dir.dentry.moved(&old.name, &new.dir.dentry, &new.name);
     }
     Ok(())
+}
+
+/// Whether `location` is `ancestor` or beneath it (in the same mount).
+fn is_within(location: &Location, ancestor: &Location) -> bool {
+    let mut here = Some(Arc::clone(&location.dentry));
+    while let Some(dentry) = here {
+        if Arc::ptr_eq(&dentry, &ancestor.dentry) {
+            return true;
+        }
+        here = dentry.parent();
+    }
+    false
 }
 
 /// linkat(2): a new name `new_path` for the file at `target`.
@@ -300,7 +411,9 @@ pub fn link(resolver: &Resolver, target: &Location, new_start: &Location, new_pa
     if kind_of(target)? == FileKind::Directory {
         return Err(Errno::EPERM);
     }
-    let new = resolver.resolve_parent(new_start, new_path)?;
+    let new = resolver
+        .resolve_parent(new_start, new_path)
+        .map_err(exists_if_not_a_name)?;
     if new.trailing_slash {
         return Err(Errno::ENOENT);
     }
