@@ -83,7 +83,7 @@ pub fn run(config: SandboxConfig, options: BootOptions) -> Result<ExitStatus, Ru
 
 /// Duplicates cordon's fds 0, 1 and 2 for the first process. std duplicates
 /// with F_DUPFD_CLOEXEC, so no host process cordon starts inherits them.
-fn inherit_stdio() -> Result<[OwnedFd; 3], RunError> {
+pub(crate) fn inherit_stdio() -> Result<[OwnedFd; 3], RunError> {
     let dup = |stream, fd: BorrowedFd<'_>| {
         fd.try_clone_to_owned()
             .map_err(|source| RunError::Stdio { stream, source })
