@@ -7,6 +7,7 @@ mod common;
 
 mod bad_bundles;
 mod job_control;
+mod lifecycle;
 mod processes;
 mod readiness_timers;
 mod run_programs;
