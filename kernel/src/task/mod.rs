@@ -673,7 +673,11 @@ impl Task {
     fn exit(mut self, status: ExitStatus) {
         self.release_robust_futexes();
         self.release_clear_child_tid();
-        let cpu = self.context.cpu_time();
+        // The thread's CPU time moves to its process's total while the stub
+        // thread can still be read: once it is gone its clock reads zero, and
+        // a process clock read in between (pthread_join has returned) would
+        // miss it.
+        self.tasks().settle_thread_cpu(self.tid, self.context.cpu_time());
         let Task {
             kernel,
             tid,
@@ -686,7 +690,7 @@ impl Task {
         drop(mm);
         drop(context);
         let pid = kernel.tasks.tgid(tid);
-        if let Some(status) = kernel.tasks.exit_thread(tid, status, cpu) {
+        if let Some(status) = kernel.tasks.exit_thread(tid, status, Duration::ZERO) {
             if let Some(pid) = pid {
                 kernel.timers.forget(pid, false);
                 kernel.process_ended(pid, status);

@@ -768,6 +768,21 @@ impl TaskSet {
         }
     }
 
+    /// Adds the final CPU time of exiting thread `tid` to its process's
+    /// exited-threads total and stops counting the thread as live, in one
+    /// step, so the process's CPU clock never loses it.
+    pub fn settle_thread_cpu(&self, tid: i32, cpu: Duration) {
+        let mut inner = self.lock();
+        let Some(thread) = inner.threads.get_mut(&tid) else {
+            return;
+        };
+        thread.handle = None;
+        let tgid = thread.tgid;
+        if let Some(process) = inner.processes.get_mut(&tgid) {
+            process.exited_threads_cpu += cpu;
+        }
+    }
+
     /// Thread `tid` is gone. The last thread of a process takes the process
     /// with it, with the group's status or, without one, its own.
     /// Returns the process's status if it ended.
