@@ -84,8 +84,22 @@ pub enum BundleError {
     },
 }
 
+/// A bundle read from disk: its spec, and what it boots.
+#[derive(Debug)]
+pub struct LoadedBundle {
+    pub spec: Spec,
+    /// The root filesystem's path (`root.path` against the bundle).
+    pub rootfs: PathBuf,
+    pub config: SandboxConfig,
+}
+
 /// Loads the bundle in `dir` and opens its root filesystem, ready to boot.
 pub fn load(dir: &Path) -> Result<SandboxConfig, BundleError> {
+    open(dir).map(|bundle| bundle.config)
+}
+
+/// Like [`load`], keeping the spec and the root filesystem's path.
+pub fn open(dir: &Path) -> Result<LoadedBundle, BundleError> {
     let config_path = config_path(dir)?;
     let text = fs::read_to_string(&config_path).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => BundleError::NoConfig(config_path.clone()),
@@ -117,10 +131,15 @@ pub fn load(dir: &Path) -> Result<SandboxConfig, BundleError> {
             path: config_path.clone(),
             source,
         })?;
-    Ok(SandboxConfig {
+    let config = SandboxConfig {
         hostname: spec::hostname(&spec),
         root,
         process,
+    };
+    Ok(LoadedBundle {
+        spec,
+        rootfs: root_dir,
+        config,
     })
 }
 

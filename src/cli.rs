@@ -1,17 +1,26 @@
 //! The `cordon` command line: runc's global flags and verbs, and cordon's own
 //! (DESIGN.md §5.3), and what each verb does.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::error::ErrorKind;
-use clap::{ArgAction, CommandFactory, Parser, Subcommand};
-use cordon_kernel::{ExitStatus, PlatformKind};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
+use cordon_actors::{WatchdogAction, WatchdogConfig};
+use cordon_kernel::PlatformKind;
 use tracing::info_span;
 
+use crate::boot::{self, ControlOptions};
 use crate::bundle::{self, BundleError};
 use crate::host::{self, HostError};
+use crate::lifecycle::exec::ExecOptions;
+use crate::lifecycle::inspect::Format;
+use crate::lifecycle::{self, Globals, LifecycleError, exit_code};
 use crate::logging::{self, LogFormat, LogOptions, LoggingError};
 use crate::run::{self, BootOptions, RunError};
+use crate::signals;
+use crate::state::StateRoot;
 
 /// The status `cordon` exits with when its command line cannot be parsed.
 pub const USAGE_EXIT_CODE: u8 = 2;
@@ -24,10 +33,10 @@ pub const USAGE_EXIT_CODE: u8 = 2;
     about = "Run Linux containers on cordon's own implementation of the system-call interface"
 )]
 pub struct Cli {
-    /// Directory for the state of containers. No state is kept yet: `run`
-    /// keeps its container inside the cordon process.
-    #[arg(long, value_name = "DIR", default_value = "/run/cordon")]
-    pub root: PathBuf,
+    /// Directory for the state of containers [default: /run/cordon, or
+    /// $XDG_RUNTIME_DIR/cordon when not run as root]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 
     /// Append the log to FILE instead of writing it to standard error.
     #[arg(long, value_name = "FILE")]
@@ -64,6 +73,21 @@ pub struct Cli {
     #[arg(long)]
     pub disable_seccomp: bool,
 
+    /// How long a task may stay inside one system call before the watchdog
+    /// acts (e.g. 180s, 3m, 500ms).
+    #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = parse_duration)]
+    pub watchdog_timeout: Duration,
+
+    /// What the watchdog does with a stuck task: log it, or abort the
+    /// sandbox with a dump of every task.
+    #[arg(long, value_enum, value_name = "ACTION", default_value_t = WatchdogChoice::Log)]
+    pub watchdog_action: WatchdogChoice,
+
+    /// A host signal that aborts the sandbox process with a dump of every
+    /// task, instead of being forwarded to the container.
+    #[arg(long, value_name = "N", value_parser = parse_signal)]
+    pub panic_signal: Option<i32>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -75,16 +99,129 @@ pub enum Overlay {
     None,
 }
 
+/// `--watchdog-action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WatchdogChoice {
+    Log,
+    Panic,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a container from an OCI bundle; it runs once started.
+    Create {
+        /// The bundle directory, holding config.json.
+        #[arg(short, long, value_name = "DIR", default_value = ".")]
+        bundle: PathBuf,
+        /// Write the sandbox process's pid to FILE.
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+        /// Where to send the pseudo-terminal's master (not supported yet).
+        #[arg(long, value_name = "SOCKET")]
+        console_socket: Option<PathBuf>,
+        /// The container's id.
+        id: String,
+    },
+    /// Run the init of a created container.
+    Start { id: String },
+    /// Print the state of a container as OCI state JSON.
+    State { id: String },
+    /// Send a signal (default SIGTERM) to a container's init.
+    Kill {
+        /// Send it to every process of the container.
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        /// A name (TERM, SIGKILL) or a number.
+        signal: Option<String>,
+    },
+    /// Delete a container and everything the sandbox held for it.
+    Delete {
+        /// Kill the container if it still runs.
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
     /// Run a container from an OCI bundle and exit with its status.
     Run {
         /// The bundle directory, holding config.json.
         #[arg(short, long, value_name = "DIR", default_value = ".")]
         bundle: PathBuf,
+        /// Return once the container runs, leaving it running.
+        #[arg(short, long)]
+        detach: bool,
+        /// Write the sandbox process's pid to FILE.
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+        /// Where to send the pseudo-terminal's master (not supported yet).
+        #[arg(long, value_name = "SOCKET")]
+        console_socket: Option<PathBuf>,
         /// The container's id.
         id: String,
     },
+    /// Run a new process in a running container.
+    Exec {
+        /// Working directory of the process.
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<String>,
+        /// Set an environment variable (KEY=VALUE); may be repeated.
+        #[arg(short, long, value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// The user to run as: UID or UID:GID.
+        #[arg(short, long, value_name = "UID[:GID]")]
+        user: Option<String>,
+        /// A JSON file holding the OCI process to run.
+        #[arg(short, long, value_name = "FILE")]
+        process: Option<PathBuf>,
+        /// Return once the process runs, leaving it running.
+        #[arg(short, long)]
+        detach: bool,
+        /// Write the pid of the cordon process waiting for it to FILE.
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+        /// Give the process a terminal (not supported yet).
+        #[arg(short, long)]
+        tty: bool,
+        id: String,
+        /// The command and its arguments.
+        #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// List the processes of a container.
+    Ps {
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        id: String,
+    },
+    /// List the containers under the state root.
+    List {
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Print only the ids.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Wait for a container's init (or one of its processes) to exit.
+    Wait {
+        /// Wait for this process (one started by start or exec) instead.
+        #[arg(long, value_name = "PID")]
+        pid: Option<i32>,
+        id: String,
+    },
+    /// Print resource statistics of a container as JSON events.
+    Events {
+        /// Print them once and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Time between two events.
+        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+        interval: Duration,
+        id: String,
+    },
+    /// Stop every process of a container until it is resumed.
+    Pause { id: String },
+    /// Let a paused container run again.
+    Resume { id: String },
     /// Run a command in a sandbox over the host's root: its writes stay in
     /// sandbox memory, with its own /proc, /dev and /sys.
     Do {
@@ -103,6 +240,13 @@ pub enum Command {
         #[arg(short, long, value_name = "DIR", default_value = ".")]
         bundle: PathBuf,
     },
+    /// The sandbox process; started by create, not by hand.
+    #[command(hide = true)]
+    Boot {
+        #[arg(long, value_name = "DIR")]
+        bundle: PathBuf,
+        id: String,
+    },
 }
 
 /// Why a command failed; printed as `cordon: <error>`.
@@ -116,6 +260,8 @@ pub enum CliError {
     Host(#[from] HostError),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
 }
 
 impl CliError {
@@ -123,6 +269,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Run(err) => err.exit_code(),
+            CliError::Lifecycle(err) => err.exit_code(),
             CliError::Logging(_) | CliError::Bundle(_) | CliError::Host(_) => 1,
         }
     }
@@ -130,7 +277,7 @@ impl CliError {
 
 impl Cli {
     /// Sets up logging and carries out the verb. Returns the status `cordon`
-    /// exits with: the container's for `run` and `do`.
+    /// exits with: the container's for `run`, `exec` and `do`.
     pub fn execute(self) -> Result<u8, CliError> {
         logging::init(LogOptions {
             file: self.log.as_deref(),
@@ -143,28 +290,176 @@ impl Cli {
             pin_cpu: self.pin_cpu,
             strace: self.strace,
             seccomp: !self.disable_seccomp,
+            overlay: self.overlay == Overlay::Memory,
+        };
+        let globals = Globals {
+            root: StateRoot::new(self.state_root()),
+            boot_args: self.boot_args(),
         };
         match self.command {
-            Command::Run { bundle, id } => {
-                let _span = info_span!("run", container = %id).entered();
-                let mut config = bundle::load(&bundle)?;
-                config.root.overlay = self.overlay == Overlay::Memory;
-                Ok(exit_code(run::run(config, boot)?))
+            Command::Create {
+                bundle,
+                pid_file,
+                console_socket,
+                id,
+            } => {
+                let _span = info_span!("create", container = %id).entered();
+                lifecycle::create::create(&globals, &id, &bundle, pid_file.as_deref(), console_socket.as_deref())?;
+                Ok(0)
             }
+            Command::Start { id } => Ok(lifecycle::manage::start(&globals, &id).map(|()| 0)?),
+            Command::State { id } => Ok(lifecycle::inspect::state(&globals, &id).map(|()| 0)?),
+            Command::Kill { all, id, signal } => {
+                Ok(lifecycle::manage::kill(&globals, &id, signal.as_deref(), all).map(|()| 0)?)
+            }
+            Command::Delete { force, id } => Ok(lifecycle::manage::delete(&globals, &id, force).map(|()| 0)?),
+            Command::Run {
+                bundle,
+                detach,
+                pid_file,
+                console_socket,
+                id,
+            } => {
+                let _span = info_span!("run", container = %id).entered();
+                if console_socket.is_some() {
+                    return Err(LifecycleError::Unsupported(
+                        "--console-socket: terminals are not supported yet".to_owned(),
+                    )
+                    .into());
+                }
+                Ok(lifecycle::run::run(
+                    &globals,
+                    &id,
+                    &bundle,
+                    pid_file.as_deref(),
+                    detach,
+                )?)
+            }
+            Command::Exec {
+                cwd,
+                env,
+                user,
+                process,
+                detach,
+                pid_file,
+                tty,
+                id,
+                command,
+            } => {
+                let options = ExecOptions {
+                    cwd,
+                    env,
+                    user,
+                    process,
+                    detach,
+                    pid_file,
+                    tty,
+                    command,
+                };
+                Ok(lifecycle::exec::exec(&globals, &id, &options)?)
+            }
+            Command::Ps { format, id } => Ok(lifecycle::inspect::ps(&globals, &id, format).map(|()| 0)?),
+            Command::List { format, quiet } => Ok(lifecycle::inspect::list(&globals, format, quiet).map(|()| 0)?),
+            Command::Wait { pid, id } => Ok(lifecycle::manage::wait(&globals, &id, pid).map(|()| 0)?),
+            Command::Events { stats, interval, id } => {
+                Ok(lifecycle::inspect::events(&globals, &id, stats, interval).map(|()| 0)?)
+            }
+            Command::Pause { id } => Ok(lifecycle::manage::pause(&globals, &id).map(|()| 0)?),
+            Command::Resume { id } => Ok(lifecycle::manage::resume(&globals, &id).map(|()| 0)?),
             Command::Do { command } => {
-                let config = host::command_config(command, self.overlay == Overlay::Memory)?;
+                let config = host::command_config(command, boot.overlay)?;
                 Ok(exit_code(run::run(config, boot)?))
             }
             Command::Spec { bundle } => {
                 bundle::write_default_config(&bundle)?;
                 Ok(0)
             }
+            Command::Boot { bundle, id } => {
+                let _span = info_span!("sandbox", container = %id).entered();
+                let control = ControlOptions {
+                    watchdog: WatchdogConfig {
+                        task_timeout: self.watchdog_timeout,
+                        action: match self.watchdog_action {
+                            WatchdogChoice::Log => WatchdogAction::Log,
+                            WatchdogChoice::Panic => WatchdogAction::Panic,
+                        },
+                        ..WatchdogConfig::default()
+                    },
+                    panic_signal: self.panic_signal,
+                };
+                Ok(boot::boot(&bundle, &id, boot, control))
+            }
         }
+    }
+
+    /// The state root: `--root`, or runc's default for this user.
+    pub fn state_root(&self) -> PathBuf {
+        if let Some(root) = &self.root {
+            return root.clone();
+        }
+        if nix::unistd::geteuid().is_root() {
+            return PathBuf::from("/run/cordon");
+        }
+        match std::env::var_os("XDG_RUNTIME_DIR") {
+            Some(dir) => Path::new(&dir).join("cordon"),
+            None => std::env::temp_dir().join(format!("cordon-{}", nix::unistd::geteuid())),
+        }
+    }
+
+    /// The global flags the sandbox process is started with: everything but
+    /// the state root, which it does not use.
+    fn boot_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        if let Some(log) = &self.log {
+            args.extend(["--log".into(), log.into()]);
+        }
+        let format = self.log_format.to_possible_value().expect("no variant is skipped");
+        args.extend(["--log-format".into(), format.get_name().into()]);
+        if self.debug {
+            args.push("--debug".into());
+        }
+        args.extend(["--platform".into(), self.platform.to_string().into()]);
+        if self.strace {
+            args.push("--strace".into());
+        }
+        args.extend(["--pin-cpu".into(), self.pin_cpu.to_string().into()]);
+        if self.disable_seccomp {
+            args.push("--disable-seccomp".into());
+        }
+        let overlay = self.overlay.to_possible_value().expect("no variant is skipped");
+        args.extend(["--overlay".into(), overlay.get_name().into()]);
+        args.extend([
+            "--watchdog-timeout".into(),
+            format!("{}ms", self.watchdog_timeout.as_millis()).into(),
+        ]);
+        let action = self.watchdog_action.to_possible_value().expect("no variant is skipped");
+        args.extend(["--watchdog-action".into(), action.get_name().into()]);
+        if let Some(signal) = self.panic_signal {
+            args.extend(["--panic-signal".into(), signal.to_string().into()]);
+        }
+        args
     }
 }
 
-fn exit_code(status: ExitStatus) -> u8 {
-    u8::try_from(status.shell_code()).expect("an exit code or 128 + a signal number fits a byte")
+/// A duration as `500ms`, `30s`, `3m`, `1h`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("invalid duration {text:?}: use a number with ms, s, m or h (e.g. 3m)");
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let millis = match unit {
+        "ms" => Some(number),
+        "" | "s" => number.checked_mul(1000),
+        "m" => number.checked_mul(60_000),
+        "h" => number.checked_mul(3_600_000),
+        _ => None,
+    };
+    millis.map(Duration::from_millis).ok_or_else(invalid)
+}
+
+/// `--panic-signal`: a signal name or number.
+fn parse_signal(text: &str) -> Result<i32, String> {
+    signals::parse(text).map_err(|err| err.to_string())
 }
 
 /// A command-line error in cordon's one-line form: clap's message, then the
@@ -175,6 +470,7 @@ pub fn usage_error_line(err: &clap::Error) -> String {
         let command = Cli::command();
         let verbs: Vec<&str> = command
             .get_subcommands()
+            .filter(|verb| !verb.is_hide_set())
             .map(clap::Command::get_name)
             .filter(|name| *name != "help")
             .collect();
@@ -227,16 +523,23 @@ mod tests {
     #[test]
     fn defaults() {
         let cli = parse(&["run", "box"]).expect("valid command line");
-        assert_eq!(cli.root, PathBuf::from("/run/cordon"));
+        assert_eq!(cli.root, None);
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(cli.state_root(), PathBuf::from("/run/cordon"));
+        }
+        assert_eq!(cli.watchdog_timeout, Duration::from_secs(180));
+        assert_eq!(cli.watchdog_action, WatchdogChoice::Log);
+        assert_eq!(cli.panic_signal, None);
         assert_eq!(cli.log, None);
         assert_eq!(cli.log_format, LogFormat::Text);
         assert!(!cli.debug && !cli.strace);
         assert!(cli.pin_cpu);
         assert_eq!(cli.platform, PlatformKind::Ptrace);
         match cli.command {
-            Command::Run { bundle, id } => {
+            Command::Run { bundle, id, detach, .. } => {
                 assert_eq!(bundle, PathBuf::from("."));
                 assert_eq!(id, "box");
+                assert!(!detach);
             }
             other => panic!("parsed as {other:?}"),
         }
@@ -263,7 +566,7 @@ mod tests {
             "box",
         ])
         .expect("valid command line");
-        assert_eq!(cli.root, PathBuf::from("/tmp/state"));
+        assert_eq!(cli.root, Some(PathBuf::from("/tmp/state")));
         assert_eq!(cli.log, Some(PathBuf::from("/tmp/log")));
         assert_eq!(cli.log_format, LogFormat::Json);
         assert!(cli.debug && cli.strace);
@@ -329,7 +632,110 @@ mod tests {
         let err = parse(&[]).expect_err("no verb");
         assert_eq!(
             usage_error_line(&err),
-            "a command is required, one of: run, do, spec; see 'cordon --help'"
+            "a command is required, one of: create, start, state, kill, delete, run, exec, ps, list, wait, \
+             events, pause, resume, do, spec; see 'cordon --help'"
         );
+    }
+
+    #[test]
+    fn lifecycle_verbs_take_runc_s_flags() {
+        let cli = parse(&["--root", "/s", "create", "--bundle", "/b", "--pid-file", "/p", "box"]).expect("valid");
+        assert!(
+            matches!(cli.command, Command::Create { bundle, pid_file: Some(pid), id, .. }
+            if bundle == Path::new("/b") && pid == Path::new("/p") && id == "box")
+        );
+        let cli = parse(&["kill", "--all", "box", "KILL"]).expect("valid");
+        assert!(matches!(cli.command, Command::Kill { all: true, signal: Some(signal), .. } if signal == "KILL"));
+        let cli = parse(&["delete", "-f", "box"]).expect("valid");
+        assert!(matches!(cli.command, Command::Delete { force: true, .. }));
+        let cli = parse(&["exec", "-e", "A=1", "--cwd", "/tmp", "-u", "1:2", "box", "ls", "-l"]).expect("valid");
+        match cli.command {
+            Command::Exec {
+                env,
+                cwd,
+                user,
+                id,
+                command,
+                ..
+            } => {
+                assert_eq!(
+                    (env, cwd, user),
+                    (vec!["A=1".to_owned()], Some("/tmp".to_owned()), Some("1:2".to_owned()))
+                );
+                assert_eq!(id, "box");
+                assert_eq!(command, ["ls", "-l"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = parse(&["ps", "--format", "json", "box"]).expect("valid");
+        assert!(matches!(
+            cli.command,
+            Command::Ps {
+                format: Format::Json,
+                ..
+            }
+        ));
+        let cli = parse(&["events", "--stats", "--interval", "1s", "box"]).expect("valid");
+        assert!(
+            matches!(cli.command, Command::Events { stats: true, interval, .. } if interval == Duration::from_secs(1))
+        );
+        let cli = parse(&["wait", "--pid", "7", "box"]).expect("valid");
+        assert!(matches!(cli.command, Command::Wait { pid: Some(7), .. }));
+        let cli = parse(&["run", "-d", "box"]).expect("valid");
+        assert!(matches!(cli.command, Command::Run { detach: true, .. }));
+    }
+
+    #[test]
+    fn watchdog_and_panic_flags() {
+        let cli = parse(&[
+            "--watchdog-timeout",
+            "500ms",
+            "--watchdog-action",
+            "panic",
+            "--panic-signal",
+            "USR2",
+            "state",
+            "x",
+        ])
+        .expect("valid");
+        assert_eq!(cli.watchdog_timeout, Duration::from_millis(500));
+        assert_eq!(cli.watchdog_action, WatchdogChoice::Panic);
+        assert_eq!(cli.panic_signal, Some(libc::SIGUSR2));
+        assert!(parse(&["--watchdog-timeout", "soon", "state", "x"]).is_err());
+        assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn the_sandbox_process_gets_the_global_flags_but_the_root() {
+        let cli = parse(&[
+            "--root",
+            "/s",
+            "--debug",
+            "--pin-cpu",
+            "false",
+            "--panic-signal",
+            "10",
+            "start",
+            "x",
+        ])
+        .expect("valid");
+        let args: Vec<String> = cli
+            .boot_args()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(!args.contains(&"--root".to_owned()), "{args:?}");
+        let reparsed = parse(
+            &args
+                .iter()
+                .map(String::as_str)
+                .chain(["boot", "--bundle", "/b", "x"])
+                .collect::<Vec<_>>(),
+        )
+        .expect("the sandbox process parses its flags");
+        assert!(reparsed.debug && !reparsed.pin_cpu);
+        assert_eq!(reparsed.panic_signal, Some(10));
+        assert_eq!(reparsed.watchdog_timeout, cli.watchdog_timeout);
     }
 }

@@ -47,19 +47,7 @@ pub fn command_config(argv: Vec<String>, overlay: bool) -> Result<SandboxConfig,
         root: {
             let mut root = config::open_root(Path::new("/"), !overlay)?;
             root.overlay = overlay;
-            root.mounts = vec![
-                synthetic_mount("/proc", MountSource::Proc),
-                synthetic_mount("/dev", MountSource::Devfs),
-                synthetic_mount(
-                    "/dev/pts",
-                    MountSource::Devpts(DevptsOptions {
-                        ptmx_mode: 0o666,
-                        mode: 0o620,
-                        gid: Some(TTY_GID),
-                    }),
-                ),
-                synthetic_mount("/sys", MountSource::Sysfs),
-            ];
+            root.mounts = system_mounts();
             root
         },
         process: ProcessSpec {
@@ -75,6 +63,24 @@ pub fn command_config(argv: Vec<String>, overlay: bool) -> Result<SandboxConfig,
             umask: ProcessSpec::DEFAULT_UMASK,
         },
     })
+}
+
+/// The sandbox's own /proc, /dev, /dev/pts and /sys, for a root that is the
+/// host's (`cordon do`, an embedded sandbox over a directory).
+pub fn system_mounts() -> Vec<MountSpec> {
+    vec![
+        synthetic_mount("/proc", MountSource::Proc),
+        synthetic_mount("/dev", MountSource::Devfs),
+        synthetic_mount(
+            "/dev/pts",
+            MountSource::Devpts(DevptsOptions {
+                ptmx_mode: 0o666,
+                mode: 0o620,
+                gid: Some(TTY_GID),
+            }),
+        ),
+        synthetic_mount("/sys", MountSource::Sysfs),
+    ]
 }
 
 fn synthetic_mount(destination: &str, source: MountSource) -> MountSpec {

@@ -1,17 +1,29 @@
 //! cordon: a sandbox for Linux containers whose system calls are served by
 //! cordon's own kernel (DESIGN.md §1).
 //!
-//! This crate is the `cordon` command and the library beneath it: loading an
-//! OCI bundle ([`bundle`]), turning its spec into what the kernel boots
-//! ([`spec`], [`config`]), and running a sandbox to completion ([`run`]).
+//! This crate is the `cordon` command and the library beneath it:
+//! - [`Sandbox`]: a sandbox embedded in a Rust program (kernel and actors in
+//!   the calling process);
+//! - [`cli`] and [`lifecycle`]: the runc-compatible verbs, clients of the
+//!   sandbox process [`boot`] runs, through the control socket in the
+//!   [`state`] directory;
+//! - loading an OCI bundle ([`bundle`]) and turning its spec into what the
+//!   kernel boots ([`spec`], [`config`]); `cordon do` ([`host`], [`run`]).
 
+pub mod boot;
 pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod host;
+pub mod lifecycle;
 pub mod logging;
 pub mod mounts;
 pub mod run;
+pub mod sandbox;
+pub mod signals;
 pub mod spec;
+pub mod state;
 
 pub use config::SandboxConfig;
+pub use cordon_kernel::{ExitStatus, PlatformKind};
+pub use sandbox::{Output, Sandbox, SandboxBuilder, SandboxError, SandboxStdio};

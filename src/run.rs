@@ -19,6 +19,9 @@ pub struct BootOptions {
     /// Confine cordon itself with its seccomp filter before the application
     /// runs (off only with --disable-seccomp).
     pub seccomp: bool,
+    /// Keep the application's writes to the root in sandbox memory
+    /// (`--overlay=memory`); else the root directory itself is used.
+    pub overlay: bool,
 }
 
 /// Why a sandbox's first process did not run.
@@ -83,7 +86,7 @@ pub fn run(config: SandboxConfig, options: BootOptions) -> Result<ExitStatus, Ru
 
 /// Duplicates cordon's fds 0, 1 and 2 for the first process. std duplicates
 /// with F_DUPFD_CLOEXEC, so no host process cordon starts inherits them.
-fn inherit_stdio() -> Result<[OwnedFd; 3], RunError> {
+pub(crate) fn inherit_stdio() -> Result<[OwnedFd; 3], RunError> {
     let dup = |stream, fd: BorrowedFd<'_>| {
         fd.try_clone_to_owned()
             .map_err(|source| RunError::Stdio { stream, source })

@@ -4,7 +4,7 @@
 use cordon_kernel::limits::{Limit, ResourceLimits, resource_by_name};
 use cordon_kernel::{Credentials, ProcessSpec};
 use nix::errno::Errno;
-use oci_spec::runtime::{PosixRlimit, Spec};
+use oci_spec::runtime::{PosixRlimit, Process, Spec};
 
 /// The hostname a sandbox gets when its spec names none. runc would leave the
 /// host's, which a sandbox must not reveal.
@@ -42,7 +42,12 @@ pub fn hostname(spec: &Spec) -> String {
 
 /// The container's first process as `spec.process` describes it.
 pub fn process_config(spec: &Spec) -> Result<ProcessSpec, SpecError> {
-    let process = spec.process().as_ref().ok_or(SpecError::NoArgs)?;
+    process_spec(spec.process().as_ref().ok_or(SpecError::NoArgs)?)
+}
+
+/// A process as an OCI `process` object describes it (config.json's, or the
+/// file `exec --process` reads).
+pub fn process_spec(process: &Process) -> Result<ProcessSpec, SpecError> {
     let argv = process.args().clone().unwrap_or_default();
     if argv.is_empty() {
         return Err(SpecError::NoArgs);

@@ -19,8 +19,8 @@ use cordon_kernel::ExitStatus;
 use crate::error::ControlError;
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::{
-    ANSWER_LEN, ContainerState, ExecProcess, HELLO_LEN, MAGIC, PROTOCOL_VERSION, Reply, Request, Verdict,
-    WireSignalTarget,
+    ANSWER_LEN, ContainerState, ExecProcess, HELLO_LEN, MAGIC, PROTOCOL_VERSION, ProcessEntry, Reply, Request, Verdict,
+    WireSignalTarget, WireUsage,
 };
 
 /// Why a control call failed.
@@ -146,12 +146,48 @@ impl Client {
             target,
             signal,
         };
-        match self.call(&request, &[])? {
-            Reply::Done => Ok(()),
+        self.done(&request, "signal")
+    }
+
+    /// The container's processes.
+    pub fn processes(&mut self, id: &str) -> Result<Vec<ProcessEntry>, ClientError> {
+        match self.call(&Request::Processes { id: id.to_owned() }, &[])? {
+            Reply::Processes(processes) => Ok(processes),
+            reply => Err(ClientError::UnexpectedReply { request: "ps", reply }),
+        }
+    }
+
+    /// What the container's processes use.
+    pub fn stats(&mut self, id: &str) -> Result<WireUsage, ClientError> {
+        match self.call(&Request::Stats { id: id.to_owned() }, &[])? {
+            Reply::Stats(usage) => Ok(usage),
             reply => Err(ClientError::UnexpectedReply {
-                request: "signal",
+                request: "stats",
                 reply,
             }),
+        }
+    }
+
+    /// Stops every task of the sandbox.
+    pub fn pause(&mut self) -> Result<(), ClientError> {
+        self.done(&Request::Pause, "pause")
+    }
+
+    /// Lets a paused sandbox run again.
+    pub fn resume(&mut self) -> Result<(), ClientError> {
+        self.done(&Request::Resume, "resume")
+    }
+
+    /// Kills every container and ends the sandbox process; the reply comes
+    /// before it exits.
+    pub fn shutdown(&mut self) -> Result<(), ClientError> {
+        self.done(&Request::Shutdown, "shutdown")
+    }
+
+    fn done(&mut self, request: &Request, name: &'static str) -> Result<(), ClientError> {
+        match self.call(request, &[])? {
+            Reply::Done => Ok(()),
+            reply => Err(ClientError::UnexpectedReply { request: name, reply }),
         }
     }
 

@@ -232,7 +232,8 @@ impl Handler<Start> for ContainerActor {
                     act.settle_early_exits(Some(*pid));
                 }
                 Err(err) => {
-                    tracing::warn!(container = %act.id, error = %err, "container failed to start");
+                    // The requester gets the error; this is for the log.
+                    tracing::info!(container = %act.id, error = %err, "container failed to start");
                     // Starting → Stopped: nothing runs, waiters learn why.
                     act.stop_with(Err(err.clone()));
                     act.settle_early_exits(None);

@@ -43,6 +43,9 @@ pub enum ControlError {
     FrameTooLarge { len: u64, max: u64 },
     #[error("kernel: {0}")]
     Kernel(String),
+    /// Something the sandbox cannot do yet; the text says what.
+    #[error("container {id:?}: not supported: {what}")]
+    Unsupported { id: String, what: String },
     #[error("the sandbox is shutting down")]
     ShuttingDown,
 }
@@ -55,6 +58,10 @@ impl ControlError {
             HandleError::ContainerExists(_) => ControlError::AlreadyExists { id: id.to_owned() },
             HandleError::NoSuchProcess { pid, .. } => ControlError::NoSuchProcess { id: id.to_owned(), pid },
             HandleError::InvalidSignal(signal) => ControlError::InvalidSignal(signal),
+            HandleError::Unsupported(what) => ControlError::Unsupported {
+                id: id.to_owned(),
+                what: what.to_owned(),
+            },
             HandleError::Start(source) => {
                 let errno = match &source {
                     KernelError::Load(load) => load.errno() as i32,

@@ -145,6 +145,9 @@ pub enum HandleError {
     InvalidSignal(i32),
     #[error("cannot start the process: {0}")]
     Start(#[source] KernelError),
+    /// Something this kernel cannot do yet; the text says what and why.
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
 }
 
 /// The kernel as the control plane sees it.

@@ -114,7 +114,14 @@ fn arg_equals(index: u8, value: u64) -> SeccompRule {
 
 /// Builds the sandbox process's filter.
 pub fn build() -> Result<BpfProgram, HostFilterError> {
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED.iter().map(|&nr| (nr, Vec::new())).collect();
+    build_with(&[])
+}
+
+/// Builds the filter, also allowing the host calls in `extra` with any
+/// arguments: what the process around the kernel needs (the control
+/// plane's event loop and socket).
+pub fn build_with(extra: &[libc::c_long]) -> Result<BpfProgram, HostFilterError> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED.iter().chain(extra).map(|&nr| (nr, Vec::new())).collect();
     // Terminal queries on the container's stdio, and the settings the
     // application asks for on a host terminal; nothing else.
     rules.insert(
@@ -171,7 +178,13 @@ fn path_open_filter() -> Result<BpfProgram, HostFilterError> {
 /// way back: call it once the process has set up everything that needs
 /// other host calls.
 pub fn install() -> Result<(), HostFilterError> {
-    let program = build()?;
+    install_with(&[])
+}
+
+/// Like [`install`], also allowing the host calls in `extra` (see
+/// [`build_with`]).
+pub fn install_with(extra: &[libc::c_long]) -> Result<(), HostFilterError> {
+    let program = build_with(extra)?;
     let path_opens = path_open_filter()?;
     // Stacked filters: the strictest verdict wins, so opens get ENOENT and
     // everything outside the allow list is still killed.

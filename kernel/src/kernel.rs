@@ -4,13 +4,17 @@ use std::collections::HashSet;
 use std::os::fd::OwnedFd;
 
 use nix::errno::Errno;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use crossbeam_channel::Sender;
+
+use crate::handle::{ContainerId, KernelEvent};
 use crate::limits::ResourceLimits;
 use crate::loader::{self, LoadError};
 use crate::memory::MemoryFile;
 use crate::platform::{self, PlatformKind};
-use crate::task::{self, TaskSet, TaskStart};
+use crate::task::{self, ProcessRole, TaskSet, TaskStart};
 use crate::vfs::lookup::Resolver;
 use crate::vfs::{MountFlags, MountNamespace, MountSpec};
 
@@ -110,6 +114,8 @@ pub enum KernelError {
     Thread(#[source] std::io::Error),
     #[error("the task thread ended before the process started")]
     TaskVanished,
+    #[error("no process id is free in the sandbox")]
+    PidsExhausted,
 }
 
 impl KernelError {
@@ -126,6 +132,8 @@ pub struct Kernel {
     pub(crate) memory_file: Arc<MemoryFile>,
     /// The container's mounts.
     pub(crate) mounts: MountNamespace,
+    /// (st_dev, st_ino) of the root directory the kernel was made with.
+    pub(crate) root_identity: (u64, u64),
     /// System-call numbers already reported as unimplemented, so each is
     /// logged once per sandbox.
     pub(crate) reported_unimplemented: Mutex<HashSet<u64>>,
@@ -142,6 +150,19 @@ pub struct Kernel {
     pub(crate) boot_time: std::time::Instant,
     /// The pseudo-terminals (/dev/ptmx, /dev/pts).
     pub(crate) ptys: crate::tty::pty::PtyTable,
+    /// Set while the control plane has paused the sandbox: no task runs
+    /// application code.
+    frozen: AtomicBool,
+    /// Where happenings are reported, once the control plane listens.
+    events: OnceLock<EventSink>,
+}
+
+/// The channel kernel events go out on, and the container they concern
+/// (one per kernel today).
+#[derive(Debug)]
+pub(crate) struct EventSink {
+    pub container: ContainerId,
+    pub sender: Sender<KernelEvent>,
 }
 
 impl Kernel {
@@ -152,11 +173,15 @@ impl Kernel {
             readonly: root.readonly,
             ..MountFlags::default()
         };
+        let root_identity = nix::sys::stat::fstat(&root.dir)
+            .map(|st| (st.st_dev, st.st_ino))
+            .map_err(KernelError::Root)?;
         let mounts = MountNamespace::new(&memory_file, &root.dir, root.overlay, flags).map_err(KernelError::Root)?;
         let kernel = Arc::new(Kernel {
             config,
             memory_file: Arc::clone(&memory_file),
             mounts,
+            root_identity,
             reported_unimplemented: Mutex::new(HashSet::new()),
             tasks: TaskSet::default(),
             futexes: crate::futex::FutexTable::default(),
@@ -164,6 +189,8 @@ impl Kernel {
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             boot_time: std::time::Instant::now(),
             ptys: crate::tty::pty::PtyTable::default(),
+            frozen: AtomicBool::new(false),
+            events: OnceLock::new(),
         });
         let weak = Arc::downgrade(&kernel);
         for spec in root.mounts {
@@ -180,6 +207,46 @@ impl Kernel {
         &self.config
     }
 
+    /// Whether the sandbox is paused.
+    pub(crate) fn is_frozen(&self) -> bool {
+        self.frozen.load(Ordering::Acquire)
+    }
+
+    /// Pauses (true) or resumes (false) every task: see
+    /// [`crate::handle::KernelHandle::pause`].
+    pub(crate) fn set_frozen(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::Release);
+        if frozen {
+            // Tasks in application code come back to the kernel and stay.
+            self.tasks.interrupt_all();
+        } else {
+            self.tasks.notify_all();
+        }
+    }
+
+    /// Starts reporting events on `sender`, for `container`. The first
+    /// listener stays for the kernel's life; false if there was one.
+    pub(crate) fn listen(&self, container: ContainerId, sender: Sender<KernelEvent>) -> bool {
+        self.events.set(EventSink { container, sender }).is_ok()
+    }
+
+    /// Sends the event `make` builds for the listening container, if any.
+    pub(crate) fn report(&self, make: impl FnOnce(ContainerId) -> KernelEvent) {
+        if let Some(sink) = self.events.get() {
+            // The receiver lives as long as the control plane; after it is
+            // gone, nobody needs the news.
+            let _ = sink.sender.send(make(sink.container.clone()));
+        }
+    }
+
+    /// Process `pid` has ended: a zombie no process in the sandbox will
+    /// reap (the init, an exec'd process, children of a dead init) is
+    /// reaped here, and the control plane hears of the exit.
+    pub(crate) fn process_ended(&self, pid: i32, status: ExitStatus) {
+        self.tasks.reap_orphan(pid);
+        self.report(|container| KernelEvent::ProcessExited { container, pid, status });
+    }
+
     /// Starts the container's init process on a new task thread.
     ///
     /// Returns once the executable is loaded into a fresh address space, so a
@@ -187,6 +254,19 @@ impl Kernel {
     /// running.
     /// `stdio` are host fds that become the application's fds 0, 1 and 2.
     pub fn start_init(self: &Arc<Self>, spec: ProcessSpec, stdio: [OwnedFd; 3]) -> Result<ProcessHandle, KernelError> {
+        self.start_process(spec, stdio, ProcessRole::Init)
+    }
+
+    /// Starts a process from outside the sandbox on a new task thread: the
+    /// init, or (once the init runs) a process `exec` adds, which gets a
+    /// fresh pid. Returns once the executable is loaded, as
+    /// [`Kernel::start_init`] does.
+    pub fn start_process(
+        self: &Arc<Self>,
+        spec: ProcessSpec,
+        stdio: [OwnedFd; 3],
+        role: ProcessRole,
+    ) -> Result<ProcessHandle, KernelError> {
         let root = self.mounts.root();
         let cwd = self
             .mounts
@@ -206,10 +286,14 @@ impl Kernel {
         let spec = ProcessSpec { argv, ..spec };
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
         let kernel = Arc::clone(self);
+        let thread_name = match role {
+            ProcessRole::Init => "task-1".to_owned(),
+            ProcessRole::Exec => "task-exec".to_owned(),
+        };
         let thread = std::thread::Builder::new()
-            .name("task-1".into())
+            .name(thread_name)
             .spawn(move || {
-                task::run_init(
+                task::run_process(
                     kernel,
                     TaskStart {
                         spec,
@@ -218,13 +302,14 @@ impl Kernel {
                         name,
                         root,
                         cwd,
+                        role,
                     },
                     started_tx,
                 )
             })
             .map_err(KernelError::Thread)?;
         match started_rx.recv() {
-            Ok(Ok(())) => Ok(ProcessHandle { thread }),
+            Ok(Ok(pid)) => Ok(ProcessHandle { pid, thread }),
             Ok(Err(err)) => {
                 // The thread has nothing left to run; reap it.
                 let _ = thread.join();
@@ -240,10 +325,16 @@ impl Kernel {
 
 /// A started process; waiting on it yields its exit status.
 pub struct ProcessHandle {
+    pid: i32,
     thread: std::thread::JoinHandle<ExitStatus>,
 }
 
 impl ProcessHandle {
+    /// The process's pid in the sandbox.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
     /// Blocks until the process has exited.
     pub fn wait(self) -> ExitStatus {
         match self.thread.join() {

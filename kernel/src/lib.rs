@@ -3,10 +3,11 @@
 //! An application never talks to the host kernel. A [`platform`] stops every
 //! system call it makes and the [`syscalls`] table serves it, on memory the
 //! [`memory`] module owns and files the kernel wrapped itself. This crate knows
-//! nothing of actors; the control plane drives it through [`Kernel`] and
-//! [`ProcessHandle`].
+//! nothing of actors; the control plane drives it through
+//! [`control::KernelControl`], its [`handle::KernelHandle`].
 
 pub mod arch;
+pub mod control;
 pub mod entropy;
 pub mod errno;
 pub mod fs;

@@ -15,6 +15,7 @@ mod file_transfer;
 mod files;
 mod host_programs;
 mod job_control;
+mod lifecycle;
 mod mounts;
 mod overlay;
 mod processes;

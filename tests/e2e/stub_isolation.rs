@@ -128,11 +128,16 @@ fn stub_holds_only_the_memory_file_and_dies_with_its_tracer() {
         None => panic!("the stub never settled within {SETTLE:?}:\n{}", last_seen.join("\n")),
     };
 
-    // cordon confines itself before the application runs (DESIGN.md §1).
+    // The sandbox process (the stub's tracer, below `cordon run`) confines
+    // itself before the application runs (DESIGN.md §1).
+    let sandbox = proc_status_field(stub, "TracerPid")
+        .and_then(|tracer| proc_status_field(tracer.parse().ok()?, "Tgid"))
+        .and_then(|tgid| tgid.parse::<u32>().ok())
+        .expect("the settled stub has a tracer");
     assert_eq!(
-        proc_status_field(cordon, "Seccomp").as_deref(),
+        proc_status_field(sandbox, "Seccomp").as_deref(),
         Some("2"),
-        "cordon itself is not under its seccomp filter"
+        "the sandbox process is not under its seccomp filter"
     );
 
     let cordon_pid = Pid::from_raw(i32::try_from(cordon).expect("pids fit i32"));

@@ -68,6 +68,12 @@ impl MemoryFile {
         self.fd.as_raw_fd()
     }
 
+    /// Bytes of the file backed by memory: what applications use, since
+    /// freed ranges are punched out.
+    pub fn resident_bytes(&self) -> u64 {
+        nix::sys::stat::fstat(&self.fd).map_or(0, |stat| u64::try_from(stat.st_blocks).unwrap_or(0) * 512)
+    }
+
     /// Reserves `len` bytes (a page multiple) of the file; they read as zero.
     pub fn allocate(&self, len: u64) -> Result<u64, Errno> {
         self.allocator

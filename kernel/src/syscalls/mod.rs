@@ -42,6 +42,7 @@ pub use table::{Support, SyscallEntry, SyscallTable, TABLE};
 
 use crate::arch::{self, SyscallArgs};
 use crate::errno::SyscallResult;
+use crate::handle::KernelEvent;
 use crate::task::Task;
 
 /// The common shape of every handler.
@@ -60,6 +61,7 @@ pub fn dispatch(task: &mut Task) {
     }
     crate::vfs::procfs::set_caller(task.pid, task.tid);
     task.restart = None;
+    task.syscall_clock.enter(args.number);
     let result = match entry.and_then(|entry| entry.handler) {
         Some(handler) => handler(task, &args),
         None => {
@@ -67,6 +69,7 @@ pub fn dispatch(task: &mut Task) {
             Err(nix::errno::Errno::ENOSYS)
         }
     };
+    task.syscall_clock.leave();
     if strace && !entry.is_some_and(|entry| entry.ends_task()) {
         strace::log_exit(task, entry, &args, &result);
     }
@@ -93,6 +96,12 @@ fn report_unimplemented(task: &Task, entry: Option<&SyscallEntry>, args: &Syscal
         return;
     }
     let name = entry.map_or("unknown", |entry| entry.name);
+    task.kernel.report(|container| KernelEvent::UnimplementedSyscall {
+        container,
+        pid: task.pid,
+        number: args.number,
+        name,
+    });
     let reason = entry.and_then(|entry| match entry.support {
         Support::Unimplemented(reason) => Some(reason),
         _ => None,

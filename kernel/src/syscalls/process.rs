@@ -149,6 +149,9 @@ pub fn prctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             let name = task.mm().read_cstring_prefix(args.u64(1), 15)?;
             task.name = String::from_utf8_lossy(&name).into_owned();
             task.publish_view();
+            if task.tid == task.pid {
+                task.tasks().set_command(task.pid, &task.name);
+            }
             Ok(0)
         }
         libc::PR_GET_NAME => {

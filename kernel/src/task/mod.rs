@@ -8,11 +8,16 @@
 
 mod blocker;
 mod set;
+mod syscall_clock;
 mod view;
 mod waker;
 
 pub use blocker::Blocker;
-pub use set::{INIT_PID, Life, TaskSet, WaitEvent, WaitOptions, WaitResult, WaitTarget, is_fault};
+pub use set::{
+    INIT_PID, Life, ProcessSummary, SyscallInProgress, TaskSet, WaitEvent, WaitOptions, WaitResult, WaitTarget,
+    is_fault,
+};
+pub use syscall_clock::SyscallClock;
 pub use view::{ProcessImage, ProcessSnapshot, TaskView, ThreadSnapshot};
 pub use waker::{WaitQueue, Waiter, Waker};
 
@@ -93,10 +98,13 @@ pub struct Task {
     pub restart_sleep: Option<(libc::clockid_t, Instant)>,
     /// Set by exit, exit_group and fatal signals: the run loop stops.
     pub exit_status: Option<ExitStatus>,
+    /// The system call being served, for the watchdog.
+    pub syscall_clock: Arc<SyscallClock>,
     context: Box<dyn Context>,
 }
 
-/// What a task thread needs to start the init process.
+/// What a task thread needs to start a process from outside the sandbox:
+/// the container's init, or a process `exec` adds to it.
 pub struct TaskStart {
     pub spec: ProcessSpec,
     /// Host fds that become fds 0, 1 and 2.
@@ -107,6 +115,18 @@ pub struct TaskStart {
     pub name: String,
     pub root: Location,
     pub cwd: Location,
+    pub role: ProcessRole,
+}
+
+/// Where a process started from outside the sandbox stands in its PID
+/// namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessRole {
+    /// Pid 1: every orphan's reaper; its end kills everything else.
+    Init,
+    /// A process `exec` starts in the running sandbox: a fresh pid, its
+    /// parent outside the sandbox, a session of its own.
+    Exec,
 }
 
 /// The memory a new task starts with.
@@ -227,6 +247,10 @@ impl Task {
     /// Runs the task until it exits, then tears it down.
     fn run(mut self) -> ExitStatus {
         let status = loop {
+            self.wait_while_frozen();
+            if let Some(status) = self.exit_status {
+                break status;
+            }
             match self.context.switch(&mut self.regs) {
                 Ok(Event::Syscall) => syscalls::dispatch(&mut self),
                 Ok(Event::Fault(fault)) => self.handle_fault(fault),
@@ -413,6 +437,26 @@ impl Task {
         Ok(())
     }
 
+    /// While the control plane has paused the sandbox, the task stays out of
+    /// application code; only SIGKILL (or its process's exit) ends the wait.
+    fn wait_while_frozen(&mut self) {
+        loop {
+            let seen = self.waker.sequence();
+            if !self.kernel.is_frozen() {
+                return;
+            }
+            if let Some(status) = self.tasks().must_exit(self.tid) {
+                self.exit_status = Some(status);
+                return;
+            }
+            if self.tasks().pending(self.tid) & signal::bit(libc::SIGKILL) != 0 {
+                self.exit_group(ExitStatus::Signaled(libc::SIGKILL));
+                return;
+            }
+            self.waker.wait(seen, None);
+        }
+    }
+
     /// A job-control stop: off the CPU until SIGCONT or SIGKILL.
     fn stop(&mut self, signo: i32) {
         self.tasks().stop(self.pid, signo);
@@ -591,6 +635,7 @@ impl Task {
         self.publish_view();
         self.kernel.timers.forget(self.pid, true);
         self.tasks().exec_done(self.pid);
+        self.tasks().set_command(self.pid, &self.name);
         Ok(())
     }
 
@@ -668,7 +713,11 @@ impl Task {
         self.release_robust_futexes();
         self.release_clear_child_tid();
         self.tasks().withdraw_view(self.tid);
-        let cpu = self.context.cpu_time();
+        // The thread's CPU time moves to its process's total while the stub
+        // thread can still be read: once it is gone its clock reads zero, and
+        // a process clock read in between (pthread_join has returned) would
+        // miss it.
+        self.tasks().settle_thread_cpu(self.tid, self.context.cpu_time());
         let Task {
             kernel,
             tid,
@@ -687,11 +736,12 @@ impl Task {
         }
         drop(mm);
         drop(context);
-        if kernel.tasks.exit_thread(tid, status, cpu) {
+        if let Some(status) = kernel.tasks.exit_thread(tid, status, Duration::ZERO) {
             if let Some(pid) = pid {
                 kernel.timers.forget(pid, false);
                 // In case a /proc reader still held the fd table above.
                 crate::vfs::locks::table().release_owner(crate::vfs::locks::Owner::Process(pid));
+                kernel.process_ended(pid, status);
             }
         }
     }
@@ -739,14 +789,15 @@ pub(crate) fn command_name(path: &str) -> String {
     base[..end].to_string()
 }
 
-/// The body of the init task's OS thread: build the address space, load the
-/// program, report the start, run.
-pub(crate) fn run_init(
+/// The body of the OS thread of a process started from outside (the init,
+/// an exec): build the address space, load the program, report the start
+/// with the process's pid, run.
+pub(crate) fn run_process(
     kernel: Arc<Kernel>,
     start: TaskStart,
-    started: SyncSender<Result<(), KernelError>>,
+    started: SyncSender<Result<i32, KernelError>>,
 ) -> ExitStatus {
-    let task = match new_init_task(kernel, start) {
+    let task = match new_process_task(kernel, start) {
         Ok(task) => task,
         Err(err) => {
             let _ = started.send(Err(err));
@@ -754,11 +805,11 @@ pub(crate) fn run_init(
         }
     };
     task.publish_view();
-    let _ = started.send(Ok(()));
+    let _ = started.send(Ok(task.pid));
     task.run()
 }
 
-fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelError> {
+fn new_process_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelError> {
     let TaskStart {
         spec,
         stdio,
@@ -766,6 +817,7 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
         name,
         root,
         cwd,
+        role,
     } = start;
     let context = platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file)?;
     let mut mm = MemoryManager::new(Arc::clone(&kernel.memory_file));
@@ -787,21 +839,29 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
         fds.install_at(fd as i32, file, false, nofile)
             .expect("fds 0-2 are below any RLIMIT_NOFILE");
     }
-    let waker = kernel.tasks.create_init(spec.credentials.uid);
+    let (pid, waker) = match role {
+        ProcessRole::Init => (INIT_PID, kernel.tasks.create_init(spec.credentials.uid)),
+        ProcessRole::Exec => kernel
+            .tasks
+            .create_orphan(spec.credentials.uid)
+            .map_err(|_| KernelError::PidsExhausted)?,
+    };
     if let Some(terminal) = terminal {
-        // The init leads its session: a host terminal on its stdio is its
-        // controlling terminal, as it would be under a shell.
+        // The process leads its session: a host terminal on its stdio is
+        // its controlling terminal, as it would be under a shell.
         let terminal: Arc<dyn crate::tty::Terminal> = terminal;
         kernel
             .tasks
-            .set_controlling_terminal(INIT_PID, &terminal, false, true)
-            .expect("the new init leads its session and has no terminal");
+            .set_controlling_terminal(pid, &terminal, false, true)
+            .expect("the new process leads its session and has no terminal");
     }
-    kernel.tasks.set_thread_handle(INIT_PID, context.handle());
-    kernel.tasks.set_image(INIT_PID, Arc::new(image));
+    kernel.tasks.set_thread_handle(pid, context.handle());
+    kernel.tasks.set_image(pid, Arc::new(image));
+    kernel.tasks.set_command(pid, &name);
+    let syscall_clock = kernel.tasks.syscall_clock(pid).expect("the task was just registered");
     Ok(Task {
-        tid: INIT_PID,
-        pid: INIT_PID,
+        tid: pid,
+        pid,
         waker,
         regs,
         mm: Arc::new(Mutex::new(mm)),
@@ -822,6 +882,7 @@ fn new_init_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelEr
         restart: None,
         restart_sleep: None,
         exit_status: None,
+        syscall_clock,
         context,
         kernel,
     })
@@ -864,6 +925,7 @@ fn new_child_task(kernel: Arc<Kernel>, start: ChildStart) -> Result<Task, Errno>
             .write_pod(addr, &(start.tid as u32))?;
     }
     kernel.tasks.set_thread_handle(start.tid, context.handle());
+    let syscall_clock = kernel.tasks.syscall_clock(start.tid).ok_or(Errno::EAGAIN)?;
     Ok(Task {
         tid: start.tid,
         pid: start.pid,
@@ -883,6 +945,7 @@ fn new_child_task(kernel: Arc<Kernel>, start: ChildStart) -> Result<Task, Errno>
         restart: None,
         restart_sleep: None,
         exit_status: None,
+        syscall_clock,
         context,
         kernel,
     })

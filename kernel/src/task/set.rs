@@ -7,10 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
 
+use super::syscall_clock::SyscallClock;
 use super::view::{ProcessImage, ProcessSnapshot, TaskView, ThreadSnapshot};
 use super::waker::{WaitQueue, Waker};
 use crate::kernel::ExitStatus;
@@ -88,6 +89,8 @@ pub struct ProcessEntry {
     pub comm: String,
     /// The controlling terminal (inherited by fork, dropped by setsid).
     pub ctty: Option<Arc<dyn Terminal>>,
+    /// When the process was created, on the wall clock (`ps`).
+    pub created: SystemTime,
 }
 
 /// One thread: what other threads need to reach it.
@@ -106,6 +109,8 @@ pub struct ThreadEntry {
     /// has let go of its memory and files.
     pub view: Option<Arc<TaskView>>,
     pub started: Instant,
+    /// The system call the thread serves, for the watchdog.
+    pub syscall: Arc<SyscallClock>,
 }
 
 impl ThreadEntry {
@@ -119,6 +124,7 @@ impl ThreadEntry {
             blocked: 0,
             view: None,
             started: Instant::now(),
+            syscall: Arc::default(),
         }
     }
 
@@ -159,6 +165,7 @@ impl ProcessEntry {
             oom_score_adj: 0,
             comm: String::new(),
             ctty: None,
+            created: SystemTime::now(),
         }
     }
 }
@@ -222,6 +229,8 @@ struct Inner {
     processes: BTreeMap<i32, ProcessEntry>,
     threads: BTreeMap<i32, ThreadEntry>,
     last_pid: i32,
+    /// CPU time of processes reaped with [`TaskSet::reap_orphan`].
+    orphans_cpu: Duration,
 }
 
 impl Inner {
@@ -261,6 +270,7 @@ impl Default for TaskSet {
                 processes: BTreeMap::new(),
                 threads: BTreeMap::new(),
                 last_pid: 0,
+                orphans_cpu: Duration::ZERO,
             }),
         }
     }
@@ -937,27 +947,38 @@ impl TaskSet {
         }
     }
 
+    /// Adds the final CPU time of exiting thread `tid` to its process's
+    /// exited-threads total and stops counting the thread as live, in one
+    /// step, so the process's CPU clock never loses it.
+    pub fn settle_thread_cpu(&self, tid: i32, cpu: Duration) {
+        let mut inner = self.lock();
+        let Some(thread) = inner.threads.get_mut(&tid) else {
+            return;
+        };
+        thread.handle = None;
+        let tgid = thread.tgid;
+        if let Some(process) = inner.processes.get_mut(&tgid) {
+            process.exited_threads_cpu += cpu;
+        }
+    }
+
     /// Thread `tid` is gone. The last thread of a process takes the process
     /// with it, with the group's status or, without one, its own.
-    /// Returns whether the process ended.
-    pub fn exit_thread(&self, tid: i32, status: ExitStatus, cpu: Duration) -> bool {
+    /// Returns the process's status if it ended.
+    pub fn exit_thread(&self, tid: i32, status: ExitStatus, cpu: Duration) -> Option<ExitStatus> {
         let mut inner = self.lock();
-        let Some(thread) = inner.threads.remove(&tid) else {
-            return false;
-        };
+        let thread = inner.threads.remove(&tid)?;
         let tgid = thread.tgid;
-        let Some(process) = inner.processes.get_mut(&tgid) else {
-            return false;
-        };
+        let process = inner.processes.get_mut(&tgid)?;
         process.threads.remove(&tid);
         process.exited_threads_cpu += cpu;
         if !process.threads.is_empty() {
-            return false;
+            return None;
         }
         let status = process.group_exit.unwrap_or(status);
         let total = process.exited_threads_cpu;
         Self::exit_process_locked(&mut inner, tgid, status, total);
-        true
+        Some(status)
     }
 
     /// The process is gone: it becomes a zombie, its children go to the
@@ -1470,6 +1491,150 @@ impl TaskSet {
     }
 }
 
+/// One process as the control plane lists it (`ps`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSummary {
+    pub pid: i32,
+    pub ppid: i32,
+    pub command: String,
+    pub life: Life,
+    /// Every thread is inside a system call (asleep in the kernel, as far
+    /// as anyone outside can tell).
+    pub in_kernel: bool,
+    pub started: SystemTime,
+}
+
+/// A thread inside a system call, as the watchdog sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyscallInProgress {
+    pub tid: i32,
+    pub number: u64,
+    pub duration: Duration,
+}
+
+/// What the control plane asks of the task set: processes started from
+/// outside the sandbox, listings, signals to everyone, and freezing.
+impl TaskSet {
+    /// Registers a process started by the control plane inside the running
+    /// sandbox (`exec`): its parent is outside the sandbox (ppid 0, as for
+    /// the init) and it leads a session and process group of its own.
+    pub fn create_orphan(&self, uid: u32) -> Result<(i32, Arc<Waker>), Errno> {
+        let mut inner = self.lock();
+        let pid = Self::allocate_pid(&mut inner)?;
+        let mut entry = ProcessEntry::new(0, pid, pid, uid, 0, SignalActions::default());
+        entry.threads.insert(pid);
+        let thread = ThreadEntry::new(pid);
+        let waker = Arc::clone(&thread.waker);
+        inner.processes.insert(pid, entry);
+        inner.threads.insert(pid, thread);
+        Ok((pid, waker))
+    }
+
+    /// Removes `pid` if it is a zombie no process in the sandbox will reap:
+    /// its parent is outside (the init, exec'd processes) or gone, or is a
+    /// zombie itself (the children of a dead init). Returns whether it did.
+    pub fn reap_orphan(&self, pid: i32) -> bool {
+        let mut inner = self.lock();
+        let Some(entry) = inner.processes.get(&pid) else {
+            return false;
+        };
+        let Life::Zombie { cpu, .. } = entry.life else {
+            return false;
+        };
+        let parent_reaps = inner
+            .processes
+            .get(&entry.ppid)
+            .is_some_and(|parent| !matches!(parent.life, Life::Zombie { .. }));
+        if parent_reaps {
+            return false;
+        }
+        let children_cpu = entry.children_cpu;
+        let ppid = entry.ppid;
+        inner.processes.remove(&pid);
+        if let Some(parent) = inner.processes.get_mut(&ppid) {
+            parent.children.remove(&pid);
+        }
+        inner.orphans_cpu += cpu + children_cpu;
+        true
+    }
+
+    /// Records the command name of process `pid` (its leader's comm).
+    pub fn set_command(&self, pid: i32, command: &str) {
+        if let Some(entry) = self.lock().processes.get_mut(&pid) {
+            command.clone_into(&mut entry.comm);
+        }
+    }
+
+    /// The system-call clock of thread `tid`.
+    pub fn syscall_clock(&self, tid: i32) -> Option<Arc<SyscallClock>> {
+        self.lock().threads.get(&tid).map(|thread| Arc::clone(&thread.syscall))
+    }
+
+    /// Every process, zombies included, in pid order.
+    pub fn summaries(&self) -> Vec<ProcessSummary> {
+        let inner = self.lock();
+        inner
+            .processes
+            .iter()
+            .map(|(&pid, entry)| ProcessSummary {
+                pid,
+                ppid: entry.ppid,
+                command: entry.comm.clone(),
+                life: entry.life,
+                in_kernel: entry
+                    .threads
+                    .iter()
+                    .filter_map(|tid| inner.threads.get(tid))
+                    .all(|thread| thread.syscall.current().is_some()),
+                started: entry.created,
+            })
+            .collect()
+    }
+
+    /// The processes of process group `pgid`.
+    pub fn process_group(&self, pgid: i32) -> Vec<i32> {
+        Self::group_members(&self.lock(), pgid)
+    }
+
+    /// Threads serving one system call for longer than `threshold`.
+    pub fn syscalls_longer_than(&self, threshold: Duration) -> Vec<SyscallInProgress> {
+        self.lock()
+            .threads
+            .iter()
+            .filter_map(|(&tid, thread)| {
+                let (number, duration) = thread.syscall.current()?;
+                (duration > threshold).then_some(SyscallInProgress { tid, number, duration })
+            })
+            .collect()
+    }
+
+    /// CPU time used by every process of the sandbox, live, zombie or
+    /// reaped.
+    pub fn total_cpu(&self) -> Duration {
+        let pids: Vec<i32> = self.lock().processes.keys().copied().collect();
+        let mut total = self.lock().orphans_cpu;
+        for pid in pids {
+            total += self.process_cpu(pid) + self.children_cpu(pid);
+        }
+        total
+    }
+
+    /// Kicks every thread: those in application code come back to the
+    /// kernel, those asleep in it re-check what they wait for.
+    pub fn interrupt_all(&self) {
+        for thread in self.lock().threads.values() {
+            thread.wake();
+        }
+    }
+
+    /// Wakes every thread asleep in the kernel.
+    pub fn notify_all(&self) {
+        for thread in self.lock().threads.values() {
+            thread.waker.notify();
+        }
+    }
+}
+
 /// Job-control stop signals.
 const STOP_SIGNALS: SigSet =
     signal::bit(libc::SIGSTOP) | signal::bit(libc::SIGTSTP) | signal::bit(libc::SIGTTIN) | signal::bit(libc::SIGTTOU);
@@ -1588,14 +1753,18 @@ mod tests {
     fn a_process_ends_with_its_last_thread_and_the_group_status() {
         let (tasks, child) = set_with_child();
         let (thread, _) = tasks.create_thread(child).unwrap();
-        assert!(
-            !tasks.exit_thread(child, ExitStatus::Exited(0), Duration::ZERO),
+        assert_eq!(
+            tasks.exit_thread(child, ExitStatus::Exited(0), Duration::ZERO),
+            None,
             "the leader went first"
         );
         assert_eq!(tasks.wait(INIT_PID, WaitTarget::Any, exited()), Ok(None));
         tasks.exit_group(child, ExitStatus::Exited(4));
         assert_eq!(tasks.must_exit(thread), Some(ExitStatus::Exited(4)));
-        assert!(tasks.exit_thread(thread, ExitStatus::Exited(0), Duration::ZERO));
+        assert_eq!(
+            tasks.exit_thread(thread, ExitStatus::Exited(0), Duration::ZERO),
+            Some(ExitStatus::Exited(4))
+        );
         let result = tasks.wait(INIT_PID, WaitTarget::Pid(child), exited()).unwrap().unwrap();
         assert_eq!(result.event.status_word(), 4 << 8);
     }

@@ -57,10 +57,18 @@ pub struct Stub {
     live_pid: Arc<AtomicI32>,
 }
 
-impl Drop for Stub {
-    fn drop(&mut self) {
+impl Stub {
+    /// Kills the stub process (every thread of it); interrupters stop
+    /// signalling it first.
+    fn kill(&self) {
         self.live_pid.store(0, Ordering::SeqCst);
         let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.kill();
         // The stub is a child of this process (of its factory thread); any
         // thread of the process may reap it.
         loop {
@@ -259,6 +267,19 @@ impl Drop for StubThread {
     fn drop(&mut self) {
         self.live_tid.store(0, Ordering::SeqCst);
         if Arc::strong_count(&self.stub) == 1 {
+            // The last thread: the stub dies with it (`Stub::drop`). A
+            // traced thread other than the leader is reported to its tracer,
+            // this thread, alone; until reaped here it keeps the leader from
+            // being reapable, and the wait for the leader would never end.
+            if self.tid != self.stub.pid {
+                self.stub.kill();
+                loop {
+                    match waitpid(self.tid, Some(WaitPidFlag::__WALL)) {
+                        Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_) => break,
+                        Ok(_) => continue,
+                    }
+                }
+            }
             return;
         }
         let _ = ptrace::setoptions(self.tid, ptrace::Options::PTRACE_O_TRACESYSGOOD);

@@ -1,0 +1,211 @@
+//! `cordon boot`: the sandbox process (DESIGN.md §1), one per sandbox.
+//!
+//! `create` starts it in the background with two fds: the bound control
+//! socket at [`LISTENER_FD`] and the write end of a pipe at [`READY_FD`].
+//! It loads the bundle, creates the kernel and the root container (not
+//! started), starts the actors and the Controller on that socket, confines
+//! itself with its seccomp filter, and then writes [`READY`] on the pipe, or
+//! the one-line reason it could not, and closes it. From then on it serves
+//! the socket until a `Shutdown` request, and exits.
+//!
+//! Its own stdio are the container's: the init gets duplicates of fds 0, 1
+//! and 2.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use cordon_actors::controller::{self, ControllerConfig, SpecResolver, SubcontainerRequest};
+use cordon_actors::{ContainerSpec, SandboxConfig, StartError, WatchdogConfig, start_sandbox};
+use cordon_kernel::control::KernelControl;
+use cordon_kernel::handle::{ContainerId, NewProcess, Stdio};
+use cordon_kernel::host_filter::{self, HostFilterError};
+use cordon_kernel::{Kernel, KernelConfig, KernelError, RootFs};
+use oci_spec::runtime::Spec;
+use tracing::{info, warn};
+
+use crate::bundle::{self, BundleError};
+use crate::run::{BootOptions, RunError};
+
+/// The fd the sandbox process finds its bound control socket on.
+pub const LISTENER_FD: RawFd = 3;
+/// The fd of the pipe it reports its start on.
+pub const READY_FD: RawFd = 4;
+/// What it writes on that pipe once the container is created.
+pub const READY: &str = "ready";
+
+/// Host calls the actor system and the control socket make once the
+/// sandbox process is confined, beyond what the kernel itself needs.
+const CONTROL_PLANE_CALLS: &[libc::c_long] = &[
+    libc::SYS_epoll_wait,
+    libc::SYS_epoll_pwait,
+    libc::SYS_epoll_pwait2,
+    libc::SYS_epoll_ctl,
+    libc::SYS_epoll_create1,
+    libc::SYS_eventfd2,
+    libc::SYS_accept4,
+    libc::SYS_recvmsg,
+    libc::SYS_sendmsg,
+    libc::SYS_recvfrom,
+    libc::SYS_sendto,
+    libc::SYS_getsockopt,
+    libc::SYS_shutdown,
+];
+
+/// How the sandbox's control plane runs: the watchdog and the panic signal.
+#[derive(Debug, Clone)]
+pub struct ControlOptions {
+    pub watchdog: WatchdogConfig,
+    pub panic_signal: Option<i32>,
+}
+
+/// Why the sandbox process could not get the container created.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("the sandbox process was started without its fd {0}; only `cordon create` starts it")]
+    MissingFd(RawFd),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    #[error("cannot duplicate the root filesystem's fd: {0}")]
+    RootFd(#[source] std::io::Error),
+    #[error("cannot start the actor system: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Actors(#[from] StartError),
+    #[error("cannot serve the control socket: {0}")]
+    Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Seccomp(#[from] HostFilterError),
+}
+
+/// Takes over an fd inherited from `create`, marking it close-on-exec.
+fn inherited(fd: RawFd) -> Result<OwnedFd, BootError> {
+    // SAFETY: fcntl on an fd number touches no memory of ours; a number that
+    // is not open gives EBADF.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+        return Err(BootError::MissingFd(fd));
+    }
+    // SAFETY: `fd` is open (checked above) and nothing else in this process
+    // owns it: `create` put it there for this process alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Runs the sandbox process of container `id` from the bundle in `bundle`.
+/// Returns the status it exits with.
+pub fn boot(bundle: &Path, id: &str, options: BootOptions, control: ControlOptions) -> u8 {
+    let mut ready = match inherited(READY_FD) {
+        Ok(fd) => Some(File::from(fd)),
+        Err(err) => {
+            eprintln!("cordon: {err}");
+            return 1;
+        }
+    };
+    match serve(bundle, id, options, control, &mut ready) {
+        Ok(()) => 0,
+        Err(err) => {
+            // `create` prints the reason; nobody else would see it.
+            if let Some(mut pipe) = ready {
+                let _ = pipe.write_all(err.to_string().as_bytes());
+            }
+            1
+        }
+    }
+}
+
+fn serve(
+    bundle: &Path,
+    id: &str,
+    options: BootOptions,
+    control: ControlOptions,
+    ready: &mut Option<File>,
+) -> Result<(), BootError> {
+    let listener = UnixListener::from(inherited(LISTENER_FD)?);
+    let mut config = bundle::load(bundle)?;
+    config.root.overlay = options.overlay;
+    let stdio = crate::run::inherit_stdio()?;
+    let container_root = RootFs {
+        dir: config.root.dir.try_clone().map_err(BootError::RootFd)?,
+        readonly: config.root.readonly,
+        overlay: config.root.overlay,
+        mounts: Vec::new(),
+    };
+    let kernel = Kernel::new(
+        KernelConfig {
+            hostname: config.hostname,
+            platform: options.platform,
+            pin_cpu: options.pin_cpu,
+            strace: options.strace,
+        },
+        config.root,
+    )?;
+    let kernel = Arc::new(KernelControl::new(kernel));
+    let sandbox_config = SandboxConfig {
+        root: ContainerId(id.to_owned()),
+        watchdog: control.watchdog,
+        forward_signals: true,
+        panic_signal: control.panic_signal,
+    };
+    let root_spec = ContainerSpec {
+        root: container_root,
+        init: NewProcess {
+            spec: config.process,
+            stdio: Stdio::Fds(stdio),
+        },
+    };
+    let system = actix::System::new();
+    system.block_on(async move {
+        let sandbox = start_sandbox(kernel, sandbox_config, root_spec)?;
+        controller::serve(
+            listener,
+            sandbox.clone(),
+            ControllerConfig::default(),
+            Arc::new(BundleResolver),
+        )
+        .map_err(BootError::Serve)?;
+        if options.seccomp {
+            host_filter::install_with(CONTROL_PLANE_CALLS)?;
+        } else {
+            warn!(
+                "--disable-seccomp: the sandbox process runs without its seccomp filter; use this for debugging only"
+            );
+        }
+        info!(container = %sandbox.root(), "sandbox ready");
+        if let Some(mut pipe) = ready.take() {
+            // A creator that went away does not need the news.
+            let _ = pipe.write_all(READY.as_bytes());
+        }
+        sandbox.shut_down().await;
+        Ok(())
+    })
+}
+
+/// Turns `CreateSubcontainer` requests into containers from their OCI spec.
+struct BundleResolver;
+
+impl SpecResolver for BundleResolver {
+    fn resolve(&self, request: SubcontainerRequest) -> Result<ContainerSpec, String> {
+        let spec: Spec =
+            serde_json::from_str(&request.spec_json).map_err(|err| format!("the spec is not valid: {err}"))?;
+        let process = crate::spec::process_config(&spec).map_err(|err| err.to_string())?;
+        let readonly = spec.root().as_ref().and_then(|root| root.readonly()).unwrap_or(false);
+        Ok(ContainerSpec {
+            root: RootFs {
+                dir: request.root,
+                readonly,
+                overlay: true,
+                mounts: Vec::new(),
+            },
+            init: NewProcess {
+                spec: process,
+                stdio: request.stdio,
+            },
+        })
+    }
+}

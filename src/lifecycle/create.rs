@@ -1,0 +1,297 @@
+//! `create`: a sandbox process for the container, started in the
+//! background, and its state directory.
+
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use tracing::{debug, warn};
+
+use super::{Globals, LifecycleError};
+use crate::boot::{LISTENER_FD, READY, READY_FD};
+use crate::bundle;
+use crate::state::{self, ContainerDir, ContainerRecord, ExecDefaults};
+
+/// How long a sandbox process may take to exit once told to shut down
+/// before it is killed.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A container just created: its state directory, its record, and the
+/// sandbox process, a child of this process.
+pub struct Created {
+    pub dir: ContainerDir,
+    pub record: ContainerRecord,
+    pub sandbox: Child,
+}
+
+/// Whether the sandbox process dies with the command that created it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tether {
+    /// It outlives its creator (`create`, `run --detach`).
+    Detached,
+    /// It is killed if its creator dies (a foreground `run`), so nothing
+    /// outlives a killed `cordon run`.
+    DiesWithCreator,
+}
+
+/// `cordon create`: starts the container's sandbox process in the
+/// background, with the container created but not started, and writes
+/// `pid_file` (the sandbox process's pid, as runc's --pid-file has the
+/// container's).
+pub fn create(
+    globals: &Globals,
+    id: &str,
+    bundle: &Path,
+    pid_file: Option<&Path>,
+    console_socket: Option<&Path>,
+) -> Result<(), LifecycleError> {
+    if console_socket.is_some() {
+        return Err(LifecycleError::Unsupported(
+            "--console-socket: terminals are not supported yet".to_owned(),
+        ));
+    }
+    // The sandbox process is reparented when this command exits; it
+    // serves the container until `delete`.
+    create_sandbox(globals, id, bundle, pid_file, Tether::Detached).map(drop)
+}
+
+/// Creates the container `id` from `bundle` in a new sandbox process.
+pub fn create_sandbox(
+    globals: &Globals,
+    id: &str,
+    bundle: &Path,
+    pid_file: Option<&Path>,
+    tether: Tether,
+) -> Result<Created, LifecycleError> {
+    // Checked here, so that a bad bundle is reported before anything starts.
+    let loaded = bundle::open(bundle)?;
+    let bundle = std::fs::canonicalize(bundle).map_err(|source| crate::state::StateError::Io {
+        path: bundle.to_owned(),
+        source,
+    })?;
+    let process = &loaded.config.process;
+    let exec_defaults = ExecDefaults {
+        env: process.env.clone(),
+        cwd: process.cwd.clone(),
+        uid: process.credentials.uid,
+        gid: process.credentials.gid,
+        additional_gids: process.credentials.additional_gids.clone(),
+    };
+    if loaded.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) {
+        warn!(
+            container = id,
+            "process.terminal is ignored: terminals are not supported yet"
+        );
+    }
+    let annotations = loaded
+        .spec
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let rootfs = std::fs::canonicalize(&loaded.rootfs).unwrap_or(loaded.rootfs);
+    drop(loaded.config);
+
+    let dir = globals.root.create(id)?;
+    let started = start_sandbox_process(globals, &dir, &bundle, tether);
+    let mut sandbox = match started {
+        Ok(sandbox) => sandbox,
+        Err(err) => {
+            let _ = dir.remove();
+            return Err(err);
+        }
+    };
+    let pid = i32::try_from(sandbox.id()).expect("pids fit i32");
+    let record = ContainerRecord {
+        id: id.to_owned(),
+        bundle,
+        rootfs,
+        sandbox_pid: pid,
+        // It is alive: it has just said it is ready.
+        sandbox_start_time: state::process_start_time(pid).unwrap_or(0),
+        created: state::rfc3339(SystemTime::now()),
+        owner: owner_name(),
+        annotations,
+        exec_defaults,
+    };
+    let recorded = dir
+        .write_record(&record)
+        .and_then(|()| pid_file.map_or(Ok(()), |path| state::write_pid_file(path, pid)));
+    if let Err(err) = recorded {
+        let _ = sandbox.kill();
+        let _ = sandbox.wait();
+        let _ = dir.remove();
+        return Err(err.into());
+    }
+    debug!(container = id, sandbox_pid = pid, "container created");
+    Ok(Created { dir, record, sandbox })
+}
+
+/// The name of the user running this command, for `list`.
+fn owner_name() -> String {
+    let uid = nix::unistd::geteuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => uid.to_string(),
+    }
+}
+
+/// Starts `cordon boot` for the container of `dir` and waits until it
+/// reports the container created (or why not).
+fn start_sandbox_process(
+    globals: &Globals,
+    dir: &ContainerDir,
+    bundle: &Path,
+    tether: Tether,
+) -> Result<Child, LifecycleError> {
+    let listener = dir.bind()?;
+    let (ready_read, ready_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| spawn_error(errno.into()))?;
+    let mut sandbox =
+        spawn_boot(globals, dir.id(), bundle, listener.as_fd(), ready_write.as_fd(), tether).map_err(spawn_error)?;
+    // Only the sandbox process holds these now: its death closes both.
+    drop(listener);
+    drop(ready_write);
+    let mut report = String::new();
+    let read = std::fs::File::from(ready_read).read_to_string(&mut report);
+    if read.is_ok() && report == READY {
+        return Ok(sandbox);
+    }
+    let status = sandbox.wait().map_err(spawn_error)?;
+    match report.is_empty() {
+        true => Err(LifecycleError::BootDied(status)),
+        false => Err(LifecycleError::Boot(report)),
+    }
+}
+
+fn spawn_error(err: std::io::Error) -> LifecycleError {
+    LifecycleError::Spawn(err)
+}
+
+/// Spawns `cordon [global flags] boot --bundle B ID` with the listener at
+/// fd 3 and the ready pipe at fd 4, in a session of its own.
+fn spawn_boot(
+    globals: &Globals,
+    id: &str,
+    bundle: &Path,
+    listener: std::os::fd::BorrowedFd<'_>,
+    ready: std::os::fd::BorrowedFd<'_>,
+    tether: Tether,
+) -> std::io::Result<Child> {
+    let exe = std::env::current_exe()?;
+    // Above 4, so that the child's dup2s onto 3 and 4 cannot overwrite one
+    // with the other.
+    let duplicate = |fd: std::os::fd::BorrowedFd<'_>| -> std::io::Result<OwnedFd> {
+        let raw = fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(10))?;
+        // SAFETY: F_DUPFD_CLOEXEC has just made this fd, which nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    };
+    let listener = duplicate(listener)?;
+    let ready = duplicate(ready)?;
+    let (listener_fd, ready_fd) = (listener.as_raw_fd(), ready.as_raw_fd());
+    let parent = std::process::id();
+    let mut command = Command::new(exe);
+    command
+        .args(&globals.boot_args)
+        .arg("boot")
+        .arg("--bundle")
+        .arg(bundle)
+        .arg(id);
+    let pre_exec = move || -> std::io::Result<()> {
+        // SAFETY: between fork and exec only async-signal-safe system calls
+        // run here, on fds this process owns.
+        unsafe {
+            if libc::dup2(listener_fd, LISTENER_FD) < 0 || libc::dup2(ready_fd, READY_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Out of the caller's session and process group: a terminal's
+            // signals go to the caller, which forwards what it must.
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if tether == Tether::DiesWithCreator {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The creator may have died before the death signal was set.
+                if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the closure only makes async-signal-safe system calls (see
+    // above) and allocates nothing.
+    unsafe { command.pre_exec(pre_exec) };
+    let child = command.spawn();
+    drop((listener, ready));
+    child
+}
+
+/// Asks the sandbox process of `dir` to shut down (which kills and deletes
+/// the container) and waits for it to exit, killing it if it does not;
+/// then removes the state directory.
+pub fn destroy(
+    dir: ContainerDir,
+    record: &ContainerRecord,
+    mut child: Option<&mut Child>,
+) -> Result<(), LifecycleError> {
+    if record.sandbox_alive() {
+        match dir.connect().and_then(|mut client| client.shutdown()) {
+            Ok(()) => {}
+            // Gone meanwhile, or deaf: it is killed below either way.
+            Err(err) => debug!(container = dir.id(), error = %err, "shutdown request failed"),
+        }
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while !gone(record, child.as_deref_mut()) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        if !gone(record, child.as_deref_mut()) {
+            warn!(
+                container = dir.id(),
+                pid = record.sandbox_pid,
+                "the sandbox process did not shut down; killing it"
+            );
+            kill_sandbox(record);
+            while !gone(record, child.as_deref_mut()) {
+                thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+    if let Some(child) = child {
+        // Reaped already, or reaped now.
+        let _ = child.wait();
+    }
+    dir.remove().map_err(Into::into)
+}
+
+/// Whether the sandbox process has exited; a child of ours is reaped.
+fn gone(record: &ContainerRecord, child: Option<&mut Child>) -> bool {
+    match child {
+        Some(child) => !matches!(child.try_wait(), Ok(None)),
+        None => !record.sandbox_alive(),
+    }
+}
+
+/// SIGKILLs the sandbox process the record names, if it is still that
+/// process.
+pub fn kill_sandbox(record: &ContainerRecord) {
+    if record.sandbox_alive() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(record.sandbox_pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// The path `exec --detach` writes its monitor's pid to when no --pid-file
+/// was given: inside the container's state directory.
+pub(crate) fn private_pid_file(dir: &ContainerDir) -> PathBuf {
+    dir.path().join(format!("exec-{}.pid", std::process::id()))
+}

@@ -1,0 +1,257 @@
+//! `exec`: a new process in a running container, with this command's stdio,
+//! waited for (its status is the command's), or left running with
+//! `--detach`.
+//!
+//! The process starts from the container's own environment, directory and
+//! user, as runc's does; `--env`, `--cwd` and `--user` change them, and
+//! `--process` gives an OCI `process` object instead.
+//!
+//! `--pid-file` gets the pid of the `cordon exec` process that waits for the
+//! process, as runsc writes it (the process itself has no host pid of its
+//! own). `--detach` runs that waiting command in the background and
+//! returns once the process has started.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use cordon_actors::protocol::{ExecProcess, WireSignalTarget};
+use oci_spec::runtime::Process;
+
+use super::manage::connect;
+use super::run::{block_forwarded_signals, forward_signals};
+use super::{Globals, LifecycleError, exit_code};
+use crate::state::{self, ContainerRecord};
+
+/// What `cordon exec` was asked to run, and how.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub cwd: Option<String>,
+    /// `KEY=VALUE`, replacing the container's value of KEY.
+    pub env: Vec<String>,
+    /// `UID` or `UID:GID`.
+    pub user: Option<String>,
+    /// An OCI `process` JSON file describing the process.
+    pub process: Option<PathBuf>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub tty: bool,
+    pub command: Vec<String>,
+}
+
+/// `cordon exec`: returns the status to exit with, the process's.
+pub fn exec(globals: &Globals, id: &str, options: &ExecOptions) -> Result<u8, LifecycleError> {
+    if options.tty {
+        return Err(LifecycleError::Unsupported(
+            "-t: terminals are not supported yet".to_owned(),
+        ));
+    }
+    if options.detach {
+        return exec_detached(globals, id, options);
+    }
+    let signals = block_forwarded_signals()?;
+    let mut connected = connect(globals, id)?;
+    let process = exec_process(&connected.record, options)?;
+    let (stdin, stdout, stderr) = (io::stdin(), io::stdout(), io::stderr());
+    let stdio = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
+    let client_error = |err| LifecycleError::from_client(id, err);
+    let pid = connected.client.exec(id, process, &stdio).map_err(client_error)?;
+    forward_signals(signals, connected.dir.clone(), WireSignalTarget::Process(pid));
+    if let Some(path) = &options.pid_file {
+        state::write_pid_file(path, i32::try_from(std::process::id()).expect("pids fit i32"))?;
+    }
+    let status = connected.client.wait_pid(id, pid, true).map_err(client_error)?;
+    Ok(exit_code(status))
+}
+
+/// The process to start, from the container's defaults or `--process`, with
+/// the flags applied over them.
+fn exec_process(record: &ContainerRecord, options: &ExecOptions) -> Result<ExecProcess, LifecycleError> {
+    let defaults = &record.exec_defaults;
+    let mut process = match &options.process {
+        Some(path) => read_process_file(path)?,
+        None if options.command.is_empty() => return Err(LifecycleError::NoCommand),
+        None => ExecProcess {
+            argv: options.command.clone(),
+            env: defaults.env.clone(),
+            cwd: defaults.cwd.clone(),
+            uid: defaults.uid,
+            gid: defaults.gid,
+            additional_gids: defaults.additional_gids.clone(),
+            terminal: false,
+        },
+    };
+    if let Some(cwd) = &options.cwd {
+        process.cwd.clone_from(cwd);
+    }
+    for variable in &options.env {
+        let key = variable.split_once('=').map_or(variable.as_str(), |(key, _)| key);
+        process
+            .env
+            .retain(|existing| existing.split_once('=').map_or(existing.as_str(), |(k, _)| k) != key);
+        process.env.push(variable.clone());
+    }
+    if let Some(user) = &options.user {
+        let (uid, gid) = parse_user(user)?;
+        process.uid = uid;
+        process.gid = gid.unwrap_or(process.gid);
+        process.additional_gids.clear();
+    }
+    Ok(process)
+}
+
+/// Reads an OCI `process` object (`exec --process`).
+fn read_process_file(path: &Path) -> Result<ExecProcess, LifecycleError> {
+    let failed = |message: String| LifecycleError::ProcessFile {
+        path: path.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|err| failed(err.to_string()))?;
+    let process: Process =
+        serde_json::from_str(&text).map_err(|err| failed(format!("not an OCI process object: {err}")))?;
+    if process.terminal() == Some(true) {
+        return Err(LifecycleError::Unsupported(
+            "process.terminal: terminals are not supported yet".to_owned(),
+        ));
+    }
+    let spec = crate::spec::process_spec(&process).map_err(|source| LifecycleError::Spec {
+        what: path.display().to_string(),
+        source,
+    })?;
+    Ok(ExecProcess {
+        argv: spec.argv,
+        env: spec.env,
+        cwd: spec.cwd,
+        uid: spec.credentials.uid,
+        gid: spec.credentials.gid,
+        additional_gids: spec.credentials.additional_gids,
+        terminal: false,
+    })
+}
+
+/// `UID` or `UID:GID`, as numbers (the kernel has no user database to look
+/// names up in yet).
+fn parse_user(user: &str) -> Result<(u32, Option<u32>), LifecycleError> {
+    let invalid = || LifecycleError::User(user.to_owned());
+    let (uid, gid) = match user.split_once(':') {
+        Some((uid, gid)) => (uid, Some(gid)),
+        None => (user, None),
+    };
+    let uid = uid.parse().map_err(|_| invalid())?;
+    let gid = gid.map(|gid| gid.parse().map_err(|_| invalid())).transpose()?;
+    Ok((uid, gid))
+}
+
+/// `exec --detach`: runs `cordon exec` without it in the background, in a
+/// session of its own, and returns once that has started the process (its
+/// pid file appears) or has failed (it exits, having said why).
+fn exec_detached(globals: &Globals, id: &str, options: &ExecOptions) -> Result<u8, LifecycleError> {
+    let connected = connect(globals, id)?;
+    // Checked here, so that a bad request fails before anything starts.
+    exec_process(&connected.record, options)?;
+    let private = options.pid_file.is_none();
+    let pid_file = options
+        .pid_file
+        .clone()
+        .unwrap_or_else(|| super::create::private_pid_file(&connected.dir));
+    let mut args: Vec<OsString> = vec!["--root".into(), globals.root.path().into()];
+    args.extend(globals.boot_args.iter().cloned());
+    args.extend(["exec".into(), "--pid-file".into(), pid_file.clone().into()]);
+    if let Some(cwd) = &options.cwd {
+        args.extend(["--cwd".into(), cwd.into()]);
+    }
+    for variable in &options.env {
+        args.extend(["--env".into(), variable.into()]);
+    }
+    if let Some(user) = &options.user {
+        args.extend(["--user".into(), user.into()]);
+    }
+    if let Some(process) = &options.process {
+        args.extend(["--process".into(), process.into()]);
+    }
+    args.push(id.into());
+    args.push("--".into());
+    args.extend(options.command.iter().map(OsString::from));
+    let exe = std::env::current_exe().map_err(LifecycleError::Spawn)?;
+    let mut command = Command::new(exe);
+    command.args(&args);
+    // SAFETY: setsid is async-signal-safe and touches no memory.
+    unsafe {
+        command.pre_exec(|| match libc::setsid() {
+            -1 => Err(io::Error::last_os_error()),
+            _ => Ok(()),
+        })
+    };
+    let mut monitor = command.spawn().map_err(LifecycleError::Spawn)?;
+    loop {
+        if pid_file.exists() {
+            if private {
+                let _ = std::fs::remove_file(&pid_file);
+            }
+            return Ok(0);
+        }
+        if let Some(status) = monitor.try_wait().map_err(LifecycleError::Spawn)? {
+            // It printed its own error line; exit as it did.
+            return Ok(status.code().and_then(|code| u8::try_from(code).ok()).unwrap_or(1));
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::ExecDefaults;
+
+    fn record() -> ContainerRecord {
+        ContainerRecord {
+            id: "box".to_owned(),
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            sandbox_pid: 1,
+            sandbox_start_time: 0,
+            created: String::new(),
+            owner: String::new(),
+            annotations: Default::default(),
+            exec_defaults: ExecDefaults {
+                env: vec!["PATH=/bin".to_owned(), "HOME=/root".to_owned()],
+                cwd: "/".to_owned(),
+                uid: 0,
+                gid: 0,
+                additional_gids: vec![10],
+            },
+        }
+    }
+
+    #[test]
+    fn flags_apply_over_the_container_defaults() {
+        let options = ExecOptions {
+            cwd: Some("/tmp".to_owned()),
+            env: vec!["HOME=/home/me".to_owned(), "FOO=bar".to_owned()],
+            user: Some("1000:100".to_owned()),
+            command: vec!["id".to_owned()],
+            ..Default::default()
+        };
+        let process = exec_process(&record(), &options).expect("valid");
+        assert_eq!(process.argv, ["id"]);
+        assert_eq!(process.cwd, "/tmp");
+        assert_eq!(process.env, ["PATH=/bin", "HOME=/home/me", "FOO=bar"]);
+        assert_eq!((process.uid, process.gid), (1000, 100));
+        assert!(process.additional_gids.is_empty());
+    }
+
+    #[test]
+    fn a_command_is_needed_and_users_are_numbers() {
+        assert!(matches!(
+            exec_process(&record(), &ExecOptions::default()),
+            Err(LifecycleError::NoCommand)
+        ));
+        assert_eq!(parse_user("7").expect("valid"), (7, None));
+        assert!(matches!(parse_user("root"), Err(LifecycleError::User(_))));
+    }
+}

@@ -1,0 +1,124 @@
+//! The verbs that act on a created container: start, kill, pause, resume,
+//! wait and delete.
+
+use std::io::Write;
+
+use cordon_actors::client::Client;
+use cordon_actors::protocol::{ContainerStatus, WireSignalTarget};
+use serde_json::json;
+
+use super::create;
+use super::{Globals, LifecycleError};
+use crate::signals;
+use crate::state::{ContainerDir, ContainerRecord};
+
+/// A container's state directory, its record, and a connection to its
+/// sandbox process, which must be alive.
+pub(crate) struct Connected {
+    pub dir: ContainerDir,
+    pub record: ContainerRecord,
+    pub client: Client,
+}
+
+/// Opens the container `id` and connects to its sandbox process.
+pub(crate) fn connect(globals: &Globals, id: &str) -> Result<Connected, LifecycleError> {
+    let dir = globals.root.open(id)?;
+    let record = dir.read_record()?;
+    if !record.sandbox_alive() {
+        return Err(LifecycleError::SandboxGone { id: id.to_owned() });
+    }
+    let client = dir.connect().map_err(|err| LifecycleError::from_client(id, err))?;
+    Ok(Connected { dir, record, client })
+}
+
+/// `cordon start`: runs the created container's init.
+pub fn start(globals: &Globals, id: &str) -> Result<(), LifecycleError> {
+    let mut connected = connect(globals, id)?;
+    connected
+        .client
+        .start_root()
+        .map(drop)
+        .map_err(|err| LifecycleError::from_client(id, err))
+}
+
+/// `cordon kill ID [SIGNAL]`: to the init (default SIGTERM), or with `all`
+/// to every process of the container.
+pub fn kill(globals: &Globals, id: &str, signal: Option<&str>, all: bool) -> Result<(), LifecycleError> {
+    let signal = signal.map_or(Ok(libc::SIGTERM), signals::parse)?;
+    let mut connected = connect(globals, id)?;
+    let client = &mut connected.client;
+    let target = match all {
+        true => WireSignalTarget::AllProcesses,
+        false => match client
+            .state(id)
+            .map_err(|err| LifecycleError::from_client(id, err))?
+            .pid
+        {
+            Some(pid) => WireSignalTarget::Process(pid),
+            // Not started: the sandbox refuses with the container's state.
+            None => WireSignalTarget::Foreground,
+        },
+    };
+    client
+        .signal(id, target, signal)
+        .map_err(|err| LifecycleError::from_client(id, err))
+}
+
+/// `cordon pause`: stops every task of the container's sandbox.
+pub fn pause(globals: &Globals, id: &str) -> Result<(), LifecycleError> {
+    let mut connected = connect(globals, id)?;
+    connected
+        .client
+        .pause()
+        .map_err(|err| LifecycleError::from_client(id, err))
+}
+
+/// `cordon resume`: lets a paused container run again.
+pub fn resume(globals: &Globals, id: &str) -> Result<(), LifecycleError> {
+    let mut connected = connect(globals, id)?;
+    connected
+        .client
+        .resume()
+        .map_err(|err| LifecycleError::from_client(id, err))
+}
+
+/// `cordon wait ID [--pid N]`: waits for the init (or for process `pid`,
+/// one started by `start` or `exec`) and prints `{"id", "exitStatus"}` as
+/// runsc does; the status is the shell's (128+N for signal N). Every
+/// waiter gets the same status, and so does a wait after the exit.
+pub fn wait(globals: &Globals, id: &str, pid: Option<i32>) -> Result<(), LifecycleError> {
+    let mut connected = connect(globals, id)?;
+    let client = &mut connected.client;
+    let status = match pid {
+        Some(pid) => client.wait_pid(id, pid, false),
+        None => client.wait(id),
+    }
+    .map_err(|err| LifecycleError::from_client(id, err))?;
+    let line = json!({ "id": id, "exitStatus": status.shell_code() });
+    writeln!(std::io::stdout(), "{line}").map_err(LifecycleError::Output)
+}
+
+/// `cordon delete [--force] ID`: ends the sandbox process and removes the
+/// state directory. A running or paused container needs `force`, which
+/// kills it; a dead sandbox just leaves its directory to remove.
+pub fn delete(globals: &Globals, id: &str, force: bool) -> Result<(), LifecycleError> {
+    let dir = globals.root.open(id)?;
+    let record = match dir.read_record() {
+        Ok(record) => record,
+        // A create that died before writing its record left only this.
+        Err(crate::state::StateError::NotFound(_)) => return dir.remove().map_err(Into::into),
+        Err(err) => return Err(err.into()),
+    };
+    if record.sandbox_alive() && !force {
+        let state = dir.connect().and_then(|mut client| client.state(id));
+        if let Ok(state) = state {
+            if matches!(state.status, ContainerStatus::Running | ContainerStatus::Paused) {
+                return Err(LifecycleError::StillRunning {
+                    id: id.to_owned(),
+                    status: state.status,
+                });
+            }
+        }
+    }
+    create::destroy(dir, &record, None)
+}

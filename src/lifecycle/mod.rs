@@ -1,0 +1,125 @@
+//! The runc-compatible life-cycle verbs: each is a client of the sandbox
+//! process `create` starts (`cordon boot`), through the control socket in
+//! the container's state directory.
+//!
+//! - [`create`]: the sandbox process and the state directory; returns once
+//!   the container is created.
+//! - [`run`]: create, start, wait and delete through that same path.
+//! - [`manage`]: start, kill, pause, resume, wait, delete.
+//! - [`exec`]: a new process in a running container.
+//! - [`inspect`]: state, ps, list, events.
+//!
+//! When the sandbox process is gone, every verb says so at once (a pending
+//! request sees its connection close, a new one is refused); `state` then
+//! reports the container stopped and `delete` removes what is left.
+
+pub mod create;
+pub mod exec;
+pub mod inspect;
+pub mod manage;
+pub mod run;
+
+use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+
+use cordon_actors::ControlError;
+use cordon_actors::client::ClientError;
+use cordon_actors::protocol::ContainerStatus;
+use cordon_kernel::ExitStatus;
+
+use crate::bundle::BundleError;
+use crate::signals::UnknownSignal;
+use crate::spec::SpecError;
+use crate::state::{StateError, StateRoot};
+
+/// What every verb needs from the global flags.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub root: StateRoot,
+    /// The global flags a sandbox process is started with (logging,
+    /// platform, watchdog…), before the `boot` verb.
+    pub boot_args: Vec<OsString>,
+}
+
+/// Why a life-cycle verb failed; printed as one `cordon: ` line.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("cannot start the sandbox process: {0}")]
+    Spawn(#[source] io::Error),
+    /// What the sandbox process reported instead of being ready.
+    #[error("{0}")]
+    Boot(String),
+    #[error("the sandbox process exited before the container was created ({0})")]
+    BootDied(std::process::ExitStatus),
+    #[error("container {id:?} is {status}: stop it first, or delete it with --force")]
+    StillRunning { id: String, status: ContainerStatus },
+    #[error("container {id:?} is not running: its sandbox process is gone")]
+    SandboxGone { id: String },
+    /// The sandbox refused or failed the request.
+    #[error(transparent)]
+    Remote(ControlError),
+    #[error("container {id:?}: {source}")]
+    Control {
+        id: String,
+        #[source]
+        source: ClientError,
+    },
+    #[error(transparent)]
+    Signal(#[from] UnknownSignal),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{what}: {source}")]
+    Spec {
+        what: String,
+        #[source]
+        source: SpecError,
+    },
+    #[error("{}: {message}", path.display())]
+    ProcessFile { path: PathBuf, message: String },
+    #[error("invalid --user {0:?}: give UID or UID:GID as numbers")]
+    User(String),
+    #[error("exec needs a command, or a process file given with --process")]
+    NoCommand,
+    #[error("cannot write to standard output: {0}")]
+    Output(#[source] io::Error),
+}
+
+impl LifecycleError {
+    /// The status `cordon` exits with: what a shell reports for a program
+    /// it could not run (127 not found, 126 found but not runnable), else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            LifecycleError::Remote(ControlError::StartFailed { errno, .. }) => match *errno {
+                libc::ENOENT => 127,
+                libc::EIO => 1,
+                _ => 126,
+            },
+            _ => 1,
+        }
+    }
+
+    /// A client failure for container `id`: the sandbox's own refusal, or
+    /// its disappearance.
+    pub fn from_client(id: &str, err: ClientError) -> LifecycleError {
+        match err {
+            ClientError::Remote(err) => LifecycleError::Remote(err),
+            ClientError::Connect { .. } | ClientError::Frame(_) | ClientError::BadHandshake => {
+                LifecycleError::SandboxGone { id: id.to_owned() }
+            }
+            source => LifecycleError::Control {
+                id: id.to_owned(),
+                source,
+            },
+        }
+    }
+}
+
+/// The status a shell would show for a process that ended with `status`.
+pub fn exit_code(status: ExitStatus) -> u8 {
+    u8::try_from(status.shell_code()).expect("an exit code or 128 + a signal number fits a byte")
+}
