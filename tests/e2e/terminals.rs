@@ -142,3 +142,17 @@ fn the_init_controls_the_host_terminal() {
         run.stderr
     );
 }
+
+/// /dev/console is the init's controlling terminal; a container whose init
+/// has none (stdio are pipes here) gets ENXIO, as Linux gives for a console
+/// nobody set up.
+#[test]
+fn console_without_a_terminal_is_enxio() {
+    let spec = Spec::new(&["/bin/sh", "-c", "cat /dev/console 2>&1; echo status $?"]);
+    let bundle = Bundle::with_busybox("console", &spec);
+    bundle.link_applets(&["cat"]);
+    let out = bundle.run(&[]);
+    out.assert_code(0).assert_no_leftover();
+    assert!(out.stdout.contains("No such device or address"), "{out}");
+    assert!(out.stdout.ends_with("status 1\n"), "{out}");
+}

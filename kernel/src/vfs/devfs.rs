@@ -48,6 +48,7 @@ const NODES: &[(&str, u32, u32, u32)] = &[
     ("random", 1, 8, 0o666),
     ("urandom", 1, 9, 0o666),
     ("tty", 5, 0, 0o666),
+    ("console", 5, 1, 0o620),
     ("ptmx", 5, 2, 0o666),
 ];
 
