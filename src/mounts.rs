@@ -61,6 +61,8 @@ pub fn from_spec(mounts: &[Mount], bundle: &Path) -> Result<Vec<MountSpec>, Moun
                 "proc" => MountSource::Proc,
                 "sysfs" => MountSource::Sysfs,
                 "tmpfs" if destination == "/dev" => MountSource::Devfs,
+                // The kernel's device filesystem: the sandbox's own devices.
+                "devtmpfs" => MountSource::Devfs,
                 "tmpfs" => tmpfs(&destination, &options)?,
                 "devpts" => devpts(&destination, &options)?,
                 // POSIX message queues are ENOSYS (the first mq_open logs
@@ -200,6 +202,12 @@ mod tests {
         );
         let err = from_spec(&[mount("/dev/pts", "devpts", &["gid=tty"])], Path::new("/")).unwrap_err();
         assert_eq!(err.to_string(), "mount /dev/pts: bad option \"gid=tty\"");
+    }
+
+    #[test]
+    fn devtmpfs_is_the_sandboxs_devfs() {
+        let mounts = from_spec(&[mount("/dev", "devtmpfs", &[])], Path::new("/")).unwrap();
+        assert!(matches!(mounts[0].source, MountSource::Devfs));
     }
 
     #[test]
