@@ -281,6 +281,9 @@ pub fn remove(resolver: &Resolver, path: &[u8], directory: bool) -> Result<(), E
     if parent.dir.mount.flags.readonly {
         return Err(Errno::EROFS);
     }
+    // rmdir locks the parent, then the child: under the rename lock, so no
+    // rename holds the two the other way round.
+    let _rename_guard = directory.then(|| parent.dir.mount.rename_lock.lock().expect("rename lock poisoned"));
     let victim = entry(&parent)?;
     if parent.trailing_slash && !directory && kind_of(&victim)? != FileKind::Directory {
         return Err(Errno::ENOTDIR);
@@ -318,8 +321,11 @@ pub fn rename(
     if old.dir.mount.flags.readonly {
         return Err(Errno::EROFS);
     }
-    let _rename_guard = (!Arc::ptr_eq(&old.dir.dentry, &new.dir.dentry))
-        .then(|| old.dir.mount.rename_lock.lock().expect("rename lock poisoned"));
+    // Every rename (and rmdir) of a mount is serialized: a rename that
+    // replaces a directory locks it after its parent, as rmdir does, while
+    // a rename between directories locks two parents; one lock around all
+    // of them keeps those orders from crossing.
+    let _rename_guard = old.dir.mount.rename_lock.lock().expect("rename lock poisoned");
     let source = entry(&old)?;
     let target = match entry(&new) {
         Ok(target) => Some(target),
@@ -410,6 +416,19 @@ fn is_within(location: &Location, ancestor: &Location) -> bool {
 pub fn link(resolver: &Resolver, target: &Location, new_start: &Location, new_path: &[u8]) -> Result<(), Errno> {
     if kind_of(target)? == FileKind::Directory {
         return Err(Errno::EPERM);
+    }
+    // protected_hardlinks (on in every distribution): a user may link only
+    // a regular file it owns, or one it may read and write that is not
+    // set-user-ID or executable set-group-ID.
+    let st = target.stat()?;
+    let creds = resolver.credentials;
+    if creds.uid != 0 && st.st_uid != creds.uid {
+        let is_regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
+        let setid = st.st_mode & libc::S_ISUID != 0
+            || st.st_mode & (libc::S_ISGID | libc::S_IXGRP) == (libc::S_ISGID | libc::S_IXGRP);
+        if !is_regular || setid || check_access(&st, creds, MAY_READ | MAY_WRITE).is_err() {
+            return Err(Errno::EPERM);
+        }
     }
     let new = resolver
         .resolve_parent(new_start, new_path)
