@@ -10,8 +10,13 @@ use crate::fs::File;
 use crate::task::{Restart, Task};
 use crate::vfs::locks::{self, Owner, RangeLock};
 
-/// The identity of a file with a path (locks are on files, not pipes).
+/// The identity of a regular file or directory opened by path (locks are
+/// released when such a description closes; devices, FIFOs and pipes are
+/// refused).
 fn identity(file: &Arc<dyn File>) -> Result<(u64, u64), Errno> {
+    if !file.as_any().is_some_and(|any| any.is::<crate::vfs::OpenFile>()) {
+        return Err(Errno::EINVAL);
+    }
     let location = file.location().ok_or(Errno::EINVAL)?;
     let st = location.stat()?;
     Ok((st.st_dev, st.st_ino))
@@ -102,7 +107,7 @@ impl Flock {
         let (start, end) = match self.len {
             0 => (start, u64::MAX as i128),
             len if len > 0 => (start, i128::from(start) + i128::from(len) - 1),
-            len => (start + len, i128::from(start) - 1),
+            len => (start.checked_add(len).ok_or(Errno::EINVAL)?, i128::from(start) - 1),
         };
         if start < 0 {
             return Err(Errno::EINVAL);

@@ -168,7 +168,10 @@ fn implementation(name: &str) -> Option<(Support, Handler)> {
             transfer::splice,
         ),
         "fadvise64" => (Full, transfer::fadvise64),
-        "flock" => (Partial("files with a path; pipes and sockets are EINVAL"), lock::flock),
+        "flock" => (
+            Partial("regular files and directories; devices, FIFOs, pipes and sockets are EINVAL"),
+            lock::flock,
+        ),
         // Opening and asking about files.
         "open" => (Partial("FIFOs and sockets opened by path answer ENXIO"), open::open),
         "openat" => (Partial("FIFOs and sockets opened by path answer ENXIO"), open::openat),

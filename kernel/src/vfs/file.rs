@@ -188,6 +188,10 @@ impl File for OpenFile {
         Some(&self.location)
     }
 
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     /// Regular files and directories are always ready; epoll refuses them.
     fn pollable(&self) -> bool {
         false
