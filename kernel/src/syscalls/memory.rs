@@ -26,6 +26,10 @@ const KNOWN_MAP_FLAGS: i32 = libc::MAP_TYPE
     | libc::MAP_FIXED_NOREPLACE
     | libc::MAP_HUGE_MASK << libc::MAP_HUGE_SHIFT;
 
+/// The largest MAP_SHARED mapping of a file: its pages come out of the
+/// 1 TiB memory file, which the whole sandbox shares.
+const MAX_SHARED_FILE_MAPPING: u64 = 64 << 30;
+
 /// Implements brk(2).
 pub fn brk(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let limit = task.limit(libc::RLIMIT_DATA);
@@ -91,6 +95,14 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(Errno::ENOMEM)?;
     req.kind = VmaKind::File;
     if shared {
+        // The file's pages for the whole range are made before the mapping
+        // is: bound it first (RLIMIT_AS, and what the memory file can hold).
+        if len > limit.min(MAX_SHARED_FILE_MAPPING) {
+            return Err(Errno::ENOMEM);
+        }
+        if offset.checked_add(len).is_none_or(|end| end > i64::MAX as u64) {
+            return Err(Errno::EOVERFLOW);
+        }
         let pieces = location.inode().shared_pages(offset, len)?;
         return task.mm().map_shared(req, pieces, limit, task.space());
     }
