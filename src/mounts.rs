@@ -48,13 +48,23 @@ pub fn from_spec(mounts: &[Mount], bundle: &Path) -> Result<Vec<MountSpec>, Moun
         let is_bind = fs_type == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
         let source = if is_bind {
             let path = bundle.join(mount.source().clone().unwrap_or_default());
-            let fd = open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(|source| {
-                MountError::BindSource {
-                    destination: destination.clone(),
-                    path: path.clone(),
-                    source,
-                }
-            })?;
+            let error = |source| MountError::BindSource {
+                destination: destination.clone(),
+                path: path.clone(),
+                source,
+            };
+            // A directory is named by an O_PATH fd and opened beneath it; a
+            // regular file has no parent to be reopened from, so it is
+            // opened here for the access the mount allows.
+            let is_file = std::fs::metadata(&path)
+                .map_err(|err| error(nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))))?
+                .is_file();
+            let access = match (is_file, flags.readonly) {
+                (false, _) => OFlag::O_PATH,
+                (true, true) => OFlag::O_RDONLY | OFlag::O_NOCTTY,
+                (true, false) => OFlag::O_RDWR | OFlag::O_NOCTTY,
+            };
+            let fd = open(&path, access | OFlag::O_CLOEXEC, Mode::empty()).map_err(error)?;
             MountSource::Bind(fd)
         } else {
             match fs_type.as_str() {

@@ -150,3 +150,29 @@ fn tmpfs_mount_is_limited_to_its_size() {
         .assert_stdout("tmpfs /data tmpfs rw,relatime 0 0\nsmall written\nNo space left on device\nspace returned\n")
         .assert_no_leftover();
 }
+
+/// A single file bind-mounted (as /etc/resolv.conf is): read through, and
+/// written through when the mount is read-write; EROFS when read-only.
+#[test]
+fn single_file_bind_mounts_read_and_write() {
+    let script = "$b cat /etc/rw.conf /etc/ro.conf && echo appended >> /etc/rw.conf && \
+                  (echo x >> /etc/ro.conf) 2>&1; $b cat /etc/rw.conf";
+    let full = format!("{SCRIPT_PREFIX}{script}");
+    let spec = Spec::new(&["/bin/busybox", "sh", "-c", &full]);
+    let bundle = Bundle::with_busybox("file-bind", &spec);
+    let (rw, ro) = (bundle.path().join("rw.conf"), bundle.path().join("ro.conf"));
+    fs::write(&rw, "rw line\n").unwrap();
+    fs::write(&ro, "ro line\n").unwrap();
+    let mut config = spec.to_json();
+    let mounts = config["mounts"].as_array_mut().expect("the test spec has mounts");
+    mounts.push(json!({ "destination": "/etc/rw.conf", "type": "bind", "source": rw, "options": ["bind", "rw"] }));
+    mounts.push(json!({ "destination": "/etc/ro.conf", "type": "bind", "source": ro, "options": ["bind", "ro"] }));
+    bundle.write_config_json(&config);
+    let out = bundle.run(&[]);
+    out.assert_code(0).assert_no_leftover();
+    assert!(out.stdout.starts_with("rw line\nro line\n"), "{out}");
+    assert!(out.stdout.contains("Read-only file system"), "{out}");
+    assert!(out.stdout.ends_with("rw line\nappended\n"), "{out}");
+    assert_eq!(fs::read_to_string(&rw).unwrap(), "rw line\nappended\n");
+    assert_eq!(fs::read_to_string(&ro).unwrap(), "ro line\n");
+}

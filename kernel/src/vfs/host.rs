@@ -84,9 +84,25 @@ pub struct HostNode {
 impl HostNode {
     /// Wraps a host fd handed to the kernel (the rootfs, a bind mount
     /// source; a directory or a file, any open mode) as the root of a tree.
+    ///
+    /// A file (a single-file bind mount) has no parent to be reopened from:
+    /// it is read and written through `fd` itself, which must then be open
+    /// for reading (and writing, for a writable mount), not O_PATH.
     pub fn from_fd(fd: &OwnedFd) -> Result<Arc<HostNode>, Errno> {
         let path_fd = open_beneath_self(fd.as_raw_fd())?;
-        HostNode::new(path_fd, None)
+        let node = HostNode::new(path_fd, None)?;
+        let st = fstat(fd)?;
+        let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFREG && flags & libc::O_PATH == 0 {
+            let direct = || nix::unistd::dup(fd);
+            if flags & libc::O_ACCMODE != libc::O_WRONLY {
+                let _ = node.reader.set(direct()?);
+            }
+            if flags & libc::O_ACCMODE != libc::O_RDONLY {
+                let _ = node.writer.set(direct()?);
+            }
+        }
+        Ok(node)
     }
 
     fn new(fd: OwnedFd, origin: Option<(Arc<HostNode>, Vec<u8>)>) -> Result<Arc<HostNode>, Errno> {
@@ -143,7 +159,13 @@ impl HostNode {
             return Ok(fd);
         }
         let (parent, name) = self.origin.as_ref().ok_or(Errno::EISDIR)?;
-        let fd = open_beneath(parent.fd.as_raw_fd(), name, libc::O_RDWR)?;
+        // O_NONBLOCK: a FIFO swapped in under the name must not block the
+        // open; the identity check below then refuses it.
+        let fd = open_beneath(
+            parent.fd.as_raw_fd(),
+            name,
+            libc::O_RDWR | libc::O_NONBLOCK | libc::O_NOCTTY,
+        )?;
         let st = fstat(&fd)?;
         if (st.st_dev, st.st_ino) != self.ino {
             return Err(Errno::ESTALE);
@@ -179,8 +201,13 @@ impl HostNode {
             return Ok(fd);
         }
         let fd = match &self.origin {
-            Some((parent, name)) => open_beneath(parent.fd.as_raw_fd(), name, libc::O_RDONLY)?,
-            None => open_self(self.fd.as_raw_fd(), libc::O_RDONLY)?,
+            // O_NONBLOCK as in `writer`.
+            Some((parent, name)) => open_beneath(
+                parent.fd.as_raw_fd(),
+                name,
+                libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
+            )?,
+            None => open_self(self.fd.as_raw_fd(), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?,
         };
         let st = fstat(&fd)?;
         if (st.st_dev, st.st_ino) != self.ino {
@@ -326,8 +353,23 @@ impl Inode for HostTree {
         let dir = self.dir_fd();
         let mode = attr.mode & 0o7777;
         let made = match &node {
-            // Created with mode 0 and set below, past the host's umask.
-            super::NewNode::Regular => open_beneath(dir, name, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY).map(drop),
+            super::NewNode::Regular => {
+                // Mode and owner go through the fd the create returned: the
+                // name may already lead elsewhere (another thread renaming
+                // a hard link over it), and must not be trusted.
+                let fd = open_beneath(
+                    dir,
+                    name,
+                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NONBLOCK,
+                )?;
+                nix::sys::stat::fchmod(&fd, nix::sys::stat::Mode::from_bits_truncate(mode))?;
+                nix::unistd::fchown(
+                    &fd,
+                    Some(nix::unistd::Uid::from_raw(attr.uid)),
+                    Some(nix::unistd::Gid::from_raw(attr.gid)),
+                )?;
+                return Ok(HostTree::new(self.node.lookup_host(name)?, self.writable));
+            }
             super::NewNode::Directory => {
                 // SAFETY: mkdirat on our own directory fd with a NUL-terminated name.
                 host_result(unsafe { libc::mkdirat(dir, c.as_ptr(), mode) }.into())
@@ -346,6 +388,18 @@ impl Inode for HostTree {
         };
         made?;
         let child = self.node.lookup_host(name)?;
+        // What the name leads to now must be what was just made: of that
+        // kind, one link (two for a directory), ours; not a hard link of
+        // someone else's file swapped in by a racing rename.
+        let st = child.stat()?;
+        let expected = match node {
+            super::NewNode::Directory => (libc::S_IFDIR, 2),
+            super::NewNode::Symlink(_) => (libc::S_IFLNK, 1),
+            _ => (libc::S_IFIFO, 1),
+        };
+        if (st.st_mode & libc::S_IFMT, st.st_nlink) != expected || st.st_uid != nix::unistd::geteuid().as_raw() {
+            return Err(Errno::EEXIST);
+        }
         if !matches!(node, super::NewNode::Symlink(_)) {
             // The host's umask applied at creation; set the mode asked for.
             child.chmod(mode)?;
