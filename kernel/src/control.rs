@@ -1,22 +1,28 @@
 //! The real kernel behind the control plane: [`KernelControl`] implements
 //! [`KernelHandle`] on a [`Kernel`].
 //!
-//! What it does not do yet, and says so with [`HandleError::Unsupported`]:
-//! a second container (the kernel has one root and one PID namespace until
-//! the VFS issue gives each container its own root), and terminals as stdio
-//!.
+//! The first container created is the root container: its root must be the
+//! directory the kernel was made with, and its first process is the init
+//! (pid 1). Every later container (a subcontainer, as containerd adds the
+//! containers of a pod to its sandbox) gets its own root and mounts
+//! ([`Kernel::add_container`]) and shares the sandbox's one PID namespace:
+//! its init and every process `exec` starts get fresh pids, have their
+//! parent outside the sandbox (ppid 0) and lead a session of their own.
+//! Signals, process lists and usage are per container; pause and resume
+//! are sandbox-wide. Destroying a subcontainer kills its processes only;
+//! destroying the root container ends every container, as the end of a
+//! PID namespace's init does on Linux.
 //!
-//! Every process the control plane starts joins the sandbox's one PID
-//! namespace: the first is the init (pid 1), later ones (`exec`) get fresh
-//! pids, have their parent outside the sandbox (ppid 0) and lead a session
-//! of their own. Their container is the kernel's one container.
+//! Terminals as stdio are not supported yet ([`HandleError::Unsupported`]).
 
+use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::container::ContainerTag;
 use crate::handle::{
     ContainerId, HandleError, KernelEvent, KernelHandle, NewProcess, Pid, ProcessInfo, ProcessState, SignalTarget,
     Stdio, StuckTask, Usage,
@@ -24,30 +30,37 @@ use crate::handle::{
 use crate::kernel::{ExitStatus, Kernel, RootFs};
 use crate::signal::{self, SigInfo};
 use crate::syscalls::TABLE;
-use crate::task::{INIT_PID, Life, ProcessRole};
+use crate::task::{INIT_PID, Life, ProcessRole, ProcessSummary};
 
 /// The control plane's handle on a [`Kernel`]. See the [module](self)
 /// documentation.
 pub struct KernelControl {
     kernel: Arc<Kernel>,
-    /// The one container, once created, until destroyed.
-    container: Mutex<ContainerSlot>,
+    containers: Mutex<ContainerTable>,
     sender: Sender<KernelEvent>,
     receiver: Receiver<KernelEvent>,
 }
 
-/// Where the kernel's one container stands.
+/// The containers the control plane created and has not destroyed.
 #[derive(Debug, Default)]
-enum ContainerSlot {
-    #[default]
-    Empty,
-    Created {
-        id: ContainerId,
-        /// Whether its init has been started.
-        started: bool,
-    },
-    /// Destroyed; the kernel serves no other.
-    Destroyed(ContainerId),
+struct ContainerTable {
+    live: HashMap<ContainerId, ContainerEntry>,
+    /// Set once the root container has been created: every later one is a
+    /// subcontainer.
+    root_created: bool,
+    /// Set once the root container's init has been started.
+    root_started: bool,
+    /// Set once the root container has been destroyed: the sandbox has
+    /// ended and takes no other container.
+    root_destroyed: bool,
+}
+
+/// One live container.
+#[derive(Debug)]
+struct ContainerEntry {
+    tag: ContainerTag,
+    /// Its init's pid, once started; a start in progress holds `Some(0)`.
+    init: Option<Pid>,
 }
 
 impl KernelControl {
@@ -56,7 +69,7 @@ impl KernelControl {
         let (sender, receiver) = crossbeam_channel::unbounded();
         KernelControl {
             kernel,
-            container: Mutex::new(ContainerSlot::Empty),
+            containers: Mutex::new(ContainerTable::default()),
             sender,
             receiver,
         }
@@ -67,95 +80,142 @@ impl KernelControl {
         &self.kernel
     }
 
-    fn slot(&self) -> MutexGuard<'_, ContainerSlot> {
-        self.container.lock().expect("container slot poisoned")
+    fn table(&self) -> MutexGuard<'_, ContainerTable> {
+        self.containers.lock().expect("container table poisoned")
     }
 
-    /// Checks that `container` is the live container.
-    fn check(&self, container: &ContainerId) -> Result<(), HandleError> {
-        match &*self.slot() {
-            ContainerSlot::Created { id, .. } if id == container => Ok(()),
-            _ => Err(HandleError::NoSuchContainer(container.clone())),
-        }
+    /// The tag of the live container `container`.
+    fn tag(&self, container: &ContainerId) -> Result<ContainerTag, HandleError> {
+        self.table()
+            .live
+            .get(container)
+            .map(|entry| entry.tag)
+            .ok_or_else(|| HandleError::NoSuchContainer(container.clone()))
+    }
+
+    /// The processes of the container `tag`, live or zombie.
+    fn members(&self, tag: ContainerTag) -> Vec<ProcessSummary> {
+        let mut processes = self.kernel.tasks.summaries();
+        processes.retain(|process| process.container == tag);
+        processes
     }
 
     /// The pids a signal for `target` goes to.
     fn targets(&self, container: &ContainerId, target: SignalTarget) -> Result<Vec<Pid>, HandleError> {
+        let (tag, init) = {
+            let table = self.table();
+            let entry = table
+                .live
+                .get(container)
+                .ok_or_else(|| HandleError::NoSuchContainer(container.clone()))?;
+            (entry.tag, entry.init.filter(|&pid| pid > 0))
+        };
         let tasks = &self.kernel.tasks;
         let no_such = |pid| HandleError::NoSuchProcess {
             container: container.clone(),
             pid,
         };
-        let targets = match target {
-            SignalTarget::Process(pid) => {
-                tasks.pgid(pid).map_err(|_| no_such(pid))?;
-                vec![pid]
+        let ours = |pid: Pid| tasks.container(pid) == Some(tag);
+        match target {
+            SignalTarget::Process(pid) if ours(pid) => Ok(vec![pid]),
+            SignalTarget::Process(pid) => Err(no_such(pid)),
+            SignalTarget::ProcessGroup(pgid) => {
+                let mut group = tasks.process_group(pgid);
+                group.retain(|&pid| ours(pid));
+                if group.is_empty() {
+                    return Err(no_such(pgid));
+                }
+                Ok(group)
             }
-            SignalTarget::ProcessGroup(pgid) => tasks.process_group(pgid),
             // No terminals yet, so no foreground group: the init.
-            SignalTarget::Foreground => vec![INIT_PID],
-            SignalTarget::AllProcesses => tasks.summaries().into_iter().map(|process| process.pid).collect(),
-        };
-        match (target, targets.is_empty()) {
-            (SignalTarget::ProcessGroup(pgid), true) => Err(no_such(pgid)),
-            (SignalTarget::Foreground, _) if tasks.pgid(INIT_PID).is_err() => Err(no_such(INIT_PID)),
-            _ => Ok(targets),
+            SignalTarget::Foreground => match init {
+                Some(pid) if ours(pid) => Ok(vec![pid]),
+                _ => Err(no_such(init.unwrap_or(INIT_PID))),
+            },
+            SignalTarget::AllProcesses => Ok(self.members(tag).into_iter().map(|process| process.pid).collect()),
+        }
+    }
+
+    /// Kills every process of the container `tag` that has not ended.
+    fn kill_members(&self, tag: ContainerTag) {
+        for process in self.members(tag) {
+            if !matches!(process.life, Life::Zombie { .. }) {
+                self.kernel
+                    .tasks
+                    .exit_group(process.pid, ExitStatus::Signaled(libc::SIGKILL));
+            }
         }
     }
 }
 
-/// Whether two directory fds name the same directory.
 /// Whether `dir` is the directory whose identity is `root` (st_dev, st_ino).
 fn same_directory(dir: impl AsFd, root: (u64, u64)) -> bool {
     nix::sys::stat::fstat(dir).is_ok_and(|st| (st.st_dev, st.st_ino) == root)
 }
 
 impl KernelHandle for KernelControl {
-    /// Accepts one container, whose root must be the directory the kernel
-    /// was created with.
+    /// The first container is the root container, whose root must be the
+    /// directory the kernel was created with (its mounts too were given
+    /// then: those in `root` are ignored). Later ones get `root` with its
+    /// mounts, under a memory overlay when `root.overlay` says so.
     fn create_container(&self, container: &ContainerId, root: RootFs) -> Result<(), HandleError> {
-        let mut slot = self.slot();
-        match &*slot {
-            ContainerSlot::Created { id, .. } if id == container => {
-                return Err(HandleError::ContainerExists(container.clone()));
-            }
-            ContainerSlot::Empty => {}
-            _ => {
-                return Err(HandleError::Unsupported(
-                    "a sandbox runs one container until the VFS gives each container its own root",
-                ));
-            }
+        let mut table = self.table();
+        if table.live.contains_key(container) {
+            return Err(HandleError::ContainerExists(container.clone()));
         }
-        if !same_directory(&root.dir, self.kernel.root_identity) {
+        if table.root_destroyed {
             return Err(HandleError::Unsupported(
-                "a container's root must be the sandbox's root until the VFS gives each container its own",
+                "the sandbox has ended: its root container was destroyed",
             ));
         }
-        self.kernel.listen(container.clone(), self.sender.clone());
-        *slot = ContainerSlot::Created {
-            id: container.clone(),
-            started: false,
+        let tag = if table.root_created {
+            // Building the mounts opens host files: the table stays locked
+            // so that two creates of one id cannot both succeed.
+            self.kernel.add_container(root).map_err(HandleError::Start)?
+        } else {
+            if !same_directory(&root.dir, self.kernel.root_identity) {
+                return Err(HandleError::Unsupported(
+                    "the root container's root must be the directory the sandbox was created with",
+                ));
+            }
+            self.kernel.listen(self.sender.clone());
+            table.root_created = true;
+            ContainerTag::ROOT
         };
+        self.kernel.name_container(tag, container.clone());
+        table.live.insert(container.clone(), ContainerEntry { tag, init: None });
         Ok(())
     }
 
     fn destroy_container(&self, container: &ContainerId) -> Result<(), HandleError> {
-        {
-            let mut slot = self.slot();
-            match &*slot {
-                ContainerSlot::Created { id, .. } if id == container => {}
-                _ => return Err(HandleError::NoSuchContainer(container.clone())),
+        let tag = {
+            let mut table = self.table();
+            let entry = table
+                .live
+                .remove(container)
+                .ok_or_else(|| HandleError::NoSuchContainer(container.clone()))?;
+            if entry.tag == ContainerTag::ROOT {
+                table.root_destroyed = true;
             }
-            *slot = ContainerSlot::Destroyed(container.clone());
-        }
-        let tasks = &self.kernel.tasks;
-        for process in tasks.summaries() {
-            if !matches!(process.life, Life::Zombie { .. }) {
-                tasks.exit_group(process.pid, ExitStatus::Signaled(libc::SIGKILL));
+            entry.tag
+        };
+        if tag == ContainerTag::ROOT {
+            // The init's end ends the PID namespace: every container goes.
+            for process in self.kernel.tasks.summaries() {
+                if !matches!(process.life, Life::Zombie { .. }) {
+                    self.kernel
+                        .tasks
+                        .exit_group(process.pid, ExitStatus::Signaled(libc::SIGKILL));
+                }
             }
+            // A paused sandbox must let its tasks go to their end.
+            self.kernel.set_frozen(false);
+        } else {
+            self.kill_members(tag);
+            // Exits still in flight are reported under the name, which
+            // goes with the table entry.
+            self.kernel.remove_container(tag);
         }
-        // A paused sandbox must let its tasks go to their end.
-        self.kernel.set_frozen(false);
         Ok(())
     }
 
@@ -166,26 +226,52 @@ impl KernelHandle for KernelControl {
                 return Err(HandleError::Unsupported("terminals are not supported yet"));
             }
         };
-        let role = {
-            let mut slot = self.slot();
-            match &mut *slot {
-                ContainerSlot::Created { id, started } if id == container => {
-                    let role = if *started { ProcessRole::Exec } else { ProcessRole::Init };
-                    *started = true;
-                    role
-                }
-                _ => return Err(HandleError::NoSuchContainer(container.clone())),
+        let (tag, role, first) = {
+            let mut table = self.table();
+            let root_started = table.root_started;
+            let entry = table
+                .live
+                .get_mut(container)
+                .ok_or_else(|| HandleError::NoSuchContainer(container.clone()))?;
+            let first = entry.init.is_none();
+            let role = if entry.tag == ContainerTag::ROOT && first {
+                ProcessRole::Init
+            } else if !root_started {
+                // Pid 1 belongs to the root container's init.
+                return Err(HandleError::Unsupported(
+                    "start the sandbox's root container before the containers it holds",
+                ));
+            } else {
+                ProcessRole::Exec
+            };
+            if first {
+                // A start in progress: a second one gets an exec.
+                entry.init = Some(0);
             }
+            let tag = entry.tag;
+            if role == ProcessRole::Init {
+                table.root_started = true;
+            }
+            (tag, role, first)
         };
-        match self.kernel.start_process(process.spec, stdio, role) {
+        let started = self.kernel.start_process(process.spec, stdio, role, tag);
+        let mut table = self.table();
+        if role == ProcessRole::Init && started.is_err() {
+            // The init never ran: a later start may try again.
+            table.root_started = false;
+        }
+        let entry = table.live.get_mut(container);
+        match started {
             // The task thread runs on; its end is reported as an event.
-            Ok(handle) => Ok(handle.pid()),
+            Ok(handle) => {
+                if let (true, Some(entry)) = (first, entry) {
+                    entry.init = Some(handle.pid());
+                }
+                Ok(handle.pid())
+            }
             Err(err) => {
-                if role == ProcessRole::Init {
-                    // The init never ran: a later start may try again.
-                    if let ContainerSlot::Created { started, .. } = &mut *self.slot() {
-                        *started = false;
-                    }
+                if let (true, Some(entry)) = (first, entry) {
+                    entry.init = None;
                 }
                 Err(HandleError::Start(err))
             }
@@ -196,7 +282,6 @@ impl KernelHandle for KernelControl {
     /// (pid_namespaces(7)): the init only gets signals it handles, except
     /// SIGKILL, which always kills.
     fn signal(&self, container: &ContainerId, target: SignalTarget, signo: i32) -> Result<(), HandleError> {
-        self.check(container)?;
         if signo != 0 && !signal::valid(signo) {
             return Err(HandleError::InvalidSignal(signo));
         }
@@ -219,12 +304,10 @@ impl KernelHandle for KernelControl {
     }
 
     fn processes(&self, container: &ContainerId) -> Result<Vec<ProcessInfo>, HandleError> {
-        self.check(container)?;
+        let tag = self.tag(container)?;
         let frozen = self.kernel.is_frozen();
         Ok(self
-            .kernel
-            .tasks
-            .summaries()
+            .members(tag)
             .into_iter()
             .map(|process| ProcessInfo {
                 pid: process.pid,
@@ -253,36 +336,45 @@ impl KernelHandle for KernelControl {
         self.kernel.set_frozen(false);
     }
 
+    /// CPU time of the container's processes, their reaped children's, and
+    /// (for the root container) of every process reaped without a parent
+    /// in the sandbox; the memory is the whole sandbox's.
     fn usage(&self, container: &ContainerId) -> Result<Usage, HandleError> {
-        self.check(container)?;
+        let tag = self.tag(container)?;
         let tasks = &self.kernel.tasks;
-        let live = tasks
-            .summaries()
+        let members = self.members(tag);
+        let live = members
             .iter()
             .filter(|process| !matches!(process.life, Life::Zombie { .. }))
             .count();
+        let cpu_time = match tag {
+            ContainerTag::ROOT => tasks.total_cpu(),
+            _ => members
+                .iter()
+                .map(|process| tasks.process_cpu(process.pid) + tasks.children_cpu(process.pid))
+                .sum(),
+        };
         Ok(Usage {
-            cpu_time: tasks.total_cpu(),
+            cpu_time,
             memory_bytes: self.kernel.memory_file.resident_bytes(),
             processes: u32::try_from(live).unwrap_or(u32::MAX),
         })
     }
 
     fn stuck_tasks(&self, threshold: Duration) -> Vec<StuckTask> {
-        let container = match &*self.slot() {
-            ContainerSlot::Created { id, .. } | ContainerSlot::Destroyed(id) => id.clone(),
-            ContainerSlot::Empty => return Vec::new(),
-        };
         let mut stuck: Vec<StuckTask> = self
             .kernel
             .tasks
             .syscalls_longer_than(threshold)
             .into_iter()
-            .map(|call| StuckTask {
-                container: container.clone(),
-                tid: call.tid,
-                syscall: TABLE.get(call.number).map_or("unknown", |entry| entry.name),
-                duration: call.duration,
+            .filter_map(|call| {
+                let container = self.kernel.containers.get(call.container)?.name.get()?.clone();
+                Some(StuckTask {
+                    container,
+                    tid: call.tid,
+                    syscall: TABLE.get(call.number).map_or("unknown", |entry| entry.name),
+                    duration: call.duration,
+                })
             })
             .collect();
         stuck.sort_by_key(|task| std::cmp::Reverse(task.duration));
@@ -502,21 +594,169 @@ mod tests {
         assert_eq!(exit_of(&events, init), ExitStatus::Exited(0));
     }
 
+    /// A directory holding only a static busybox, for a subcontainer's
+    /// root; removed when dropped.
+    struct BusyboxRoot(std::path::PathBuf);
+
+    impl BusyboxRoot {
+        fn new(name: &str) -> BusyboxRoot {
+            let dir = std::env::temp_dir().join(format!("cordon-control-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(dir.join("bin")).expect("the root's /bin");
+            std::fs::copy(BUSYBOX, dir.join("bin/busybox")).expect("busybox copies");
+            std::fs::write(dir.join("marker"), "subcontainer\n").expect("the marker");
+            BusyboxRoot(dir)
+        }
+
+        fn root(&self) -> RootFs {
+            let dir = nix::fcntl::open(
+                &self.0,
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .expect("the root opens");
+            RootFs {
+                dir,
+                readonly: false,
+                overlay: true,
+                mounts: Vec::new(),
+            }
+        }
+    }
+
+    impl Drop for BusyboxRoot {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// What `args` printed on stdout and how it ended, run in `container`.
+    fn output_of(
+        control: &KernelControl,
+        events: &Receiver<KernelEvent>,
+        container: &ContainerId,
+        args: &[&str],
+    ) -> (String, ExitStatus) {
+        let (mut read, write) = std::io::pipe().expect("a pipe");
+        let write: OwnedFd = write.into();
+        let stdio = [dev_null(), write, dev_null()];
+        let pid = control
+            .create_process(container, busybox(args, stdio))
+            .expect("the process starts");
+        let status = exit_of(events, pid);
+        let mut output = String::new();
+        read.read_to_string(&mut output).expect("the output");
+        (output, status)
+    }
+
     #[test]
-    fn one_container_per_kernel() {
-        let (control, id) = control();
+    fn subcontainers_have_their_own_root_and_processes() {
+        let (control, root) = control();
+        let events = control.events();
+        let sub_root = BusyboxRoot::new("sub");
+        let sub = ContainerId("sub".to_owned());
+        control.create_container(&sub, sub_root.root()).expect("a subcontainer");
         assert!(matches!(
-            control.create_container(&id, open_root()),
+            control.create_container(&sub, sub_root.root()),
             Err(HandleError::ContainerExists(_))
         ));
+        // Pid 1 is the root container's init's.
         assert!(matches!(
-            control.create_container(&ContainerId("other".to_owned()), open_root()),
+            control.create_process(&sub, busybox(&["true"], quiet())),
             Err(HandleError::Unsupported(_))
         ));
+        let init = control
+            .create_process(&root, busybox(&["sleep", "30"], quiet()))
+            .expect("the root init starts");
+        assert_eq!(init, INIT_PID);
+
+        let sub_init = control
+            .create_process(&sub, busybox(&["sleep", "30"], quiet()))
+            .expect("the subcontainer's init starts");
+        assert!(sub_init > INIT_PID, "{sub_init}");
+        // Its root is its own directory: the marker is there, the host's
+        // /etc is not.
+        let (listed, status) = output_of(&control, &events, &sub, &["sh", "-c", "/bin/busybox cat /marker; /bin/busybox ls /etc"]);
+        assert_eq!((listed.as_str(), status), ("subcontainer\n", ExitStatus::Exited(1)));
+        let (host, _) = output_of(&control, &events, &root, &["cat", "/etc/hostname"]);
+        assert!(!host.is_empty(), "the root container sees the host's root");
+        // Writes stay in the subcontainer's overlay.
+        let (_, status) = output_of(&control, &events, &sub, &["sh", "-c", "echo new > /marker"]);
+        assert_eq!(status, ExitStatus::Exited(0));
+        assert_eq!(
+            std::fs::read_to_string(sub_root.0.join("marker")).expect("marker"),
+            "subcontainer\n"
+        );
+
+        let pids =
+            |id: &ContainerId| -> Vec<Pid> { control.processes(id).expect("lists").iter().map(|p| p.pid).collect() };
+        assert_eq!(pids(&root), [INIT_PID]);
+        assert_eq!(pids(&sub), [sub_init]);
+        // A container's signals stay in it.
         assert!(matches!(
-            control.processes(&ContainerId("other".to_owned())),
-            Err(HandleError::NoSuchContainer(_))
+            control.signal(&root, SignalTarget::Process(sub_init), libc::SIGKILL),
+            Err(HandleError::NoSuchProcess { .. })
         ));
+        control
+            .signal(&sub, SignalTarget::AllProcesses, libc::SIGKILL)
+            .expect("SIGKILL to the subcontainer");
+        assert_eq!(exit_of(&events, sub_init), ExitStatus::Signaled(libc::SIGKILL));
+        assert_eq!(pids(&root), [INIT_PID], "the root container runs on");
+
+        // Destroying the subcontainer leaves the root container running.
+        let second = control
+            .create_process(&sub, busybox(&["sleep", "30"], quiet()))
+            .expect("an exec into the subcontainer");
+        control.destroy_container(&sub).expect("destroyed");
+        assert_eq!(exit_of(&events, second), ExitStatus::Signaled(libc::SIGKILL));
+        assert!(matches!(control.processes(&sub), Err(HandleError::NoSuchContainer(_))));
+        assert_eq!(pids(&root), [INIT_PID]);
+
+        // The root container's end is the sandbox's.
+        let other = ContainerId("other".to_owned());
+        control
+            .create_container(&other, sub_root.root())
+            .expect("another subcontainer");
+        let other_init = control
+            .create_process(&other, busybox(&["sleep", "30"], quiet()))
+            .expect("its init starts");
+        control
+            .destroy_container(&root)
+            .expect("the root container is destroyed");
+        // In either order.
+        let mut ended = std::collections::BTreeMap::new();
+        while ended.len() < 2 {
+            match events.recv_timeout(Duration::from_secs(20)).expect("the exits") {
+                KernelEvent::ProcessExited { pid, status, .. } => ended.insert(pid, status),
+                _ => continue,
+            };
+        }
+        let killed = ExitStatus::Signaled(libc::SIGKILL);
+        assert_eq!(ended, [(INIT_PID, killed), (other_init, killed)].into());
+        assert!(matches!(
+            control.create_container(&ContainerId("late".to_owned()), sub_root.root()),
+            Err(HandleError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn the_root_container_must_be_the_kernels_root() {
+        let config = KernelConfig {
+            hostname: "test".to_owned(),
+            platform: PlatformKind::Ptrace,
+            pin_cpu: false,
+            strace: false,
+        };
+        let control = KernelControl::new(Kernel::new(config, open_root()).expect("the kernel boots"));
+        let elsewhere = BusyboxRoot::new("elsewhere");
+        assert!(matches!(
+            control.create_container(&ContainerId("root".to_owned()), elsewhere.root()),
+            Err(HandleError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn a_refused_terminal_leaves_the_init_to_start() {
+        let (control, id) = control();
         let terminal = NewProcess {
             stdio: Stdio::Terminal(dev_null()),
             ..busybox(&["true"], quiet())
@@ -532,9 +772,5 @@ mod tests {
         assert_eq!(init, INIT_PID);
         assert_eq!(exit_of(&events, init), ExitStatus::Exited(0));
         control.destroy_container(&id).expect("destroyed");
-        assert!(matches!(
-            control.create_container(&id, open_root()),
-            Err(HandleError::Unsupported(_))
-        ));
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crossbeam_channel::Sender;
 
+use crate::container::{Container, ContainerTag, Containers};
 use crate::handle::{ContainerId, KernelEvent};
 use crate::limits::ResourceLimits;
 use crate::loader::{self, LoadError};
@@ -116,6 +117,8 @@ pub enum KernelError {
     TaskVanished,
     #[error("no process id is free in the sandbox")]
     PidsExhausted,
+    #[error("the container is gone")]
+    NoSuchContainer,
 }
 
 impl KernelError {
@@ -130,8 +133,9 @@ impl KernelError {
 pub struct Kernel {
     pub(crate) config: KernelConfig,
     pub(crate) memory_file: Arc<MemoryFile>,
-    /// The container's mounts.
-    pub(crate) mounts: MountNamespace,
+    /// The containers and their mounts; the first is the one the kernel was
+    /// created with.
+    pub(crate) containers: Containers,
     /// (st_dev, st_ino) of the root directory the kernel was made with.
     pub(crate) root_identity: (u64, u64),
     /// System-call numbers already reported as unimplemented, so each is
@@ -157,11 +161,9 @@ pub struct Kernel {
     events: OnceLock<EventSink>,
 }
 
-/// The channel kernel events go out on, and the container they concern
-/// (one per kernel today).
+/// The channel kernel events go out on.
 #[derive(Debug)]
 pub(crate) struct EventSink {
-    pub container: ContainerId,
     pub sender: Sender<KernelEvent>,
 }
 
@@ -177,10 +179,13 @@ impl Kernel {
             .map(|st| (st.st_dev, st.st_ino))
             .map_err(KernelError::Root)?;
         let mounts = MountNamespace::new(&memory_file, &root.dir, root.overlay, flags).map_err(KernelError::Root)?;
+        let containers = Containers::default();
+        let tag = containers.add(Container::new(mounts));
+        debug_assert_eq!(tag, ContainerTag::ROOT);
         let kernel = Arc::new(Kernel {
             config,
             memory_file: Arc::clone(&memory_file),
-            mounts,
+            containers,
             root_identity,
             reported_unimplemented: Mutex::new(HashSet::new()),
             tasks: TaskSet::default(),
@@ -192,15 +197,70 @@ impl Kernel {
             frozen: AtomicBool::new(false),
             events: OnceLock::new(),
         });
-        let weak = Arc::downgrade(&kernel);
-        for spec in root.mounts {
+        kernel.mount_all(&kernel.root_container().mounts, root.mounts)?;
+        Ok(kernel)
+    }
+
+    /// Mounts `specs` in order in `mounts`.
+    fn mount_all(self: &Arc<Self>, mounts: &MountNamespace, specs: Vec<MountSpec>) -> Result<(), KernelError> {
+        let weak = Arc::downgrade(self);
+        for spec in specs {
             let destination = spec.destination.clone();
-            kernel
-                .mounts
-                .mount(spec, &memory_file, &weak, kernel.cpus)
+            mounts
+                .mount(spec, &self.memory_file, &weak, self.cpus)
                 .map_err(|errno| KernelError::Mount { destination, errno })?;
         }
-        Ok(kernel)
+        Ok(())
+    }
+
+    /// Adds a container with its own root and mounts to the sandbox; its
+    /// processes are started with [`Kernel::start_process`] under the tag
+    /// returned.
+    pub fn add_container(self: &Arc<Self>, root: RootFs) -> Result<ContainerTag, KernelError> {
+        let flags = MountFlags {
+            readonly: root.readonly,
+            ..MountFlags::default()
+        };
+        let mounts =
+            MountNamespace::new(&self.memory_file, &root.dir, root.overlay, flags).map_err(KernelError::Root)?;
+        self.mount_all(&mounts, root.mounts)?;
+        Ok(self.containers.add(Container::new(mounts)))
+    }
+
+    /// Forgets a container added with [`Kernel::add_container`] once its
+    /// last process has ended (the exits of the processes left are still
+    /// reported). Its processes are not touched.
+    pub fn remove_container(&self, tag: ContainerTag) {
+        if tag != ContainerTag::ROOT {
+            self.containers.retire(tag);
+            self.containers.sweep(|tag| self.tasks.has_members(tag));
+        }
+    }
+
+    /// Gives the container `tag` its control-plane name, which events about
+    /// it carry. A container is named once; false if it was named already
+    /// or is gone.
+    pub fn name_container(&self, tag: ContainerTag, name: ContainerId) -> bool {
+        self.containers
+            .get(tag)
+            .is_some_and(|container| container.name.set(name).is_ok())
+    }
+
+    /// The container the kernel was created with.
+    pub(crate) fn root_container(&self) -> Arc<Container> {
+        self.containers
+            .get(ContainerTag::ROOT)
+            .expect("the root container lives as long as the kernel")
+    }
+
+    /// The container of process `pid`: its own while it exists, else the
+    /// root container (whose mounts a process of a removed container would
+    /// otherwise lack).
+    pub(crate) fn container_of(&self, pid: i32) -> Arc<Container> {
+        self.tasks
+            .container(pid)
+            .and_then(|tag| self.containers.get(tag))
+            .unwrap_or_else(|| self.root_container())
     }
 
     pub fn config(&self) -> &KernelConfig {
@@ -224,27 +284,38 @@ impl Kernel {
         }
     }
 
-    /// Starts reporting events on `sender`, for `container`. The first
-    /// listener stays for the kernel's life; false if there was one.
-    pub(crate) fn listen(&self, container: ContainerId, sender: Sender<KernelEvent>) -> bool {
-        self.events.set(EventSink { container, sender }).is_ok()
+    /// Starts reporting events on `sender`. The first listener stays for
+    /// the kernel's life; false if there was one.
+    pub(crate) fn listen(&self, sender: Sender<KernelEvent>) -> bool {
+        self.events.set(EventSink { sender }).is_ok()
     }
 
-    /// Sends the event `make` builds for the listening container, if any.
-    pub(crate) fn report(&self, make: impl FnOnce(ContainerId) -> KernelEvent) {
-        if let Some(sink) = self.events.get() {
-            // The receiver lives as long as the control plane; after it is
-            // gone, nobody needs the news.
-            let _ = sink.sender.send(make(sink.container.clone()));
-        }
+    /// Sends the event `make` builds for the container `tag`, if someone
+    /// listens and the container has a name.
+    pub(crate) fn report(&self, tag: ContainerTag, make: impl FnOnce(ContainerId) -> KernelEvent) {
+        let Some(sink) = self.events.get() else {
+            return;
+        };
+        let Some(name) = self
+            .containers
+            .get(tag)
+            .and_then(|container| container.name.get().cloned())
+        else {
+            return;
+        };
+        // The receiver lives as long as the control plane; after it is
+        // gone, nobody needs the news.
+        let _ = sink.sender.send(make(name));
     }
 
     /// Process `pid` has ended: a zombie no process in the sandbox will
     /// reap (the init, an exec'd process, children of a dead init) is
     /// reaped here, and the control plane hears of the exit.
     pub(crate) fn process_ended(&self, pid: i32, status: ExitStatus) {
+        let tag = self.tasks.container(pid).unwrap_or_default();
         self.tasks.reap_orphan(pid);
-        self.report(|container| KernelEvent::ProcessExited { container, pid, status });
+        self.report(tag, |container| KernelEvent::ProcessExited { container, pid, status });
+        self.containers.sweep(|tag| self.tasks.has_members(tag));
     }
 
     /// Starts the container's init process on a new task thread.
@@ -254,21 +325,23 @@ impl Kernel {
     /// running.
     /// `stdio` are host fds that become the application's fds 0, 1 and 2.
     pub fn start_init(self: &Arc<Self>, spec: ProcessSpec, stdio: [OwnedFd; 3]) -> Result<ProcessHandle, KernelError> {
-        self.start_process(spec, stdio, ProcessRole::Init)
+        self.start_process(spec, stdio, ProcessRole::Init, ContainerTag::ROOT)
     }
 
-    /// Starts a process from outside the sandbox on a new task thread: the
-    /// init, or (once the init runs) a process `exec` adds, which gets a
-    /// fresh pid. Returns once the executable is loaded, as
-    /// [`Kernel::start_init`] does.
+    /// Starts a process from outside the sandbox on a new task thread, in
+    /// container `tag`: the init, or (once the init runs) a process `exec`
+    /// or a subcontainer adds, which gets a fresh pid. Returns once the
+    /// executable is loaded, as [`Kernel::start_init`] does.
     pub fn start_process(
         self: &Arc<Self>,
         spec: ProcessSpec,
         stdio: [OwnedFd; 3],
         role: ProcessRole,
+        tag: ContainerTag,
     ) -> Result<ProcessHandle, KernelError> {
-        let root = self.mounts.root();
-        let cwd = self
+        let container = self.containers.get(tag).ok_or(KernelError::NoSuchContainer)?;
+        let root = container.mounts.root();
+        let cwd = container
             .mounts
             .working_directory(&spec.cwd)
             .map_err(|errno| KernelError::Cwd {
@@ -303,6 +376,7 @@ impl Kernel {
                         root,
                         cwd,
                         role,
+                        container: tag,
                     },
                     started_tx,
                 )

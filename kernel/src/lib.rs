@@ -7,6 +7,7 @@
 //! [`control::KernelControl`], its [`handle::KernelHandle`].
 
 pub mod arch;
+pub mod container;
 pub mod control;
 pub mod entropy;
 pub mod errno;

@@ -96,7 +96,8 @@ fn report_unimplemented(task: &Task, entry: Option<&SyscallEntry>, args: &Syscal
         return;
     }
     let name = entry.map_or("unknown", |entry| entry.name);
-    task.kernel.report(|container| KernelEvent::UnimplementedSyscall {
+    let tag = task.kernel.tasks.container(task.pid).unwrap_or_default();
+    task.kernel.report(tag, |container| KernelEvent::UnimplementedSyscall {
         container,
         pid: task.pid,
         number: args.number,

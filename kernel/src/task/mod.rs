@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use crate::arch::Registers;
+use crate::container::ContainerTag;
 use crate::fs::FdTable;
 use crate::kernel::{Credentials, ExitStatus, Kernel, KernelError, ProcessSpec};
 use crate::limits::ResourceLimits;
@@ -116,6 +117,7 @@ pub struct TaskStart {
     pub root: Location,
     pub cwd: Location,
     pub role: ProcessRole,
+    pub container: ContainerTag,
 }
 
 /// Where a process started from outside the sandbox stands in its PID
@@ -818,6 +820,7 @@ fn new_process_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, Kerne
         root,
         cwd,
         role,
+        container,
     } = start;
     let context = platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file)?;
     let mut mm = MemoryManager::new(Arc::clone(&kernel.memory_file));
@@ -843,7 +846,7 @@ fn new_process_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, Kerne
         ProcessRole::Init => (INIT_PID, kernel.tasks.create_init(spec.credentials.uid)),
         ProcessRole::Exec => kernel
             .tasks
-            .create_orphan(spec.credentials.uid)
+            .create_orphan(spec.credentials.uid, container)
             .map_err(|_| KernelError::PidsExhausted)?,
     };
     if let Some(terminal) = terminal {

@@ -14,6 +14,7 @@ use nix::errno::Errno;
 use super::syscall_clock::SyscallClock;
 use super::view::{ProcessImage, ProcessSnapshot, TaskView, ThreadSnapshot};
 use super::waker::{WaitQueue, Waker};
+use crate::container::ContainerTag;
 use crate::kernel::ExitStatus;
 use crate::platform::ThreadHandle;
 use crate::signal::{
@@ -89,6 +90,8 @@ pub struct ProcessEntry {
     pub comm: String,
     /// The controlling terminal (inherited by fork, dropped by setsid).
     pub ctty: Option<Arc<dyn Terminal>>,
+    /// The container the process belongs to, inherited at fork.
+    pub container: ContainerTag,
     /// When the process was created, on the wall clock (`ps`).
     pub created: SystemTime,
 }
@@ -159,6 +162,7 @@ impl ProcessEntry {
             parent_death_signal: 0,
             exited_threads_cpu: Duration::ZERO,
             group_exit: None,
+            container: ContainerTag::ROOT,
             signal_queue: Arc::new(WaitQueue::default()),
             started: Instant::now(),
             image: None,
@@ -369,6 +373,7 @@ impl TaskSet {
         entry.oom_score_adj = caller.oom_score_adj;
         entry.comm = caller.comm.clone();
         entry.ctty = caller.ctty.clone();
+        entry.container = caller.container;
         let pid = Self::allocate_pid(&mut inner)?;
         entry.threads.insert(pid);
         let thread = ThreadEntry::new(pid);
@@ -1502,6 +1507,7 @@ pub struct ProcessSummary {
     /// as anyone outside can tell).
     pub in_kernel: bool,
     pub started: SystemTime,
+    pub container: ContainerTag,
 }
 
 /// A thread inside a system call, as the watchdog sees it.
@@ -1510,6 +1516,7 @@ pub struct SyscallInProgress {
     pub tid: i32,
     pub number: u64,
     pub duration: Duration,
+    pub container: ContainerTag,
 }
 
 /// What the control plane asks of the task set: processes started from
@@ -1518,10 +1525,11 @@ impl TaskSet {
     /// Registers a process started by the control plane inside the running
     /// sandbox (`exec`): its parent is outside the sandbox (ppid 0, as for
     /// the init) and it leads a session and process group of its own.
-    pub fn create_orphan(&self, uid: u32) -> Result<(i32, Arc<Waker>), Errno> {
+    pub fn create_orphan(&self, uid: u32, container: ContainerTag) -> Result<(i32, Arc<Waker>), Errno> {
         let mut inner = self.lock();
         let pid = Self::allocate_pid(&mut inner)?;
         let mut entry = ProcessEntry::new(0, pid, pid, uid, 0, SignalActions::default());
+        entry.container = container;
         entry.threads.insert(pid);
         let thread = ThreadEntry::new(pid);
         let waker = Arc::clone(&thread.waker);
@@ -1587,8 +1595,19 @@ impl TaskSet {
                     .filter_map(|tid| inner.threads.get(tid))
                     .all(|thread| thread.syscall.current().is_some()),
                 started: entry.created,
+                container: entry.container,
             })
             .collect()
+    }
+
+    /// Whether any process (a zombie too) belongs to container `tag`.
+    pub fn has_members(&self, tag: ContainerTag) -> bool {
+        self.lock().processes.values().any(|entry| entry.container == tag)
+    }
+
+    /// The container of process `pid`, while it is known.
+    pub fn container(&self, pid: i32) -> Option<ContainerTag> {
+        self.lock().processes.get(&pid).map(|entry| entry.container)
     }
 
     /// The processes of process group `pgid`.
@@ -1598,12 +1617,22 @@ impl TaskSet {
 
     /// Threads serving one system call for longer than `threshold`.
     pub fn syscalls_longer_than(&self, threshold: Duration) -> Vec<SyscallInProgress> {
-        self.lock()
+        let inner = self.lock();
+        inner
             .threads
             .iter()
             .filter_map(|(&tid, thread)| {
                 let (number, duration) = thread.syscall.current()?;
-                (duration > threshold).then_some(SyscallInProgress { tid, number, duration })
+                let container = inner
+                    .processes
+                    .get(&thread.tgid)
+                    .map_or(ContainerTag::ROOT, |process| process.container);
+                (duration > threshold).then_some(SyscallInProgress {
+                    tid,
+                    number,
+                    duration,
+                    container,
+                })
             })
             .collect()
     }

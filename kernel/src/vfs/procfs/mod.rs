@@ -70,7 +70,7 @@ impl Caller {
             // Not a task thread (the kernel itself): root, from the top.
             None => Caller {
                 credentials: Credentials::default(),
-                root: kernel.mounts.root(),
+                root: kernel.root_container().mounts.root(),
             },
         }
     }

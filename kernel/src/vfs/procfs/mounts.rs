@@ -25,7 +25,7 @@ fn options(flags: &MountFlags) -> String {
 /// /proc/PID/mounts (fstab format).
 pub(super) fn mounts(target: &Target) -> Result<Vec<u8>, Errno> {
     let mut text = String::new();
-    for (mount, path) in target.kernel.mounts.mounts() {
+    for (mount, path) in target.kernel.container_of(target.process.pid).mounts.mounts() {
         text.push_str(&format!(
             "{} {path} {} {} 0 0\n",
             mount.source,
@@ -42,7 +42,7 @@ pub(super) fn mounts(target: &Target) -> Result<Vec<u8>, Errno> {
 /// no one sees.
 pub(super) fn mountinfo(target: &Target) -> Result<Vec<u8>, Errno> {
     let mut text = String::new();
-    for (mount, path) in target.kernel.mounts.mounts() {
+    for (mount, path) in target.kernel.container_of(target.process.pid).mounts.mounts() {
         let parent = mount.mountpoint().map_or(0, |point| point.mount.id);
         let dev = mount.root.inode().stat().map_or(0, |st| st.st_dev);
         let superblock = if mount.flags.readonly { "ro" } else { "rw" };
