@@ -129,6 +129,7 @@ fn serve(
     let listener = UnixListener::from(inherited(LISTENER_FD)?);
     let mut config = bundle::load(bundle)?;
     config.root.overlay = options.overlay;
+    let overlay = options.overlay;
     let stdio = crate::run::inherit_stdio()?;
     let container_root = RootFs {
         dir: config.root.dir.try_clone().map_err(BootError::RootFd)?,
@@ -166,7 +167,7 @@ fn serve(
             listener,
             sandbox.clone(),
             ControllerConfig::default(),
-            Arc::new(BundleResolver),
+            Arc::new(BundleResolver { overlay }),
         )
         .map_err(BootError::Serve)?;
         if options.seccomp {
@@ -186,8 +187,11 @@ fn serve(
     })
 }
 
-/// Turns `CreateSubcontainer` requests into containers from their OCI spec.
-struct BundleResolver;
+/// Turns `CreateSubcontainer` requests into containers from their OCI spec;
+/// a subcontainer's root is under a memory overlay when the sandbox's is.
+struct BundleResolver {
+    overlay: bool,
+}
 
 impl SpecResolver for BundleResolver {
     fn resolve(&self, request: SubcontainerRequest) -> Result<ContainerSpec, String> {
@@ -195,12 +199,14 @@ impl SpecResolver for BundleResolver {
             serde_json::from_str(&request.spec_json).map_err(|err| format!("the spec is not valid: {err}"))?;
         let process = crate::spec::process_config(&spec).map_err(|err| err.to_string())?;
         let readonly = spec.root().as_ref().and_then(|root| root.readonly()).unwrap_or(false);
+        let mounts = crate::mounts::from_spec(spec.mounts().as_deref().unwrap_or_default(), Path::new(&request.bundle))
+            .map_err(|err| err.to_string())?;
         Ok(ContainerSpec {
             root: RootFs {
                 dir: request.root,
                 readonly,
-                overlay: true,
-                mounts: Vec::new(),
+                overlay: self.overlay,
+                mounts,
             },
             init: NewProcess {
                 spec: process,

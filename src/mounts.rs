@@ -3,8 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use cordon_kernel::vfs::{DevptsOptions, MountFlags, MountSource, MountSpec};
-use nix::fcntl::{OFlag, open};
-use nix::sys::stat::Mode;
+use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, openat2};
 use oci_spec::runtime::Mount;
 use tracing::debug;
 
@@ -64,7 +63,11 @@ pub fn from_spec(mounts: &[Mount], bundle: &Path) -> Result<Vec<MountSpec>, Moun
                 (true, true) => OFlag::O_RDONLY | OFlag::O_NOCTTY,
                 (true, false) => OFlag::O_RDWR | OFlag::O_NOCTTY,
             };
-            let fd = open(&path, access | OFlag::O_CLOEXEC, Mode::empty()).map_err(error)?;
+            // openat2, not open: a sandbox process confined by its seccomp
+            // filter opens a subcontainer's bind sources, and the filter
+            // refuses open and openat.
+            let how = OpenHow::new().flags(access | OFlag::O_CLOEXEC);
+            let fd = openat2(AT_FDCWD, &path, how).map_err(error)?;
             MountSource::Bind(fd)
         } else {
             match fs_type.as_str() {

@@ -76,6 +76,10 @@ pub struct ContainerRecord {
     pub annotations: BTreeMap<String, String>,
     /// What a process `exec` starts gets unless told otherwise.
     pub exec_defaults: ExecDefaults,
+    /// For a subcontainer: the id of the container whose sandbox process
+    /// serves it (the pod's sandbox). None for a sandbox's own container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_id: Option<String>,
 }
 
 /// The init's environment, directory and user, which `exec` starts from
@@ -249,6 +253,15 @@ impl ContainerDir {
         Ok(listener)
     }
 
+    /// Makes this directory's control socket a symbolic link to the one of
+    /// `sandbox`, a container in the same state root whose sandbox process
+    /// serves this one: every verb then connects as it does for a sandbox.
+    pub fn link_socket(&self, sandbox: &ContainerDir) -> Result<(), StateError> {
+        let path = self.path.join(SOCKET_FILE);
+        let target = Path::new("..").join(&sandbox.id).join(SOCKET_FILE);
+        std::os::unix::fs::symlink(&target, &path).map_err(io_error(&path))
+    }
+
     /// Connects to the sandbox's control socket.
     pub fn connect(&self) -> Result<Client, ClientError> {
         with_socket_address(&self.path, |address| Ok(Client::connect(address))).unwrap_or_else(|source| {
@@ -365,6 +378,7 @@ mod tests {
             owner: "root".to_owned(),
             annotations: BTreeMap::from([("a".to_owned(), "b".to_owned())]),
             exec_defaults: ExecDefaults::default(),
+            sandbox_id: None,
         }
     }
 

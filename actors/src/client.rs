@@ -124,6 +124,43 @@ impl Client {
         self.pid(&Request::StartRoot, &[], "start")
     }
 
+    /// Creates a subcontainer in the running sandbox from its OCI spec
+    /// (JSON text); `fds` are its rootfs directory, then three stdio fds or
+    /// one terminal when `terminal` is set.
+    pub fn create_subcontainer(
+        &mut self,
+        id: &str,
+        bundle: &str,
+        spec_json: String,
+        terminal: bool,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<(), ClientError> {
+        let request = Request::CreateSubcontainer {
+            id: id.to_owned(),
+            bundle: bundle.to_owned(),
+            spec_json,
+            terminal,
+        };
+        match self.call(&request, fds)? {
+            Reply::Done => Ok(()),
+            reply => Err(ClientError::UnexpectedReply {
+                request: "create",
+                reply,
+            }),
+        }
+    }
+
+    /// Starts a created subcontainer's init.
+    pub fn start_subcontainer(&mut self, id: &str) -> Result<i32, ClientError> {
+        self.pid(&Request::StartSubcontainer { id: id.to_owned() }, &[], "start")
+    }
+
+    /// Kills what runs in a subcontainer and frees what the sandbox held
+    /// for it; the sandbox's other containers go on.
+    pub fn destroy_subcontainer(&mut self, id: &str) -> Result<(), ClientError> {
+        self.done(&Request::DestroySubcontainer { id: id.to_owned() }, "delete")
+    }
+
     /// Waits for the container's init to exit.
     pub fn wait(&mut self, id: &str) -> Result<ExitStatus, ClientError> {
         self.exit(&Request::Wait { id: id.to_owned() }, "wait")

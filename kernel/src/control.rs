@@ -675,7 +675,12 @@ mod tests {
         assert!(sub_init > INIT_PID, "{sub_init}");
         // Its root is its own directory: the marker is there, the host's
         // /etc is not.
-        let (listed, status) = output_of(&control, &events, &sub, &["sh", "-c", "/bin/busybox cat /marker; /bin/busybox ls /etc"]);
+        let (listed, status) = output_of(
+            &control,
+            &events,
+            &sub,
+            &["sh", "-c", "/bin/busybox cat /marker; /bin/busybox ls /etc"],
+        );
         assert_eq!((listed.as_str(), status), ("subcontainer\n", ExitStatus::Exited(1)));
         let (host, _) = output_of(&control, &events, &root, &["cat", "/etc/hostname"]);
         assert!(!host.is_empty(), "the root container sees the host's root");

@@ -55,9 +55,33 @@ pub fn create(
             "--console-socket: terminals are not supported yet".to_owned(),
         ));
     }
+    let loaded = bundle::open(bundle)?;
+    let annotations = loaded
+        .spec
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    if let Some(sandbox) = super::subcontainer::sandbox_of(&annotations) {
+        let sandbox = sandbox.to_owned();
+        return super::subcontainer::create(globals, id, bundle, loaded, &sandbox, pid_file);
+    }
+    drop(loaded);
     // The sandbox process is reparented when this command exits; it
     // serves the container until `delete`.
     create_sandbox(globals, id, bundle, pid_file, Tether::Detached).map(drop)
+}
+
+/// What `exec` starts from in a container whose init is `process`.
+pub(crate) fn exec_defaults(process: &cordon_kernel::ProcessSpec) -> ExecDefaults {
+    ExecDefaults {
+        env: process.env.clone(),
+        cwd: process.cwd.clone(),
+        uid: process.credentials.uid,
+        gid: process.credentials.gid,
+        additional_gids: process.credentials.additional_gids.clone(),
+    }
 }
 
 /// Creates the container `id` from `bundle` in a new sandbox process.
@@ -74,14 +98,7 @@ pub fn create_sandbox(
         path: bundle.to_owned(),
         source,
     })?;
-    let process = &loaded.config.process;
-    let exec_defaults = ExecDefaults {
-        env: process.env.clone(),
-        cwd: process.cwd.clone(),
-        uid: process.credentials.uid,
-        gid: process.credentials.gid,
-        additional_gids: process.credentials.additional_gids.clone(),
-    };
+    let exec_defaults = exec_defaults(&loaded.config.process);
     if loaded.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) {
         warn!(
             container = id,
@@ -119,6 +136,7 @@ pub fn create_sandbox(
         owner: owner_name(),
         annotations,
         exec_defaults,
+        sandbox_id: None,
     };
     let recorded = dir
         .write_record(&record)

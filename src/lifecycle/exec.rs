@@ -225,6 +225,7 @@ mod tests {
                 gid: 0,
                 additional_gids: vec![10],
             },
+            sandbox_id: None,
         }
     }
 

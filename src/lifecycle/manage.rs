@@ -34,11 +34,13 @@ pub(crate) fn connect(globals: &Globals, id: &str) -> Result<Connected, Lifecycl
 /// `cordon start`: runs the created container's init.
 pub fn start(globals: &Globals, id: &str) -> Result<(), LifecycleError> {
     let mut connected = connect(globals, id)?;
-    connected
-        .client
-        .start_root()
-        .map(drop)
-        .map_err(|err| LifecycleError::from_client(id, err))
+    let client = &mut connected.client;
+    match connected.record.sandbox_id {
+        Some(_) => client.start_subcontainer(id),
+        None => client.start_root(),
+    }
+    .map(drop)
+    .map_err(|err| LifecycleError::from_client(id, err))
 }
 
 /// `cordon kill ID [SIGNAL]`: to the init (default SIGTERM), or with `all`
@@ -120,5 +122,8 @@ pub fn delete(globals: &Globals, id: &str, force: bool) -> Result<(), LifecycleE
             }
         }
     }
-    create::destroy(dir, &record, None)
+    match record.sandbox_id {
+        Some(_) => super::subcontainer::destroy(dir, &record),
+        None => create::destroy(dir, &record, None),
+    }
 }

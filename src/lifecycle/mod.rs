@@ -18,6 +18,7 @@ pub mod exec;
 pub mod inspect;
 pub mod manage;
 pub mod run;
+pub mod subcontainer;
 
 use std::ffi::OsString;
 use std::io;

@@ -105,6 +105,25 @@ impl Container {
         Container { bundle, root, output }
     }
 
+    /// A container of `sandbox`'s pod, as containerd's CRI plugin creates
+    /// one: its own busybox bundle and root, the annotations naming the
+    /// sandbox, and the sandbox's state root.
+    fn in_pod(test: &str, args: &[&str], sandbox: &Container) -> Container {
+        let bundle = Bundle::with_busybox(test, &Spec::new(args));
+        let mut config = Spec::new(args).to_json();
+        config["annotations"] = serde_json::json!({
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.sandbox-id": sandbox.id(),
+        });
+        bundle.write_config_json(&config);
+        let output = bundle.path().join("container-output");
+        Container {
+            bundle,
+            root: sandbox.root.clone(),
+            output,
+        }
+    }
+
     fn id(&self) -> &str {
         self.bundle.id()
     }
@@ -576,4 +595,106 @@ fn run_forwards_host_signals_to_the_container() {
     out.assert_code(5)
         .assert_stdout("ready\ngot TERM\n")
         .assert_no_leftover();
+}
+
+/// Containers of one pod: a sandbox container, and containers created in
+/// its sandbox process with their own roots (the annotations containerd
+/// sets), each with its own processes, exec, wait, signals and delete.
+#[test]
+fn a_pod_runs_containers_with_their_own_roots_in_one_sandbox() {
+    let pod = Container::new("pod-sandbox", &["/bin/busybox", "sleep", "1000"]);
+    fs::write(pod.bundle.rootfs().join("marker"), "the sandbox\n").expect("the sandbox's marker");
+    pod.create(&[]);
+    pod.cordon(&["start", pod.id()]).success();
+
+    let app = Container::in_pod("pod-app", &["/bin/busybox", "sleep", "1000"], &pod);
+    fs::write(app.bundle.rootfs().join("marker"), "the app\n").expect("the app's marker");
+    // A bind mount, opened by the sandbox process under its seccomp filter.
+    let shared = app.bundle.path().join("shared");
+    fs::create_dir_all(&shared).expect("the shared directory");
+    fs::write(shared.join("note"), "bound\n").expect("the shared note");
+    let mut config: Value =
+        serde_json::from_str(&fs::read_to_string(app.bundle.path().join("config.json")).expect("config.json"))
+            .expect("JSON");
+    config["mounts"]
+        .as_array_mut()
+        .expect("mounts")
+        .push(serde_json::json!({
+            "destination": "/shared", "type": "bind", "source": "shared", "options": ["rbind", "ro"],
+        }));
+    app.bundle.write_config_json(&config);
+    app.create(&[]);
+    assert_eq!(app.status(), "created");
+    // One sandbox process serves both.
+    assert_eq!(app.sandbox_pid(), pod.sandbox_pid());
+    app.cordon(&["start", app.id()]).success();
+    assert_eq!(app.status(), "running");
+
+    // Each sees its own root.
+    let ran = app.cordon(&["exec", app.id(), "/bin/busybox", "cat", "/marker"]);
+    assert_eq!(ran.success().stdout, "the app\n", "{ran:#?}");
+    let ran = pod.cordon(&["exec", pod.id(), "/bin/busybox", "cat", "/marker"]);
+    assert_eq!(ran.success().stdout, "the sandbox\n", "{ran:#?}");
+    let ran = app.cordon(&["exec", app.id(), "/bin/busybox", "cat", "/shared/note"]);
+    assert_eq!(ran.success().stdout, "bound\n", "{ran:#?}");
+    let ran = app.cordon(&["exec", app.id(), "/bin/busybox", "sh", "-c", "exit 4"]);
+    assert_eq!(ran.code, Some(4), "{ran:#?}");
+
+    // Each lists only its own processes.
+    let ps = |container: &Container| -> Vec<i64> {
+        let listed = container
+            .cordon(&["ps", "--format", "json", container.id()])
+            .success()
+            .json();
+        listed
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|p| p.as_i64().expect("a pid"))
+            .collect()
+    };
+    let pod_pids = ps(&pod);
+    let app_pids = ps(&app);
+    assert_eq!(pod_pids, [1], "the sandbox's init is pid 1");
+    assert_eq!(app_pids.len(), 1, "{app_pids:?}");
+    assert_ne!(app_pids, pod_pids);
+
+    // Another container that exits on its own: wait gets its status.
+    let short = Container::in_pod("pod-short", &["/bin/busybox", "sh", "-c", "exit 5"], &pod);
+    short.create(&[]);
+    short.cordon(&["start", short.id()]).success();
+    let waited = short.cordon(&["wait", short.id()]).success().json();
+    assert_eq!(waited["exitStatus"], 5, "{waited}");
+    assert_eq!(short.status(), "stopped");
+    short.cordon(&["delete", short.id()]).success();
+    short.cordon(&["state", short.id()]).fails_with("does not exist");
+
+    // Killing and deleting one container leaves the sandbox running.
+    let waiter = app.spawn(&["wait", app.id()]);
+    app.cordon(&["delete", app.id()]).fails_with("stop it first");
+    app.cordon(&["kill", app.id(), "KILL"]).success();
+    assert_eq!(waiter.finish().success().json()["exitStatus"], 137);
+    app.cordon(&["delete", app.id()]).success();
+    assert!(!app.state_dir().exists());
+    assert_eq!(pod.status(), "running");
+    let ran = pod.cordon(&["exec", pod.id(), "/bin/busybox", "echo", "still here"]);
+    assert_eq!(ran.success().stdout, "still here\n", "{ran:#?}");
+
+    // A container of a sandbox that is gone: stopped, and delete cleans up.
+    let late = Container::in_pod("pod-late", &["/bin/busybox", "sleep", "1000"], &pod);
+    late.create(&[]);
+    late.cordon(&["start", late.id()]).success();
+    let sandbox = pod.sandbox_pid();
+    pod.cordon(&["delete", "--force", pod.id()]).success();
+    assert_gone(sandbox);
+    assert_eq!(late.status(), "stopped");
+    late.cordon(&["delete", late.id()]).success();
+    assert!(!late.state_dir().exists());
+
+    // A container naming no live sandbox is refused, leaving nothing.
+    let orphan = Container::in_pod("pod-orphan", &["/bin/busybox", "true"], &pod);
+    let mut args: Vec<&OsStr> = vec!["create".as_ref(), "--bundle".as_ref(), orphan.bundle.path().as_os_str()];
+    args.push(orphan.id().as_ref());
+    orphan.cordon(&args).fails_with("does not exist");
+    assert!(!orphan.state_dir().exists());
 }
