@@ -336,9 +336,9 @@ impl KernelHandle for KernelControl {
         self.kernel.set_frozen(false);
     }
 
-    /// CPU time of the container's processes, their reaped children's, and
-    /// (for the root container) of every process reaped without a parent
-    /// in the sandbox; the memory is the whole sandbox's.
+    /// CPU time of a subcontainer's processes and their reaped children;
+    /// the root container, like a pod's sandbox container, reports the
+    /// whole sandbox's. The memory is the whole sandbox's.
     fn usage(&self, container: &ContainerId) -> Result<Usage, HandleError> {
         let tag = self.tag(container)?;
         let tasks = &self.kernel.tasks;
