@@ -3,8 +3,10 @@
 //!
 //! What it does not do yet, and says so with [`HandleError::Unsupported`]:
 //! a second container (the kernel has one root and one PID namespace until
-//! the VFS issue gives each container its own root), and terminals as stdio
-//!.
+//! the VFS issue gives each container its own root).
+//!
+//! A process given a terminal ([`Stdio::Terminal`]) has it as fds 0, 1 and
+//! 2 and, leading its own session, as its controlling terminal.
 //!
 //! Every process the control plane starts joins the sandbox's one PID
 //! namespace: the first is the init (pid 1), later ones (`exec`) get fresh
@@ -21,10 +23,10 @@ use crate::handle::{
     ContainerId, HandleError, KernelEvent, KernelHandle, NewProcess, Pid, ProcessInfo, ProcessState, SignalTarget,
     Stdio, StuckTask, Usage,
 };
-use crate::kernel::{ExitStatus, Kernel, RootFs};
+use crate::kernel::{ExitStatus, Kernel, KernelError, RootFs};
 use crate::signal::{self, SigInfo};
 use crate::syscalls::TABLE;
-use crate::task::{INIT_PID, Life, ProcessRole};
+use crate::task::{INIT_PID, Life, ProcessRole, TaskSet};
 
 /// The control plane's handle on a [`Kernel`]. See the [module](self)
 /// documentation.
@@ -92,8 +94,7 @@ impl KernelControl {
                 vec![pid]
             }
             SignalTarget::ProcessGroup(pgid) => tasks.process_group(pgid),
-            // No terminals yet, so no foreground group: the init.
-            SignalTarget::Foreground => vec![INIT_PID],
+            SignalTarget::Foreground => foreground(tasks),
             SignalTarget::AllProcesses => tasks.summaries().into_iter().map(|process| process.pid).collect(),
         };
         match (target, targets.is_empty()) {
@@ -104,7 +105,44 @@ impl KernelControl {
     }
 }
 
-/// Whether two directory fds name the same directory.
+/// Where a signal for the container's foreground goes: the foreground
+/// process group of the init's controlling terminal, else the init.
+///
+/// That group is the one cordon's job-control bookkeeping records (what
+/// TIOCGPGRP answers inside the sandbox), also for a host terminal: the
+/// host's own tcgetpgrp on it names a host process group (cordon's, or
+/// none for a pty the CLI made), which means nothing in the sandbox. When
+/// the recorded group has no process left (a shell moved a job to the
+/// foreground and the job is gone), the init gets the signal, so that a
+/// forwarded ^C is never lost.
+fn foreground(tasks: &TaskSet) -> Vec<Pid> {
+    let group = tasks
+        .controlling_terminal(INIT_PID)
+        .and_then(|terminal| terminal.control().lock().foreground)
+        .map(|pgid| tasks.process_group(pgid))
+        .unwrap_or_default();
+    match group.is_empty() {
+        true => vec![INIT_PID],
+        false => group,
+    }
+}
+
+/// The host fds that become a new process's fds 0, 1 and 2: a terminal is
+/// all three.
+fn stdio_fds(stdio: Stdio) -> Result<[OwnedFd; 3], HandleError> {
+    match stdio {
+        Stdio::Fds(fds) => Ok(fds),
+        Stdio::Terminal(terminal) => {
+            let dup = || {
+                terminal
+                    .try_clone()
+                    .map_err(|err| HandleError::Start(KernelError::Stdio(err)))
+            };
+            Ok([dup()?, dup()?, terminal])
+        }
+    }
+}
+
 /// Whether `dir` is the directory whose identity is `root` (st_dev, st_ino).
 fn same_directory(dir: impl AsFd, root: (u64, u64)) -> bool {
     nix::sys::stat::fstat(dir).is_ok_and(|st| (st.st_dev, st.st_ino) == root)
@@ -160,12 +198,7 @@ impl KernelHandle for KernelControl {
     }
 
     fn create_process(&self, container: &ContainerId, process: NewProcess) -> Result<Pid, HandleError> {
-        let stdio: [OwnedFd; 3] = match process.stdio {
-            Stdio::Fds(fds) => fds,
-            Stdio::Terminal(_) => {
-                return Err(HandleError::Unsupported("terminals are not supported yet"));
-            }
-        };
+        let stdio = stdio_fds(process.stdio)?;
         let role = {
             let mut slot = self.slot();
             match &mut *slot {
@@ -502,6 +535,54 @@ mod tests {
         assert_eq!(exit_of(&events, init), ExitStatus::Exited(0));
     }
 
+    /// A host pty's replica as the init's terminal: fds 0, 1 and 2, named
+    /// /dev/console, its controlling terminal; a signal for the foreground
+    /// goes to the group job control put there, not to the init.
+    #[test]
+    fn a_terminal_is_stdio_and_its_foreground_gets_the_signals() {
+        let (control, id) = control();
+        let events = control.events();
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let script = "test -t 0 && test -t 1 && test -t 2 && echo on a tty; /bin/busybox tty; \
+                      set -m; /bin/sleep 30; echo not reached";
+        let init = NewProcess {
+            stdio: Stdio::Terminal(pty.slave),
+            ..busybox(&["sh", "-c", script], quiet())
+        };
+        let init = control.create_process(&id, init).expect("the init starts");
+        let mut master = std::fs::File::from(pty.master);
+        let screen = std::thread::spawn(move || {
+            let mut screen = Vec::new();
+            let mut buf = [0; 1024];
+            // EIO once the last replica is closed.
+            while let Ok(n @ 1..) = master.read(&mut buf) {
+                screen.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&screen).replace("\r\n", "\n")
+        });
+        // The sleep runs as the foreground job, in a group of its own: its
+        // shell child made it the foreground before running it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let sleeping = |process: &ProcessInfo| process.command == "sleep";
+        while !control.processes(&id).expect("lists").iter().any(sleeping) {
+            assert!(Instant::now() < deadline, "the shell never started its job");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        control
+            .signal(&id, SignalTarget::Foreground, libc::SIGINT)
+            .expect("SIGINT is sent");
+        // Had the init been sent the SIGINT, it would have ignored it (it
+        // has no handler) and the sleep would have run its 30 s. A
+        // non-interactive ash whose foreground job dies of SIGINT ends
+        // too, with 128 + SIGINT.
+        let status = exit_of(&events, init);
+        let screen = screen.join().expect("the screen reader");
+        assert_eq!(
+            (status, screen.as_str()),
+            (ExitStatus::Exited(130), "on a tty\n/dev/console\n")
+        );
+    }
+
     #[test]
     fn one_container_per_kernel() {
         let (control, id) = control();
@@ -517,20 +598,6 @@ mod tests {
             control.processes(&ContainerId("other".to_owned())),
             Err(HandleError::NoSuchContainer(_))
         ));
-        let terminal = NewProcess {
-            stdio: Stdio::Terminal(dev_null()),
-            ..busybox(&["true"], quiet())
-        };
-        assert!(matches!(
-            control.create_process(&id, terminal),
-            Err(HandleError::Unsupported(_))
-        ));
-        let events = control.events();
-        let init = control
-            .create_process(&id, busybox(&["true"], quiet()))
-            .expect("a refused terminal leaves the init to start");
-        assert_eq!(init, INIT_PID);
-        assert_eq!(exit_of(&events, init), ExitStatus::Exited(0));
         control.destroy_container(&id).expect("destroyed");
         assert!(matches!(
             control.create_container(&id, open_root()),
