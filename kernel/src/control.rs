@@ -94,7 +94,11 @@ impl KernelControl {
                 vec![pid]
             }
             SignalTarget::ProcessGroup(pgid) => tasks.process_group(pgid),
-            SignalTarget::Foreground => foreground(tasks),
+            SignalTarget::Foreground => foreground(tasks, INIT_PID),
+            SignalTarget::ForegroundOf(pid) => {
+                tasks.pgid(pid).map_err(|_| no_such(pid))?;
+                foreground(tasks, pid)
+            }
             SignalTarget::AllProcesses => tasks.summaries().into_iter().map(|process| process.pid).collect(),
         };
         match (target, targets.is_empty()) {
@@ -105,24 +109,25 @@ impl KernelControl {
     }
 }
 
-/// Where a signal for the container's foreground goes: the foreground
-/// process group of the init's controlling terminal, else the init.
+/// Where a signal for the foreground of `leader` (the init, an exec'd
+/// process) goes: the foreground process group of its controlling
+/// terminal, else `leader` itself.
 ///
 /// That group is the one cordon's job-control bookkeeping records (what
 /// TIOCGPGRP answers inside the sandbox), also for a host terminal: the
 /// host's own tcgetpgrp on it names a host process group (cordon's, or
 /// none for a pty the CLI made), which means nothing in the sandbox. When
 /// the recorded group has no process left (a shell moved a job to the
-/// foreground and the job is gone), the init gets the signal, so that a
+/// foreground and the job is gone), `leader` gets the signal, so that a
 /// forwarded ^C is never lost.
-fn foreground(tasks: &TaskSet) -> Vec<Pid> {
+fn foreground(tasks: &TaskSet, leader: Pid) -> Vec<Pid> {
     let group = tasks
-        .controlling_terminal(INIT_PID)
+        .controlling_terminal(leader)
         .and_then(|terminal| terminal.control().lock().foreground)
         .map(|pgid| tasks.process_group(pgid))
         .unwrap_or_default();
     match group.is_empty() {
-        true => vec![INIT_PID],
+        true => vec![leader],
         false => group,
     }
 }
