@@ -32,6 +32,7 @@ use crate::bundle::BundleError;
 use crate::signals::UnknownSignal;
 use crate::spec::SpecError;
 use crate::state::{StateError, StateRoot};
+use crate::terminal::TerminalError;
 
 /// What every verb needs from the global flags.
 #[derive(Debug, Clone)]
@@ -71,8 +72,6 @@ pub enum LifecycleError {
     },
     #[error(transparent)]
     Signal(#[from] UnknownSignal),
-    #[error("{0}")]
-    Unsupported(String),
     #[error("{what}: {source}")]
     Spec {
         what: String,
@@ -87,6 +86,16 @@ pub enum LifecycleError {
     NoCommand,
     #[error("cannot write to standard output: {0}")]
     Output(#[source] io::Error),
+    #[error("cannot give the process a terminal when {command} detaches without --console-socket")]
+    TerminalNeedsConsoleSocket { command: &'static str },
+    #[error("cannot use --console-socket unless {command} detaches and the process has a terminal")]
+    UnusedConsoleSocket { command: &'static str },
+    #[error(transparent)]
+    Terminal(#[from] TerminalError),
+    /// A detached exec with a terminal whose waiting command failed; it
+    /// wrote why on the terminal.
+    #[error("the detached exec failed (status {code}); its terminal shows why")]
+    DetachedExec { code: u8 },
 }
 
 impl LifecycleError {
@@ -99,6 +108,7 @@ impl LifecycleError {
                 libc::EIO => 1,
                 _ => 126,
             },
+            LifecycleError::DetachedExec { code } => *code,
             _ => 1,
         }
     }
@@ -116,6 +126,24 @@ impl LifecycleError {
                 source,
             },
         }
+    }
+}
+
+/// runc's rule for terminals (`checkTerminal` in its utils_linux.go): a
+/// command that detaches (`create`, `run --detach`, `exec --detach`)
+/// cannot serve a process's terminal itself, so it needs a console socket
+/// to send the terminal's master to; a console socket is for that case
+/// only.
+pub(crate) fn check_console_socket(
+    command: &'static str,
+    detach: bool,
+    terminal: bool,
+    console_socket: Option<&std::path::Path>,
+) -> Result<(), LifecycleError> {
+    match (detach && terminal, console_socket.is_some()) {
+        (true, false) => Err(LifecycleError::TerminalNeedsConsoleSocket { command }),
+        (false, true) => Err(LifecycleError::UnusedConsoleSocket { command }),
+        _ => Ok(()),
     }
 }
 
