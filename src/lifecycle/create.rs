@@ -68,6 +68,25 @@ pub enum BootStdio {
     /// The replica of a pty this command made for the init's terminal:
     /// the sandbox process's fds 0, 1 and 2 and its controlling terminal.
     Terminal(OwnedFd),
+    /// Like `Terminal`, for a pty made once the container's id is taken,
+    /// whose master goes to the console socket at this path.
+    ConsoleSocket(PathBuf),
+}
+
+impl BootStdio {
+    /// The init's terminal the sandbox process gets, if it gets one:
+    /// for a console socket, a pty is made now and its master sent.
+    fn into_terminal(self) -> Result<Option<OwnedFd>, LifecycleError> {
+        match self {
+            BootStdio::Inherit => Ok(None),
+            BootStdio::Terminal(replica) => Ok(Some(replica)),
+            BootStdio::ConsoleSocket(path) => {
+                let pty = Pty::open()?;
+                crate::terminal::send_console(&path, pty.master.as_fd())?;
+                Ok(Some(pty.replica))
+            }
+        }
+    }
 }
 
 /// The sandbox process's stdio for a command that detaches (`create`, `run
@@ -80,12 +99,7 @@ pub fn console_stdio(
     console_socket: Option<&Path>,
 ) -> Result<BootStdio, LifecycleError> {
     super::check_console_socket(command, true, terminal, console_socket)?;
-    let Some(path) = console_socket else {
-        return Ok(BootStdio::Inherit);
-    };
-    let pty = Pty::open()?;
-    crate::terminal::send_console(path, pty.master.as_fd())?;
-    Ok(BootStdio::Terminal(pty.replica))
+    Ok(console_socket.map_or(BootStdio::Inherit, |path| BootStdio::ConsoleSocket(path.to_owned())))
 }
 
 /// Creates the container `id` from `bundle` (`loaded` from it) in a new
@@ -122,7 +136,9 @@ pub fn create_sandbox(
     drop(loaded.config);
 
     let dir = globals.root.create(id)?;
-    let started = start_sandbox_process(globals, &dir, &bundle, tether, stdio);
+    let started = stdio
+        .into_terminal()
+        .and_then(|terminal| start_sandbox_process(globals, &dir, &bundle, tether, terminal));
     let mut sandbox = match started {
         Ok(sandbox) => sandbox,
         Err(err) => {
@@ -172,14 +188,14 @@ fn start_sandbox_process(
     dir: &ContainerDir,
     bundle: &Path,
     tether: Tether,
-    stdio: BootStdio,
+    terminal: Option<OwnedFd>,
 ) -> Result<Child, LifecycleError> {
     let listener = dir.bind()?;
     let (ready_read, ready_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| spawn_error(errno.into()))?;
     let fds = BootFds {
         listener: listener.as_fd(),
         ready: ready_write.as_fd(),
-        stdio,
+        terminal,
     };
     let mut sandbox = spawn_boot(globals, dir.id(), bundle, fds, tether).map_err(spawn_error)?;
     // Only the sandbox process holds these now: its death closes both.
@@ -205,14 +221,20 @@ fn spawn_error(err: std::io::Error) -> LifecycleError {
 struct BootFds<'a> {
     listener: BorrowedFd<'a>,
     ready: BorrowedFd<'a>,
-    stdio: BootStdio,
+    /// The replica of the init's terminal, if this command made it: the
+    /// sandbox process's stdio and controlling terminal.
+    terminal: Option<OwnedFd>,
 }
 
 /// Spawns `cordon [global flags] boot --bundle B ID` with the listener at
 /// fd 3 and the ready pipe at fd 4, in a session of its own (whose
 /// controlling terminal is the init's terminal, if this command made it).
 fn spawn_boot(globals: &Globals, id: &str, bundle: &Path, fds: BootFds<'_>, tether: Tether) -> std::io::Result<Child> {
-    let BootFds { listener, ready, stdio } = fds;
+    let BootFds {
+        listener,
+        ready,
+        terminal,
+    } = fds;
     let exe = std::env::current_exe()?;
     // Above 4, so that the child's dup2s onto 3 and 4 cannot overwrite one
     // with the other.
@@ -232,9 +254,9 @@ fn spawn_boot(globals: &Globals, id: &str, bundle: &Path, fds: BootFds<'_>, teth
         .arg("--bundle")
         .arg(bundle)
         .arg(id);
-    let terminal = match stdio {
-        BootStdio::Inherit => false,
-        BootStdio::Terminal(replica) => {
+    let terminal = match terminal {
+        None => false,
+        Some(replica) => {
             command
                 .stdin(replica.try_clone()?)
                 .stdout(replica.try_clone()?)
