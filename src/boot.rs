@@ -9,11 +9,14 @@
 //! the socket until a `Shutdown` request, and exits.
 //!
 //! Its own stdio are the container's: the init gets duplicates of fds 0, 1
-//! and 2.
+//! and 2. When the spec asks for a terminal (`process.terminal`), its stdin
+//! is that terminal, which becomes all three of the init's: a pty `create`
+//! or `run` made (then also this process's controlling terminal, see
+//! `crate::terminal`), or the terminal `run` was started in.
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::Arc;
@@ -73,6 +76,8 @@ pub enum BootError {
     Run(#[from] RunError),
     #[error(transparent)]
     Kernel(#[from] KernelError),
+    #[error("process.terminal is set but the sandbox process's stdin is not a terminal")]
+    NoTerminal,
     #[error("cannot duplicate the root filesystem's fd: {0}")]
     RootFd(#[source] std::io::Error),
     #[error("cannot start the actor system: {0}")]
@@ -95,6 +100,22 @@ fn inherited(fd: RawFd) -> Result<OwnedFd, BootError> {
     // SAFETY: `fd` is open (checked above) and nothing else in this process
     // owns it: `create` put it there for this process alone.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The init's terminal: a duplicate of this process's stdin, which must be
+/// one.
+fn terminal_stdin() -> Result<OwnedFd, BootError> {
+    let stdin = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|source| RunError::Stdio {
+            stream: "standard input",
+            source,
+        })?;
+    match crate::terminal::is_terminal(&stdin) {
+        true => Ok(stdin),
+        false => Err(BootError::NoTerminal),
+    }
 }
 
 /// Runs the sandbox process of container `id` from the bundle in `bundle`.
@@ -130,7 +151,10 @@ fn serve(
     let mut config = bundle::load(bundle)?;
     config.root.overlay = options.overlay;
     let overlay = options.overlay;
-    let stdio = crate::run::inherit_stdio()?;
+    let stdio = match config.terminal {
+        true => Stdio::Terminal(terminal_stdin()?),
+        false => Stdio::Fds(crate::run::inherit_stdio()?),
+    };
     let container_root = RootFs {
         dir: config.root.dir.try_clone().map_err(BootError::RootFd)?,
         readonly: config.root.readonly,
@@ -157,7 +181,7 @@ fn serve(
         root: container_root,
         init: NewProcess {
             spec: config.process,
-            stdio: Stdio::Fds(stdio),
+            stdio,
         },
     };
     let system = actix::System::new();

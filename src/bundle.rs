@@ -135,6 +135,7 @@ pub fn open(dir: &Path) -> Result<LoadedBundle, BundleError> {
         hostname: spec::hostname(&spec),
         root,
         process,
+        terminal: spec::terminal(&spec),
     };
     Ok(LoadedBundle {
         spec,

@@ -116,7 +116,8 @@ pub enum Command {
         /// Write the sandbox process's pid to FILE.
         #[arg(long, value_name = "FILE")]
         pid_file: Option<PathBuf>,
-        /// Where to send the pseudo-terminal's master (not supported yet).
+        /// With process.terminal: the unix socket to send the master of the
+        /// container's pseudo-terminal to (runc's protocol).
         #[arg(long, value_name = "SOCKET")]
         console_socket: Option<PathBuf>,
         /// The container's id.
@@ -153,7 +154,8 @@ pub enum Command {
         /// Write the sandbox process's pid to FILE.
         #[arg(long, value_name = "FILE")]
         pid_file: Option<PathBuf>,
-        /// Where to send the pseudo-terminal's master (not supported yet).
+        /// With process.terminal and --detach: the unix socket to send the
+        /// master of the container's pseudo-terminal to (runc's protocol).
         #[arg(long, value_name = "SOCKET")]
         console_socket: Option<PathBuf>,
         /// The container's id.
@@ -179,9 +181,14 @@ pub enum Command {
         /// Write the pid of the cordon process waiting for it to FILE.
         #[arg(long, value_name = "FILE")]
         pid_file: Option<PathBuf>,
-        /// Give the process a terminal (not supported yet).
+        /// Give the process a terminal: cordon's stdin if it is one, else a
+        /// new pseudo-terminal.
         #[arg(short, long)]
         tty: bool,
+        /// With a terminal and --detach: the unix socket to send the
+        /// master of the process's pseudo-terminal to (runc's protocol).
+        #[arg(long, value_name = "SOCKET")]
+        console_socket: Option<PathBuf>,
         id: String,
         /// The command and its arguments.
         #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
@@ -321,18 +328,13 @@ impl Cli {
                 id,
             } => {
                 let _span = info_span!("run", container = %id).entered();
-                if console_socket.is_some() {
-                    return Err(LifecycleError::Unsupported(
-                        "--console-socket: terminals are not supported yet".to_owned(),
-                    )
-                    .into());
-                }
                 Ok(lifecycle::run::run(
                     &globals,
                     &id,
                     &bundle,
                     pid_file.as_deref(),
                     detach,
+                    console_socket.as_deref(),
                 )?)
             }
             Command::Exec {
@@ -343,6 +345,7 @@ impl Cli {
                 detach,
                 pid_file,
                 tty,
+                console_socket,
                 id,
                 command,
             } => {
@@ -354,6 +357,7 @@ impl Cli {
                     detach,
                     pid_file,
                     tty,
+                    console_socket,
                     command,
                 };
                 Ok(lifecycle::exec::exec(&globals, &id, &options)?)

@@ -14,6 +14,9 @@ pub struct SandboxConfig {
     pub hostname: String,
     pub root: RootFs,
     pub process: ProcessSpec,
+    /// The first process has a terminal as its stdio (OCI
+    /// `process.terminal`).
+    pub terminal: bool,
 }
 
 /// Why a root filesystem could not be opened.

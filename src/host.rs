@@ -62,6 +62,8 @@ pub fn command_config(argv: Vec<String>, overlay: bool) -> Result<SandboxConfig,
             rlimits: ResourceLimits::default(),
             umask: ProcessSpec::DEFAULT_UMASK,
         },
+        // cordon's own stdio, terminals or not, as they are.
+        terminal: false,
     })
 }
 

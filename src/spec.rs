@@ -40,6 +40,12 @@ pub fn hostname(spec: &Spec) -> String {
     }
 }
 
+/// Whether the container's first process has a terminal
+/// (`process.terminal`).
+pub fn terminal(spec: &Spec) -> bool {
+    spec.process().as_ref().and_then(|process| process.terminal()) == Some(true)
+}
+
 /// The container's first process as `spec.process` describes it.
 pub fn process_config(spec: &Spec) -> Result<ProcessSpec, SpecError> {
     process_spec(spec.process().as_ref().ok_or(SpecError::NoArgs)?)

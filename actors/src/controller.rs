@@ -347,7 +347,7 @@ impl Connection {
                     bundle,
                     spec_json,
                     root: root_dir,
-                    stdio: stdio(fds.collect(), terminal),
+                    stdio: stdio(fds.collect(), terminal)?,
                 };
                 let spec = self.resolver.resolve(request).map_err(ControlError::BadRequest)?;
                 sandbox.create(id, spec).await.map(|()| Reply::Done)
@@ -355,7 +355,7 @@ impl Connection {
             Request::StartSubcontainer { id } => sandbox.start(&subcontainer(id)?).await.map(Reply::Pid),
             Request::DestroySubcontainer { id } => sandbox.delete(&subcontainer(id)?, true).await.map(|()| Reply::Done),
             Request::Exec { id, process } => {
-                let process = new_process(process, fds);
+                let process = new_process(process, fds)?;
                 sandbox.exec(&ContainerId(id), process).await.map(Reply::Pid)
             }
             Request::Wait { id } => sandbox
@@ -394,18 +394,25 @@ fn answer(verdict: Verdict) -> [u8; ANSWER_LEN] {
     answer
 }
 
-/// The stdio of a request whose fd count was checked.
-fn stdio(fds: Vec<OwnedFd>, terminal: bool) -> Stdio {
+/// The stdio of a request whose fd count was checked. A terminal must be
+/// one: the kernel makes it the process's controlling terminal.
+fn stdio(fds: Vec<OwnedFd>, terminal: bool) -> Result<Stdio, ControlError> {
     let mut fds = fds.into_iter();
     let mut next = || fds.next().expect("the fd count was checked");
     match terminal {
-        true => Stdio::Terminal(next()),
-        false => Stdio::Fds([next(), next(), next()]),
+        true => {
+            let terminal = next();
+            match nix::unistd::isatty(&terminal) {
+                Ok(true) => Ok(Stdio::Terminal(terminal)),
+                _ => Err(ControlError::BadRequest("the terminal fd is not a terminal".to_owned())),
+            }
+        }
+        false => Ok(Stdio::Fds([next(), next(), next()])),
     }
 }
 
-fn new_process(process: ExecProcess, fds: Vec<OwnedFd>) -> NewProcess {
-    NewProcess {
+fn new_process(process: ExecProcess, fds: Vec<OwnedFd>) -> Result<NewProcess, ControlError> {
+    Ok(NewProcess {
         spec: ProcessSpec {
             argv: process.argv,
             env: process.env,
@@ -418,6 +425,6 @@ fn new_process(process: ExecProcess, fds: Vec<OwnedFd>) -> NewProcess {
             rlimits: ResourceLimits::default(),
             umask: ProcessSpec::DEFAULT_UMASK,
         },
-        stdio: stdio(fds, process.terminal),
-    }
+        stdio: stdio(fds, process.terminal)?,
+    })
 }

@@ -351,8 +351,9 @@ impl KernelHandle for FakeKernel {
                 pid,
             };
             match target {
-                // Each fake process leads its own process group.
-                SignalTarget::Process(pid) | SignalTarget::ProcessGroup(pid) => {
+                // Each fake process leads its own process group and has no
+                // terminal.
+                SignalTarget::Process(pid) | SignalTarget::ProcessGroup(pid) | SignalTarget::ForegroundOf(pid) => {
                     fake.processes.get(&pid).ok_or_else(|| no_such(pid))?;
                     vec![pid]
                 }

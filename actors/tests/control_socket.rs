@@ -129,6 +129,16 @@ async fn requests_drive_the_sandbox_through_the_socket() {
         // A request with the wrong fds is refused; the connection goes on.
         let refused = client.exec("root", exec_process("true"), &stdio[..1]);
         assert!(matches!(refused, Err(ClientError::Remote(ControlError::BadRequest(_)))));
+        // One terminal fd, which must be a terminal.
+        let terminal = ExecProcess {
+            terminal: true,
+            ..exec_process("true")
+        };
+        let refused = client.exec("root", terminal.clone(), &stdio[..1]);
+        assert!(matches!(refused, Err(ClientError::Remote(ControlError::BadRequest(_)))));
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let pid = client.exec("root", terminal, &[pty.slave.as_fd()]).unwrap();
+        assert_eq!(client.wait_pid("root", pid, true).unwrap(), ExitStatus::Exited(0));
         match client.call(&Request::Processes { id: "root".into() }, &[]).unwrap() {
             Reply::Processes(processes) => assert_eq!(processes[0].pid, init),
             reply => panic!("unexpected {reply:?}"),

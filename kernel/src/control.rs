@@ -13,7 +13,8 @@
 //! destroying the root container ends every container, as the end of a
 //! PID namespace's init does on Linux.
 //!
-//! Terminals as stdio are not supported yet ([`HandleError::Unsupported`]).
+//! A process given a terminal ([`Stdio::Terminal`]) has it as fds 0, 1 and
+//! 2 and, leading its own session, as its controlling terminal.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
@@ -27,10 +28,10 @@ use crate::handle::{
     ContainerId, HandleError, KernelEvent, KernelHandle, NewProcess, Pid, ProcessInfo, ProcessState, SignalTarget,
     Stdio, StuckTask, Usage,
 };
-use crate::kernel::{ExitStatus, Kernel, RootFs};
+use crate::kernel::{ExitStatus, Kernel, KernelError, RootFs};
 use crate::signal::{self, SigInfo};
 use crate::syscalls::TABLE;
-use crate::task::{INIT_PID, Life, ProcessRole, ProcessSummary};
+use crate::task::{INIT_PID, Life, ProcessRole, ProcessSummary, TaskSet};
 
 /// The control plane's handle on a [`Kernel`]. See the [module](self)
 /// documentation.
@@ -127,11 +128,12 @@ impl KernelControl {
                 }
                 Ok(group)
             }
-            // No terminals yet, so no foreground group: the init.
             SignalTarget::Foreground => match init {
-                Some(pid) if ours(pid) => Ok(vec![pid]),
+                Some(pid) if ours(pid) => Ok(foreground(tasks, pid)),
                 _ => Err(no_such(init.unwrap_or(INIT_PID))),
             },
+            SignalTarget::ForegroundOf(pid) if ours(pid) => Ok(foreground(tasks, pid)),
+            SignalTarget::ForegroundOf(pid) => Err(no_such(pid)),
             SignalTarget::AllProcesses => Ok(self.members(tag).into_iter().map(|process| process.pid).collect()),
         }
     }
@@ -144,6 +146,45 @@ impl KernelControl {
                     .tasks
                     .exit_group(process.pid, ExitStatus::Signaled(libc::SIGKILL));
             }
+        }
+    }
+}
+
+/// Where a signal for the foreground of `leader` (the init, an exec'd
+/// process) goes: the foreground process group of its controlling
+/// terminal, else `leader` itself.
+///
+/// That group is the one cordon's job-control bookkeeping records (what
+/// TIOCGPGRP answers inside the sandbox), also for a host terminal: the
+/// host's own tcgetpgrp on it names a host process group (cordon's, or
+/// none for a pty the CLI made), which means nothing in the sandbox. When
+/// the recorded group has no process left (a shell moved a job to the
+/// foreground and the job is gone), `leader` gets the signal, so that a
+/// forwarded ^C is never lost.
+fn foreground(tasks: &TaskSet, leader: Pid) -> Vec<Pid> {
+    let group = tasks
+        .controlling_terminal(leader)
+        .and_then(|terminal| terminal.control().lock().foreground)
+        .map(|pgid| tasks.process_group(pgid))
+        .unwrap_or_default();
+    match group.is_empty() {
+        true => vec![leader],
+        false => group,
+    }
+}
+
+/// The host fds that become a new process's fds 0, 1 and 2: a terminal is
+/// all three.
+fn stdio_fds(stdio: Stdio) -> Result<[OwnedFd; 3], HandleError> {
+    match stdio {
+        Stdio::Fds(fds) => Ok(fds),
+        Stdio::Terminal(terminal) => {
+            let dup = || {
+                terminal
+                    .try_clone()
+                    .map_err(|err| HandleError::Start(KernelError::Stdio(err)))
+            };
+            Ok([dup()?, dup()?, terminal])
         }
     }
 }
@@ -220,12 +261,7 @@ impl KernelHandle for KernelControl {
     }
 
     fn create_process(&self, container: &ContainerId, process: NewProcess) -> Result<Pid, HandleError> {
-        let stdio: [OwnedFd; 3] = match process.stdio {
-            Stdio::Fds(fds) => fds,
-            Stdio::Terminal(_) => {
-                return Err(HandleError::Unsupported("terminals are not supported yet"));
-            }
-        };
+        let stdio = stdio_fds(process.stdio)?;
         let (tag, role, first) = {
             let mut table = self.table();
             let root_started = table.root_started;
@@ -759,23 +795,51 @@ mod tests {
         ));
     }
 
+    /// A host pty's replica as the init's terminal: fds 0, 1 and 2, named
+    /// /dev/console, its controlling terminal; a signal for the foreground
+    /// goes to the group job control put there, not to the init.
     #[test]
-    fn a_refused_terminal_leaves_the_init_to_start() {
+    fn a_terminal_is_stdio_and_its_foreground_gets_the_signals() {
         let (control, id) = control();
-        let terminal = NewProcess {
-            stdio: Stdio::Terminal(dev_null()),
-            ..busybox(&["true"], quiet())
-        };
-        assert!(matches!(
-            control.create_process(&id, terminal),
-            Err(HandleError::Unsupported(_))
-        ));
         let events = control.events();
-        let init = control
-            .create_process(&id, busybox(&["true"], quiet()))
-            .expect("a refused terminal leaves the init to start");
-        assert_eq!(init, INIT_PID);
-        assert_eq!(exit_of(&events, init), ExitStatus::Exited(0));
-        control.destroy_container(&id).expect("destroyed");
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let script = "test -t 0 && test -t 1 && test -t 2 && echo on a tty; /bin/busybox tty; \
+                      set -m; /bin/sleep 30; echo not reached";
+        let init = NewProcess {
+            stdio: Stdio::Terminal(pty.slave),
+            ..busybox(&["sh", "-c", script], quiet())
+        };
+        let init = control.create_process(&id, init).expect("the init starts");
+        let mut master = std::fs::File::from(pty.master);
+        let screen = std::thread::spawn(move || {
+            let mut screen = Vec::new();
+            let mut buf = [0; 1024];
+            // EIO once the last replica is closed.
+            while let Ok(n @ 1..) = master.read(&mut buf) {
+                screen.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&screen).replace("\r\n", "\n")
+        });
+        // The sleep runs as the foreground job, in a group of its own: its
+        // shell child made it the foreground before running it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let sleeping = |process: &ProcessInfo| process.command == "sleep";
+        while !control.processes(&id).expect("lists").iter().any(sleeping) {
+            assert!(Instant::now() < deadline, "the shell never started its job");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        control
+            .signal(&id, SignalTarget::Foreground, libc::SIGINT)
+            .expect("SIGINT is sent");
+        // Had the init been sent the SIGINT, it would have ignored it (it
+        // has no handler) and the sleep would have run its 30 s. A
+        // non-interactive ash whose foreground job dies of SIGINT ends
+        // too, with 128 + SIGINT.
+        let status = exit_of(&events, init);
+        let screen = screen.join().expect("the screen reader");
+        assert_eq!(
+            (status, screen.as_str()),
+            (ExitStatus::Exited(130), "on a tty\n/dev/console\n")
+        );
     }
 }

@@ -60,6 +60,11 @@ pub enum SignalTarget {
     /// or the init itself when it has no terminal. This is where a signal
     /// sent to `cordon run` goes.
     Foreground,
+    /// The foreground process group of the controlling terminal of a
+    /// process (one `exec` started with a terminal leads a session with
+    /// it), or that process itself when it has none. This is where a
+    /// signal sent to `cordon exec -t` goes.
+    ForegroundOf(Pid),
     /// Every process of the container (`kill --all`).
     AllProcesses,
 }

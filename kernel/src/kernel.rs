@@ -113,6 +113,8 @@ pub enum KernelError {
     Platform(#[from] platform::PlatformError),
     #[error("failed to start the task thread: {0}")]
     Thread(#[source] std::io::Error),
+    #[error("cannot duplicate the process's stdio: {0}")]
+    Stdio(#[source] std::io::Error),
     #[error("the task thread ended before the process started")]
     TaskVanished,
     #[error("no process id is free in the sandbox")]

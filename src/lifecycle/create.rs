@@ -2,7 +2,7 @@
 //! background, and its state directory.
 
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -14,8 +14,9 @@ use tracing::{debug, warn};
 
 use super::{Globals, LifecycleError};
 use crate::boot::{LISTENER_FD, READY, READY_FD};
-use crate::bundle;
+use crate::bundle::{self, LoadedBundle};
 use crate::state::{self, ContainerDir, ContainerRecord, ExecDefaults};
+use crate::terminal::Pty;
 
 /// How long a sandbox process may take to exit once told to shut down
 /// before it is killed.
@@ -50,12 +51,9 @@ pub fn create(
     pid_file: Option<&Path>,
     console_socket: Option<&Path>,
 ) -> Result<(), LifecycleError> {
-    if console_socket.is_some() {
-        return Err(LifecycleError::Unsupported(
-            "--console-socket: terminals are not supported yet".to_owned(),
-        ));
-    }
+    // Checked here, so that a bad bundle is reported before anything starts.
     let loaded = bundle::open(bundle)?;
+    let stdio = console_stdio("create", loaded.config.terminal, console_socket)?;
     let annotations = loaded
         .spec
         .annotations()
@@ -65,12 +63,11 @@ pub fn create(
         .collect();
     if let Some(sandbox) = super::subcontainer::sandbox_of(&annotations) {
         let sandbox = sandbox.to_owned();
-        return super::subcontainer::create(globals, id, bundle, loaded, &sandbox, pid_file);
+        return super::subcontainer::create(globals, id, bundle, loaded, &sandbox, pid_file, stdio);
     }
-    drop(loaded);
     // The sandbox process is reparented when this command exits; it
     // serves the container until `delete`.
-    create_sandbox(globals, id, bundle, pid_file, Tether::Detached).map(drop)
+    create_sandbox(globals, id, bundle, loaded, pid_file, Tether::Detached, stdio).map(drop)
 }
 
 /// What `exec` starts from in a container whose init is `process`.
@@ -84,27 +81,65 @@ pub(crate) fn exec_defaults(process: &cordon_kernel::ProcessSpec) -> ExecDefault
     }
 }
 
-/// Creates the container `id` from `bundle` in a new sandbox process.
+/// What the sandbox process's stdio are: the init's, or its terminal.
+#[derive(Debug)]
+pub enum BootStdio {
+    /// This command's own: the container's stdio, or (`run` in a
+    /// terminal) the host terminal the init has.
+    Inherit,
+    /// The replica of a pty this command made for the init's terminal:
+    /// the sandbox process's fds 0, 1 and 2 and its controlling terminal.
+    Terminal(OwnedFd),
+    /// Like `Terminal`, for a pty made once the container's id is taken,
+    /// whose master goes to the console socket at this path.
+    ConsoleSocket(PathBuf),
+}
+
+impl BootStdio {
+    /// The init's terminal the sandbox process gets, if it gets one:
+    /// for a console socket, a pty is made now and its master sent.
+    pub(crate) fn into_terminal(self) -> Result<Option<OwnedFd>, LifecycleError> {
+        match self {
+            BootStdio::Inherit => Ok(None),
+            BootStdio::Terminal(replica) => Ok(Some(replica)),
+            BootStdio::ConsoleSocket(path) => {
+                let pty = Pty::open()?;
+                crate::terminal::send_console(&path, pty.master.as_fd())?;
+                Ok(Some(pty.replica))
+            }
+        }
+    }
+}
+
+/// The sandbox process's stdio for a command that detaches (`create`, `run
+/// --detach`), as runc decides: an init with a terminal needs a console
+/// socket, which gets the master of a new pty; a console socket needs an
+/// init with a terminal.
+pub fn console_stdio(
+    command: &'static str,
+    terminal: bool,
+    console_socket: Option<&Path>,
+) -> Result<BootStdio, LifecycleError> {
+    super::check_console_socket(command, true, terminal, console_socket)?;
+    Ok(console_socket.map_or(BootStdio::Inherit, |path| BootStdio::ConsoleSocket(path.to_owned())))
+}
+
+/// Creates the container `id` from `bundle` (`loaded` from it) in a new
+/// sandbox process with `stdio`.
 pub fn create_sandbox(
     globals: &Globals,
     id: &str,
     bundle: &Path,
+    loaded: LoadedBundle,
     pid_file: Option<&Path>,
     tether: Tether,
+    stdio: BootStdio,
 ) -> Result<Created, LifecycleError> {
-    // Checked here, so that a bad bundle is reported before anything starts.
-    let loaded = bundle::open(bundle)?;
     let bundle = std::fs::canonicalize(bundle).map_err(|source| crate::state::StateError::Io {
         path: bundle.to_owned(),
         source,
     })?;
     let exec_defaults = exec_defaults(&loaded.config.process);
-    if loaded.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) {
-        warn!(
-            container = id,
-            "process.terminal is ignored: terminals are not supported yet"
-        );
-    }
     let annotations = loaded
         .spec
         .annotations()
@@ -116,7 +151,9 @@ pub fn create_sandbox(
     drop(loaded.config);
 
     let dir = globals.root.create(id)?;
-    let started = start_sandbox_process(globals, &dir, &bundle, tether);
+    let started = stdio
+        .into_terminal()
+        .and_then(|terminal| start_sandbox_process(globals, &dir, &bundle, tether, terminal));
     let mut sandbox = match started {
         Ok(sandbox) => sandbox,
         Err(err) => {
@@ -167,11 +204,16 @@ fn start_sandbox_process(
     dir: &ContainerDir,
     bundle: &Path,
     tether: Tether,
+    terminal: Option<OwnedFd>,
 ) -> Result<Child, LifecycleError> {
     let listener = dir.bind()?;
     let (ready_read, ready_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| spawn_error(errno.into()))?;
-    let mut sandbox =
-        spawn_boot(globals, dir.id(), bundle, listener.as_fd(), ready_write.as_fd(), tether).map_err(spawn_error)?;
+    let fds = BootFds {
+        listener: listener.as_fd(),
+        ready: ready_write.as_fd(),
+        terminal,
+    };
+    let mut sandbox = spawn_boot(globals, dir.id(), bundle, fds, tether).map_err(spawn_error)?;
     // Only the sandbox process holds these now: its death closes both.
     drop(listener);
     drop(ready_write);
@@ -191,20 +233,28 @@ fn spawn_error(err: std::io::Error) -> LifecycleError {
     LifecycleError::Spawn(err)
 }
 
+/// The fds a sandbox process starts with.
+struct BootFds<'a> {
+    listener: BorrowedFd<'a>,
+    ready: BorrowedFd<'a>,
+    /// The replica of the init's terminal, if this command made it: the
+    /// sandbox process's stdio and controlling terminal.
+    terminal: Option<OwnedFd>,
+}
+
 /// Spawns `cordon [global flags] boot --bundle B ID` with the listener at
-/// fd 3 and the ready pipe at fd 4, in a session of its own.
-fn spawn_boot(
-    globals: &Globals,
-    id: &str,
-    bundle: &Path,
-    listener: std::os::fd::BorrowedFd<'_>,
-    ready: std::os::fd::BorrowedFd<'_>,
-    tether: Tether,
-) -> std::io::Result<Child> {
+/// fd 3 and the ready pipe at fd 4, in a session of its own (whose
+/// controlling terminal is the init's terminal, if this command made it).
+fn spawn_boot(globals: &Globals, id: &str, bundle: &Path, fds: BootFds<'_>, tether: Tether) -> std::io::Result<Child> {
+    let BootFds {
+        listener,
+        ready,
+        terminal,
+    } = fds;
     let exe = std::env::current_exe()?;
     // Above 4, so that the child's dup2s onto 3 and 4 cannot overwrite one
     // with the other.
-    let duplicate = |fd: std::os::fd::BorrowedFd<'_>| -> std::io::Result<OwnedFd> {
+    let duplicate = |fd: BorrowedFd<'_>| -> std::io::Result<OwnedFd> {
         let raw = fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(10))?;
         // SAFETY: F_DUPFD_CLOEXEC has just made this fd, which nothing else owns.
         Ok(unsafe { OwnedFd::from_raw_fd(raw) })
@@ -220,6 +270,16 @@ fn spawn_boot(
         .arg("--bundle")
         .arg(bundle)
         .arg(id);
+    let terminal = match terminal {
+        None => false,
+        Some(replica) => {
+            command
+                .stdin(replica.try_clone()?)
+                .stdout(replica.try_clone()?)
+                .stderr(replica);
+            true
+        }
+    };
     let pre_exec = move || -> std::io::Result<()> {
         // SAFETY: between fork and exec only async-signal-safe system calls
         // run here, on fds this process owns.
@@ -231,6 +291,10 @@ fn spawn_boot(
             // signals go to the caller, which forwards what it must.
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            // Its stdin, the pty made for the init, is no session's yet.
+            if terminal {
+                crate::terminal::take_controlling_terminal(0)?;
             }
             if tether == Tether::DiesWithCreator {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {

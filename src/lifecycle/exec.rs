@@ -10,10 +10,22 @@
 //! process, as runsc writes it (the process itself has no host pid of its
 //! own). `--detach` runs that waiting command in the background and
 //! returns once the process has started.
+//!
+//! With `-t` (or `terminal` in the process file) the process gets a
+//! terminal as its stdio and controlling terminal: this command's stdin
+//! when it is a terminal; otherwise a new pty, whose master this command
+//! copies to and from its own stdin and stdout until the process exits
+//! (runc always makes the pty, and fails without a host terminal to set
+//! raw). A detached exec cannot copy, so, as in runc, it needs
+//! `--console-socket`, which gets the master; the waiting command then has
+//! the replica as its stdin and controlling terminal, leading a session of
+//! its own, so that the terminal's signals reach it and it forwards them
+//! (as runsc's detached exec does). Signals go to the foreground process
+//! group of the process's terminal.
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,6 +39,7 @@ use super::manage::connect;
 use super::run::{block_forwarded_signals, forward_signals};
 use super::{Globals, LifecycleError, exit_code};
 use crate::state::{self, ContainerRecord};
+use crate::terminal::{Pty, TerminalCopy};
 
 /// What `cordon exec` was asked to run, and how.
 #[derive(Debug, Clone, Default)]
@@ -40,32 +53,55 @@ pub struct ExecOptions {
     pub process: Option<PathBuf>,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
+    /// Give the process a terminal (also `terminal` in the process file).
     pub tty: bool,
+    /// With a terminal and `detach`: where to send the terminal's master.
+    pub console_socket: Option<PathBuf>,
     pub command: Vec<String>,
 }
 
 /// `cordon exec`: returns the status to exit with, the process's.
 pub fn exec(globals: &Globals, id: &str, options: &ExecOptions) -> Result<u8, LifecycleError> {
-    if options.tty {
-        return Err(LifecycleError::Unsupported(
-            "-t: terminals are not supported yet".to_owned(),
-        ));
-    }
     if options.detach {
         return exec_detached(globals, id, options);
     }
     let signals = block_forwarded_signals()?;
     let mut connected = connect(globals, id)?;
     let process = exec_process(&connected.record, options)?;
+    super::check_console_socket("exec", false, process.terminal, options.console_socket.as_deref())?;
+    let terminal = process.terminal;
     let (stdin, stdout, stderr) = (io::stdin(), io::stdout(), io::stderr());
-    let stdio = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
     let client_error = |err| LifecycleError::from_client(id, err);
-    let pid = connected.client.exec(id, process, &stdio).map_err(client_error)?;
-    forward_signals(signals, connected.dir.clone(), WireSignalTarget::Process(pid));
+    let (pid, master) = match terminal {
+        false => {
+            let stdio = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
+            (connected.client.exec(id, process, &stdio).map_err(client_error)?, None)
+        }
+        true if crate::terminal::is_terminal(&stdin) => {
+            let pid = connected.client.exec(id, process, &[stdin.as_fd()]);
+            (pid.map_err(client_error)?, None)
+        }
+        true => {
+            // Only the sandbox holds the replica from here on: the
+            // master reports its end once the process is done with it.
+            let Pty { master, replica } = Pty::open()?;
+            let pid = connected.client.exec(id, process, &[replica.as_fd()]);
+            (pid.map_err(client_error)?, Some(master))
+        }
+    };
+    let target = match terminal {
+        true => WireSignalTarget::ForegroundOf(pid),
+        false => WireSignalTarget::Process(pid),
+    };
+    forward_signals(signals, connected.dir.clone(), target);
+    let copy = master.map(TerminalCopy::start).transpose()?;
     if let Some(path) = &options.pid_file {
         state::write_pid_file(path, i32::try_from(std::process::id()).expect("pids fit i32"))?;
     }
     let status = connected.client.wait_pid(id, pid, true).map_err(client_error)?;
+    if let Some(copy) = copy {
+        copy.finish();
+    }
     Ok(exit_code(status))
 }
 
@@ -86,6 +122,7 @@ fn exec_process(record: &ContainerRecord, options: &ExecOptions) -> Result<ExecP
             terminal: false,
         },
     };
+    process.terminal |= options.tty;
     if let Some(cwd) = &options.cwd {
         process.cwd.clone_from(cwd);
     }
@@ -114,11 +151,6 @@ fn read_process_file(path: &Path) -> Result<ExecProcess, LifecycleError> {
     let text = std::fs::read_to_string(path).map_err(|err| failed(err.to_string()))?;
     let process: Process =
         serde_json::from_str(&text).map_err(|err| failed(format!("not an OCI process object: {err}")))?;
-    if process.terminal() == Some(true) {
-        return Err(LifecycleError::Unsupported(
-            "process.terminal: terminals are not supported yet".to_owned(),
-        ));
-    }
     let spec = crate::spec::process_spec(&process).map_err(|source| LifecycleError::Spec {
         what: path.display().to_string(),
         source,
@@ -130,7 +162,7 @@ fn read_process_file(path: &Path) -> Result<ExecProcess, LifecycleError> {
         uid: spec.credentials.uid,
         gid: spec.credentials.gid,
         additional_gids: spec.credentials.additional_gids,
-        terminal: false,
+        terminal: process.terminal() == Some(true),
     })
 }
 
@@ -153,7 +185,9 @@ fn parse_user(user: &str) -> Result<(u32, Option<u32>), LifecycleError> {
 fn exec_detached(globals: &Globals, id: &str, options: &ExecOptions) -> Result<u8, LifecycleError> {
     let connected = connect(globals, id)?;
     // Checked here, so that a bad request fails before anything starts.
-    exec_process(&connected.record, options)?;
+    let process = exec_process(&connected.record, options)?;
+    let console_socket = options.console_socket.as_deref();
+    super::check_console_socket("exec", true, process.terminal, console_socket)?;
     let private = options.pid_file.is_none();
     let pid_file = options
         .pid_file
@@ -174,17 +208,35 @@ fn exec_detached(globals: &Globals, id: &str, options: &ExecOptions) -> Result<u
     if let Some(process) = &options.process {
         args.extend(["--process".into(), process.into()]);
     }
+    if options.tty {
+        args.push("--tty".into());
+    }
     args.push(id.into());
     args.push("--".into());
     args.extend(options.command.iter().map(OsString::from));
     let exe = std::env::current_exe().map_err(LifecycleError::Spawn)?;
     let mut command = Command::new(exe);
     command.args(&args);
-    // SAFETY: setsid is async-signal-safe and touches no memory.
+    // With a terminal, the monitor's stdio are the replica (its errors go
+    // there, as runsc's do), and it holds none of this command's.
+    if let Some(path) = console_socket {
+        let Pty { master, replica } = Pty::open()?;
+        crate::terminal::send_console(path, master.as_fd())?;
+        let dup = |fd: &OwnedFd| fd.try_clone().map_err(LifecycleError::Spawn);
+        command.stdin(dup(&replica)?).stdout(dup(&replica)?).stderr(replica);
+    }
+    let terminal = console_socket.is_some();
+    // SAFETY: setsid and TIOCSCTTY are async-signal-safe and touch no
+    // memory; with a terminal, fd 0 is its replica.
     unsafe {
-        command.pre_exec(|| match libc::setsid() {
-            -1 => Err(io::Error::last_os_error()),
-            _ => Ok(()),
+        command.pre_exec(move || {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            if terminal {
+                crate::terminal::take_controlling_terminal(0)?;
+            }
+            Ok(())
         })
     };
     let mut monitor = command.spawn().map_err(LifecycleError::Spawn)?;
@@ -196,8 +248,13 @@ fn exec_detached(globals: &Globals, id: &str, options: &ExecOptions) -> Result<u
             return Ok(0);
         }
         if let Some(status) = monitor.try_wait().map_err(LifecycleError::Spawn)? {
-            // It printed its own error line; exit as it did.
-            return Ok(status.code().and_then(|code| u8::try_from(code).ok()).unwrap_or(1));
+            let code = status.code().and_then(|code| u8::try_from(code).ok()).unwrap_or(1);
+            return match terminal {
+                // Its error line went to the terminal.
+                true => Err(LifecycleError::DetachedExec { code }),
+                // It printed its own error line; exit as it did.
+                false => Ok(code),
+            };
         }
         thread::sleep(Duration::from_millis(5));
     }

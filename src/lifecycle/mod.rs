@@ -33,6 +33,7 @@ use crate::bundle::BundleError;
 use crate::signals::UnknownSignal;
 use crate::spec::SpecError;
 use crate::state::{StateError, StateRoot};
+use crate::terminal::TerminalError;
 
 /// What every verb needs from the global flags.
 #[derive(Debug, Clone)]
@@ -61,6 +62,8 @@ pub enum LifecycleError {
     StillRunning { id: String, status: ContainerStatus },
     #[error("container {id:?} is not running: its sandbox process is gone")]
     SandboxGone { id: String },
+    #[error("container {id:?} is itself in a pod's sandbox: it cannot hold containers")]
+    NotASandbox { id: String },
     /// The sandbox refused or failed the request.
     #[error(transparent)]
     Remote(ControlError),
@@ -72,8 +75,6 @@ pub enum LifecycleError {
     },
     #[error(transparent)]
     Signal(#[from] UnknownSignal),
-    #[error("{0}")]
-    Unsupported(String),
     #[error("{what}: {source}")]
     Spec {
         what: String,
@@ -88,6 +89,16 @@ pub enum LifecycleError {
     NoCommand,
     #[error("cannot write to standard output: {0}")]
     Output(#[source] io::Error),
+    #[error("cannot give the process a terminal when {command} detaches without --console-socket")]
+    TerminalNeedsConsoleSocket { command: &'static str },
+    #[error("cannot use --console-socket unless {command} detaches and the process has a terminal")]
+    UnusedConsoleSocket { command: &'static str },
+    #[error(transparent)]
+    Terminal(#[from] TerminalError),
+    /// A detached exec with a terminal whose waiting command failed; it
+    /// wrote why on the terminal.
+    #[error("the detached exec failed (status {code}); its terminal shows why")]
+    DetachedExec { code: u8 },
 }
 
 impl LifecycleError {
@@ -100,6 +111,7 @@ impl LifecycleError {
                 libc::EIO => 1,
                 _ => 126,
             },
+            LifecycleError::DetachedExec { code } => *code,
             _ => 1,
         }
     }
@@ -117,6 +129,24 @@ impl LifecycleError {
                 source,
             },
         }
+    }
+}
+
+/// runc's rule for terminals (`checkTerminal` in its utils_linux.go): a
+/// command that detaches (`create`, `run --detach`, `exec --detach`)
+/// cannot serve a process's terminal itself, so it needs a console socket
+/// to send the terminal's master to; a console socket is for that case
+/// only.
+pub(crate) fn check_console_socket(
+    command: &'static str,
+    detach: bool,
+    terminal: bool,
+    console_socket: Option<&std::path::Path>,
+) -> Result<(), LifecycleError> {
+    match (detach && terminal, console_socket.is_some()) {
+        (true, false) => Err(LifecycleError::TerminalNeedsConsoleSocket { command }),
+        (false, true) => Err(LifecycleError::UnusedConsoleSocket { command }),
+        _ => Ok(()),
     }
 }
 

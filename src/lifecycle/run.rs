@@ -2,6 +2,8 @@
 //! and control socket as the separate verbs. In the foreground, the host
 //! signals `cordon run` gets go to the container, as runc forwards them.
 
+use std::io;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::thread;
 
@@ -10,9 +12,11 @@ use cordon_kernel::ExitStatus;
 use nix::sys::signal::{SigSet, Signal};
 use tracing::debug;
 
-use super::create::{self, Created, Tether};
+use super::create::{self, BootStdio, Created, Tether};
 use super::{Globals, LifecycleError, exit_code};
+use crate::bundle;
 use crate::state::ContainerDir;
+use crate::terminal::{Pty, TerminalCopy};
 
 /// The host signals a foreground `run` or `exec` passes on.
 const FORWARDED: [Signal; 7] = [
@@ -33,22 +37,39 @@ pub fn run(
     bundle: &Path,
     pid_file: Option<&Path>,
     detach: bool,
+    console_socket: Option<&Path>,
 ) -> Result<u8, LifecycleError> {
     let tether = match detach {
         true => Tether::Detached,
         false => Tether::DiesWithCreator,
     };
+    let loaded = bundle::open(bundle)?;
+    let terminal = loaded.config.terminal;
+    let (stdio, master) = match detach {
+        true => (create::console_stdio("run", terminal, console_socket)?, None),
+        false => {
+            super::check_console_socket("run", false, terminal, console_socket)?;
+            foreground_stdio(terminal)?
+        }
+    };
     let forwarded = match detach {
         false => Some(block_forwarded_signals()?),
         true => None,
     };
-    let created = create::create_sandbox(globals, id, bundle, pid_file, tether)?;
+    let created = create::create_sandbox(globals, id, bundle, loaded, pid_file, tether, stdio)?;
     if let Some(signals) = forwarded {
         forward_signals(signals, created.dir.clone(), WireSignalTarget::Foreground);
     }
-    let outcome = match detach {
-        true => start(&created).map(|_| None),
-        false => start(&created).and_then(|_| wait(&created)).map(Some),
+    let outcome = match (detach, master) {
+        (true, _) => start(&created).map(|_| None),
+        (false, None) => start(&created).and_then(|_| wait(&created)).map(Some),
+        (false, Some(master)) => TerminalCopy::start(master)
+            .map_err(LifecycleError::from)
+            .and_then(|copy| {
+                let status = start(&created).and_then(|_| wait(&created))?;
+                copy.finish();
+                Ok(Some(status))
+            }),
     };
     let Created {
         dir,
@@ -69,6 +90,25 @@ pub fn run(
             Err(err)
         }
     }
+}
+
+/// The sandbox process's stdio for a foreground `run`, and the master of a
+/// pty this command copies to and from, if it made one.
+///
+/// runc gives an init with a terminal a new pty and copies between it and
+/// its own stdio, with a host terminal found among its stdio or /dev/tty
+/// set raw (it fails without one). cordon's stdin, when it is a terminal,
+/// is passed straight through instead: the kernel serves a host terminal as
+/// the init's stdio and controlling terminal, and the keys that signal
+/// reach this command's process group, which forwards them to the
+/// container's foreground. Without a terminal, cordon makes the pty and
+/// copies, as for `exec -t`, so that the init still has one.
+fn foreground_stdio(terminal: bool) -> Result<(BootStdio, Option<OwnedFd>), LifecycleError> {
+    if !terminal || crate::terminal::is_terminal(io::stdin()) {
+        return Ok((BootStdio::Inherit, None));
+    }
+    let pty = Pty::open()?;
+    Ok((BootStdio::Terminal(pty.replica), Some(pty.master)))
 }
 
 fn start(created: &Created) -> Result<i32, LifecycleError> {

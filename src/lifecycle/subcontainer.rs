@@ -20,6 +20,7 @@ use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use tracing::debug;
 
+use super::create::BootStdio;
 use super::{Globals, LifecycleError};
 use crate::bundle::{self, CONFIG_FILE, LoadedBundle};
 use crate::state::{self, ContainerDir, ContainerRecord, StateError};
@@ -44,7 +45,8 @@ pub fn sandbox_of(annotations: &BTreeMap<String, String>) -> Option<&str> {
 
 /// `cordon create` of a subcontainer: the sandbox process of `sandbox_id`
 /// creates container `id` from the bundle `loaded`, with this command's
-/// stdio as its init's; the record names that sandbox process.
+/// stdio as its init's, or the terminal `stdio` makes (a pty whose master
+/// went to the console socket); the record names that sandbox process.
 pub fn create(
     globals: &Globals,
     id: &str,
@@ -52,13 +54,14 @@ pub fn create(
     loaded: LoadedBundle,
     sandbox_id: &str,
     pid_file: Option<&Path>,
+    stdio: BootStdio,
 ) -> Result<(), LifecycleError> {
     let sandbox_dir = globals.root.open(sandbox_id)?;
     let sandbox = sandbox_dir.read_record()?;
     if sandbox.sandbox_id.is_some() {
-        return Err(LifecycleError::Unsupported(format!(
-            "container {sandbox_id:?} is itself a subcontainer, not a sandbox"
-        )));
+        return Err(LifecycleError::NotASandbox {
+            id: sandbox_id.to_owned(),
+        });
     }
     if !sandbox.sandbox_alive() {
         return Err(LifecycleError::SandboxGone {
@@ -112,13 +115,21 @@ pub fn create(
             let mut client = dir
                 .connect()
                 .map_err(|err| LifecycleError::from_client(sandbox_id, err))?;
-            let stdin = std::io::stdin();
-            let stdout = std::io::stdout();
-            let stderr = std::io::stderr();
-            let fds = [root.as_fd(), stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
-            client
-                .create_subcontainer(id, &bundle_dir.to_string_lossy(), spec_json, false, &fds)
-                .map_err(|err| LifecycleError::from_client(id, err))
+            let bundle = bundle_dir.to_string_lossy();
+            match stdio.into_terminal()? {
+                Some(terminal) => {
+                    let fds = [root.as_fd(), terminal.as_fd()];
+                    client.create_subcontainer(id, &bundle, spec_json, true, &fds)
+                }
+                None => {
+                    let stdin = std::io::stdin();
+                    let stdout = std::io::stdout();
+                    let stderr = std::io::stderr();
+                    let fds = [root.as_fd(), stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
+                    client.create_subcontainer(id, &bundle, spec_json, false, &fds)
+                }
+            }
+            .map_err(|err| LifecycleError::from_client(id, err))
         })
         .and_then(|()| dir.write_record(&record).map_err(LifecycleError::from))
         .and_then(|()| {

@@ -252,6 +252,8 @@ pub struct Spec {
     pub hostname: String,
     /// Mounts after the runc defaults, as config.json entries.
     pub extra_mounts: Vec<Value>,
+    /// `process.terminal`.
+    pub terminal: bool,
 }
 
 impl Spec {
@@ -266,7 +268,14 @@ impl Spec {
             additional_gids: Vec::new(),
             hostname: TEST_HOSTNAME.to_owned(),
             extra_mounts: Vec::new(),
+            terminal: false,
         }
+    }
+
+    /// The process gets a terminal (`process.terminal: true`).
+    pub fn terminal(mut self) -> Spec {
+        self.terminal = true;
+        self
     }
 
     pub fn env(mut self, env: &[&str]) -> Spec {
@@ -298,7 +307,7 @@ impl Spec {
         let mut config = json!({
             "ociVersion": "1.0.2",
             "process": {
-                "terminal": false,
+                "terminal": self.terminal,
                 "user": {
                     "uid": self.uid,
                     "gid": self.gid,

@@ -16,6 +16,7 @@ mod files;
 mod host_programs;
 mod job_control;
 mod lifecycle;
+mod lifecycle_terminals;
 mod mounts;
 mod overlay;
 mod processes;

@@ -156,3 +156,21 @@ fn console_without_a_terminal_is_enxio() {
     assert!(out.stdout.contains("No such device or address"), "{out}");
     assert!(out.stdout.ends_with("status 1\n"), "{out}");
 }
+
+/// `process.terminal` under `cordon run` in a terminal: that terminal is
+/// passed through as all three of the init's stdio (cordon's stderr is a
+/// pipe here) and is its console.
+#[test]
+fn run_in_a_terminal_passes_it_to_an_init_with_a_terminal() {
+    let script = "test -t 0 && test -t 1 && test -t 2 && echo on a tty; /bin/busybox tty";
+    let spec = Spec::new(&["/bin/busybox", "sh", "-c", script]).terminal();
+    let bundle = Bundle::with_busybox("host-tty-terminal", &spec);
+    let run = run_on_host_terminal(&bundle);
+    assert!(
+        run.code == Some(0) && run.screen == "on a tty\n/dev/console\n" && run.stderr.contains("leftover=0 "),
+        "exit code {:?}\n--- screen ---\n{}\n--- stderr ---\n{}",
+        run.code,
+        run.screen,
+        run.stderr
+    );
+}

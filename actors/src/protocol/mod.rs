@@ -146,6 +146,7 @@ pub enum WireSignalTarget {
     ProcessGroup(i32),
     Foreground,
     AllProcesses,
+    ForegroundOf(i32),
 }
 
 impl From<WireSignalTarget> for SignalTarget {
@@ -155,6 +156,7 @@ impl From<WireSignalTarget> for SignalTarget {
             WireSignalTarget::ProcessGroup(pgid) => SignalTarget::ProcessGroup(pgid),
             WireSignalTarget::Foreground => SignalTarget::Foreground,
             WireSignalTarget::AllProcesses => SignalTarget::AllProcesses,
+            WireSignalTarget::ForegroundOf(pid) => SignalTarget::ForegroundOf(pid),
         }
     }
 }

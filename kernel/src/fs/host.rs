@@ -11,6 +11,7 @@ use crate::task::{Blocker, Task};
 use crate::tty::host::HostTerminal;
 use crate::tty::termios::KernelTermios;
 use crate::tty::{Side, Terminal, job_control_ioctl};
+use crate::vfs::Location;
 
 /// How often a task blocked reading a host fd looks again: the host cannot
 /// wake the task's waker.
@@ -22,11 +23,14 @@ pub struct HostFile {
     fd: Arc<OwnedFd>,
     /// The terminal the fd is, if it is one.
     terminal: Option<Arc<HostTerminal>>,
+    /// Where a terminal is named in the sandbox (/dev/console, or the
+    /// /dev/tty it was opened through); its stat is that node's.
+    location: Option<Location>,
 }
 
 impl HostFile {
-    pub fn new(fd: Arc<OwnedFd>, terminal: Option<Arc<HostTerminal>>) -> Self {
-        HostFile { fd, terminal }
+    pub fn new(fd: Arc<OwnedFd>, terminal: Option<Arc<HostTerminal>>, location: Option<Location>) -> Self {
+        HostFile { fd, terminal, location }
     }
 
     /// Runs a host I/O call, retrying when a host signal interrupts it.
@@ -85,7 +89,14 @@ impl File for HostFile {
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {
-        nix::sys::stat::fstat(self.fd.as_fd())
+        match &self.location {
+            Some(location) => location.stat(),
+            None => nix::sys::stat::fstat(self.fd.as_fd()),
+        }
+    }
+
+    fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
     }
 
     fn status_flags(&self) -> Result<u32, Errno> {

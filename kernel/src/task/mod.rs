@@ -40,7 +40,7 @@ use crate::signal::{self, DefaultAction, SIG_DFL, SigAction, SigInfo, SigSet};
 use crate::syscalls;
 use crate::tty::host::HostTerminal;
 use crate::vfs::Location;
-use crate::vfs::lookup::Resolver;
+use crate::vfs::lookup::{Follow, Resolver};
 
 /// How an interrupted system call goes on when the signal that
 /// interrupted it has been dealt with (Linux's ERESTART* codes).
@@ -837,7 +837,11 @@ fn new_process_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, Kerne
     regs.rsp = entry.rsp;
     let mut fds = FdTable::default();
     let nofile = spec.rlimits.soft(libc::RLIMIT_NOFILE).max(3);
-    let (files, terminal) = HostTerminal::wrap_stdio(stdio);
+    let console = match role {
+        ProcessRole::Init => console_node(&root, &spec.credentials),
+        ProcessRole::Exec => None,
+    };
+    let (files, terminal) = HostTerminal::wrap_stdio(stdio, console);
     for (fd, file) in files.into_iter().enumerate() {
         fds.install_at(fd as i32, file, false, nofile)
             .expect("fds 0-2 are below any RLIMIT_NOFILE");
@@ -889,6 +893,20 @@ fn new_process_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, Kerne
         context,
         kernel,
     })
+}
+
+/// The container's /dev/console, if it has one (a character device 5:1,
+/// as devfs makes it): where the init's host terminal is named.
+fn console_node(root: &Location, credentials: &Credentials) -> Option<Location> {
+    let resolver = Resolver {
+        root: root.clone(),
+        cwd: root.clone(),
+        credentials,
+    };
+    let console = resolver.resolve(b"/dev/console", Follow::Always).ok()?;
+    let st = console.stat().ok()?;
+    let is_console = st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(5, 1);
+    is_console.then_some(console)
 }
 
 /// The body of a new task's OS thread.
