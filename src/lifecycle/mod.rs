@@ -108,6 +108,13 @@ impl LifecycleError {
     pub fn from_client(id: &str, err: ClientError) -> LifecycleError {
         match err {
             ClientError::Remote(err) => LifecycleError::Remote(err),
+            // The socket's mode refuses this user: the sandbox is there.
+            ClientError::Connect { ref source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
+                LifecycleError::Control {
+                    id: id.to_owned(),
+                    source: err,
+                }
+            }
             ClientError::Connect { .. } | ClientError::Frame(_) | ClientError::BadHandshake => {
                 LifecycleError::SandboxGone { id: id.to_owned() }
             }
