@@ -6,7 +6,8 @@
 //!   the calling process);
 //! - [`cli`] and [`lifecycle`]: the runc-compatible verbs, clients of the
 //!   sandbox process [`boot`] runs, through the control socket in the
-//!   [`state`] directory;
+//!   [`state`] directory; [`users`] resolves `exec --user` names in the
+//!   container's rootfs;
 //! - loading an OCI bundle ([`bundle`]) and turning its spec into what the
 //!   kernel boots ([`spec`], [`config`]); `cordon do` ([`host`], [`run`]).
 
@@ -23,6 +24,7 @@ pub mod sandbox;
 pub mod signals;
 pub mod spec;
 pub mod state;
+pub mod users;
 
 pub use config::SandboxConfig;
 pub use cordon_kernel::{ExitStatus, PlatformKind};

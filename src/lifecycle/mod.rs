@@ -32,6 +32,7 @@ use crate::bundle::BundleError;
 use crate::signals::UnknownSignal;
 use crate::spec::SpecError;
 use crate::state::{StateError, StateRoot};
+use crate::users::UserError;
 
 /// What every verb needs from the global flags.
 #[derive(Debug, Clone)]
@@ -81,8 +82,8 @@ pub enum LifecycleError {
     },
     #[error("{}: {message}", path.display())]
     ProcessFile { path: PathBuf, message: String },
-    #[error("invalid --user {0:?}: give UID or UID:GID as numbers")]
-    User(String),
+    #[error(transparent)]
+    User(#[from] UserError),
     #[error("exec needs a command, or a process file given with --process")]
     NoCommand,
     #[error("cannot write to standard output: {0}")]
