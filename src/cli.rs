@@ -169,8 +169,9 @@ pub enum Command {
         /// Set an environment variable (KEY=VALUE); may be repeated.
         #[arg(short, long, value_name = "KEY=VALUE")]
         env: Vec<String>,
-        /// The user to run as: UID or UID:GID.
-        #[arg(short, long, value_name = "UID[:GID]")]
+        /// The user to run as: USER or USER:GROUP, each a number or a name
+        /// in the container's /etc/passwd and /etc/group.
+        #[arg(short, long, value_name = "USER[:GROUP]")]
         user: Option<String>,
         /// A JSON file holding the OCI process to run.
         #[arg(short, long, value_name = "FILE")]

@@ -7,7 +7,8 @@
 //! - [`cli`] and [`lifecycle`]: the runc-compatible verbs, clients of the
 //!   sandbox process [`boot`] runs, through the control socket in the
 //!   [`state`] directory; the host terminals they hand to a sandbox
-//!   ([`terminal`]);
+//!   ([`terminal`]); [`users`] resolves `exec --user` names in the
+//!   container's rootfs;
 //! - loading an OCI bundle ([`bundle`]) and turning its spec into what the
 //!   kernel boots ([`spec`], [`config`]); `cordon do` ([`host`], [`run`]).
 
@@ -25,6 +26,7 @@ pub mod signals;
 pub mod spec;
 pub mod state;
 pub mod terminal;
+pub mod users;
 
 pub use config::SandboxConfig;
 pub use cordon_kernel::{ExitStatus, PlatformKind};

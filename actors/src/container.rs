@@ -4,10 +4,14 @@
 //! ```text
 //!  Created ──Start──▶ Starting ──loaded──▶ Running ◀──SetPaused──▶ Paused
 //!     │                  │ failed            │ init exits             │
-//!     │                  ▼                   ▼                        │
+//!     │ killed           ▼                   ▼                        │
 //!     └──────────────▶ Stopped ◀─────────────┴────────────────────────┘
 //!   Delete (forced unless Created or Stopped) frees everything and stops the actor.
 //! ```
+//!
+//! A created container can be killed before it starts, as runc's can (see
+//! [`ends_a_created_container`]); a signal that arrives while the init is
+//! being loaded is held and sent once it has a pid.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -84,6 +88,8 @@ pub(crate) struct ContainerActor {
     early_exits: HashMap<Pid, ExitStatus>,
     /// Identifies this container's starts to the watchdog.
     next_start_token: u64,
+    /// Signals for the init that arrived while it was Starting.
+    held_signals: Vec<(SignalTarget, i32)>,
 }
 
 impl ContainerActor {
@@ -106,6 +112,7 @@ impl ContainerActor {
             starts_in_flight: 0,
             early_exits: HashMap::new(),
             next_start_token: 0,
+            held_signals: Vec::new(),
         }
     }
 
@@ -196,6 +203,71 @@ impl ContainerActor {
         }
         self.outcome = Some(outcome);
     }
+
+    /// A signal for a container whose init has not run. Created: one that
+    /// ends runc's waiting init ends the container, with the signal as its
+    /// status; any other is dropped, as that init drops it. Starting: it is
+    /// held until the init has a pid.
+    fn signal_before_start(&mut self, target: SignalTarget, signal: i32) -> Result<(), ControlError> {
+        if signal != 0 && !cordon_kernel::signal::valid(signal) {
+            return Err(ControlError::InvalidSignal(signal));
+        }
+        if let SignalTarget::Process(pid) | SignalTarget::ProcessGroup(pid) = target {
+            return Err(ControlError::NoSuchProcess {
+                id: self.id.0.clone(),
+                pid,
+            });
+        }
+        if self.life == LifeCycle::Starting {
+            self.held_signals.push((target, signal));
+        } else if ends_a_created_container(signal) {
+            tracing::info!(container = %self.id, signal, "created container killed before its start");
+            // Created → Stopped: the init's spec goes, a Start is refused.
+            self.init_spec = None;
+            self.stop_with(Ok(ExitStatus::Signaled(signal)));
+        }
+        Ok(())
+    }
+
+    /// Sends the signals held while the init was loading, now that it runs.
+    fn send_held_signals(&mut self) {
+        for (target, signal) in std::mem::take(&mut self.held_signals) {
+            if let Err(err) = self.kernel.signal(&self.id, target, signal) {
+                tracing::info!(container = %self.id, signal, error = %err, "held signal not delivered");
+            }
+        }
+    }
+}
+
+/// Whether `signal` ends a container that is created but not started.
+///
+/// runc's created container is `runc init` blocked on its exec FIFO: a Go
+/// program, and the init of its own PID namespace, so from outside it gets
+/// SIGKILL and the signals it has handlers for. The Go runtime exits on
+/// SIGHUP, SIGINT and SIGTERM, and after a stack dump on SIGQUIT, SIGILL,
+/// SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSTKFLT and SIGSYS; it
+/// ignores the rest (os/signal, "Default behavior of signals in Go
+/// programs"). That is what `runc kill` of a created container does, signal
+/// by signal, with runc 1.1.5. runc's init then exits with status 2 (a
+/// namespace's init cannot die of a signal it raises itself); cordon
+/// reports the signal that was sent.
+fn ends_a_created_container(signal: i32) -> bool {
+    matches!(
+        signal,
+        libc::SIGKILL
+            | libc::SIGHUP
+            | libc::SIGINT
+            | libc::SIGTERM
+            | libc::SIGQUIT
+            | libc::SIGILL
+            | libc::SIGTRAP
+            | libc::SIGABRT
+            | libc::SIGBUS
+            | libc::SIGFPE
+            | libc::SIGSEGV
+            | libc::SIGSTKFLT
+            | libc::SIGSYS
+    )
 }
 
 impl Actor for ContainerActor {
@@ -230,6 +302,9 @@ impl Handler<Start> for ContainerActor {
                         act.life = LifeCycle::Running;
                     }
                     act.settle_early_exits(Some(*pid));
+                    if act.life != LifeCycle::Stopped {
+                        act.send_held_signals();
+                    }
                 }
                 Err(err) => {
                     // The requester gets the error; this is for the log.
@@ -237,6 +312,7 @@ impl Handler<Start> for ContainerActor {
                     // Starting → Stopped: nothing runs, waiters learn why.
                     act.stop_with(Err(err.clone()));
                     act.settle_early_exits(None);
+                    act.held_signals.clear();
                 }
             }
             created
@@ -314,7 +390,11 @@ impl Handler<WaitPid> for ContainerActor {
     }
 }
 
-/// Sends a signal into a running or paused container.
+/// Sends a signal into a running or paused container. A created container
+/// has only its init to come: `Foreground` and `AllProcesses` mean it, and
+/// a signal that would end it stops the container (see
+/// [`ends_a_created_container`]); while the init is being loaded, the
+/// signal waits for it.
 #[derive(Message)]
 #[rtype(result = "Result<(), ControlError>")]
 pub(crate) struct Signal {
@@ -326,8 +406,10 @@ impl Handler<Signal> for ContainerActor {
     type Result = Result<(), ControlError>;
 
     fn handle(&mut self, Signal { target, signal }: Signal, _ctx: &mut Context<Self>) -> Self::Result {
-        if !matches!(self.life, LifeCycle::Running | LifeCycle::Paused) {
-            return Err(self.invalid_state("signal"));
+        match self.life {
+            LifeCycle::Running | LifeCycle::Paused => {}
+            LifeCycle::Created | LifeCycle::Starting => return self.signal_before_start(target, signal),
+            LifeCycle::Stopped => return Err(self.invalid_state("signal")),
         }
         tracing::debug!(container = %self.id, ?target, signal, "signal");
         self.kernel

@@ -144,6 +144,8 @@ struct FakeState {
     stuck: Vec<StuckTask>,
     paused: bool,
     signals: Vec<SentSignal>,
+    /// `create_process` calls still loading their program.
+    loading: usize,
 }
 
 #[derive(Default)]
@@ -201,6 +203,12 @@ impl FakeKernel {
     /// Every signal asked for so far, in order.
     pub fn signals(&self) -> Vec<SentSignal> {
         self.shared.state().signals.clone()
+    }
+
+    /// Whether a `create_process` is loading its program (sleeping out its
+    /// script's start delay).
+    pub fn is_loading(&self) -> bool {
+        self.shared.state().loading > 0
     }
 
     /// Whether the fake is paused.
@@ -288,17 +296,20 @@ impl KernelHandle for FakeKernel {
     fn create_process(&self, container: &ContainerId, process: NewProcess) -> Result<Pid, HandleError> {
         let program = process.spec.argv.first().cloned().unwrap_or_default();
         let script = {
-            let state = self.shared.state();
+            let mut state = self.shared.state();
             if !state.containers.contains_key(container) {
                 return Err(HandleError::NoSuchContainer(container.clone()));
             }
-            state.scripts.get(&program).copied()
+            let script = state.scripts.get(&program).copied();
+            state.loading += usize::from(script.is_some());
+            script
         };
         let script = script
             .ok_or_else(|| HandleError::Start(KernelError::Load(LoadError::NotFound { path: program.clone() })))?;
         std::thread::sleep(script.start_delay);
         let pid = {
             let mut state = self.shared.state();
+            state.loading -= 1;
             state.last_pid += 1;
             let pid = state.last_pid;
             let fake = state

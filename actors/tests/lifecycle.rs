@@ -159,6 +159,95 @@ async fn a_signal_to_an_unknown_container_is_not_found() {
 }
 
 #[actix_rt::test]
+async fn a_created_container_is_stopped_by_the_signals_that_end_runcs_init() {
+    let kernel = fake();
+    let sandbox = sandbox(&kernel, "sleep");
+    let waiter = actix_rt::spawn({
+        let sandbox = sandbox.clone();
+        async move { sandbox.wait(&root()).await }
+    });
+    // runc's waiting init ignores these.
+    for signal in [0, libc::SIGUSR1, libc::SIGCHLD, libc::SIGSTOP, libc::SIGRTMIN()] {
+        sandbox.signal(&root(), SignalTarget::Foreground, signal).await.unwrap();
+    }
+    assert_eq!(status(&sandbox, &root()).await, ContainerStatus::Created);
+    assert_eq!(
+        sandbox.signal(&root(), SignalTarget::Process(1), libc::SIGKILL).await,
+        Err(ControlError::NoSuchProcess {
+            id: "root".into(),
+            pid: 1
+        })
+    );
+    assert_eq!(
+        sandbox.signal(&root(), SignalTarget::Foreground, 65).await,
+        Err(ControlError::InvalidSignal(65))
+    );
+    assert!(!waiter.is_finished());
+
+    sandbox
+        .signal(&root(), SignalTarget::AllProcesses, libc::SIGTERM)
+        .await
+        .unwrap();
+    let expected = Ok(ExitStatus::Signaled(libc::SIGTERM));
+    assert_eq!(waiter.await.unwrap(), expected);
+    assert_eq!(sandbox.wait(&root()).await, expected);
+    let state = sandbox.state(&root()).await.unwrap();
+    assert_eq!((state.status, state.pid), (ContainerStatus::Stopped, None));
+    assert!(matches!(
+        sandbox.start(&root()).await,
+        Err(ControlError::InvalidState {
+            status: ContainerStatus::Stopped,
+            ..
+        })
+    ));
+    assert!(matches!(
+        sandbox.signal(&root(), SignalTarget::Foreground, libc::SIGKILL).await,
+        Err(ControlError::InvalidState {
+            status: ContainerStatus::Stopped,
+            ..
+        })
+    ));
+    // Nothing ran, so nothing was signalled in the kernel.
+    assert!(kernel.signals().is_empty(), "{:?}", kernel.signals());
+    sandbox.delete(&root(), false).await.unwrap();
+    assert!(!kernel.has_container(&root()));
+}
+
+#[actix_rt::test]
+async fn a_signal_during_the_start_reaches_the_init_once_it_runs() {
+    let kernel = fake();
+    kernel.script(
+        "slow",
+        ProcessScript::until_signalled().with_start_delay(Duration::from_millis(300)),
+    );
+    let sandbox = sandbox(&kernel, "slow");
+    let start = actix_rt::spawn({
+        let sandbox = sandbox.clone();
+        async move { sandbox.start(&root()).await }
+    });
+    // Once the fake is loading the init, the container is starting; before,
+    // a KILL would stop the created container instead.
+    for _ in 0..5000 {
+        if kernel.is_loading() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(kernel.is_loading(), "the start never began");
+    sandbox
+        .signal(&root(), SignalTarget::Foreground, libc::SIGKILL)
+        .await
+        .unwrap();
+    let init = start.await.unwrap().unwrap();
+    assert_eq!(sandbox.wait(&root()).await, Ok(ExitStatus::Signaled(libc::SIGKILL)));
+    assert_eq!(
+        kernel.signals().first().map(|sent| (sent.target, sent.signal)),
+        Some((SignalTarget::Foreground, libc::SIGKILL)),
+        "init {init}"
+    );
+}
+
+#[actix_rt::test]
 async fn exec_into_a_created_or_stopped_container_is_refused() {
     let kernel = fake();
     let sandbox = sandbox(&kernel, "true");

@@ -4,7 +4,8 @@
 //!
 //! The process starts from the container's own environment, directory and
 //! user, as runc's does; `--env`, `--cwd` and `--user` change them, and
-//! `--process` gives an OCI `process` object instead.
+//! `--process` gives an OCI `process` object instead. `--user` names are
+//! looked up in the container's rootfs ([`crate::users`]).
 //!
 //! `--pid-file` gets the pid of the `cordon exec` process that waits for the
 //! process, as runsc writes it (the process itself has no host pid of its
@@ -40,6 +41,7 @@ use super::run::{block_forwarded_signals, forward_signals};
 use super::{Globals, LifecycleError, exit_code};
 use crate::state::{self, ContainerRecord};
 use crate::terminal::{Pty, TerminalCopy};
+use crate::users;
 
 /// What `cordon exec` was asked to run, and how.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +49,8 @@ pub struct ExecOptions {
     pub cwd: Option<String>,
     /// `KEY=VALUE`, replacing the container's value of KEY.
     pub env: Vec<String>,
-    /// `UID` or `UID:GID`.
+    /// `USER` or `USER:GROUP`, each a number or a name in the container's
+    /// /etc/passwd or /etc/group.
     pub user: Option<String>,
     /// An OCI `process` JSON file describing the process.
     pub process: Option<PathBuf>,
@@ -134,10 +137,10 @@ fn exec_process(record: &ContainerRecord, options: &ExecOptions) -> Result<ExecP
         process.env.push(variable.clone());
     }
     if let Some(user) = &options.user {
-        let (uid, gid) = parse_user(user)?;
-        process.uid = uid;
-        process.gid = gid.unwrap_or(process.gid);
-        process.additional_gids.clear();
+        let user = users::resolve(&record.rootfs, user)?;
+        process.uid = user.uid;
+        process.gid = user.gid.unwrap_or(process.gid);
+        process.additional_gids = user.additional_gids;
     }
     Ok(process)
 }
@@ -164,19 +167,6 @@ fn read_process_file(path: &Path) -> Result<ExecProcess, LifecycleError> {
         additional_gids: spec.credentials.additional_gids,
         terminal: process.terminal() == Some(true),
     })
-}
-
-/// `UID` or `UID:GID`, as numbers (the kernel has no user database to look
-/// names up in yet).
-fn parse_user(user: &str) -> Result<(u32, Option<u32>), LifecycleError> {
-    let invalid = || LifecycleError::User(user.to_owned());
-    let (uid, gid) = match user.split_once(':') {
-        Some((uid, gid)) => (uid, Some(gid)),
-        None => (user, None),
-    };
-    let uid = uid.parse().map_err(|_| invalid())?;
-    let gid = gid.map(|gid| gid.parse().map_err(|_| invalid())).transpose()?;
-    Ok((uid, gid))
 }
 
 /// `exec --detach`: runs `cordon exec` without it in the background, in a
@@ -304,12 +294,10 @@ mod tests {
     }
 
     #[test]
-    fn a_command_is_needed_and_users_are_numbers() {
+    fn a_command_is_needed() {
         assert!(matches!(
             exec_process(&record(), &ExecOptions::default()),
             Err(LifecycleError::NoCommand)
         ));
-        assert_eq!(parse_user("7").expect("valid"), (7, None));
-        assert!(matches!(parse_user("root"), Err(LifecycleError::User(_))));
     }
 }

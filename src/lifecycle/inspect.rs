@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, UNIX_EPOCH};
 
+use cordon_actors::client::ClientError;
 use cordon_actors::protocol::{ContainerStatus, ProcessEntry, WireUsage};
 use serde::Serialize;
 use serde_json::json;
@@ -37,21 +38,32 @@ pub struct OciState {
 }
 
 /// The live status of the container a record describes: its sandbox's
-/// answer, or stopped when the sandbox process is gone.
-fn live_status(dir: &ContainerDir, record: &ContainerRecord) -> ContainerStatus {
-    match record.sandbox_alive() {
-        true => dir
-            .connect()
-            .and_then(|mut client| client.state(&record.id))
-            .map_or(ContainerStatus::Stopped, |state| state.status),
-        false => ContainerStatus::Stopped,
+/// answer, or stopped when the sandbox process is gone or cannot answer.
+/// A sandbox that refuses this user is an error: it runs, and says so.
+fn live_status(dir: &ContainerDir, record: &ContainerRecord) -> Result<ContainerStatus, LifecycleError> {
+    if !record.sandbox_alive() {
+        return Ok(ContainerStatus::Stopped);
+    }
+    match dir.connect().and_then(|mut client| client.state(&record.id)) {
+        Ok(state) => Ok(state.status),
+        Err(err) if is_refusal(&err) => Err(LifecycleError::from_client(&record.id, err)),
+        Err(_) => Ok(ContainerStatus::Stopped),
+    }
+}
+
+/// Whether the sandbox, or its socket's mode, refused this user.
+fn is_refusal(err: &ClientError) -> bool {
+    match err {
+        ClientError::PermissionDenied => true,
+        ClientError::Connect { source, .. } => source.kind() == io::ErrorKind::PermissionDenied,
+        _ => false,
     }
 }
 
 /// The OCI state of the container a record describes.
-fn live_state(dir: &ContainerDir, record: &ContainerRecord) -> OciState {
-    let status = live_status(dir, record);
-    OciState {
+fn live_state(dir: &ContainerDir, record: &ContainerRecord) -> Result<OciState, LifecycleError> {
+    let status = live_status(dir, record)?;
+    Ok(OciState {
         oci_version: OCI_VERSION,
         id: record.id.clone(),
         pid: match status {
@@ -64,7 +76,7 @@ fn live_state(dir: &ContainerDir, record: &ContainerRecord) -> OciState {
         created: record.created.clone(),
         owner: record.owner.clone(),
         annotations: record.annotations.clone(),
-    }
+    })
 }
 
 fn print(text: &str) -> Result<(), LifecycleError> {
@@ -79,7 +91,7 @@ fn print(text: &str) -> Result<(), LifecycleError> {
 pub fn state(globals: &Globals, id: &str) -> Result<(), LifecycleError> {
     let dir = globals.root.open(id)?;
     let record = dir.read_record()?;
-    let state = live_state(&dir, &record);
+    let state = live_state(&dir, &record)?;
     let mut text = serde_json::to_string_pretty(&state).expect("a state always serializes");
     text.push('\n');
     print(&text)
@@ -130,7 +142,7 @@ pub fn list(globals: &Globals, format: Format, quiet: bool) -> Result<(), Lifecy
         .list()?
         .iter()
         .filter_map(|dir| dir.read_record().ok().map(|record| live_state(dir, &record)))
-        .collect();
+        .collect::<Result<_, _>>()?;
     if quiet {
         return print(&states.iter().map(|state| format!("{}\n", state.id)).collect::<String>());
     }
@@ -201,7 +213,7 @@ pub fn events(globals: &Globals, id: &str, once: bool, interval: Duration) -> Re
         thread::sleep(interval);
         // Each round on a fresh connection: an interval may outlast the
         // sandbox's idle timeout.
-        if live_status(&connected.dir, &connected.record) == ContainerStatus::Stopped {
+        if live_status(&connected.dir, &connected.record)? == ContainerStatus::Stopped {
             return Ok(());
         }
         match connected.dir.connect() {

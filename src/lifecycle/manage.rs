@@ -44,7 +44,8 @@ pub fn start(globals: &Globals, id: &str) -> Result<(), LifecycleError> {
 }
 
 /// `cordon kill ID [SIGNAL]`: to the init (default SIGTERM), or with `all`
-/// to every process of the container.
+/// to every process of the container. A created container is stopped by
+/// the signals that end runc's waiting init (SIGKILL, SIGTERM, …).
 pub fn kill(globals: &Globals, id: &str, signal: Option<&str>, all: bool) -> Result<(), LifecycleError> {
     let signal = signal.map_or(Ok(libc::SIGTERM), signals::parse)?;
     let mut connected = connect(globals, id)?;
@@ -57,7 +58,8 @@ pub fn kill(globals: &Globals, id: &str, signal: Option<&str>, all: bool) -> Res
             .pid
         {
             Some(pid) => WireSignalTarget::Process(pid),
-            // Not started: the sandbox refuses with the container's state.
+            // Not started: the init to come, which some signals end before
+            // it runs (as runc's); a stopped container refuses.
             None => WireSignalTarget::Foreground,
         },
     };

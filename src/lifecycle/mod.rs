@@ -34,6 +34,7 @@ use crate::signals::UnknownSignal;
 use crate::spec::SpecError;
 use crate::state::{StateError, StateRoot};
 use crate::terminal::TerminalError;
+use crate::users::UserError;
 
 /// What every verb needs from the global flags.
 #[derive(Debug, Clone)]
@@ -83,8 +84,8 @@ pub enum LifecycleError {
     },
     #[error("{}: {message}", path.display())]
     ProcessFile { path: PathBuf, message: String },
-    #[error("invalid --user {0:?}: give UID or UID:GID as numbers")]
-    User(String),
+    #[error(transparent)]
+    User(#[from] UserError),
     #[error("exec needs a command, or a process file given with --process")]
     NoCommand,
     #[error("cannot write to standard output: {0}")]
@@ -121,6 +122,13 @@ impl LifecycleError {
     pub fn from_client(id: &str, err: ClientError) -> LifecycleError {
         match err {
             ClientError::Remote(err) => LifecycleError::Remote(err),
+            // The socket's mode refuses this user: the sandbox is there.
+            ClientError::Connect { ref source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
+                LifecycleError::Control {
+                    id: id.to_owned(),
+                    source: err,
+                }
+            }
             ClientError::Connect { .. } | ClientError::Frame(_) | ClientError::BadHandshake => {
                 LifecycleError::SandboxGone { id: id.to_owned() }
             }

@@ -10,12 +10,23 @@
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::os::unix::fs::PermissionsExt;
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, symlink};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use cordon_actors::ControlError;
+use cordon_actors::client::Client;
+use cordon_actors::protocol::frame;
+use cordon_actors::protocol::{
+    ANSWER_LEN, ContainerStatus, HELLO_LEN, MAGIC, MAX_FRAME_LEN, PROTOCOL_VERSION, Reply, Verdict,
+};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -157,13 +168,21 @@ impl Container {
 
     pub(crate) fn spawn<S: AsRef<OsStr>>(&self, args: &[S]) -> Pending {
         let args: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
+        let (command, rendered) = self.command(&args);
+        Pending::start(command, rendered)
+    }
+
+    /// Runs a command as the user `uid` (and group `uid`), with no
+    /// supplementary groups.
+    fn cordon_as<S: AsRef<OsStr>>(&self, uid: u32, args: &[S]) -> Ran {
+        let args: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
         let (mut command, rendered) = self.command(&args);
-        let child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {rendered}: {e}"));
-        Pending { child, rendered }
+        command.uid(uid).gid(uid);
+        Pending::start(command, format!("(as uid {uid}) {rendered}")).finish()
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.state_dir().join("control.sock")
     }
 
     /// Runs a command that leaves the sandbox process behind (`create`,
@@ -254,6 +273,16 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// Starts `command` with its stdout and stderr piped.
+    fn start(mut command: Command, rendered: String) -> Pending {
+        let child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {rendered}: {e}"));
+        Pending { child, rendered }
+    }
+
     pub(crate) fn finish(mut self) -> Ran {
         let mut stdout = self.child.stdout.take().expect("stdout is piped");
         let mut stderr = self.child.stderr.take().expect("stderr is piped");
@@ -704,4 +733,350 @@ fn a_pod_runs_containers_with_their_own_roots_in_one_sandbox() {
     args.push(orphan.id().as_ref());
     orphan.cordon(&args).fails_with("does not exist");
     assert!(!orphan.state_dir().exists());
+}
+
+/// How many sockets process `pid` holds: for a sandbox process, its control
+/// listener and one per connection it serves.
+fn sockets_of(pid: i32) -> usize {
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| fs::read_link(entry.path()).is_ok_and(|target| target.to_string_lossy().starts_with("socket:")))
+        .count()
+}
+
+/// The script, in order, on one container.
+#[test]
+fn the_runc_script_from_create_to_delete() {
+    let container = Container::new("lifecycle-script", &["sleep", "1000"]);
+    let id = container.id();
+    container.create(&[]);
+    assert_eq!(container.status(), "created");
+    container.cordon(&["start", id]).success();
+    assert_eq!(container.status(), "running");
+
+    let hi = container.cordon(&["exec", id, "echo", "hi"]);
+    assert_eq!(
+        (hi.code, hi.stdout.as_str(), hi.stderr.as_str()),
+        (Some(0), "hi\n", ""),
+        "{hi:#?}"
+    );
+    let four = container.cordon(&["exec", id, "sh", "-c", "exit 4"]);
+    assert_eq!((four.code, four.stdout.as_str()), (Some(4), ""), "{four:#?}");
+
+    container
+        .cordon_detaching(&["exec", "--detach", id, "sleep", "500"])
+        .success();
+    let table = container.cordon(&["ps", id]).success().stdout.clone();
+    let commands: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().last())
+        .collect();
+    assert_eq!(commands, ["sleep", "sleep"], "{table}");
+    let pids = container.cordon(&["ps", "--format", "json", id]).success().json();
+    let exec_pid = pids
+        .as_array()
+        .and_then(|pids| pids.iter().filter_map(Value::as_i64).find(|pid| *pid != 1))
+        .unwrap_or_else(|| panic!("no exec'd process in {pids}"));
+    // Their arguments, as the container's own ps sees them.
+    let inside = container.cordon(&["exec", id, "/bin/busybox", "ps", "-o", "pid,args"]);
+    let rows: Vec<String> = inside
+        .success()
+        .stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    for row in ["1 sleep 1000".to_owned(), format!("{exec_pid} sleep 500")] {
+        assert!(rows.contains(&row), "no {row:?} in {rows:#?}");
+    }
+
+    // Two waits, then the KILL: both get the same status.
+    let sandbox = container.sandbox_pid();
+    let before = sockets_of(sandbox);
+    let waiters: Vec<Pending> = (0..2).map(|_| container.spawn(&["wait", id])).collect();
+    let pending = poll(COMMAND_TIMEOUT, || (sockets_of(sandbox) >= before + 2).then_some(()));
+    assert!(pending.is_some(), "the sandbox never served both waits");
+    container.cordon(&["kill", id, "KILL"]).success();
+    let statuses: Vec<Value> = waiters
+        .into_iter()
+        .map(|waiter| waiter.finish().success().json())
+        .collect();
+    let expected = serde_json::json!({ "id": id, "exitStatus": 128 + libc::SIGKILL });
+    assert_eq!(statuses, [expected.clone(), expected]);
+
+    container.cordon(&["delete", id]).success();
+    assert_gone(sandbox);
+    container.cordon(&["state", id]).fails_with("does not exist");
+}
+
+#[test]
+fn fifty_concurrent_execs_all_succeed() {
+    let container = Container::new("lifecycle-execs", &["sleep", "1000"]);
+    let id = container.id();
+    container.create(&[]);
+    container.cordon(&["start", id]).success();
+    let execs: Vec<Pending> = (0..50).map(|_| container.spawn(&["exec", id, "true"])).collect();
+    for exec in execs {
+        let ran = exec.finish();
+        assert_eq!(
+            (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+            (Some(0), "", ""),
+            "{ran:#?}"
+        );
+    }
+    // Each was waited for and cleared: only the init is left.
+    let pids = container.cordon(&["ps", "--format", "json", id]).success().json();
+    assert_eq!(pids, serde_json::json!([1]));
+    container.cordon(&["delete", "--force", id]).success();
+}
+
+/// Connects to the control socket and completes the handshake.
+fn handshaken(socket: &Path) -> UnixStream {
+    let mut stream = UnixStream::connect(socket).expect("connect to the control socket");
+    let mut hello = MAGIC.to_vec();
+    hello.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    stream.write_all(&hello).expect("send the hello");
+    let mut answer = [0; ANSWER_LEN];
+    stream.read_exact(&mut answer).expect("read the answer");
+    assert_eq!(answer[HELLO_LEN], Verdict::Accepted as u8, "accepted");
+    stream
+}
+
+/// Reads what is left on `stream` until the sandbox closes it (a close
+/// with bytes it never read resets the connection).
+fn rest_of(mut stream: UnixStream) -> Vec<u8> {
+    let mut rest = Vec::new();
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => rest,
+        Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => rest,
+        Err(err) => panic!("cannot read to the close: {err}"),
+    }
+}
+
+/// Bad bytes on the control socket cost their own connection only: the
+/// sandbox process (under its own seccomp filter) serves on.
+#[test]
+fn garbage_on_the_control_socket_leaves_the_sandbox_serving() {
+    let container = Container::new("lifecycle-garbage", &["sleep", "1000"]);
+    let id = container.id();
+    container.create(&[]);
+    container.cordon(&["start", id]).success();
+    // The socket's path may be too long for an address: reach it through
+    // an fd of its directory, as cordon does.
+    let dir = File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(container.state_dir())
+        .expect("open the state directory");
+    let socket = PathBuf::from(format!("/proc/self/fd/{}/control.sock", dir.as_raw_fd()));
+    let mut bystander = Client::connect(&socket).expect("a client connects");
+
+    // Not a hello: no answer, the connection closes.
+    let mut stream = UnixStream::connect(&socket).expect("connect");
+    let mut noise = 0x9e37_79b9_7f4a_7c15_u64;
+    let garbage: Vec<u8> = (0..4096)
+        .map(|_| {
+            noise ^= noise << 13;
+            noise ^= noise >> 7;
+            noise ^= noise << 17;
+            noise as u8
+        })
+        .collect();
+    stream.write_all(&garbage).expect("send garbage");
+    assert_eq!(rest_of(stream), b"", "garbage gets no answer");
+
+    // A length prefix past the limit: an error reply, then the close.
+    let mut stream = handshaken(&socket);
+    stream.write_all(&u32::MAX.to_le_bytes()).expect("send the prefix");
+    let reply = frame::read_blocking(stream.as_raw_fd()).expect("an error reply");
+    let reply: Result<Reply, ControlError> = frame::decode(&reply.payload).expect("a reply");
+    assert_eq!(
+        reply,
+        Err(ControlError::FrameTooLarge {
+            len: u64::from(u32::MAX),
+            max: MAX_FRAME_LEN as u64,
+        })
+    );
+    assert_eq!(rest_of(stream), b"");
+
+    // A frame that is not a request: an error reply, then the close.
+    let mut stream = handshaken(&socket);
+    stream.write_all(&8u32.to_le_bytes()).expect("send the prefix");
+    stream.write_all(&garbage[..8]).expect("send the payload");
+    let reply = frame::read_blocking(stream.as_raw_fd()).expect("an error reply");
+    let reply: Result<Reply, ControlError> = frame::decode(&reply.payload).expect("a reply");
+    assert!(matches!(reply, Err(ControlError::Malformed(_))), "{reply:?}");
+    assert_eq!(rest_of(stream), b"");
+
+    // A frame cut short: the sandbox closes without a reply.
+    let mut stream = handshaken(&socket);
+    stream.write_all(&100u32.to_le_bytes()).expect("send the prefix");
+    stream.write_all(b"cut short").expect("send part of the payload");
+    stream.shutdown(Shutdown::Write).expect("end the frame early");
+    assert_eq!(rest_of(stream), b"");
+
+    let state = bystander.state(id).expect("the bystander is still served");
+    assert_eq!(state.status, ContainerStatus::Running);
+    assert_eq!(container.status(), "running");
+    let ran = container.cordon(&["exec", id, "echo", "still serving"]);
+    assert_eq!(ran.success().stdout, "still serving\n");
+    container.cordon(&["delete", "--force", id]).success();
+}
+
+/// Only root and the sandbox's owner are served: the files' modes stop
+/// another user first, and SO_PEERCRED when the test opens them up.
+#[test]
+fn another_user_is_refused() {
+    const NOBODY: u32 = 65534;
+    let container = Container::new("lifecycle-peer", &["sleep", "1000"]);
+    let id = container.id();
+    container.create(&[]);
+    container.cordon(&["start", id]).success();
+    let record = container.state_dir().join("state.json");
+
+    // The record is the owner's alone (0600).
+    container
+        .cordon_as(NOBODY, &["state", id])
+        .fails_with("state.json: Permission denied");
+    // With the record readable, the socket's mode (0600) refuses.
+    fs::set_permissions(&record, fs::Permissions::from_mode(0o644)).expect("chmod the record");
+    container
+        .cordon_as(NOBODY, &["state", id])
+        .fails_with("control.sock: Permission denied");
+    // With the socket open to all, the sandbox itself refuses the peer.
+    fs::set_permissions(container.socket(), fs::Permissions::from_mode(0o666)).expect("chmod the socket");
+    for args in [&["state", id][..], &["exec", id, "true"], &["kill", id, "KILL"]] {
+        container
+            .cordon_as(NOBODY, args)
+            .fails_with("the sandbox refused the connection: permission denied");
+    }
+
+    assert_eq!(container.status(), "running");
+    let ran = container.cordon(&["exec", id, "echo", "still mine"]);
+    assert_eq!(ran.success().stdout, "still mine\n");
+    container.cordon(&["delete", "--force", id]).success();
+}
+
+/// The lines the container has printed so far.
+fn lines_printed(container: &Container) -> usize {
+    container.container_output().lines().count()
+}
+
+/// A paused container makes no progress, and makes it again once resumed:
+/// its init prints a line every 20 ms.
+#[test]
+fn pause_stops_progress_and_resume_continues_it() {
+    let container = Container::new(
+        "lifecycle-progress",
+        &["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i; sleep 0.02; done"],
+    );
+    let id = container.id();
+    container.create(&[]);
+    container.cordon(&["start", id]).success();
+    let counting = poll(COMMAND_TIMEOUT, || (lines_printed(&container) >= 3).then_some(()));
+    assert!(
+        counting.is_some(),
+        "the init never counted: {:?}",
+        container.container_output()
+    );
+
+    container.cordon(&["pause", id]).success();
+    assert_eq!(container.status(), "paused");
+    // A write already inside the kernel may still land: let it.
+    thread::sleep(Duration::from_millis(200));
+    let paused_at = lines_printed(&container);
+    // Running, it would print some 50 lines in this second.
+    thread::sleep(Duration::from_secs(1));
+    assert_eq!(lines_printed(&container), paused_at, "the count went on while paused");
+
+    container.cordon(&["resume", id]).success();
+    assert_eq!(container.status(), "running");
+    let resumed = poll(COMMAND_TIMEOUT, || {
+        (lines_printed(&container) > paused_at + 2).then_some(())
+    });
+    assert!(resumed.is_some(), "the count did not go on after resume");
+    let output = container.container_output();
+    let counted: Vec<usize> = output.lines().map(|line| line.parse().expect("a count")).collect();
+    assert!(
+        counted.iter().enumerate().all(|(n, count)| *count == n + 1),
+        "lost or repeated counts: {output:?}"
+    );
+    container.cordon(&["delete", "--force", id]).success();
+}
+
+/// `kill` of a created container stops it, as runc's: only signals that
+/// end runc's waiting init do.
+#[test]
+fn kill_stops_a_created_container() {
+    let container = Container::new("lifecycle-kill-created", &["sleep", "1000"]);
+    let id = container.id();
+    container.create(&[]);
+    container.cordon(&["kill", id, "USR1"]).success();
+    assert_eq!(container.status(), "created");
+
+    let waiter = container.spawn(&["wait", id]);
+    container.cordon(&["kill", id, "KILL"]).success();
+    let waited = waiter.finish().success().json();
+    assert_eq!(
+        waited,
+        serde_json::json!({ "id": id, "exitStatus": 128 + libc::SIGKILL })
+    );
+    let state = container.state();
+    assert_eq!(
+        (state["status"].as_str(), state["pid"].as_i64()),
+        (Some("stopped"), Some(0)),
+        "{state}"
+    );
+    container.cordon(&["start", id]).fails_with("is stopped: cannot start");
+    container
+        .cordon(&["kill", id, "KILL"])
+        .fails_with("is stopped: cannot signal");
+
+    let sandbox = container.sandbox_pid();
+    container.cordon(&["delete", id]).success();
+    assert!(!container.state_dir().exists());
+    assert_gone(sandbox);
+}
+
+/// A rootfs user database for the `--user` tests.
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:100:Alice:/home/alice:/bin/sh\n";
+const GROUP: &str = "root:x:0:\nusers:x:100:\nstaff:x:50:alice\naudio:x:29:alice\n";
+
+#[test]
+fn exec_user_names_resolve_in_the_container() {
+    let container = Container::new("lifecycle-users", &["sleep", "1000"]);
+    let id = container.id();
+    let etc = container.bundle.rootfs().join("etc");
+    fs::create_dir_all(&etc).expect("make rootfs/etc");
+    fs::write(etc.join("passwd"), PASSWD).expect("write /etc/passwd");
+    fs::write(etc.join("group"), GROUP).expect("write /etc/group");
+    container.create(&[]);
+    container.cordon(&["start", id]).success();
+
+    let ids = |user: &str| {
+        let ran = container.cordon(&["exec", "--user", user, id, "sh", "-c", "id -u; id -g; id -G"]);
+        ran.success().stdout.clone()
+    };
+    assert_eq!(ids("alice"), "1000\n100\n100 50 29\n");
+    assert_eq!(ids("alice:staff"), "1000\n50\n50\n");
+    assert_eq!(ids("alice:7"), "1000\n7\n7\n");
+    assert_eq!(ids("1000:audio"), "1000\n29\n29\n");
+    container
+        .cordon(&["exec", "--user", "mallory", id, "true"])
+        .fails_with("no user \"mallory\" in the container's /etc/passwd");
+    container
+        .cordon(&["exec", "--user", "alice:wheel", id, "true"])
+        .fails_with("no group \"wheel\" in the container's /etc/group");
+
+    // A link out of the rootfs resolves inside it: the host's /etc/group
+    // (which has a daemon group) is not what is read.
+    fs::remove_file(etc.join("group")).expect("remove /etc/group");
+    symlink("../../../../../../../../../../etc/group", etc.join("group")).expect("link /etc/group");
+    container
+        .cordon(&["exec", "--user", "alice:daemon", id, "true"])
+        .fails_with("cannot read the container's /etc/group");
+    container.cordon(&["delete", "--force", id]).success();
 }
