@@ -302,6 +302,7 @@ impl Cli {
         };
         let globals = Globals {
             root: StateRoot::new(self.state_root()),
+            program: std::env::current_exe().map_err(LifecycleError::Spawn)?,
             boot_args: self.boot_args(),
         };
         match self.command {

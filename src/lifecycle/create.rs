@@ -93,20 +93,32 @@ pub enum BootStdio {
     /// Like `Terminal`, for a pty made once the container's id is taken,
     /// whose master goes to the console socket at this path.
     ConsoleSocket(PathBuf),
+    /// These three fds (an embedding program's choice).
+    Fds([OwnedFd; 3]),
+}
+
+/// The stdio a new init gets, once a console socket has had its master.
+pub(crate) enum InitStdio {
+    /// The creating command's own.
+    Inherit,
+    /// A terminal's replica: fds 0, 1 and 2 and the controlling terminal.
+    Terminal(OwnedFd),
+    Fds([OwnedFd; 3]),
 }
 
 impl BootStdio {
-    /// The init's terminal the sandbox process gets, if it gets one:
-    /// for a console socket, a pty is made now and its master sent.
-    pub(crate) fn into_terminal(self) -> Result<Option<OwnedFd>, LifecycleError> {
+    /// The stdio the init gets: for a console socket, a pty is made now
+    /// and its master sent.
+    pub(crate) fn open(self) -> Result<InitStdio, LifecycleError> {
         match self {
-            BootStdio::Inherit => Ok(None),
-            BootStdio::Terminal(replica) => Ok(Some(replica)),
+            BootStdio::Inherit => Ok(InitStdio::Inherit),
+            BootStdio::Terminal(replica) => Ok(InitStdio::Terminal(replica)),
             BootStdio::ConsoleSocket(path) => {
                 let pty = Pty::open()?;
                 crate::terminal::send_console(&path, pty.master.as_fd())?;
-                Ok(Some(pty.replica))
+                Ok(InitStdio::Terminal(pty.replica))
             }
+            BootStdio::Fds(fds) => Ok(InitStdio::Fds(fds)),
         }
     }
 }
@@ -152,8 +164,8 @@ pub fn create_sandbox(
 
     let dir = globals.root.create(id)?;
     let started = stdio
-        .into_terminal()
-        .and_then(|terminal| start_sandbox_process(globals, &dir, &bundle, tether, terminal));
+        .open()
+        .and_then(|stdio| start_sandbox_process(globals, &dir, &bundle, tether, stdio));
     let mut sandbox = match started {
         Ok(sandbox) => sandbox,
         Err(err) => {
@@ -204,14 +216,14 @@ fn start_sandbox_process(
     dir: &ContainerDir,
     bundle: &Path,
     tether: Tether,
-    terminal: Option<OwnedFd>,
+    stdio: InitStdio,
 ) -> Result<Child, LifecycleError> {
     let listener = dir.bind()?;
     let (ready_read, ready_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| spawn_error(errno.into()))?;
     let fds = BootFds {
         listener: listener.as_fd(),
         ready: ready_write.as_fd(),
-        terminal,
+        stdio,
     };
     let mut sandbox = spawn_boot(globals, dir.id(), bundle, fds, tether).map_err(spawn_error)?;
     // Only the sandbox process holds these now: its death closes both.
@@ -237,9 +249,9 @@ fn spawn_error(err: std::io::Error) -> LifecycleError {
 struct BootFds<'a> {
     listener: BorrowedFd<'a>,
     ready: BorrowedFd<'a>,
-    /// The replica of the init's terminal, if this command made it: the
-    /// sandbox process's stdio and controlling terminal.
-    terminal: Option<OwnedFd>,
+    /// Its stdio, which become the init's: a terminal's replica is also
+    /// its controlling terminal.
+    stdio: InitStdio,
 }
 
 /// Spawns `cordon [global flags] boot --bundle B ID` with the listener at
@@ -249,9 +261,8 @@ fn spawn_boot(globals: &Globals, id: &str, bundle: &Path, fds: BootFds<'_>, teth
     let BootFds {
         listener,
         ready,
-        terminal,
+        stdio,
     } = fds;
-    let exe = std::env::current_exe()?;
     // Above 4, so that the child's dup2s onto 3 and 4 cannot overwrite one
     // with the other.
     let duplicate = |fd: BorrowedFd<'_>| -> std::io::Result<OwnedFd> {
@@ -263,21 +274,25 @@ fn spawn_boot(globals: &Globals, id: &str, bundle: &Path, fds: BootFds<'_>, teth
     let ready = duplicate(ready)?;
     let (listener_fd, ready_fd) = (listener.as_raw_fd(), ready.as_raw_fd());
     let parent = std::process::id();
-    let mut command = Command::new(exe);
+    let mut command = Command::new(&globals.program);
     command
         .args(&globals.boot_args)
         .arg("boot")
         .arg("--bundle")
         .arg(bundle)
         .arg(id);
-    let terminal = match terminal {
-        None => false,
-        Some(replica) => {
+    let terminal = match stdio {
+        InitStdio::Inherit => false,
+        InitStdio::Terminal(replica) => {
             command
                 .stdin(replica.try_clone()?)
                 .stdout(replica.try_clone()?)
                 .stderr(replica);
             true
+        }
+        InitStdio::Fds([stdin, stdout, stderr]) => {
+            command.stdin(stdin).stdout(stdout).stderr(stderr);
+            false
         }
     };
     let pre_exec = move || -> std::io::Result<()> {

@@ -40,6 +40,8 @@ use crate::users::UserError;
 #[derive(Debug, Clone)]
 pub struct Globals {
     pub root: StateRoot,
+    /// The `cordon` executable sandbox processes run (`cordon boot`).
+    pub program: PathBuf,
     /// The global flags a sandbox process is started with (logging,
     /// platform, watchdog…), before the `boot` verb.
     pub boot_args: Vec<OsString>,

@@ -20,7 +20,7 @@ use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use tracing::debug;
 
-use super::create::BootStdio;
+use super::create::{BootStdio, InitStdio};
 use super::{Globals, LifecycleError};
 use crate::bundle::{self, CONFIG_FILE, LoadedBundle};
 use crate::state::{self, ContainerDir, ContainerRecord, StateError};
@@ -116,12 +116,16 @@ pub fn create(
                 .connect()
                 .map_err(|err| LifecycleError::from_client(sandbox_id, err))?;
             let bundle = bundle_dir.to_string_lossy();
-            match stdio.into_terminal()? {
-                Some(terminal) => {
+            match stdio.open()? {
+                InitStdio::Terminal(terminal) => {
                     let fds = [root.as_fd(), terminal.as_fd()];
                     client.create_subcontainer(id, &bundle, spec_json, true, &fds)
                 }
-                None => {
+                InitStdio::Fds([stdin, stdout, stderr]) => {
+                    let fds = [root.as_fd(), stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
+                    client.create_subcontainer(id, &bundle, spec_json, false, &fds)
+                }
+                InitStdio::Inherit => {
                     let stdin = std::io::stdin();
                     let stdout = std::io::stdout();
                     let stderr = std::io::stderr();
