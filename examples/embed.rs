@@ -1,5 +1,6 @@
 //! Runs `/bin/echo embedded` in a sandbox over the host's root and prints
-//! what it captured: `cargo run --example embed`.
+//! what it captured: `cargo build && cargo run --example embed` (the sandbox
+//! process is the `cordon` executable; see `cordon::sandbox`).
 
 use std::process::ExitCode;
 

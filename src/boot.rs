@@ -16,7 +16,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::Arc;
@@ -63,6 +63,9 @@ const CONTROL_PLANE_CALLS: &[libc::c_long] = &[
 pub struct ControlOptions {
     pub watchdog: WatchdogConfig,
     pub panic_signal: Option<i32>,
+    /// The sandbox process logs to its stderr (no `--log` file), which it
+    /// then keeps.
+    pub logs_to_stderr: bool,
 }
 
 /// Why the sandbox process could not get the container created.
@@ -78,6 +81,8 @@ pub enum BootError {
     Kernel(#[from] KernelError),
     #[error("process.terminal is set but the sandbox process's stdin is not a terminal")]
     NoTerminal,
+    #[error("cannot let go of the container's stdio: {0}")]
+    Stdio(#[source] std::io::Error),
     #[error("cannot duplicate the root filesystem's fd: {0}")]
     RootFd(#[source] std::io::Error),
     #[error("cannot start the actor system: {0}")]
@@ -118,6 +123,24 @@ fn terminal_stdin() -> Result<OwnedFd, BootError> {
     }
 }
 
+/// Points this process's fds 0 and 1, and 2 unless it logs there, at
+/// /dev/null: the init has its own copies of the container's stdio, and a
+/// reader of the container's output (a pipe, a console) sees its end when
+/// the container's processes are gone, not when the sandbox process is.
+fn release_stdio(logs_to_stderr: bool) -> std::io::Result<()> {
+    let null = File::options().read(true).write(true).open("/dev/null")?;
+    let fds: &[RawFd] = if logs_to_stderr { &[0, 1] } else { &[0, 1, 2] };
+    for &fd in fds {
+        // SAFETY: dup2 onto a standard fd this process owns; the fd it
+        // replaces is closed atomically, and nothing holds it as an
+        // OwnedFd (std's stdio handles borrow the numbers).
+        if unsafe { libc::dup2(null.as_raw_fd(), fd) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Runs the sandbox process of container `id` from the bundle in `bundle`.
 /// Returns the status it exits with.
 pub fn boot(bundle: &Path, id: &str, options: BootOptions, control: ControlOptions) -> u8 {
@@ -155,6 +178,7 @@ fn serve(
         true => Stdio::Terminal(terminal_stdin()?),
         false => Stdio::Fds(crate::run::inherit_stdio()?),
     };
+    release_stdio(control.logs_to_stderr).map_err(BootError::Stdio)?;
     let container_root = RootFs {
         dir: config.root.dir.try_clone().map_err(BootError::RootFd)?,
         readonly: config.root.readonly,

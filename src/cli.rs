@@ -392,6 +392,7 @@ impl Cli {
                         ..WatchdogConfig::default()
                     },
                     panic_signal: self.panic_signal,
+                    logs_to_stderr: self.log.is_none(),
                 };
                 Ok(boot::boot(&bundle, &id, boot, control))
             }

@@ -2,8 +2,8 @@
 //! cordon's own kernel (DESIGN.md §1).
 //!
 //! This crate is the `cordon` command and the library beneath it:
-//! - [`Sandbox`]: a sandbox embedded in a Rust program (kernel and actors in
-//!   the calling process);
+//! - [`Sandbox`]: a sandbox driven from a Rust program (a sandbox process
+//!   the program starts and talks to through its control socket);
 //! - [`cli`] and [`lifecycle`]: the runc-compatible verbs, clients of the
 //!   sandbox process [`boot`] runs, through the control socket in the
 //!   [`state`] directory; the host terminals they hand to a sandbox

@@ -1,11 +1,18 @@
 //! Embedding a sandbox in a Rust program: [`Sandbox`].
 //!
-//! The kernel and the actors run inside the calling process (the actors on
-//! a thread of their own); no `cordon` binary and no control socket are
-//! involved. The calling process is not put under the sandbox process's
-//! seccomp filter, which would confine the whole program: application code
-//! still never reaches the host, but a kernel bug would be less contained
-//! than in `cordon run`.
+//! A sandbox is a sandbox process (`cordon boot`), started as `cordon
+//! create` starts one: the kernel and the actors run there, under its
+//! seccomp filter, and this program drives it through its control socket,
+//! as the CLI does. A kernel bug is thus contained as well as under `cordon
+//! run`, and this program's own system calls are not confined.
+//!
+//! The `cordon` executable runs that process: [`SandboxBuilder::runtime`]
+//! names it; otherwise the `CORDON_BINARY` environment variable does, else
+//! a `cordon` beside this program's executable or one directory up (cargo's
+//! `target/debug/examples/` and `target/debug/deps/`), else `PATH`. Each
+//! sandbox keeps its bundle, state directory and log (`sandbox.log`) in a
+//! private directory under the system's temporary directory; dropping the
+//! [`Sandbox`] kills what still runs and removes it.
 //!
 //! ```
 //! use cordon::{Sandbox, SandboxStdio};
@@ -30,29 +37,39 @@
 //! # }
 //! ```
 
-use std::future::Future;
+use std::ffi::OsString;
+use std::fs::DirBuilder;
 use std::io::{self, Read};
-use std::os::fd::OwnedFd;
-use std::path::PathBuf;
-use std::pin::pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, JoinHandle, Thread};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
 
-use cordon_actors::{ContainerSpec, ControlError, SandboxConfig, SandboxHandle, StartError, start_sandbox};
-use cordon_kernel::control::KernelControl;
-use cordon_kernel::handle::{ContainerId, NewProcess, Pid, SignalTarget, Stdio};
-use cordon_kernel::limits::ResourceLimits;
-use cordon_kernel::{ExitStatus, Kernel, KernelConfig, KernelError, PlatformKind, ProcessSpec, RootFs};
+use cordon_actors::ControlError;
+use cordon_actors::client::{Client, ClientError};
+use cordon_actors::protocol::{ExecProcess, WireSignalTarget};
+use cordon_kernel::handle::Pid;
+use cordon_kernel::{ExitStatus, PlatformKind};
 use nix::fcntl::OFlag;
+use oci_spec::runtime::Spec;
 
-use crate::bundle::{self, BundleError};
-use crate::config::{self, RootError};
-use crate::spec::DEFAULT_HOSTNAME;
+use crate::bundle::{self, BundleError, CONFIG_FILE};
+use crate::lifecycle::create::{self, BootStdio, Tether};
+use crate::lifecycle::{Globals, LifecycleError};
+use crate::state::{ContainerDir, ContainerRecord, StateRoot};
 
 /// The search path a process gets when the builder is given no environment
 /// (runc's default).
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The container's name inside its private state directory.
+const CONTAINER: &str = "embedded";
+
+/// The environment variable naming the `cordon` executable.
+pub const RUNTIME_ENV: &str = "CORDON_BINARY";
 
 /// Why a sandbox could not be built or driven.
 #[derive(Debug, thiserror::Error)]
@@ -61,25 +78,44 @@ pub enum SandboxError {
     NoRoot,
     #[error("no command: give one with SandboxBuilder::command")]
     NoCommand,
+    #[error(
+        "cannot find the cordon executable that runs sandboxes: give it with SandboxBuilder::runtime \
+         or {RUNTIME_ENV}, or put it on PATH"
+    )]
+    NoRuntime,
+    #[error("{}: {source}", path.display())]
+    Root {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// The sandbox process could not be started, or is gone.
     #[error(transparent)]
-    Root(#[from] RootError),
-    #[error(transparent)]
-    Kernel(#[from] KernelError),
-    #[error(transparent)]
-    Start(#[from] StartError),
+    Lifecycle(#[from] LifecycleError),
     /// The sandbox refused or failed a request.
     #[error(transparent)]
     Control(#[from] ControlError),
-    #[error("cannot set up the sandbox's stdio or threads: {0}")]
+    #[error("the sandbox process: {0}")]
+    Client(#[source] ClientError),
+    #[error("cannot set up the sandbox's files or stdio: {0}")]
     Io(#[from] io::Error),
+}
+
+impl From<ClientError> for SandboxError {
+    fn from(err: ClientError) -> SandboxError {
+        match err {
+            ClientError::Remote(err) => SandboxError::Control(err),
+            err => SandboxError::Client(err),
+        }
+    }
 }
 
 /// Where the init's fds 0, 1 and 2 come from.
 #[derive(Debug)]
 pub enum SandboxStdio {
-    /// Duplicates of this process's fds 0, 1 and 2.
+    /// This process's fds 0, 1 and 2.
     Inherit,
     /// /dev/null.
     Null,
@@ -118,6 +154,7 @@ pub struct SandboxBuilder {
     overlay: bool,
     pin_cpu: bool,
     stdio: SandboxStdio,
+    runtime: Option<PathBuf>,
 }
 
 impl SandboxBuilder {
@@ -174,8 +211,8 @@ impl SandboxBuilder {
     }
 
     /// Whether application writes are kept in sandbox memory, off the
-    /// host root (default yes); without it a plain rootfs is written
-    /// through and a bundle's `root.readonly` decides.
+    /// host root (default yes); without it a plain rootfs is read-only and
+    /// a bundle's `root.readonly` decides.
     pub fn overlay(mut self, overlay: bool) -> Self {
         self.overlay = overlay;
         self
@@ -194,110 +231,203 @@ impl SandboxBuilder {
         self
     }
 
-    /// Creates the kernel and the control plane, with the init created but
-    /// not started.
+    /// The `cordon` executable that runs the sandbox process (default:
+    /// found as the [module](self) documentation says).
+    pub fn runtime(mut self, path: impl Into<PathBuf>) -> Self {
+        self.runtime = Some(path.into());
+        self
+    }
+
+    /// Starts the sandbox process, with the init created but not started.
     pub fn build(self) -> Result<Sandbox, SandboxError> {
-        let (root, process, hostname) = self.describe()?;
+        let program = match &self.runtime {
+            Some(path) => path.clone(),
+            None => find_runtime().ok_or(SandboxError::NoRuntime)?,
+        };
+        let spec = self.spec()?;
+        let scratch = Scratch::new()?;
+        let bundle_dir = scratch.path.join("bundle");
+        std::fs::create_dir(&bundle_dir)?;
+        let text = serde_json::to_string_pretty(&spec).map_err(io::Error::other)?;
+        std::fs::write(bundle_dir.join(CONFIG_FILE), text)?;
+        let loaded = bundle::open(&bundle_dir)?;
+        let globals = Globals {
+            root: StateRoot::new(scratch.path.join("state")),
+            program,
+            boot_args: self.boot_args(&scratch.path),
+        };
         let (stdio, pipes) = match self.stdio {
-            SandboxStdio::Inherit => (crate::run::inherit_stdio().map_err(io::Error::other)?, None),
-            SandboxStdio::Null => ([dev_null()?, dev_null()?, dev_null()?], None),
-            SandboxStdio::Fds(fds) => (fds, None),
+            SandboxStdio::Inherit => (BootStdio::Inherit, None),
+            SandboxStdio::Null => (BootStdio::Fds([dev_null()?, dev_null()?, dev_null()?]), None),
+            SandboxStdio::Fds(fds) => (BootStdio::Fds(fds), None),
             SandboxStdio::Piped => {
                 let (stdout_read, stdout_write) = pipe()?;
                 let (stderr_read, stderr_write) = pipe()?;
                 (
-                    [dev_null()?, stdout_write, stderr_write],
+                    BootStdio::Fds([dev_null()?, stdout_write, stderr_write]),
                     Some((stdout_read, stderr_read)),
                 )
             }
         };
-        let container_root = RootFs {
-            dir: root.dir.try_clone()?,
-            readonly: root.readonly,
-            overlay: root.overlay,
-            mounts: Vec::new(),
-        };
-        let kernel = Kernel::new(
-            KernelConfig {
-                hostname,
-                platform: self.platform,
-                pin_cpu: self.pin_cpu,
-                strace: false,
-            },
-            root,
-        )?;
-        let id = ContainerId("embedded".to_owned());
-        let config = SandboxConfig {
-            root: id.clone(),
-            watchdog: Default::default(),
-            // Signals to this program are its own business.
-            forward_signals: false,
-            panic_signal: None,
-        };
-        let spec = ContainerSpec {
-            root: container_root,
-            init: NewProcess {
-                spec: process,
-                stdio: Stdio::Fds(stdio),
-            },
-        };
-        let (handle, actors) = run_actors(Arc::new(KernelControl::new(kernel)), config, spec)?;
+        // Detached: the sandbox process is this object's to end, and a
+        // death signal would follow the thread that built it, not the
+        // program.
+        let created = create::create_sandbox(&globals, CONTAINER, &bundle_dir, loaded, None, Tether::Detached, stdio)?;
         Ok(Sandbox {
-            handle,
-            id,
-            actors: Some(actors),
+            dir: Some(created.dir),
+            record: created.record,
+            process: Mutex::new(created.sandbox),
             init_output: Mutex::new(pipes.map(|(stdout, stderr)| (read_to_end(stdout), read_to_end(stderr)))),
+            _scratch: scratch,
         })
     }
 
-    /// The root to open, the init to run and the hostname.
-    fn describe(&self) -> Result<(RootFs, ProcessSpec, String), SandboxError> {
-        let (root, mut process, hostname) = match self.root.as_ref().ok_or(SandboxError::NoRoot)? {
+    /// The flags `cordon` gets before `boot`: the platform, pinning, the
+    /// overlay, and a log file in the sandbox's private directory (its
+    /// stderr is the init's).
+    fn boot_args(&self, scratch: &Path) -> Vec<OsString> {
+        vec![
+            "--log".into(),
+            scratch.join("sandbox.log").into(),
+            "--platform".into(),
+            self.platform.to_string().into(),
+            "--pin-cpu".into(),
+            self.pin_cpu.to_string().into(),
+            "--overlay".into(),
+            if self.overlay { "memory" } else { "none" }.into(),
+        ]
+    }
+
+    /// The config.json of the sandbox's bundle: the given bundle's, with
+    /// its root and bind sources made absolute, or runc's default around a
+    /// plain rootfs; then the builder's process settings over it.
+    fn spec(&self) -> Result<Spec, SandboxError> {
+        let mut spec = match self.root.as_ref().ok_or(SandboxError::NoRoot)? {
             Root::Rootfs(path) => {
-                let process = ProcessSpec {
-                    argv: Vec::new(),
-                    env: vec![DEFAULT_PATH.to_owned()],
-                    cwd: "/".to_owned(),
-                    credentials: Default::default(),
-                    rlimits: ResourceLimits::default(),
-                    umask: ProcessSpec::DEFAULT_UMASK,
-                };
-                let mut root = config::open_root(path, !self.overlay)?;
-                root.overlay = self.overlay;
-                root.mounts = crate::host::system_mounts();
-                (root, process, DEFAULT_HOSTNAME.to_owned())
+                let path = std::fs::canonicalize(path).map_err(|source| SandboxError::Root {
+                    path: path.clone(),
+                    source,
+                })?;
+                let mut spec = crate::spec::default_spec();
+                let mut root = spec.root().clone().unwrap_or_default();
+                root.set_path(path);
+                root.set_readonly(Some(!self.overlay));
+                spec.set_root(Some(root));
+                let mut process = spec.process().clone().unwrap_or_default();
+                process.set_args(None);
+                process.set_env(Some(vec![DEFAULT_PATH.to_owned()]));
+                process.set_terminal(Some(false));
+                spec.set_process(Some(process));
+                spec
             }
-            Root::Bundle(path) => {
-                let mut config = bundle::load(path)?;
-                config.root.overlay = self.overlay;
-                (config.root, config.process, config.hostname)
-            }
+            Root::Bundle(dir) => absolute_bundle_spec(dir)?,
         };
+        let mut process = spec.process().clone().unwrap_or_default();
         if let Some(argv) = &self.command {
-            process.argv.clone_from(argv);
+            process.set_args(Some(argv.clone()));
         }
         if let Some(env) = &self.env {
-            process.env.clone_from(env);
+            process.set_env(Some(env.clone()));
         }
         if let Some(cwd) = &self.cwd {
-            process.cwd.clone_from(cwd);
+            process.set_cwd(cwd.into());
         }
-        if process.argv.is_empty() {
+        if process.args().as_ref().is_none_or(Vec::is_empty) {
             return Err(SandboxError::NoCommand);
         }
-        Ok((root, process, self.hostname.clone().unwrap_or(hostname)))
+        // The sandbox's stdio are fds, never a terminal.
+        process.set_terminal(Some(false));
+        spec.set_process(Some(process));
+        if let Some(hostname) = &self.hostname {
+            spec.set_hostname(Some(hostname.clone()));
+        }
+        Ok(spec)
     }
 }
 
-/// A sandbox running in this process: a kernel of its own and the actors
-/// driving it, with one container. Dropping it kills everything in it.
+/// The spec of the bundle in `dir`, with `root.path` and relative bind
+/// sources made absolute, so that it can be written elsewhere.
+fn absolute_bundle_spec(dir: &Path) -> Result<Spec, SandboxError> {
+    let dir = std::fs::canonicalize(dir).map_err(|_| BundleError::Missing(dir.to_owned()))?;
+    let loaded = bundle::open(&dir)?;
+    let mut spec = loaded.spec;
+    let mut root = spec.root().clone().unwrap_or_default();
+    root.set_path(std::fs::canonicalize(&loaded.rootfs).unwrap_or(loaded.rootfs));
+    spec.set_root(Some(root));
+    if let Some(mounts) = spec.mounts().clone() {
+        let mounts = mounts
+            .into_iter()
+            .map(|mut mount| {
+                let is_bind = mount.typ().as_deref() == Some("bind")
+                    || mount
+                        .options()
+                        .as_ref()
+                        .is_some_and(|options| options.iter().any(|o| o == "bind" || o == "rbind"));
+                if let (true, Some(source)) = (is_bind, mount.source().clone()) {
+                    mount.set_source(Some(dir.join(source)));
+                }
+                mount
+            })
+            .collect();
+        spec.set_mounts(Some(mounts));
+    }
+    Ok(spec)
+}
+
+/// The `cordon` executable, when no builder option names it: see the
+/// [module](self) documentation.
+fn find_runtime() -> Option<PathBuf> {
+    let is_file = |path: &Path| path.is_file();
+    if let Some(path) = std::env::var_os(RUNTIME_ENV) {
+        return Some(PathBuf::from(path));
+    }
+    let beside = std::env::current_exe().ok().and_then(|exe| {
+        let dir = exe.parent()?.to_owned();
+        [dir.join("cordon"), dir.parent()?.join("cordon")]
+            .into_iter()
+            .find(|path| is_file(path))
+    });
+    beside.or_else(|| {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|dir| dir.join("cordon"))
+            .find(|path| is_file(path))
+    })
+}
+
+/// A private directory for one sandbox's bundle, state and log; removed
+/// when dropped.
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> io::Result<Scratch> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("cordon-sandbox-{}-{n}", std::process::id()));
+        DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(Scratch { path })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A running sandbox: its sandbox process and its one container. See the
+/// [module](self) documentation.
 pub struct Sandbox {
-    handle: SandboxHandle,
-    id: ContainerId,
-    /// The thread the actors run on; it ends once they are shut down.
-    actors: Option<JoinHandle<()>>,
-    /// Readers of the init's stdout and stderr, with [`SandboxStdio::Piped`].
+    /// The container's state directory; taken when the sandbox is dropped.
+    dir: Option<ContainerDir>,
+    record: ContainerRecord,
+    /// The sandbox process, a child of this process.
+    process: Mutex<Child>,
     init_output: Mutex<Option<(OutputReader, OutputReader)>>,
+    /// Held for its removal, after the fields above are dropped: the state
+    /// directory is in it.
+    _scratch: Scratch,
 }
 
 type OutputReader = JoinHandle<io::Result<Vec<u8>>>;
@@ -314,39 +444,54 @@ impl Sandbox {
             overlay: true,
             pin_cpu: true,
             stdio: SandboxStdio::Inherit,
+            runtime: None,
         }
     }
 
-    /// Starts the init; returns its pid (1) once its program is loaded.
-    pub fn start(&self) -> Result<Pid, SandboxError> {
-        Ok(block_on(self.handle.start(&self.id))?)
+    /// The sandbox process's pid on the host.
+    pub fn process_id(&self) -> u32 {
+        self.process.lock().expect("sandbox process poisoned").id()
     }
 
-    /// Runs `argv` in the running sandbox with /dev/null as stdin, and waits
-    /// for it; returns its status and what it wrote.
+    /// A connection to the sandbox process.
+    fn client(&self) -> Result<Client, SandboxError> {
+        let dir = self.dir.as_ref().expect("the state directory lives until drop");
+        Ok(dir.connect()?)
+    }
+
+    /// Starts the init; returns its pid in the sandbox (1).
+    pub fn start(&self) -> Result<Pid, SandboxError> {
+        Ok(self.client()?.start_root()?)
+    }
+
+    /// Runs `argv` in the running sandbox as root in `/`, with runc's
+    /// PATH, and returns how it ended and what it wrote.
     pub fn exec<I, S>(&self, argv: I) -> Result<Output, SandboxError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        let process = ExecProcess {
+            argv: argv.into_iter().map(Into::into).collect(),
+            env: vec![DEFAULT_PATH.to_owned()],
+            cwd: "/".to_owned(),
+            uid: 0,
+            gid: 0,
+            additional_gids: Vec::new(),
+            terminal: false,
+        };
+        let null = dev_null()?;
         let (stdout_read, stdout_write) = pipe()?;
         let (stderr_read, stderr_write) = pipe()?;
-        let process = NewProcess {
-            spec: ProcessSpec {
-                argv: argv.into_iter().map(Into::into).collect(),
-                env: vec![DEFAULT_PATH.to_owned()],
-                cwd: "/".to_owned(),
-                credentials: Default::default(),
-                rlimits: ResourceLimits::default(),
-                umask: ProcessSpec::DEFAULT_UMASK,
-            },
-            stdio: Stdio::Fds([dev_null()?, stdout_write, stderr_write]),
-        };
         // The readers start first: a process writing more than a pipe holds
         // must not wait for us.
         let (stdout, stderr) = (read_to_end(stdout_read), read_to_end(stderr_read));
-        let pid = block_on(self.handle.exec(&self.id, process))?;
-        let status = block_on(self.handle.wait_pid(&self.id, pid, true))?;
+        let mut client = self.client()?;
+        let stdio = [null.as_fd(), stdout_write.as_fd(), stderr_write.as_fd()];
+        let pid = client.exec(CONTAINER, process, &stdio);
+        // Only the process holds the write ends now: its end is the readers'.
+        drop((null, stdout_write, stderr_write));
+        let status = client.wait_pid(CONTAINER, pid?, true)?;
         Ok(Output {
             status,
             stdout: joined(stdout)?,
@@ -354,48 +499,28 @@ impl Sandbox {
         })
     }
 
-    /// Sends `signal` to the init, as `kill` from outside the sandbox does:
-    /// the init gets only the signals it handles, and SIGKILL.
+    /// Sends `signal` to the init, as `cordon kill` does.
     pub fn signal(&self, signal: i32) -> Result<(), SandboxError> {
-        let init = block_on(self.handle.state(&self.id))?.pid.unwrap_or(1);
-        Ok(block_on(self.handle.signal(
-            &self.id,
-            SignalTarget::Process(init),
-            signal,
-        ))?)
+        let mut client = self.client()?;
+        let init = client.state(CONTAINER)?.pid.unwrap_or(1);
+        Ok(client.signal(CONTAINER, WireSignalTarget::Process(init), signal)?)
     }
 
     /// Sends `signal` to every process of the sandbox.
     pub fn signal_all(&self, signal: i32) -> Result<(), SandboxError> {
-        Ok(block_on(self.handle.signal(
-            &self.id,
-            SignalTarget::AllProcesses,
-            signal,
-        ))?)
+        Ok(self
+            .client()?
+            .signal(CONTAINER, WireSignalTarget::AllProcesses, signal)?)
     }
 
-    /// Waits for the init to exit; every call gets the same status.
+    /// Waits for the init to exit. Every caller gets the same status, also
+    /// after the exit.
     pub fn wait(&self) -> Result<ExitStatus, SandboxError> {
-        Ok(block_on(self.handle.wait(&self.id))?)
+        Ok(self.client()?.wait(CONTAINER)?)
     }
 
-    /// Waits for the init, and with [`SandboxStdio::Piped`] collects what it
-    /// wrote (empty otherwise).
-    ///
-    /// ```
-    /// use cordon::{ExitStatus, Sandbox, SandboxStdio};
-    ///
-    /// let sandbox = Sandbox::builder()
-    ///     .rootfs("/")
-    ///     .command(["/bin/busybox", "sh", "-c", "echo out; echo err >&2; exit 3"])
-    ///     .stdio(SandboxStdio::Piped)
-    ///     .build()?;
-    /// sandbox.start()?;
-    /// let output = sandbox.wait_with_output()?;
-    /// assert_eq!(output.status, ExitStatus::Exited(3));
-    /// assert_eq!((&output.stdout[..], &output.stderr[..]), (&b"out\n"[..], &b"err\n"[..]));
-    /// # Ok::<(), cordon::SandboxError>(())
-    /// ```
+    /// Waits for the init and collects what it wrote, with
+    /// [`SandboxStdio::Piped`] (empty otherwise).
     pub fn wait_with_output(&self) -> Result<Output, SandboxError> {
         let status = self.wait()?;
         let readers = self.init_output.lock().expect("output readers poisoned").take();
@@ -408,70 +533,14 @@ impl Sandbox {
 }
 
 impl Drop for Sandbox {
+    /// Shuts the sandbox process down (killing what still runs) and waits
+    /// for it, then removes its private directory.
     fn drop(&mut self) {
-        // Kills whatever still runs; the actors then end their thread.
-        if let Err(err) = block_on(self.handle.shutdown()) {
-            tracing::debug!(error = %err, "sandbox shutdown");
-        }
-        if let Some(actors) = self.actors.take() {
-            let _ = actors.join();
-        }
-    }
-}
-
-/// Starts the actors on a thread of their own; returns their handle once
-/// the root container is created.
-fn run_actors(
-    kernel: Arc<KernelControl>,
-    config: SandboxConfig,
-    spec: ContainerSpec,
-) -> Result<(SandboxHandle, JoinHandle<()>), SandboxError> {
-    let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
-    let thread = thread::Builder::new().name("cordon-actors".into()).spawn(move || {
-        let system = actix::System::new();
-        system.block_on(async move {
-            match start_sandbox(kernel, config, spec) {
-                Ok(handle) => {
-                    let _ = started_tx.send(Ok(handle.clone()));
-                    handle.shut_down().await;
-                }
-                Err(err) => {
-                    let _ = started_tx.send(Err(err));
-                }
+        if let Some(dir) = self.dir.take() {
+            let process = self.process.get_mut().expect("sandbox process poisoned");
+            if let Err(err) = create::destroy(dir, &self.record, Some(process)) {
+                tracing::debug!(error = %err, "sandbox shutdown");
             }
-        });
-    })?;
-    match started_rx.recv() {
-        Ok(Ok(handle)) => Ok((handle, thread)),
-        Ok(Err(err)) => {
-            let _ = thread.join();
-            Err(err.into())
-        }
-        Err(_) => {
-            let _ = thread.join();
-            Err(SandboxError::Io(io::Error::other(
-                "the actor thread ended before the sandbox started",
-            )))
-        }
-    }
-}
-
-/// Runs `future` to completion on the calling thread. The sandbox's futures
-/// only wait for the actors' replies, which arrive from their own thread.
-fn block_on<F: Future>(future: F) -> F::Output {
-    struct ThreadWaker(Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-    let mut context = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        match future.as_mut().poll(&mut context) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => thread::park(),
         }
     }
 }
@@ -506,48 +575,63 @@ fn joined(reader: OutputReader) -> io::Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
     use super::*;
 
     #[test]
-    fn a_root_and_a_command_are_needed() {
-        assert!(matches!(Sandbox::builder().build(), Err(SandboxError::NoRoot)));
+    fn a_root_a_command_and_a_runtime_are_needed() {
+        let runtime = || Sandbox::builder().runtime("/bin/true");
+        assert!(matches!(runtime().build(), Err(SandboxError::NoRoot)));
+        assert!(matches!(runtime().rootfs("/").build(), Err(SandboxError::NoCommand)));
         assert!(matches!(
-            Sandbox::builder().rootfs("/").build(),
-            Err(SandboxError::NoCommand)
+            runtime().rootfs("/nonexistent/root").command(["x"]).build(),
+            Err(SandboxError::Root { .. })
         ));
         assert!(matches!(
-            Sandbox::builder().rootfs("/nonexistent/root").command(["x"]).build(),
-            Err(SandboxError::Root(RootError::Missing(_)))
+            runtime().bundle("/nonexistent/bundle").command(["x"]).build(),
+            Err(SandboxError::Bundle(BundleError::Missing(_)))
         ));
+        let missing = Sandbox::builder()
+            .runtime("/nonexistent/cordon")
+            .rootfs("/")
+            .command(["/bin/true"])
+            .stdio(SandboxStdio::Null)
+            .build();
+        assert!(
+            matches!(missing, Err(SandboxError::Lifecycle(LifecycleError::Spawn(_)))),
+            "{:?}",
+            missing.err()
+        );
     }
 
     #[test]
-    fn a_missing_program_fails_to_start() {
-        let sandbox = Sandbox::builder()
-            .rootfs("/")
-            .command(["/nonexistent/program"])
-            .stdio(SandboxStdio::Null)
-            .build()
-            .expect("built");
-        match sandbox.start() {
-            Err(SandboxError::Control(ControlError::StartFailed { errno, .. })) => assert_eq!(errno, libc::ENOENT),
-            other => panic!("expected a start failure, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn dropping_a_running_sandbox_ends_it() {
-        let sandbox = Sandbox::builder()
-            .rootfs("/")
-            .command(["/bin/busybox", "sleep", "60"])
-            .stdio(SandboxStdio::Null)
-            .build()
-            .expect("built");
-        sandbox.start().expect("started");
-        let dropped = Instant::now();
-        drop(sandbox);
-        assert!(dropped.elapsed() < Duration::from_secs(10), "{:?}", dropped.elapsed());
+    fn a_bundle_spec_gets_absolute_paths() {
+        let dir = std::env::temp_dir().join(format!("cordon-sandbox-spec-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("rootfs")).expect("rootfs");
+        std::fs::create_dir_all(dir.join("data")).expect("data");
+        let config = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": { "args": ["/bin/true"], "cwd": "/", "user": { "uid": 0, "gid": 0 } },
+            "root": { "path": "rootfs" },
+            "mounts": [
+                { "destination": "/data", "type": "bind", "source": "data", "options": ["rbind"] },
+                { "destination": "/proc", "type": "proc", "source": "proc" },
+            ],
+        });
+        std::fs::write(dir.join("config.json"), config.to_string()).expect("config.json");
+        let spec = absolute_bundle_spec(&dir).expect("the bundle loads");
+        let dir = std::fs::canonicalize(&dir).expect("canonical");
+        assert_eq!(
+            spec.root().as_ref().map(|root| root.path().clone()),
+            Some(dir.join("rootfs"))
+        );
+        let sources: Vec<_> = spec
+            .mounts()
+            .as_ref()
+            .expect("mounts")
+            .iter()
+            .map(|mount| mount.source().clone())
+            .collect();
+        assert_eq!(sources, [Some(dir.join("data")), Some(PathBuf::from("proc"))]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -258,11 +258,7 @@ struct BootFds<'a> {
 /// fd 3 and the ready pipe at fd 4, in a session of its own (whose
 /// controlling terminal is the init's terminal, if this command made it).
 fn spawn_boot(globals: &Globals, id: &str, bundle: &Path, fds: BootFds<'_>, tether: Tether) -> std::io::Result<Child> {
-    let BootFds {
-        listener,
-        ready,
-        stdio,
-    } = fds;
+    let BootFds { listener, ready, stdio } = fds;
     // Above 4, so that the child's dup2s onto 3 and 4 cannot overwrite one
     // with the other.
     let duplicate = |fd: BorrowedFd<'_>| -> std::io::Result<OwnedFd> {

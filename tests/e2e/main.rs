@@ -10,6 +10,7 @@ mod anonfiles;
 mod bad_bundles;
 mod busybox_files;
 mod dynamic;
+mod embedding;
 mod file_mmap;
 mod file_transfer;
 mod files;
