@@ -93,6 +93,18 @@ pub struct LoadedBundle {
     pub config: SandboxConfig,
 }
 
+impl LoadedBundle {
+    /// The spec's annotations.
+    pub fn annotations(&self) -> std::collections::BTreeMap<String, String> {
+        self.spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    }
+}
+
 /// Loads the bundle in `dir` and opens its root filesystem, ready to boot.
 pub fn load(dir: &Path) -> Result<SandboxConfig, BundleError> {
     open(dir).map(|bundle| bundle.config)

@@ -22,7 +22,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
-use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
 use nix::sys::stat::Mode;
 use nix::sys::termios::{LocalFlags, SpecialCharacterIndices, tcgetattr};
 
@@ -105,6 +105,29 @@ pub fn send_console(path: &Path, master: BorrowedFd<'_>) -> Result<(), TerminalE
         Ok(_) => Err(failed(io::Error::from(io::ErrorKind::WriteZero))),
         Err(errno) => Err(failed(errno.into())),
     }
+}
+
+/// The receiving end of a console socket, as runc's callers have it
+/// (go-runc's `ReceiveMaster`): one message on `connection`, its payload
+/// (the master's name, below 4096 bytes) and the fds it carried (one, from
+/// [`send_console`] and runc).
+pub fn receive_console(connection: &UnixStream) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
+    let mut name = [0; 4096];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [io::IoSliceMut::new(&mut name)];
+    let message = recvmsg::<()>(connection.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty())?;
+    let fds = message
+        .cmsgs()?
+        .flat_map(|cmsg| match cmsg {
+            ControlMessageOwned::ScmRights(fds) => fds,
+            _ => Vec::new(),
+        })
+        // SAFETY: SCM_RIGHTS has just installed these fds, owned by nobody
+        // else.
+        .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+        .collect();
+    let received = message.bytes;
+    Ok((name[..received].to_vec(), fds))
 }
 
 /// Makes the terminal at `fd` the calling process's controlling terminal
@@ -219,8 +242,6 @@ fn copy_output(mut master: File, last_output: &Mutex<Instant>) {
 mod tests {
     use std::os::unix::net::UnixListener;
 
-    use nix::sys::socket::{ControlMessageOwned, recvmsg};
-
     use super::*;
 
     #[test]
@@ -251,24 +272,10 @@ mod tests {
         let pty = Pty::open().expect("a pty");
         send_console(&path, pty.master.as_fd()).expect("sent");
         let (connection, _) = listener.accept().expect("accept");
-        let mut name = [0; 4096];
-        let mut space = nix::cmsg_space!([RawFd; 1]);
-        let mut iov = [io::IoSliceMut::new(&mut name)];
-        let message =
-            recvmsg::<()>(connection.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).expect("recvmsg");
-        let fds: Vec<RawFd> = message
-            .cmsgs()
-            .expect("control messages")
-            .flat_map(|cmsg| match cmsg {
-                ControlMessageOwned::ScmRights(fds) => fds,
-                _ => Vec::new(),
-            })
-            .collect();
-        let received = message.bytes;
-        assert_eq!(&name[..received], MASTER_NAME);
+        let (name, mut fds) = receive_console(&connection).expect("received");
+        assert_eq!(name, MASTER_NAME);
         assert_eq!(fds.len(), 1);
-        // SAFETY: SCM_RIGHTS has just installed this fd, owned by nobody else.
-        let master = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
+        let master = fds.remove(0);
         File::from(pty.replica).write_all(b"x").expect("write the replica");
         let mut buf = [0; 4];
         assert_eq!(File::from(master).read(&mut buf).expect("read"), 1);

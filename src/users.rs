@@ -156,16 +156,23 @@ struct GroupEntry<'a> {
     members: Vec<&'a str>,
 }
 
+/// The name of a passwd or group line and its fields after the password;
+/// None for a blank, comment or short line.
+fn named_entry(line: &str) -> Option<(&str, std::str::Split<'_, char>)> {
+    let mut fields = line.trim().split(':');
+    let name = fields
+        .next()
+        .filter(|name| !name.is_empty() && !name.starts_with('#'))?;
+    let _password = fields.next()?;
+    Some((name, fields))
+}
+
 /// The well-formed entries of a passwd file, in order (the first match
 /// wins, as with getpwnam(3)); blank, comment and malformed lines are
 /// skipped.
 fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
     text.lines().filter_map(|line| {
-        let mut fields = line.trim().split(':');
-        let name = fields
-            .next()
-            .filter(|name| !name.is_empty() && !name.starts_with('#'))?;
-        let _password = fields.next()?;
+        let (name, mut fields) = named_entry(line)?;
         let uid = fields.next()?.parse().ok()?;
         let gid = fields.next()?.parse().ok()?;
         Some(PasswdEntry { name, uid, gid })
@@ -175,11 +182,7 @@ fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
 /// The well-formed entries of a group file, in order.
 fn group_entries(text: &str) -> impl Iterator<Item = GroupEntry<'_>> {
     text.lines().filter_map(|line| {
-        let mut fields = line.trim().split(':');
-        let name = fields
-            .next()
-            .filter(|name| !name.is_empty() && !name.starts_with('#'))?;
-        let _password = fields.next()?;
+        let (name, mut fields) = named_entry(line)?;
         let gid = fields.next()?.parse().ok()?;
         let members = fields
             .next()

@@ -437,29 +437,41 @@ mod tests {
     const BUSYBOX: &str = "/bin/busybox";
     const CONTAINER: &str = "box";
 
+    /// The host's `/`, read-only under a memory overlay.
     fn open_root() -> RootFs {
+        root_at(std::path::Path::new("/"), true)
+    }
+
+    /// `path` as a container's root, under a memory overlay.
+    fn root_at(path: &std::path::Path, readonly: bool) -> RootFs {
         let dir = nix::fcntl::open(
-            "/",
+            path,
             nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
-        .expect("/ opens");
+        .expect("the root opens");
         RootFs {
             dir,
-            readonly: true,
+            readonly,
             overlay: true,
             mounts: Vec::new(),
         }
     }
 
-    fn control() -> (KernelControl, ContainerId) {
+    /// A control over a kernel on the host's `/`, with no container yet.
+    fn bare_control() -> KernelControl {
         let config = KernelConfig {
             hostname: "test".to_owned(),
             platform: PlatformKind::Ptrace,
             pin_cpu: false,
             strace: false,
         };
-        let control = KernelControl::new(Kernel::new(config, open_root()).expect("the kernel boots"));
+        KernelControl::new(Kernel::new(config, open_root()).expect("the kernel boots"))
+    }
+
+    /// A control with its root container created.
+    fn control() -> (KernelControl, ContainerId) {
+        let control = bare_control();
         let id = ContainerId(CONTAINER.to_owned());
         control.create_container(&id, open_root()).expect("the first container");
         (control, id)
@@ -644,18 +656,7 @@ mod tests {
         }
 
         fn root(&self) -> RootFs {
-            let dir = nix::fcntl::open(
-                &self.0,
-                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .expect("the root opens");
-            RootFs {
-                dir,
-                readonly: false,
-                overlay: true,
-                mounts: Vec::new(),
-            }
+            root_at(&self.0, false)
         }
     }
 
@@ -781,13 +782,7 @@ mod tests {
 
     #[test]
     fn the_root_container_must_be_the_kernels_root() {
-        let config = KernelConfig {
-            hostname: "test".to_owned(),
-            platform: PlatformKind::Ptrace,
-            pin_cpu: false,
-            strace: false,
-        };
-        let control = KernelControl::new(Kernel::new(config, open_root()).expect("the kernel boots"));
+        let control = bare_control();
         let elsewhere = BusyboxRoot::new("elsewhere");
         assert!(matches!(
             control.create_container(&ContainerId("root".to_owned()), elsewhere.root()),

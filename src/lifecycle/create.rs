@@ -54,13 +54,7 @@ pub fn create(
     // Checked here, so that a bad bundle is reported before anything starts.
     let loaded = bundle::open(bundle)?;
     let stdio = console_stdio("create", loaded.config.terminal, console_socket)?;
-    let annotations = loaded
-        .spec
-        .annotations()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let annotations = loaded.annotations();
     if let Some(sandbox) = super::subcontainer::sandbox_of(&annotations) {
         let sandbox = sandbox.to_owned();
         return super::subcontainer::create(globals, id, bundle, loaded, &sandbox, pid_file, stdio);
@@ -152,13 +146,7 @@ pub fn create_sandbox(
         source,
     })?;
     let exec_defaults = exec_defaults(&loaded.config.process);
-    let annotations = loaded
-        .spec
-        .annotations()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let annotations = loaded.annotations();
     let rootfs = std::fs::canonicalize(&loaded.rootfs).unwrap_or(loaded.rootfs);
     drop(loaded.config);
 

@@ -77,6 +77,7 @@ pub fn create(
         path: config_path,
         source,
     })?;
+    let annotations = loaded.annotations();
     let rootfs = std::fs::canonicalize(&loaded.rootfs).unwrap_or(loaded.rootfs);
     let root: OwnedFd = open(
         &rootfs,
@@ -95,13 +96,7 @@ pub fn create(
         sandbox_start_time: sandbox.sandbox_start_time,
         created: state::rfc3339(SystemTime::now()),
         owner: sandbox.owner.clone(),
-        annotations: loaded
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+        annotations,
         exec_defaults: super::create::exec_defaults(&loaded.config.process),
         sandbox_id: Some(sandbox_id.to_owned()),
     };

@@ -10,15 +10,13 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{IoSliceMut, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 
 use crate::common::{Bundle, Spec, poll, process_is_dead};
 use crate::lifecycle::{Container, Pending, finish};
@@ -33,24 +31,10 @@ const SHELL_ENV: &[&str] = &["PATH=/bin", "HOME=/", "TERM=dumb"];
 /// checking the message is runc's: the master's name and exactly one fd.
 fn receive_master(listener: &UnixListener) -> OwnedFd {
     let (connection, _) = listener.accept().expect("the console socket gets a connection");
-    let mut name = [0u8; 4096];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let mut iov = [IoSliceMut::new(&mut name)];
-    let message =
-        recvmsg::<()>(connection.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).expect("recvmsg");
-    let fds: Vec<RawFd> = message
-        .cmsgs()
-        .expect("control messages")
-        .flat_map(|cmsg| match cmsg {
-            ControlMessageOwned::ScmRights(fds) => fds,
-            _ => Vec::new(),
-        })
-        .collect();
-    let received = message.bytes;
-    assert_eq!(&name[..received], b"/dev/ptmx", "the payload names the master");
+    let (name, mut fds) = cordon::terminal::receive_console(&connection).expect("a message");
+    assert_eq!(name, b"/dev/ptmx", "the payload names the master");
     assert_eq!(fds.len(), 1, "one fd: {fds:?}");
-    // SAFETY: SCM_RIGHTS has just installed this fd; nothing else owns it.
-    unsafe { OwnedFd::from_raw_fd(fds[0]) }
+    fds.remove(0)
 }
 
 /// The master side of a terminal: what was written to it so far, read on a
