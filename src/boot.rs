@@ -144,6 +144,13 @@ fn release_stdio(logs_to_stderr: bool) -> std::io::Result<()> {
 /// Runs the sandbox process of container `id` from the bundle in `bundle`.
 /// Returns the status it exits with.
 pub fn boot(bundle: &Path, id: &str, options: BootOptions, control: ControlOptions) -> u8 {
+    // A panic reaches the log too, which is all there is once stderr is
+    // /dev/null (with --log).
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!(%info, "the sandbox process panicked");
+        report(info);
+    }));
     let mut ready = match inherited(READY_FD) {
         Ok(fd) => Some(File::from(fd)),
         Err(err) => {

@@ -38,14 +38,11 @@
 //! ```
 
 use std::ffi::OsString;
-use std::fs::DirBuilder;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 
 use cordon_actors::ControlError;
@@ -401,11 +398,10 @@ struct Scratch {
 }
 
 impl Scratch {
+    /// A new directory (mode 0700, a name nobody had) under the system's
+    /// temporary directory.
     fn new() -> io::Result<Scratch> {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("cordon-sandbox-{}-{n}", std::process::id()));
-        DirBuilder::new().mode(0o700).create(&path)?;
+        let path = nix::unistd::mkdtemp(&std::env::temp_dir().join("cordon-sandbox-XXXXXX"))?;
         Ok(Scratch { path })
     }
 }

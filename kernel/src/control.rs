@@ -137,17 +137,6 @@ impl KernelControl {
             SignalTarget::AllProcesses => Ok(self.members(tag).into_iter().map(|process| process.pid).collect()),
         }
     }
-
-    /// Kills every process of the container `tag` that has not ended.
-    fn kill_members(&self, tag: ContainerTag) {
-        for process in self.members(tag) {
-            if !matches!(process.life, Life::Zombie { .. }) {
-                self.kernel
-                    .tasks
-                    .exit_group(process.pid, ExitStatus::Signaled(libc::SIGKILL));
-            }
-        }
-    }
 }
 
 /// Where a signal for the foreground of `leader` (the init, an exec'd
@@ -240,19 +229,14 @@ impl KernelHandle for KernelControl {
             }
             entry.tag
         };
+        let killed = ExitStatus::Signaled(libc::SIGKILL);
         if tag == ContainerTag::ROOT {
             // The init's end ends the PID namespace: every container goes.
-            for process in self.kernel.tasks.summaries() {
-                if !matches!(process.life, Life::Zombie { .. }) {
-                    self.kernel
-                        .tasks
-                        .exit_group(process.pid, ExitStatus::Signaled(libc::SIGKILL));
-                }
-            }
+            self.kernel.tasks.exit_container(None, killed);
             // A paused sandbox must let its tasks go to their end.
             self.kernel.set_frozen(false);
         } else {
-            self.kill_members(tag);
+            self.kernel.tasks.exit_container(Some(tag), killed);
             // Exits still in flight are reported under the name, which
             // goes with the table entry.
             self.kernel.remove_container(tag);
@@ -296,15 +280,28 @@ impl KernelHandle for KernelControl {
             // The init never ran: a later start may try again.
             table.root_started = false;
         }
-        let entry = table.live.get_mut(container);
+        // The same container still: it may have been destroyed (and its
+        // name reused) while the program loaded.
+        let entry = table.live.get_mut(container).filter(|entry| entry.tag == tag);
         match started {
             // The task thread runs on; its end is reported as an event.
-            Ok(handle) => {
-                if let (true, Some(entry)) = (first, entry) {
-                    entry.init = Some(handle.pid());
+            Ok(handle) => match entry {
+                Some(entry) => {
+                    if first {
+                        entry.init = Some(handle.pid());
+                    }
+                    Ok(handle.pid())
                 }
-                Ok(handle.pid())
-            }
+                None => {
+                    // Its container's destroy may have missed it: it goes
+                    // the same way, with anything it forked.
+                    drop(table);
+                    self.kernel
+                        .tasks
+                        .exit_container(Some(tag), ExitStatus::Signaled(libc::SIGKILL));
+                    Err(HandleError::NoSuchContainer(container.clone()))
+                }
+            },
             Err(err) => {
                 if let (true, Some(entry)) = (first, entry) {
                     entry.init = None;
@@ -322,7 +319,13 @@ impl KernelHandle for KernelControl {
             return Err(HandleError::InvalidSignal(signo));
         }
         let tasks = &self.kernel.tasks;
-        for pid in self.targets(container, target)? {
+        let targets = self.targets(container, target)?;
+        if let (SignalTarget::AllProcesses, libc::SIGKILL) = (target, signo) {
+            // At once, so that no process forks a child the kill misses.
+            tasks.exit_container(Some(self.tag(container)?), ExitStatus::Signaled(libc::SIGKILL));
+            return Ok(());
+        }
+        for pid in targets {
             if signo == libc::SIGKILL {
                 tasks.exit_group(pid, ExitStatus::Signaled(libc::SIGKILL));
                 continue;
@@ -743,6 +746,41 @@ mod tests {
             .expect("SIGKILL to the subcontainer");
         assert_eq!(exit_of(&events, sub_init), ExitStatus::Signaled(libc::SIGKILL));
         assert_eq!(pids(&root), [INIT_PID], "the root container runs on");
+
+        // A destroy misses none of a process's children, not even while it
+        // keeps forking.
+        let forker = control
+            .create_process(
+                &sub,
+                busybox(&["sh", "-c", "while :; do /bin/busybox sleep 100 & done"], quiet()),
+            )
+            .expect("a forking exec");
+        let tag = control.tag(&sub).expect("the subcontainer's tag");
+        std::thread::sleep(Duration::from_millis(300));
+        control.destroy_container(&sub).expect("destroyed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while control.kernel.tasks.has_live_members(tag) {
+            let left: Vec<_> = control
+                .kernel
+                .tasks
+                .summaries()
+                .into_iter()
+                .filter(|p| p.container == tag && !matches!(p.life, Life::Zombie { .. }))
+                .collect();
+            assert!(
+                Instant::now() < deadline,
+                "processes outlived their container: {left:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(exit_of(&events, forker), ExitStatus::Signaled(libc::SIGKILL));
+        assert!(
+            control.kernel.containers.get(tag).is_none(),
+            "the container left the table"
+        );
+        control
+            .create_container(&sub, sub_root.root())
+            .expect("the name is free again");
 
         // Destroying the subcontainer leaves the root container running.
         let second = control

@@ -235,8 +235,15 @@ impl Kernel {
     pub fn remove_container(&self, tag: ContainerTag) {
         if tag != ContainerTag::ROOT {
             self.containers.retire(tag);
-            self.containers.sweep(|tag| self.tasks.has_members(tag));
+            self.sweep_containers();
         }
+    }
+
+    /// Forgets every removed container whose last process has ended (its
+    /// exit reported; a zombie waiting for the init to reap it keeps what
+    /// its own references hold).
+    pub(crate) fn sweep_containers(&self) {
+        self.containers.sweep(|tag| self.tasks.has_live_members(tag));
     }
 
     /// Gives the container `tag` its control-plane name, which events about
@@ -310,14 +317,13 @@ impl Kernel {
         let _ = sink.sender.send(make(name));
     }
 
-    /// Process `pid` has ended: a zombie no process in the sandbox will
-    /// reap (the init, an exec'd process, children of a dead init) is
-    /// reaped here, and the control plane hears of the exit.
-    pub(crate) fn process_ended(&self, pid: i32, status: ExitStatus) {
-        let tag = self.tasks.container(pid).unwrap_or_default();
+    /// Process `pid` of container `tag` has ended: a zombie no process in
+    /// the sandbox will reap (the init, an exec'd process, children of a
+    /// dead init) is reaped here, and the control plane hears of the exit.
+    pub(crate) fn process_ended(&self, pid: i32, status: ExitStatus, tag: ContainerTag) {
         self.tasks.reap_orphan(pid);
         self.report(tag, |container| KernelEvent::ProcessExited { container, pid, status });
-        self.containers.sweep(|tag| self.tasks.has_members(tag));
+        self.sweep_containers();
     }
 
     /// Starts the container's init process on a new task thread.

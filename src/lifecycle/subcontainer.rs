@@ -20,6 +20,9 @@ use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use tracing::debug;
 
+use cordon_actors::ControlError;
+use cordon_actors::client::ClientError;
+
 use super::create::{BootStdio, InitStdio};
 use super::{Globals, LifecycleError};
 use crate::bundle::{self, CONFIG_FILE, LoadedBundle};
@@ -103,8 +106,11 @@ pub fn create(
     drop(loaded.config);
 
     let dir = globals.root.create(id)?;
+    // The record first: a create killed after its request leaves a
+    // container that `delete` can find and destroy.
     let created = dir
         .link_socket(&sandbox_dir)
+        .and_then(|()| dir.write_record(&record))
         .map_err(LifecycleError::from)
         .and_then(|()| {
             let mut client = dir
@@ -130,7 +136,6 @@ pub fn create(
             }
             .map_err(|err| LifecycleError::from_client(id, err))
         })
-        .and_then(|()| dir.write_record(&record).map_err(LifecycleError::from))
         .and_then(|()| {
             // As for a sandbox's container: the process that serves it.
             pid_file.map_or(Ok(()), |path| {
@@ -157,10 +162,14 @@ pub fn destroy(dir: ContainerDir, record: &ContainerRecord) -> Result<(), Lifecy
         let destroyed = dir
             .connect()
             .and_then(|mut client| client.destroy_subcontainer(&record.id));
-        if let Err(err) = destroyed {
-            // Gone from the sandbox already (its sandbox container was
-            // deleted and restarted, or a delete raced this one).
-            debug!(container = record.id, error = %err, "destroy request failed");
+        match destroyed {
+            Ok(()) => {}
+            // Not in the sandbox (its create never got there, or a delete
+            // raced this one), or the sandbox is gone meanwhile.
+            Err(ClientError::Remote(ControlError::NotFound { .. })) => {}
+            Err(_) if !record.sandbox_alive() => {}
+            // Still in a live sandbox: the directory stays for a retry.
+            Err(err) => return Err(LifecycleError::from_client(&record.id, err)),
         }
     }
     dir.remove().map_err(Into::into)

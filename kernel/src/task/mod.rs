@@ -729,6 +729,8 @@ impl Task {
             ..
         } = self;
         let pid = kernel.tasks.tgid(tid);
+        // Known now: the process may be reaped as its last thread exits.
+        let container = pid.and_then(|pid| kernel.tasks.container(pid)).unwrap_or_default();
         // The last holder of the fd table closes the process's files, which
         // drops its POSIX record locks (before the parent hears of the exit).
         let closes_all = Arc::strong_count(&fds) == 1;
@@ -743,7 +745,7 @@ impl Task {
                 kernel.timers.forget(pid, false);
                 // In case a /proc reader still held the fd table above.
                 crate::vfs::locks::table().release_owner(crate::vfs::locks::Owner::Process(pid));
-                kernel.process_ended(pid, status);
+                kernel.process_ended(pid, status, container);
             }
         }
     }

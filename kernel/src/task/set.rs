@@ -360,6 +360,11 @@ impl TaskSet {
     pub fn create_child(&self, parent: i32, exit_signal: i32, same_parent: bool) -> Result<(i32, Arc<Waker>), Errno> {
         let mut inner = self.lock();
         let caller = inner.processes.get(&parent).ok_or(Errno::ESRCH)?;
+        if caller.group_exit.is_some() {
+            // Killed while it forked (Linux restarts the call, which never
+            // returns): a child now would escape the kill.
+            return Err(Errno::EINTR);
+        }
         let ppid = if same_parent { caller.ppid } else { parent };
         let mut entry = ProcessEntry::new(
             ppid,
@@ -405,6 +410,10 @@ impl TaskSet {
                 inner.last_pid + 1
             };
             let pid = inner.last_pid;
+            if pid == INIT_PID {
+                // Only `create_init` makes pid 1.
+                continue;
+            }
             let in_use = inner.processes.values().any(|p| p.pgid == pid || p.sid == pid);
             if !inner.processes.contains_key(&pid) && !inner.threads.contains_key(&pid) && !in_use {
                 return Ok(pid);
@@ -884,6 +893,26 @@ impl TaskSet {
         }
         process.group_exit = Some(status);
         inner.wake_process(tgid);
+    }
+
+    /// Ends every live process of container `tag` (every process with
+    /// None) with `status`, at once: none of them can fork a child that
+    /// escapes, since a process that is exiting forks no more.
+    pub fn exit_container(&self, tag: Option<ContainerTag>, status: ExitStatus) {
+        let mut inner = self.lock();
+        let doomed: Vec<i32> = inner
+            .processes
+            .iter()
+            .filter(|(_, process)| tag.is_none_or(|tag| process.container == tag))
+            .filter(|(_, process)| process.group_exit.is_none() && !matches!(process.life, Life::Zombie { .. }))
+            .map(|(&pid, _)| pid)
+            .collect();
+        for pid in doomed {
+            if let Some(process) = inner.processes.get_mut(&pid) {
+                process.group_exit = Some(status);
+            }
+            inner.wake_process(pid);
+        }
     }
 
     /// Whether thread `tid` must go now: its process is exiting as a whole,
@@ -1600,9 +1629,12 @@ impl TaskSet {
             .collect()
     }
 
-    /// Whether any process (a zombie too) belongs to container `tag`.
-    pub fn has_members(&self, tag: ContainerTag) -> bool {
-        self.lock().processes.values().any(|entry| entry.container == tag)
+    /// Whether a live process (not a zombie) belongs to container `tag`.
+    pub fn has_live_members(&self, tag: ContainerTag) -> bool {
+        self.lock()
+            .processes
+            .values()
+            .any(|entry| entry.container == tag && !matches!(entry.life, Life::Zombie { .. }))
     }
 
     /// The container of process `pid`, while it is known.
