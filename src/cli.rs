@@ -248,6 +248,10 @@ pub enum Command {
         #[arg(short, long, value_name = "DIR", default_value = ".")]
         bundle: PathBuf,
     },
+    /// Waits for a container's init and exits with its status; started by
+    /// `create --pid-file`, whose pid file names it.
+    #[command(hide = true)]
+    Monitor { id: String },
     /// The sandbox process; started by create, not by hand.
     #[command(hide = true)]
     Boot {
@@ -366,6 +370,7 @@ impl Cli {
             }
             Command::Ps { format, id } => Ok(lifecycle::inspect::ps(&globals, &id, format).map(|()| 0)?),
             Command::List { format, quiet } => Ok(lifecycle::inspect::list(&globals, format, quiet).map(|()| 0)?),
+            Command::Monitor { id } => Ok(lifecycle::manage::monitor(&globals, &id)?),
             Command::Wait { pid, id } => Ok(lifecycle::manage::wait(&globals, &id, pid).map(|()| 0)?),
             Command::Events { stats, interval, id } => {
                 Ok(lifecycle::inspect::events(&globals, &id, stats, interval).map(|()| 0)?)

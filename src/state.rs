@@ -80,6 +80,32 @@ pub struct ContainerRecord {
     /// serves it (the pod's sandbox). None for a sandbox's own container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_id: Option<String>,
+    /// The container's monitor (`cordon monitor`), started for a
+    /// `--pid-file`: the host process that exits when the container's init
+    /// does, with its status, as runc's init would. Its pid is the
+    /// container's pid in the pid file and in `state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<HostProcess>,
+}
+
+/// A host process, told from a later one that reuses its pid by its start
+/// time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostProcess {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+impl HostProcess {
+    /// The live (not zombie) process `pid`, if it runs.
+    pub fn of(pid: i32) -> Option<HostProcess> {
+        process_start_time(pid).map(|start_time| HostProcess { pid, start_time })
+    }
+
+    /// Whether it still runs.
+    pub fn alive(&self) -> bool {
+        process_start_time(self.pid) == Some(self.start_time)
+    }
 }
 
 /// The init's environment, directory and user, which `exec` starts from
@@ -379,6 +405,7 @@ mod tests {
             annotations: BTreeMap::from([("a".to_owned(), "b".to_owned())]),
             exec_defaults: ExecDefaults::default(),
             sandbox_id: None,
+            monitor: None,
         }
     }
 

@@ -41,9 +41,9 @@ pub enum Tether {
 }
 
 /// `cordon create`: starts the container's sandbox process in the
-/// background, with the container created but not started, and writes
-/// `pid_file` (the sandbox process's pid, as runc's --pid-file has the
-/// container's).
+/// background, with the container created but not started, and with
+/// `pid_file` starts its monitor and writes its pid there (see
+/// [`start_monitor`]).
 pub fn create(
     globals: &Globals,
     id: &str,
@@ -174,18 +174,58 @@ pub fn create_sandbox(
         annotations,
         exec_defaults,
         sandbox_id: None,
+        monitor: None,
     };
+    let mut record = record;
     let recorded = dir
         .write_record(&record)
-        .and_then(|()| pid_file.map_or(Ok(()), |path| state::write_pid_file(path, pid)));
+        .map_err(LifecycleError::from)
+        .and_then(|()| pid_file.map_or(Ok(()), |path| start_monitor(globals, &dir, &mut record, path)));
     if let Err(err) = recorded {
         let _ = sandbox.kill();
         let _ = sandbox.wait();
         let _ = dir.remove();
-        return Err(err.into());
+        return Err(err);
     }
     debug!(container = id, sandbox_pid = pid, "container created");
     Ok(Created { dir, record, sandbox })
+}
+
+/// For a `--pid-file`: starts the container's monitor, `cordon monitor
+/// ID`, in a session of its own and with no stdio, records it, and writes
+/// its pid to `path`. It exits when the container's init does, with its
+/// status, so that a caller watching that pid (containerd's shim, conmon)
+/// sees the container end as it would under runc; this command's exit
+/// leaves it to that caller, a subreaper, to reap.
+pub(crate) fn start_monitor(
+    globals: &Globals,
+    dir: &ContainerDir,
+    record: &mut ContainerRecord,
+    path: &Path,
+) -> Result<(), LifecycleError> {
+    let mut command = Command::new(&globals.program);
+    command
+        .arg("--root")
+        .arg(globals.root.path())
+        .args(&globals.boot_args)
+        .arg("monitor")
+        .arg(dir.id())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe and touches no memory.
+    unsafe {
+        command.pre_exec(|| match libc::setsid() {
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        })
+    };
+    let monitor = command.spawn().map_err(spawn_error)?;
+    let pid = i32::try_from(monitor.id()).expect("pids fit i32");
+    record.monitor = state::HostProcess::of(pid);
+    dir.write_record(record)?;
+    state::write_pid_file(path, pid)?;
+    Ok(())
 }
 
 /// The name of the user running this command, for `list`.

@@ -204,8 +204,7 @@ fn exec_detached(globals: &Globals, id: &str, options: &ExecOptions) -> Result<u
     args.push(id.into());
     args.push("--".into());
     args.extend(options.command.iter().map(OsString::from));
-    let exe = std::env::current_exe().map_err(LifecycleError::Spawn)?;
-    let mut command = Command::new(exe);
+    let mut command = Command::new(&globals.program);
     command.args(&args);
     // With a terminal, the monitor's stdio are the replica (its errors go
     // there, as runsc's do), and it holds none of this command's.
@@ -273,6 +272,7 @@ mod tests {
                 additional_gids: vec![10],
             },
             sandbox_id: None,
+            monitor: None,
         }
     }
 

@@ -20,8 +20,9 @@ use crate::state::{ContainerDir, ContainerRecord};
 const OCI_VERSION: &str = "1.2.0";
 
 /// The state of a container, as the runtime spec's `state` operation
-/// (runtime.md) and runc print it. `pid` is the sandbox process's, which
-/// forwards the signals it gets to the container, as runsc's is.
+/// (runtime.md) and runc print it. `pid` is the container's monitor's (the
+/// pid file's), else the sandbox process's; both forward the signals they
+/// get to the container.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OciState {
@@ -66,9 +67,10 @@ fn live_state(dir: &ContainerDir, record: &ContainerRecord) -> Result<OciState, 
     Ok(OciState {
         oci_version: OCI_VERSION,
         id: record.id.clone(),
-        pid: match status {
-            ContainerStatus::Stopped => 0,
-            _ => record.sandbox_pid,
+        pid: match (status, record.monitor) {
+            (ContainerStatus::Stopped, _) => 0,
+            (_, Some(monitor)) => monitor.pid,
+            (_, None) => record.sandbox_pid,
         },
         status: status.to_string(),
         bundle: record.bundle.clone(),

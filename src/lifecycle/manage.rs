@@ -102,6 +102,22 @@ pub fn wait(globals: &Globals, id: &str, pid: Option<i32>) -> Result<(), Lifecyc
     writeln!(std::io::stdout(), "{line}").map_err(LifecycleError::Output)
 }
 
+/// `cordon monitor ID`, which `create --pid-file` starts: waits for the
+/// container's init and returns the status to exit with, the shell's (128+N
+/// for signal N). The signals `run` forwards go to the container's
+/// foreground meanwhile, so that a caller signalling this process reaches
+/// the container as it would runc's init.
+pub fn monitor(globals: &Globals, id: &str) -> Result<u8, LifecycleError> {
+    let signals = super::run::block_forwarded_signals()?;
+    let mut connected = connect(globals, id)?;
+    super::run::forward_signals(signals, connected.dir.clone(), WireSignalTarget::Foreground);
+    let status = connected
+        .client
+        .wait(id)
+        .map_err(|err| LifecycleError::from_client(id, err))?;
+    Ok(super::exit_code(status))
+}
+
 /// `cordon delete [--force] ID`: ends the sandbox process and removes the
 /// state directory. A running or paused container needs `force`, which
 /// kills it; a dead sandbox just leaves its directory to remove.

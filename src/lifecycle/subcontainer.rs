@@ -18,7 +18,7 @@ use std::time::SystemTime;
 
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use cordon_actors::ControlError;
 use cordon_actors::client::ClientError;
@@ -80,6 +80,14 @@ pub fn create(
         path: config_path,
         source,
     })?;
+    if wants_own_pid_namespace(&loaded.spec) {
+        warn!(
+            container = id,
+            sandbox = sandbox_id,
+            "the spec asks for a PID namespace of its own; the containers of a sandbox share one \
+             (as with shareProcessNamespace): they see, signal and reach each other's processes"
+        );
+    }
     let annotations = loaded.annotations();
     let rootfs = std::fs::canonicalize(&loaded.rootfs).unwrap_or(loaded.rootfs);
     let root: OwnedFd = open(
@@ -102,7 +110,9 @@ pub fn create(
         annotations,
         exec_defaults: super::create::exec_defaults(&loaded.config.process),
         sandbox_id: Some(sandbox_id.to_owned()),
+        monitor: None,
     };
+    let mut record = record;
     drop(loaded.config);
 
     let dir = globals.root.create(id)?;
@@ -137,9 +147,8 @@ pub fn create(
             .map_err(|err| LifecycleError::from_client(id, err))
         })
         .and_then(|()| {
-            // As for a sandbox's container: the process that serves it.
             pid_file.map_or(Ok(()), |path| {
-                state::write_pid_file(path, record.sandbox_pid).map_err(LifecycleError::from)
+                super::create::start_monitor(globals, &dir, &mut record, path)
             })
         });
     if let Err(err) = created {
@@ -152,6 +161,17 @@ pub fn create(
     }
     debug!(container = id, sandbox = sandbox_id, "subcontainer created");
     Ok(())
+}
+
+/// Whether `spec` asks for a new PID namespace (a `pid` entry without a
+/// path to join), as containerd writes it for a pod without
+/// `shareProcessNamespace`.
+fn wants_own_pid_namespace(spec: &oci_spec::runtime::Spec) -> bool {
+    let namespaces = spec.linux().as_ref().and_then(|linux| linux.namespaces().clone());
+    namespaces
+        .unwrap_or_default()
+        .iter()
+        .any(|namespace| namespace.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && namespace.path().is_none())
 }
 
 /// `cordon delete` of a subcontainer: the sandbox kills what runs in it
@@ -181,6 +201,23 @@ mod tests {
 
     fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn a_pid_namespace_without_a_path_is_one_of_its_own() {
+        let spec = |namespaces: serde_json::Value| -> oci_spec::runtime::Spec {
+            serde_json::from_value(serde_json::json!({
+                "ociVersion": "1.0.2",
+                "linux": { "namespaces": namespaces },
+            }))
+            .expect("a valid spec")
+        };
+        assert!(wants_own_pid_namespace(&spec(serde_json::json!([{ "type": "pid" }]))));
+        let shared = serde_json::json!([{ "type": "pid", "path": "/proc/1/ns/pid" }, { "type": "mount" }]);
+        assert!(!wants_own_pid_namespace(&spec(shared)));
+        assert!(!wants_own_pid_namespace(&spec(
+            serde_json::json!([{ "type": "mount" }])
+        )));
     }
 
     #[test]

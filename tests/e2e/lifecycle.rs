@@ -326,9 +326,12 @@ fn create_start_state_kill_wait_delete() {
         "{state}"
     );
     let pid = state["pid"].as_i64().expect("a created container has a pid");
-    // As runc writes it: the number, no newline.
+    // As runc writes it: the number, no newline. It is the container's
+    // monitor, a host process that lives as long as the init.
     assert_eq!(fs::read_to_string(&pid_file).expect("the pid file"), pid.to_string());
-    assert_eq!(pid, i64::from(container.sandbox_pid()));
+    assert_ne!(pid, i64::from(container.sandbox_pid()));
+    let monitor = u32::try_from(pid).expect("a pid");
+    assert!(!process_is_dead(monitor), "the monitor {monitor} is not running");
     let socket = fs::metadata(container.state_dir().join("control.sock")).expect("the control socket");
     assert_eq!(socket.permissions().mode() & 0o777, 0o600);
 
@@ -355,6 +358,10 @@ fn create_start_state_kill_wait_delete() {
         (state["status"].as_str(), state["pid"].as_i64()),
         (Some("stopped"), Some(0)),
         "{state}"
+    );
+    assert!(
+        poll(Duration::from_secs(5), || process_is_dead(monitor).then_some(())).is_some(),
+        "the monitor {monitor} outlived the init"
     );
     container
         .cordon(&["kill", container.id(), "NOSUCH"])
@@ -1079,4 +1086,58 @@ fn exec_user_names_resolve_in_the_container() {
         .cordon(&["exec", "--user", "alice:daemon", id, "true"])
         .fails_with("cannot read the container's /etc/group");
     container.cordon(&["delete", "--force", id]).success();
+}
+
+/// containerd's shim runs `create --pid-file` as a child subreaper and
+/// takes the exit of the pid in the pid file as the container's: the
+/// monitor named there is re-parented to it and exits with the init's
+/// status, for a sandbox's container and for a pod's.
+#[test]
+fn a_subreaper_sees_the_pid_file_process_exit_with_the_container() {
+    let shim = crate::common::compile("shim", crate::common::Toolchain::Native);
+    let pod = Container::new("shim-sandbox", &["/bin/busybox", "sh", "-c", "sleep 30; exit 9"]);
+    let app = Container::in_pod("shim-app", &Spec::new(&["/bin/busybox", "sh", "-c", "exit 6"]), &pod);
+    let create_under_shim = |container: &Container| -> (Child, i32) {
+        let pid_file = container.bundle.path().join("container.pid");
+        let mut command = Command::new(&shim);
+        command
+            .arg(cordon_bin())
+            .arg("--root")
+            .arg(&container.root)
+            .args(["create", "--bundle"])
+            .arg(container.bundle.path())
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .arg(container.id())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let child = command.spawn().expect("the shim starts");
+        let pid = poll(COMMAND_TIMEOUT, || fs::read_to_string(&pid_file).ok()?.parse().ok()).expect("the pid file");
+        (child, pid)
+    };
+    let (pod_shim, pod_pid) = create_under_shim(&pod);
+    pod.cordon(&["start", pod.id()]).success();
+    let (app_shim, app_pid) = create_under_shim(&app);
+    app.cordon(&["start", app.id()]).success();
+    assert_eq!(app.cordon(&["wait", app.id()]).success().json()["exitStatus"], 6);
+    pod.cordon(&["kill", pod.id(), "KILL"]).success();
+    assert_eq!(pod.cordon(&["wait", pod.id()]).success().json()["exitStatus"], 137);
+    // Deleting the containers ends the sandbox process, the shims' last child.
+    app.cordon(&["delete", app.id()]).success();
+    pod.cordon(&["delete", pod.id()]).success();
+    let reaped = |shim: Child| -> String {
+        let output = shim.wait_with_output().expect("the shim ends");
+        String::from_utf8(output.stdout).expect("UTF-8")
+    };
+    let pod_reaped = reaped(pod_shim);
+    assert!(
+        pod_reaped.lines().any(|line| line == format!("{pod_pid} exited 137")),
+        "{pod_reaped}"
+    );
+    let app_reaped = reaped(app_shim);
+    assert!(
+        app_reaped.lines().any(|line| line == format!("{app_pid} exited 6")),
+        "{app_reaped}"
+    );
 }
