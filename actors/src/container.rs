@@ -509,16 +509,23 @@ pub(crate) struct Delete {
 }
 
 impl Handler<Delete> for ContainerActor {
-    type Result = Result<(), ControlError>;
+    type Result = ResponseFuture<Result<(), ControlError>>;
 
     fn handle(&mut self, Delete { force }: Delete, ctx: &mut Context<Self>) -> Self::Result {
         let live = matches!(self.life, LifeCycle::Starting | LifeCycle::Running | LifeCycle::Paused);
         if live && !force {
-            return Err(self.invalid_state("delete without force"));
+            let refused = Err(self.invalid_state("delete without force"));
+            return Box::pin(async move { refused });
         }
-        if let Err(err) = self.kernel.destroy_container(&self.id) {
-            tracing::warn!(container = %self.id, error = %err, "kernel failed to destroy the container");
-        }
+        // The kernel may wait for the killed processes to end: on a blocking
+        // worker, and the reply once it is done. The actor's bookkeeping
+        // does not wait.
+        let (kernel, id) = (Arc::clone(&self.kernel), self.id.clone());
+        let destroyed = actix_rt::task::spawn_blocking(move || {
+            if let Err(err) = kernel.destroy_container(&id) {
+                tracing::warn!(container = %id, error = %err, "kernel failed to destroy the container");
+            }
+        });
         let deleted = || Err(ControlError::Deleted { id: self.id.0.clone() });
         for waiter in self.init_waiters.drain(..) {
             let _ = waiter.send(deleted());
@@ -534,6 +541,10 @@ impl Handler<Delete> for ContainerActor {
         self.watchdog.do_send(ContainerGone(self.id.clone()));
         tracing::info!(container = %self.id, "container deleted");
         ctx.stop();
-        Ok(())
+        Box::pin(async move {
+            // A worker that panicked has still ended its kills.
+            let _ = destroyed.await;
+            Ok(())
+        })
     }
 }

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -32,6 +32,10 @@ use crate::kernel::{ExitStatus, Kernel, KernelError, RootFs};
 use crate::signal::{self, SigInfo};
 use crate::syscalls::TABLE;
 use crate::task::{INIT_PID, Life, ProcessRole, ProcessSummary, TaskSet};
+
+/// How long destroying a subcontainer waits for its killed processes to
+/// end.
+const DESTROY_WAIT: Duration = Duration::from_secs(5);
 
 /// The control plane's handle on a [`Kernel`]. See the [module](self)
 /// documentation.
@@ -237,6 +241,12 @@ impl KernelHandle for KernelControl {
             self.kernel.set_frozen(false);
         } else {
             self.kernel.tasks.exit_container(Some(tag), killed);
+            // Its processes let go of its files as they end: the caller
+            // (containerd unmounting the rootfs next) waits for that.
+            let deadline = Instant::now() + DESTROY_WAIT;
+            while self.kernel.tasks.has_live_members(tag) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
             // Exits still in flight are reported under the name, which
             // goes with the table entry.
             self.kernel.remove_container(tag);
@@ -758,21 +768,15 @@ mod tests {
         let tag = control.tag(&sub).expect("the subcontainer's tag");
         std::thread::sleep(Duration::from_millis(300));
         control.destroy_container(&sub).expect("destroyed");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while control.kernel.tasks.has_live_members(tag) {
-            let left: Vec<_> = control
-                .kernel
-                .tasks
-                .summaries()
-                .into_iter()
-                .filter(|p| p.container == tag && !matches!(p.life, Life::Zombie { .. }))
-                .collect();
-            assert!(
-                Instant::now() < deadline,
-                "processes outlived their container: {left:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // Once the destroy returns, its processes have ended.
+        let left: Vec<_> = control
+            .kernel
+            .tasks
+            .summaries()
+            .into_iter()
+            .filter(|p| p.container == tag && !matches!(p.life, Life::Zombie { .. }))
+            .collect();
+        assert!(left.is_empty(), "processes outlived their container: {left:?}");
         assert_eq!(exit_of(&events, forker), ExitStatus::Signaled(libc::SIGKILL));
         assert!(
             control.kernel.containers.get(tag).is_none(),

@@ -170,6 +170,9 @@ pub trait KernelHandle: Send + Sync {
     /// Kills every process left in the container and frees what the kernel
     /// holds for it (its mounts, its records of exited processes). A
     /// [`KernelEvent::ProcessExited`] is still sent for each process killed.
+    /// May wait a bounded time for the killed processes to end (so that
+    /// they have let go of the container's files): callers on an event loop
+    /// run it on a blocking worker.
     fn destroy_container(&self, container: &ContainerId) -> Result<(), HandleError>;
 
     /// Creates and starts a process in the container; the first process
