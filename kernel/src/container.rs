@@ -30,6 +30,10 @@ pub struct Container {
     /// container go nowhere.
     pub(crate) name: OnceLock<ContainerId>,
     pub(crate) mounts: MountNamespace,
+    /// CPU time of its processes reaped without a parent in the sandbox
+    /// (exec'd processes, a subcontainer's init), which the task set no
+    /// longer counts for it.
+    pub(crate) reaped_cpu: std::sync::Mutex<std::time::Duration>,
     /// Set when the control plane has destroyed it: it leaves the table
     /// once its last process is gone, so that the exits of its killed
     /// processes are still reported under its name.
@@ -41,6 +45,7 @@ impl Container {
         Container {
             name: OnceLock::new(),
             mounts,
+            reaped_cpu: std::sync::Mutex::default(),
             retired: AtomicBool::new(false),
         }
     }

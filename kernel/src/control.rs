@@ -385,9 +385,10 @@ impl KernelHandle for KernelControl {
         self.kernel.set_frozen(false);
     }
 
-    /// CPU time of a subcontainer's processes and their reaped children;
-    /// the root container, like a pod's sandbox container, reports the
-    /// whole sandbox's. The memory is the whole sandbox's.
+    /// CPU time of a subcontainer's processes, live or reaped (see
+    /// [`TaskSet::container_cpu`]); the root container, like a pod's sandbox
+    /// container, reports the whole sandbox's. The memory is the whole
+    /// sandbox's.
     fn usage(&self, container: &ContainerId) -> Result<Usage, HandleError> {
         let tag = self.tag(container)?;
         let tasks = &self.kernel.tasks;
@@ -398,10 +399,12 @@ impl KernelHandle for KernelControl {
             .count();
         let cpu_time = match tag {
             ContainerTag::ROOT => tasks.total_cpu(),
-            _ => members
-                .iter()
-                .map(|process| tasks.process_cpu(process.pid) + tasks.children_cpu(process.pid))
-                .sum(),
+            _ => {
+                let reaped = self.kernel.containers.get(tag).map_or(Duration::ZERO, |container| {
+                    *container.reaped_cpu.lock().expect("reaped CPU poisoned")
+                });
+                tasks.container_cpu(tag) + reaped
+            }
         };
         Ok(Usage {
             cpu_time,
@@ -741,6 +744,14 @@ mod tests {
             std::fs::read_to_string(sub_root.0.join("marker")).expect("marker"),
             "subcontainer\n"
         );
+
+        // The CPU an exec'd process used stays counted once it is reaped.
+        let before = control.usage(&sub).expect("usage").cpu_time;
+        let busy = "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done";
+        let (_, status) = output_of(&control, &events, &sub, &["sh", "-c", busy]);
+        assert_eq!(status, ExitStatus::Exited(0));
+        let after = control.usage(&sub).expect("usage").cpu_time;
+        assert!(after > before, "{before:?} then {after:?}");
 
         let pids =
             |id: &ContainerId| -> Vec<Pid> { control.processes(id).expect("lists").iter().map(|p| p.pid).collect() };

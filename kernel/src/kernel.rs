@@ -321,7 +321,11 @@ impl Kernel {
     /// the sandbox will reap (the init, an exec'd process, children of a
     /// dead init) is reaped here, and the control plane hears of the exit.
     pub(crate) fn process_ended(&self, pid: i32, status: ExitStatus, tag: ContainerTag) {
-        self.tasks.reap_orphan(pid);
+        if let Some((tag, cpu)) = self.tasks.reap_orphan(pid) {
+            if let Some(container) = self.containers.get(tag) {
+                *container.reaped_cpu.lock().expect("reaped CPU poisoned") += cpu;
+            }
+        }
         self.report(tag, |container| KernelEvent::ProcessExited { container, pid, status });
         self.sweep_containers();
     }

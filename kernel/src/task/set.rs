@@ -1569,30 +1569,44 @@ impl TaskSet {
 
     /// Removes `pid` if it is a zombie no process in the sandbox will reap:
     /// its parent is outside (the init, exec'd processes) or gone, or is a
-    /// zombie itself (the children of a dead init). Returns whether it did.
-    pub fn reap_orphan(&self, pid: i32) -> bool {
+    /// zombie itself (the children of a dead init). Returns its container
+    /// and the CPU time it and its reaped children used, if it did.
+    pub fn reap_orphan(&self, pid: i32) -> Option<(ContainerTag, Duration)> {
         let mut inner = self.lock();
-        let Some(entry) = inner.processes.get(&pid) else {
-            return false;
-        };
+        let entry = inner.processes.get(&pid)?;
         let Life::Zombie { cpu, .. } = entry.life else {
-            return false;
+            return None;
         };
         let parent_reaps = inner
             .processes
             .get(&entry.ppid)
             .is_some_and(|parent| !matches!(parent.life, Life::Zombie { .. }));
         if parent_reaps {
-            return false;
+            return None;
         }
         let children_cpu = entry.children_cpu;
-        let ppid = entry.ppid;
+        let (ppid, container) = (entry.ppid, entry.container);
         inner.processes.remove(&pid);
         if let Some(parent) = inner.processes.get_mut(&ppid) {
             parent.children.remove(&pid);
         }
         inner.orphans_cpu += cpu + children_cpu;
-        true
+        Some((container, cpu + children_cpu))
+    }
+
+    /// CPU time of container `tag`'s processes in the table (live or
+    /// zombie), with their reaped children's.
+    pub fn container_cpu(&self, tag: ContainerTag) -> Duration {
+        let pids: Vec<i32> = self
+            .lock()
+            .processes
+            .iter()
+            .filter(|(_, entry)| entry.container == tag)
+            .map(|(&pid, _)| pid)
+            .collect();
+        pids.into_iter()
+            .map(|pid| self.process_cpu(pid) + self.children_cpu(pid))
+            .sum()
     }
 
     /// Records the command name of process `pid` (its leader's comm).
