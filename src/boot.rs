@@ -66,6 +66,8 @@ pub struct ControlOptions {
     /// The sandbox process logs to its stderr (no `--log` file), which it
     /// then keeps.
     pub logs_to_stderr: bool,
+    /// The process whose end ends the sandbox process (`--die-with`).
+    pub die_with: Option<i32>,
 }
 
 /// Why the sandbox process could not get the container created.
@@ -81,6 +83,8 @@ pub enum BootError {
     Kernel(#[from] KernelError),
     #[error("process.terminal is set but the sandbox process's stdin is not a terminal")]
     NoTerminal,
+    #[error("cannot watch the process that created the sandbox: {0}")]
+    Creator(#[source] std::io::Error),
     #[error("cannot let go of the container's stdio: {0}")]
     Stdio(#[source] std::io::Error),
     #[error("cannot duplicate the root filesystem's fd: {0}")]
@@ -121,6 +125,40 @@ fn terminal_stdin() -> Result<OwnedFd, BootError> {
         true => Ok(stdin),
         false => Err(BootError::NoTerminal),
     }
+}
+
+/// Ends this process when process `creator` ends: a thread waits on a
+/// pidfd of it (poll, which the seccomp filter allows) and exits the whole
+/// process, which ends the application too (its stubs are traced with
+/// PTRACE_O_EXITKILL). Fails if `creator` is already gone.
+fn die_with(creator: i32) -> std::io::Result<()> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd, owned
+    // below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, creator, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the fd was just returned by pidfd_open; nothing else owns it.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    std::thread::Builder::new()
+        .name("creator-watch".into())
+        .spawn(move || {
+            let mut poll = libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll reads and writes the one pollfd it is given.
+            while unsafe { libc::poll(&mut poll, 1, -1) } < 1 {}
+            warn!(
+                creator,
+                "the process that created the sandbox has ended; so does the sandbox"
+            );
+            // SAFETY: _exit ends the process at once, as intended; nothing of
+            // this process is left to be cleaned up by it.
+            unsafe { libc::_exit(1) }
+        })?;
+    Ok(())
 }
 
 /// Points this process's fds 0 and 1, and 2 unless it logs there, at
@@ -178,6 +216,9 @@ fn serve(
     ready: &mut Option<File>,
 ) -> Result<(), BootError> {
     let listener = UnixListener::from(inherited(LISTENER_FD)?);
+    if let Some(creator) = control.die_with {
+        die_with(creator).map_err(BootError::Creator)?;
+    }
     let mut config = bundle::load(bundle)?;
     config.root.overlay = options.overlay;
     let overlay = options.overlay;

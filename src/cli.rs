@@ -257,6 +257,10 @@ pub enum Command {
     Boot {
         #[arg(long, value_name = "DIR")]
         bundle: PathBuf,
+        /// End when the process with this pid ends (the embedding program
+        /// that created the sandbox).
+        #[arg(long, value_name = "PID")]
+        die_with: Option<i32>,
         id: String,
     },
 }
@@ -385,7 +389,7 @@ impl Cli {
                 bundle::write_default_config(&bundle)?;
                 Ok(0)
             }
-            Command::Boot { bundle, id } => {
+            Command::Boot { bundle, die_with, id } => {
                 let _span = info_span!("sandbox", container = %id).entered();
                 let control = ControlOptions {
                     watchdog: WatchdogConfig {
@@ -398,6 +402,7 @@ impl Cli {
                     },
                     panic_signal: self.panic_signal,
                     logs_to_stderr: self.log.is_none(),
+                    die_with,
                 };
                 Ok(boot::boot(&bundle, &id, boot, control))
             }

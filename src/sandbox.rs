@@ -266,10 +266,17 @@ impl SandboxBuilder {
                 )
             }
         };
-        // Detached: the sandbox process is this object's to end, and a
-        // death signal would follow the thread that built it, not the
-        // program.
-        let created = create::create_sandbox(&globals, CONTAINER, &bundle_dir, loaded, None, Tether::Detached, stdio)?;
+        // It ends with this program (not with the thread that built it, as
+        // a death signal would), or when dropped.
+        let created = create::create_sandbox(
+            &globals,
+            CONTAINER,
+            &bundle_dir,
+            loaded,
+            None,
+            Tether::DiesWithProcess,
+            stdio,
+        )?;
         Ok(Sandbox {
             dir: Some(created.dir),
             record: created.record,

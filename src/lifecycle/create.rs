@@ -36,8 +36,13 @@ pub enum Tether {
     /// It outlives its creator (`create`, `run --detach`).
     Detached,
     /// It is killed if its creator dies (a foreground `run`), so nothing
-    /// outlives a killed `cordon run`.
+    /// outlives a killed `cordon run`. (The death signal follows the thread
+    /// that created it: for a single-threaded command.)
     DiesWithCreator,
+    /// It ends when its creator's process ends, whichever of its threads
+    /// created it (an embedding program): it watches a pidfd of that
+    /// process (`boot --die-with PID`).
+    DiesWithProcess,
 }
 
 /// `cordon create`: starts the container's sandbox process in the
@@ -299,12 +304,11 @@ fn spawn_boot(globals: &Globals, id: &str, bundle: &Path, fds: BootFds<'_>, teth
     let (listener_fd, ready_fd) = (listener.as_raw_fd(), ready.as_raw_fd());
     let parent = std::process::id();
     let mut command = Command::new(&globals.program);
-    command
-        .args(&globals.boot_args)
-        .arg("boot")
-        .arg("--bundle")
-        .arg(bundle)
-        .arg(id);
+    command.args(&globals.boot_args).arg("boot").arg("--bundle").arg(bundle);
+    if tether == Tether::DiesWithProcess {
+        command.arg("--die-with").arg(parent.to_string());
+    }
+    command.arg(id);
     let terminal = match stdio {
         InitStdio::Inherit => false,
         InitStdio::Terminal(replica) => {
