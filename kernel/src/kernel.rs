@@ -302,31 +302,35 @@ impl Kernel {
     /// Sends the event `make` builds for the container `tag`, if someone
     /// listens and the container has a name.
     pub(crate) fn report(&self, tag: ContainerTag, make: impl FnOnce(ContainerId) -> KernelEvent) {
-        let Some(sink) = self.events.get() else {
-            return;
-        };
-        let Some(name) = self
-            .containers
-            .get(tag)
-            .and_then(|container| container.name.get().cloned())
-        else {
+        if let Some(container) = self.containers.get(tag) {
+            self.report_to(&container, make);
+        }
+    }
+
+    /// Sends the event `make` builds for `container`, if someone listens
+    /// and the container has a name.
+    fn report_to(&self, container: &Container, make: impl FnOnce(ContainerId) -> KernelEvent) {
+        let (Some(sink), Some(name)) = (self.events.get(), container.name.get()) else {
             return;
         };
         // The receiver lives as long as the control plane; after it is
         // gone, nobody needs the news.
-        let _ = sink.sender.send(make(name));
+        let _ = sink.sender.send(make(name.clone()));
     }
 
-    /// Process `pid` of container `tag` has ended: a zombie no process in
+    /// Process `pid` of `container` has ended: a zombie no process in
     /// the sandbox will reap (the init, an exec'd process, children of a
     /// dead init) is reaped here, and the control plane hears of the exit.
-    pub(crate) fn process_ended(&self, pid: i32, status: ExitStatus, tag: ContainerTag) {
-        if let Some((tag, cpu)) = self.tasks.reap_orphan(pid) {
-            if let Some(container) = self.containers.get(tag) {
+    pub(crate) fn process_ended(&self, pid: i32, status: ExitStatus, container: Option<Arc<Container>>) {
+        let reaped = self.tasks.reap_orphan(pid);
+        if let Some(container) = container {
+            if let Some(cpu) = reaped {
                 *container.reaped_cpu.lock().expect("reaped CPU poisoned") += cpu;
             }
+            // Through the container taken before the exit: a sweep since
+            // may have removed it from the table.
+            self.report_to(&container, |container| KernelEvent::ProcessExited { container, pid, status });
         }
-        self.report(tag, |container| KernelEvent::ProcessExited { container, pid, status });
         self.sweep_containers();
     }
 

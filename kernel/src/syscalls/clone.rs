@@ -259,10 +259,6 @@ fn wait_for_child(
     if result == Err(Errno::EINTR) {
         task.restart = Some(Restart::UnlessHandled);
     }
-    if let (Ok(Some(_)), false) = (&result, options.keep) {
-        // A reaped child may have been the last of a removed container.
-        task.kernel.sweep_containers();
-    }
     result
 }
 

@@ -248,6 +248,9 @@ impl Task {
 
     /// Runs the task until it exits, then tears it down.
     fn run(mut self) -> ExitStatus {
+        // Killed before its platform handle was set, a new task was not
+        // kicked: it looks once before it first runs application code.
+        self.exit_status = self.tasks().must_exit(self.tid);
         let status = loop {
             self.wait_while_frozen();
             if let Some(status) = self.exit_status {
@@ -726,11 +729,15 @@ impl Task {
             fds,
             mm,
             context,
+            fs,
             ..
         } = self;
         let pid = kernel.tasks.tgid(tid);
-        // Known now: the process may be reaped as its last thread exits.
-        let container = pid.and_then(|pid| kernel.tasks.container(pid)).unwrap_or_default();
+        // Taken now: the process may be reaped as its last thread exits,
+        // and its container swept from the table once it is a zombie.
+        let container = pid
+            .and_then(|pid| kernel.tasks.container(pid))
+            .and_then(|tag| kernel.containers.get(tag));
         // The last holder of the fd table closes the process's files, which
         // drops its POSIX record locks (before the parent hears of the exit).
         let closes_all = Arc::strong_count(&fds) == 1;
@@ -740,6 +747,9 @@ impl Task {
         }
         drop(mm);
         drop(context);
+        // Its root and cwd hold the container's mounts: let go of them
+        // before the process counts as ended.
+        drop(fs);
         if let Some(status) = kernel.tasks.exit_thread(tid, status, Duration::ZERO) {
             if let Some(pid) = pid {
                 kernel.timers.forget(pid, false);

@@ -1569,9 +1569,9 @@ impl TaskSet {
 
     /// Removes `pid` if it is a zombie no process in the sandbox will reap:
     /// its parent is outside (the init, exec'd processes) or gone, or is a
-    /// zombie itself (the children of a dead init). Returns its container
-    /// and the CPU time it and its reaped children used, if it did.
-    pub fn reap_orphan(&self, pid: i32) -> Option<(ContainerTag, Duration)> {
+    /// zombie itself (the children of a dead init). Returns the CPU time it
+    /// and its reaped children used, if it did.
+    pub fn reap_orphan(&self, pid: i32) -> Option<Duration> {
         let mut inner = self.lock();
         let entry = inner.processes.get(&pid)?;
         let Life::Zombie { cpu, .. } = entry.life else {
@@ -1585,13 +1585,13 @@ impl TaskSet {
             return None;
         }
         let children_cpu = entry.children_cpu;
-        let (ppid, container) = (entry.ppid, entry.container);
+        let ppid = entry.ppid;
         inner.processes.remove(&pid);
         if let Some(parent) = inner.processes.get_mut(&ppid) {
             parent.children.remove(&pid);
         }
         inner.orphans_cpu += cpu + children_cpu;
-        Some((container, cpu + children_cpu))
+        Some(cpu + children_cpu)
     }
 
     /// CPU time of container `tag`'s processes in the table (live or
