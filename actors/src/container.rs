@@ -409,6 +409,9 @@ impl Handler<Signal> for ContainerActor {
         match self.life {
             LifeCycle::Running | LifeCycle::Paused => {}
             LifeCycle::Created | LifeCycle::Starting => return self.signal_before_start(target, signal),
+            // As runc's `kill --all` of a stopped container: to whatever is
+            // left (containerd's shim sends it after every exit).
+            LifeCycle::Stopped if matches!(target, SignalTarget::AllProcesses) => {}
             LifeCycle::Stopped => return Err(self.invalid_state("signal")),
         }
         tracing::debug!(container = %self.id, ?target, signal, "signal");

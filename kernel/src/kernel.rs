@@ -329,7 +329,11 @@ impl Kernel {
             }
             // Through the container taken before the exit: a sweep since
             // may have removed it from the table.
-            self.report_to(&container, |container| KernelEvent::ProcessExited { container, pid, status });
+            self.report_to(&container, |container| KernelEvent::ProcessExited {
+                container,
+                pid,
+                status,
+            });
         }
         self.sweep_containers();
     }

@@ -21,8 +21,9 @@ const OCI_VERSION: &str = "1.2.0";
 
 /// The state of a container, as the runtime spec's `state` operation
 /// (runtime.md) and runc print it. `pid` is the container's monitor's (the
-/// pid file's), else the sandbox process's; both forward the signals they
-/// get to the container.
+/// pid file's), which forwards the signals it gets to the container's
+/// foreground, else the sandbox process's, which forwards them to its root
+/// container's.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OciState {
@@ -69,8 +70,8 @@ fn live_state(dir: &ContainerDir, record: &ContainerRecord) -> Result<OciState, 
         id: record.id.clone(),
         pid: match (status, record.monitor) {
             (ContainerStatus::Stopped, _) => 0,
-            (_, Some(monitor)) => monitor.pid,
-            (_, None) => record.sandbox_pid,
+            (_, Some(monitor)) if monitor.alive() => monitor.pid,
+            (_, _) => record.sandbox_pid,
         },
         status: status.to_string(),
         bundle: record.bundle.clone(),

@@ -3,9 +3,12 @@
 
 use std::io::Write;
 
-use cordon_actors::client::Client;
+use cordon_actors::ControlError;
+use cordon_actors::client::{Client, ClientError};
 use cordon_actors::protocol::{ContainerStatus, WireSignalTarget};
+use cordon_kernel::ExitStatus;
 use serde_json::json;
+use tracing::debug;
 
 use super::create;
 use super::{Globals, LifecycleError};
@@ -107,15 +110,31 @@ pub fn wait(globals: &Globals, id: &str, pid: Option<i32>) -> Result<(), Lifecyc
 /// for signal N). The signals `run` forwards go to the container's
 /// foreground meanwhile, so that a caller signalling this process reaches
 /// the container as it would runc's init.
+///
+/// It ends only with the container, as an init would: a connection that
+/// fails or a busy sandbox is retried while the sandbox process lives; a
+/// container deleted (or a sandbox gone) under it counts as killed, as a
+/// forced delete kills runc's init.
 pub fn monitor(globals: &Globals, id: &str) -> Result<u8, LifecycleError> {
+    let killed = super::exit_code(ExitStatus::Signaled(libc::SIGKILL));
     let signals = super::run::block_forwarded_signals()?;
-    let mut connected = connect(globals, id)?;
-    super::run::forward_signals(signals, connected.dir.clone(), WireSignalTarget::Foreground);
-    let status = connected
-        .client
-        .wait(id)
-        .map_err(|err| LifecycleError::from_client(id, err))?;
-    Ok(super::exit_code(status))
+    let dir = globals.root.open(id)?;
+    let record = dir.read_record()?;
+    super::run::forward_signals(signals, dir.clone(), WireSignalTarget::Foreground);
+    loop {
+        match dir.connect().and_then(|mut client| client.wait(id)) {
+            Ok(status) => return Ok(super::exit_code(status)),
+            Err(ClientError::Remote(ControlError::Deleted { .. } | ControlError::NotFound { .. })) => {
+                return Ok(killed);
+            }
+            Err(ClientError::Remote(err)) => return Err(LifecycleError::Remote(err)),
+            Err(_) if !record.sandbox_alive() => return Ok(killed),
+            Err(err) => {
+                debug!(container = id, error = %err, "the monitor retries its wait");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    }
 }
 
 /// `cordon delete [--force] ID`: ends the sandbox process and removes the

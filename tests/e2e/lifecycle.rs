@@ -1121,6 +1121,9 @@ fn a_subreaper_sees_the_pid_file_process_exit_with_the_container() {
     let (app_shim, app_pid) = create_under_shim(&app);
     app.cordon(&["start", app.id()]).success();
     assert_eq!(app.cordon(&["wait", app.id()]).success().json()["exitStatus"], 6);
+    // The shim's `kill --all ID KILL` after an exit, as runc takes it.
+    app.cordon(&["kill", "--all", app.id(), "KILL"]).success();
+    app.cordon(&["kill", app.id(), "KILL"]).fails_with("stopped");
     pod.cordon(&["kill", pod.id(), "KILL"]).success();
     assert_eq!(pod.cordon(&["wait", pod.id()]).success().json()["exitStatus"], 137);
     // Deleting the containers ends the sandbox process, the shims' last child.
