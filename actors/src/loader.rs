@@ -186,7 +186,11 @@ impl Handler<Shutdown> for Loader {
     type Result = ResponseActFuture<Self, Result<(), ControlError>>;
 
     fn handle(&mut self, _: Shutdown, _ctx: &mut Context<Self>) -> Self::Result {
-        let containers: Vec<_> = self.containers.drain().collect();
+        let mut containers: Vec<_> = self.containers.drain().collect();
+        // The root container first: its end ends every process of the
+        // sandbox, so the others' deletes find nothing left to wait for.
+        let root = self.root.clone();
+        containers.sort_by_key(|(id, _)| *id != root);
         let deletes = async move {
             for (id, container) in containers {
                 if let Ok(Err(err)) = container.send(Delete { force: true }).await {
