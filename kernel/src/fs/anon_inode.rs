@@ -24,3 +24,41 @@ pub(super) fn stat() -> libc::stat {
 pub(super) fn seek() -> Result<u64, Errno> {
     Ok(0)
 }
+
+/// The `File` methods every anonymous file has alike, for its `impl File`:
+/// [`stat`], the status flags of its `flags: StatusFlags` field, [`seek`],
+/// the wait queue at `self.<queue path>`, the /proc link
+/// `anon_inode:[<name>]`, and downcasting.
+macro_rules! anon_file_methods {
+    ($name:literal, $($queue:ident).+) => {
+        fn stat(&self) -> Result<libc::stat, nix::errno::Errno> {
+            Ok(crate::fs::anon_inode::stat())
+        }
+
+        fn status_flags(&self) -> Result<u32, nix::errno::Errno> {
+            Ok(self.flags.get())
+        }
+
+        fn set_status_flags(&self, flags: u32) -> Result<(), nix::errno::Errno> {
+            self.flags.set(flags);
+            Ok(())
+        }
+
+        fn seek(&self, _offset: i64, _whence: i32) -> Result<u64, nix::errno::Errno> {
+            crate::fs::anon_inode::seek()
+        }
+
+        fn wait_queue(&self) -> Option<&crate::task::WaitQueue> {
+            Some(&self.$($queue).+)
+        }
+
+        fn link_name(&self) -> Option<String> {
+            Some(concat!("anon_inode:[", $name, "]").into())
+        }
+
+        fn as_any(&self) -> Option<&dyn std::any::Any> {
+            Some(self)
+        }
+    };
+}
+pub(super) use anon_file_methods;

@@ -382,19 +382,6 @@ impl File for EpollFile {
         Err(Errno::EINVAL)
     }
 
-    fn stat(&self) -> Result<libc::stat, Errno> {
-        Ok(anon_inode::stat())
-    }
-
-    fn status_flags(&self) -> Result<u32, Errno> {
-        Ok(self.flags.get())
-    }
-
-    fn set_status_flags(&self, flags: u32) -> Result<(), Errno> {
-        self.flags.set(flags);
-        Ok(())
-    }
-
     /// Readable while some interest has an event to report.
     fn poll(&self) -> u16 {
         if self.lock().interests.values().any(Interest::ready) {
@@ -404,21 +391,7 @@ impl File for EpollFile {
         }
     }
 
-    fn seek(&self, _offset: i64, _whence: i32) -> Result<u64, Errno> {
-        anon_inode::seek()
-    }
-
-    fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.queue)
-    }
-
-    fn link_name(&self) -> Option<String> {
-        Some("anon_inode:[eventpoll]".into())
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
+    anon_inode::anon_file_methods!("eventpoll", queue);
 }
 
 #[cfg(test)]

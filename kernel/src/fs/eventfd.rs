@@ -89,19 +89,6 @@ impl File for EventFd {
         Ok(8)
     }
 
-    fn stat(&self) -> Result<libc::stat, Errno> {
-        Ok(anon_inode::stat())
-    }
-
-    fn status_flags(&self) -> Result<u32, Errno> {
-        Ok(self.flags.get())
-    }
-
-    fn set_status_flags(&self, flags: u32) -> Result<(), Errno> {
-        self.flags.set(flags);
-        Ok(())
-    }
-
     fn poll(&self) -> u16 {
         let count = *self.lock();
         let mut ready = 0;
@@ -114,17 +101,7 @@ impl File for EventFd {
         ready
     }
 
-    fn seek(&self, _offset: i64, _whence: i32) -> Result<u64, Errno> {
-        anon_inode::seek()
-    }
-
-    fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.queue)
-    }
-
-    fn link_name(&self) -> Option<String> {
-        Some("anon_inode:[eventfd]".into())
-    }
+    anon_inode::anon_file_methods!("eventfd", queue);
 }
 
 #[cfg(test)]

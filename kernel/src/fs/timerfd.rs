@@ -239,19 +239,6 @@ impl File for TimerFd {
         Err(Errno::EINVAL)
     }
 
-    fn stat(&self) -> Result<libc::stat, Errno> {
-        Ok(anon_inode::stat())
-    }
-
-    fn status_flags(&self) -> Result<u32, Errno> {
-        Ok(self.flags.get())
-    }
-
-    fn set_status_flags(&self, flags: u32) -> Result<(), Errno> {
-        self.flags.set(flags);
-        Ok(())
-    }
-
     fn poll(&self) -> u16 {
         let mut state = self.core.lock();
         state.advance(clock_now(libc::CLOCK_MONOTONIC));
@@ -262,21 +249,7 @@ impl File for TimerFd {
         }
     }
 
-    fn seek(&self, _offset: i64, _whence: i32) -> Result<u64, Errno> {
-        anon_inode::seek()
-    }
-
-    fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.core.queue)
-    }
-
-    fn link_name(&self) -> Option<String> {
-        Some("anon_inode:[timerfd]".into())
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
+    anon_inode::anon_file_methods!("timerfd", core.queue);
 }
 
 #[cfg(test)]
