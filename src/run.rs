@@ -24,6 +24,18 @@ pub struct BootOptions {
     pub overlay: bool,
 }
 
+impl BootOptions {
+    /// The kernel's configuration for a sandbox named `hostname`.
+    pub fn kernel_config(&self, hostname: String) -> KernelConfig {
+        KernelConfig {
+            hostname,
+            platform: self.platform,
+            pin_cpu: self.pin_cpu,
+            strace: self.strace,
+        }
+    }
+}
+
 /// Why a sandbox's first process did not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -64,15 +76,7 @@ pub fn run(config: SandboxConfig, options: BootOptions) -> Result<ExitStatus, Ru
         argv = ?config.process.argv,
         "booting the kernel"
     );
-    let kernel = Kernel::new(
-        KernelConfig {
-            hostname: config.hostname,
-            platform: options.platform,
-            pin_cpu: options.pin_cpu,
-            strace: options.strace,
-        },
-        config.root,
-    )?;
+    let kernel = Kernel::new(options.kernel_config(config.hostname), config.root)?;
     if options.seccomp {
         host_filter::install()?;
     } else {
