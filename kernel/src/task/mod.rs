@@ -445,29 +445,21 @@ impl Task {
     /// While the control plane has paused the sandbox, the task stays out of
     /// application code; only SIGKILL (or its process's exit) ends the wait.
     fn wait_while_frozen(&mut self) {
-        loop {
-            let seen = self.waker.sequence();
-            if !self.kernel.is_frozen() {
-                return;
-            }
-            if let Some(status) = self.tasks().must_exit(self.tid) {
-                self.exit_status = Some(status);
-                return;
-            }
-            if self.tasks().pending(self.tid) & signal::bit(libc::SIGKILL) != 0 {
-                self.exit_group(ExitStatus::Signaled(libc::SIGKILL));
-                return;
-            }
-            self.waker.wait(seen, None);
-        }
+        self.wait_while(|task| task.kernel.is_frozen());
     }
 
     /// A job-control stop: off the CPU until SIGCONT or SIGKILL.
     fn stop(&mut self, signo: i32) {
         self.tasks().stop(self.pid, signo);
+        self.wait_while(|task| task.tasks().is_stopped(task.pid));
+    }
+
+    /// Sleeps while `held` says so; SIGKILL or its process's exit ends the
+    /// wait early.
+    fn wait_while(&mut self, held: impl Fn(&Task) -> bool) {
         loop {
             let seen = self.waker.sequence();
-            if !self.tasks().is_stopped(self.pid) {
+            if !held(self) {
                 return;
             }
             if let Some(status) = self.tasks().must_exit(self.tid) {
