@@ -4,7 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use cordon_kernel::limits::ResourceLimits;
+use cordon_kernel::abi::limits::ResourceLimits;
 use cordon_kernel::tty::pty::TTY_GID;
 use cordon_kernel::vfs::{DevptsOptions, MountFlags, MountSource, MountSpec};
 use cordon_kernel::{Credentials, ProcessSpec};

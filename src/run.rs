@@ -4,7 +4,7 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use cordon_kernel::host_filter::{self, HostFilterError};
+use cordon_kernel::sys::host_filter::{self, HostFilterError};
 use cordon_kernel::{ExitStatus, Kernel, KernelConfig, KernelError, PlatformKind};
 use tracing::{debug, warn};
 

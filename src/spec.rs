@@ -1,7 +1,7 @@
 //! The OCI runtime spec's process and hostname, in cordon's terms
 //! (runtime-spec config.md, "Process" and "Hostname").
 
-use cordon_kernel::limits::{Limit, ResourceLimits, resource_by_name};
+use cordon_kernel::abi::limits::{Limit, ResourceLimits, resource_by_name};
 use cordon_kernel::{Credentials, ProcessSpec};
 use nix::errno::Errno;
 use oci_spec::runtime::{PosixRlimit, Process, Spec};

@@ -209,7 +209,7 @@ impl ContainerActor {
     /// status; any other is dropped, as that init drops it. Starting: it is
     /// held until the init has a pid.
     fn signal_before_start(&mut self, target: SignalTarget, signal: i32) -> Result<(), ControlError> {
-        if signal != 0 && !cordon_kernel::signal::valid(signal) {
+        if signal != 0 && !cordon_kernel::abi::signal::valid(signal) {
             return Err(ControlError::InvalidSignal(signal));
         }
         if let SignalTarget::Process(pid) | SignalTarget::ProcessGroup(pid) = target {

@@ -25,8 +25,8 @@ use actix_rt::net::{UnixListener, UnixStream};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 
+use cordon_kernel::abi::limits::ResourceLimits;
 use cordon_kernel::handle::{ContainerId, NewProcess, Stdio};
-use cordon_kernel::limits::ResourceLimits;
 use cordon_kernel::{Credentials, ProcessSpec};
 
 use crate::error::ControlError;

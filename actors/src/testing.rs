@@ -30,11 +30,11 @@ use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use cordon_kernel::abi::limits::ResourceLimits;
 use cordon_kernel::handle::{
     ContainerId, HandleError, KernelEvent, KernelHandle, NewProcess, Pid, ProcessInfo, ProcessState, SignalTarget,
     Stdio, StuckTask, Usage,
 };
-use cordon_kernel::limits::ResourceLimits;
 use cordon_kernel::loader::LoadError;
 use cordon_kernel::{Credentials, ExitStatus, KernelError, ProcessSpec, RootFs};
 

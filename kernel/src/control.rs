@@ -23,13 +23,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::abi::ExitStatus;
 use crate::container::ContainerTag;
 use crate::handle::{
     ContainerId, HandleError, KernelEvent, KernelHandle, NewProcess, Pid, ProcessInfo, ProcessState, SignalTarget,
     Stdio, StuckTask, Usage,
 };
-use crate::kernel::{ExitStatus, Kernel, KernelError, RootFs};
-use crate::signal::{self, SigInfo};
+use crate::kernel::{Kernel, KernelError, RootFs};
+
+use crate::abi::signal::{self, SigInfo};
 use crate::syscalls::TABLE;
 use crate::task::{INIT_PID, Life, ProcessRole, ProcessSummary, TaskSet};
 
@@ -445,8 +447,8 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::abi::limits::ResourceLimits;
     use crate::kernel::{KernelConfig, ProcessSpec};
-    use crate::limits::ResourceLimits;
     use crate::platform::PlatformKind;
 
     /// The host's static busybox (Debian's busybox-static).

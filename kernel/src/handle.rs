@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::Receiver;
 
-use crate::kernel::{ExitStatus, KernelError, ProcessSpec, RootFs};
+use crate::kernel::{KernelError, ProcessSpec, RootFs};
+
+use crate::abi::ExitStatus;
 
 /// A process id in the sandbox's PID namespace, as the application sees it.
 pub type Pid = i32;

@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crossbeam_channel::Sender;
 
+use crate::abi::limits::ResourceLimits;
+use crate::abi::{Credentials, ExitStatus};
 use crate::container::{Container, ContainerTag, Containers};
 use crate::handle::{ContainerId, KernelEvent};
-use crate::limits::ResourceLimits;
 use crate::loader::{self, LoadError};
 use crate::memory::MemoryFile;
 use crate::platform::{self, PlatformKind};
@@ -46,14 +47,6 @@ pub struct RootFs {
     pub mounts: Vec<MountSpec>,
 }
 
-/// The identity a process runs with, as the OCI spec's `process.user` gives it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Credentials {
-    pub uid: u32,
-    pub gid: u32,
-    pub additional_gids: Vec<u32>,
-}
-
 /// What a process runs and as whom: the OCI spec's `process`, less the
 /// stdio it is given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,25 +67,6 @@ impl ProcessSpec {
     /// The umask a process gets when its configuration names none, as runc
     /// does.
     pub const DEFAULT_UMASK: u32 = 0o022;
-}
-
-/// How a process ended, as `wait` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    /// `exit(code)`; only the low 8 bits survive, as on Linux.
-    Exited(u8),
-    /// Killed by this signal number.
-    Signaled(i32),
-}
-
-impl ExitStatus {
-    /// The status a shell would report: the code, or 128 + the signal.
-    pub fn shell_code(self) -> i32 {
-        match self {
-            ExitStatus::Exited(code) => i32::from(code),
-            ExitStatus::Signaled(sig) => 128 + sig,
-        }
-    }
 }
 
 /// Failures of the kernel itself (as opposed to errnos returned to the
@@ -146,7 +120,7 @@ pub struct Kernel {
     /// Every process of the sandbox.
     pub(crate) tasks: TaskSet,
     /// Futex wait queues.
-    pub(crate) futexes: crate::futex::FutexTable,
+    pub(crate) futexes: crate::sync::futex::FutexTable,
     /// ITIMER_REAL of every process.
     pub(crate) timers: crate::timer::Timers,
     /// The virtual CPUs applications see: as many as the sandbox process
@@ -191,7 +165,7 @@ impl Kernel {
             root_identity,
             reported_unimplemented: Mutex::new(HashSet::new()),
             tasks: TaskSet::default(),
-            futexes: crate::futex::FutexTable::default(),
+            futexes: crate::sync::futex::FutexTable::default(),
             timers: crate::timer::Timers::default(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             boot_time: std::time::Instant::now(),

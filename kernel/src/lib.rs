@@ -6,26 +6,24 @@
 //! nothing of actors; the control plane drives it through
 //! [`control::KernelControl`], its [`handle::KernelHandle`].
 
-pub mod arch;
+pub mod abi;
 pub mod container;
 pub mod control;
-pub mod entropy;
-pub mod errno;
 pub mod fs;
-pub mod futex;
 pub mod handle;
-pub mod host_filter;
 pub mod kernel;
-pub mod limits;
 pub mod loader;
 pub mod memory;
+pub mod mm;
 pub mod platform;
-pub mod signal;
+pub mod sync;
+pub mod sys;
 pub mod syscalls;
 pub mod task;
 pub mod timer;
 pub mod tty;
 pub mod vfs;
 
-pub use kernel::{Credentials, ExitStatus, Kernel, KernelConfig, KernelError, ProcessHandle, ProcessSpec, RootFs};
+pub use abi::{Credentials, ExitStatus};
+pub use kernel::{Kernel, KernelConfig, KernelError, ProcessHandle, ProcessSpec, RootFs};
 pub use platform::PlatformKind;

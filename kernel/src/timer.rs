@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use crate::abi::signal::SigInfo;
 use crate::kernel::Kernel;
-use crate::signal::SigInfo;
 
 /// Which timer of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,7 +4,7 @@
 
 use nix::errno::Errno;
 
-use crate::memory::Pod;
+use crate::abi::pod::Pod;
 
 /// The inode number every anonymous file shows.
 const ANON_INODE_INO: u64 = 1;
@@ -48,7 +48,7 @@ macro_rules! anon_file_methods {
             crate::fs::anon_inode::seek()
         }
 
-        fn wait_queue(&self) -> Option<&crate::task::WaitQueue> {
+        fn wait_queue(&self) -> Option<&crate::sync::WaitQueue> {
             Some(&self.$($queue).+)
         }
 

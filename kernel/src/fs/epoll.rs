@@ -22,7 +22,8 @@ use nix::errno::Errno;
 use super::File;
 use super::anon_inode;
 use super::status_flags::StatusFlags;
-use crate::task::{Blocker, WaitQueue, Waiter};
+use crate::sync::{WaitQueue, Waiter};
+use crate::task::Blocker;
 
 const EPOLLIN: u32 = libc::EPOLLIN as u32;
 const EPOLLOUT: u32 = libc::EPOLLOUT as u32;
@@ -399,7 +400,8 @@ mod tests {
     use super::*;
 
     use crate::fs::{EventFd, new_pipe};
-    use crate::task::{INIT_PID, TaskSet, Waker};
+    use crate::sync::Waker;
+    use crate::task::{INIT_PID, TaskSet};
 
     fn event(events: i32, data: u64) -> EpollEvent {
         EpollEvent {

@@ -9,7 +9,8 @@ use nix::errno::Errno;
 use super::File;
 use super::anon_inode;
 use super::status_flags::StatusFlags;
-use crate::task::{Blocker, WaitQueue};
+use crate::sync::WaitQueue;
+use crate::task::Blocker;
 
 /// The largest value the counter holds; a write of u64::MAX is EINVAL.
 const MAX_COUNT: u64 = u64::MAX - 1;

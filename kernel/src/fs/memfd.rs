@@ -14,9 +14,14 @@ use nix::errno::Errno;
 
 use super::File;
 use super::status_flags::StatusFlags;
-use crate::arch::{PAGE_SIZE, page_up};
-use crate::memory::{MemoryFile, Pod, SharedBacking, SharedPiece};
-use crate::task::{Blocker, WaitQueue};
+use crate::abi::arch::{PAGE_SIZE, page_up};
+use crate::abi::pod::Pod;
+use crate::memory::MemoryFile;
+use crate::mm::{SharedBacking, SharedPiece};
+
+use crate::task::Blocker;
+
+use crate::sync::WaitQueue;
 
 const F_SEAL_SEAL: u32 = libc::F_SEAL_SEAL as u32;
 const F_SEAL_SHRINK: u32 = libc::F_SEAL_SHRINK as u32;

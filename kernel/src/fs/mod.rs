@@ -30,7 +30,7 @@ use std::any::Any;
 
 use nix::errno::Errno;
 
-use crate::memory::SharedPiece;
+use crate::mm::SharedPiece;
 use crate::task::{Blocker, Task};
 use crate::tty::Terminal;
 
@@ -66,7 +66,7 @@ pub trait File: Send + Sync {
     fn poll(&self) -> u16;
     /// Where a waiter learns that readiness may have changed; None for host
     /// files, whose readiness is polled.
-    fn wait_queue(&self) -> Option<&crate::task::WaitQueue> {
+    fn wait_queue(&self) -> Option<&crate::sync::WaitQueue> {
         None
     }
     /// lseek(2); pipes and other streams answer ESPIPE.

@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 use nix::errno::Errno;
 
 use super::File;
-use crate::memory::Pod;
-use crate::task::{Blocker, WaitQueue};
+use crate::abi::pod::Pod;
+use crate::sync::WaitQueue;
+use crate::task::Blocker;
+
 use crate::vfs::Location;
 
 /// Writes up to this size are atomic.

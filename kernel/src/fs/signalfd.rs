@@ -15,9 +15,10 @@ use nix::errno::Errno;
 use super::File;
 use super::anon_inode;
 use super::status_flags::StatusFlags;
+use crate::abi::signal::{self, SI_KERNEL, SigInfo, SigSet};
 use crate::kernel::Kernel;
-use crate::signal::{self, SI_KERNEL, SigInfo, SigSet};
-use crate::task::{Blocker, WaitQueue};
+use crate::sync::WaitQueue;
+use crate::task::Blocker;
 
 /// sizeof(struct signalfd_siginfo).
 pub const SIGNALFD_SIGINFO_SIZE: usize = 128;

@@ -17,7 +17,9 @@ use super::File;
 use super::anon_inode;
 use super::status_flags::StatusFlags;
 use crate::kernel::Kernel;
-use crate::task::{Blocker, WaitQueue};
+use crate::sync::WaitQueue;
+use crate::task::Blocker;
+
 use crate::timer::{Alarm, new_alarm_id};
 
 /// A timer setting, as struct itimerspec holds it.

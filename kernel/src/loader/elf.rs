@@ -13,8 +13,10 @@ use goblin::elf::header::{self, Header};
 use goblin::elf::program_header::{self, ProgramHeader};
 
 use super::{Executable, LoadError};
-use crate::arch::{PAGE_SIZE, TASK_SIZE, page_down, page_up};
-use crate::memory::{MMAP_MIN_ADDR, MapRequest, MemoryManager, Prot, USER_END, VmaKind};
+use crate::abi::arch::{PAGE_SIZE, TASK_SIZE, page_down, page_up};
+use crate::memory::Prot;
+use crate::mm::{MMAP_MIN_ADDR, MapRequest, MemoryManager, USER_END, VmaKind};
+
 use crate::platform::AddressSpace;
 
 /// Where Linux puts a position-independent program, before randomisation

@@ -13,7 +13,7 @@ use nix::errno::Errno;
 pub use elf::LoadedImage;
 pub use stack::{STACK_TOP, build_initial_stack};
 
-use crate::kernel::Credentials;
+use crate::abi::Credentials;
 use crate::vfs::lookup::{Follow, Resolver};
 use crate::vfs::{FileKind, Location, MAY_EXEC, check_access};
 
@@ -296,7 +296,7 @@ pub struct ExecArgs<'a> {
 /// and builds its stack. `exe` must have gone through
 /// `resolve_interpreter`.
 pub fn load(
-    mm: &mut crate::memory::MemoryManager,
+    mm: &mut crate::mm::MemoryManager,
     space: &dyn crate::platform::AddressSpace,
     exe: &Executable,
     args: &ExecArgs,

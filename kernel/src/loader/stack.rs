@@ -2,8 +2,9 @@
 //! auxiliary vector, laid out as Linux's create_elf_tables() does.
 
 use super::{ExecArgs, Executable, LoadError, LoadedImage};
-use crate::arch::{PAGE_SIZE, page_down, page_up};
-use crate::memory::{MapRequest, MemoryManager, Prot, VmaKind};
+use crate::abi::arch::{PAGE_SIZE, page_down, page_up};
+use crate::memory::Prot;
+use crate::mm::{MapRequest, MemoryManager, VmaKind};
 
 /// The top of the main thread's stack (no randomisation yet).
 pub const STACK_TOP: u64 = 0x7fff_ff00_0000;
@@ -138,7 +139,7 @@ pub fn build_initial_stack(
     let platform = stack.push_cstring("x86_64");
     let mut random = [0u8; 16];
     // The host's random source does not fail for 16 bytes without flags.
-    let _ = crate::entropy::fill(&mut random, 0);
+    let _ = crate::sys::random::fill(&mut random, 0);
     stack.align_for(0, 16);
     let random_addr = stack.push(&random);
 

@@ -187,7 +187,7 @@ pub fn scratch_dir(test: &str) -> std::path::PathBuf {
 pub fn open_executable_in(dir: &std::path::Path, name: &str) -> super::Executable {
     use std::sync::Arc;
 
-    use crate::kernel::Credentials;
+    use crate::abi::Credentials;
     use crate::memory::MemoryFile;
     use crate::vfs::lookup::Resolver;
     use crate::vfs::{MountFlags, MountNamespace};

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use nix::errno::Errno;
 
-use crate::arch::PAGE_SIZE;
+use crate::abi::arch::PAGE_SIZE;
 
 /// Virtual size of the memory file: the most application memory (resident
 /// or reserved) a sandbox can address at once.

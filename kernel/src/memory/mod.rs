@@ -1,16 +1,11 @@
-//! Application memory: one memory file holding every page, and a memory
-//! manager per address space keeping VMAs and platform mappings in step
-//! (DESIGN.md §3.3).
+//! The memory file: one memfd holding every page of application memory
+//! (DESIGN.md §3.3), and the page protections mapped from it. The memory
+//! manager above it (`crate::mm`) decides which pages each address space
+//! maps.
 
 mod file;
-mod manager;
-mod pod;
 
 pub use file::MemoryFile;
-pub use manager::{
-    ForkedMemory, MMAP_MIN_ADDR, MapRequest, MemoryManager, SharedBacking, SharedPiece, USER_END, Vma, VmaKind,
-};
-pub use pod::Pod;
 
 /// Page protection, with Linux's PROT_* bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

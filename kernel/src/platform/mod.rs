@@ -11,7 +11,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::arch::Registers;
+use crate::abi::arch::Registers;
 use crate::memory::{MemoryFile, Prot};
 
 /// The platforms cordon can run on.

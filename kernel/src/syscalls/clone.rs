@@ -3,8 +3,8 @@
 
 use nix::errno::Errno;
 
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::loader;
 use crate::task::{ForkRequest, Restart, Task, WaitEvent, WaitOptions, WaitTarget};
 
@@ -49,7 +49,7 @@ fn do_clone(task: &mut Task, clone: CloneArgs) -> SyscallResult {
         // Separate processes sharing one handler table: not supported.
         return Err(Errno::ENOSYS);
     }
-    if !(0..=crate::signal::NSIG).contains(&clone.exit_signal) {
+    if !(0..=crate::abi::signal::NSIG).contains(&clone.exit_signal) {
         return Err(Errno::EINVAL);
     }
     let request = ForkRequest {
@@ -136,7 +136,7 @@ pub fn clone3(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let (flags, exit_signal, stack, stack_size) = (field(0), field(4), field(5), field(6));
-    if exit_signal > crate::signal::NSIG as u64 || (stack == 0) != (stack_size == 0) {
+    if exit_signal > crate::abi::signal::NSIG as u64 || (stack == 0) != (stack_size == 0) {
         return Err(Errno::EINVAL);
     }
     let stack = (stack != 0).then(|| stack + stack_size);
@@ -332,17 +332,17 @@ pub fn waitid(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         let info = found.map(|found| {
             let (code, status) = match found.event {
                 WaitEvent::Exited {
-                    status: crate::kernel::ExitStatus::Exited(code),
+                    status: crate::abi::ExitStatus::Exited(code),
                     ..
-                } => (crate::signal::CLD_EXITED, i32::from(code)),
+                } => (crate::abi::signal::CLD_EXITED, i32::from(code)),
                 WaitEvent::Exited {
-                    status: crate::kernel::ExitStatus::Signaled(signal),
+                    status: crate::abi::ExitStatus::Signaled(signal),
                     ..
-                } => (crate::signal::CLD_KILLED, signal),
+                } => (crate::abi::signal::CLD_KILLED, signal),
                 WaitEvent::Stopped(signal) => (5, signal),
                 WaitEvent::Continued => (6, libc::SIGCONT),
             };
-            crate::signal::SigInfo {
+            crate::abi::signal::SigInfo {
                 signo: libc::SIGCHLD,
                 code,
                 pid: found.pid,

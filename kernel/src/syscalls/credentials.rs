@@ -2,8 +2,8 @@
 
 use nix::errno::Errno;
 
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::task::Task;
 
 /// Implements getuid(2).

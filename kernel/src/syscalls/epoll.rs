@@ -9,8 +9,8 @@ use nix::errno::Errno;
 use super::file::install;
 use super::poll::{apply_wait_mask, read_sigmask};
 use super::time::{duration, read_timespec};
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::fs::{EpollEvent, EpollFile, HOST_POLL_INTERVAL};
 use crate::task::Task;
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::file::install;
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::fs::EventFd;
 use crate::task::Task;
 

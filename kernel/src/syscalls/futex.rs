@@ -5,9 +5,9 @@ use std::time::Instant;
 use nix::errno::Errno;
 
 use super::time::{duration, read_timespec};
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
-use crate::futex::FutexTable;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
+use crate::sync::futex::FutexTable;
 use crate::task::{Restart, Task};
 
 const FUTEX_WAIT: i32 = 0;

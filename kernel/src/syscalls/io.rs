@@ -3,9 +3,9 @@
 use nix::errno::Errno;
 
 use super::MAX_RW_COUNT;
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
-use crate::signal::SigInfo;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
+use crate::abi::signal::SigInfo;
 use crate::task::{Restart, Task};
 
 /// Linux's UIO_MAXIOV.

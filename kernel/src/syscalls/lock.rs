@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::fs::File;
 use crate::task::{Restart, Task};
 use crate::vfs::locks::{self, Owner, RangeLock};

@@ -2,9 +2,11 @@
 
 use nix::errno::Errno;
 
-use crate::arch::{PAGE_SIZE, SyscallArgs};
-use crate::errno::SyscallResult;
-use crate::memory::{MapRequest, Prot, VmaKind};
+use crate::abi::arch::{PAGE_SIZE, SyscallArgs};
+use crate::abi::errno::SyscallResult;
+use crate::memory::Prot;
+use crate::mm::{MapRequest, VmaKind};
+
 use crate::task::Task;
 
 /// mmap flags cordon accepts; the ones it does not act on are hints Linux

@@ -37,11 +37,10 @@ mod timerfd;
 mod transfer;
 
 pub use args::Arg;
-pub use system::RELEASE as KERNEL_RELEASE;
 pub use table::{Support, SyscallEntry, SyscallTable, TABLE};
 
-use crate::arch::{self, SyscallArgs};
-use crate::errno::SyscallResult;
+use crate::abi::arch::{self, SyscallArgs};
+use crate::abi::errno::SyscallResult;
 use crate::handle::KernelEvent;
 use crate::task::Task;
 

@@ -3,8 +3,8 @@
 use nix::errno::Errno;
 
 use super::stat::target_at;
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::task::Task;
 use crate::vfs::{Location, NewNode, RenameFlags, ops};
 

@@ -4,8 +4,8 @@
 use nix::errno::Errno;
 
 use super::stat::target_at;
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::task::Task;
 use crate::vfs::lookup::Follow;
 use crate::vfs::{Location, MAY_EXEC, check_access};

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use super::time::{duration, read_timespec};
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
+use crate::abi::signal::SigSet;
 use crate::fs::{File, HOST_POLL_INTERVAL};
-use crate::signal::SigSet;
 use crate::task::{Restart, Task};
 
 /// Always reported, whether asked for or not.

@@ -2,9 +2,9 @@
 
 use nix::errno::Errno;
 
-use crate::arch::{SyscallArgs, TASK_SIZE};
-use crate::errno::SyscallResult;
-use crate::kernel::ExitStatus;
+use crate::abi::ExitStatus;
+use crate::abi::arch::{SyscallArgs, TASK_SIZE};
+use crate::abi::errno::SyscallResult;
 use crate::task::Task;
 
 const ARCH_SET_GS: i32 = 0x1001;
@@ -162,7 +162,7 @@ pub fn prctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         }
         libc::PR_SET_PDEATHSIG => {
             let signo = args.int(1);
-            if signo != 0 && !crate::signal::valid(signo) {
+            if signo != 0 && !crate::abi::signal::valid(signo) {
                 return Err(Errno::EINVAL);
             }
             task.tasks().set_parent_death_signal(task.pid, signo);

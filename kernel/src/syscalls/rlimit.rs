@@ -2,9 +2,9 @@
 
 use nix::errno::Errno;
 
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
-use crate::limits::Limit;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
+use crate::abi::limits::Limit;
 use crate::task::Task;
 
 fn to_user(limit: Limit) -> libc::rlimit {

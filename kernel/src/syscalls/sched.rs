@@ -4,8 +4,8 @@
 
 use nix::errno::Errno;
 
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::task::Task;
 
 /// The size of the kernel's cpumask in bytes (a whole number of longs).

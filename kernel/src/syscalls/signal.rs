@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
-use crate::memory::Pod;
-use crate::signal::frame::AltStack;
-use crate::signal::{self, SI_TKILL, SI_USER, SigAction, SigInfo, SigSet, UNBLOCKABLE};
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
+use crate::abi::pod::Pod;
+use crate::abi::signal::{self, SI_TKILL, SI_USER, SigAction, SigInfo, SigSet, UNBLOCKABLE};
+use crate::mm::frame::AltStack;
 use crate::task::{Restart, Task};
 
 /// The kernel's sigset_t is 64 bits on x86-64.
@@ -197,7 +197,7 @@ pub fn sigaltstack(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 pub fn rt_sigreturn(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
     if task.sigreturn().is_err() {
         // A corrupt frame: Linux kills the process with SIGSEGV.
-        task.exit_status = Some(crate::kernel::ExitStatus::Signaled(libc::SIGSEGV));
+        task.exit_status = Some(crate::abi::ExitStatus::Signaled(libc::SIGSEGV));
         return Ok(0);
     }
     Ok(task.regs.rax)

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::file::install;
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
+use crate::abi::signal::SigSet;
 use crate::fs::SignalFd;
-use crate::signal::SigSet;
 use crate::task::Task;
 
 /// The kernel's sigset_t is 64 bits on x86-64.

@@ -2,8 +2,8 @@
 
 use nix::errno::Errno;
 
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::task::Task;
 use crate::vfs::lookup::Follow;
 use crate::vfs::{Location, MAY_WRITE, check_access};
@@ -143,7 +143,7 @@ fn write_statfs(task: &Task, addr: u64, location: Option<&Location>) -> SyscallR
         // Pipes and other files without a path: PIPEFS_MAGIC.
         None => crate::vfs::synthetic_statfs(0x5049_5045),
     };
-    let mut bytes = crate::memory::Pod::as_bytes(&st).to_vec();
+    let mut bytes = crate::abi::pod::Pod::as_bytes(&st).to_vec();
     // f_flags (hidden in libc's f_spare) sits at byte 80 of struct statfs.
     let mut flags: u64 = 0;
     if location.is_some_and(|location| location.mount.flags.readonly) {

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use super::args::Arg;
 use super::table::SyscallEntry;
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::task::Task;
 
 /// Longest string argument shown before it is cut with "...".
@@ -30,7 +30,7 @@ pub(super) fn log_exit(task: &Task, entry: Option<&SyscallEntry>, args: &Syscall
     let outcome = match result {
         Ok(value) if *value > 0xffff_ffff => format!("{value:#x}"),
         Ok(value) => value.to_string(),
-        Err(errno) => format!("-1 {} ({})", crate::errno::name(*errno), errno.desc()),
+        Err(errno) => format!("-1 {} ({})", crate::abi::errno::name(*errno), errno.desc()),
     };
     tracing::info!(target: "strace", pid = task.tid(), "{name}({shown}) = {outcome}");
 }

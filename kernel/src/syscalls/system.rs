@@ -3,13 +3,10 @@
 use nix::errno::Errno;
 
 use super::MAX_RW_COUNT;
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::task::Task;
 
-/// The kernel release applications see. A fixed string, never the host's:
-/// it names the Linux behaviour cordon follows.
-pub const RELEASE: &str = "6.1.0-cordon";
 const VERSION: &str = "#1 SMP cordon";
 
 /// Implements uname(2).
@@ -18,7 +15,7 @@ pub fn uname(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let fields = [
         "Linux",
         task.kernel.config.hostname.as_str(),
-        RELEASE,
+        crate::abi::version::RELEASE,
         VERSION,
         "x86_64",
         "(none)",
@@ -46,7 +43,7 @@ pub fn getrandom(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let mut chunk = vec![0u8; (len as usize).min(CHUNK)];
     while done < len as usize {
         let want = (len as usize - done).min(CHUNK);
-        let got = match crate::entropy::fill(&mut chunk[..want], flags & libc::GRND_NONBLOCK) {
+        let got = match crate::sys::random::fill(&mut chunk[..want], flags & libc::GRND_NONBLOCK) {
             Ok(got) => got,
             Err(errno) if done == 0 => return Err(errno),
             Err(_) => break,

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use super::time::{duration, read_timespec};
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::task::Task;
 use crate::timer::{CpuTimer, Notify, Timer, TimerId};
 
@@ -184,7 +184,7 @@ pub fn timer_create(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         value_is_id = false;
         match how {
             SIGEV_NONE => Notify::Nothing,
-            SIGEV_SIGNAL | SIGEV_THREAD_ID if !crate::signal::valid(signo) => return Err(Errno::EINVAL),
+            SIGEV_SIGNAL | SIGEV_THREAD_ID if !crate::abi::signal::valid(signo) => return Err(Errno::EINVAL),
             SIGEV_SIGNAL => Notify::Signal {
                 signo,
                 value,

@@ -7,8 +7,8 @@ use nix::errno::Errno;
 
 use super::file::install;
 use super::time::{duration, read_timespec};
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::fs::{TimerFd, TimerSetting};
 use crate::task::Task;
 

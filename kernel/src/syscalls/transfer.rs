@@ -6,8 +6,8 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::MAX_RW_COUNT;
-use crate::arch::SyscallArgs;
-use crate::errno::SyscallResult;
+use crate::abi::arch::SyscallArgs;
+use crate::abi::errno::SyscallResult;
 use crate::fs::File;
 use crate::task::{Restart, Task};
 
@@ -59,7 +59,7 @@ fn copy(
             Err(Errno::EPIPE) => {
                 let _ = task
                     .tasks()
-                    .send(task.pid, crate::signal::SigInfo::from_kernel(libc::SIGPIPE));
+                    .send(task.pid, crate::abi::signal::SigInfo::from_kernel(libc::SIGPIPE));
                 return Err(Errno::EPIPE);
             }
             Err(errno) => return Err(errno),

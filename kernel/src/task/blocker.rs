@@ -6,8 +6,8 @@ use std::time::Instant;
 use nix::errno::Errno;
 
 use super::set::TaskSet;
-use super::waker::{WaitQueue, Waker};
-use crate::signal::SigSet;
+use crate::abi::signal::SigSet;
+use crate::sync::{WaitQueue, Waker};
 
 /// What a blocking operation needs to sleep on behalf of a task: its waker,
 /// and how to tell whether a signal should cut the sleep short.

@@ -10,7 +10,6 @@ mod blocker;
 mod set;
 mod syscall_clock;
 mod view;
-mod waker;
 
 pub use blocker::Blocker;
 pub use set::{
@@ -19,7 +18,6 @@ pub use set::{
 };
 pub use syscall_clock::SyscallClock;
 pub use view::{ProcessImage, ProcessSnapshot, TaskView, ThreadSnapshot};
-pub use waker::{WaitQueue, Waiter, Waker};
 
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,16 +25,22 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
-use crate::arch::Registers;
+use crate::abi::ExitStatus;
+use crate::abi::arch::Registers;
 use crate::container::ContainerTag;
 use crate::fs::FdTable;
-use crate::kernel::{Credentials, ExitStatus, Kernel, KernelError, ProcessSpec};
-use crate::limits::ResourceLimits;
+use crate::kernel::{Kernel, KernelError, ProcessSpec};
+use crate::sync::Waker;
+
+use crate::abi::Credentials;
+
+use crate::abi::limits::ResourceLimits;
 use crate::loader::{self, ExecArgs, Executable};
-use crate::memory::{ForkedMemory, MemoryManager};
+use crate::mm::{ForkedMemory, MemoryManager};
+
+use crate::abi::signal::{self, DefaultAction, SIG_DFL, SigAction, SigInfo, SigSet};
+use crate::mm::frame::{self, AltStack, FrameRequest};
 use crate::platform::{self, AddressSpace, Context, Event, Fault, ThreadSeed};
-use crate::signal::frame::{self, AltStack, FrameRequest};
-use crate::signal::{self, DefaultAction, SIG_DFL, SigAction, SigInfo, SigSet};
 use crate::syscalls;
 use crate::tty::host::HostTerminal;
 use crate::vfs::Location;

@@ -13,13 +13,13 @@ use nix::errno::Errno;
 
 use super::syscall_clock::SyscallClock;
 use super::view::{ProcessImage, ProcessSnapshot, TaskView, ThreadSnapshot};
-use super::waker::{WaitQueue, Waker};
-use crate::container::ContainerTag;
-use crate::kernel::ExitStatus;
-use crate::platform::ThreadHandle;
-use crate::signal::{
+use crate::abi::ExitStatus;
+use crate::abi::signal::{
     self, CLD_EXITED, CLD_KILLED, PendingSignals, SIG_DFL, SIG_IGN, SigAction, SigInfo, SigSet, SignalActions,
 };
+use crate::container::ContainerTag;
+use crate::platform::ThreadHandle;
+use crate::sync::{WaitQueue, Waker};
 use crate::tty::{Terminal, same_terminal};
 
 /// The pid of the container's init.

@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{FsContext, Life, Task};
+use crate::abi::Credentials;
+use crate::abi::limits::ResourceLimits;
+use crate::abi::signal::SigSet;
 use crate::fs::FdTable;
-use crate::kernel::Credentials;
-use crate::limits::ResourceLimits;
-use crate::memory::MemoryManager;
+use crate::mm::MemoryManager;
 use crate::platform::ThreadHandle;
-use crate::signal::SigSet;
 use crate::vfs::Location;
 
 /// The shared state of one task, as it was last published.

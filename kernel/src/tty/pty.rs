@@ -19,10 +19,12 @@ use nix::errno::Errno;
 use super::line::LineDiscipline;
 use super::termios::{KernelTermios, KernelTermios2, SPEED_38400, TOSTOP};
 use super::{Control, Side, Terminal, job_control_ioctl};
+use crate::abi::pod::Pod;
 use crate::fs::File;
 use crate::kernel::Kernel;
-use crate::memory::Pod;
-use crate::task::{Blocker, Task, WaitQueue};
+use crate::sync::WaitQueue;
+use crate::task::{Blocker, Task};
+
 use crate::vfs::Location;
 
 /// The first major number of Unix98 pty replicas (UNIX98_PTY_SLAVE_MAJOR);

@@ -1,7 +1,7 @@
 //! The termios structures as the kernel ABI lays them out (termios(3),
 //! tty_ioctl(4)), and the settings a new pseudo-terminal starts with.
 
-use crate::memory::Pod;
+use crate::abi::pod::Pod;
 
 /// Linux's `struct termios` as TCGETS returns it (not glibc's, which is
 /// larger).

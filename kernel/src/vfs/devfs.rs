@@ -111,7 +111,7 @@ impl File for DeviceFile {
                 buf.fill(0);
                 Ok(buf.len())
             }
-            Device::Random => crate::entropy::fill(buf, 0),
+            Device::Random => crate::sys::random::fill(buf, 0),
         }
     }
 

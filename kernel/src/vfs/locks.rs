@@ -8,7 +8,9 @@ use std::sync::{LazyLock, Mutex};
 
 use nix::errno::Errno;
 
-use crate::task::{Blocker, WaitQueue};
+use crate::task::Blocker;
+
+use crate::sync::WaitQueue;
 
 /// Who holds a lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use super::dentry::Location;
 use super::mount::MountNamespace;
 use super::{FileKind, MAX_SYMLINKS, MAY_EXEC, NAME_MAX, check_access};
-use crate::kernel::Credentials;
+use crate::abi::Credentials;
 
 /// Whether the last component is followed when it is a symlink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

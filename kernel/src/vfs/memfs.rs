@@ -24,9 +24,11 @@ use nix::errno::Errno;
 use super::host::HostNode;
 use super::page_set::PageSet;
 use super::{DirEntry, FileKind, Inode, Location, NewAttr, NewNode, RenameFlags, SetAttr, empty_stat, now};
-use crate::arch::PAGE_SIZE;
+use crate::abi::arch::PAGE_SIZE;
 use crate::fs::{Fifo, File};
-use crate::memory::{MemoryFile, SharedBacking, SharedPiece};
+use crate::memory::MemoryFile;
+use crate::mm::{SharedBacking, SharedPiece};
+
 use crate::task::Blocker;
 
 /// TMPFS_MAGIC, as statfs reports it.

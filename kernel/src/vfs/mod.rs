@@ -38,8 +38,8 @@ pub use file::OpenFile;
 pub use host::{HostNode, HostTree};
 pub use mount::{MountFlags, MountNamespace, MountSource, MountSpec};
 
+use crate::abi::Credentials;
 use crate::fs::File;
-use crate::kernel::Credentials;
 use crate::task::Blocker;
 
 /// Linux's MAXSYMLINKS: how many symlinks one resolution may follow.
@@ -191,7 +191,7 @@ pub trait Inode: Send + Sync + Any {
     /// The node's own pages for a MAP_SHARED mapping of `[offset, offset +
     /// len)` (page-aligned): only files whose data lives in the memory file
     /// have them; others answer ENODEV.
-    fn shared_pages(&self, _offset: u64, _len: u64) -> Result<Vec<crate::memory::SharedPiece>, Errno> {
+    fn shared_pages(&self, _offset: u64, _len: u64) -> Result<Vec<crate::mm::SharedPiece>, Errno> {
         Err(Errno::ENODEV)
     }
 

@@ -12,7 +12,9 @@ use super::host::{HostNode, HostTree};
 use super::lookup::{Follow, Resolver};
 use super::memfs::MemFs;
 use super::{Inode, NewAttr, NewNode, devfs, procfs, sysfs};
-use crate::kernel::{Credentials, Kernel};
+use crate::abi::Credentials;
+use crate::kernel::Kernel;
+
 use crate::memory::MemoryFile;
 
 /// Per-mount flags.

@@ -21,7 +21,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::{AddressSpace, Context, Event, Fault, PlatformError, ThreadHandle, ThreadSeed};
-use crate::arch::{PAGE_SIZE, Registers, TASK_SIZE};
+use crate::abi::arch::{PAGE_SIZE, Registers, TASK_SIZE};
 use crate::memory::{MemoryFile, Prot};
 
 /// Where the stub's code page sits: the last page of the user address space.

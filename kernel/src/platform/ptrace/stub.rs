@@ -10,7 +10,7 @@ use std::os::fd::RawFd;
 use nix::unistd::Pid;
 
 use super::{SPIN, STUB_ADDR, STUB_MEMORY_FD, filter};
-use crate::arch::PAGE_SIZE;
+use crate::abi::arch::PAGE_SIZE;
 
 /// The stub's code (the rest of the page is `int3`):
 ///

@@ -1,7 +1,7 @@
 //! /proc/cpuinfo: the host's processor, as CPUID describes it, once per
 //! virtual CPU of the sandbox.
 
-use crate::arch::cpuid;
+use crate::sys::cpu::cpuid;
 
 /// CPUID feature bits and the names Linux gives them, by (leaf, register).
 const LEAF1_EDX: &[(u32, &str)] = &[

@@ -5,7 +5,8 @@ use nix::errno::Errno;
 
 use super::process::Target;
 use crate::kernel::Kernel;
-use crate::memory::{MemoryManager, Prot, VmaKind};
+use crate::memory::Prot;
+use crate::mm::{MemoryManager, VmaKind};
 
 /// Where the host's vsyscall page sits; stubs keep it (see the ptrace
 /// platform), so every address space has it, as on Linux.

@@ -29,7 +29,8 @@ use nix::errno::Errno;
 
 use super::synthetic::{Generate, Owner, SynthDir, SynthFile, ino_of};
 use super::{DirEntry, FileKind, Inode, Location};
-use crate::kernel::{Credentials, Kernel};
+use crate::abi::Credentials;
+use crate::kernel::Kernel;
 
 /// PROC_SUPER_MAGIC.
 const PROC_MAGIC: i64 = 0x9fa0;

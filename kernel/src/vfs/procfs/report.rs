@@ -8,9 +8,9 @@ use nix::errno::Errno;
 
 use super::maps::MemoryUsage;
 use super::process::Target;
-use crate::kernel::ExitStatus;
-use crate::limits::{RLIM_INFINITY, RLIM_NLIMITS, ResourceLimits};
-use crate::memory::MemoryManager;
+use crate::abi::ExitStatus;
+use crate::abi::limits::{RLIM_INFINITY, RLIM_NLIMITS, ResourceLimits};
+use crate::mm::MemoryManager;
 use crate::task::Life;
 
 /// USER_HZ: the unit of times in /proc.

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::report::ticks;
 use super::{ProcFs, caller_ids, cpuinfo};
+use crate::abi::limits::NR_OPEN;
 use crate::kernel::Kernel;
-use crate::limits::NR_OPEN;
 use crate::task::Life;
 use crate::vfs::Inode;
 use crate::vfs::synthetic::{SynthFile, SynthLink};
@@ -44,7 +44,7 @@ pub(super) fn entries(fs: &ProcFs) -> Vec<(Vec<u8>, Arc<dyn Inode>)> {
                 "osrelease",
                 text(
                     "/proc/sys/kernel/osrelease",
-                    &format!("{}\n", crate::syscalls::KERNEL_RELEASE),
+                    &format!("{}\n", crate::abi::version::RELEASE),
                 ),
             ),
             ("ostype", text("/proc/sys/kernel/ostype", "Linux\n")),
@@ -85,7 +85,7 @@ pub(super) fn entries(fs: &ProcFs) -> Vec<(Vec<u8>, Arc<dyn Inode>)> {
             "version",
             text(
                 "/proc/version",
-                &format!("Linux version {} (cordon) #1 SMP\n", crate::syscalls::KERNEL_RELEASE),
+                &format!("Linux version {} (cordon) #1 SMP\n", crate::abi::version::RELEASE),
             ),
         ),
         ("sys", sys),
@@ -103,7 +103,7 @@ const FILESYSTEMS: &str = "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\toverl
 fn uuid() -> String {
     let mut bytes = [0u8; 16];
     // The host's random source does not fail for 16 bytes without flags.
-    let _ = crate::entropy::fill(&mut bytes, 0);
+    let _ = crate::sys::random::fill(&mut bytes, 0);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();

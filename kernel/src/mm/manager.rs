@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
-use super::{MemoryFile, Pod, Prot};
-use crate::arch::{PAGE_SIZE, TASK_SIZE, page_down, page_up};
+use crate::abi::arch::{PAGE_SIZE, TASK_SIZE, page_down, page_up};
+use crate::abi::pod::Pod;
+use crate::memory::{MemoryFile, Prot};
 use crate::platform::AddressSpace;
 
 /// The lowest address an application may map (vm.mmap_min_addr).
@@ -692,7 +693,7 @@ impl MemoryManager {
     }
 
     /// The key of the futex word at `addr`: its offset in the memory file
-    /// (see crate::futex). The word must be readable and 4-byte aligned.
+    /// (see crate::sync::futex). The word must be readable and 4-byte aligned.
     pub fn futex_key(&self, addr: u64) -> Result<u64, Errno> {
         if addr % 4 != 0 {
             return Err(Errno::EINVAL);

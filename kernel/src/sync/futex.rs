@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::task::Waker;
+use crate::sync::Waker;
 
 /// One sleeper on a futex.
 pub struct Waiter {

@@ -13,9 +13,9 @@
 
 use nix::errno::Errno;
 
-use super::{SigAction, SigInfo, SigSet, UNBLOCKABLE};
-use crate::arch::Registers;
-use crate::memory::MemoryManager;
+use crate::abi::arch::Registers;
+use crate::abi::signal::{SA_ONSTACK, SI_KERNEL, SigAction, SigInfo, SigSet, UNBLOCKABLE};
+use crate::mm::MemoryManager;
 use crate::platform::AddressSpace;
 
 /// Size of `struct ucontext` on x86-64.
@@ -91,7 +91,7 @@ pub fn push(
 ) -> Result<(), Errno> {
     let on_altstack = request.altstack.contains(regs.rsp);
     let mut sp = regs.rsp - 128;
-    if request.action.flags & super::SA_ONSTACK != 0 && request.altstack.enabled() && !on_altstack {
+    if request.action.flags & SA_ONSTACK != 0 && request.altstack.enabled() && !on_altstack {
         sp = request.altstack.sp + request.altstack.size;
     }
     let fp_len = request.fp_state.len() as u64;
@@ -155,7 +155,7 @@ fn describe_xstate(fp: &mut [u8]) {
     let size = fp.len() as u32;
     fp[SW_RESERVED..SW_RESERVED + 4].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
     fp[SW_RESERVED + 4..SW_RESERVED + 8].copy_from_slice(&(size + 4).to_le_bytes());
-    fp[SW_RESERVED + 8..SW_RESERVED + 16].copy_from_slice(&crate::arch::xsave_features().to_le_bytes());
+    fp[SW_RESERVED + 8..SW_RESERVED + 16].copy_from_slice(&crate::sys::cpu::xsave_features().to_le_bytes());
     fp[SW_RESERVED + 16..SW_RESERVED + 20].copy_from_slice(&size.to_le_bytes());
 }
 
@@ -176,7 +176,7 @@ pub fn handler_fp_state(current: &[u8]) -> Vec<u8> {
 /// struct sigcontext: r8–r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip,
 /// eflags, cs/gs/fs/ss, err, trapno, oldmask, cr2, fpstate, reserved.
 fn write_sigcontext(out: &mut [u8], regs: &Registers, request: &FrameRequest, fp_addr: u64) {
-    let fault = super::SI_KERNEL != request.info.code && request.info.code > 0 && request.info.signo == libc::SIGSEGV;
+    let fault = SI_KERNEL != request.info.code && request.info.code > 0 && request.info.signo == libc::SIGSEGV;
     let selectors = (regs.cs & 0xffff) | (regs.gs & 0xffff) << 16 | (regs.fs & 0xffff) << 32 | (regs.ss & 0xffff) << 48;
     let words = [
         regs.r8,

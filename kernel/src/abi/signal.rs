@@ -1,8 +1,6 @@
 //! Signals: numbers and sets, siginfo, dispositions, default actions and
 //! the pending queue of a process. Delivery (the frame on the user stack)
-//! is in [`frame`].
-
-pub mod frame;
+//! is in `crate::mm::frame`.
 
 use std::collections::VecDeque;
 
@@ -64,7 +62,7 @@ pub struct SigAction {
 }
 
 // SAFETY: repr(C), four u64s.
-unsafe impl crate::memory::Pod for SigAction {}
+unsafe impl crate::abi::pod::Pod for SigAction {}
 
 /// What a signal does when its disposition is SIG_DFL (signal(7)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
