@@ -24,7 +24,7 @@ use std::sync::Arc;
 use cordon_actors::controller::{self, ControllerConfig, SpecResolver, SubcontainerRequest};
 use cordon_actors::{ContainerSpec, SandboxConfig, StartError, WatchdogConfig, start_sandbox};
 use cordon_kernel::control::KernelControl;
-use cordon_kernel::handle::{ContainerId, NewProcess, Stdio};
+use cordon_kernel::control::handle::{ContainerId, NewProcess, Stdio};
 use cordon_kernel::sys::host_filter::{self, HostFilterError};
 use cordon_kernel::{Kernel, KernelError, RootFs};
 use oci_spec::runtime::Spec;

@@ -5,9 +5,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use cordon_kernel::abi::limits::ResourceLimits;
-use cordon_kernel::tty::pty::TTY_GID;
-use cordon_kernel::vfs::{DevptsOptions, MountFlags, MountSource, MountSpec};
+use cordon_kernel::kernel::pty::TTY_GID;
 use cordon_kernel::{Credentials, ProcessSpec};
+use cordon_kernel::{DevptsOptions, MountFlags, MountSource, MountSpec};
 use nix::errno::Errno;
 use nix::unistd::{getgid, getgroups, getuid};
 use tracing::warn;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cordon_kernel::vfs::{DevptsOptions, MountFlags, MountSource, MountSpec};
+use cordon_kernel::{DevptsOptions, MountFlags, MountSource, MountSpec};
 use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, openat2};
 use oci_spec::runtime::Mount;
 use tracing::debug;

@@ -48,7 +48,7 @@ use std::thread::{self, JoinHandle};
 use cordon_actors::ControlError;
 use cordon_actors::client::{Client, ClientError};
 use cordon_actors::protocol::{ExecProcess, WireSignalTarget};
-use cordon_kernel::handle::Pid;
+use cordon_kernel::control::handle::Pid;
 use cordon_kernel::{ExitStatus, PlatformKind};
 use nix::fcntl::OFlag;
 use oci_spec::runtime::Spec;

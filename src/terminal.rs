@@ -5,7 +5,7 @@
 //!
 //! The sandbox sees only a host terminal as the process's stdio (the
 //! kernel makes it the process's controlling terminal, see
-//! `cordon_kernel::tty::host`). Where cordon makes the pty, the host
+//! `cordon_kernel::fsimpl::host::terminal`). Where cordon makes the pty, the host
 //! process that holds the replica as its stdio also takes it as its own
 //! controlling terminal (it leads a session of its own): the terminal's
 //! signals — its interrupt characters, a window change, a hangup when the

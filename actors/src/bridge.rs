@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use actix::Addr;
 use crossbeam_channel::Receiver;
 
-use cordon_kernel::handle::KernelEvent;
+use cordon_kernel::control::handle::KernelEvent;
 
 use crate::loader::{Event, Loader};
 

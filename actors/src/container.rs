@@ -20,7 +20,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use cordon_kernel::ExitStatus;
-use cordon_kernel::handle::{ContainerId, KernelHandle, NewProcess, Pid, ProcessInfo, SignalTarget, Usage};
+use cordon_kernel::control::handle::{ContainerId, KernelHandle, NewProcess, Pid, ProcessInfo, SignalTarget, Usage};
 
 use crate::error::ControlError;
 use crate::protocol::{ContainerState, ContainerStatus};

@@ -26,7 +26,7 @@ use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 
 use cordon_kernel::abi::limits::ResourceLimits;
-use cordon_kernel::handle::{ContainerId, NewProcess, Stdio};
+use cordon_kernel::control::handle::{ContainerId, NewProcess, Stdio};
 use cordon_kernel::{Credentials, ProcessSpec};
 
 use crate::error::ControlError;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use cordon_kernel::KernelError;
-use cordon_kernel::handle::HandleError;
+use cordon_kernel::control::handle::HandleError;
 
 use crate::protocol::ContainerStatus;
 

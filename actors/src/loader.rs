@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::watch;
 
-use cordon_kernel::handle::{ContainerId, KernelEvent, KernelHandle, NewProcess, SignalTarget};
+use cordon_kernel::control::handle::{ContainerId, KernelEvent, KernelHandle, NewProcess, SignalTarget};
 
 use crate::container::{ContainerActor, Delete, ProcessExited, SetPaused, Signal};
 use crate::error::ControlError;

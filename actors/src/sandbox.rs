@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use cordon_kernel::ExitStatus;
 use cordon_kernel::RootFs;
-use cordon_kernel::handle::{ContainerId, KernelHandle, NewProcess, Pid, ProcessInfo, SignalTarget, Usage};
+use cordon_kernel::control::handle::{ContainerId, KernelHandle, NewProcess, Pid, ProcessInfo, SignalTarget, Usage};
 
 use crate::container::{Exec, Processes, Signal, Start, State, Stats, Wait, WaitPid};
 use crate::error::ControlError;

@@ -31,11 +31,11 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::{Receiver, Sender};
 
 use cordon_kernel::abi::limits::ResourceLimits;
-use cordon_kernel::handle::{
+use cordon_kernel::control::handle::{
     ContainerId, HandleError, KernelEvent, KernelHandle, NewProcess, Pid, ProcessInfo, ProcessState, SignalTarget,
     Stdio, StuckTask, Usage,
 };
-use cordon_kernel::loader::LoadError;
+use cordon_kernel::task::loader::LoadError;
 use cordon_kernel::{Credentials, ExitStatus, KernelError, ProcessSpec, RootFs};
 
 use crate::sandbox::ContainerSpec;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use cordon_kernel::handle::{ContainerId, KernelHandle, Pid, StuckTask};
+use cordon_kernel::control::handle::{ContainerId, KernelHandle, Pid, StuckTask};
 
 use crate::loader::{Abort, Loader};
 

@@ -18,7 +18,7 @@ use cordon_actors::protocol::{
 };
 use cordon_actors::testing::{FakeKernel, ProcessScript, container, process};
 use cordon_actors::{ContainerSpec, ControlError, SandboxConfig, WatchdogConfig, start_sandbox};
-use cordon_kernel::handle::ContainerId;
+use cordon_kernel::control::handle::ContainerId;
 use cordon_kernel::{ExitStatus, RootFs};
 
 /// Makes a subcontainer whose init is the program named by the "spec".

@@ -9,7 +9,7 @@ use cordon_actors::protocol::ContainerStatus;
 use cordon_actors::testing::{FakeKernel, ProcessScript, container, process};
 use cordon_actors::{ControlError, SandboxConfig, SandboxHandle, WatchdogAction, WatchdogConfig, start_sandbox};
 use cordon_kernel::ExitStatus;
-use cordon_kernel::handle::{ContainerId, SignalTarget, StuckTask};
+use cordon_kernel::control::handle::{ContainerId, SignalTarget, StuckTask};
 
 fn root() -> ContainerId {
     ContainerId("root".into())

@@ -7,7 +7,7 @@ use std::time::Duration;
 use cordon_actors::testing::{FakeKernel, ProcessScript, SentSignal, container};
 use cordon_actors::{SandboxConfig, WatchdogConfig, start_sandbox};
 use cordon_kernel::ExitStatus;
-use cordon_kernel::handle::{ContainerId, SignalTarget};
+use cordon_kernel::control::handle::{ContainerId, SignalTarget};
 
 #[actix_rt::test]
 async fn host_signals_go_to_the_root_containers_foreground() {

@@ -7,12 +7,9 @@
 //! [`control::KernelControl`], its [`handle::KernelHandle`].
 
 pub mod abi;
-pub mod container;
 pub mod control;
-pub mod fs;
-pub mod handle;
+pub mod fsimpl;
 pub mod kernel;
-pub mod loader;
 pub mod memory;
 pub mod mm;
 pub mod platform;
@@ -20,10 +17,12 @@ pub mod sync;
 pub mod sys;
 pub mod syscalls;
 pub mod task;
-pub mod timer;
-pub mod tty;
 pub mod vfs;
 
 pub use abi::{Credentials, ExitStatus};
+pub use kernel::devpts::DevptsOptions;
+pub use kernel::mounts::{MountSource, MountSpec};
 pub use kernel::{Kernel, KernelConfig, KernelError, ProcessHandle, ProcessSpec, RootFs};
+pub use vfs::MountFlags;
+
 pub use platform::PlatformKind;

@@ -20,7 +20,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use cordon_kernel::ExitStatus;
-use cordon_kernel::handle::{ProcessInfo, ProcessState, SignalTarget, Usage};
+use cordon_kernel::control::handle::{ProcessInfo, ProcessState, SignalTarget, Usage};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u16 = 1;

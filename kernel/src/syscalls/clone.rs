@@ -5,7 +5,7 @@ use nix::errno::Errno;
 
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::loader;
+use crate::task::loader;
 use crate::task::{ForkRequest, Restart, Task, WaitEvent, WaitOptions, WaitTarget};
 
 /// Namespace flags: the sandbox has one namespace of each kind.

@@ -11,7 +11,8 @@ use super::poll::{apply_wait_mask, read_sigmask};
 use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::fs::{EpollEvent, EpollFile, HOST_POLL_INTERVAL};
+use crate::fsimpl::{EpollEvent, EpollFile, HOST_POLL_INTERVAL};
+
 use crate::task::Task;
 
 /// The most events one wait returns (Linux's EP_MAX_EVENTS).

@@ -7,7 +7,7 @@ use nix::errno::Errno;
 use super::file::install;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::fs::EventFd;
+use crate::fsimpl::EventFd;
 use crate::task::Task;
 
 const EFD_SEMAPHORE: i32 = 1;

@@ -6,7 +6,10 @@ use nix::errno::Errno;
 
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::fs::{File, Memfd, new_pipe};
+use crate::fsimpl::{Memfd, new_pipe};
+
+use crate::vfs::File;
+
 use crate::task::Task;
 
 fn nofile(task: &Task) -> u64 {

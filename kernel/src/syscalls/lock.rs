@@ -6,8 +6,8 @@ use nix::errno::Errno;
 
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::fs::File;
 use crate::task::{Restart, Task};
+use crate::vfs::File;
 use crate::vfs::locks::{self, Owner, RangeLock};
 
 /// The identity of a regular file or directory opened by path (locks are

@@ -7,7 +7,7 @@ use nix::errno::Errno;
 use super::file::install;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::fs::Memfd;
+use crate::fsimpl::Memfd;
 use crate::task::Task;
 
 const MFD_CLOEXEC: u32 = 0x1;

@@ -135,7 +135,7 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 fn map_unnamed_file(
     task: &Task,
     mut req: MapRequest,
-    file: &std::sync::Arc<dyn crate::fs::File>,
+    file: &std::sync::Arc<dyn crate::vfs::File>,
     offset: u64,
     limit: u64,
 ) -> SyscallResult {

@@ -41,7 +41,7 @@ pub use table::{Support, SyscallEntry, SyscallTable, TABLE};
 
 use crate::abi::arch::{self, SyscallArgs};
 use crate::abi::errno::SyscallResult;
-use crate::handle::KernelEvent;
+use crate::control::handle::KernelEvent;
 use crate::task::Task;
 
 /// The common shape of every handler.
@@ -58,7 +58,7 @@ pub fn dispatch(task: &mut Task) {
     if let Some(entry) = entry.filter(|entry| strace && entry.ends_task()) {
         strace::log_entry(task, entry, &args);
     }
-    crate::vfs::procfs::set_caller(task.pid, task.tid);
+    crate::kernel::procfs::set_caller(task.pid, task.tid);
     task.restart = None;
     task.syscall_clock.enter(args.number);
     let result = match entry.and_then(|entry| entry.handler) {

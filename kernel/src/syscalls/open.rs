@@ -6,20 +6,21 @@ use nix::errno::Errno;
 
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::fs::File;
+use crate::fsimpl::devfs;
+use crate::kernel::tty_devices;
 use crate::task::Task;
-use crate::tty;
-use crate::vfs::{self, Location, ops};
+use crate::vfs::File;
+use crate::vfs::{Location, ops};
 
 /// Device nodes opened on behalf of a task: terminals depend on who asks.
 struct CallerDevices<'a>(&'a Task);
 
 impl ops::Devices for CallerDevices<'_> {
     fn open_device(&self, location: Location, rdev: u64, flags: i32) -> Result<Arc<dyn File>, Errno> {
-        if tty::is_terminal_device(rdev) {
-            tty::open_device(self.0, location, rdev, flags)
+        if tty_devices::is_terminal_device(rdev) {
+            tty_devices::open_device(self.0, location, rdev, flags)
         } else {
-            vfs::open_device(location, rdev, flags)
+            devfs::open_device(location, rdev, flags)
         }
     }
 }

@@ -9,7 +9,9 @@ use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::signal::SigSet;
-use crate::fs::{File, HOST_POLL_INTERVAL};
+use crate::fsimpl::HOST_POLL_INTERVAL;
+use crate::vfs::File;
+
 use crate::task::{Restart, Task};
 
 /// Always reported, whether asked for or not.

@@ -8,7 +8,7 @@ use super::file::install;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::signal::SigSet;
-use crate::fs::SignalFd;
+use crate::kernel::signalfd::SignalFd;
 use crate::task::Task;
 
 /// The kernel's sigset_t is 64 bits on x86-64.

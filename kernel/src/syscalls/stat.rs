@@ -13,7 +13,7 @@ pub enum Target {
     /// A file found by path.
     Path(Location),
     /// The open file `dirfd` itself (which may have no path: a pipe).
-    Fd(std::sync::Arc<dyn crate::fs::File>),
+    Fd(std::sync::Arc<dyn crate::vfs::File>),
 }
 
 impl Target {

@@ -11,7 +11,7 @@ use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::task::Task;
-use crate::timer::{CpuTimer, Notify, Timer, TimerId};
+use crate::task::timer::{CpuTimer, Notify, Timer, TimerId};
 
 fn to_timeval(d: Duration) -> libc::timeval {
     libc::timeval {

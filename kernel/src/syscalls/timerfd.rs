@@ -9,7 +9,8 @@ use super::file::install;
 use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::fs::{TimerFd, TimerSetting};
+use crate::kernel::timerfd::{TimerFd, TimerSetting};
+
 use crate::task::Task;
 
 /// Implements timerfd_create(2).

@@ -8,8 +8,8 @@ use nix::errno::Errno;
 use super::MAX_RW_COUNT;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::fs::File;
 use crate::task::{Restart, Task};
+use crate::vfs::File;
 
 /// The bounce buffer between the two files.
 const CHUNK: usize = 128 << 10;

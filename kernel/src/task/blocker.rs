@@ -42,7 +42,11 @@ impl<'a> Blocker<'a> {
     /// Job control for a read (`SIGTTIN`) or write (`SIGTTOU`) of
     /// `terminal` by the blocked task; see
     /// [`TaskSet::check_terminal_access`].
-    pub fn check_terminal_access(&self, terminal: &dyn crate::tty::Terminal, signo: i32) -> Result<(), Errno> {
+    pub fn check_terminal_access(
+        &self,
+        terminal: &dyn crate::vfs::terminal::Terminal,
+        signo: i32,
+    ) -> Result<(), Errno> {
         self.tasks
             .check_terminal_access(self.pid, self.blocked, terminal, signo)
     }

@@ -7,8 +7,10 @@
 //! holds what other processes see of it.
 
 mod blocker;
+pub mod loader;
 mod set;
 mod syscall_clock;
+pub mod timer;
 mod view;
 
 pub use blocker::Blocker;
@@ -27,22 +29,22 @@ use nix::errno::Errno;
 
 use crate::abi::ExitStatus;
 use crate::abi::arch::Registers;
-use crate::container::ContainerTag;
-use crate::fs::FdTable;
+use crate::kernel::container::ContainerTag;
 use crate::kernel::{Kernel, KernelError, ProcessSpec};
 use crate::sync::Waker;
+use crate::vfs::FdTable;
 
 use crate::abi::Credentials;
 
 use crate::abi::limits::ResourceLimits;
-use crate::loader::{self, ExecArgs, Executable};
 use crate::mm::{ForkedMemory, MemoryManager};
+use loader::{ExecArgs, Executable};
 
 use crate::abi::signal::{self, DefaultAction, SIG_DFL, SigAction, SigInfo, SigSet};
+use crate::fsimpl::host::terminal::HostTerminal;
 use crate::mm::frame::{self, AltStack, FrameRequest};
 use crate::platform::{self, AddressSpace, Context, Event, Fault, ThreadSeed};
 use crate::syscalls;
-use crate::tty::host::HostTerminal;
 use crate::vfs::Location;
 use crate::vfs::lookup::{Follow, Resolver};
 
@@ -864,7 +866,7 @@ fn new_process_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, Kerne
     if let Some(terminal) = terminal {
         // The process leads its session: a host terminal on its stdio is
         // its controlling terminal, as it would be under a shell.
-        let terminal: Arc<dyn crate::tty::Terminal> = terminal;
+        let terminal: Arc<dyn crate::vfs::terminal::Terminal> = terminal;
         kernel
             .tasks
             .set_controlling_terminal(pid, &terminal, false, true)

@@ -17,10 +17,10 @@ use crate::abi::ExitStatus;
 use crate::abi::signal::{
     self, CLD_EXITED, CLD_KILLED, PendingSignals, SIG_DFL, SIG_IGN, SigAction, SigInfo, SigSet, SignalActions,
 };
-use crate::container::ContainerTag;
+use crate::kernel::container::ContainerTag;
 use crate::platform::ThreadHandle;
 use crate::sync::{WaitQueue, Waker};
-use crate::tty::{Terminal, same_terminal};
+use crate::vfs::terminal::{Terminal, same_terminal};
 
 /// The pid of the container's init.
 pub const INIT_PID: i32 = 1;
@@ -1324,7 +1324,7 @@ impl TaskSet {
         let Some(entry) = inner.processes.get_mut(&pid) else {
             return;
         };
-        *terminal.control().lock() = crate::tty::ControlState {
+        *terminal.control().lock() = crate::vfs::terminal::ControlState {
             session: Some(entry.sid),
             foreground: Some(entry.pgid),
         };
@@ -1403,7 +1403,7 @@ impl TaskSet {
                 Self::signal_group_locked(inner, pgrp, libc::SIGCONT);
             }
         }
-        *terminal.control().lock() = crate::tty::ControlState::default();
+        *terminal.control().lock() = crate::vfs::terminal::ControlState::default();
         Self::detach_session(inner, session, terminal);
     }
 
@@ -1422,7 +1422,7 @@ impl TaskSet {
                 let _ = Self::send_locked(&mut inner, leader, SigInfo::from_kernel(signo));
             }
         }
-        *terminal.control().lock() = crate::tty::ControlState::default();
+        *terminal.control().lock() = crate::vfs::terminal::ControlState::default();
     }
 
     /// Sends `signo` from the kernel to every live member of group `pgrp`
@@ -1887,16 +1887,16 @@ mod tests {
 
     /// A terminal with nothing behind it but its job-control state.
     #[derive(Default)]
-    struct BareTerminal(crate::tty::Control);
+    struct BareTerminal(crate::vfs::terminal::Control);
 
     impl Terminal for BareTerminal {
-        fn control(&self) -> &crate::tty::Control {
+        fn control(&self) -> &crate::vfs::terminal::Control {
             &self.0
         }
         fn device(&self) -> u64 {
             libc::makedev(136, 0)
         }
-        fn reopen(&self, _: crate::vfs::Location, _: i32) -> Result<Arc<dyn crate::fs::File>, Errno> {
+        fn reopen(&self, _: crate::vfs::Location, _: i32) -> Result<Arc<dyn crate::vfs::File>, Errno> {
             Err(Errno::EIO)
         }
     }
@@ -1916,7 +1916,7 @@ mod tests {
         assert!(tasks.is_controlling_terminal(child, terminal.as_ref()));
         assert_eq!(
             *terminal.control().lock(),
-            crate::tty::ControlState {
+            crate::vfs::terminal::ControlState {
                 session: Some(child),
                 foreground: Some(child)
             }
@@ -1970,7 +1970,10 @@ mod tests {
         assert!(tasks.controlling_terminal(other).is_none(), "setsid drops it");
         tasks.hang_up(terminal.as_ref());
         assert!(tasks.controlling_terminal(child).is_none());
-        assert_eq!(*terminal.control().lock(), crate::tty::ControlState::default());
+        assert_eq!(
+            *terminal.control().lock(),
+            crate::vfs::terminal::ControlState::default()
+        );
         assert_ne!(
             tasks.pending(child) & signal::bit(libc::SIGHUP),
             0,

@@ -19,9 +19,9 @@ use super::{FsContext, Life, Task};
 use crate::abi::Credentials;
 use crate::abi::limits::ResourceLimits;
 use crate::abi::signal::SigSet;
-use crate::fs::FdTable;
 use crate::mm::MemoryManager;
 use crate::platform::ThreadHandle;
+use crate::vfs::FdTable;
 use crate::vfs::Location;
 
 /// The shared state of one task, as it was last published.

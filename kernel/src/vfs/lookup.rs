@@ -216,7 +216,7 @@ mod tests {
         std::fs::write(dir.join("data/file"), b"x").unwrap();
         let fd: std::os::fd::OwnedFd = std::fs::File::open(&dir).unwrap().into();
         let memory = Arc::new(MemoryFile::new().unwrap());
-        let mounts = MountNamespace::new(&memory, &fd, true, MountFlags::default()).unwrap();
+        let mounts = crate::kernel::mounts::root_namespace(&memory, &fd, true, MountFlags::default()).unwrap();
         let creds = Credentials::default();
         let resolver = Resolver {
             root: mounts.root(),

@@ -11,20 +11,18 @@
 //!   without one it is tmpfs;
 //! - `devfs`, `devpts`, `procfs`, `sysfs`: synthetic.
 
+pub mod anon_inode;
 mod dentry;
-mod devfs;
-mod devpts;
+mod fd_table;
 mod file;
-mod host;
 pub mod locks;
 pub mod lookup;
-mod memfs;
 mod mount;
+mod open_file;
 pub mod ops;
-mod page_set;
-pub mod procfs;
-mod synthetic;
-mod sysfs;
+pub mod status_flags;
+pub mod synthetic;
+pub mod terminal;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -32,15 +30,13 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 pub use dentry::{Dentry, Location};
-pub use devfs::open_device;
-pub use devpts::DevptsOptions;
-pub use file::OpenFile;
-pub use host::{HostNode, HostTree};
-pub use mount::{MountFlags, MountNamespace, MountSource, MountSpec};
+pub use fd_table::FdTable;
+pub use mount::{DeviceNumbers, MountFlags, MountNamespace};
+pub use open_file::OpenFile;
 
 use crate::abi::Credentials;
-use crate::fs::File;
 use crate::task::Blocker;
+pub use file::File;
 
 /// Linux's MAXSYMLINKS: how many symlinks one resolution may follow.
 pub const MAX_SYMLINKS: u32 = 40;

@@ -1,21 +1,16 @@
-//! Mounts and the sandbox's mount namespace, built from the spec.
+//! Mounts and the mount namespace of a container: which filesystem is
+//! mounted where. What a spec's mount builds is the kernel's
+//! (`crate::kernel::mounts`).
 
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use nix::errno::Errno;
 
 use super::dentry::{Dentry, Location};
-use super::devpts::{self, DevptsOptions};
-use super::host::{HostNode, HostTree};
 use super::lookup::{Follow, Resolver};
-use super::memfs::MemFs;
-use super::{Inode, NewAttr, NewNode, devfs, procfs, sysfs};
+use super::{Inode, NewAttr, NewNode};
 use crate::abi::Credentials;
-use crate::kernel::Kernel;
-
-use crate::memory::MemoryFile;
 
 /// Per-mount flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,34 +62,6 @@ impl Mount {
     }
 }
 
-/// A filesystem the spec asks for at a path.
-#[derive(Debug)]
-pub enum MountSource {
-    /// A host directory or file (a bind mount), written through unless the
-    /// mount is read-only.
-    Bind(OwnedFd),
-    /// A tmpfs of at most `size` bytes whose root has `mode`.
-    Tmpfs {
-        size: Option<u64>,
-        mode: u32,
-    },
-    Proc,
-    Sysfs,
-    /// The sandbox's /dev: device nodes, /dev/pts and /dev/shm.
-    Devfs,
-    /// The pseudo-terminal replicas, usually at /dev/pts.
-    Devpts(DevptsOptions),
-}
-
-/// One entry of the spec's mounts.
-#[derive(Debug)]
-pub struct MountSpec {
-    /// Absolute path inside the container.
-    pub destination: String,
-    pub source: MountSource,
-    pub flags: MountFlags,
-}
-
 /// Every mount of the sandbox, with the root they hang from.
 pub struct MountNamespace {
     root: Location,
@@ -102,25 +69,13 @@ pub struct MountNamespace {
     mounts: Mutex<Vec<(Arc<Mount>, String)>>,
     next_id: AtomicU32,
     /// Device numbers handed to filesystems.
-    next_dev: AtomicU32,
+    devices: DeviceNumbers,
 }
 
 impl MountNamespace {
-    /// The root: the host directory `dir` under a memory overlay, or the
-    /// host tree itself when `overlay` is false.
-    pub fn new(memory: &Arc<MemoryFile>, dir: &OwnedFd, overlay: bool, flags: MountFlags) -> Result<Self, Errno> {
-        let host = HostNode::from_fd(dir)?;
-        let next_dev = AtomicU32::new(1);
-        let (inode, fs_type): (Arc<dyn Inode>, _) = if overlay {
-            let dev = next_device(&next_dev);
-            (MemFs::overlay(Arc::clone(memory), dev, host)?, "overlay")
-        } else {
-            // A read-only root refuses the application's writes through the
-            // mount's flag; the tree itself stays writable so that missing
-            // mount points can be made, as runc makes them before it
-            // remounts the root read-only.
-            (HostTree::new(host, true), "bind")
-        };
+    /// A namespace whose root is `inode`, a filesystem of type `fs_type`;
+    /// `devices` numbers the filesystems mounted in it later.
+    pub fn new(inode: Arc<dyn Inode>, fs_type: &'static str, flags: MountFlags, devices: DeviceNumbers) -> Self {
         let mount = Arc::new(Mount {
             id: 1,
             root: Dentry::root(inode),
@@ -137,12 +92,17 @@ impl MountNamespace {
             dentry: Arc::clone(&mount.root),
             mount: Arc::clone(&mount),
         };
-        Ok(MountNamespace {
+        MountNamespace {
             root,
             mounts: Mutex::new(vec![(mount, "/".into())]),
             next_id: AtomicU32::new(2),
-            next_dev,
-        })
+            devices,
+        }
+    }
+
+    /// A device number for a new filesystem of this namespace.
+    pub fn new_device(&self) -> u64 {
+        self.devices.next()
     }
 
     pub fn root(&self) -> Location {
@@ -172,40 +132,25 @@ impl MountNamespace {
         location.mount.mounted_on(&location.dentry).is_some()
     }
 
-    /// Mounts `spec` on its destination, creating the mount point (a
-    /// directory, or an empty file for a file bind mount) when the root
-    /// lacks it, as runc does.
+    /// Mounts `inode`, the root of a filesystem of type `fs_type` (from
+    /// `source`, as /proc/mounts shows it), on `destination`, creating the
+    /// mount point (a directory, or an empty file for a file bind mount)
+    /// when the root lacks it, as runc does.
     pub fn mount(
         &self,
-        spec: MountSpec,
-        memory: &Arc<MemoryFile>,
-        kernel: &Weak<Kernel>,
-        cpus: usize,
+        destination: String,
+        inode: Arc<dyn Inode>,
+        flags: MountFlags,
+        fs_type: &'static str,
+        source: String,
     ) -> Result<(), Errno> {
-        let dev = next_device(&self.next_dev);
-        let (inode, fs_type, source): (Arc<dyn Inode>, _, String) = match spec.source {
-            MountSource::Bind(fd) => (
-                HostTree::new(HostNode::from_fd(&fd)?, !spec.flags.readonly),
-                "bind",
-                "bind".into(),
-            ),
-            MountSource::Tmpfs { size, mode } => (
-                MemFs::tmpfs(Arc::clone(memory), dev, size.unwrap_or_else(default_tmpfs_size), mode),
-                "tmpfs",
-                "tmpfs".into(),
-            ),
-            MountSource::Proc => (procfs::root(kernel.clone(), dev), "proc", "proc".into()),
-            MountSource::Sysfs => (sysfs::root(dev, cpus), "sysfs", "sysfs".into()),
-            MountSource::Devfs => (devfs::root(Arc::clone(memory), dev), "tmpfs", "devfs".into()),
-            MountSource::Devpts(options) => (devpts::root(kernel.clone(), dev, options), "devpts", "devpts".into()),
-        };
         let want_dir = inode.stat()?.st_mode & libc::S_IFMT == libc::S_IFDIR;
-        let point = self.make_mountpoint(&spec.destination, want_dir)?;
+        let point = self.make_mountpoint(&destination, want_dir)?;
         let mount = Arc::new(Mount {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             root: Dentry::root(inode),
             mountpoint: Some((Arc::downgrade(&point.mount), Arc::clone(&point.dentry))),
-            flags: spec.flags,
+            flags,
             fs_type,
             source,
             children: Mutex::new(Vec::new()),
@@ -220,7 +165,7 @@ impl MountNamespace {
         self.mounts
             .lock()
             .expect("mount list poisoned")
-            .push((mount, spec.destination));
+            .push((mount, destination));
         Ok(())
     }
 
@@ -269,12 +214,19 @@ impl MountNamespace {
     }
 }
 
-/// The size of a tmpfs mounted without `size=`: half of the host's memory,
-/// Linux's default.
-fn default_tmpfs_size() -> u64 {
-    nix::sys::sysinfo::sysinfo().map_or(u64::MAX, |info| info.ram_total() / 2)
+/// Hands out the device numbers of a namespace's filesystems.
+#[derive(Debug)]
+pub struct DeviceNumbers(AtomicU32);
+
+impl Default for DeviceNumbers {
+    fn default() -> Self {
+        DeviceNumbers(AtomicU32::new(1))
+    }
 }
 
-fn next_device(counter: &AtomicU32) -> u64 {
-    libc::makedev(0, counter.fetch_add(1, Ordering::Relaxed) + 64)
+impl DeviceNumbers {
+    /// The next unused number.
+    pub fn next(&self) -> u64 {
+        libc::makedev(0, self.0.fetch_add(1, Ordering::Relaxed) + 64)
+    }
 }

@@ -13,8 +13,8 @@ use super::{
     FileKind, MAX_SYMLINKS, MAY_EXEC, MAY_READ, MAY_WRITE, NewAttr, NewNode, OpenFile, RenameFlags, SetAttr,
     check_access,
 };
-use crate::fs::File;
 use crate::task::Blocker;
+use crate::vfs::File;
 
 /// open(2) flags that only matter at open time or that cordon accepts and
 /// ignores (O_LARGEFILE is implied on x86-64; O_DIRECT and O_SYNC have no

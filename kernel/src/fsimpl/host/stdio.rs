@@ -1,0 +1,182 @@
+//! Host files: fds the kernel was handed (the container's stdio) and serves
+//! I/O on for the application.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use crate::fsimpl::host::terminal::HostTerminal;
+use crate::fsimpl::tty::termios::KernelTermios;
+use crate::task::{Blocker, Task};
+use crate::vfs::File;
+use crate::vfs::Location;
+use crate::vfs::terminal::{Side, Terminal, job_control_ioctl};
+
+/// How often a task blocked reading a host fd looks again: the host cannot
+/// wake the task's waker.
+pub const HOST_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// A host fd wrapped as a file.
+pub struct HostFile {
+    /// Shared with the files /dev/tty opens on the same host terminal.
+    fd: Arc<OwnedFd>,
+    /// The terminal the fd is, if it is one.
+    terminal: Option<Arc<HostTerminal>>,
+    /// Where a terminal is named in the sandbox (/dev/console, or the
+    /// /dev/tty it was opened through); its stat is that node's.
+    location: Option<Location>,
+}
+
+impl HostFile {
+    pub fn new(fd: Arc<OwnedFd>, terminal: Option<Arc<HostTerminal>>, location: Option<Location>) -> Self {
+        HostFile { fd, terminal, location }
+    }
+
+    /// Runs a host I/O call, retrying when a host signal interrupts it.
+    fn retry(mut call: impl FnMut() -> nix::Result<usize>) -> Result<usize, Errno> {
+        loop {
+            match call() {
+                Err(Errno::EINTR) => continue,
+                result => return result,
+            }
+        }
+    }
+}
+
+impl File for HostFile {
+    /// Waits until the host fd has data (or EOF, or an error), looking
+    /// every HOST_POLL_INTERVAL so that a signal can cut the wait short with
+    /// EINTR; then reads. A background process reading its controlling
+    /// terminal gets SIGTTIN.
+    fn read(&self, blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+        if let Some(terminal) = &self.terminal {
+            blocker.check_terminal_access(terminal.as_ref(), libc::SIGTTIN)?;
+        }
+        let nonblocking = self.status_flags()? & libc::O_NONBLOCK as u32 != 0;
+        if !nonblocking && !buf.is_empty() {
+            let ready = (libc::POLLIN | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) as u16;
+            loop {
+                if self.poll() & ready != 0 {
+                    break;
+                }
+                let tick = std::time::Instant::now() + HOST_POLL_INTERVAL;
+                match blocker.block_on::<()>(None, Some(tick), || None) {
+                    Err(Errno::ETIMEDOUT) => continue,
+                    Err(errno) => return Err(errno),
+                    Ok(()) => break,
+                }
+            }
+        }
+        Self::retry(|| match offset {
+            Some(off) => nix::sys::uio::pread(&self.fd, buf, off as i64),
+            None => nix::unistd::read(&self.fd, buf),
+        })
+    }
+
+    /// With TOSTOP set on the host terminal, a background process writing
+    /// its controlling terminal gets SIGTTOU.
+    fn write(&self, blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+        if let Some(terminal) = &self.terminal {
+            if terminal.stops_background_writes() {
+                blocker.check_terminal_access(terminal.as_ref(), libc::SIGTTOU)?;
+            }
+        }
+        Self::retry(|| match offset {
+            Some(off) => nix::sys::uio::pwrite(&self.fd, data, off as i64),
+            None => nix::unistd::write(&self.fd, data),
+        })
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        match &self.location {
+            Some(location) => location.stat(),
+            None => nix::sys::stat::fstat(self.fd.as_fd()),
+        }
+    }
+
+    fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+
+    fn status_flags(&self) -> Result<u32, Errno> {
+        nix::fcntl::fcntl(self.fd.as_fd(), nix::fcntl::FcntlArg::F_GETFL)
+            .map(|flags| flags as u32 & !(libc::O_CLOEXEC as u32))
+    }
+
+    /// Asks the host, without waiting.
+    fn poll(&self) -> u16 {
+        let interest = nix::poll::PollFlags::POLLIN | nix::poll::PollFlags::POLLOUT | nix::poll::PollFlags::POLLPRI;
+        let mut fds = [nix::poll::PollFd::new(self.fd.as_fd(), interest)];
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
+            Ok(_) => fds[0].revents().map_or(0, |revents| revents.bits() as u16),
+            Err(_) => libc::POLLERR as u16,
+        }
+    }
+
+    fn seek(&self, offset: i64, whence: i32) -> Result<u64, Errno> {
+        let whence = match whence {
+            libc::SEEK_SET => nix::unistd::Whence::SeekSet,
+            libc::SEEK_CUR => nix::unistd::Whence::SeekCur,
+            libc::SEEK_END => nix::unistd::Whence::SeekEnd,
+            _ => return Err(Errno::EINVAL),
+        };
+        nix::unistd::lseek(self.fd.as_fd(), offset, whence).map(|at| at as u64)
+    }
+
+    fn terminal(&self) -> Option<Arc<dyn Terminal>> {
+        self.terminal.clone().map(|terminal| terminal as Arc<dyn Terminal>)
+    }
+
+    /// Terminal settings and the window size are the host terminal's own;
+    /// the session and foreground group are cordon's bookkeeping.
+    fn ioctl(&self, task: &Task, request: u64, arg: u64) -> Result<u64, Errno> {
+        if let Some(terminal) = &self.terminal {
+            let terminal: Arc<dyn Terminal> = terminal.clone();
+            let readable = self.status_flags()? as i32 & libc::O_ACCMODE != libc::O_WRONLY;
+            if let Some(result) = job_control_ioctl(task, &terminal, Side::Terminal, readable, request, arg) {
+                return result;
+            }
+        }
+        let mm = task.mm();
+        match request {
+            libc::TCGETS => {
+                let mut termios = KernelTermios::default();
+                // SAFETY: TCGETS writes one kernel termios into the buffer.
+                if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TCGETS, &mut termios) } < 0 {
+                    return Err(Errno::last());
+                }
+                mm.write_pod(arg, &termios)?;
+                Ok(0)
+            }
+            libc::TCSETS | libc::TCSETSW | libc::TCSETSF if self.terminal.is_some() => {
+                let termios: KernelTermios = mm.read_pod(arg)?;
+                drop(mm);
+                if let Some(terminal) = &self.terminal {
+                    task.tasks()
+                        .check_terminal_access(task.tid, task.signal_mask, terminal.as_ref(), libc::SIGTTOU)?;
+                }
+                // SAFETY: TCSETS* read one kernel termios from the buffer.
+                if unsafe { libc::ioctl(self.fd.as_raw_fd(), request, &termios) } < 0 {
+                    return Err(Errno::last());
+                }
+                Ok(0)
+            }
+            libc::TIOCGWINSZ => {
+                let mut size = libc::winsize {
+                    ws_row: 0,
+                    ws_col: 0,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                // SAFETY: TIOCGWINSZ writes one winsize into the buffer.
+                if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) } < 0 {
+                    return Err(Errno::last());
+                }
+                mm.write_pod(arg, &size)?;
+                Ok(0)
+            }
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+}

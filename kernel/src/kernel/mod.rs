@@ -1,0 +1,425 @@
+//! The kernel object and the handle the control plane starts processes through.
+
+pub mod container;
+pub mod devpts;
+pub mod mounts;
+pub mod procfs;
+pub mod pty;
+pub mod signalfd;
+pub mod timerfd;
+pub mod tty_devices;
+
+use std::collections::HashSet;
+use std::os::fd::OwnedFd;
+
+use nix::errno::Errno;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crossbeam_channel::Sender;
+
+use crate::abi::limits::ResourceLimits;
+use crate::abi::{Credentials, ExitStatus};
+use crate::control::handle::{ContainerId, KernelEvent};
+use crate::kernel::container::{Container, ContainerTag, Containers};
+use crate::memory::MemoryFile;
+use crate::platform::{self, PlatformKind};
+use crate::task::loader::{self, LoadError};
+use crate::task::{self, ProcessRole, TaskSet, TaskStart};
+use crate::vfs::lookup::Resolver;
+use crate::vfs::{MountFlags, MountNamespace};
+use mounts::MountSpec;
+
+/// How a kernel is configured; fixed for the life of the sandbox.
+#[derive(Debug, Clone)]
+pub struct KernelConfig {
+    /// The UTS hostname applications see (`uname`, `gethostname`).
+    pub hostname: String,
+    /// Which platform executes application code.
+    pub platform: PlatformKind,
+    /// Pin each task thread and the stub thread it traces to one CPU. A
+    /// cross-CPU wake-up costs ten times a same-CPU one on these machines.
+    pub pin_cpu: bool,
+    /// Log every system call with its decoded arguments and result.
+    pub strace: bool,
+}
+
+/// The container's filesystems: the root directory (a host fd the kernel
+/// resolves every application path beneath) and the spec's mounts.
+#[derive(Debug)]
+pub struct RootFs {
+    pub dir: OwnedFd,
+    pub readonly: bool,
+    /// Keep application writes in sandbox memory (`--overlay=memory`); when
+    /// false the root is the host directory itself.
+    pub overlay: bool,
+    /// Mounted in order on top of the root.
+    pub mounts: Vec<MountSpec>,
+}
+
+/// What a process runs and as whom: the OCI spec's `process`, less the
+/// stdio it is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSpec {
+    /// argv as the application sees it; `argv[0]` is also the program to run,
+    /// looked up in `PATH` from `env` when it holds no slash.
+    pub argv: Vec<String>,
+    /// `KEY=VALUE` strings.
+    pub env: Vec<String>,
+    /// Absolute working directory inside the container.
+    pub cwd: String,
+    pub credentials: Credentials,
+    pub rlimits: ResourceLimits,
+    pub umask: u32,
+}
+
+impl ProcessSpec {
+    /// The umask a process gets when its configuration names none, as runc
+    /// does.
+    pub const DEFAULT_UMASK: u32 = 0o022;
+}
+
+/// Failures of the kernel itself (as opposed to errnos returned to the
+/// application).
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("failed to create the memory file: {0}")]
+    MemoryFile(#[source] std::io::Error),
+    #[error("cannot use the root directory: {}", .0.desc())]
+    Root(Errno),
+    #[error("cannot mount {destination}: {}", errno.desc())]
+    Mount { destination: String, errno: Errno },
+    #[error("working directory {cwd:?}: {}", errno.desc())]
+    Cwd { cwd: String, errno: Errno },
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    #[error("platform: {0}")]
+    Platform(#[from] platform::PlatformError),
+    #[error("failed to start the task thread: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error("cannot duplicate the process's stdio: {0}")]
+    Stdio(#[source] std::io::Error),
+    #[error("the task thread ended before the process started")]
+    TaskVanished,
+    #[error("no process id is free in the sandbox")]
+    PidsExhausted,
+    #[error("the container is gone")]
+    NoSuchContainer,
+}
+
+impl KernelError {
+    /// Whether the program to run, or the ELF interpreter it names, does
+    /// not exist in the container's root (execve(2) would fail with ENOENT).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, KernelError::Load(err) if err.errno() == nix::errno::Errno::ENOENT)
+    }
+}
+
+/// The application kernel of one sandbox.
+pub struct Kernel {
+    pub(crate) config: KernelConfig,
+    pub(crate) memory_file: Arc<MemoryFile>,
+    /// The containers and their mounts; the first is the one the kernel was
+    /// created with.
+    pub(crate) containers: Containers,
+    /// (st_dev, st_ino) of the root directory the kernel was made with.
+    pub(crate) root_identity: (u64, u64),
+    /// System-call numbers already reported as unimplemented, so each is
+    /// logged once per sandbox.
+    pub(crate) reported_unimplemented: Mutex<HashSet<u64>>,
+    /// Every process of the sandbox.
+    pub(crate) tasks: TaskSet,
+    /// Futex wait queues.
+    pub(crate) futexes: crate::sync::futex::FutexTable,
+    /// ITIMER_REAL of every process.
+    pub(crate) timers: crate::task::timer::Timers,
+    /// The virtual CPUs applications see: as many as the sandbox process
+    /// may use, read before any task thread is pinned.
+    pub(crate) cpus: usize,
+    /// When the kernel booted: the sandbox's uptime counts from here.
+    pub(crate) boot_time: std::time::Instant,
+    /// The pseudo-terminals (/dev/ptmx, /dev/pts).
+    pub(crate) ptys: crate::kernel::pty::PtyTable,
+    /// Set while the control plane has paused the sandbox: no task runs
+    /// application code.
+    frozen: AtomicBool,
+    /// Where happenings are reported, once the control plane listens.
+    events: OnceLock<EventSink>,
+}
+
+/// The channel kernel events go out on.
+#[derive(Debug)]
+pub(crate) struct EventSink {
+    pub sender: Sender<KernelEvent>,
+}
+
+impl Kernel {
+    /// Creates the kernel: its memory file and its view of the root filesystem.
+    pub fn new(config: KernelConfig, root: RootFs) -> Result<Arc<Kernel>, KernelError> {
+        let memory_file = Arc::new(MemoryFile::new().map_err(KernelError::MemoryFile)?);
+        let flags = MountFlags {
+            readonly: root.readonly,
+            ..MountFlags::default()
+        };
+        let root_identity = nix::sys::stat::fstat(&root.dir)
+            .map(|st| (st.st_dev, st.st_ino))
+            .map_err(KernelError::Root)?;
+        let namespace =
+            mounts::root_namespace(&memory_file, &root.dir, root.overlay, flags).map_err(KernelError::Root)?;
+        let containers = Containers::default();
+        let tag = containers.add(Container::new(namespace));
+        debug_assert_eq!(tag, ContainerTag::ROOT);
+        let kernel = Arc::new(Kernel {
+            config,
+            memory_file: Arc::clone(&memory_file),
+            containers,
+            root_identity,
+            reported_unimplemented: Mutex::new(HashSet::new()),
+            tasks: TaskSet::default(),
+            futexes: crate::sync::futex::FutexTable::default(),
+            timers: crate::task::timer::Timers::default(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            boot_time: std::time::Instant::now(),
+            ptys: crate::kernel::pty::PtyTable::default(),
+            frozen: AtomicBool::new(false),
+            events: OnceLock::new(),
+        });
+        kernel.mount_all(&kernel.root_container().mounts, root.mounts)?;
+        Ok(kernel)
+    }
+
+    /// Mounts `specs` in order in `namespace`.
+    fn mount_all(self: &Arc<Self>, namespace: &MountNamespace, specs: Vec<MountSpec>) -> Result<(), KernelError> {
+        let weak = Arc::downgrade(self);
+        for spec in specs {
+            let destination = spec.destination.clone();
+            mounts::mount(namespace, spec, &self.memory_file, &weak, self.cpus)
+                .map_err(|errno| KernelError::Mount { destination, errno })?;
+        }
+        Ok(())
+    }
+
+    /// Adds a container with its own root and mounts to the sandbox; its
+    /// processes are started with [`Kernel::start_process`] under the tag
+    /// returned.
+    pub fn add_container(self: &Arc<Self>, root: RootFs) -> Result<ContainerTag, KernelError> {
+        let flags = MountFlags {
+            readonly: root.readonly,
+            ..MountFlags::default()
+        };
+        let namespace =
+            mounts::root_namespace(&self.memory_file, &root.dir, root.overlay, flags).map_err(KernelError::Root)?;
+        self.mount_all(&namespace, root.mounts)?;
+        Ok(self.containers.add(Container::new(namespace)))
+    }
+
+    /// Forgets a container added with [`Kernel::add_container`] once its
+    /// last process has ended (the exits of the processes left are still
+    /// reported). Its processes are not touched.
+    pub fn remove_container(&self, tag: ContainerTag) {
+        if tag != ContainerTag::ROOT {
+            self.containers.retire(tag);
+            self.sweep_containers();
+        }
+    }
+
+    /// Forgets every removed container whose last process has ended (its
+    /// exit reported; a zombie waiting for the init to reap it keeps what
+    /// its own references hold).
+    pub(crate) fn sweep_containers(&self) {
+        self.containers.sweep(|tag| self.tasks.has_live_members(tag));
+    }
+
+    /// Gives the container `tag` its control-plane name, which events about
+    /// it carry. A container is named once; false if it was named already
+    /// or is gone.
+    pub fn name_container(&self, tag: ContainerTag, name: ContainerId) -> bool {
+        self.containers
+            .get(tag)
+            .is_some_and(|container| container.name.set(name).is_ok())
+    }
+
+    /// The container the kernel was created with.
+    pub(crate) fn root_container(&self) -> Arc<Container> {
+        self.containers
+            .get(ContainerTag::ROOT)
+            .expect("the root container lives as long as the kernel")
+    }
+
+    /// The container of process `pid`: its own while it exists, else the
+    /// root container (whose mounts a process of a removed container would
+    /// otherwise lack).
+    pub(crate) fn container_of(&self, pid: i32) -> Arc<Container> {
+        self.tasks
+            .container(pid)
+            .and_then(|tag| self.containers.get(tag))
+            .unwrap_or_else(|| self.root_container())
+    }
+
+    pub fn config(&self) -> &KernelConfig {
+        &self.config
+    }
+
+    /// Whether the sandbox is paused.
+    pub(crate) fn is_frozen(&self) -> bool {
+        self.frozen.load(Ordering::Acquire)
+    }
+
+    /// Pauses (true) or resumes (false) every task: see
+    /// [`crate::control::handle::KernelHandle::pause`].
+    pub(crate) fn set_frozen(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::Release);
+        if frozen {
+            // Tasks in application code come back to the kernel and stay.
+            self.tasks.interrupt_all();
+        } else {
+            self.tasks.notify_all();
+        }
+    }
+
+    /// Starts reporting events on `sender`. The first listener stays for
+    /// the kernel's life; false if there was one.
+    pub(crate) fn listen(&self, sender: Sender<KernelEvent>) -> bool {
+        self.events.set(EventSink { sender }).is_ok()
+    }
+
+    /// Sends the event `make` builds for the container `tag`, if someone
+    /// listens and the container has a name.
+    pub(crate) fn report(&self, tag: ContainerTag, make: impl FnOnce(ContainerId) -> KernelEvent) {
+        if let Some(container) = self.containers.get(tag) {
+            self.report_to(&container, make);
+        }
+    }
+
+    /// Sends the event `make` builds for `container`, if someone listens
+    /// and the container has a name.
+    fn report_to(&self, container: &Container, make: impl FnOnce(ContainerId) -> KernelEvent) {
+        let (Some(sink), Some(name)) = (self.events.get(), container.name.get()) else {
+            return;
+        };
+        // The receiver lives as long as the control plane; after it is
+        // gone, nobody needs the news.
+        let _ = sink.sender.send(make(name.clone()));
+    }
+
+    /// Process `pid` of `container` has ended: a zombie no process in
+    /// the sandbox will reap (the init, an exec'd process, children of a
+    /// dead init) is reaped here, and the control plane hears of the exit.
+    pub(crate) fn process_ended(&self, pid: i32, status: ExitStatus, container: Option<Arc<Container>>) {
+        let reaped = self.tasks.reap_orphan(pid);
+        if let Some(container) = container {
+            if let Some(cpu) = reaped {
+                *container.reaped_cpu.lock().expect("reaped CPU poisoned") += cpu;
+            }
+            // Through the container taken before the exit: a sweep since
+            // may have removed it from the table.
+            self.report_to(&container, |container| KernelEvent::ProcessExited {
+                container,
+                pid,
+                status,
+            });
+        }
+        self.sweep_containers();
+    }
+
+    /// Starts the container's init process on a new task thread.
+    ///
+    /// Returns once the executable is loaded into a fresh address space, so a
+    /// missing or malformed program is reported here, with nothing left
+    /// running.
+    /// `stdio` are host fds that become the application's fds 0, 1 and 2.
+    pub fn start_init(self: &Arc<Self>, spec: ProcessSpec, stdio: [OwnedFd; 3]) -> Result<ProcessHandle, KernelError> {
+        self.start_process(spec, stdio, ProcessRole::Init, ContainerTag::ROOT)
+    }
+
+    /// Starts a process from outside the sandbox on a new task thread, in
+    /// container `tag`: the init, or (once the init runs) a process `exec`
+    /// or a subcontainer adds, which gets a fresh pid. Returns once the
+    /// executable is loaded, as [`Kernel::start_init`] does.
+    pub fn start_process(
+        self: &Arc<Self>,
+        spec: ProcessSpec,
+        stdio: [OwnedFd; 3],
+        role: ProcessRole,
+        tag: ContainerTag,
+    ) -> Result<ProcessHandle, KernelError> {
+        let container = self.containers.get(tag).ok_or(KernelError::NoSuchContainer)?;
+        let root = container.mounts.root();
+        let cwd = container
+            .mounts
+            .working_directory(&spec.cwd)
+            .map_err(|errno| KernelError::Cwd {
+                cwd: spec.cwd.clone(),
+                errno,
+            })?;
+        let resolver = Resolver {
+            root: root.clone(),
+            cwd: cwd.clone(),
+            credentials: &spec.credentials,
+        };
+        let executable = loader::open_executable(&resolver, &spec.argv, &spec.env)?;
+        let name = task::command_name(spec.argv.first().map_or(executable.path.as_str(), String::as_str));
+        let (executable, argv) = loader::resolve_interpreter(&resolver, executable, spec.argv.clone())?;
+        let spec = ProcessSpec { argv, ..spec };
+        let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
+        let kernel = Arc::clone(self);
+        let thread_name = match role {
+            ProcessRole::Init => "task-1".to_owned(),
+            ProcessRole::Exec => "task-exec".to_owned(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || {
+                task::run_process(
+                    kernel,
+                    TaskStart {
+                        spec,
+                        stdio,
+                        executable,
+                        name,
+                        root,
+                        cwd,
+                        role,
+                        container: tag,
+                    },
+                    started_tx,
+                )
+            })
+            .map_err(KernelError::Thread)?;
+        match started_rx.recv() {
+            Ok(Ok(pid)) => Ok(ProcessHandle { pid, thread }),
+            Ok(Err(err)) => {
+                // The thread has nothing left to run; reap it.
+                let _ = thread.join();
+                Err(err)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(KernelError::TaskVanished)
+            }
+        }
+    }
+}
+
+/// A started process; waiting on it yields its exit status.
+pub struct ProcessHandle {
+    pid: i32,
+    thread: std::thread::JoinHandle<ExitStatus>,
+}
+
+impl ProcessHandle {
+    /// The process's pid in the sandbox.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Blocks until the process has exited.
+    pub fn wait(self) -> ExitStatus {
+        match self.thread.join() {
+            Ok(status) => status,
+            // A panic in the task thread is a kernel bug; report it the way a
+            // crashed process would be.
+            Err(_) => ExitStatus::Signaled(libc::SIGABRT),
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The terminal device numbers: /dev/tty, /dev/console, /dev/ptmx and the
+//! pty replicas, opened for a caller.
+
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use super::pty;
+use crate::task::Task;
+use crate::vfs::{File, Location};
+
+/// /dev/tty's device number.
+const CONTROLLING_TTY: (u32, u32) = (5, 0);
+/// /dev/console's device number.
+const CONSOLE: (u32, u32) = (5, 1);
+/// /dev/ptmx's device number.
+const PTMX: (u32, u32) = (5, 2);
+
+/// Whether `rdev` names a terminal: /dev/tty, /dev/ptmx or a pty replica.
+pub fn is_terminal_device(rdev: u64) -> bool {
+    let number = (libc::major(rdev), libc::minor(rdev));
+    number == CONTROLLING_TTY || number == CONSOLE || number == PTMX || pty::replica_index(rdev).is_some()
+}
+
+/// Opens the terminal `rdev` for `task`: /dev/tty is its controlling
+/// terminal (ENXIO without one), /dev/console the container's console, the
+/// init's controlling terminal (as runc binds the console there; ENXIO
+/// without one), /dev/ptmx a new pty master, a replica
+/// number that pty's replica (EIO while locked or without its master).
+pub fn open_device(task: &Task, location: Location, rdev: u64, flags: i32) -> Result<Arc<dyn File>, Errno> {
+    match (libc::major(rdev), libc::minor(rdev)) {
+        CONTROLLING_TTY => {
+            let terminal = task.tasks().controlling_terminal(task.pid).ok_or(Errno::ENXIO)?;
+            terminal.reopen(location, flags)
+        }
+        CONSOLE => {
+            let init = crate::task::INIT_PID;
+            let terminal = task.tasks().controlling_terminal(init).ok_or(Errno::ENXIO)?;
+            terminal.reopen(location, flags)
+        }
+        PTMX => {
+            let creds = &task.credentials;
+            task.kernel.ptys.open_master(&task.kernel, creds.uid, creds.gid, flags)
+        }
+        _ => {
+            let index = pty::replica_index(rdev).ok_or(Errno::ENXIO)?;
+            task.kernel.ptys.open_replica(index, Some(location), flags)
+        }
+    }
+}
