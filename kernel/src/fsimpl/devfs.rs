@@ -14,9 +14,9 @@ use nix::errno::Errno;
 
 use super::memfs::MemFs;
 use crate::memory::MemoryFile;
-use crate::task::Blocker;
 use crate::vfs::File;
 use crate::vfs::Location;
+use crate::vfs::caller::Caller;
 use crate::vfs::{Inode, NewAttr, NewNode};
 
 /// The character devices the sandbox serves, by (major, minor).
@@ -104,7 +104,7 @@ struct DeviceFile {
 }
 
 impl File for DeviceFile {
-    fn read(&self, _blocker: &Blocker, buf: &mut [u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, _caller: &dyn Caller, buf: &mut [u8], _offset: Option<u64>) -> Result<usize, Errno> {
         match self.device {
             Device::Null => Ok(0),
             Device::Zero | Device::Full => {
@@ -115,7 +115,7 @@ impl File for DeviceFile {
         }
     }
 
-    fn write(&self, _blocker: &Blocker, data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, _caller: &dyn Caller, data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
         match self.device {
             Device::Full => Err(Errno::ENOSPC),
             _ => Ok(data.len()),

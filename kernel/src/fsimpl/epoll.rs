@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use nix::errno::Errno;
 
 use crate::sync::{WaitQueue, Waiter};
-use crate::task::Blocker;
 use crate::vfs::File;
 use crate::vfs::anon_inode;
+use crate::vfs::caller::Caller;
 use crate::vfs::status_flags::StatusFlags;
 
 const EPOLLIN: u32 = libc::EPOLLIN as u32;
@@ -375,11 +375,11 @@ impl Drop for EpollFile {
 }
 
 impl File for EpollFile {
-    fn read(&self, _blocker: &Blocker, _buf: &mut [u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, _caller: &dyn Caller, _buf: &mut [u8], _offset: Option<u64>) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }
 
-    fn write(&self, _blocker: &Blocker, _data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, _caller: &dyn Caller, _data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }
 
@@ -402,7 +402,7 @@ mod tests {
     use crate::fsimpl::{EventFd, new_pipe};
 
     use crate::sync::Waker;
-    use crate::task::{INIT_PID, TaskSet};
+    use crate::vfs::caller::test_caller;
 
     fn event(events: i32, data: u64) -> EpollEvent {
         EpollEvent {
@@ -412,10 +412,7 @@ mod tests {
     }
 
     fn write_to(file: &Arc<dyn File>, data: &[u8]) {
-        let tasks = TaskSet::default();
-        let waker = tasks.create_init(0);
-        let blocker = Blocker::new(&waker, &tasks, INIT_PID, 0);
-        file.write(&blocker, data, None).unwrap();
+        file.write(&test_caller(), data, None).unwrap();
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::sync::Mutex;
 
 use nix::errno::Errno;
 
+use crate::sync::Blocking;
 use crate::sync::WaitQueue;
-use crate::task::Blocker;
 use crate::vfs::File;
 use crate::vfs::anon_inode;
+use crate::vfs::caller::Caller;
 use crate::vfs::status_flags::StatusFlags;
 
 /// The largest value the counter holds; a write of u64::MAX is EINVAL.
@@ -42,7 +43,7 @@ impl EventFd {
 }
 
 impl File for EventFd {
-    fn read(&self, blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, caller: &dyn Caller, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
         if offset.is_some() {
             return Err(Errno::ESPIPE);
         }
@@ -50,7 +51,7 @@ impl File for EventFd {
             return Err(Errno::EINVAL);
         }
         let nonblocking = self.flags.nonblocking();
-        let value = blocker.block_on(Some(&self.queue), None, || {
+        let value = caller.block_on(Some(&self.queue), None, || {
             let mut count = self.lock();
             if *count == 0 {
                 return nonblocking.then_some(Err(Errno::EAGAIN));
@@ -64,7 +65,7 @@ impl File for EventFd {
         Ok(8)
     }
 
-    fn write(&self, blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, caller: &dyn Caller, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
         if offset.is_some() {
             return Err(Errno::ESPIPE);
         }
@@ -76,7 +77,7 @@ impl File for EventFd {
             return Err(Errno::EINVAL);
         }
         let nonblocking = self.flags.nonblocking();
-        blocker.block_on(Some(&self.queue), None, || {
+        caller.block_on(Some(&self.queue), None, || {
             let mut count = self.lock();
             if MAX_COUNT - *count >= value {
                 *count += value;
@@ -109,44 +110,42 @@ impl File for EventFd {
 mod tests {
     use super::*;
 
-    use crate::task::{INIT_PID, TaskSet};
+    use crate::vfs::caller::test_caller;
 
-    fn with_blocker<T>(f: impl FnOnce(&Blocker) -> T) -> T {
-        let tasks = TaskSet::default();
-        let waker = tasks.create_init(0);
-        f(&Blocker::new(&waker, &tasks, INIT_PID, 0))
+    fn with_caller<T>(f: impl FnOnce(&dyn Caller) -> T) -> T {
+        f(&test_caller())
     }
 
-    fn read(file: &EventFd, blocker: &Blocker) -> Result<u64, Errno> {
+    fn read(file: &EventFd, caller: &dyn Caller) -> Result<u64, Errno> {
         let mut buf = [0u8; 8];
-        file.read(blocker, &mut buf, None)?;
+        file.read(caller, &mut buf, None)?;
         Ok(u64::from_ne_bytes(buf))
     }
 
     #[test]
     fn a_read_takes_the_count_or_one() {
-        with_blocker(|blocker| {
+        with_caller(|caller| {
             let counter = EventFd::new(2, false, true);
-            counter.write(blocker, &5u64.to_ne_bytes(), None).unwrap();
-            assert_eq!(read(&counter, blocker), Ok(7));
-            assert_eq!(read(&counter, blocker), Err(Errno::EAGAIN));
+            counter.write(caller, &5u64.to_ne_bytes(), None).unwrap();
+            assert_eq!(read(&counter, caller), Ok(7));
+            assert_eq!(read(&counter, caller), Err(Errno::EAGAIN));
             let semaphore = EventFd::new(2, true, true);
-            assert_eq!(read(&semaphore, blocker), Ok(1));
-            assert_eq!(read(&semaphore, blocker), Ok(1));
-            assert_eq!(read(&semaphore, blocker), Err(Errno::EAGAIN));
+            assert_eq!(read(&semaphore, caller), Ok(1));
+            assert_eq!(read(&semaphore, caller), Ok(1));
+            assert_eq!(read(&semaphore, caller), Err(Errno::EAGAIN));
         });
     }
 
     #[test]
     fn the_counter_stops_short_of_u64_max() {
-        with_blocker(|blocker| {
+        with_caller(|caller| {
             let counter = EventFd::new(0, false, true);
-            let write = |value: u64| counter.write(blocker, &value.to_ne_bytes(), None);
+            let write = |value: u64| counter.write(caller, &value.to_ne_bytes(), None);
             assert_eq!(write(u64::MAX), Err(Errno::EINVAL));
             assert_eq!(write(u64::MAX - 1), Ok(8));
             assert_eq!(counter.poll(), (libc::POLLIN | libc::POLLRDNORM) as u16);
             assert_eq!(write(1), Err(Errno::EAGAIN));
-            assert_eq!(counter.write(blocker, &[0u8; 4], None), Err(Errno::EINVAL));
+            assert_eq!(counter.write(caller, &[0u8; 4], None), Err(Errno::EINVAL));
         });
     }
 }

@@ -19,7 +19,7 @@ use crate::mm::{SharedBacking, SharedPiece};
 use crate::vfs::File;
 use crate::vfs::status_flags::StatusFlags;
 
-use crate::task::Blocker;
+use crate::vfs::caller::Caller;
 
 use crate::sync::WaitQueue;
 
@@ -230,7 +230,7 @@ impl Memfd {
 }
 
 impl File for Memfd {
-    fn read(&self, _blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, _caller: &dyn Caller, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
         let mut state = self.lock();
         match offset {
             Some(offset) => Ok(self.read_at(&state, offset, buf)),
@@ -244,7 +244,7 @@ impl File for Memfd {
 
     /// O_APPEND writes at the end, even pwrite(2) (a Linux bug the man page
     /// documents).
-    fn write(&self, _blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, _caller: &dyn Caller, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
         let mut state = self.lock();
         let append = self.flags.append();
         let at = match offset {
@@ -377,44 +377,42 @@ impl File for Memfd {
 mod tests {
     use super::*;
 
-    use crate::task::{INIT_PID, TaskSet};
+    use crate::vfs::caller::test_caller;
 
     fn memfd(sealing: bool) -> Memfd {
         let memory = Arc::new(MemoryFile::new().expect("memory file"));
         Memfd::new(memory, "test".into(), sealing, 0, 0)
     }
 
-    fn with_blocker<T>(f: impl FnOnce(&Blocker) -> T) -> T {
-        let tasks = TaskSet::default();
-        let waker = tasks.create_init(0);
-        f(&Blocker::new(&waker, &tasks, INIT_PID, 0))
+    fn with_caller<T>(f: impl FnOnce(&dyn Caller) -> T) -> T {
+        f(&test_caller())
     }
 
     #[test]
     fn writes_extend_and_reads_stop_at_the_end() {
         let file = memfd(false);
-        with_blocker(|blocker| {
-            assert_eq!(file.write(blocker, b"hello", None), Ok(5));
-            assert_eq!(file.write(blocker, b"!", Some(9000)), Ok(1));
+        with_caller(|caller| {
+            assert_eq!(file.write(caller, b"hello", None), Ok(5));
+            assert_eq!(file.write(caller, b"!", Some(9000)), Ok(1));
             assert_eq!(file.stat().unwrap().st_size, 9001);
             let mut buf = [1u8; 16];
-            assert_eq!(file.read(blocker, &mut buf, Some(0)), Ok(16));
+            assert_eq!(file.read(caller, &mut buf, Some(0)), Ok(16));
             assert_eq!(&buf[..6], b"hello\0");
-            assert_eq!(file.read(blocker, &mut buf, Some(8995)), Ok(6));
+            assert_eq!(file.read(caller, &mut buf, Some(8995)), Ok(6));
             assert_eq!(&buf[..6], b"\0\0\0\0\0!");
-            assert_eq!(file.read(blocker, &mut buf, Some(9001)), Ok(0));
+            assert_eq!(file.read(caller, &mut buf, Some(9001)), Ok(0));
         });
     }
 
     #[test]
     fn truncation_zeroes_what_it_cuts() {
         let file = memfd(false);
-        with_blocker(|blocker| {
-            file.write(blocker, b"abcdef", None).unwrap();
+        with_caller(|caller| {
+            file.write(caller, b"abcdef", None).unwrap();
             file.truncate(2).unwrap();
             file.truncate(6).unwrap();
             let mut buf = [9u8; 6];
-            assert_eq!(file.read(blocker, &mut buf, Some(0)), Ok(6));
+            assert_eq!(file.read(caller, &mut buf, Some(0)), Ok(6));
             assert_eq!(&buf, b"ab\0\0\0\0");
         });
     }
@@ -424,18 +422,18 @@ mod tests {
         let unsealable = memfd(false);
         assert_eq!(unsealable.add_seals(F_SEAL_GROW), Err(Errno::EPERM));
         let file = memfd(true);
-        with_blocker(|blocker| {
-            file.write(blocker, b"0123", None).unwrap();
+        with_caller(|caller| {
+            file.write(caller, b"0123", None).unwrap();
             file.add_seals(F_SEAL_GROW | F_SEAL_SHRINK).unwrap();
             assert_eq!(file.truncate(8), Err(Errno::EPERM));
             assert_eq!(file.truncate(1), Err(Errno::EPERM));
-            assert_eq!(file.write(blocker, b"abcdef", Some(2)), Ok(2), "written up to the size");
-            assert_eq!(file.write(blocker, b"x", Some(4)), Err(Errno::EPERM));
+            assert_eq!(file.write(caller, b"abcdef", Some(2)), Ok(2), "written up to the size");
+            assert_eq!(file.write(caller, b"x", Some(4)), Err(Errno::EPERM));
             let mapping = file.mmap(0, PAGE_SIZE, true).unwrap();
             assert_eq!(file.add_seals(F_SEAL_WRITE), Err(Errno::EBUSY));
             drop(mapping);
             file.add_seals(F_SEAL_WRITE | F_SEAL_SEAL).unwrap();
-            assert_eq!(file.write(blocker, b"x", Some(0)), Err(Errno::EPERM));
+            assert_eq!(file.write(caller, b"x", Some(0)), Err(Errno::EPERM));
             assert_eq!(file.mmap(0, PAGE_SIZE, true).err(), Some(Errno::EPERM));
             assert_eq!(file.add_seals(F_SEAL_SHRINK), Err(Errno::EPERM));
             assert_eq!(file.seals(), KNOWN_SEALS & !F_SEAL_FUTURE_WRITE);
@@ -445,8 +443,8 @@ mod tests {
     #[test]
     fn mappings_share_the_file_pages_across_extents() {
         let file = memfd(true);
-        with_blocker(|blocker| {
-            file.write(blocker, b"first", None).unwrap();
+        with_caller(|caller| {
+            file.write(caller, b"first", None).unwrap();
             // The first extent is one page; the mapping needs a second.
             let pieces = file.mmap(0, 3 * PAGE_SIZE, true).unwrap();
             assert_eq!(pieces.len(), 2);
@@ -455,12 +453,12 @@ mod tests {
             file.memory.write(second.offset + 10, b"mapped");
             file.truncate(2 * PAGE_SIZE).unwrap();
             let mut buf = [0u8; 6];
-            file.read(blocker, &mut buf, Some(PAGE_SIZE + 10)).unwrap();
+            file.read(caller, &mut buf, Some(PAGE_SIZE + 10)).unwrap();
             assert_eq!(
                 &buf, b"\0\0\0\0\0\0",
                 "growing zeroes what a mapping wrote past the end"
             );
-            file.write(blocker, b"shared", Some(PAGE_SIZE + 10)).unwrap();
+            file.write(caller, b"shared", Some(PAGE_SIZE + 10)).unwrap();
             let mut seen = [0u8; 6];
             file.memory.read(second.offset + 10, &mut seen);
             assert_eq!(&seen, b"shared");

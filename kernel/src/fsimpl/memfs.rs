@@ -31,7 +31,7 @@ use crate::vfs::{DirEntry, FileKind, Inode, Location, NewAttr, NewNode, RenameFl
 use crate::memory::MemoryFile;
 use crate::mm::{SharedBacking, SharedPiece};
 
-use crate::task::Blocker;
+use crate::vfs::caller::Caller;
 
 /// TMPFS_MAGIC, as statfs reports it.
 const TMPFS_MAGIC: i64 = 0x0102_1994;
@@ -685,14 +685,14 @@ impl Inode for MemNode {
         self.dir()?.listing(&self.fs)
     }
 
-    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+    fn readlink(&self, _caller: &dyn Caller) -> Result<Vec<u8>, Errno> {
         match &self.body {
             Body::Symlink(target) => Ok(target.clone()),
             _ => Err(Errno::EINVAL),
         }
     }
 
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    fn read_at(&self, _caller: &dyn Caller, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         let Body::File(data) = &self.body else {
             return Err(if self.is_dir() { Errno::EISDIR } else { Errno::EINVAL });
         };
@@ -756,9 +756,9 @@ impl Inode for MemNode {
         Ok(())
     }
 
-    fn open(&self, location: &Location, flags: i32, blocker: &Blocker) -> Result<Option<Arc<dyn File>>, Errno> {
+    fn open(&self, location: &Location, flags: i32, caller: &dyn Caller) -> Result<Option<Arc<dyn File>>, Errno> {
         match &self.body {
-            Body::Fifo(fifo) => fifo.open(location.clone(), flags, blocker).map(Some),
+            Body::Fifo(fifo) => fifo.open(location.clone(), flags, caller).map(Some),
             _ => Ok(None),
         }
     }

@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 use nix::errno::Errno;
 
 use crate::abi::pod::Pod;
+use crate::sync::Blocking;
 use crate::sync::WaitQueue;
-use crate::task::Blocker;
 use crate::vfs::File;
+use crate::vfs::caller::Caller;
 
 use crate::vfs::Location;
 
@@ -102,7 +103,7 @@ impl Fifo {
     /// Opens an end of the FIFO named at `location`. A reader waits for a
     /// writer and a writer for a reader, unless O_NONBLOCK (then a writer
     /// without readers gets ENXIO); O_RDWR never waits.
-    pub fn open(&self, location: Location, flags: i32, blocker: &Blocker) -> Result<Arc<dyn File>, Errno> {
+    pub fn open(&self, location: Location, flags: i32, caller: &dyn Caller) -> Result<Arc<dyn File>, Errno> {
         let access = flags & libc::O_ACCMODE;
         let (reads, writes) = (access != libc::O_WRONLY, access != libc::O_RDONLY);
         let nonblock = flags & libc::O_NONBLOCK != 0;
@@ -149,7 +150,7 @@ impl Fifo {
         pipe.queue.notify_all();
         if !nonblock && reads != writes {
             // Wait for the other side; dropping `end` on EINTR undoes the open.
-            blocker.block_on(Some(&pipe.queue), None, || {
+            caller.block_on(Some(&pipe.queue), None, || {
                 let state = pipe.state.lock().expect("pipe poisoned");
                 let (open, opens) = if reads {
                     (state.writers, state.writer_opens)
@@ -185,7 +186,7 @@ impl Drop for PipeEnd {
 }
 
 impl File for PipeEnd {
-    fn read(&self, blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, caller: &dyn Caller, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
         // A pipe has no positions: pread and preadv are ESPIPE, as on Linux.
         if offset.is_some() {
             return Err(Errno::ESPIPE);
@@ -198,7 +199,7 @@ impl File for PipeEnd {
             return Ok(0);
         }
         let nonblocking = self.nonblocking();
-        let done = blocker.block_on(Some(&self.pipe.queue), None, || {
+        let done = caller.block_on(Some(&self.pipe.queue), None, || {
             let mut state = self.lock();
             if !state.buffer.is_empty() {
                 let n = wanted.min(state.buffer.len());
@@ -216,7 +217,7 @@ impl File for PipeEnd {
         Ok(done)
     }
 
-    fn write(&self, blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, caller: &dyn Caller, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
         if offset.is_some() {
             return Err(Errno::ESPIPE);
         }
@@ -231,7 +232,7 @@ impl File for PipeEnd {
         let nonblocking = self.nonblocking();
         let mut written = 0;
         while written < total {
-            let result = blocker.block_on(Some(&self.pipe.queue), None, || {
+            let result = caller.block_on(Some(&self.pipe.queue), None, || {
                 let mut state = self.lock();
                 if state.readers == 0 {
                     return Some(Err(Errno::EPIPE));

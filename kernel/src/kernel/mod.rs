@@ -26,6 +26,7 @@ use crate::memory::MemoryFile;
 use crate::platform::{self, PlatformKind};
 use crate::task::loader::{self, LoadError};
 use crate::task::{self, ProcessRole, TaskSet, TaskStart};
+use crate::vfs::caller::Internal;
 use crate::vfs::lookup::Resolver;
 use crate::vfs::{MountFlags, MountNamespace};
 use mounts::MountSpec;
@@ -352,10 +353,11 @@ impl Kernel {
                 cwd: spec.cwd.clone(),
                 errno,
             })?;
+        let caller = Internal::new(spec.credentials.clone(), root.clone());
         let resolver = Resolver {
             root: root.clone(),
             cwd: cwd.clone(),
-            credentials: &spec.credentials,
+            caller: &caller,
         };
         let executable = loader::open_executable(&resolver, &spec.argv, &spec.env)?;
         let name = task::command_name(spec.argv.first().map_or(executable.path.as_str(), String::as_str));

@@ -20,9 +20,10 @@ use crate::abi::pod::Pod;
 use crate::fsimpl::tty::line::LineDiscipline;
 use crate::fsimpl::tty::termios::{KernelTermios, KernelTermios2, SPEED_38400, TOSTOP};
 use crate::kernel::Kernel;
+use crate::sync::Blocking;
 use crate::sync::WaitQueue;
-use crate::task::{Blocker, Task};
 use crate::vfs::File;
+use crate::vfs::caller::{Caller, CallerMemory};
 use crate::vfs::terminal::{Control, Side, Terminal, job_control_ioctl};
 
 use crate::vfs::Location;
@@ -190,12 +191,17 @@ impl Pty {
 
     /// The terminal ioctls both sides share (on the replica's settings, as
     /// Linux's tty_mode_ioctl does for a master); None for others.
-    fn terminal_ioctl(self: &Arc<Self>, task: &Task, side: Side, request: u64, arg: u64) -> Option<Result<u64, Errno>> {
-        let mm = || task.mm();
+    fn terminal_ioctl(
+        self: &Arc<Self>,
+        caller: &dyn Caller,
+        side: Side,
+        request: u64,
+        arg: u64,
+    ) -> Option<Result<u64, Errno>> {
         let result = match request {
             libc::TCGETS => {
                 let termios = self.lock().line.termios();
-                mm().write_pod(arg, &termios).map(|()| 0)
+                caller.write_pod(arg, &termios).map(|()| 0)
             }
             libc::TCGETS2 => {
                 let termios = KernelTermios2 {
@@ -203,17 +209,19 @@ impl Pty {
                     c_ispeed: SPEED_38400,
                     c_ospeed: SPEED_38400,
                 };
-                mm().write_pod(arg, &termios).map(|()| 0)
+                caller.write_pod(arg, &termios).map(|()| 0)
             }
-            libc::TCSETS | libc::TCSETSW | libc::TCSETSF => read_arg::<KernelTermios>(task, arg)
-                .and_then(|termios| self.set_termios(task, side, termios, request == libc::TCSETSF)),
-            libc::TCSETS2 | libc::TCSETSW2 | libc::TCSETSF2 => read_arg::<KernelTermios2>(task, arg)
-                .and_then(|termios| self.set_termios(task, side, termios.termios, request == libc::TCSETSF2)),
+            libc::TCSETS | libc::TCSETSW | libc::TCSETSF => caller
+                .read_pod::<KernelTermios>(arg)
+                .and_then(|termios| self.set_termios(caller, side, termios, request == libc::TCSETSF)),
+            libc::TCSETS2 | libc::TCSETSW2 | libc::TCSETSF2 => caller
+                .read_pod::<KernelTermios2>(arg)
+                .and_then(|termios| self.set_termios(caller, side, termios.termios, request == libc::TCSETSF2)),
             libc::TIOCGWINSZ => {
                 let size = self.lock().winsize;
-                mm().write_pod(arg, &size).map(|()| 0)
+                caller.write_pod(arg, &size).map(|()| 0)
             }
-            libc::TIOCSWINSZ => read_arg::<libc::winsize>(task, arg).map(|size| {
+            libc::TIOCSWINSZ => caller.read_pod::<libc::winsize>(arg).map(|size| {
                 let changed = {
                     let mut state = self.lock();
                     let old = state.winsize;
@@ -249,7 +257,7 @@ impl Pty {
             // tcdrain and tcsendbreak: output reaches the master at once,
             // and a pty has no line to break.
             libc::TCSBRK | libc::TCSBRKP => Ok(0),
-            libc::TIOCGETD => mm().write_pod(arg, &0i32).map(|()| 0),
+            libc::TIOCGETD => caller.write_pod(arg, &0i32).map(|()| 0),
             _ => return None,
         };
         Some(result)
@@ -257,10 +265,9 @@ impl Pty {
 
     /// TCSETS*: a background process of the terminal's session is first
     /// subject to SIGTTOU, as Linux's set_termios.
-    fn set_termios(&self, task: &Task, side: Side, termios: KernelTermios, flush: bool) -> Result<u64, Errno> {
+    fn set_termios(&self, caller: &dyn Caller, side: Side, termios: KernelTermios, flush: bool) -> Result<u64, Errno> {
         if side == Side::Terminal {
-            task.tasks()
-                .check_terminal_access(task.tid, task.signal_mask, self, libc::SIGTTOU)?;
+            caller.check_terminal_access(self, libc::SIGTTOU)?;
         }
         let mut state = self.lock();
         if flush {
@@ -291,12 +298,6 @@ impl Terminal for Pty {
     fn stops_background_writes(&self) -> bool {
         self.lock().line.termios().lflag(TOSTOP)
     }
-}
-
-/// Reads an ioctl's argument, letting go of the memory manager before the
-/// request takes the task set's or the pty's locks.
-pub(crate) fn read_arg<T: Pod>(task: &Task, arg: u64) -> Result<T, Errno> {
-    task.mm().read_pod(arg)
 }
 
 /// The flags F_GETFL shows, from open's flags.
@@ -347,12 +348,12 @@ impl Drop for MasterFile {
 }
 
 impl File for MasterFile {
-    fn read(&self, blocker: &Blocker, buf: &mut [u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, caller: &dyn Caller, buf: &mut [u8], _offset: Option<u64>) -> Result<usize, Errno> {
         if buf.is_empty() {
             return Ok(0);
         }
         let nonblocking = nonblocking(&self.flags);
-        let n = blocker.block_on(Some(&self.pty.queue), None, || {
+        let n = caller.block_on(Some(&self.pty.queue), None, || {
             let mut state = self.pty.lock();
             let n = state.line.take_output(buf);
             if n > 0 {
@@ -368,11 +369,11 @@ impl File for MasterFile {
     }
 
     /// The replica's input: echoes and signals happen here.
-    fn write(&self, blocker: &Blocker, data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, caller: &dyn Caller, data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
         let nonblocking = nonblocking(&self.flags);
         let mut written = 0;
         while written < data.len() {
-            let result = blocker.block_on(Some(&self.pty.queue), None, || {
+            let result = caller.block_on(Some(&self.pty.queue), None, || {
                 let mut state = self.pty.lock();
                 if state.other_closed {
                     return Some(Err(Errno::EIO));
@@ -434,17 +435,17 @@ impl File for MasterFile {
         Some("/dev/ptmx".into())
     }
 
-    fn ioctl(&self, task: &Task, request: u64, arg: u64) -> Result<u64, Errno> {
+    fn ioctl(&self, caller: &dyn Caller, request: u64, arg: u64) -> Result<u64, Errno> {
         match request {
-            libc::TIOCGPTN => return task.mm().write_pod(arg, &self.pty.index).map(|()| 0),
+            libc::TIOCGPTN => return caller.write_pod(arg, &self.pty.index).map(|()| 0),
             libc::TIOCSPTLCK => {
-                let lock = read_arg::<i32>(task, arg)?;
+                let lock = caller.read_pod::<i32>(arg)?;
                 self.pty.lock().locked = lock != 0;
                 return Ok(0);
             }
             libc::TIOCGPTLCK => {
                 let locked = i32::from(self.pty.lock().locked);
-                return task.mm().write_pod(arg, &locked).map(|()| 0);
+                return caller.write_pod(arg, &locked).map(|()| 0);
             }
             libc::TIOCGPTPEER => {
                 let flags = arg as i32;
@@ -452,25 +453,24 @@ impl File for MasterFile {
                     return Err(Errno::EINVAL);
                 }
                 let replica = self.pty.open_replica(None, flags)?;
-                let limit = task.limit(libc::RLIMIT_NOFILE);
-                let fd = task.fds().install(replica, flags & libc::O_CLOEXEC != 0, 0, limit)?;
+                let fd = caller.install_fd(replica, flags & libc::O_CLOEXEC != 0)?;
                 return Ok(fd as u64);
             }
             libc::FIONREAD => {
                 let queued = self.pty.lock().line.output_queued() as i32;
-                return task.mm().write_pod(arg, &queued).map(|()| 0);
+                return caller.write_pod(arg, &queued).map(|()| 0);
             }
             libc::TIOCOUTQ => {
                 let queued = self.pty.lock().line.input_queued() as i32;
-                return task.mm().write_pod(arg, &queued).map(|()| 0);
+                return caller.write_pod(arg, &queued).map(|()| 0);
             }
             _ => {}
         }
-        if let Some(result) = self.pty.terminal_ioctl(task, Side::Master, request, arg) {
+        if let Some(result) = self.pty.terminal_ioctl(caller, Side::Master, request, arg) {
             return result;
         }
         let terminal: Arc<dyn Terminal> = self.pty.clone();
-        job_control_ioctl(task, &terminal, Side::Master, true, request, arg).unwrap_or(Err(Errno::ENOTTY))
+        job_control_ioctl(caller, &terminal, Side::Master, true, request, arg).unwrap_or(Err(Errno::ENOTTY))
     }
 }
 
@@ -492,7 +492,7 @@ impl ReplicaFile {
     }
 
     /// A non-canonical read, as termios(3) describes VMIN and VTIME.
-    fn read_raw(&self, blocker: &Blocker, buf: &mut [u8]) -> Result<usize, Errno> {
+    fn read_raw(&self, caller: &dyn Caller, buf: &mut [u8]) -> Result<usize, Errno> {
         let nonblocking = nonblocking(&self.flags);
         let rule = self.pty.lock().line.raw_read_rule(buf.len());
         let mut done = 0;
@@ -503,7 +503,7 @@ impl ReplicaFile {
             _ => None,
         };
         loop {
-            let result = blocker.block_on(Some(&self.pty.queue), deadline, || {
+            let result = caller.block_on(Some(&self.pty.queue), deadline, || {
                 let mut state = self.pty.lock();
                 if !state.master_open {
                     return Some(Ok(0));
@@ -547,19 +547,19 @@ impl Drop for ReplicaFile {
 
 impl File for ReplicaFile {
     /// Background readers get SIGTTIN; a hung-up replica reads end of file.
-    fn read(&self, blocker: &Blocker, buf: &mut [u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, caller: &dyn Caller, buf: &mut [u8], _offset: Option<u64>) -> Result<usize, Errno> {
         if self.hung_up() {
             return Ok(0);
         }
-        blocker.check_terminal_access(self.pty.as_ref(), libc::SIGTTIN)?;
+        caller.check_terminal_access(self.pty.as_ref(), libc::SIGTTIN)?;
         if buf.is_empty() {
             return Ok(0);
         }
         if !self.pty.lock().line.is_canonical() {
-            return self.read_raw(blocker, buf);
+            return self.read_raw(caller, buf);
         }
         let nonblocking = nonblocking(&self.flags);
-        let n = blocker.block_on(Some(&self.pty.queue), None, || {
+        let n = caller.block_on(Some(&self.pty.queue), None, || {
             let mut state = self.pty.lock();
             if !state.master_open {
                 return Some(Ok(0));
@@ -579,17 +579,17 @@ impl File for ReplicaFile {
 
     /// Through output processing to the master; with TOSTOP, background
     /// writers get SIGTTOU. A hung-up replica says EIO.
-    fn write(&self, blocker: &Blocker, data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, caller: &dyn Caller, data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
         if self.hung_up() {
             return Err(Errno::EIO);
         }
         if self.pty.stops_background_writes() {
-            blocker.check_terminal_access(self.pty.as_ref(), libc::SIGTTOU)?;
+            caller.check_terminal_access(self.pty.as_ref(), libc::SIGTTOU)?;
         }
         let nonblocking = nonblocking(&self.flags);
         let mut written = 0;
         while written < data.len() {
-            let result = blocker.block_on(Some(&self.pty.queue), None, || {
+            let result = caller.block_on(Some(&self.pty.queue), None, || {
                 let mut state = self.pty.lock();
                 if !state.master_open {
                     return Some(Err(Errno::EIO));
@@ -662,7 +662,7 @@ impl File for ReplicaFile {
         Some(self.pty.clone())
     }
 
-    fn ioctl(&self, task: &Task, request: u64, arg: u64) -> Result<u64, Errno> {
+    fn ioctl(&self, caller: &dyn Caller, request: u64, arg: u64) -> Result<u64, Errno> {
         if self.hung_up() {
             // hung_up_tty_ioctl.
             return Err(if request == libc::TIOCSPGRP {
@@ -674,16 +674,17 @@ impl File for ReplicaFile {
         match request {
             libc::FIONREAD => {
                 let queued = self.pty.lock().line.input_queued() as i32;
-                return task.mm().write_pod(arg, &queued).map(|()| 0);
+                return caller.write_pod(arg, &queued).map(|()| 0);
             }
             // Output reaches the master at once: nothing is ever queued.
-            libc::TIOCOUTQ => return task.mm().write_pod(arg, &0i32).map(|()| 0),
+            libc::TIOCOUTQ => return caller.write_pod(arg, &0i32).map(|()| 0),
             _ => {}
         }
-        if let Some(result) = self.pty.terminal_ioctl(task, Side::Terminal, request, arg) {
+        if let Some(result) = self.pty.terminal_ioctl(caller, Side::Terminal, request, arg) {
             return result;
         }
         let terminal: Arc<dyn Terminal> = self.pty.clone();
-        job_control_ioctl(task, &terminal, Side::Terminal, self.readable(), request, arg).unwrap_or(Err(Errno::ENOTTY))
+        job_control_ioctl(caller, &terminal, Side::Terminal, self.readable(), request, arg)
+            .unwrap_or(Err(Errno::ENOTTY))
     }
 }

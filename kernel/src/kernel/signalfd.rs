@@ -14,10 +14,11 @@ use nix::errno::Errno;
 
 use crate::abi::signal::{self, SI_KERNEL, SigInfo, SigSet};
 use crate::kernel::Kernel;
+use crate::sync::Blocking;
 use crate::sync::WaitQueue;
-use crate::task::Blocker;
 use crate::vfs::File;
 use crate::vfs::anon_inode;
+use crate::vfs::caller::Caller;
 use crate::vfs::status_flags::StatusFlags;
 
 /// sizeof(struct signalfd_siginfo).
@@ -137,7 +138,7 @@ pub fn signalfd_siginfo(info: &SigInfo) -> [u8; SIGNALFD_SIGINFO_SIZE] {
 
 impl File for SignalFd {
     /// Takes as many signals as `buf` has room for; waits for the first.
-    fn read(&self, blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, caller: &dyn Caller, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
         if offset.is_some() {
             return Err(Errno::ESPIPE);
         }
@@ -145,9 +146,10 @@ impl File for SignalFd {
         if room == 0 {
             return Err(Errno::EINVAL);
         }
-        let (tasks, tid) = (blocker.tasks(), blocker.tid());
+        let kernel = self.kernel.upgrade().ok_or(Errno::EBADF)?;
+        let (tasks, tid) = (&kernel.tasks, caller.tid());
         let nonblocking = self.flags.nonblocking();
-        let first = blocker.block_on(Some(&self.queue), None, || match tasks.take_signal(tid, self.mask()) {
+        let first = caller.block_on(Some(&self.queue), None, || match tasks.take_signal(tid, self.mask()) {
             Some(info) => Some(Ok(info)),
             None => nonblocking.then_some(Err(Errno::EAGAIN)),
         })?;
@@ -160,7 +162,7 @@ impl File for SignalFd {
         Ok(done)
     }
 
-    fn write(&self, _blocker: &Blocker, _data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, _caller: &dyn Caller, _data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }
 

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use crate::kernel::Kernel;
+use crate::sync::Blocking;
 use crate::sync::WaitQueue;
-use crate::task::Blocker;
 use crate::vfs::File;
 use crate::vfs::anon_inode;
+use crate::vfs::caller::Caller;
 use crate::vfs::status_flags::StatusFlags;
 
 use crate::task::timer::{Alarm, new_alarm_id};
@@ -207,7 +208,7 @@ impl Drop for TimerFd {
 }
 
 impl File for TimerFd {
-    fn read(&self, blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, caller: &dyn Caller, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
         if offset.is_some() {
             return Err(Errno::ESPIPE);
         }
@@ -220,7 +221,7 @@ impl File for TimerFd {
                 let now = clock_now(libc::CLOCK_MONOTONIC);
                 TimerCore::next_instant(&self.core.lock(), now)
             };
-            let result = blocker.block_on(Some(&self.core.queue), until, || {
+            let result = caller.block_on(Some(&self.core.queue), until, || {
                 let mut state = self.core.lock();
                 state.advance(clock_now(libc::CLOCK_MONOTONIC));
                 if state.ticks > 0 {
@@ -237,7 +238,7 @@ impl File for TimerFd {
         Ok(8)
     }
 
-    fn write(&self, _blocker: &Blocker, _data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, _caller: &dyn Caller, _data: &[u8], _offset: Option<u64>) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }
 

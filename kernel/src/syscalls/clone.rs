@@ -5,6 +5,7 @@ use nix::errno::Errno;
 
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
+use crate::sync::Blocking;
 use crate::task::loader;
 use crate::task::{ForkRequest, Restart, Task, WaitEvent, WaitOptions, WaitTarget};
 
@@ -249,7 +250,7 @@ fn wait_for_child(
     nohang: bool,
 ) -> Result<Option<crate::task::WaitResult>, Errno> {
     let (pid, tasks) = (task.pid, &task.kernel.tasks);
-    let blocker = task.blocker();
+    let blocker: &Task = task;
     let result = blocker.block_on(None, None, || match tasks.wait(pid, target, options) {
         Ok(Some(found)) => Some(Ok(Some(found))),
         Ok(None) if nohang => Some(Ok(None)),

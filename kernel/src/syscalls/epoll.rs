@@ -13,6 +13,7 @@ use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::fsimpl::{EpollEvent, EpollFile, HOST_POLL_INTERVAL};
 
+use crate::sync::Blocking;
 use crate::task::Task;
 
 /// The most events one wait returns (Linux's EP_MAX_EVENTS).
@@ -96,7 +97,7 @@ fn collect_or_wait(
     max: usize,
     deadline: Option<Instant>,
 ) -> Result<Vec<EpollEvent>, Errno> {
-    let blocker = task.blocker();
+    let blocker: &Task = task;
     loop {
         // A zero timeout, or one that has run out, takes what is there.
         if deadline.is_some_and(|deadline| Instant::now() >= deadline) {

@@ -7,6 +7,7 @@ use nix::errno::Errno;
 use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
+use crate::sync::Blocking;
 use crate::sync::futex::FutexTable;
 use crate::task::{Restart, Task};
 
@@ -82,9 +83,7 @@ fn wait(
         }
         futexes.enqueue(&mut queues, key, bitset, &task.waker)
     };
-    let result = task
-        .blocker()
-        .block_on(None, deadline, || queued.woken().then_some(Ok(())));
+    let result = task.block_on(None, deadline, || queued.woken().then_some(Ok(())));
     drop(queued);
     match result {
         Ok(()) => Ok(0),

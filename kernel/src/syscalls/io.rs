@@ -75,7 +75,7 @@ fn transfer(
                 task.mm().check(addr, len, true)?;
             }
             let mut buf = vec![0u8; total as usize];
-            let done = file.read(&task.blocker(), &mut buf, offset);
+            let done = file.read(&*task, &mut buf, offset);
             if let Ok(done) = done {
                 scatter(task, &ranges, &buf[..done])?;
             }
@@ -88,7 +88,7 @@ fn transfer(
                 data.resize(start + len as usize, 0);
                 task.mm().copy_in(addr, &mut data[start..])?;
             }
-            file.write(&task.blocker(), &data, offset)
+            file.write(&*task, &data, offset)
         }
     };
     match result {

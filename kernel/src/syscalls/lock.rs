@@ -53,7 +53,7 @@ pub fn flock(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             Ok(0)
         }
         op @ (libc::LOCK_SH | libc::LOCK_EX) => {
-            let result = locks::table().flock(id, owner, op == libc::LOCK_EX, nonblocking, &task.blocker());
+            let result = locks::table().flock(id, owner, op == libc::LOCK_EX, nonblocking, &*task);
             interrupted(task, result)
         }
         _ => Err(Errno::EINVAL),
@@ -173,6 +173,6 @@ pub fn record_lock(task: &mut Task, fd: i32, cmd: i32, addr: u64) -> SyscallResu
         return Err(Errno::EBADF);
     }
     let wait = matches!(cmd, libc::F_SETLKW | libc::F_OFD_SETLKW);
-    let result = locks::table().set(id, lock, unlock, wait, &task.blocker());
+    let result = locks::table().set(id, lock, unlock, wait, &*task);
     interrupted(task, result)
 }

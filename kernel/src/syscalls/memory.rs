@@ -115,7 +115,7 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let mut buf = vec![0u8; (1 << 20).min(len as usize)];
     while at < len && offset + at < size {
         let want = (buf.len() as u64).min(len - at).min(size - offset - at) as usize;
-        let n = match location.inode().read_at(&mut buf[..want], offset + at) {
+        let n = match location.inode().read_at(&*task, &mut buf[..want], offset + at) {
             Ok(0) => break,
             Ok(n) => n,
             Err(errno) => {

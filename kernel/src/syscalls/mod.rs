@@ -58,7 +58,6 @@ pub fn dispatch(task: &mut Task) {
     if let Some(entry) = entry.filter(|entry| strace && entry.ends_task()) {
         strace::log_entry(task, entry, &args);
     }
-    crate::kernel::procfs::set_caller(task.pid, task.tid);
     task.restart = None;
     task.syscall_clock.enter(args.number);
     let result = match entry.and_then(|entry| entry.handler) {

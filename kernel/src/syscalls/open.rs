@@ -45,7 +45,7 @@ fn open_at(task: &mut Task, dirfd: i32, path: u64, flags: i32, mode: u32) -> Sys
     let mode = mode & 0o7777 & !task.fs().umask;
     let file = {
         let resolver = task.resolver_at(dirfd)?;
-        ops::open(&resolver, &path, flags, mode, &task.blocker(), &CallerDevices(task))?
+        ops::open(&resolver, &path, flags, mode, &*task, &CallerDevices(task))?
     };
     install_opened(task, file, flags)
 }
@@ -115,7 +115,7 @@ pub fn openat2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let file = {
         let mut resolver = task.resolver_at(dirfd)?;
         resolver.root = resolver.cwd.clone();
-        ops::open(&resolver, &path, flags, mode, &task.blocker(), &CallerDevices(task))?
+        ops::open(&resolver, &path, flags, mode, &*task, &CallerDevices(task))?
     };
     install_opened(task, file, flags)
 }

@@ -74,7 +74,7 @@ fn readlink_at(task: &Task, dirfd: i32, path: u64, buf: u64, size: u64, flags: i
     }
     let flags = flags | libc::AT_SYMLINK_NOFOLLOW;
     let location = target_at(task, dirfd, path, flags, libc::AT_SYMLINK_NOFOLLOW)?.location()?;
-    let target = location.inode().readlink()?;
+    let target = location.inode().readlink(task)?;
     let n = target.len().min(size as usize);
     task.mm().copy_out(buf, &target[..n])?;
     Ok(n as u64)

@@ -12,6 +12,7 @@ use crate::abi::signal::SigSet;
 use crate::fsimpl::HOST_POLL_INTERVAL;
 use crate::vfs::File;
 
+use crate::sync::Blocking;
 use crate::task::{Restart, Task};
 
 /// Always reported, whether asked for or not.
@@ -44,7 +45,7 @@ fn wait_ready(task: &mut Task, watches: &[Watch], deadline: Option<Instant>) -> 
     let polls_host = watches
         .iter()
         .any(|watch| watch.file.as_ref().is_some_and(|file| file.wait_queue().is_none()));
-    let blocker = task.blocker();
+    let blocker: &Task = task;
     loop {
         let tick = if polls_host {
             Some(Instant::now() + HOST_POLL_INTERVAL)

@@ -10,6 +10,7 @@ use crate::abi::errno::SyscallResult;
 use crate::abi::pod::Pod;
 use crate::abi::signal::{self, SI_TKILL, SI_USER, SigAction, SigInfo, SigSet, UNBLOCKABLE};
 use crate::mm::frame::AltStack;
+use crate::sync::Blocking;
 use crate::task::{Restart, Task};
 
 /// The kernel's sigset_t is 64 bits on x86-64.
@@ -108,7 +109,7 @@ pub fn rt_sigsuspend(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let mask: SigSet = task.mm().read_pod(args.u64(0))?;
     task.saved_mask = Some(task.signal_mask);
     task.set_signal_mask(mask);
-    let blocker = task.blocker();
+    let blocker: &Task = task;
     let _ = blocker.block_on::<()>(None, None, || None);
     task.restart = Some(Restart::IfNoHandler);
     Err(Errno::EINTR)
@@ -116,7 +117,7 @@ pub fn rt_sigsuspend(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements pause(2).
 pub fn pause(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
-    let blocker = task.blocker();
+    let blocker: &Task = task;
     let _ = blocker.block_on::<()>(None, None, || None);
     task.restart = Some(Restart::IfNoHandler);
     Err(Errno::EINTR)
@@ -135,8 +136,8 @@ pub fn rt_sigtimedwait(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     };
     // The waited-for signals count as unblocked while waiting.
     let (pid, tasks) = (task.pid, &task.kernel.tasks);
-    let blocker = crate::task::Blocker::new(&task.waker, tasks, pid, task.signal_mask & !set);
-    let info = blocker
+    let info = task
+        .block_with_mask(task.signal_mask & !set)
         .block_on(None, deadline, || tasks.take_signal(pid, set).map(Ok))
         .map_err(|errno| {
             if errno == Errno::ETIMEDOUT {

@@ -9,6 +9,7 @@ use nix::errno::Errno;
 
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
+use crate::sync::Blocking;
 use crate::task::{Restart, Task};
 
 /// Which clock a clockid names.
@@ -122,7 +123,7 @@ pub fn time(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// stores the time left in `remaining` (if given) and arranges to go on
 /// through restart_syscall(2) if no handler runs.
 fn sleep_until(task: &mut Task, clock: libc::clockid_t, deadline: Instant, remaining: u64) -> SyscallResult {
-    let blocker = task.blocker();
+    let blocker: &Task = task;
     match blocker.block_on::<()>(None, Some(deadline), || None) {
         Err(Errno::ETIMEDOUT) => Ok(0),
         Err(Errno::EINTR) => {

@@ -41,7 +41,7 @@ fn copy(
             Position::Own => None,
             Position::At(at) => Some(at),
         };
-        let n = match input.read(&task.blocker(), &mut buf[..want], offset) {
+        let n = match input.read(&*task, &mut buf[..want], offset) {
             Ok(n) => n,
             Err(errno) if done > 0 && matches!(errno, Errno::EAGAIN | Errno::EINTR) => break,
             Err(errno) => return Err(errno),
@@ -53,7 +53,7 @@ fn copy(
             Position::Own => None,
             Position::At(at) => Some(at),
         };
-        let written = match output.write(&task.blocker(), &buf[..n], offset) {
+        let written = match output.write(&*task, &buf[..n], offset) {
             Ok(written) => written,
             Err(errno) if done > 0 && matches!(errno, Errno::EAGAIN | Errno::EINTR) => break,
             Err(Errno::EPIPE) => {

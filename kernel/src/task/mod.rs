@@ -6,14 +6,13 @@
 //! A process is one task so far (threads arrive later); the [`TaskSet`]
 //! holds what other processes see of it.
 
-mod blocker;
+mod caller;
 pub mod loader;
 mod set;
 mod syscall_clock;
 pub mod timer;
 mod view;
 
-pub use blocker::Blocker;
 pub use set::{
     INIT_PID, Life, ProcessSummary, SyscallInProgress, TaskSet, WaitEvent, WaitOptions, WaitResult, WaitTarget,
     is_fault,
@@ -46,6 +45,7 @@ use crate::mm::frame::{self, AltStack, FrameRequest};
 use crate::platform::{self, AddressSpace, Context, Event, Fault, ThreadSeed};
 use crate::syscalls;
 use crate::vfs::Location;
+use crate::vfs::caller::Internal;
 use crate::vfs::lookup::{Follow, Resolver};
 
 /// How an interrupted system call goes on when the signal that
@@ -187,14 +187,14 @@ impl Task {
         self.publish_view();
     }
 
-    /// A path resolver from this task's root and working directory, with
-    /// its credentials.
+    /// A path resolver from this task's root and working directory, for
+    /// this task.
     pub fn resolver(&self) -> Resolver<'_> {
         let fs = self.fs();
         Resolver {
             root: fs.root.clone(),
             cwd: fs.cwd.clone(),
-            credentials: &self.credentials,
+            caller: self,
         }
     }
 
@@ -240,11 +240,6 @@ impl Task {
 
     pub fn tasks(&self) -> &TaskSet {
         &self.kernel.tasks
-    }
-
-    /// A blocker for sleeping on this task's behalf.
-    pub fn blocker(&self) -> Blocker<'_> {
-        Blocker::new(&self.waker, &self.kernel.tasks, self.tid, self.signal_mask)
     }
 
     /// CPU time the task has used in application code.
@@ -908,10 +903,11 @@ fn new_process_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, Kerne
 /// The container's /dev/console, if it has one (a character device 5:1,
 /// as devfs makes it): where the init's host terminal is named.
 fn console_node(root: &Location, credentials: &Credentials) -> Option<Location> {
+    let caller = Internal::new(credentials.clone(), root.clone());
     let resolver = Resolver {
         root: root.clone(),
         cwd: root.clone(),
-        credentials,
+        caller: &caller,
     };
     let console = resolver.resolve(b"/dev/console", Follow::Always).ok()?;
     let st = console.stat().ok()?;

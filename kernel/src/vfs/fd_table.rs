@@ -126,15 +126,15 @@ impl FdTable {
 mod tests {
     use super::*;
 
-    use crate::task::Blocker;
+    use crate::vfs::caller::Caller;
 
     struct Null;
 
     impl File for Null {
-        fn read(&self, _: &Blocker, _: &mut [u8], _: Option<u64>) -> Result<usize, Errno> {
+        fn read(&self, _: &dyn Caller, _: &mut [u8], _: Option<u64>) -> Result<usize, Errno> {
             Ok(0)
         }
-        fn write(&self, _: &Blocker, data: &[u8], _: Option<u64>) -> Result<usize, Errno> {
+        fn write(&self, _: &dyn Caller, data: &[u8], _: Option<u64>) -> Result<usize, Errno> {
             Ok(data.len())
         }
         fn stat(&self) -> Result<libc::stat, Errno> {

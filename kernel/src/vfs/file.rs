@@ -6,7 +6,7 @@ use std::any::Any;
 use nix::errno::Errno;
 
 use crate::mm::SharedPiece;
-use crate::task::{Blocker, Task};
+use crate::vfs::caller::Caller;
 use crate::vfs::terminal::Terminal;
 
 /// An open file description.
@@ -17,9 +17,9 @@ use crate::vfs::terminal::Terminal;
 /// returns EINTR when a signal arrives.
 pub trait File: Send + Sync {
     /// Reads into `buf`, at `offset` or at the file position when `None`.
-    fn read(&self, blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno>;
+    fn read(&self, caller: &dyn Caller, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno>;
     /// Writes `data`, at `offset` or at the file position when `None`.
-    fn write(&self, blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno>;
+    fn write(&self, caller: &dyn Caller, data: &[u8], offset: Option<u64>) -> Result<usize, Errno>;
     /// fstat(2) of the file.
     fn stat(&self) -> Result<libc::stat, Errno>;
     /// The file status flags (O_ACCMODE, O_APPEND, O_NONBLOCK, …) as
@@ -66,9 +66,9 @@ pub trait File: Send + Sync {
     fn sync(&self) -> Result<(), Errno> {
         Err(Errno::EINVAL)
     }
-    /// ioctl(2) on behalf of `task`; files without ioctls answer ENOTTY,
+    /// ioctl(2) on behalf of `caller`; files without ioctls answer ENOTTY,
     /// as Linux does.
-    fn ioctl(&self, _task: &Task, _request: u64, _arg: u64) -> Result<u64, Errno> {
+    fn ioctl(&self, _caller: &dyn Caller, _request: u64, _arg: u64) -> Result<u64, Errno> {
         Err(Errno::ENOTTY)
     }
     /// Whether readiness means anything for the file; epoll refuses files

@@ -8,7 +8,8 @@ use std::sync::{LazyLock, Mutex};
 
 use nix::errno::Errno;
 
-use crate::task::Blocker;
+use crate::sync::Blocking;
+use crate::vfs::caller::Caller;
 
 use crate::sync::WaitQueue;
 
@@ -82,11 +83,11 @@ impl LockTable {
         owner: Owner,
         write: bool,
         nonblocking: bool,
-        blocker: &Blocker,
+        caller: &dyn Caller,
     ) -> Result<(), Errno> {
         // Converting a lock drops the old one first, as Linux does.
         self.unflock(file, owner);
-        blocker.block_on(Some(&self.released), None, || {
+        caller.block_on(Some(&self.released), None, || {
             let mut files = self.files();
             let locks = files.entry(file).or_default();
             let conflict = locks
@@ -130,7 +131,7 @@ impl LockTable {
         lock: RangeLock,
         unlock: bool,
         wait: bool,
-        blocker: &Blocker,
+        caller: &dyn Caller,
     ) -> Result<(), Errno> {
         if unlock {
             let mut files = self.files();
@@ -144,7 +145,7 @@ impl LockTable {
             self.released.notify_all();
             return Ok(());
         }
-        blocker.block_on(Some(&self.released), None, || {
+        caller.block_on(Some(&self.released), None, || {
             let mut files = self.files();
             let locks = files.entry(file).or_default();
             if locks.ranges.iter().any(|other| conflicts(other, &lock)) {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use super::caller::Caller;
 use super::dentry::Location;
 use super::mount::MountNamespace;
 use super::{FileKind, MAX_SYMLINKS, MAY_EXEC, NAME_MAX, check_access};
@@ -20,12 +21,13 @@ pub enum Follow {
     NotLast,
 }
 
-/// Resolves paths for one task: its root, its working directory (or a
-/// directory fd) and its credentials for search permission.
+/// Resolves paths for one caller: its root, its working directory (or a
+/// directory fd); the caller's credentials decide search permission, and
+/// /proc's links lead where they lead for it.
 pub struct Resolver<'a> {
     pub root: Location,
     pub cwd: Location,
-    pub credentials: &'a Credentials,
+    pub caller: &'a dyn Caller,
 }
 
 /// The last component of a path and the directory it is in, for calls
@@ -38,6 +40,11 @@ pub struct Parent {
 }
 
 impl Resolver<'_> {
+    /// The credentials permission checks use.
+    pub fn credentials(&self) -> &Credentials {
+        self.caller.credentials()
+    }
+
     /// Resolves `path` from the working directory.
     pub fn resolve(&self, path: &[u8], follow: Follow) -> Result<Location, Errno> {
         self.resolve_from(&self.cwd.clone(), path, follow)
@@ -79,7 +86,7 @@ impl Resolver<'_> {
         if FileKind::from_mode(st.st_mode) != FileKind::Directory {
             return Err(Errno::ENOTDIR);
         }
-        check_access(&st, self.credentials, MAY_EXEC)?;
+        check_access(&st, self.credentials(), MAY_EXEC)?;
         Ok(Parent {
             dir,
             name: name.to_vec(),
@@ -105,7 +112,7 @@ impl Resolver<'_> {
             if FileKind::from_mode(st.st_mode) != FileKind::Directory {
                 return Err(Errno::ENOTDIR);
             }
-            check_access(&st, self.credentials, MAY_EXEC)?;
+            check_access(&st, self.credentials(), MAY_EXEC)?;
             match *component {
                 b"." => continue,
                 b".." => {
@@ -125,10 +132,10 @@ impl Resolver<'_> {
                 if *links > MAX_SYMLINKS {
                     return Err(Errno::ELOOP);
                 }
-                here = match child.inode().follow_link(&child)? {
+                here = match child.inode().follow_link(self.caller, &child)? {
                     Some(target) => target,
                     None => {
-                        let target = child.inode().readlink()?;
+                        let target = child.inode().readlink(self.caller)?;
                         self.walk(&here, &target, Follow::Always, links)?
                     }
                 };
@@ -180,29 +187,29 @@ fn check_length(path: &[u8]) -> Result<(), Errno> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::sync::{Arc, OnceLock};
 
     use super::*;
-    use crate::memory::MemoryFile;
-    use crate::vfs::synthetic::{SynthDir, SynthLink};
-    use crate::vfs::{Dentry, Inode, MountFlags};
+    use crate::vfs::caller::Internal;
+    use crate::vfs::synthetic::{SynthDir, SynthFile, SynthLink};
+    use crate::vfs::{DeviceNumbers, Inode, MountFlags};
 
     /// A link like /proc/self/cwd: its text leads nowhere, following it
     /// jumps to `target`.
     struct Magic {
         link: Arc<SynthLink>,
-        target: Location,
+        target: OnceLock<Location>,
     }
 
     impl Inode for Magic {
         fn stat(&self) -> Result<libc::stat, Errno> {
             self.link.stat()
         }
-        fn readlink(&self) -> Result<Vec<u8>, Errno> {
-            self.link.readlink()
+        fn readlink(&self, caller: &dyn Caller) -> Result<Vec<u8>, Errno> {
+            self.link.readlink(caller)
         }
-        fn follow_link(&self, _link: &Location) -> Result<Option<Location>, Errno> {
-            Ok(Some(self.target.clone()))
+        fn follow_link(&self, _caller: &dyn Caller, _link: &Location) -> Result<Option<Location>, Errno> {
+            Ok(self.target.get().cloned())
         }
         fn as_any(&self) -> &dyn std::any::Any {
             self
@@ -211,47 +218,41 @@ mod tests {
 
     #[test]
     fn magic_links_jump_to_their_target_and_plain_links_are_walked() {
-        let dir = std::env::temp_dir().join(format!("cordon-lookup-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("data")).unwrap();
-        std::fs::write(dir.join("data/file"), b"x").unwrap();
-        let fd: std::os::fd::OwnedFd = std::fs::File::open(&dir).unwrap().into();
-        let memory = Arc::new(MemoryFile::new().unwrap());
-        let mounts = crate::kernel::mounts::root_namespace(&memory, &fd, true, MountFlags::default()).unwrap();
-        let creds = Credentials::default();
+        let file: Arc<dyn Inode> = SynthFile::text(1, "/data/file", "x".into());
+        let data: Arc<dyn Inode> = SynthDir::new(
+            1,
+            "/data",
+            0o555,
+            Box::new(move || vec![(b"file".to_vec(), Arc::clone(&file))]),
+        );
+        let magic = Arc::new(Magic {
+            link: SynthLink::fixed(1, "/magic", "nowhere"),
+            target: OnceLock::new(),
+        });
+        let plain: Arc<dyn Inode> = SynthLink::fixed(1, "/plain", "/data");
+        let entries: Vec<(Vec<u8>, Arc<dyn Inode>)> = vec![
+            (b"data".to_vec(), data),
+            (b"magic".to_vec(), Arc::clone(&magic) as Arc<dyn Inode>),
+            (b"plain".to_vec(), plain),
+        ];
+        let root = SynthDir::new(1, "/", 0o555, Box::new(move || entries.clone()));
+        let mounts = MountNamespace::new(root, "synthetic", MountFlags::default(), DeviceNumbers::default());
+        let caller = Internal::new(Credentials::default(), mounts.root());
         let resolver = Resolver {
             root: mounts.root(),
             cwd: mounts.root(),
-            credentials: &creds,
+            caller: &caller,
         };
         let data = resolver.resolve(b"/data", Follow::Always).unwrap();
-        let magic: Arc<dyn Inode> = Arc::new(Magic {
-            link: SynthLink::new(1, "/magic", Box::new(|| Ok(b"nowhere".to_vec()))),
-            target: data.clone(),
-        });
-        let plain: Arc<dyn Inode> = SynthLink::new(1, "/plain", Box::new(|| Ok(b"/data".to_vec())));
-        let entries = vec![(b"magic".to_vec(), magic), (b"plain".to_vec(), plain)];
-        let synthetic = Location {
-            mount: mounts.root().mount,
-            dentry: Dentry::root(SynthDir::new(1, "/", 0o555, Box::new(move || entries.clone()))),
-        };
-        let via_magic = resolver
-            .resolve_from(&synthetic, b"magic/file", Follow::Always)
-            .unwrap();
+        assert!(magic.target.set(data.clone()).is_ok());
         let direct = resolver.resolve(b"/data/file", Follow::Always).unwrap();
+        let via_magic = resolver.resolve(b"/magic/file", Follow::Always).unwrap();
         assert!(via_magic.same(&direct));
-        assert!(
-            resolver
-                .resolve_from(&synthetic, b"magic", Follow::Always)
-                .unwrap()
-                .same(&data)
-        );
-        let via_plain = resolver
-            .resolve_from(&synthetic, b"plain/file", Follow::Always)
-            .unwrap();
+        assert!(resolver.resolve(b"/magic", Follow::Always).unwrap().same(&data));
+        let via_plain = resolver.resolve(b"/plain/file", Follow::Always).unwrap();
         assert!(via_plain.same(&direct));
         // Not followed, the link is itself.
-        let link = resolver.resolve_from(&synthetic, b"magic", Follow::NotLast).unwrap();
-        assert_eq!(link.inode().readlink().unwrap(), b"nowhere");
-        std::fs::remove_dir_all(dir).unwrap();
+        let link = resolver.resolve(b"/magic", Follow::NotLast).unwrap();
+        assert_eq!(link.inode().readlink(&caller).unwrap(), b"nowhere");
     }
 }

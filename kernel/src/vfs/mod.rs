@@ -12,6 +12,7 @@
 //! - `devfs`, `devpts`, `procfs`, `sysfs`: synthetic.
 
 pub mod anon_inode;
+pub mod caller;
 mod dentry;
 mod fd_table;
 mod file;
@@ -35,7 +36,7 @@ pub use mount::{DeviceNumbers, MountFlags, MountNamespace};
 pub use open_file::OpenFile;
 
 use crate::abi::Credentials;
-use crate::task::Blocker;
+use crate::vfs::caller::Caller;
 pub use file::File;
 
 /// Linux's MAXSYMLINKS: how many symlinks one resolution may follow.
@@ -162,7 +163,7 @@ pub trait Inode: Send + Sync + Any {
     }
 
     /// The target of a symlink.
-    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+    fn readlink(&self, _caller: &dyn Caller) -> Result<Vec<u8>, Errno> {
         Err(Errno::EINVAL)
     }
 
@@ -170,12 +171,12 @@ pub trait Inode: Send + Sync + Any {
     /// leads: straight to a location, as Linux's nd_jump_link does, rather
     /// than by walking the text `readlink` shows. `link` is where the link
     /// itself was found. None for an ordinary symlink.
-    fn follow_link(&self, _link: &Location) -> Result<Option<Location>, Errno> {
+    fn follow_link(&self, _caller: &dyn Caller, _link: &Location) -> Result<Option<Location>, Errno> {
         Ok(None)
     }
 
     /// Reads file data at `offset`; 0 at or past the end.
-    fn read_at(&self, _buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
+    fn read_at(&self, _caller: &dyn Caller, _buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }
 
@@ -209,7 +210,7 @@ pub trait Inode: Send + Sync + Any {
     /// computed at open); opening may wait (a FIFO waits for its other end).
     /// `None`: the VFS's generic [`OpenFile`] over
     /// `read_at`/`write_at`/`readdir` serves it.
-    fn open(&self, _location: &Location, _flags: i32, _blocker: &Blocker) -> Result<Option<Arc<dyn File>>, Errno> {
+    fn open(&self, _location: &Location, _flags: i32, _caller: &dyn Caller) -> Result<Option<Arc<dyn File>>, Errno> {
         Ok(None)
     }
 

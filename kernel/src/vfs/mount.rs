@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use nix::errno::Errno;
 
+use super::caller::Internal;
 use super::dentry::{Dentry, Location};
 use super::lookup::{Follow, Resolver};
 use super::{Inode, NewAttr, NewNode};
@@ -181,11 +182,11 @@ impl MountNamespace {
 
     /// Resolves `path` from the root, making missing components.
     fn make_mountpoint(&self, path: &str, want_dir: bool) -> Result<Location, Errno> {
-        let root_creds = Credentials::default();
+        let caller = Internal::new(Credentials::default(), self.root());
         let resolver = Resolver {
             root: self.root(),
             cwd: self.root(),
-            credentials: &root_creds,
+            caller: &caller,
         };
         let parts: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
         let mut here = self.root();

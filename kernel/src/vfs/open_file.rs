@@ -8,8 +8,8 @@ use nix::errno::Errno;
 
 use super::dentry::Location;
 use super::{DirEntry, FileKind, SetAttr};
-use crate::task::Blocker;
 use crate::vfs::File;
+use crate::vfs::caller::Caller;
 
 /// The F_SETFL flags Linux lets change.
 const SETTABLE_FLAGS: u32 =
@@ -103,7 +103,7 @@ impl OpenFile {
 }
 
 impl File for OpenFile {
-    fn read(&self, _blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, caller: &dyn Caller, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
         if !self.readable() {
             return Err(Errno::EBADF);
         }
@@ -112,17 +112,17 @@ impl File for OpenFile {
         }
         let inode = self.location.inode();
         match offset {
-            Some(offset) => inode.read_at(buf, offset),
+            Some(offset) => inode.read_at(caller, buf, offset),
             None => {
                 let mut position = self.position();
-                let n = inode.read_at(buf, position.offset)?;
+                let n = inode.read_at(caller, buf, position.offset)?;
                 position.offset += n as u64;
                 Ok(n)
             }
         }
     }
 
-    fn write(&self, _blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, _caller: &dyn Caller, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
         if !self.writable() {
             return Err(Errno::EBADF);
         }

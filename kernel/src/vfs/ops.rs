@@ -13,8 +13,8 @@ use super::{
     FileKind, MAX_SYMLINKS, MAY_EXEC, MAY_READ, MAY_WRITE, NewAttr, NewNode, OpenFile, RenameFlags, SetAttr,
     check_access,
 };
-use crate::task::Blocker;
 use crate::vfs::File;
+use crate::vfs::caller::Caller;
 
 /// open(2) flags that only matter at open time or that cordon accepts and
 /// ignores (O_LARGEFILE is implied on x86-64; O_DIRECT and O_SYNC have no
@@ -39,7 +39,7 @@ pub fn open(
     path: &[u8],
     flags: i32,
     mode: u32,
-    blocker: &Blocker,
+    caller: &dyn Caller,
     devices: &dyn Devices,
 ) -> Result<Arc<dyn File>, Errno> {
     // Linux refuses the pair since 6.4 rather than make a regular file.
@@ -88,14 +88,14 @@ pub fn open(
         if writes || flags & libc::O_TRUNC != 0 {
             want |= MAY_WRITE;
         }
-        check_access(&st, resolver.credentials, want)?;
+        check_access(&st, resolver.credentials(), want)?;
     }
     if (writes || flags & libc::O_TRUNC != 0) && location.mount.flags.readonly && kind == FileKind::Regular {
         return Err(Errno::EROFS);
     }
     // Nodes that open themselves come first: what a /proc/PID/fd link
     // leads to is the open file itself, whatever its type.
-    if let Some(file) = location.inode().open(&location, flags, blocker)? {
+    if let Some(file) = location.inode().open(&location, flags, caller)? {
         return Ok(file);
     }
     match kind {
@@ -164,7 +164,7 @@ fn open_or_create(
         if links > MAX_SYMLINKS {
             return Err(Errno::ELOOP);
         }
-        let target = existing.inode().readlink()?;
+        let target = existing.inode().readlink(resolver.caller)?;
         parent = parent_of(&parent.dir, &target)?;
     }
 }
@@ -206,13 +206,13 @@ fn may_change(resolver: &Resolver, dir: &Location) -> Result<(), Errno> {
     if dir.mount.flags.readonly {
         return Err(Errno::EROFS);
     }
-    check_access(&dir.stat()?, resolver.credentials, MAY_WRITE | MAY_EXEC)
+    check_access(&dir.stat()?, resolver.credentials(), MAY_WRITE | MAY_EXEC)
 }
 
 /// In a sticky directory only the owner of an entry (or of the directory,
 /// or root) may remove or rename it.
 fn check_sticky(resolver: &Resolver, dir: &Location, victim: &Location) -> Result<(), Errno> {
-    let uid = resolver.credentials.uid;
+    let uid = resolver.credentials().uid;
     let dir_st = dir.stat()?;
     if dir_st.st_mode & libc::S_ISVTX == 0 || uid == 0 || dir_st.st_uid == uid || victim.stat()?.st_uid == uid {
         return Ok(());
@@ -232,11 +232,11 @@ fn make_in(resolver: &Resolver, parent: &Parent, node: NewNode, mode: u32) -> Re
         };
         (dir_st.st_gid, mode | inherit)
     } else {
-        (resolver.credentials.gid, mode)
+        (resolver.credentials().gid, mode)
     };
     let attr = NewAttr {
         mode,
-        uid: resolver.credentials.uid,
+        uid: resolver.credentials().uid,
         gid,
     };
     parent.dir.inode().create(&parent.name, node, attr)?;
@@ -378,10 +378,10 @@ pub fn rename(
     // needs write permission on it (rename(2)).
     if !Arc::ptr_eq(&old.dir.dentry, &new.dir.dentry) {
         if source_is_dir {
-            check_access(&source.stat()?, resolver.credentials, MAY_WRITE)?;
+            check_access(&source.stat()?, resolver.credentials(), MAY_WRITE)?;
         }
         if let Some(target) = target.as_ref().filter(|_| flags.exchange && target_is_dir) {
-            check_access(&target.stat()?, resolver.credentials, MAY_WRITE)?;
+            check_access(&target.stat()?, resolver.credentials(), MAY_WRITE)?;
         }
     }
     check_sticky(resolver, &old.dir, &source)?;
@@ -421,7 +421,7 @@ pub fn link(resolver: &Resolver, target: &Location, new_start: &Location, new_pa
     // a regular file it owns, or one it may read and write that is not
     // set-user-ID or executable set-group-ID.
     let st = target.stat()?;
-    let creds = resolver.credentials;
+    let creds = resolver.credentials();
     if creds.uid != 0 && st.st_uid != creds.uid {
         let is_regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
         let setid = st.st_mode & libc::S_ISUID != 0

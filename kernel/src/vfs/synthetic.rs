@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use super::caller::Caller;
 use super::{DirEntry, FileKind, Inode, SetAttr, empty_stat};
 
 /// The entries of a synthetic directory, computed when asked.
 pub type Entries = Box<dyn Fn() -> Vec<(Vec<u8>, Arc<dyn Inode>)> + Send + Sync>;
-/// The text of a synthetic file.
-pub type Generate = Box<dyn Fn() -> Result<Vec<u8>, Errno> + Send + Sync>;
+/// The text of a synthetic file (or the target of a synthetic link),
+/// which may depend on who reads it.
+pub type Generate = Box<dyn Fn(&dyn Caller) -> Result<Vec<u8>, Errno> + Send + Sync>;
 /// What a write to a synthetic file does with the bytes written.
 pub type Store = Box<dyn Fn(&[u8]) -> Result<(), Errno> + Send + Sync>;
 
@@ -163,7 +165,7 @@ impl SynthFile {
 
     /// A read-only file holding fixed text.
     pub fn text(dev: u64, path: &str, text: String) -> Arc<SynthFile> {
-        Self::new(dev, path, Box::new(move || Ok(text.clone().into_bytes())))
+        Self::new(dev, path, Box::new(move |_| Ok(text.clone().into_bytes())))
     }
 }
 
@@ -172,8 +174,8 @@ impl Inode for SynthFile {
         Ok(stat(self.dev, self.ino, self.mode, self.owner))
     }
 
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        let text = (self.generate)()?;
+    fn read_at(&self, caller: &dyn Caller, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        let text = (self.generate)(caller)?;
         let Some(rest) = text.get(offset as usize..) else {
             return Ok(0);
         };
@@ -206,15 +208,30 @@ impl Inode for SynthFile {
     }
 }
 
-/// A symlink whose target is computed when read.
+/// A symlink whose target is fixed, or computed for each reader.
 pub struct SynthLink {
     dev: u64,
     ino: u64,
-    target: Generate,
+    target: LinkTarget,
+}
+
+enum LinkTarget {
+    Fixed(Vec<u8>),
+    Computed(Generate),
 }
 
 impl SynthLink {
-    pub fn new(dev: u64, path: &str, target: Generate) -> Arc<SynthLink> {
+    /// A link to `target`.
+    pub fn fixed(dev: u64, path: &str, target: &str) -> Arc<SynthLink> {
+        Self::build(dev, path, LinkTarget::Fixed(target.as_bytes().to_vec()))
+    }
+
+    /// A link whose target `target` computes for its reader.
+    pub fn computed(dev: u64, path: &str, target: Generate) -> Arc<SynthLink> {
+        Self::build(dev, path, LinkTarget::Computed(target))
+    }
+
+    fn build(dev: u64, path: &str, target: LinkTarget) -> Arc<SynthLink> {
         Arc::new(SynthLink {
             dev,
             ino: ino_of(path),
@@ -224,14 +241,21 @@ impl SynthLink {
 }
 
 impl Inode for SynthLink {
+    /// The size of a fixed link is its target's; a computed one shows 0,
+    /// as /proc/self does on Linux.
     fn stat(&self) -> Result<libc::stat, Errno> {
         let mut st = stat(self.dev, self.ino, libc::S_IFLNK | 0o777, Owner::default());
-        st.st_size = self.readlink().map_or(0, |target| target.len() as i64);
+        if let LinkTarget::Fixed(target) = &self.target {
+            st.st_size = target.len() as i64;
+        }
         Ok(st)
     }
 
-    fn readlink(&self) -> Result<Vec<u8>, Errno> {
-        (self.target)()
+    fn readlink(&self, caller: &dyn Caller) -> Result<Vec<u8>, Errno> {
+        match &self.target {
+            LinkTarget::Fixed(target) => Ok(target.clone()),
+            LinkTarget::Computed(target) => target(caller),
+        }
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::errno::Errno;
 
-use crate::task::Task;
+use super::caller::{Caller, CallerMemory};
 use crate::vfs::File;
 use crate::vfs::Location;
 
@@ -79,16 +79,15 @@ pub fn same_terminal(a: &dyn Terminal, b: &dyn Terminal) -> bool {
 /// `readable`: the file was opened for reading (TIOCSCTTY wants it, or
 /// privilege).
 pub fn job_control_ioctl(
-    task: &Task,
+    caller: &dyn Caller,
     terminal: &Arc<dyn Terminal>,
     side: Side,
     readable: bool,
     request: u64,
     arg: u64,
 ) -> Option<Result<u64, Errno>> {
-    let tasks = task.tasks();
     let own_check = || -> Result<(), Errno> {
-        if side == Side::Terminal && !tasks.is_controlling_terminal(task.pid, terminal.as_ref()) {
+        if side == Side::Terminal && !caller.is_controlling_terminal(terminal.as_ref()) {
             return Err(Errno::ENOTTY);
         }
         Ok(())
@@ -96,24 +95,25 @@ pub fn job_control_ioctl(
     let result = match request {
         libc::TIOCGPGRP => own_check().and_then(|()| {
             let foreground = terminal.control().lock().foreground.unwrap_or(0);
-            task.mm().write_pod(arg, &foreground).map(|()| 0)
+            caller.write_pod(arg, &foreground).map(|()| 0)
         }),
         libc::TIOCGSID => own_check().and_then(|()| {
             let session = terminal.control().lock().session.ok_or(Errno::ENOTTY)?;
-            task.mm().write_pod(arg, &session).map(|()| 0)
+            caller.write_pod(arg, &session).map(|()| 0)
         }),
-        libc::TIOCSPGRP => crate::kernel::pty::read_arg::<i32>(task, arg)
-            .and_then(|pgrp| tasks.set_foreground(task.tid, task.signal_mask, terminal.as_ref(), pgrp))
+        libc::TIOCSPGRP => caller
+            .read_pod::<i32>(arg)
+            .and_then(|pgrp| caller.set_foreground(terminal.as_ref(), pgrp))
             .map(|()| 0),
         libc::TIOCSCTTY => {
-            let privileged = task.credentials.uid == 0;
+            let privileged = caller.credentials().uid == 0;
             if side == Side::Master {
                 // A master as a controlling terminal is allowed by Linux
                 // and used by nothing; cordon does not offer it.
                 Err(Errno::EINVAL)
             } else {
-                tasks
-                    .set_controlling_terminal(task.pid, terminal, arg == 1 && privileged, readable || privileged)
+                caller
+                    .set_controlling_terminal(terminal, arg == 1 && privileged, readable || privileged)
                     .map(|()| 0)
             }
         }
@@ -121,7 +121,7 @@ pub fn job_control_ioctl(
             if side == Side::Master {
                 Err(Errno::ENOTTY)
             } else {
-                tasks.drop_controlling_terminal(task.pid, terminal.as_ref()).map(|()| 0)
+                caller.drop_controlling_terminal(terminal.as_ref()).map(|()| 0)
             }
         }
         _ => return None,

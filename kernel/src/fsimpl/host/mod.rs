@@ -18,6 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 use nix::errno::Errno;
 
+use crate::vfs::caller::Caller;
 use crate::vfs::{DirEntry, FileKind, Inode, NewAttr, NewNode, RenameFlags, SetAttr};
 
 /// Opens `name` (one component) beneath `dir` with openat2, refusing
@@ -331,11 +332,11 @@ impl Inode for HostTree {
         self.node.list()
     }
 
-    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+    fn readlink(&self, _caller: &dyn Caller) -> Result<Vec<u8>, Errno> {
         self.node.readlink()
     }
 
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    fn read_at(&self, _caller: &dyn Caller, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         self.node.read_at(buf, offset)
     }
 

@@ -8,9 +8,10 @@ use nix::errno::Errno;
 
 use crate::fsimpl::host::terminal::HostTerminal;
 use crate::fsimpl::tty::termios::KernelTermios;
-use crate::task::{Blocker, Task};
+use crate::sync::Blocking;
 use crate::vfs::File;
 use crate::vfs::Location;
+use crate::vfs::caller::{Caller, CallerMemory};
 use crate::vfs::terminal::{Side, Terminal, job_control_ioctl};
 
 /// How often a task blocked reading a host fd looks again: the host cannot
@@ -49,9 +50,9 @@ impl File for HostFile {
     /// every HOST_POLL_INTERVAL so that a signal can cut the wait short with
     /// EINTR; then reads. A background process reading its controlling
     /// terminal gets SIGTTIN.
-    fn read(&self, blocker: &Blocker, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn read(&self, caller: &dyn Caller, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
         if let Some(terminal) = &self.terminal {
-            blocker.check_terminal_access(terminal.as_ref(), libc::SIGTTIN)?;
+            caller.check_terminal_access(terminal.as_ref(), libc::SIGTTIN)?;
         }
         let nonblocking = self.status_flags()? & libc::O_NONBLOCK as u32 != 0;
         if !nonblocking && !buf.is_empty() {
@@ -61,7 +62,7 @@ impl File for HostFile {
                     break;
                 }
                 let tick = std::time::Instant::now() + HOST_POLL_INTERVAL;
-                match blocker.block_on::<()>(None, Some(tick), || None) {
+                match caller.block_on::<()>(None, Some(tick), || None) {
                     Err(Errno::ETIMEDOUT) => continue,
                     Err(errno) => return Err(errno),
                     Ok(()) => break,
@@ -76,10 +77,10 @@ impl File for HostFile {
 
     /// With TOSTOP set on the host terminal, a background process writing
     /// its controlling terminal gets SIGTTOU.
-    fn write(&self, blocker: &Blocker, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+    fn write(&self, caller: &dyn Caller, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
         if let Some(terminal) = &self.terminal {
             if terminal.stops_background_writes() {
-                blocker.check_terminal_access(terminal.as_ref(), libc::SIGTTOU)?;
+                caller.check_terminal_access(terminal.as_ref(), libc::SIGTTOU)?;
             }
         }
         Self::retry(|| match offset {
@@ -130,15 +131,14 @@ impl File for HostFile {
 
     /// Terminal settings and the window size are the host terminal's own;
     /// the session and foreground group are cordon's bookkeeping.
-    fn ioctl(&self, task: &Task, request: u64, arg: u64) -> Result<u64, Errno> {
+    fn ioctl(&self, caller: &dyn Caller, request: u64, arg: u64) -> Result<u64, Errno> {
         if let Some(terminal) = &self.terminal {
             let terminal: Arc<dyn Terminal> = terminal.clone();
             let readable = self.status_flags()? as i32 & libc::O_ACCMODE != libc::O_WRONLY;
-            if let Some(result) = job_control_ioctl(task, &terminal, Side::Terminal, readable, request, arg) {
+            if let Some(result) = job_control_ioctl(caller, &terminal, Side::Terminal, readable, request, arg) {
                 return result;
             }
         }
-        let mm = task.mm();
         match request {
             libc::TCGETS => {
                 let mut termios = KernelTermios::default();
@@ -146,15 +146,13 @@ impl File for HostFile {
                 if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TCGETS, &mut termios) } < 0 {
                     return Err(Errno::last());
                 }
-                mm.write_pod(arg, &termios)?;
+                caller.write_pod(arg, &termios)?;
                 Ok(0)
             }
             libc::TCSETS | libc::TCSETSW | libc::TCSETSF if self.terminal.is_some() => {
-                let termios: KernelTermios = mm.read_pod(arg)?;
-                drop(mm);
+                let termios: KernelTermios = caller.read_pod(arg)?;
                 if let Some(terminal) = &self.terminal {
-                    task.tasks()
-                        .check_terminal_access(task.tid, task.signal_mask, terminal.as_ref(), libc::SIGTTOU)?;
+                    caller.check_terminal_access(terminal.as_ref(), libc::SIGTTOU)?;
                 }
                 // SAFETY: TCSETS* read one kernel termios from the buffer.
                 if unsafe { libc::ioctl(self.fd.as_raw_fd(), request, &termios) } < 0 {
@@ -173,7 +171,7 @@ impl File for HostFile {
                 if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) } < 0 {
                     return Err(Errno::last());
                 }
-                mm.write_pod(arg, &size)?;
+                caller.write_pod(arg, &size)?;
                 Ok(0)
             }
             _ => Err(Errno::ENOTTY),

@@ -175,7 +175,7 @@ fn named_mappings(target: &Target) -> Result<Vec<(Mapping, Option<Named>)>, Errn
         return Ok(Vec::new());
     };
     let exe = target.process.image.as_ref().map(|image| {
-        let root = target.caller().root;
+        let root = target.reader.root();
         let st = image.exe.stat().ok();
         Named {
             name: image.exe.path_from(&root),

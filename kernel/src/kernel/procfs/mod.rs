@@ -22,65 +22,23 @@ mod process;
 mod report;
 mod system;
 
-use std::cell::Cell;
 use std::sync::{Arc, Weak};
 
 use nix::errno::Errno;
 
-use crate::abi::Credentials;
 use crate::kernel::Kernel;
+use crate::vfs::caller::Caller;
 use crate::vfs::synthetic::{Generate, Owner, SynthDir, SynthFile, ino_of};
-use crate::vfs::{DirEntry, FileKind, Inode, Location};
+use crate::vfs::{DirEntry, FileKind, Inode};
 
 /// PROC_SUPER_MAGIC.
 const PROC_MAGIC: i64 = 0x9fa0;
 
-thread_local! {
-    /// The (pid, tid) of the task this OS thread runs: /proc/self names it.
-    /// Every application thread has its own OS thread, so this is exact.
-    static CALLER: Cell<(i32, i32)> = const { Cell::new((0, 0)) };
-}
-
-/// Records which task runs on this thread (at each system call).
-pub fn set_caller(pid: i32, tid: i32) {
-    CALLER.with(|caller| caller.set((pid, tid)));
-}
-
-fn caller_ids() -> (i32, i32) {
-    CALLER.with(Cell::get)
-}
-
-/// The task looking at /proc: whose files it may inspect, and the root
-/// the paths it reads are shown from.
-struct Caller {
-    credentials: Credentials,
-    root: Location,
-}
-
-impl Caller {
-    fn current(kernel: &Kernel) -> Caller {
-        let (_, tid) = caller_ids();
-        match kernel.tasks.view(tid) {
-            Some(view) => {
-                let root = view.fs.lock().expect("fs context poisoned").root.clone();
-                Caller {
-                    credentials: view.credentials.clone(),
-                    root,
-                }
-            }
-            // Not a task thread (the kernel itself): root, from the top.
-            None => Caller {
-                credentials: Credentials::default(),
-                root: kernel.root_container().mounts.root(),
-            },
-        }
-    }
-
-    /// Whether the caller may see the links and private files of a
-    /// process running as `uid` (Linux asks for ptrace read access).
-    fn may_inspect(&self, uid: u32) -> bool {
-        self.credentials.uid == 0 || self.credentials.uid == uid
-    }
+/// Whether `caller` may see the links and private files of a process
+/// running as `uid` (Linux asks for ptrace read access).
+fn may_inspect(caller: &dyn Caller, uid: u32) -> bool {
+    let own = caller.credentials().uid;
+    own == 0 || own == uid
 }
 
 /// What every node of one proc mount needs: the kernel (weakly: the kernel
@@ -98,17 +56,9 @@ impl ProcFs {
 
     /// A file whose text `text` computes from the kernel at each read.
     fn file(&self, path: &str, text: fn(&Kernel) -> String) -> Arc<dyn Inode> {
-        SynthFile::new(
-            self.dev,
-            path,
-            self.generate(move |kernel| Ok(text(kernel).into_bytes())),
-        )
-    }
-
-    /// A generator that reaches the kernel first.
-    fn generate(&self, f: impl Fn(&Kernel) -> Result<Vec<u8>, Errno> + Send + Sync + 'static) -> Generate {
         let kernel = self.kernel.clone();
-        Box::new(move || f(&*kernel.upgrade().ok_or(Errno::ESRCH)?))
+        let generate: Generate = Box::new(move |_| Ok(text(&*kernel.upgrade().ok_or(Errno::ESRCH)?).into_bytes()));
+        SynthFile::new(self.dev, path, generate)
     }
 
     /// A directory of fixed entries.

@@ -5,28 +5,30 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
-use super::{Caller, ProcFs, maps, mounts, parse_number, report};
+use super::{ProcFs, maps, may_inspect, mounts, parse_number, report};
 use crate::kernel::Kernel;
-use crate::task::Blocker;
 use crate::task::{ProcessSnapshot, TaskView, ThreadSnapshot};
 use crate::vfs::File;
+use crate::vfs::caller::Caller;
 use crate::vfs::synthetic::{Owner, SynthFile, ino_of};
 use crate::vfs::{Dentry, DirEntry, FileKind, Inode, Location, empty_stat};
 
 /// The process (or one of its threads) whose files are read, as the task
-/// set knew it at the start of the read.
-pub(super) struct Target {
+/// set knew it at the start of the read, and who reads them.
+pub(super) struct Target<'a> {
     pub kernel: Arc<Kernel>,
     pub process: ProcessSnapshot,
     /// The thread of a task/TID directory (or of /proc/TID); None for the
     /// process as a whole.
     pub thread: Option<i32>,
+    /// Who reads: paths are shown from its root.
+    pub reader: &'a dyn Caller,
 }
 
-impl Target {
+impl<'a> Target<'a> {
     /// ESRCH once the process (or the thread) is gone, as reads of an open
     /// /proc file of a reaped process answer on Linux.
-    fn get(fs: &ProcFs, pid: i32, thread: Option<i32>) -> Result<Target, Errno> {
+    fn get(fs: &ProcFs, pid: i32, thread: Option<i32>, reader: &'a dyn Caller) -> Result<Target<'a>, Errno> {
         let kernel = fs.kernel()?;
         let process = kernel.tasks.snapshot(pid).ok_or(Errno::ESRCH)?;
         if let Some(tid) = thread {
@@ -36,6 +38,7 @@ impl Target {
             kernel,
             process,
             thread,
+            reader,
         })
     }
 
@@ -59,10 +62,6 @@ impl Target {
         self.task()
             .and_then(|task| task.view.as_ref())
             .map_or_else(|| self.process.comm.clone(), |view| view.comm.clone())
-    }
-
-    pub fn caller(&self) -> Caller {
-        Caller::current(&self.kernel)
     }
 }
 
@@ -190,7 +189,8 @@ impl Place {
     /// A file of this process whose text `report` makes.
     fn text(&self, path: &str, report: Report) -> SynthFile {
         let place = self.clone();
-        let generate = Box::new(move || report(&Target::get(&place.fs, place.pid, place.thread)?));
+        let generate =
+            Box::new(move |reader: &dyn Caller| report(&Target::get(&place.fs, place.pid, place.thread, reader)?));
         SynthFile::build(self.fs.dev, path, generate).owner(self.owner)
     }
 
@@ -232,13 +232,12 @@ impl Place {
 
     /// The snapshot, once the caller is known to be allowed to look
     /// through this process's links.
-    fn inspect(&self) -> Result<(Target, Caller), Errno> {
-        let target = Target::get(&self.fs, self.pid, self.thread).map_err(|_| Errno::ENOENT)?;
-        let caller = target.caller();
-        if !caller.may_inspect(target.process.uid) {
+    fn inspect<'a>(&self, caller: &'a dyn Caller) -> Result<Target<'a>, Errno> {
+        let target = Target::get(&self.fs, self.pid, self.thread, caller).map_err(|_| Errno::ENOENT)?;
+        if !may_inspect(caller, target.process.uid) {
             return Err(Errno::EACCES);
         }
-        Ok((target, caller))
+        Ok(target)
     }
 }
 
@@ -267,8 +266,8 @@ struct ProcLink {
 }
 
 impl ProcLink {
-    fn reach(&self) -> Result<(Reached, Caller), Errno> {
-        let (target, caller) = self.place.inspect()?;
+    fn reach(&self, caller: &dyn Caller) -> Result<Reached, Errno> {
+        let target = self.place.inspect(caller)?;
         let view = || target.view().ok_or(Errno::ENOENT);
         let reached = match self.target {
             LinkTarget::Exe => {
@@ -290,7 +289,7 @@ impl ProcLink {
                 }
             }
         };
-        Ok((reached, caller))
+        Ok(reached)
     }
 }
 
@@ -317,17 +316,15 @@ impl Inode for ProcLink {
         Ok(node_stat(&self.place, self.ino, libc::S_IFLNK | 0o777))
     }
 
-    fn readlink(&self) -> Result<Vec<u8>, Errno> {
-        let (reached, caller) = self.reach()?;
-        Ok(match reached {
-            Reached::At(location) => location.path_from(&caller.root),
+    fn readlink(&self, caller: &dyn Caller) -> Result<Vec<u8>, Errno> {
+        Ok(match self.reach(caller)? {
+            Reached::At(location) => location.path_from(&caller.root()),
             Reached::Open(file) => anonymous_name(file.as_ref()),
         })
     }
 
-    fn follow_link(&self, link: &Location) -> Result<Option<Location>, Errno> {
-        let (reached, _) = self.reach()?;
-        Ok(Some(match reached {
+    fn follow_link(&self, caller: &dyn Caller, link: &Location) -> Result<Option<Location>, Errno> {
+        Ok(Some(match self.reach(caller)? {
             Reached::At(location) => location,
             Reached::Open(file) => Location {
                 mount: Arc::clone(&link.mount),
@@ -381,7 +378,7 @@ impl Inode for OpenedFile {
         Ok(st)
     }
 
-    fn open(&self, _location: &Location, _flags: i32, _blocker: &Blocker) -> Result<Option<Arc<dyn File>>, Errno> {
+    fn open(&self, _location: &Location, _flags: i32, _caller: &dyn Caller) -> Result<Option<Arc<dyn File>>, Errno> {
         Ok(Some(Arc::clone(&self.file)))
     }
 
@@ -399,9 +396,12 @@ struct FdDir {
 }
 
 impl FdDir {
+    /// The process's open fds. Who may list them is the directory's mode
+    /// (0500, the process's owner) to decide.
     fn open_fds(&self) -> Result<Vec<i32>, Errno> {
-        let (target, _) = self.place.inspect()?;
-        let Some(view) = target.view() else {
+        let kernel = self.place.fs.kernel()?;
+        let process = kernel.tasks.snapshot(self.place.pid).ok_or(Errno::ENOENT)?;
+        let Some(view) = process.view(self.place.thread) else {
             return Ok(Vec::new());
         };
         let fds = view.fds.lock().expect("fd table poisoned");
@@ -418,10 +418,7 @@ impl FdDir {
             });
         }
         let place = self.place.clone();
-        let generate = Box::new(move || {
-            let (target, _) = place.inspect()?;
-            report::fdinfo(&target, fd)
-        });
+        let generate = Box::new(move |reader: &dyn Caller| report::fdinfo(&place.inspect(reader)?, fd));
         Arc::new(
             SynthFile::build(self.place.fs.dev, &path, generate)
                 .owner(self.place.owner)

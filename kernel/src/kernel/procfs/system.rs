@@ -6,19 +6,20 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::report::ticks;
-use super::{ProcFs, caller_ids, cpuinfo};
+use super::{ProcFs, cpuinfo};
 use crate::abi::limits::NR_OPEN;
 use crate::kernel::Kernel;
 use crate::task::Life;
 use crate::vfs::Inode;
+use crate::vfs::caller::Caller;
 use crate::vfs::synthetic::{SynthFile, SynthLink};
 
 /// The entries of /proc that are not processes.
 pub(super) fn entries(fs: &ProcFs) -> Vec<(Vec<u8>, Arc<dyn Inode>)> {
     let dev = fs.dev;
     let text = |path: &str, text: &str| -> Arc<dyn Inode> { SynthFile::text(dev, path, text.to_string()) };
-    let link = |path: &str, target: fn() -> String| -> Arc<dyn Inode> {
-        SynthLink::new(dev, path, Box::new(move || Ok(target().into_bytes())))
+    let link = |path: &str, target: fn(&dyn Caller) -> String| -> Arc<dyn Inode> {
+        SynthLink::computed(dev, path, Box::new(move |reader| Ok(target(reader).into_bytes())))
     };
     let random = fs.dir(
         "/proc/sys/kernel/random",
@@ -66,15 +67,14 @@ pub(super) fn entries(fs: &ProcFs) -> Vec<(Vec<u8>, Arc<dyn Inode>)> {
     );
     let sys = fs.dir("/proc/sys", vec![("fs", files), ("kernel", kernel), ("vm", vm)]);
     let entries: Vec<(&str, Arc<dyn Inode>)> = vec![
-        ("self", link("/proc/self", || caller_ids().0.to_string())),
+        ("self", link("/proc/self", |reader| reader.pid().to_string())),
         (
             "thread-self",
-            link("/proc/thread-self", || {
-                let (pid, tid) = caller_ids();
-                format!("{pid}/task/{tid}")
+            link("/proc/thread-self", |reader| {
+                format!("{}/task/{}", reader.pid(), reader.tid())
             }),
         ),
-        ("mounts", link("/proc/mounts", || "self/mounts".to_string())),
+        ("mounts", SynthLink::fixed(dev, "/proc/mounts", "self/mounts")),
         ("cpuinfo", fs.file("/proc/cpuinfo", |k| cpuinfo::text(k.cpus))),
         ("filesystems", text("/proc/filesystems", FILESYSTEMS)),
         ("loadavg", fs.file("/proc/loadavg", loadavg)),

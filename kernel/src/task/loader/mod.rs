@@ -14,6 +14,7 @@ pub use elf::LoadedImage;
 pub use stack::{STACK_TOP, build_initial_stack};
 
 use crate::abi::Credentials;
+use crate::vfs::caller::Internal;
 use crate::vfs::lookup::{Follow, Resolver};
 use crate::vfs::{FileKind, Location, MAY_EXEC, check_access};
 
@@ -90,15 +91,17 @@ impl std::fmt::Debug for Executable {
     }
 }
 
-/// The data of an executable, read through its inode.
+/// The data of an executable, read through its inode with the
+/// credentials it was opened with.
 pub struct ExecFile {
     location: Location,
+    reader: Internal,
 }
 
 impl ExecFile {
     /// Reads at most `buf.len()` bytes at `offset`.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        Ok(self.location.inode().read_at(buf, offset)?)
+        Ok(self.location.inode().read_at(&self.reader, buf, offset)?)
     }
 
     /// Reads exactly `buf.len()` bytes at `offset` (UnexpectedEof if the
@@ -264,13 +267,16 @@ fn open_in_root(resolver: &Resolver, path: &str) -> Result<Executable, LoadError
     })?;
     let runnable = FileKind::from_mode(st.st_mode) == FileKind::Regular
         && !location.mount.flags.noexec
-        && check_access(&st, resolver.credentials, MAY_EXEC).is_ok();
+        && check_access(&st, resolver.credentials(), MAY_EXEC).is_ok();
     if !runnable {
         return Err(LoadError::PermissionDenied { path: path.to_string() });
     }
     let path = String::from_utf8_lossy(&location.path_from(&resolver.root)).into_owned();
     Ok(Executable {
-        file: ExecFile { location },
+        file: ExecFile {
+            location,
+            reader: Internal::new(resolver.credentials().clone(), resolver.root.clone()),
+        },
         path,
         interpreter: None,
     })
@@ -313,10 +319,12 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::sync::Arc;
 
+    use super::testing::overlay_namespace;
     use super::*;
     use crate::memory::MemoryFile;
     use crate::task::loader::testing::{SyntheticElf, scratch_dir};
-    use crate::vfs::{MountFlags, MountNamespace};
+    use crate::vfs::MountNamespace;
+    use crate::vfs::caller::Internal;
 
     fn root_with(files: &[(&str, u32)]) -> (std::path::PathBuf, MountNamespace) {
         let dir = std::env::temp_dir().join(format!("cordon-loader-{}-{}", std::process::id(), files.len()));
@@ -334,17 +342,17 @@ mod tests {
     fn namespace_at(dir: &std::path::Path) -> MountNamespace {
         let fd: std::os::fd::OwnedFd = std::fs::File::open(dir).unwrap().into();
         let memory = Arc::new(MemoryFile::new().unwrap());
-        crate::kernel::mounts::root_namespace(&memory, &fd, true, MountFlags::default()).unwrap()
+        overlay_namespace(&memory, &fd).unwrap()
     }
 
     /// Resolves `/bin/prog` in `dir` as execve(2) would from `cwd`.
     fn resolve(dir: &std::path::Path, cwd: &str) -> Result<Executable, LoadError> {
         let mounts = namespace_at(dir);
-        let creds = Credentials::default();
+        let caller = Internal::new(Credentials::default(), mounts.root());
         let resolver = Resolver {
             root: mounts.root(),
             cwd: mounts.root().clone(),
-            credentials: &creds,
+            caller: &caller,
         };
         let resolver = Resolver {
             cwd: resolver.resolve(cwd.as_bytes(), Follow::Always).unwrap(),
@@ -381,11 +389,11 @@ mod tests {
         std::fs::write(dir.join("bin/prog"), "#!/bin/sh -e\nexit 3\n").unwrap();
         std::fs::set_permissions(dir.join("bin/prog"), std::fs::Permissions::from_mode(0o755)).unwrap();
         let mounts = namespace_at(&dir);
-        let creds = Credentials::default();
+        let caller = Internal::new(Credentials::default(), mounts.root());
         let resolver = Resolver {
             root: mounts.root(),
             cwd: mounts.root(),
-            credentials: &creds,
+            caller: &caller,
         };
         let exe = open_for_exec(&resolver, "/bin/prog").unwrap();
         let (exe, argv) = resolve_interpreter(&resolver, exe, argv("/bin/prog")).unwrap();
@@ -451,11 +459,11 @@ mod tests {
     #[test]
     fn finds_programs_in_path_and_by_path() {
         let (dir, mounts) = root_with(&[("bin/prog", 0o755), ("bin/data", 0o644)]);
-        let root_creds = Credentials::default();
+        let caller = Internal::new(Credentials::default(), mounts.root());
         let resolver = Resolver {
             root: mounts.root(),
             cwd: mounts.root(),
-            credentials: &root_creds,
+            caller: &caller,
         };
         let env = vec!["PATH=/usr/bin:/bin".to_string()];
         assert_eq!(
@@ -469,7 +477,7 @@ mod tests {
         let in_bin = Resolver {
             root: mounts.root(),
             cwd: resolver.resolve(b"/bin", Follow::Always).unwrap(),
-            credentials: &root_creds,
+            caller: &caller,
         };
         assert_eq!(
             open_executable(&in_bin, &argv("../bin/prog"), &env).unwrap().path,

@@ -189,17 +189,30 @@ pub fn open_executable_in(dir: &std::path::Path, name: &str) -> super::Executabl
 
     use crate::abi::Credentials;
     use crate::memory::MemoryFile;
-    use crate::vfs::MountFlags;
+    use crate::vfs::caller::Internal;
     use crate::vfs::lookup::Resolver;
 
     let fd: std::os::fd::OwnedFd = std::fs::File::open(dir).expect("scratch dir").into();
     let memory = Arc::new(MemoryFile::new().expect("memfd"));
-    let mounts = crate::kernel::mounts::root_namespace(&memory, &fd, true, MountFlags::default()).expect("namespace");
-    let creds = Credentials::default();
+    let mounts = overlay_namespace(&memory, &fd).expect("namespace");
+    let caller = Internal::new(Credentials::default(), mounts.root());
     let resolver = Resolver {
         root: mounts.root(),
         cwd: mounts.root(),
-        credentials: &creds,
+        caller: &caller,
     };
     super::open_for_exec(&resolver, &format!("/{name}")).expect("the file was just written")
+}
+
+/// A memory overlay over the host directory `dir`, as a container's root.
+pub fn overlay_namespace(
+    memory: &std::sync::Arc<crate::memory::MemoryFile>,
+    dir: &std::os::fd::OwnedFd,
+) -> Result<crate::vfs::MountNamespace, nix::errno::Errno> {
+    use crate::fsimpl::HostNode;
+    use crate::fsimpl::memfs::MemFs;
+    use crate::vfs::{DeviceNumbers, MountFlags, MountNamespace};
+    let devices = DeviceNumbers::default();
+    let root = MemFs::overlay(std::sync::Arc::clone(memory), devices.next(), HostNode::from_fd(dir)?)?;
+    Ok(MountNamespace::new(root, "overlay", MountFlags::default(), devices))
 }
