@@ -26,7 +26,7 @@ use cordon_actors::{ContainerSpec, SandboxConfig, StartError, WatchdogConfig, st
 use cordon_kernel::control::KernelControl;
 use cordon_kernel::control::handle::{ContainerId, NewProcess, Stdio};
 use cordon_kernel::sys::host_filter::{self, HostFilterError};
-use cordon_kernel::{Kernel, KernelError, RootFs};
+use cordon_kernel::{KernelError, RootFs};
 use oci_spec::runtime::Spec;
 use tracing::{info, warn};
 
@@ -233,7 +233,7 @@ fn serve(
         overlay: config.root.overlay,
         mounts: Vec::new(),
     };
-    let kernel = Kernel::new(options.kernel_config(config.hostname), config.root)?;
+    let kernel = cordon_kernel::new_kernel(options.kernel_config(config.hostname), config.root)?;
     let kernel = Arc::new(KernelControl::new(kernel));
     let sandbox_config = SandboxConfig {
         root: ContainerId(id.to_owned()),

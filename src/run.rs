@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use cordon_kernel::sys::host_filter::{self, HostFilterError};
-use cordon_kernel::{ExitStatus, Kernel, KernelConfig, KernelError, PlatformKind};
+use cordon_kernel::{ExitStatus, KernelConfig, KernelError, PlatformKind};
 use tracing::{debug, warn};
 
 use crate::config::SandboxConfig;
@@ -76,7 +76,7 @@ pub fn run(config: SandboxConfig, options: BootOptions) -> Result<ExitStatus, Ru
         argv = ?config.process.argv,
         "booting the kernel"
     );
-    let kernel = Kernel::new(options.kernel_config(config.hostname), config.root)?;
+    let kernel = cordon_kernel::new_kernel(options.kernel_config(config.hostname), config.root)?;
     if options.seccomp {
         host_filter::install()?;
     } else {

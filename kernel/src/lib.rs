@@ -25,4 +25,13 @@ pub use kernel::mounts::{MountSource, MountSpec};
 pub use kernel::{Kernel, KernelConfig, KernelError, ProcessHandle, ProcessSpec, RootFs};
 pub use vfs::MountFlags;
 
+use std::sync::Arc;
+
+/// Makes a kernel serving cordon's system-call table: what the sandbox
+/// process and `cordon do` run. (The kernel layer never names the table;
+/// the crate root wires it in.)
+pub fn new_kernel(config: KernelConfig, root: RootFs) -> Result<Arc<Kernel>, KernelError> {
+    Kernel::new(config, root, syscalls::dispatch)
+}
+
 pub use platform::PlatformKind;

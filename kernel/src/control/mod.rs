@@ -31,7 +31,7 @@ use crate::control::handle::{
     Stdio, StuckTask, Usage,
 };
 use crate::kernel::container::ContainerTag;
-use crate::kernel::{Kernel, KernelError, RootFs};
+use crate::kernel::{Kernel, KernelError, RootFs, Watcher};
 
 use crate::abi::signal::{self, SigInfo};
 use crate::syscalls::TABLE;
@@ -104,7 +104,7 @@ impl KernelControl {
 
     /// The processes of the container `tag`, live or zombie.
     fn members(&self, tag: ContainerTag) -> Vec<ProcessSummary> {
-        let mut processes = self.kernel.tasks.summaries();
+        let mut processes = self.kernel.core.tasks.summaries();
         processes.retain(|process| process.container == tag);
         processes
     }
@@ -119,7 +119,7 @@ impl KernelControl {
                 .ok_or_else(|| HandleError::NoSuchContainer(container.clone()))?;
             (entry.tag, entry.init.filter(|&pid| pid > 0))
         };
-        let tasks = &self.kernel.tasks;
+        let tasks = &self.kernel.core.tasks;
         let no_such = |pid| HandleError::NoSuchProcess {
             container: container.clone(),
             pid,
@@ -170,6 +170,37 @@ fn foreground(tasks: &TaskSet, leader: Pid) -> Vec<Pid> {
     }
 }
 
+/// Turns what the kernel tells into [`KernelEvent`]s on the channel
+/// [`KernelHandle::events`] hands out.
+struct EventForwarder(Sender<KernelEvent>);
+
+impl EventForwarder {
+    fn send(&self, event: KernelEvent) {
+        // The receiver lives as long as the control plane; after it is
+        // gone, nobody needs the news.
+        let _ = self.0.send(event);
+    }
+}
+
+impl Watcher for EventForwarder {
+    fn process_exited(&self, container: &str, pid: i32, status: ExitStatus) {
+        self.send(KernelEvent::ProcessExited {
+            container: ContainerId(container.to_owned()),
+            pid,
+            status,
+        });
+    }
+
+    fn unimplemented_syscall(&self, container: &str, pid: i32, number: u64, name: &'static str) {
+        self.send(KernelEvent::UnimplementedSyscall {
+            container: ContainerId(container.to_owned()),
+            pid,
+            number,
+            name,
+        });
+    }
+}
+
 /// The host fds that become a new process's fds 0, 1 and 2: a terminal is
 /// all three.
 fn stdio_fds(stdio: Stdio) -> Result<[OwnedFd; 3], HandleError> {
@@ -216,11 +247,11 @@ impl KernelHandle for KernelControl {
                     "the root container's root must be the directory the sandbox was created with",
                 ));
             }
-            self.kernel.listen(self.sender.clone());
+            self.kernel.listen(Arc::new(EventForwarder(self.sender.clone())));
             table.root_created = true;
             ContainerTag::ROOT
         };
-        self.kernel.name_container(tag, container.clone());
+        self.kernel.name_container(tag, container.0.clone());
         table.live.insert(container.clone(), ContainerEntry { tag, init: None });
         Ok(())
     }
@@ -240,15 +271,15 @@ impl KernelHandle for KernelControl {
         let killed = ExitStatus::Signaled(libc::SIGKILL);
         if tag == ContainerTag::ROOT {
             // The init's end ends the PID namespace: every container goes.
-            self.kernel.tasks.exit_container(None, killed);
+            self.kernel.core.tasks.exit_container(None, killed);
             // A paused sandbox must let its tasks go to their end.
-            self.kernel.set_frozen(false);
+            self.kernel.core.set_frozen(false);
         } else {
-            self.kernel.tasks.exit_container(Some(tag), killed);
+            self.kernel.core.tasks.exit_container(Some(tag), killed);
             // Its processes let go of its files as they end: the caller
             // (containerd unmounting the rootfs next) waits for that.
             let deadline = Instant::now() + DESTROY_WAIT;
-            while self.kernel.tasks.has_live_members(tag) && Instant::now() < deadline {
+            while self.kernel.core.tasks.has_live_members(tag) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(2));
             }
             // Exits still in flight are reported under the name, which
@@ -311,6 +342,7 @@ impl KernelHandle for KernelControl {
                     // the same way, with anything it forked.
                     drop(table);
                     self.kernel
+                        .core
                         .tasks
                         .exit_container(Some(tag), ExitStatus::Signaled(libc::SIGKILL));
                     Err(HandleError::NoSuchContainer(container.clone()))
@@ -332,7 +364,7 @@ impl KernelHandle for KernelControl {
         if signo != 0 && !signal::valid(signo) {
             return Err(HandleError::InvalidSignal(signo));
         }
-        let tasks = &self.kernel.tasks;
+        let tasks = &self.kernel.core.tasks;
         let targets = self.targets(container, target)?;
         if let (SignalTarget::AllProcesses, libc::SIGKILL) = (target, signo) {
             // At once, so that no process forks a child the kill misses.
@@ -358,7 +390,7 @@ impl KernelHandle for KernelControl {
 
     fn processes(&self, container: &ContainerId) -> Result<Vec<ProcessInfo>, HandleError> {
         let tag = self.tag(container)?;
-        let frozen = self.kernel.is_frozen();
+        let frozen = self.kernel.core.is_frozen();
         Ok(self
             .members(tag)
             .into_iter()
@@ -382,11 +414,11 @@ impl KernelHandle for KernelControl {
     /// the kernel and wait there; those inside a system call stop when they
     /// leave it. SIGKILL still ends a frozen process.
     fn pause(&self) {
-        self.kernel.set_frozen(true);
+        self.kernel.core.set_frozen(true);
     }
 
     fn resume(&self) {
-        self.kernel.set_frozen(false);
+        self.kernel.core.set_frozen(false);
     }
 
     /// CPU time of a subcontainer's processes, live or reaped (see
@@ -395,7 +427,7 @@ impl KernelHandle for KernelControl {
     /// sandbox's.
     fn usage(&self, container: &ContainerId) -> Result<Usage, HandleError> {
         let tag = self.tag(container)?;
-        let tasks = &self.kernel.tasks;
+        let tasks = &self.kernel.core.tasks;
         let members = self.members(tag);
         let live = members
             .iter()
@@ -412,7 +444,7 @@ impl KernelHandle for KernelControl {
         };
         Ok(Usage {
             cpu_time,
-            memory_bytes: self.kernel.memory_file.resident_bytes(),
+            memory_bytes: self.kernel.core.memory_file.resident_bytes(),
             processes: u32::try_from(live).unwrap_or(u32::MAX),
         })
     }
@@ -420,11 +452,12 @@ impl KernelHandle for KernelControl {
     fn stuck_tasks(&self, threshold: Duration) -> Vec<StuckTask> {
         let mut stuck: Vec<StuckTask> = self
             .kernel
+            .core
             .tasks
             .syscalls_longer_than(threshold)
             .into_iter()
             .filter_map(|call| {
-                let container = self.kernel.containers.get(call.container)?.name.get()?.clone();
+                let container = ContainerId(self.kernel.containers.get(call.container)?.name.get()?.clone());
                 Some(StuckTask {
                     container,
                     tid: call.tid,
@@ -486,7 +519,7 @@ mod tests {
             pin_cpu: false,
             strace: false,
         };
-        KernelControl::new(Kernel::new(config, open_root()).expect("the kernel boots"))
+        KernelControl::new(Kernel::new(config, open_root(), crate::syscalls::dispatch).expect("the kernel boots"))
     }
 
     /// A control with its root container created.
@@ -786,6 +819,7 @@ mod tests {
         // Once the destroy returns, its processes have ended.
         let left: Vec<_> = control
             .kernel
+            .core
             .tasks
             .summaries()
             .into_iter()

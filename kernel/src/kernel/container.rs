@@ -11,24 +11,16 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::control::handle::ContainerId;
+pub use crate::task::ContainerTag;
+
 use crate::vfs::MountNamespace;
-
-/// Which container a process belongs to: a key of [`Containers`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct ContainerTag(pub u32);
-
-impl ContainerTag {
-    /// The container the kernel was created with.
-    pub const ROOT: ContainerTag = ContainerTag(0);
-}
 
 /// One container: its name for the control plane and its mounts.
 pub struct Container {
     /// Set when the control plane names it (the root container is named
     /// when the control plane starts listening); events about an unnamed
     /// container go nowhere.
-    pub(crate) name: OnceLock<ContainerId>,
+    pub(crate) name: OnceLock<String>,
     pub(crate) mounts: MountNamespace,
     /// CPU time of its processes reaped without a parent in the sandbox
     /// (exec'd processes, a subcontainer's init), which the task set no

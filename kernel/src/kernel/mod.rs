@@ -12,20 +12,17 @@ pub mod tty_devices;
 use std::collections::HashSet;
 use std::os::fd::OwnedFd;
 
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
 use nix::errno::Errno;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 
-use crossbeam_channel::Sender;
-
-use crate::abi::limits::ResourceLimits;
-use crate::abi::{Credentials, ExitStatus};
-use crate::control::handle::{ContainerId, KernelEvent};
+use crate::abi::ExitStatus;
 use crate::kernel::container::{Container, ContainerTag, Containers};
 use crate::memory::MemoryFile;
 use crate::platform::{self, PlatformKind};
+pub use crate::task::ProcessSpec;
 use crate::task::loader::{self, LoadError};
-use crate::task::{self, ProcessRole, TaskSet, TaskStart};
+use crate::task::{self, Core, ProcessRole, StartError, Task, TaskHost, TaskSet, TaskStart};
 use crate::vfs::caller::Internal;
 use crate::vfs::lookup::Resolver;
 use crate::vfs::{MountFlags, MountNamespace};
@@ -58,28 +55,6 @@ pub struct RootFs {
     pub mounts: Vec<MountSpec>,
 }
 
-/// What a process runs and as whom: the OCI spec's `process`, less the
-/// stdio it is given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessSpec {
-    /// argv as the application sees it; `argv[0]` is also the program to run,
-    /// looked up in `PATH` from `env` when it holds no slash.
-    pub argv: Vec<String>,
-    /// `KEY=VALUE` strings.
-    pub env: Vec<String>,
-    /// Absolute working directory inside the container.
-    pub cwd: String,
-    pub credentials: Credentials,
-    pub rlimits: ResourceLimits,
-    pub umask: u32,
-}
-
-impl ProcessSpec {
-    /// The umask a process gets when its configuration names none, as runc
-    /// does.
-    pub const DEFAULT_UMASK: u32 = 0o022;
-}
-
 /// Failures of the kernel itself (as opposed to errnos returned to the
 /// application).
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +83,16 @@ pub enum KernelError {
     NoSuchContainer,
 }
 
+impl From<StartError> for KernelError {
+    fn from(err: StartError) -> KernelError {
+        match err {
+            StartError::Load(err) => KernelError::Load(err),
+            StartError::Platform(err) => KernelError::Platform(err),
+            StartError::PidsExhausted => KernelError::PidsExhausted,
+        }
+    }
+}
+
 impl KernelError {
     /// Whether the program to run, or the ELF interpreter it names, does
     /// not exist in the container's root (execve(2) would fail with ENOENT).
@@ -119,7 +104,14 @@ impl KernelError {
 /// The application kernel of one sandbox.
 pub struct Kernel {
     pub(crate) config: KernelConfig,
-    pub(crate) memory_file: Arc<MemoryFile>,
+    /// The tasks and what they run on.
+    pub(crate) core: Arc<Core>,
+    /// Serves the tasks' system calls: the table the layer above made the
+    /// kernel with.
+    syscalls: SyscallDispatch,
+    /// The kernel itself, for what it hands out that must not keep it
+    /// alive (mounts, files) or must (the tasks' host).
+    this: Weak<Kernel>,
     /// The containers and their mounts; the first is the one the kernel was
     /// created with.
     pub(crate) containers: Containers,
@@ -128,35 +120,34 @@ pub struct Kernel {
     /// System-call numbers already reported as unimplemented, so each is
     /// logged once per sandbox.
     pub(crate) reported_unimplemented: Mutex<HashSet<u64>>,
-    /// Every process of the sandbox.
-    pub(crate) tasks: TaskSet,
-    /// Futex wait queues.
-    pub(crate) futexes: crate::sync::futex::FutexTable,
-    /// ITIMER_REAL of every process.
-    pub(crate) timers: crate::task::timer::Timers,
-    /// The virtual CPUs applications see: as many as the sandbox process
-    /// may use, read before any task thread is pinned.
-    pub(crate) cpus: usize,
-    /// When the kernel booted: the sandbox's uptime counts from here.
-    pub(crate) boot_time: std::time::Instant,
     /// The pseudo-terminals (/dev/ptmx, /dev/pts).
     pub(crate) ptys: crate::kernel::pty::PtyTable,
-    /// Set while the control plane has paused the sandbox: no task runs
-    /// application code.
-    frozen: AtomicBool,
-    /// Where happenings are reported, once the control plane listens.
-    events: OnceLock<EventSink>,
+    /// Who hears of happenings, once the control plane listens.
+    watcher: OnceLock<Arc<dyn Watcher>>,
 }
 
-/// The channel kernel events go out on.
-#[derive(Debug)]
-pub(crate) struct EventSink {
-    pub sender: Sender<KernelEvent>,
+/// Serves one system call of a task, with the kernel it belongs to: the
+/// system-call table (`crate::syscalls::dispatch`), which the kernel is
+/// made with so that the layers below never name it.
+pub type SyscallDispatch = fn(&Kernel, &mut Task);
+
+/// Who hears what happens in the kernel on its own schedule: the control
+/// plane. Calls come from task threads, sometimes with kernel locks held:
+/// a watcher must not block, nor call back into the kernel.
+pub trait Watcher: Send + Sync {
+    /// A process (thread group) of the container named `container` ended;
+    /// told once per process, after its last thread has exited.
+    fn process_exited(&self, container: &str, pid: i32, status: ExitStatus);
+
+    /// A process of the container named `container` called a system call
+    /// the kernel does not implement (it got ENOSYS); told once per call
+    /// number per sandbox.
+    fn unimplemented_syscall(&self, container: &str, pid: i32, number: u64, name: &'static str);
 }
 
 impl Kernel {
     /// Creates the kernel: its memory file and its view of the root filesystem.
-    pub fn new(config: KernelConfig, root: RootFs) -> Result<Arc<Kernel>, KernelError> {
+    pub fn new(config: KernelConfig, root: RootFs, syscalls: SyscallDispatch) -> Result<Arc<Kernel>, KernelError> {
         let memory_file = Arc::new(MemoryFile::new().map_err(KernelError::MemoryFile)?);
         let flags = MountFlags {
             readonly: root.readonly,
@@ -170,31 +161,27 @@ impl Kernel {
         let containers = Containers::default();
         let tag = containers.add(Container::new(namespace));
         debug_assert_eq!(tag, ContainerTag::ROOT);
-        let kernel = Arc::new(Kernel {
+        let core = Arc::new(Core::new(config.platform, config.pin_cpu, memory_file));
+        let kernel = Arc::new_cyclic(|this| Kernel {
             config,
-            memory_file: Arc::clone(&memory_file),
+            core,
+            syscalls,
+            this: this.clone(),
             containers,
             root_identity,
             reported_unimplemented: Mutex::new(HashSet::new()),
-            tasks: TaskSet::default(),
-            futexes: crate::sync::futex::FutexTable::default(),
-            timers: crate::task::timer::Timers::default(),
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            boot_time: std::time::Instant::now(),
             ptys: crate::kernel::pty::PtyTable::default(),
-            frozen: AtomicBool::new(false),
-            events: OnceLock::new(),
+            watcher: OnceLock::new(),
         });
         kernel.mount_all(&kernel.root_container().mounts, root.mounts)?;
         Ok(kernel)
     }
 
     /// Mounts `specs` in order in `namespace`.
-    fn mount_all(self: &Arc<Self>, namespace: &MountNamespace, specs: Vec<MountSpec>) -> Result<(), KernelError> {
-        let weak = Arc::downgrade(self);
+    fn mount_all(&self, namespace: &MountNamespace, specs: Vec<MountSpec>) -> Result<(), KernelError> {
         for spec in specs {
             let destination = spec.destination.clone();
-            mounts::mount(namespace, spec, &self.memory_file, &weak, self.cpus)
+            mounts::mount(namespace, spec, &self.core.memory_file, &self.this, self.core.cpus)
                 .map_err(|errno| KernelError::Mount { destination, errno })?;
         }
         Ok(())
@@ -203,13 +190,13 @@ impl Kernel {
     /// Adds a container with its own root and mounts to the sandbox; its
     /// processes are started with [`Kernel::start_process`] under the tag
     /// returned.
-    pub fn add_container(self: &Arc<Self>, root: RootFs) -> Result<ContainerTag, KernelError> {
+    pub fn add_container(&self, root: RootFs) -> Result<ContainerTag, KernelError> {
         let flags = MountFlags {
             readonly: root.readonly,
             ..MountFlags::default()
         };
-        let namespace =
-            mounts::root_namespace(&self.memory_file, &root.dir, root.overlay, flags).map_err(KernelError::Root)?;
+        let namespace = mounts::root_namespace(&self.core.memory_file, &root.dir, root.overlay, flags)
+            .map_err(KernelError::Root)?;
         self.mount_all(&namespace, root.mounts)?;
         Ok(self.containers.add(Container::new(namespace)))
     }
@@ -228,13 +215,13 @@ impl Kernel {
     /// exit reported; a zombie waiting for the init to reap it keeps what
     /// its own references hold).
     pub(crate) fn sweep_containers(&self) {
-        self.containers.sweep(|tag| self.tasks.has_live_members(tag));
+        self.containers.sweep(|tag| self.core.tasks.has_live_members(tag));
     }
 
-    /// Gives the container `tag` its control-plane name, which events about
-    /// it carry. A container is named once; false if it was named already
-    /// or is gone.
-    pub fn name_container(&self, tag: ContainerTag, name: ContainerId) -> bool {
+    /// Gives the container `tag` its control-plane name, which what the
+    /// watcher hears of it carries. A container is named once; false if it
+    /// was named already or is gone.
+    pub fn name_container(&self, tag: ContainerTag, name: String) -> bool {
         self.containers
             .get(tag)
             .is_some_and(|container| container.name.set(name).is_ok())
@@ -251,7 +238,8 @@ impl Kernel {
     /// root container (whose mounts a process of a removed container would
     /// otherwise lack).
     pub(crate) fn container_of(&self, pid: i32) -> Arc<Container> {
-        self.tasks
+        self.core
+            .tasks
             .container(pid)
             .and_then(|tag| self.containers.get(tag))
             .unwrap_or_else(|| self.root_container())
@@ -261,64 +249,55 @@ impl Kernel {
         &self.config
     }
 
-    /// Whether the sandbox is paused.
-    pub(crate) fn is_frozen(&self) -> bool {
-        self.frozen.load(Ordering::Acquire)
+    /// The tasks of the sandbox and what they run on.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
     }
 
-    /// Pauses (true) or resumes (false) every task: see
-    /// [`crate::control::handle::KernelHandle::pause`].
-    pub(crate) fn set_frozen(&self, frozen: bool) {
-        self.frozen.store(frozen, Ordering::Release);
-        if frozen {
-            // Tasks in application code come back to the kernel and stay.
-            self.tasks.interrupt_all();
-        } else {
-            self.tasks.notify_all();
-        }
+    /// Every process of the sandbox.
+    pub(crate) fn tasks(&self) -> &TaskSet {
+        &self.core.tasks
     }
 
-    /// Starts reporting events on `sender`. The first listener stays for
+    /// A weak reference to the kernel, for what must not keep it alive.
+    pub(crate) fn weak(&self) -> Weak<Kernel> {
+        self.this.clone()
+    }
+
+    /// Starts telling `watcher` what happens. The first watcher stays for
     /// the kernel's life; false if there was one.
-    pub(crate) fn listen(&self, sender: Sender<KernelEvent>) -> bool {
-        self.events.set(EventSink { sender }).is_ok()
+    pub(crate) fn listen(&self, watcher: Arc<dyn Watcher>) -> bool {
+        self.watcher.set(watcher).is_ok()
     }
 
-    /// Sends the event `make` builds for the container `tag`, if someone
-    /// listens and the container has a name.
-    pub(crate) fn report(&self, tag: ContainerTag, make: impl FnOnce(ContainerId) -> KernelEvent) {
+    /// Tells the watcher, if there is one, what `tell` says of the container
+    /// `tag`, if it has a name.
+    pub(crate) fn report(&self, tag: ContainerTag, tell: impl FnOnce(&dyn Watcher, &str)) {
         if let Some(container) = self.containers.get(tag) {
-            self.report_to(&container, make);
+            self.report_to(&container, tell);
         }
     }
 
-    /// Sends the event `make` builds for `container`, if someone listens
-    /// and the container has a name.
-    fn report_to(&self, container: &Container, make: impl FnOnce(ContainerId) -> KernelEvent) {
-        let (Some(sink), Some(name)) = (self.events.get(), container.name.get()) else {
-            return;
-        };
-        // The receiver lives as long as the control plane; after it is
-        // gone, nobody needs the news.
-        let _ = sink.sender.send(make(name.clone()));
+    /// Tells the watcher, if there is one, what `tell` says of `container`,
+    /// if it has a name.
+    fn report_to(&self, container: &Container, tell: impl FnOnce(&dyn Watcher, &str)) {
+        if let (Some(watcher), Some(name)) = (self.watcher.get(), container.name.get()) {
+            tell(watcher.as_ref(), name);
+        }
     }
 
     /// Process `pid` of `container` has ended: a zombie no process in
     /// the sandbox will reap (the init, an exec'd process, children of a
     /// dead init) is reaped here, and the control plane hears of the exit.
     pub(crate) fn process_ended(&self, pid: i32, status: ExitStatus, container: Option<Arc<Container>>) {
-        let reaped = self.tasks.reap_orphan(pid);
+        let reaped = self.core.tasks.reap_orphan(pid);
         if let Some(container) = container {
             if let Some(cpu) = reaped {
                 *container.reaped_cpu.lock().expect("reaped CPU poisoned") += cpu;
             }
             // Through the container taken before the exit: a sweep since
             // may have removed it from the table.
-            self.report_to(&container, |container| KernelEvent::ProcessExited {
-                container,
-                pid,
-                status,
-            });
+            self.report_to(&container, |watcher, name| watcher.process_exited(name, pid, status));
         }
         self.sweep_containers();
     }
@@ -364,7 +343,8 @@ impl Kernel {
         let (executable, argv) = loader::resolve_interpreter(&resolver, executable, spec.argv.clone())?;
         let spec = ProcessSpec { argv, ..spec };
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
-        let kernel = Arc::clone(self);
+        let core = Arc::clone(&self.core);
+        let host: Arc<dyn TaskHost> = Arc::clone(self) as Arc<dyn TaskHost>;
         let thread_name = match role {
             ProcessRole::Init => "task-1".to_owned(),
             ProcessRole::Exec => "task-exec".to_owned(),
@@ -373,7 +353,8 @@ impl Kernel {
             .name(thread_name)
             .spawn(move || {
                 task::run_process(
-                    kernel,
+                    core,
+                    host,
                     TaskStart {
                         spec,
                         stdio,
@@ -393,13 +374,29 @@ impl Kernel {
             Ok(Err(err)) => {
                 // The thread has nothing left to run; reap it.
                 let _ = thread.join();
-                Err(err)
+                Err(err.into())
             }
             Err(_) => {
                 let _ = thread.join();
                 Err(KernelError::TaskVanished)
             }
         }
+    }
+}
+
+impl TaskHost for Kernel {
+    fn serve_syscall(&self, task: &mut Task) {
+        (self.syscalls)(self, task);
+    }
+
+    fn exit_report(&self, pid: i32, container: Option<ContainerTag>) -> Box<dyn FnOnce(ExitStatus) + Send> {
+        let kernel = self.weak();
+        let container = container.and_then(|tag| self.containers.get(tag));
+        Box::new(move |status| {
+            if let Some(kernel) = kernel.upgrade() {
+                kernel.process_ended(pid, status, container);
+            }
+        })
     }
 }
 

@@ -59,13 +59,13 @@ pub struct PtyTable {
 
 impl PtyTable {
     /// /dev/ptmx: a new pty; returns its master, opened with `flags`.
-    pub fn open_master(&self, kernel: &Arc<Kernel>, uid: u32, gid: u32, flags: i32) -> Result<Arc<dyn File>, Errno> {
+    pub fn open_master(&self, kernel: &Kernel, uid: u32, gid: u32, flags: i32) -> Result<Arc<dyn File>, Errno> {
         let mut ptys = self.ptys.lock().expect("pty table poisoned");
         ptys.retain(|_, pty| pty.strong_count() > 0);
         let index = (0..MAX_PTYS).find(|i| !ptys.contains_key(i)).ok_or(Errno::ENOSPC)?;
         let pty = Arc::new(Pty {
             index,
-            kernel: Arc::downgrade(kernel),
+            kernel: kernel.weak(),
             owner: (uid, gid),
             created: crate::vfs::now(),
             control: Control::default(),
@@ -185,7 +185,7 @@ impl Pty {
     fn signal_foreground(&self, signo: i32) {
         let foreground = self.control.lock().foreground;
         if let (Some(pgrp), Some(kernel)) = (foreground, self.kernel.upgrade()) {
-            kernel.tasks.signal_group(pgrp, signo);
+            kernel.core.tasks.signal_group(pgrp, signo);
         }
     }
 
@@ -341,7 +341,7 @@ impl Drop for MasterFile {
     fn drop(&mut self) {
         self.pty.lock().master_open = false;
         if let Some(kernel) = self.pty.kernel.upgrade() {
-            kernel.tasks.hang_up(self.pty.as_ref());
+            kernel.core.tasks.hang_up(self.pty.as_ref());
         }
         self.pty.queue.notify_all();
     }

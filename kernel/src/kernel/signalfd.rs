@@ -43,8 +43,9 @@ pub struct SignalFd {
 
 impl SignalFd {
     /// A signalfd for `mask`, made by thread `tid` of process `pid`.
-    pub fn new(kernel: &Arc<Kernel>, tid: i32, pid: i32, mask: SigSet, nonblock: bool) -> Self {
+    pub fn new(kernel: &Kernel, tid: i32, pid: i32, mask: SigSet, nonblock: bool) -> Self {
         let queue = kernel
+            .core
             .tasks
             .signal_queue(pid)
             .expect("the calling process is in the task set");
@@ -52,7 +53,7 @@ impl SignalFd {
             mask: AtomicU64::new(mask & !signal::UNBLOCKABLE),
             owner_tid: tid,
             owner_pid: pid,
-            kernel: Arc::downgrade(kernel),
+            kernel: kernel.weak(),
             queue,
             flags: StatusFlags::read_write(nonblock),
         }
@@ -147,7 +148,7 @@ impl File for SignalFd {
             return Err(Errno::EINVAL);
         }
         let kernel = self.kernel.upgrade().ok_or(Errno::EBADF)?;
-        let (tasks, tid) = (&kernel.tasks, caller.tid());
+        let (tasks, tid) = (&kernel.core.tasks, caller.tid());
         let nonblocking = self.flags.nonblocking();
         let first = caller.block_on(Some(&self.queue), None, || match tasks.take_signal(tid, self.mask()) {
             Some(info) => Some(Ok(info)),
@@ -170,7 +171,7 @@ impl File for SignalFd {
         let Some(kernel) = self.kernel.upgrade() else {
             return 0;
         };
-        let pending = kernel.tasks.pending(self.owner_tid) | kernel.tasks.process_pending(self.owner_pid);
+        let pending = kernel.core.tasks.pending(self.owner_tid) | kernel.core.tasks.process_pending(self.owner_pid);
         if pending & self.mask() != 0 {
             (libc::POLLIN | libc::POLLRDNORM) as u16
         } else {

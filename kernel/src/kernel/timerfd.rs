@@ -129,7 +129,7 @@ fn duration_of(nanos: i128) -> Duration {
 impl TimerFd {
     /// A disarmed timer on `clock` (CLOCK_REALTIME, CLOCK_MONOTONIC or
     /// CLOCK_BOOTTIME).
-    pub fn new(kernel: &Arc<Kernel>, clock: libc::clockid_t, nonblock: bool) -> Self {
+    pub fn new(kernel: &Kernel, clock: libc::clockid_t, nonblock: bool) -> Self {
         TimerFd {
             clock,
             core: Arc::new(TimerCore {
@@ -141,7 +141,7 @@ impl TimerFd {
                 queue: WaitQueue::default(),
             }),
             flags: StatusFlags::read_write(nonblock),
-            kernel: Arc::downgrade(kernel),
+            kernel: kernel.weak(),
             alarm: new_alarm_id(),
         }
     }
@@ -191,7 +191,7 @@ impl TimerFd {
         if let Some(kernel) = self.kernel.upgrade() {
             let core: Arc<dyn Alarm> = self.core.clone();
             let alarm = next.map(|deadline| (deadline, Arc::downgrade(&core)));
-            kernel.timers.set_alarm(&kernel, self.alarm, alarm);
+            kernel.core.timers.set_alarm(&kernel.core, self.alarm, alarm);
         }
         // Readers sleeping until the old deadline look again.
         self.core.queue.notify_all();
@@ -202,7 +202,7 @@ impl TimerFd {
 impl Drop for TimerFd {
     fn drop(&mut self) {
         if let Some(kernel) = self.kernel.upgrade() {
-            kernel.timers.set_alarm(&kernel, self.alarm, None);
+            kernel.core.timers.set_alarm(&kernel.core, self.alarm, None);
         }
     }
 }

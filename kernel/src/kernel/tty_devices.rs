@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
-use super::pty;
-use crate::task::Task;
+use super::{Kernel, pty};
+use crate::task::INIT_PID;
+use crate::vfs::caller::Caller;
 use crate::vfs::{File, Location};
 
 /// /dev/tty's device number.
@@ -22,29 +23,34 @@ pub fn is_terminal_device(rdev: u64) -> bool {
     number == CONTROLLING_TTY || number == CONSOLE || number == PTMX || pty::replica_index(rdev).is_some()
 }
 
-/// Opens the terminal `rdev` for `task`: /dev/tty is its controlling
+/// Opens the terminal `rdev` of `kernel` for `caller`: /dev/tty is its controlling
 /// terminal (ENXIO without one), /dev/console the container's console, the
 /// init's controlling terminal (as runc binds the console there; ENXIO
 /// without one), /dev/ptmx a new pty master, a replica
 /// number that pty's replica (EIO while locked or without its master).
-pub fn open_device(task: &Task, location: Location, rdev: u64, flags: i32) -> Result<Arc<dyn File>, Errno> {
+pub fn open_device(
+    kernel: &Kernel,
+    caller: &dyn Caller,
+    location: Location,
+    rdev: u64,
+    flags: i32,
+) -> Result<Arc<dyn File>, Errno> {
     match (libc::major(rdev), libc::minor(rdev)) {
         CONTROLLING_TTY => {
-            let terminal = task.tasks().controlling_terminal(task.pid).ok_or(Errno::ENXIO)?;
+            let terminal = caller.controlling_terminal().ok_or(Errno::ENXIO)?;
             terminal.reopen(location, flags)
         }
         CONSOLE => {
-            let init = crate::task::INIT_PID;
-            let terminal = task.tasks().controlling_terminal(init).ok_or(Errno::ENXIO)?;
+            let terminal = kernel.tasks().controlling_terminal(INIT_PID).ok_or(Errno::ENXIO)?;
             terminal.reopen(location, flags)
         }
         PTMX => {
-            let creds = &task.credentials;
-            task.kernel.ptys.open_master(&task.kernel, creds.uid, creds.gid, flags)
+            let creds = caller.credentials();
+            kernel.ptys.open_master(kernel, creds.uid, creds.gid, flags)
         }
         _ => {
             let index = pty::replica_index(rdev).ok_or(Errno::ENXIO)?;
-            task.kernel.ptys.open_replica(index, Some(location), flags)
+            kernel.ptys.open_replica(index, Some(location), flags)
         }
     }
 }

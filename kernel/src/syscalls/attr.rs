@@ -3,10 +3,10 @@
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use super::stat::{Target, target_at};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::task::Task;
 use crate::vfs::{Location, MAY_READ, MAY_WRITE, SetAttr, check_access};
 
 /// Refuses changes on a read-only mount. Linux checks this
@@ -26,14 +26,14 @@ fn apply(location: &Location, attr: SetAttr) -> SyscallResult {
 
 /// The location of the open file `fd` (files without a path cannot be
 /// changed this way).
-fn fd_location(task: &Task, fd: i32) -> Result<Location, Errno> {
+fn fd_location(task: &TaskCtx, fd: i32) -> Result<Location, Errno> {
     let file = task.fds().get(fd)?;
     file.location().cloned().ok_or(Errno::EINVAL)
 }
 
 /// chmod: the owner or root; a non-root caller outside the file's group
 /// loses set-group-ID.
-fn chmod_location(task: &Task, location: &Location, mode: u32) -> SyscallResult {
+fn chmod_location(task: &TaskCtx, location: &Location, mode: u32) -> SyscallResult {
     writable_mount(location)?;
     let st = location.stat()?;
     let uid = task.credentials.uid;
@@ -55,19 +55,19 @@ fn chmod_location(task: &Task, location: &Location, mode: u32) -> SyscallResult 
 }
 
 /// Implements chmod(2).
-pub fn chmod(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn chmod(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
     chmod_location(task, &location, args.u32(1))
 }
 
 /// Implements fchmod(2).
-pub fn fchmod(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fchmod(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let location = fd_location(task, args.int(0))?;
     chmod_location(task, &location, args.u32(1))
 }
 
 /// Implements fchmodat(2) (Linux's: no flags argument).
-pub fn fchmodat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fchmodat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let location = target_at(task, args.int(0), args.u64(1), 0, 0)?.location()?;
     chmod_location(task, &location, args.u32(2))
 }
@@ -75,7 +75,7 @@ pub fn fchmodat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// chown: root may give a file to anyone; an owner may only change the
 /// group to one of its own. A change clears set-user-ID and set-group-ID
 /// on files that are not directories.
-fn chown_location(task: &Task, location: &Location, uid: u32, gid: u32) -> SyscallResult {
+fn chown_location(task: &TaskCtx, location: &Location, uid: u32, gid: u32) -> SyscallResult {
     writable_mount(location)?;
     let st = location.stat()?;
     let new_uid = (uid != u32::MAX).then_some(uid);
@@ -103,26 +103,26 @@ fn chown_location(task: &Task, location: &Location, uid: u32, gid: u32) -> Sysca
 }
 
 /// Implements chown(2).
-pub fn chown(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn chown(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
     chown_location(task, &location, args.u32(1), args.u32(2))
 }
 
 /// Implements lchown(2).
-pub fn lchown(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn lchown(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let nofollow = libc::AT_SYMLINK_NOFOLLOW;
     let location = target_at(task, libc::AT_FDCWD, args.u64(0), nofollow, nofollow)?.location()?;
     chown_location(task, &location, args.u32(1), args.u32(2))
 }
 
 /// Implements fchown(2).
-pub fn fchown(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fchown(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let location = fd_location(task, args.int(0))?;
     chown_location(task, &location, args.u32(1), args.u32(2))
 }
 
 /// Implements fchownat(2).
-pub fn fchownat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fchownat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let flags = args.int(4);
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
@@ -133,7 +133,7 @@ pub fn fchownat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Sets access and modification times: `None` means now for both.
 /// Explicit times need the owner (or root); "now" also write access.
-fn set_times(task: &Task, location: &Location, times: Option<[libc::timespec; 2]>) -> SyscallResult {
+fn set_times(task: &TaskCtx, location: &Location, times: Option<[libc::timespec; 2]>) -> SyscallResult {
     writable_mount(location)?;
     let st = location.stat()?;
     let now = crate::vfs::now();
@@ -173,7 +173,7 @@ fn set_times(task: &Task, location: &Location, times: Option<[libc::timespec; 2]
 }
 
 /// Implements utimensat(2).
-pub fn utimensat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn utimensat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let flags = args.int(3);
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
@@ -199,7 +199,7 @@ pub fn utimensat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// utimes-style times (two timevals) as timespecs.
-fn read_timevals(task: &Task, addr: u64) -> Result<Option<[libc::timespec; 2]>, Errno> {
+fn read_timevals(task: &TaskCtx, addr: u64) -> Result<Option<[libc::timespec; 2]>, Errno> {
     if addr == 0 {
         return Ok(None);
     }
@@ -218,21 +218,21 @@ fn read_timevals(task: &Task, addr: u64) -> Result<Option<[libc::timespec; 2]>, 
 }
 
 /// Implements utimes(2).
-pub fn utimes(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn utimes(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let times = read_timevals(task, args.u64(1))?;
     let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
     set_times(task, &location, times)
 }
 
 /// Implements futimesat(2).
-pub fn futimesat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn futimesat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let times = read_timevals(task, args.u64(2))?;
     let location = target_at(task, args.int(0), args.u64(1), 0, 0)?.location()?;
     set_times(task, &location, times)
 }
 
 /// Implements utime(2) (struct utimbuf: two time_t seconds).
-pub fn utime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn utime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let times = match args.u64(1) {
         0 => None,
         addr => {
@@ -255,7 +255,7 @@ pub fn utime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements truncate(2).
-pub fn truncate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn truncate(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let size = args.u64(1) as i64;
     if size < 0 {
         return Err(Errno::EINVAL);
@@ -279,7 +279,7 @@ pub fn truncate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements ftruncate(2).
-pub fn ftruncate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn ftruncate(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let size = args.u64(1) as i64;
     if size < 0 {
         return Err(Errno::EINVAL);
@@ -292,7 +292,7 @@ pub fn ftruncate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements fallocate(2): mode 0 (grow the file), FALLOC_FL_KEEP_SIZE
 /// (nothing to reserve in memory) and FALLOC_FL_PUNCH_HOLE (zeroes).
-pub fn fallocate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fallocate(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (mode, offset, len) = (args.int(1), args.u64(2) as i64, args.u64(3) as i64);
     if offset < 0 || len <= 0 {
         return Err(Errno::EINVAL);
@@ -324,23 +324,23 @@ pub fn fallocate(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements fsync(2).
-pub fn fsync(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fsync(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.fds().get(args.int(0))?.sync()?;
     Ok(0)
 }
 
 /// Implements fdatasync(2).
-pub fn fdatasync(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fdatasync(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     fsync(task, args)
 }
 
 /// Implements sync(2): file data lives in sandbox memory or is read-only.
-pub fn sync(_task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn sync(_task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     Ok(0)
 }
 
 /// Implements syncfs(2).
-pub fn syncfs(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn syncfs(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.fds().get(args.int(0))?;
     Ok(0)
 }
@@ -358,7 +358,7 @@ enum XattrTarget {
     Fd,
 }
 
-fn xattr_location(task: &Task, which: XattrTarget, arg: u64) -> Result<Location, Errno> {
+fn xattr_location(task: &TaskCtx, which: XattrTarget, arg: u64) -> Result<Location, Errno> {
     match which {
         XattrTarget::Fd => fd_location(task, arg as i32),
         XattrTarget::Follow => target_at(task, libc::AT_FDCWD, arg, 0, 0)?.location(),
@@ -369,7 +369,7 @@ fn xattr_location(task: &Task, which: XattrTarget, arg: u64) -> Result<Location,
     }
 }
 
-fn xattr_name(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
+fn xattr_name(task: &TaskCtx, addr: u64) -> Result<Vec<u8>, Errno> {
     let name = task
         .mm()
         .read_cstring(addr, XATTR_NAME_MAX)
@@ -384,7 +384,7 @@ fn xattr_name(task: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
 }
 
 /// Copies `value` out as the get/list calls do: size 0 asks for the size.
-fn copy_sized(task: &Task, addr: u64, size: u64, value: &[u8]) -> SyscallResult {
+fn copy_sized(task: &TaskCtx, addr: u64, size: u64, value: &[u8]) -> SyscallResult {
     if size == 0 {
         return Ok(value.len() as u64);
     }
@@ -399,7 +399,7 @@ fn copy_sized(task: &Task, addr: u64, size: u64, value: &[u8]) -> SyscallResult 
 /// files and directories and follow the file's read and write permissions
 /// (a sticky directory's only its owner's); trusted.* are root's;
 /// security.* may be read by anyone and written by root.
-fn xattr_permission(task: &Task, location: &Location, name: &[u8], want: u32) -> Result<(), Errno> {
+fn xattr_permission(task: &TaskCtx, location: &Location, name: &[u8], want: u32) -> Result<(), Errno> {
     let st = location.stat()?;
     let root = task.credentials.uid == 0;
     let write = want & MAY_WRITE != 0;
@@ -425,7 +425,7 @@ fn xattr_permission(task: &Task, location: &Location, name: &[u8], want: u32) ->
     check_access(&st, &task.credentials, want)
 }
 
-fn getxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
+fn getxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
     let location = xattr_location(task, which, args.u64(0))?;
     let name = xattr_name(task, args.u64(1))?;
     xattr_permission(task, &location, &name, MAY_READ)?;
@@ -433,7 +433,7 @@ fn getxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sysca
     copy_sized(task, args.u64(2), args.u64(3), &value)
 }
 
-fn setxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
+fn setxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
     let location = xattr_location(task, which, args.u64(0))?;
     let name = xattr_name(task, args.u64(1))?;
     let size = args.u64(3);
@@ -452,7 +452,7 @@ fn setxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sysca
     Ok(0)
 }
 
-fn listxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
+fn listxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
     let location = xattr_location(task, which, args.u64(0))?;
     let names = match location.inode().list_xattr() {
         Ok(names) => names,
@@ -469,7 +469,7 @@ fn listxattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sysc
     copy_sized(task, args.u64(1), args.u64(2), &list)
 }
 
-fn removexattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
+fn removexattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
     let location = xattr_location(task, which, args.u64(0))?;
     let name = xattr_name(task, args.u64(1))?;
     writable_mount(&location)?;
@@ -479,50 +479,50 @@ fn removexattr_common(task: &Task, which: XattrTarget, args: &SyscallArgs) -> Sy
 }
 
 /// Implements getxattr(2).
-pub fn getxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn getxattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     getxattr_common(task, XattrTarget::Follow, args)
 }
 /// Implements lgetxattr(2).
-pub fn lgetxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn lgetxattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     getxattr_common(task, XattrTarget::NoFollow, args)
 }
 /// Implements fgetxattr(2).
-pub fn fgetxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fgetxattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     getxattr_common(task, XattrTarget::Fd, args)
 }
 /// Implements setxattr(2).
-pub fn setxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn setxattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     setxattr_common(task, XattrTarget::Follow, args)
 }
 /// Implements lsetxattr(2).
-pub fn lsetxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn lsetxattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     setxattr_common(task, XattrTarget::NoFollow, args)
 }
 /// Implements fsetxattr(2).
-pub fn fsetxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fsetxattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     setxattr_common(task, XattrTarget::Fd, args)
 }
 /// Implements listxattr(2).
-pub fn listxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn listxattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     listxattr_common(task, XattrTarget::Follow, args)
 }
 /// Implements llistxattr(2).
-pub fn llistxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn llistxattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     listxattr_common(task, XattrTarget::NoFollow, args)
 }
 /// Implements flistxattr(2).
-pub fn flistxattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn flistxattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     listxattr_common(task, XattrTarget::Fd, args)
 }
 /// Implements removexattr(2).
-pub fn removexattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn removexattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     removexattr_common(task, XattrTarget::Follow, args)
 }
 /// Implements lremovexattr(2).
-pub fn lremovexattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn lremovexattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     removexattr_common(task, XattrTarget::NoFollow, args)
 }
 /// Implements fremovexattr(2).
-pub fn fremovexattr(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fremovexattr(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     removexattr_common(task, XattrTarget::Fd, args)
 }

@@ -3,6 +3,7 @@
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::sync::Blocking;
@@ -34,7 +35,7 @@ struct CloneArgs {
 
 /// Creates the task the clone arguments describe, with Linux's rules on
 /// flag combinations (clone(2), EINVAL).
-fn do_clone(task: &mut Task, clone: CloneArgs) -> SyscallResult {
+fn do_clone(task: &mut TaskCtx, clone: CloneArgs) -> SyscallResult {
     let flags = clone.flags;
     let has = |flag: i32| flags & flag as u64 != 0;
     if flags & NAMESPACES != 0 {
@@ -72,7 +73,7 @@ fn do_clone(task: &mut Task, clone: CloneArgs) -> SyscallResult {
 }
 
 /// Implements fork(2).
-pub fn fork(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn fork(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     do_clone(
         task,
         CloneArgs {
@@ -88,7 +89,7 @@ pub fn fork(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
 
 /// Implements vfork(2): the child borrows the parent's memory until it
 /// execs or exits; the parent waits until then.
-pub fn vfork(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn vfork(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     let flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
     do_clone(
         task,
@@ -105,7 +106,7 @@ pub fn vfork(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
 
 /// Implements clone(2) (x86-64 order: flags, stack, parent_tid, child_tid,
 /// tls) for new processes.
-pub fn clone(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn clone(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let flags = args.u64(0);
     let stack = (args.u64(1) != 0).then_some(args.u64(1));
     do_clone(
@@ -122,7 +123,7 @@ pub fn clone(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements clone3(2) for new processes.
-pub fn clone3(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn clone3(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     // struct clone_args, version 0: eight u64 fields.
     const VER0: u64 = 64;
     let size = args.u64(1);
@@ -155,7 +156,7 @@ pub fn clone3(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Reads a NULL-terminated array of string pointers (argv or envp).
-fn read_strings(task: &Task, array: u64) -> Result<Vec<String>, Errno> {
+fn read_strings(task: &TaskCtx, array: u64) -> Result<Vec<String>, Errno> {
     let mut out = Vec::new();
     if array == 0 {
         return Ok(out);
@@ -183,7 +184,7 @@ fn read_strings(task: &Task, array: u64) -> Result<Vec<String>, Errno> {
 }
 
 /// Runs the program at `path` (relative to `dirfd`) in place of the caller's.
-fn execute(task: &mut Task, dirfd: i32, path: Vec<u8>, argv: u64, envp: u64) -> SyscallResult {
+fn execute(task: &mut TaskCtx, dirfd: i32, path: Vec<u8>, argv: u64, envp: u64) -> SyscallResult {
     let path = String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
     let argv = read_strings(task, argv)?;
     let env = read_strings(task, envp)?;
@@ -201,14 +202,14 @@ fn execute(task: &mut Task, dirfd: i32, path: Vec<u8>, argv: u64, envp: u64) -> 
 }
 
 /// Implements execve(2).
-pub fn execve(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn execve(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let path = task.mm().read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
     execute(task, libc::AT_FDCWD, path, args.u64(1), args.u64(2))
 }
 
 /// Implements execveat(2). AT_EMPTY_PATH runs the file `dirfd` names;
 /// AT_SYMLINK_NOFOLLOW refuses a final symlink with ELOOP.
-pub fn execveat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn execveat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let dirfd = args.int(0);
     let mut path = task.mm().read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
     let flags = args.int(4);
@@ -235,7 +236,7 @@ pub fn execveat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Writes a struct rusage with the child's CPU time as user time.
-fn write_rusage(task: &Task, addr: u64, cpu: std::time::Duration) -> Result<(), Errno> {
+fn write_rusage(task: &TaskCtx, addr: u64, cpu: std::time::Duration) -> Result<(), Errno> {
     let mut rusage = [0u8; 144];
     rusage[0..8].copy_from_slice(&(cpu.as_secs() as i64).to_le_bytes());
     rusage[8..16].copy_from_slice(&i64::from(cpu.subsec_micros()).to_le_bytes());
@@ -244,12 +245,12 @@ fn write_rusage(task: &Task, addr: u64, cpu: std::time::Duration) -> Result<(), 
 
 /// Blocks until a child matching `target` has news, per `options`.
 fn wait_for_child(
-    task: &mut Task,
+    task: &mut TaskCtx,
     target: WaitTarget,
     options: WaitOptions,
     nohang: bool,
 ) -> Result<Option<crate::task::WaitResult>, Errno> {
-    let (pid, tasks) = (task.pid, &task.kernel.tasks);
+    let (pid, tasks) = (task.pid, &task.tasks());
     let blocker: &Task = task;
     let result = blocker.block_on(None, None, || match tasks.wait(pid, target, options) {
         Ok(Some(found)) => Some(Ok(Some(found))),
@@ -264,7 +265,7 @@ fn wait_for_child(
 }
 
 /// Implements wait4(2).
-pub fn wait4(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn wait4(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (pid, status, options, rusage) = (args.int(0), args.u64(1), args.int(2), args.u64(3));
     let known = libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD;
     if options & !known != 0 {
@@ -301,7 +302,7 @@ pub fn wait4(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements waitid(2).
-pub fn waitid(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn waitid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (idtype, id, infop, options, rusage) = (args.u32(0), args.int(1), args.u64(2), args.int(3), args.u64(4));
     let known = libc::WNOHANG
         | libc::WEXITED

@@ -2,32 +2,32 @@
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::task::Task;
 
 /// Implements getuid(2).
-pub fn getuid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn getuid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     Ok(u64::from(task.credentials.uid))
 }
 
 /// Implements geteuid(2).
-pub fn geteuid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn geteuid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     Ok(u64::from(task.credentials.uid))
 }
 
 /// Implements getgid(2).
-pub fn getgid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn getgid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     Ok(u64::from(task.credentials.gid))
 }
 
 /// Implements getegid(2).
-pub fn getegid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn getegid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     Ok(u64::from(task.credentials.gid))
 }
 
 /// Implements getgroups(2).
-pub fn getgroups(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn getgroups(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let size = args.int(0);
     let groups = &task.credentials.additional_gids;
     if size < 0 {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use super::file::install;
 use super::poll::{apply_wait_mask, read_sigmask};
 use super::time::{duration, read_timespec};
@@ -19,12 +20,12 @@ use crate::task::Task;
 /// The most events one wait returns (Linux's EP_MAX_EVENTS).
 const MAX_EVENTS: i32 = (i32::MAX as usize / EpollEvent::SIZE) as i32;
 
-fn create(task: &Task, cloexec: bool) -> SyscallResult {
+fn create(task: &TaskCtx, cloexec: bool) -> SyscallResult {
     install(task, Arc::new(EpollFile::default()), cloexec)
 }
 
 /// Implements epoll_create(2): the size is a hint that must be positive.
-pub fn epoll_create(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn epoll_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if args.int(0) <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -32,7 +33,7 @@ pub fn epoll_create(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements epoll_create1(2).
-pub fn epoll_create1(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn epoll_create1(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let flags = args.int(0);
     if flags & !libc::EPOLL_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
@@ -41,7 +42,7 @@ pub fn epoll_create1(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements epoll_ctl(2).
-pub fn epoll_ctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn epoll_ctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (epfd, op, fd, event_addr) = (args.int(0), args.int(1), args.int(2), args.u64(3));
     // The event is read first, as Linux does; DEL ignores it.
     let event = if op != libc::EPOLL_CTL_DEL {
@@ -76,7 +77,7 @@ pub fn epoll_ctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 ///
 /// A signal ends the wait with EINTR, which is never restarted, not even
 /// for SA_RESTART handlers (signal(7)).
-fn wait(task: &Task, epfd: i32, events_addr: u64, max: i32, deadline: Option<Instant>) -> SyscallResult {
+fn wait(task: &TaskCtx, epfd: i32, events_addr: u64, max: i32, deadline: Option<Instant>) -> SyscallResult {
     if max <= 0 || max > MAX_EVENTS {
         return Err(Errno::EINVAL);
     }
@@ -92,7 +93,7 @@ fn wait(task: &Task, epfd: i32, events_addr: u64, max: i32, deadline: Option<Ins
 }
 
 fn collect_or_wait(
-    task: &Task,
+    task: &TaskCtx,
     epoll: &EpollFile,
     max: usize,
     deadline: Option<Instant>,
@@ -128,7 +129,7 @@ fn millis_deadline(timeout: i32) -> Option<Instant> {
 
 /// Puts the caller's mask back unless a signal interrupted the wait; then
 /// signal delivery restores it after the handler.
-fn restore_mask(task: &mut Task, result: SyscallResult) -> SyscallResult {
+fn restore_mask(task: &mut TaskCtx, result: SyscallResult) -> SyscallResult {
     if result != Err(Errno::EINTR) {
         if let Some(mask) = task.saved_mask.take() {
             task.set_signal_mask(mask);
@@ -138,13 +139,13 @@ fn restore_mask(task: &mut Task, result: SyscallResult) -> SyscallResult {
 }
 
 /// Implements epoll_wait(2).
-pub fn epoll_wait(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn epoll_wait(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let deadline = millis_deadline(args.int(3));
     wait(task, args.int(0), args.u64(1), args.int(2), deadline)
 }
 
 /// Implements epoll_pwait(2): epoll_wait with a signal mask for the wait.
-pub fn epoll_pwait(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn epoll_pwait(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let deadline = millis_deadline(args.int(3));
     let mask = read_sigmask(task, args.u64(4), args.u64(5))?;
     apply_wait_mask(task, mask);
@@ -153,7 +154,7 @@ pub fn epoll_pwait(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements epoll_pwait2(2): epoll_pwait with a timespec timeout.
-pub fn epoll_pwait2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn epoll_pwait2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let deadline = match args.u64(3) {
         0 => None,
         addr => Some(Instant::now() + duration(&read_timespec(task, addr)?)),

@@ -4,16 +4,16 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use super::file::install;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::fsimpl::EventFd;
-use crate::task::Task;
 
 const EFD_SEMAPHORE: i32 = 1;
 
 /// Implements eventfd2(2).
-pub fn eventfd2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn eventfd2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (initial, flags) = (args.u32(0), args.int(1));
     if flags & !(libc::EFD_CLOEXEC | libc::EFD_NONBLOCK | EFD_SEMAPHORE) != 0 {
         return Err(Errno::EINVAL);
@@ -23,6 +23,6 @@ pub fn eventfd2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements eventfd(2): eventfd2 without flags.
-pub fn eventfd(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn eventfd(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     install(task, Arc::new(EventFd::new(args.u32(0), false, false)), false)
 }

@@ -4,21 +4,20 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::fsimpl::{Memfd, new_pipe};
 
 use crate::vfs::File;
 
-use crate::task::Task;
-
-fn nofile(task: &Task) -> u64 {
+fn nofile(task: &TaskCtx) -> u64 {
     task.limit(libc::RLIMIT_NOFILE)
 }
 
 /// Implements close_range(2), with CLOSE_RANGE_CLOEXEC;
 /// CLOSE_RANGE_UNSHARE unshares the table first, as Linux does.
-pub fn close_range(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn close_range(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (first, last, flags) = (args.u32(0), args.u32(1), args.u32(2));
     let known = libc::CLOSE_RANGE_CLOEXEC | libc::CLOSE_RANGE_UNSHARE;
     if flags & !known != 0 || first > last {
@@ -37,14 +36,14 @@ pub fn close_range(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Installs a new file at the lowest free fd: what every call that creates
 /// a file (eventfd, epoll_create, memfd_create, …) returns.
-pub(super) fn install(task: &Task, file: Arc<dyn File>, cloexec: bool) -> SyscallResult {
+pub(super) fn install(task: &TaskCtx, file: Arc<dyn File>, cloexec: bool) -> SyscallResult {
     let limit = nofile(task);
     Ok(task.fds().install(file, cloexec, 0, limit)? as u64)
 }
 
 /// Implements close(2). Closing any fd of a file drops the process's
 /// POSIX record locks on it, as on Linux.
-pub fn close(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn close(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().remove(args.int(0))?;
     if let Some(location) = file.location() {
         if let Ok(st) = location.stat() {
@@ -55,14 +54,14 @@ pub fn close(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements dup(2).
-pub fn dup(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn dup(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(args.int(0))?;
     let limit = nofile(task);
     Ok(task.fds().install(file, false, 0, limit)? as u64)
 }
 
 /// Implements dup2(2).
-pub fn dup2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn dup2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (old, new) = (args.int(0), args.int(1));
     let file = task.fds().get(old)?;
     if old == new {
@@ -74,7 +73,7 @@ pub fn dup2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements dup3(2).
-pub fn dup3(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn dup3(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (old, new, flags) = (args.int(0), args.int(1), args.int(2));
     if flags & !libc::O_CLOEXEC != 0 || old == new {
         return Err(Errno::EINVAL);
@@ -86,7 +85,7 @@ pub fn dup3(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements fcntl(2) for the fd-table commands and F_GETFL.
-pub fn fcntl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fcntl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let fd = args.int(0);
     let file = task.fds().get(fd)?;
     match args.int(1) {
@@ -132,7 +131,7 @@ pub fn fcntl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// Implements ioctl(2): the generic fd requests here, the rest by the file.
 /// A terminal request interrupted by job control (SIGTTOU) restarts as
 /// ERESTARTSYS does.
-pub fn ioctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn ioctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let fd = args.int(0);
     let file = task.fds().get(fd)?;
     // The request is an unsigned int; the upper half of the register is noise.
@@ -145,7 +144,7 @@ pub fn ioctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             let nonblock = if on { libc::O_NONBLOCK as u32 } else { 0 };
             file.set_status_flags(flags | nonblock).map(|()| 0)
         }
-        request => file.ioctl(task, request, args.u64(2)),
+        request => file.ioctl(task.caller(), request, args.u64(2)),
     };
     if result == Err(Errno::EINTR) {
         task.restart = Some(crate::task::Restart::UnlessHandled);
@@ -154,7 +153,7 @@ pub fn ioctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements pipe2(2).
-pub fn pipe2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn pipe2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let flags = args.int(1);
     if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
@@ -182,7 +181,7 @@ pub fn pipe2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements pipe(2).
-pub fn pipe(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn pipe(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     pipe2(
         task,
         &SyscallArgs {
@@ -193,6 +192,6 @@ pub fn pipe(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements lseek(2).
-pub fn lseek(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn lseek(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.fds().get(args.int(0))?.seek(args.u64(1) as i64, args.int(2))
 }

@@ -4,12 +4,13 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::sync::Blocking;
 use crate::sync::futex::FutexTable;
-use crate::task::{Restart, Task};
+use crate::task::Restart;
 
 const FUTEX_WAIT: i32 = 0;
 const FUTEX_WAKE: i32 = 1;
@@ -24,7 +25,7 @@ const FUTEX_CLOCK_REALTIME: i32 = 256;
 /// Implements futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP,
 /// WAIT_BITSET and WAKE_BITSET, private or shared; the PI operations are
 /// ENOSYS.
-pub fn futex(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn futex(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (uaddr, op, val) = (args.u64(0), args.int(1), args.u32(2));
     let command = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
@@ -45,7 +46,7 @@ pub fn futex(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// FUTEX_WAIT(_BITSET): sleeps while the word holds `val`.
 fn wait(
-    task: &mut Task,
+    task: &mut TaskCtx,
     uaddr: u64,
     val: u32,
     timeout: u64,
@@ -71,7 +72,7 @@ fn wait(
             Instant::now() + duration(&ts)
         })
     };
-    let futexes: &FutexTable = &task.kernel.futexes;
+    let futexes: &FutexTable = &task.core().futexes;
     let queued = {
         let mut queues = futexes.lock();
         let mm = task.mm();
@@ -97,19 +98,19 @@ fn wait(
     }
 }
 
-fn wake(task: &mut Task, uaddr: u64, count: u32, bitset: u32) -> SyscallResult {
+fn wake(task: &mut TaskCtx, uaddr: u64, count: u32, bitset: u32) -> SyscallResult {
     if bitset == 0 {
         return Err(Errno::EINVAL);
     }
     let key = task.mm().futex_key(uaddr)?;
-    Ok(task.kernel.futexes.wake(key, count as usize, bitset) as u64)
+    Ok(task.core().futexes.wake(key, count as usize, bitset) as u64)
 }
 
-fn requeue(task: &mut Task, from: u64, to: u64, wake: u32, requeue: u32, expected: Option<u32>) -> SyscallResult {
+fn requeue(task: &mut TaskCtx, from: u64, to: u64, wake: u32, requeue: u32, expected: Option<u32>) -> SyscallResult {
     if (wake as i32) < 0 || (requeue as i32) < 0 {
         return Err(Errno::EINVAL);
     }
-    let futexes = &task.kernel.futexes;
+    let futexes = &task.core().futexes;
     let mut queues = futexes.lock();
     let mm = task.mm();
     let (from_key, to_key) = (mm.futex_key(from)?, mm.futex_key(to)?);
@@ -126,7 +127,7 @@ fn requeue(task: &mut Task, from: u64, to: u64, wake: u32, requeue: u32, expecte
 /// FUTEX_WAKE_OP: changes the word at `uaddr2` as `encoded` says, wakes
 /// waiters on `uaddr`, and on `uaddr2` too if the old value passes the
 /// encoded comparison.
-fn wake_op(task: &mut Task, uaddr: u64, uaddr2: u64, wake1: u32, wake2: u32, encoded: u32) -> SyscallResult {
+fn wake_op(task: &mut TaskCtx, uaddr: u64, uaddr2: u64, wake1: u32, wake2: u32, encoded: u32) -> SyscallResult {
     let shift = encoded & (8 << 28) != 0;
     let op = (encoded >> 28) & 7;
     let cmp = (encoded >> 24) & 15;
@@ -145,7 +146,7 @@ fn wake_op(task: &mut Task, uaddr: u64, uaddr2: u64, wake1: u32, wake2: u32, enc
     if op > 4 || cmp > 5 {
         return Err(Errno::ENOSYS);
     }
-    let futexes = &task.kernel.futexes;
+    let futexes = &task.core().futexes;
     let mut queues = futexes.lock();
     let mm = task.mm();
     let (key1, key2) = (mm.futex_key(uaddr)?, mm.futex_key(uaddr2)?);

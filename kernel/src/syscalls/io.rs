@@ -3,10 +3,11 @@
 use nix::errno::Errno;
 
 use super::MAX_RW_COUNT;
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::signal::SigInfo;
-use crate::task::{Restart, Task};
+use crate::task::Restart;
 
 /// Linux's UIO_MAXIOV.
 const IOV_MAX: u64 = 1024;
@@ -21,7 +22,7 @@ enum Direction {
 }
 
 /// The user buffers of a readv/writev iovec array, as (address, length).
-fn vector_ranges(task: &Task, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
+fn vector_ranges(task: &TaskCtx, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
@@ -51,7 +52,7 @@ const MAX_BOUNCE: u64 = 64 << 20;
 /// Moves data between the file at `fd` and the user buffers `ranges`.
 /// A write to a pipe without readers also raises SIGPIPE, as Linux does.
 fn transfer(
-    task: &mut Task,
+    task: &mut TaskCtx,
     fd: i32,
     ranges: &[(u64, u64)],
     offset: Option<u64>,
@@ -75,7 +76,7 @@ fn transfer(
                 task.mm().check(addr, len, true)?;
             }
             let mut buf = vec![0u8; total as usize];
-            let done = file.read(&*task, &mut buf, offset);
+            let done = file.read(task.caller(), &mut buf, offset);
             if let Ok(done) = done {
                 scatter(task, &ranges, &buf[..done])?;
             }
@@ -88,7 +89,7 @@ fn transfer(
                 data.resize(start + len as usize, 0);
                 task.mm().copy_in(addr, &mut data[start..])?;
             }
-            file.write(&*task, &data, offset)
+            file.write(task.caller(), &data, offset)
         }
     };
     match result {
@@ -106,7 +107,7 @@ fn transfer(
 }
 
 /// Copies `data` into the user buffers `ranges`, in order.
-fn scatter(task: &Task, ranges: &[(u64, u64)], data: &[u8]) -> Result<(), Errno> {
+fn scatter(task: &TaskCtx, ranges: &[(u64, u64)], data: &[u8]) -> Result<(), Errno> {
     let mut done = 0;
     for &(addr, len) in ranges {
         if done == data.len() {
@@ -127,33 +128,33 @@ fn offset_arg(args: &SyscallArgs, i: usize) -> Result<Option<u64>, Errno> {
 }
 
 /// Implements read(2).
-pub fn read(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn read(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
     transfer(task, args.int(0), &[range], None, Direction::Read)
 }
 
 /// Implements write(2).
-pub fn write(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn write(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
     transfer(task, args.int(0), &[range], None, Direction::Write)
 }
 
 /// Implements readv(2).
-pub fn readv(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn readv(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.fds().get(args.int(0))?;
     let ranges = vector_ranges(task, args.u64(1), args.u64(2))?;
     transfer(task, args.int(0), &ranges, None, Direction::Read)
 }
 
 /// Implements writev(2).
-pub fn writev(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn writev(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.fds().get(args.int(0))?;
     let ranges = vector_ranges(task, args.u64(1), args.u64(2))?;
     transfer(task, args.int(0), &ranges, None, Direction::Write)
 }
 
 /// Implements pread64(2).
-pub fn pread64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn pread64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.fds().get(args.int(0))?;
     let offset = offset_arg(args, 3)?;
     let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
@@ -161,7 +162,7 @@ pub fn pread64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements pwrite64(2).
-pub fn pwrite64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn pwrite64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.fds().get(args.int(0))?;
     let offset = offset_arg(args, 3)?;
     let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));

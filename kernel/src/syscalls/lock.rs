@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::task::{Restart, Task};
+use crate::task::Restart;
 use crate::vfs::File;
 use crate::vfs::locks::{self, Owner, RangeLock};
 
@@ -29,7 +30,7 @@ fn description(file: &Arc<dyn File>) -> Owner {
 
 /// A blocked lock wait interrupted by a handled signal restarts only with
 /// SA_RESTART (ERESTARTSYS), as on Linux.
-fn interrupted(task: &mut Task, result: Result<(), Errno>) -> SyscallResult {
+fn interrupted(task: &mut TaskCtx, result: Result<(), Errno>) -> SyscallResult {
     match result {
         Ok(()) => Ok(0),
         Err(Errno::EINTR) => {
@@ -41,7 +42,7 @@ fn interrupted(task: &mut Task, result: Result<(), Errno>) -> SyscallResult {
 }
 
 /// Implements flock(2) on files with a path.
-pub fn flock(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn flock(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(args.int(0))?;
     let operation = args.int(1);
     let nonblocking = operation & libc::LOCK_NB != 0;
@@ -53,7 +54,7 @@ pub fn flock(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             Ok(0)
         }
         op @ (libc::LOCK_SH | libc::LOCK_EX) => {
-            let result = locks::table().flock(id, owner, op == libc::LOCK_EX, nonblocking, &*task);
+            let result = locks::table().flock(id, owner, op == libc::LOCK_EX, nonblocking, task.caller());
             interrupted(task, result)
         }
         _ => Err(Errno::EINVAL),
@@ -71,7 +72,7 @@ struct Flock {
 }
 
 impl Flock {
-    fn read(task: &Task, addr: u64) -> Result<Flock, Errno> {
+    fn read(task: &TaskCtx, addr: u64) -> Result<Flock, Errno> {
         let mut raw = [0u8; 32];
         task.mm().copy_in(addr, &mut raw)?;
         let i16_at = |i: usize| i16::from_ne_bytes(raw[i..i + 2].try_into().expect("2 bytes"));
@@ -85,7 +86,7 @@ impl Flock {
         })
     }
 
-    fn write(&self, task: &Task, addr: u64) -> Result<(), Errno> {
+    fn write(&self, task: &TaskCtx, addr: u64) -> Result<(), Errno> {
         let mut raw = [0u8; 32];
         raw[0..2].copy_from_slice(&self.kind.to_ne_bytes());
         raw[2..4].copy_from_slice(&self.whence.to_ne_bytes());
@@ -117,7 +118,7 @@ impl Flock {
 }
 
 /// fcntl(2)'s F_GETLK, F_SETLK, F_SETLKW and their OFD forms.
-pub fn record_lock(task: &mut Task, fd: i32, cmd: i32, addr: u64) -> SyscallResult {
+pub fn record_lock(task: &mut TaskCtx, fd: i32, cmd: i32, addr: u64) -> SyscallResult {
     let file = task.fds().get(fd)?;
     let id = identity(&file)?;
     let mut request = Flock::read(task, addr)?;
@@ -173,6 +174,6 @@ pub fn record_lock(task: &mut Task, fd: i32, cmd: i32, addr: u64) -> SyscallResu
         return Err(Errno::EBADF);
     }
     let wait = matches!(cmd, libc::F_SETLKW | libc::F_OFD_SETLKW);
-    let result = locks::table().set(id, lock, unlock, wait, &*task);
+    let result = locks::table().set(id, lock, unlock, wait, task.caller());
     interrupted(task, result)
 }

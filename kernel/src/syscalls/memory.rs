@@ -2,12 +2,11 @@
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::arch::{PAGE_SIZE, SyscallArgs};
 use crate::abi::errno::SyscallResult;
 use crate::memory::Prot;
 use crate::mm::{MapRequest, VmaKind};
-
-use crate::task::Task;
 
 /// mmap flags cordon accepts; the ones it does not act on are hints Linux
 /// may ignore too (MAP_NORESERVE, MAP_POPULATE, MAP_STACK, …).
@@ -33,7 +32,7 @@ const KNOWN_MAP_FLAGS: i32 = libc::MAP_TYPE
 const MAX_SHARED_FILE_MAPPING: u64 = 64 << 30;
 
 /// Implements brk(2).
-pub fn brk(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn brk(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let limit = task.limit(libc::RLIMIT_DATA);
     Ok(task.mm().set_brk(args.u64(0), limit, task.space()))
 }
@@ -42,7 +41,7 @@ pub fn brk(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// data (a copy taken at mmap time), and shared mappings of files whose
 /// pages live in sandbox memory (tmpfs, the overlay's copies); a shared
 /// mapping of a host file is copied up first.
-pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn mmap(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (addr, len, flags, offset) = (args.u64(0), args.u64(1), args.int(3), args.u64(5));
     let prot = Prot::from_user(args.u64(2)).ok_or(Errno::EINVAL)?;
     let shared = match flags & libc::MAP_TYPE {
@@ -115,7 +114,7 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let mut buf = vec![0u8; (1 << 20).min(len as usize)];
     while at < len && offset + at < size {
         let want = (buf.len() as u64).min(len - at).min(size - offset - at) as usize;
-        let n = match location.inode().read_at(&*task, &mut buf[..want], offset + at) {
+        let n = match location.inode().read_at(task.caller(), &mut buf[..want], offset + at) {
             Ok(0) => break,
             Ok(n) => n,
             Err(errno) => {
@@ -133,7 +132,7 @@ pub fn mmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// the file says which pieces of the memory file back `[offset, offset +
 /// len)`, or ENODEV (pipes, terminals, sockets).
 fn map_unnamed_file(
-    task: &Task,
+    task: &TaskCtx,
     mut req: MapRequest,
     file: &std::sync::Arc<dyn crate::vfs::File>,
     offset: u64,
@@ -156,14 +155,14 @@ fn map_unnamed_file(
 }
 
 /// Implements munmap(2).
-pub fn munmap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn munmap(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.mm().unmap(args.u64(0), args.u64(1), task.space())?;
     Ok(0)
 }
 
 /// Implements mprotect(2). PROT_GROWSDOWN/PROT_GROWSUP are accepted and
 /// apply to the given range only.
-pub fn mprotect(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn mprotect(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let grows = (libc::PROT_GROWSDOWN | libc::PROT_GROWSUP) as u64;
     let prot = Prot::from_user(args.u64(2) & !grows).ok_or(Errno::EINVAL)?;
     task.mm().protect(args.u64(0), args.u64(1), prot, task.space())?;
@@ -171,7 +170,7 @@ pub fn mprotect(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements mremap(2).
-pub fn mremap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn mremap(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.mm().remap(
         args.u64(0),
         args.u64(1),
@@ -183,14 +182,14 @@ pub fn mremap(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements madvise(2).
-pub fn madvise(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn madvise(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.mm().advise(args.u64(0), args.u64(1), args.int(2))?;
     Ok(0)
 }
 
 /// Implements msync(2): shared file mappings are the file's own pages, so
 /// there is nothing to write back; the range must be mapped (ENOMEM).
-pub fn msync(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn msync(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (addr, len, flags) = (args.u64(0), args.u64(1), args.int(2));
     let known = libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE;
     if addr % PAGE_SIZE != 0 || flags & !known != 0 || flags & libc::MS_ASYNC != 0 && flags & libc::MS_SYNC != 0 {
@@ -205,7 +204,7 @@ pub fn msync(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements mincore(2): cordon does not track residency, so every page of
 /// a mapped range is reported resident.
-pub fn mincore(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn mincore(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (addr, len, vec) = (args.u64(0), args.u64(1), args.u64(2));
     if addr % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);

@@ -8,6 +8,7 @@
 mod args;
 mod attr;
 mod clone;
+mod context;
 mod credentials;
 mod epoll;
 mod eventfd;
@@ -37,21 +38,24 @@ mod timerfd;
 mod transfer;
 
 pub use args::Arg;
+pub use context::TaskCtx;
 pub use table::{Support, SyscallEntry, SyscallTable, TABLE};
 
 use crate::abi::arch::{self, SyscallArgs};
 use crate::abi::errno::SyscallResult;
-use crate::control::handle::KernelEvent;
+use crate::kernel::Kernel;
 use crate::task::Task;
 
 /// The common shape of every handler.
-pub type Handler = fn(&mut Task, &SyscallArgs) -> SyscallResult;
+pub type Handler = fn(&mut TaskCtx, &SyscallArgs) -> SyscallResult;
 
 /// Linux's MAX_RW_COUNT: the most one read or write transfers.
 pub(crate) const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
-/// Serves the system call the task's registers hold and sets the result.
-pub fn dispatch(task: &mut Task) {
+/// Serves the system call the task's registers hold and sets the result:
+/// the [`crate::kernel::SyscallDispatch`] the kernel is made with.
+pub fn dispatch(kernel: &Kernel, task: &mut Task) {
+    let task = &mut TaskCtx::new(task, kernel);
     let args = SyscallArgs::from_registers(&task.regs);
     let entry = TABLE.get(args.number);
     let strace = task.kernel.config.strace;
@@ -83,7 +87,7 @@ pub fn dispatch(task: &mut Task) {
 const PROBED_AT_STARTUP: &[&str] = &["rseq"];
 
 /// Logs the first use of an unimplemented call in this sandbox.
-fn report_unimplemented(task: &Task, entry: Option<&SyscallEntry>, args: &SyscallArgs) {
+fn report_unimplemented(task: &TaskCtx, entry: Option<&SyscallEntry>, args: &SyscallArgs) {
     let first = task
         .kernel
         .reported_unimplemented
@@ -94,12 +98,9 @@ fn report_unimplemented(task: &Task, entry: Option<&SyscallEntry>, args: &Syscal
         return;
     }
     let name = entry.map_or("unknown", |entry| entry.name);
-    let tag = task.kernel.tasks.container(task.pid).unwrap_or_default();
-    task.kernel.report(tag, |container| KernelEvent::UnimplementedSyscall {
-        container,
-        pid: task.pid,
-        number: args.number,
-        name,
+    let tag = task.tasks().container(task.pid).unwrap_or_default();
+    task.kernel.report(tag, |watcher, container| {
+        watcher.unimplemented_syscall(container, task.pid, args.number, name);
     });
     let reason = entry.and_then(|entry| match entry.support {
         Support::Unimplemented(reason) => Some(reason),

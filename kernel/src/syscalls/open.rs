@@ -4,21 +4,21 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::fsimpl::devfs;
 use crate::kernel::tty_devices;
-use crate::task::Task;
 use crate::vfs::File;
 use crate::vfs::{Location, ops};
 
 /// Device nodes opened on behalf of a task: terminals depend on who asks.
-struct CallerDevices<'a>(&'a Task);
+struct CallerDevices<'a, 'b>(&'a TaskCtx<'b>);
 
-impl ops::Devices for CallerDevices<'_> {
+impl ops::Devices for CallerDevices<'_, '_> {
     fn open_device(&self, location: Location, rdev: u64, flags: i32) -> Result<Arc<dyn File>, Errno> {
         if tty_devices::is_terminal_device(rdev) {
-            tty_devices::open_device(self.0, location, rdev, flags)
+            tty_devices::open_device(self.0.kernel, self.0.caller(), location, rdev, flags)
         } else {
             devfs::open_device(location, rdev, flags)
         }
@@ -27,7 +27,7 @@ impl ops::Devices for CallerDevices<'_> {
 
 /// Installs a file open(2) made. A session leader without a controlling
 /// terminal that opens one for reading without O_NOCTTY takes it.
-fn install_opened(task: &mut Task, file: Arc<dyn File>, flags: i32) -> SyscallResult {
+fn install_opened(task: &mut TaskCtx, file: Arc<dyn File>, flags: i32) -> SyscallResult {
     let reads = flags & libc::O_ACCMODE != libc::O_WRONLY && flags & libc::O_PATH == 0;
     if flags & libc::O_NOCTTY == 0 && reads {
         if let Some(terminal) = file.terminal() {
@@ -40,28 +40,28 @@ fn install_opened(task: &mut Task, file: Arc<dyn File>, flags: i32) -> SyscallRe
 
 /// Opens `path` relative to `dirfd` and installs the file; the common part
 /// of every open call.
-fn open_at(task: &mut Task, dirfd: i32, path: u64, flags: i32, mode: u32) -> SyscallResult {
+fn open_at(task: &mut TaskCtx, dirfd: i32, path: u64, flags: i32, mode: u32) -> SyscallResult {
     let path = task.mm().read_cstring(path, libc::PATH_MAX as usize)?;
     let mode = mode & 0o7777 & !task.fs().umask;
     let file = {
         let resolver = task.resolver_at(dirfd)?;
-        ops::open(&resolver, &path, flags, mode, &*task, &CallerDevices(task))?
+        ops::open(&resolver, &path, flags, mode, task.caller(), &CallerDevices(task))?
     };
     install_opened(task, file, flags)
 }
 
 /// Implements open(2).
-pub fn open(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn open(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     open_at(task, libc::AT_FDCWD, args.u64(0), args.int(1), args.u32(2))
 }
 
 /// Implements openat(2).
-pub fn openat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn openat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     open_at(task, args.int(0), args.u64(1), args.int(2), args.u32(3))
 }
 
 /// Implements creat(2): open with O_CREAT|O_WRONLY|O_TRUNC.
-pub fn creat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn creat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
     open_at(task, libc::AT_FDCWD, args.u64(0), flags, args.u32(1))
 }
@@ -78,7 +78,7 @@ const KNOWN_RESOLVE: u64 = libc::RESOLVE_NO_XDEV
 /// RESOLVE_IN_ROOT (the dirfd is the root); RESOLVE_BENEATH refuses
 /// absolute paths. RESOLVE_NO_MAGICLINKS is accepted, but /proc's magic
 /// links are followed anyway: the resolver has no such mode yet.
-pub fn openat2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn openat2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let size = args.u64(3);
     if !(24..=4096).contains(&size) {
         return Err(Errno::EINVAL);
@@ -115,7 +115,7 @@ pub fn openat2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     let file = {
         let mut resolver = task.resolver_at(dirfd)?;
         resolver.root = resolver.cwd.clone();
-        ops::open(&resolver, &path, flags, mode, &*task, &CallerDevices(task))?
+        ops::open(&resolver, &path, flags, mode, task.caller(), &CallerDevices(task))?
     };
     install_opened(task, file, flags)
 }

@@ -3,16 +3,16 @@
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use super::stat::target_at;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::task::Task;
 use crate::vfs::lookup::Follow;
 use crate::vfs::{Location, MAY_EXEC, check_access};
 
 /// Implements getcwd(2): the raw call returns the length including the NUL;
 /// a working directory that was removed is ENOENT.
-pub fn getcwd(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn getcwd(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let mut cwd = {
         let fs = task.fs();
         if fs.cwd.dentry.is_deleted() {
@@ -29,7 +29,7 @@ pub fn getcwd(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Checks that `location` is a directory the task may enter.
-fn enterable(task: &Task, location: &Location) -> Result<(), Errno> {
+fn enterable(task: &TaskCtx, location: &Location) -> Result<(), Errno> {
     let st = location.stat()?;
     if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
@@ -38,7 +38,7 @@ fn enterable(task: &Task, location: &Location) -> Result<(), Errno> {
 }
 
 /// Implements chdir(2).
-pub fn chdir(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn chdir(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let path = task.mm().read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
     let location = task.resolver().resolve(&path, Follow::Always)?;
     enterable(task, &location)?;
@@ -47,7 +47,7 @@ pub fn chdir(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements fchdir(2).
-pub fn fchdir(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fchdir(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(args.int(0))?;
     let location = file.location().ok_or(Errno::ENOTDIR)?.clone();
     enterable(task, &location)?;
@@ -57,7 +57,7 @@ pub fn fchdir(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements chroot(2): root only (CAP_SYS_CHROOT); the working directory
 /// stays where it is, as on Linux.
-pub fn chroot(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn chroot(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let path = task.mm().read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
     let location = task.resolver().resolve(&path, Follow::Always)?;
     enterable(task, &location)?;
@@ -68,25 +68,25 @@ pub fn chroot(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(0)
 }
 
-fn readlink_at(task: &Task, dirfd: i32, path: u64, buf: u64, size: u64, flags: i32) -> SyscallResult {
+fn readlink_at(task: &TaskCtx, dirfd: i32, path: u64, buf: u64, size: u64, flags: i32) -> SyscallResult {
     if (size as i64) <= 0 {
         return Err(Errno::EINVAL);
     }
     let flags = flags | libc::AT_SYMLINK_NOFOLLOW;
     let location = target_at(task, dirfd, path, flags, libc::AT_SYMLINK_NOFOLLOW)?.location()?;
-    let target = location.inode().readlink(task)?;
+    let target = location.inode().readlink(task.caller())?;
     let n = target.len().min(size as usize);
     task.mm().copy_out(buf, &target[..n])?;
     Ok(n as u64)
 }
 
 /// Implements readlink(2).
-pub fn readlink(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn readlink(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     readlink_at(task, libc::AT_FDCWD, args.u64(0), args.u64(1), args.u64(2), 0)
 }
 
 /// Implements readlinkat(2) (an empty path reads the link `dirfd` names).
-pub fn readlinkat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn readlinkat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     readlink_at(
         task,
         args.int(0),

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
@@ -27,7 +28,7 @@ struct Watch {
 
 /// Waits until one of `watches` is ready, the deadline passes or a signal
 /// arrives. Returns the revents of each watch.
-fn wait_ready(task: &mut Task, watches: &[Watch], deadline: Option<Instant>) -> Result<Vec<u16>, Errno> {
+fn wait_ready(task: &mut TaskCtx, watches: &[Watch], deadline: Option<Instant>) -> Result<Vec<u16>, Errno> {
     let check = || -> Vec<u16> {
         watches
             .iter()
@@ -68,7 +69,7 @@ fn wait_ready(task: &mut Task, watches: &[Watch], deadline: Option<Instant>) -> 
     }
 }
 
-fn read_pollfds(task: &Task, addr: u64, count: u64) -> Result<Vec<Watch>, Errno> {
+fn read_pollfds(task: &TaskCtx, addr: u64, count: u64) -> Result<Vec<Watch>, Errno> {
     if count > task.limit(libc::RLIMIT_NOFILE) {
         return Err(Errno::EINVAL);
     }
@@ -89,7 +90,7 @@ fn read_pollfds(task: &Task, addr: u64, count: u64) -> Result<Vec<Watch>, Errno>
         .collect())
 }
 
-fn write_revents(task: &Task, addr: u64, revents: &[u16]) -> Result<u64, Errno> {
+fn write_revents(task: &TaskCtx, addr: u64, revents: &[u16]) -> Result<u64, Errno> {
     let mm = task.mm();
     for (i, value) in revents.iter().enumerate() {
         mm.copy_out(addr + i as u64 * 8 + 6, &value.to_le_bytes())?;
@@ -100,14 +101,14 @@ fn write_revents(task: &Task, addr: u64, revents: &[u16]) -> Result<u64, Errno> 
 /// Swaps in the mask of ppoll/pselect6 (and epoll_pwait) for the wait; the
 /// old one comes back after a handler (or at once if none runs), as with
 /// sigsuspend.
-pub(super) fn apply_wait_mask(task: &mut Task, mask: Option<SigSet>) {
+pub(super) fn apply_wait_mask(task: &mut TaskCtx, mask: Option<SigSet>) {
     if let Some(mask) = mask {
         task.saved_mask = Some(task.signal_mask);
         task.set_signal_mask(mask);
     }
 }
 
-pub(super) fn read_sigmask(task: &Task, addr: u64, size: u64) -> Result<Option<SigSet>, Errno> {
+pub(super) fn read_sigmask(task: &TaskCtx, addr: u64, size: u64) -> Result<Option<SigSet>, Errno> {
     if addr == 0 {
         return Ok(None);
     }
@@ -117,7 +118,7 @@ pub(super) fn read_sigmask(task: &Task, addr: u64, size: u64) -> Result<Option<S
     Ok(Some(task.mm().read_pod(addr)?))
 }
 
-fn finish(task: &mut Task, result: Result<u64, Errno>, restart: Restart) -> SyscallResult {
+fn finish(task: &mut TaskCtx, result: Result<u64, Errno>, restart: Restart) -> SyscallResult {
     if result == Err(Errno::EINTR) {
         task.restart = Some(restart);
     } else if let Some(mask) = task.saved_mask.take() {
@@ -127,7 +128,7 @@ fn finish(task: &mut Task, result: Result<u64, Errno>, restart: Restart) -> Sysc
 }
 
 /// Implements poll(2).
-pub fn poll(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn poll(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let watches = read_pollfds(task, args.u64(0), args.u64(1))?;
     let timeout = args.int(2);
     let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
@@ -136,7 +137,7 @@ pub fn poll(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements ppoll(2).
-pub fn ppoll(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn ppoll(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let watches = read_pollfds(task, args.u64(0), args.u64(1))?;
     let deadline = if args.u64(2) != 0 {
         Some(Instant::now() + duration(&read_timespec(task, args.u64(2))?))
@@ -154,7 +155,7 @@ const SELECT_WRITE: u16 = (libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND |
 const SELECT_EXCEPT: u16 = libc::POLLPRI as u16;
 
 /// The three fd sets of select, as bitmaps of `nfds` bits.
-fn read_fdset(task: &Task, addr: u64, nfds: usize) -> Result<Option<Vec<u8>>, Errno> {
+fn read_fdset(task: &TaskCtx, addr: u64, nfds: usize) -> Result<Option<Vec<u8>>, Errno> {
     if addr == 0 {
         return Ok(None);
     }
@@ -168,7 +169,7 @@ fn is_set(bits: &Option<Vec<u8>>, fd: usize) -> bool {
 }
 
 /// The core of select and pselect6: returns the number of ready bits.
-fn do_select(task: &mut Task, nfds: i32, sets: [u64; 3], deadline: Option<Instant>) -> Result<u64, Errno> {
+fn do_select(task: &mut TaskCtx, nfds: i32, sets: [u64; 3], deadline: Option<Instant>) -> Result<u64, Errno> {
     if nfds < 0 || nfds as u64 > task.limit(libc::RLIMIT_NOFILE).max(1024) {
         return Err(Errno::EINVAL);
     }
@@ -231,7 +232,7 @@ fn do_select(task: &mut Task, nfds: i32, sets: [u64; 3], deadline: Option<Instan
 
 /// Implements select(2); the timeout is updated with the time left, as
 /// Linux does.
-pub fn select(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn select(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let timeout = args.u64(4);
     let deadline = if timeout != 0 {
         let tv: libc::timeval = task.mm().read_pod(timeout)?;
@@ -255,7 +256,7 @@ pub fn select(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements pselect6(2).
-pub fn pselect6(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn pselect6(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let deadline = if args.u64(4) != 0 {
         Some(Instant::now() + duration(&read_timespec(task, args.u64(4))?))
     } else {

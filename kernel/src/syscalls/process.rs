@@ -2,10 +2,10 @@
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::ExitStatus;
 use crate::abi::arch::{SyscallArgs, TASK_SIZE};
 use crate::abi::errno::SyscallResult;
-use crate::task::Task;
 
 const ARCH_SET_GS: i32 = 0x1001;
 const ARCH_SET_FS: i32 = 0x1002;
@@ -13,41 +13,41 @@ const ARCH_GET_FS: i32 = 0x1003;
 const ARCH_GET_GS: i32 = 0x1004;
 
 /// Implements exit(2): ends the calling thread.
-pub fn exit(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn exit(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     // Only this thread; the process ends with its last thread.
     task.exit_status = Some(ExitStatus::Exited(args.int(0) as u8));
     Ok(0)
 }
 
 /// Implements exit_group(2).
-pub fn exit_group(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn exit_group(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.exit_group(ExitStatus::Exited(args.int(0) as u8));
     Ok(0)
 }
 
 /// Implements getpid(2): the pid in the sandbox's PID namespace.
-pub fn getpid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn getpid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     Ok(task.pid as u64)
 }
 
 /// Implements gettid(2).
-pub fn gettid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn gettid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     Ok(task.tid() as u64)
 }
 
 /// Implements getppid(2): the init's parent is outside its namespace, so 0.
-pub fn getppid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn getppid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     Ok(task.tasks().ppid(task.pid) as u64)
 }
 
 /// Implements set_tid_address(2).
-pub fn set_tid_address(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn set_tid_address(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.clear_child_tid = args.u64(0);
     Ok(task.tid() as u64)
 }
 
 /// Implements set_robust_list(2).
-pub fn set_robust_list(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn set_robust_list(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     // sizeof(struct robust_list_head) on x86-64.
     if args.u64(1) != 24 {
         return Err(Errno::EINVAL);
@@ -58,7 +58,7 @@ pub fn set_robust_list(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements get_robust_list(2) for the calling thread; other threads'
 /// lists are not readable (EPERM), as without CAP_SYS_PTRACE.
-pub fn get_robust_list(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn get_robust_list(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let pid = args.int(0);
     if pid != 0 && pid != task.tid {
         return Err(if task.tasks().tgid(pid).is_some() {
@@ -74,7 +74,7 @@ pub fn get_robust_list(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements arch_prctl(2) for the FS and GS bases.
-pub fn arch_prctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn arch_prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let addr = args.u64(1);
     match args.int(0) {
         ARCH_SET_FS | ARCH_SET_GS if addr >= TASK_SIZE => Err(Errno::EPERM),
@@ -93,14 +93,14 @@ pub fn arch_prctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements umask(2).
-pub fn umask(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn umask(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let old = task.fs().umask;
     task.fs().umask = args.u32(0) & 0o777;
     Ok(u64::from(old))
 }
 
 /// Which process a pid argument names: 0 is the caller.
-fn target(task: &Task, pid: i32) -> Result<i32, Errno> {
+fn target(task: &TaskCtx, pid: i32) -> Result<i32, Errno> {
     match pid {
         0 => Ok(task.pid),
         p if p < 0 => Err(Errno::EINVAL),
@@ -109,18 +109,18 @@ fn target(task: &Task, pid: i32) -> Result<i32, Errno> {
 }
 
 /// Implements getpgid(2).
-pub fn getpgid(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn getpgid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let pid = target(task, args.int(0)).map_err(|_| Errno::ESRCH)?;
     Ok(task.tasks().pgid(pid)? as u64)
 }
 
 /// Implements getpgrp(2).
-pub fn getpgrp(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn getpgrp(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     Ok(task.tasks().pgid(task.pid)? as u64)
 }
 
 /// Implements setpgid(2).
-pub fn setpgid(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn setpgid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let pid = target(task, args.int(0))?;
     let pgid = match args.int(1) {
         0 => pid,
@@ -132,18 +132,18 @@ pub fn setpgid(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements getsid(2).
-pub fn getsid(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn getsid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let pid = target(task, args.int(0)).map_err(|_| Errno::ESRCH)?;
     Ok(task.tasks().sid(pid)? as u64)
 }
 
 /// Implements setsid(2).
-pub fn setsid(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn setsid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     Ok(task.tasks().setsid(task.pid)? as u64)
 }
 
 /// Implements prctl(2) for the options processes use.
-pub fn prctl(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     match args.int(0) {
         libc::PR_SET_NAME => {
             let name = task.mm().read_cstring_prefix(args.u64(1), 15)?;

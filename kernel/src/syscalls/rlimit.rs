@@ -2,10 +2,10 @@
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::limits::Limit;
-use crate::task::Task;
 
 fn to_user(limit: Limit) -> libc::rlimit {
     libc::rlimit {
@@ -14,7 +14,7 @@ fn to_user(limit: Limit) -> libc::rlimit {
     }
 }
 
-fn set(task: &mut Task, resource: u32, new: libc::rlimit) -> Result<(), Errno> {
+fn set(task: &mut TaskCtx, resource: u32, new: libc::rlimit) -> Result<(), Errno> {
     // Raising a hard limit takes CAP_SYS_RESOURCE; the container's root
     // holds it.
     let privileged = task.credentials.uid == 0;
@@ -29,7 +29,7 @@ fn set(task: &mut Task, resource: u32, new: libc::rlimit) -> Result<(), Errno> {
 }
 
 /// Implements prlimit64(2) on the calling process.
-pub fn prlimit64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn prlimit64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (pid, resource, new, old) = (args.int(0), args.u32(1), args.u64(2), args.u64(3));
     if pid != 0 && pid != task.pid {
         return Err(Errno::ESRCH);
@@ -46,14 +46,14 @@ pub fn prlimit64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements getrlimit(2).
-pub fn getrlimit(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn getrlimit(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let limit = task.rlimits().get(args.u32(0))?;
     task.mm().write_pod(args.u64(1), &to_user(limit))?;
     Ok(0)
 }
 
 /// Implements setrlimit(2).
-pub fn setrlimit(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn setrlimit(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let resource = args.u32(0);
     task.rlimits().get(resource)?;
     let limit: libc::rlimit = task.mm().read_pod(args.u64(1))?;

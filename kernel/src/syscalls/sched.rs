@@ -4,16 +4,16 @@
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::task::Task;
 
 /// The size of the kernel's cpumask in bytes (a whole number of longs).
 fn mask_bytes(cpus: usize) -> usize {
     cpus.div_ceil(64) * 8
 }
 
-fn check_target(task: &Task, pid: i32) -> Result<(), Errno> {
+fn check_target(task: &TaskCtx, pid: i32) -> Result<(), Errno> {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -24,9 +24,9 @@ fn check_target(task: &Task, pid: i32) -> Result<(), Errno> {
 }
 
 /// Implements sched_getaffinity(2): every virtual CPU.
-pub fn sched_getaffinity(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn sched_getaffinity(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_target(task, args.int(0))?;
-    let cpus = task.kernel.cpus;
+    let cpus = task.core().cpus;
     let len = args.u64(1) as usize;
     let size = mask_bytes(cpus);
     if len < size || len % 8 != 0 {
@@ -42,9 +42,9 @@ pub fn sched_getaffinity(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements sched_setaffinity(2): accepted when the set holds a virtual
 /// CPU; tasks keep running where the host puts them.
-pub fn sched_setaffinity(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn sched_setaffinity(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_target(task, args.int(0))?;
-    let cpus = task.kernel.cpus;
+    let cpus = task.core().cpus;
     let len = (args.u64(1) as usize).min(mask_bytes(cpus));
     let mut mask = vec![0u8; len];
     task.mm().copy_in(args.u64(2), &mut mask)?;
@@ -56,9 +56,9 @@ pub fn sched_setaffinity(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements getcpu(2): the CPU the task thread runs on, node 0.
-pub fn getcpu(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn getcpu(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     // SAFETY: sched_getcpu takes no arguments and touches no memory.
-    let cpu = unsafe { libc::sched_getcpu() }.max(0) as u32 % task.kernel.cpus as u32;
+    let cpu = unsafe { libc::sched_getcpu() }.max(0) as u32 % task.core().cpus as u32;
     let mm = task.mm();
     if args.u64(0) != 0 {
         mm.write_pod(args.u64(0), &cpu)?;
@@ -70,20 +70,20 @@ pub fn getcpu(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements sched_getscheduler(2): SCHED_OTHER.
-pub fn sched_getscheduler(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn sched_getscheduler(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_target(task, args.int(0))?;
     Ok(libc::SCHED_OTHER as u64)
 }
 
 /// Implements sched_getparam(2): priority 0, as for SCHED_OTHER.
-pub fn sched_getparam(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn sched_getparam(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_target(task, args.int(0))?;
     task.mm().write_pod(args.u64(1), &0i32)?;
     Ok(0)
 }
 
 /// Implements sched_get_priority_max(2) and sched_get_priority_min(2).
-pub fn sched_get_priority(_task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn sched_get_priority(_task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     match args.int(0) {
         libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
         libc::SCHED_FIFO | libc::SCHED_RR if args.number == libc::SYS_sched_get_priority_max as u64 => Ok(99),

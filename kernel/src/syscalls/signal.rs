@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::pod::Pod;
@@ -42,7 +43,7 @@ fn check_sigset_size(args: &SyscallArgs, i: usize) -> Result<(), Errno> {
 }
 
 /// Implements rt_sigaction(2).
-pub fn rt_sigaction(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn rt_sigaction(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (signo, act, old) = (args.int(0), args.u64(1), args.u64(2));
     check_sigset_size(args, 3)?;
     if !signal::valid(signo) {
@@ -71,7 +72,7 @@ pub fn rt_sigaction(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements rt_sigprocmask(2).
-pub fn rt_sigprocmask(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn rt_sigprocmask(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (how, set, old) = (args.int(0), args.u64(1), args.u64(2));
     check_sigset_size(args, 3)?;
     let previous = task.signal_mask;
@@ -92,7 +93,7 @@ pub fn rt_sigprocmask(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements rt_sigpending(2).
-pub fn rt_sigpending(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn rt_sigpending(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if args.u64(1) > SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
@@ -104,7 +105,7 @@ pub fn rt_sigpending(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements rt_sigsuspend(2): waits with a temporary mask; the old mask
 /// comes back once a handler has run.
-pub fn rt_sigsuspend(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn rt_sigsuspend(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_sigset_size(args, 1)?;
     let mask: SigSet = task.mm().read_pod(args.u64(0))?;
     task.saved_mask = Some(task.signal_mask);
@@ -116,7 +117,7 @@ pub fn rt_sigsuspend(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements pause(2).
-pub fn pause(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn pause(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     let blocker: &Task = task;
     let _ = blocker.block_on::<()>(None, None, || None);
     task.restart = Some(Restart::IfNoHandler);
@@ -124,7 +125,7 @@ pub fn pause(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements rt_sigtimedwait(2).
-pub fn rt_sigtimedwait(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn rt_sigtimedwait(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_sigset_size(args, 3)?;
     let set: SigSet = task.mm().read_pod(args.u64(0))?;
     let set = set & !UNBLOCKABLE;
@@ -135,7 +136,7 @@ pub fn rt_sigtimedwait(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         None
     };
     // The waited-for signals count as unblocked while waiting.
-    let (pid, tasks) = (task.pid, &task.kernel.tasks);
+    let (pid, tasks) = (task.pid, &task.tasks());
     let info = task
         .block_with_mask(task.signal_mask & !set)
         .block_on(None, deadline, || tasks.take_signal(pid, set).map(Ok))
@@ -153,7 +154,7 @@ pub fn rt_sigtimedwait(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements sigaltstack(2).
-pub fn sigaltstack(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn sigaltstack(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (new, old) = (args.u64(0), args.u64(1));
     let current = task.altstack;
     let on_stack = current.contains(task.regs.rsp);
@@ -195,7 +196,7 @@ pub fn sigaltstack(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements rt_sigreturn(2): the registers come from the frame, so the
 /// "result" is the restored rax.
-pub fn rt_sigreturn(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn rt_sigreturn(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     if task.sigreturn().is_err() {
         // A corrupt frame: Linux kills the process with SIGSEGV.
         task.exit_status = Some(crate::abi::ExitStatus::Signaled(libc::SIGSEGV));
@@ -213,7 +214,7 @@ fn checked_signal(args: &SyscallArgs, i: usize) -> Result<i32, Errno> {
 }
 
 /// Implements kill(2).
-pub fn kill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn kill(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let signo = checked_signal(args, 1)?;
     let info = SigInfo::from_process(signo, SI_USER, task.pid, task.credentials.uid);
     task.tasks().kill(task.pid, task.credentials.uid, args.int(0), info)?;
@@ -221,7 +222,7 @@ pub fn kill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements tkill(2).
-pub fn tkill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn tkill(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (tid, signo) = (args.int(0), checked_signal(args, 1)?);
     if tid <= 0 {
         return Err(Errno::EINVAL);
@@ -232,7 +233,7 @@ pub fn tkill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements tgkill(2).
-pub fn tgkill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn tgkill(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (tgid, tid, signo) = (args.int(0), args.int(1), checked_signal(args, 2)?);
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
@@ -244,7 +245,7 @@ pub fn tgkill(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Reads the siginfo of rt_sigqueueinfo and rt_tgsigqueueinfo. Another
 /// process may not pose as the kernel or as kill(2) (EPERM).
-fn queued_info(task: &Task, signo: i32, addr: u64, target: i32) -> Result<SigInfo, Errno> {
+fn queued_info(task: &TaskCtx, signo: i32, addr: u64, target: i32) -> Result<SigInfo, Errno> {
     let mut raw = [0u8; 128];
     task.mm().copy_in(addr, &mut raw)?;
     let info = SigInfo::from_user(signo, &raw);
@@ -255,7 +256,7 @@ fn queued_info(task: &Task, signo: i32, addr: u64, target: i32) -> Result<SigInf
 }
 
 /// Implements rt_sigqueueinfo(2).
-pub fn rt_sigqueueinfo(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn rt_sigqueueinfo(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (pid, signo) = (args.int(0), checked_signal(args, 1)?);
     let info = queued_info(task, signo, args.u64(2), pid)?;
     task.tasks().kill(task.pid, task.credentials.uid, pid, info)?;
@@ -263,7 +264,7 @@ pub fn rt_sigqueueinfo(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements rt_tgsigqueueinfo(2).
-pub fn rt_tgsigqueueinfo(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn rt_tgsigqueueinfo(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (tgid, tid, signo) = (args.int(0), args.int(1), checked_signal(args, 2)?);
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);

@@ -2,9 +2,9 @@
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::task::Task;
 use crate::vfs::lookup::Follow;
 use crate::vfs::{Location, MAY_WRITE, check_access};
 
@@ -36,7 +36,7 @@ impl Target {
 /// Resolves the (dirfd, path, flags) triple of the *at calls. `nofollow`
 /// is the flag bit that means "do not follow a final symlink"
 /// (AT_SYMLINK_NOFOLLOW for most calls).
-pub fn target_at(task: &Task, dirfd: i32, path: u64, flags: i32, nofollow: i32) -> Result<Target, Errno> {
+pub fn target_at(task: &TaskCtx, dirfd: i32, path: u64, flags: i32, nofollow: i32) -> Result<Target, Errno> {
     let path = task.mm().read_cstring(path, libc::PATH_MAX as usize)?;
     if path.is_empty() {
         if flags & libc::AT_EMPTY_PATH == 0 {
@@ -56,14 +56,14 @@ pub fn target_at(task: &Task, dirfd: i32, path: u64, flags: i32, nofollow: i32) 
 }
 
 /// Implements stat(2).
-pub fn stat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn stat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let st = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.stat()?;
     task.mm().write_pod(args.u64(1), &st)?;
     Ok(0)
 }
 
 /// Implements lstat(2).
-pub fn lstat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn lstat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let st = target_at(
         task,
         libc::AT_FDCWD,
@@ -77,7 +77,7 @@ pub fn lstat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements fstat(2).
-pub fn fstat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fstat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let st = task.fds().get(args.int(0))?.stat()?;
     task.mm().write_pod(args.u64(1), &st)?;
     Ok(0)
@@ -86,7 +86,7 @@ pub fn fstat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 const STAT_FLAGS: i32 = libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT;
 
 /// Implements newfstatat(2).
-pub fn newfstatat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn newfstatat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let flags = args.int(3);
     if flags & !STAT_FLAGS != 0 {
         return Err(Errno::EINVAL);
@@ -100,7 +100,7 @@ pub fn newfstatat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 const STATX_BASIC_STATS: u32 = 0x7ff;
 
 /// Implements statx(2) from the same attributes stat reports (no birth time).
-pub fn statx(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn statx(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let flags = args.int(2);
     let known = STAT_FLAGS | libc::AT_STATX_SYNC_TYPE;
     if flags & !known != 0 || flags & libc::AT_STATX_SYNC_TYPE == libc::AT_STATX_SYNC_TYPE {
@@ -137,7 +137,7 @@ pub fn statx(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(0)
 }
 
-fn write_statfs(task: &Task, addr: u64, location: Option<&Location>) -> SyscallResult {
+fn write_statfs(task: &TaskCtx, addr: u64, location: Option<&Location>) -> SyscallResult {
     let st = match location {
         Some(location) => location.inode().statfs()?,
         // Pipes and other files without a path: PIPEFS_MAGIC.
@@ -155,20 +155,20 @@ fn write_statfs(task: &Task, addr: u64, location: Option<&Location>) -> SyscallR
 }
 
 /// Implements statfs(2).
-pub fn statfs(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn statfs(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
     write_statfs(task, args.u64(1), Some(&location))
 }
 
 /// Implements fstatfs(2).
-pub fn fstatfs(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fstatfs(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(args.int(0))?;
     write_statfs(task, args.u64(1), file.location())
 }
 
 /// access(2), faccessat(2) and faccessat2(2): checks as the real (here
 /// also the effective) user; W_OK on a read-only mount is EROFS.
-fn access_at(task: &Task, dirfd: i32, path: u64, mode: u32, flags: i32) -> SyscallResult {
+fn access_at(task: &TaskCtx, dirfd: i32, path: u64, mode: u32, flags: i32) -> SyscallResult {
     if mode & !7 != 0 || flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -189,16 +189,16 @@ fn access_at(task: &Task, dirfd: i32, path: u64, mode: u32, flags: i32) -> Sysca
 }
 
 /// Implements access(2).
-pub fn access(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn access(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     access_at(task, libc::AT_FDCWD, args.u64(0), args.u32(1), 0)
 }
 
 /// Implements faccessat(2) (which has no flags argument).
-pub fn faccessat(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn faccessat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     access_at(task, args.int(0), args.u64(1), args.u32(2), 0)
 }
 
 /// Implements faccessat2(2).
-pub fn faccessat2(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn faccessat2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     access_at(task, args.int(0), args.u64(1), args.u32(2), args.int(3))
 }

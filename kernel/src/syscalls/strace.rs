@@ -4,22 +4,22 @@
 use std::fmt::Write;
 
 use super::args::Arg;
+use super::context::TaskCtx;
 use super::table::SyscallEntry;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::task::Task;
 
 /// Longest string argument shown before it is cut with "...".
 const MAX_SHOWN: usize = 64;
 
 /// Logs a call that does not return (exit, exit_group), before it runs.
-pub(super) fn log_entry(task: &Task, entry: &SyscallEntry, args: &SyscallArgs) {
+pub(super) fn log_entry(task: &TaskCtx, entry: &SyscallEntry, args: &SyscallArgs) {
     let line = format!("{}({}) = ?", entry.name, format_args(task, entry.args, args));
     tracing::info!(target: "strace", pid = task.tid(), "{line}");
 }
 
 /// Logs a call with its result.
-pub(super) fn log_exit(task: &Task, entry: Option<&SyscallEntry>, args: &SyscallArgs, result: &SyscallResult) {
+pub(super) fn log_exit(task: &TaskCtx, entry: Option<&SyscallEntry>, args: &SyscallArgs, result: &SyscallResult) {
     let (name, shown) = match entry {
         Some(entry) => (entry.name.to_string(), format_args(task, entry.args, args)),
         None => (
@@ -35,7 +35,7 @@ pub(super) fn log_exit(task: &Task, entry: Option<&SyscallEntry>, args: &Syscall
     tracing::info!(target: "strace", pid = task.tid(), "{name}({shown}) = {outcome}");
 }
 
-fn format_args(task: &Task, kinds: &[Arg], args: &SyscallArgs) -> String {
+fn format_args(task: &TaskCtx, kinds: &[Arg], args: &SyscallArgs) -> String {
     let mut out = String::new();
     for (i, kind) in kinds.iter().enumerate() {
         if i > 0 {
@@ -57,7 +57,7 @@ fn format_args(task: &Task, kinds: &[Arg], args: &SyscallArgs) -> String {
     out
 }
 
-fn show_string(task: &Task, addr: u64) -> String {
+fn show_string(task: &TaskCtx, addr: u64) -> String {
     if addr == 0 {
         return "NULL".to_string();
     }

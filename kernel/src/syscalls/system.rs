@@ -3,14 +3,14 @@
 use nix::errno::Errno;
 
 use super::MAX_RW_COUNT;
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::task::Task;
 
 const VERSION: &str = "#1 SMP cordon";
 
 /// Implements uname(2).
-pub fn uname(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn uname(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     // struct utsname: six fields of 65 bytes, NUL-padded.
     let fields = [
         "Linux",
@@ -30,7 +30,7 @@ pub fn uname(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements getrandom(2) from the host's random source.
-pub fn getrandom(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn getrandom(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (addr, len, flags) = (args.u64(0), args.u64(1).min(MAX_RW_COUNT), args.u32(2));
     let known = libc::GRND_NONBLOCK | libc::GRND_RANDOM | libc::GRND_INSECURE;
     if flags & !known != 0
@@ -61,20 +61,20 @@ pub fn getrandom(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 const CHUNK: usize = 1 << 16;
 
 /// Implements sched_yield(2).
-pub fn sched_yield(_task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn sched_yield(_task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     std::thread::yield_now();
     Ok(0)
 }
 
 /// Implements sysinfo(2): the sandbox's uptime and process count; memory
 /// figures are the host's, as a container sees them on Linux.
-pub fn sysinfo(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn sysinfo(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let host = nix::sys::sysinfo::sysinfo()?;
     // struct sysinfo on x86-64: uptime, loads[3], totalram, freeram,
     // sharedram, bufferram, totalswap, freeswap (all 8 bytes), procs (u16),
     // padding, totalhigh, freehigh, mem_unit (u32), padding: 112 bytes.
     let mut out = [0u8; 112];
-    let uptime = task.kernel.boot_time.elapsed().as_secs();
+    let uptime = task.core().boot_time.elapsed().as_secs();
     out[0..8].copy_from_slice(&uptime.to_le_bytes());
     out[32..40].copy_from_slice(&host.ram_total().to_le_bytes());
     out[40..48].copy_from_slice(&host.ram_unused().to_le_bytes());

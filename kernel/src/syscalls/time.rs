@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::sync::Blocking;
@@ -56,7 +57,7 @@ fn timespec(duration: Duration) -> libc::timespec {
 }
 
 /// Reads and validates a user timespec.
-pub(super) fn read_timespec(task: &Task, addr: u64) -> Result<libc::timespec, Errno> {
+pub(super) fn read_timespec(task: &TaskCtx, addr: u64) -> Result<libc::timespec, Errno> {
     let ts: libc::timespec = task.mm().read_pod(addr)?;
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(Errno::EINVAL);
@@ -65,7 +66,7 @@ pub(super) fn read_timespec(task: &Task, addr: u64) -> Result<libc::timespec, Er
 }
 
 /// Implements clock_gettime(2).
-pub fn clock_gettime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn clock_gettime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let now = match clock(args.int(0))? {
         Clock::Host(id) => host_time(id),
         Clock::ProcessCpu => timespec(task.tasks().process_cpu(task.pid)),
@@ -76,7 +77,7 @@ pub fn clock_gettime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements clock_getres(2).
-pub fn clock_getres(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn clock_getres(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let resolution = match clock(args.int(0))? {
         Clock::Host(id) => {
             let mut res = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -93,7 +94,7 @@ pub fn clock_getres(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements gettimeofday(2).
-pub fn gettimeofday(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn gettimeofday(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if args.u64(0) != 0 {
         let now = host_time(libc::CLOCK_REALTIME);
         let tv = libc::timeval {
@@ -111,7 +112,7 @@ pub fn gettimeofday(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements time(2).
-pub fn time(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn time(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let now = host_time(libc::CLOCK_REALTIME).tv_sec;
     if args.u64(0) != 0 {
         task.mm().write_pod(args.u64(0), &now)?;
@@ -122,7 +123,7 @@ pub fn time(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// Sleeps until `deadline` (on `clock`), interruptibly. Interrupted, it
 /// stores the time left in `remaining` (if given) and arranges to go on
 /// through restart_syscall(2) if no handler runs.
-fn sleep_until(task: &mut Task, clock: libc::clockid_t, deadline: Instant, remaining: u64) -> SyscallResult {
+fn sleep_until(task: &mut TaskCtx, clock: libc::clockid_t, deadline: Instant, remaining: u64) -> SyscallResult {
     let blocker: &Task = task;
     match blocker.block_on::<()>(None, Some(deadline), || None) {
         Err(Errno::ETIMEDOUT) => Ok(0),
@@ -146,14 +147,14 @@ pub(super) fn instant_of(clock: libc::clockid_t, target: &libc::timespec) -> Ins
 }
 
 /// Implements nanosleep(2).
-pub fn nanosleep(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn nanosleep(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let request = read_timespec(task, args.u64(0))?;
     let deadline = Instant::now() + duration(&request);
     sleep_until(task, libc::CLOCK_MONOTONIC, deadline, args.u64(1))
 }
 
 /// Implements clock_nanosleep(2).
-pub fn clock_nanosleep(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn clock_nanosleep(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (id, flags) = (args.int(0), args.int(1));
     let id = match clock(id)? {
         Clock::Host(id @ (libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME | libc::CLOCK_TAI)) => id,
@@ -172,7 +173,7 @@ pub fn clock_nanosleep(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements restart_syscall(2): goes on with a sleep a signal without a
 /// handler interrupted.
-pub fn restart_syscall(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
+pub fn restart_syscall(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     match task.restart_sleep.take() {
         Some((clock, deadline)) => sleep_until(task, clock, deadline, 0),
         None => Err(Errno::EINTR),
@@ -181,7 +182,7 @@ pub fn restart_syscall(task: &mut Task, _args: &SyscallArgs) -> SyscallResult {
 
 /// Implements times(2): CPU time in clock ticks (USER_HZ 100); system time
 /// is counted as zero, the kernel's work is not the process's on cordon.
-pub fn times(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn times(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let ticks = |d: Duration| (d.as_millis() / 10) as i64;
     if args.u64(0) != 0 {
         let children = task.tasks().children_cpu(task.pid);
@@ -189,13 +190,13 @@ pub fn times(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         let bytes: Vec<u8> = tms.iter().flat_map(|v| v.to_le_bytes()).collect();
         task.mm().copy_out(args.u64(0), &bytes)?;
     }
-    let uptime = task.kernel.boot_time.elapsed();
+    let uptime = task.core().boot_time.elapsed();
     Ok(ticks(uptime) as u64)
 }
 
 /// Implements getrusage(2): user CPU time, for the thread, the process or
 /// its reaped children.
-pub fn getrusage(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn getrusage(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let cpu = match args.int(0) {
         libc::RUSAGE_SELF => task.tasks().process_cpu(task.pid),
         libc::RUSAGE_THREAD => task.cpu_time(),

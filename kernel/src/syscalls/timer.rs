@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::task::Task;
 use crate::task::timer::{CpuTimer, Notify, Timer, TimerId};
 
 fn to_timeval(d: Duration) -> libc::timeval {
@@ -39,7 +39,7 @@ fn remaining(timer: Option<Timer>, smallest: Duration) -> (Duration, Duration) {
     }
 }
 
-fn read_timeval(task: &Task, addr: u64) -> Result<Duration, Errno> {
+fn read_timeval(task: &TaskCtx, addr: u64) -> Result<Duration, Errno> {
     let tv: libc::timeval = task.mm().read_pod(addr)?;
     if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
         return Err(Errno::EINVAL);
@@ -54,20 +54,20 @@ fn check_which(which: i32) -> Result<(), Errno> {
     }
 }
 
-fn set_real(task: &Task, timer: Option<Timer>) -> Option<Timer> {
-    let kernel = Arc::clone(&task.kernel);
+fn set_real(task: &TaskCtx, timer: Option<Timer>) -> Option<Timer> {
+    let kernel = Arc::clone(task.core());
     kernel.timers.set(&kernel, task.pid, TimerId::Real, timer)
 }
 
 /// An interval timer as struct itimerval reports it: (interval, value).
-fn interval_timer(task: &Task, which: i32) -> (Duration, Duration) {
+fn interval_timer(task: &TaskCtx, which: i32) -> (Duration, Duration) {
     if which == libc::ITIMER_REAL {
         return remaining(
-            task.kernel.timers.get(task.pid, TimerId::Real),
+            task.core().timers.get(task.pid, TimerId::Real),
             Duration::from_micros(1),
         );
     }
-    match task.kernel.timers.get_cpu(task.pid, which) {
+    match task.core().timers.get_cpu(task.pid, which) {
         None => (Duration::ZERO, Duration::ZERO),
         Some(timer) => {
             let used = task.tasks().process_cpu(task.pid);
@@ -79,14 +79,14 @@ fn interval_timer(task: &Task, which: i32) -> (Duration, Duration) {
     }
 }
 
-fn write_interval_timer(task: &Task, addr: u64, (interval, value): (Duration, Duration)) -> Result<(), Errno> {
+fn write_interval_timer(task: &TaskCtx, addr: u64, (interval, value): (Duration, Duration)) -> Result<(), Errno> {
     let mm = task.mm();
     mm.write_pod(addr, &to_timeval(interval))?;
     mm.write_pod(addr + 16, &to_timeval(value))
 }
 
 /// Implements getitimer(2).
-pub fn getitimer(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn getitimer(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let which = args.int(0);
     check_which(which)?;
     write_interval_timer(task, args.u64(1), interval_timer(task, which))?;
@@ -95,7 +95,7 @@ pub fn getitimer(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements setitimer(2): ITIMER_REAL on the wall clock, ITIMER_VIRTUAL
 /// and ITIMER_PROF on the process's CPU time (checked every 10 ms).
-pub fn setitimer(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn setitimer(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let which = args.int(0);
     check_which(which)?;
     let new = if args.u64(1) != 0 {
@@ -106,7 +106,7 @@ pub fn setitimer(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
         None
     };
     let old = interval_timer(task, which);
-    let kernel = Arc::clone(&task.kernel);
+    let kernel = Arc::clone(task.core());
     if which == libc::ITIMER_REAL {
         set_real(
             task,
@@ -133,7 +133,7 @@ pub fn setitimer(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements alarm(2).
-pub fn alarm(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn alarm(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let seconds = u64::from(args.u32(0));
     let new = (seconds != 0).then(|| Timer::real(Instant::now() + Duration::from_secs(seconds), Duration::ZERO));
     let old = set_real(task, new);
@@ -162,7 +162,7 @@ fn timer_clock(clock: i32) -> Result<libc::clockid_t, Errno> {
 
 /// Implements timer_create(2) for SIGEV_SIGNAL, SIGEV_THREAD_ID and
 /// SIGEV_NONE.
-pub fn timer_create(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn timer_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let clock = timer_clock(args.int(0))?;
     // Without a sigevent: SIGALRM carrying the timer id.
     let mut value_is_id = true;
@@ -198,7 +198,7 @@ pub fn timer_create(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
             _ => return Err(Errno::EINVAL),
         }
     };
-    let kernel = Arc::clone(&task.kernel);
+    let kernel = Arc::clone(task.core());
     let id = kernel.timers.create(task.pid, clock, notify).ok_or(Errno::EAGAIN)?;
     if let (true, Notify::Signal { signo, thread, .. }) = (value_is_id, notify) {
         let timer = kernel.timers.get(task.pid, TimerId::Posix(id)).expect("just created");
@@ -218,17 +218,17 @@ pub fn timer_create(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     Ok(0)
 }
 
-fn posix_timer(task: &Task, id: i32) -> Result<Timer, Errno> {
+fn posix_timer(task: &TaskCtx, id: i32) -> Result<Timer, Errno> {
     if id < 0 {
         return Err(Errno::EINVAL);
     }
-    task.kernel
+    task.core()
         .timers
         .get(task.pid, TimerId::Posix(id))
         .ok_or(Errno::EINVAL)
 }
 
-fn write_itimerspec(task: &Task, addr: u64, timer: Option<Timer>) -> Result<(), Errno> {
+fn write_itimerspec(task: &TaskCtx, addr: u64, timer: Option<Timer>) -> Result<(), Errno> {
     let (interval, value) = remaining(timer, Duration::from_nanos(1));
     let mm = task.mm();
     mm.write_pod(addr, &to_timespec(interval))?;
@@ -236,7 +236,7 @@ fn write_itimerspec(task: &Task, addr: u64, timer: Option<Timer>) -> Result<(), 
 }
 
 /// Implements timer_settime(2); TIMER_ABSTIME on the clock it names.
-pub fn timer_settime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn timer_settime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (id, flags, new, old) = (args.int(0), args.int(1), args.u64(2), args.u64(3));
     let timer = posix_timer(task, id)?;
     if flags & !libc::TIMER_ABSTIME != 0 {
@@ -254,7 +254,7 @@ pub fn timer_settime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if old != 0 {
         write_itimerspec(task, old, Some(timer))?;
     }
-    let kernel = Arc::clone(&task.kernel);
+    let kernel = Arc::clone(task.core());
     kernel.timers.set(
         &kernel,
         task.pid,
@@ -270,21 +270,21 @@ pub fn timer_settime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements timer_gettime(2).
-pub fn timer_gettime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn timer_gettime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let timer = posix_timer(task, args.int(0))?;
     write_itimerspec(task, args.u64(1), Some(timer))?;
     Ok(0)
 }
 
 /// Implements timer_getoverrun(2).
-pub fn timer_getoverrun(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn timer_getoverrun(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     Ok(u64::from(posix_timer(task, args.int(0))?.overrun.min(i32::MAX as u32)))
 }
 
 /// Implements timer_delete(2).
-pub fn timer_delete(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn timer_delete(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     posix_timer(task, args.int(0))?;
-    let kernel = Arc::clone(&task.kernel);
+    let kernel = Arc::clone(task.core());
     kernel.timers.set(&kernel, task.pid, TimerId::Posix(args.int(0)), None);
     Ok(0)
 }

@@ -5,16 +5,15 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
+use super::context::TaskCtx;
 use super::file::install;
 use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::kernel::timerfd::{TimerFd, TimerSetting};
 
-use crate::task::Task;
-
 /// Implements timerfd_create(2).
-pub fn timerfd_create(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn timerfd_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (clock, flags) = (args.int(0), args.int(1));
     match clock {
         libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME => {}
@@ -25,12 +24,12 @@ pub fn timerfd_create(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
     if flags & !(libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
-    let timer = TimerFd::new(&task.kernel, clock, flags & libc::TFD_NONBLOCK != 0);
+    let timer = TimerFd::new(task.kernel, clock, flags & libc::TFD_NONBLOCK != 0);
     install(task, Arc::new(timer), flags & libc::TFD_CLOEXEC != 0)
 }
 
 /// Writes a struct itimerspec: the interval first, then the value.
-fn write_itimerspec(task: &Task, addr: u64, setting: TimerSetting) -> Result<(), Errno> {
+fn write_itimerspec(task: &TaskCtx, addr: u64, setting: TimerSetting) -> Result<(), Errno> {
     let timespec = |d: Duration| libc::timespec {
         tv_sec: d.as_secs() as i64,
         tv_nsec: i64::from(d.subsec_nanos()),
@@ -42,7 +41,7 @@ fn write_itimerspec(task: &Task, addr: u64, setting: TimerSetting) -> Result<(),
 
 /// Implements timerfd_settime(2). TFD_TIMER_CANCEL_ON_SET is accepted; the
 /// sandbox cannot set the clock, so a read never ends with ECANCELED.
-pub fn timerfd_settime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn timerfd_settime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (fd, flags, new, old) = (args.int(0), args.int(1), args.u64(2), args.u64(3));
     let setting = TimerSetting {
         interval: duration(&read_timespec(task, new)?),
@@ -61,7 +60,7 @@ pub fn timerfd_settime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements timerfd_gettime(2).
-pub fn timerfd_gettime(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn timerfd_gettime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(args.int(0))?;
     let setting = TimerFd::of(&*file).ok_or(Errno::EINVAL)?.get();
     write_itimerspec(task, args.u64(1), setting)?;

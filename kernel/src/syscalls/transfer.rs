@@ -6,9 +6,10 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::MAX_RW_COUNT;
+use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::task::{Restart, Task};
+use crate::task::Restart;
 use crate::vfs::File;
 
 /// The bounce buffer between the two files.
@@ -26,7 +27,7 @@ enum Position {
 /// of input, or when a side would block after something was moved.
 /// Returns the bytes moved and the positions after them.
 fn copy(
-    task: &mut Task,
+    task: &mut TaskCtx,
     input: &Arc<dyn File>,
     mut from: Position,
     output: &Arc<dyn File>,
@@ -41,7 +42,7 @@ fn copy(
             Position::Own => None,
             Position::At(at) => Some(at),
         };
-        let n = match input.read(&*task, &mut buf[..want], offset) {
+        let n = match input.read(task.caller(), &mut buf[..want], offset) {
             Ok(n) => n,
             Err(errno) if done > 0 && matches!(errno, Errno::EAGAIN | Errno::EINTR) => break,
             Err(errno) => return Err(errno),
@@ -53,7 +54,7 @@ fn copy(
             Position::Own => None,
             Position::At(at) => Some(at),
         };
-        let written = match output.write(&*task, &buf[..n], offset) {
+        let written = match output.write(task.caller(), &buf[..n], offset) {
             Ok(written) => written,
             Err(errno) if done > 0 && matches!(errno, Errno::EAGAIN | Errno::EINTR) => break,
             Err(Errno::EPIPE) => {
@@ -87,7 +88,7 @@ fn copy(
 }
 
 /// Reads an optional loff_t* argument.
-fn read_offset(task: &Task, addr: u64) -> Result<Position, Errno> {
+fn read_offset(task: &TaskCtx, addr: u64) -> Result<Position, Errno> {
     if addr == 0 {
         return Ok(Position::Own);
     }
@@ -98,7 +99,7 @@ fn read_offset(task: &Task, addr: u64) -> Result<Position, Errno> {
     Ok(Position::At(offset as u64))
 }
 
-fn write_offset(task: &Task, addr: u64, position: Position) -> Result<(), Errno> {
+fn write_offset(task: &TaskCtx, addr: u64, position: Position) -> Result<(), Errno> {
     match position {
         Position::At(at) if addr != 0 => task.mm().write_pod(addr, &(at as i64)),
         _ => Ok(()),
@@ -119,7 +120,7 @@ fn writable(file: &Arc<dyn File>) -> Result<(), Errno> {
     }
 }
 
-fn finish(task: &mut Task, result: Result<u64, Errno>) -> SyscallResult {
+fn finish(task: &mut TaskCtx, result: Result<u64, Errno>) -> SyscallResult {
     if result == Err(Errno::EINTR) {
         task.restart = Some(Restart::UnlessHandled);
     }
@@ -128,7 +129,7 @@ fn finish(task: &mut Task, result: Result<u64, Errno>) -> SyscallResult {
 
 /// Implements sendfile(2): from a file with data (the offset pointer, or
 /// its position) to any writable file.
-pub fn sendfile(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn sendfile(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let output = task.fds().get(args.int(0))?;
     let input = task.fds().get(args.int(1))?;
     readable(&input)?;
@@ -145,7 +146,7 @@ pub fn sendfile(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Implements copy_file_range(2) between two files with data (no flags).
-pub fn copy_file_range(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn copy_file_range(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if args.u32(5) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -172,7 +173,7 @@ pub fn copy_file_range(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 /// The common end of copy_file_range and splice, whose arguments are laid
 /// out alike: (fd_in, off_in*, fd_out, off_out*, len, flags).
 fn copy_with_offsets(
-    task: &mut Task,
+    task: &mut TaskCtx,
     input: &Arc<dyn File>,
     output: &Arc<dyn File>,
     args: &SyscallArgs,
@@ -190,7 +191,7 @@ fn copy_with_offsets(
 
 /// Implements splice(2) as a copy: one side must be a pipe, as on Linux;
 /// the data is moved through a kernel buffer rather than by page.
-pub fn splice(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn splice(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let known = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MORE | libc::SPLICE_F_GIFT;
     if args.u32(5) & !known != 0 {
         return Err(Errno::EINVAL);
@@ -211,7 +212,7 @@ pub fn splice(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements fadvise64(2): the advice is checked and then has nothing to
 /// act on (file data is in memory or read on demand).
-pub fn fadvise64(task: &mut Task, args: &SyscallArgs) -> SyscallResult {
+pub fn fadvise64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(args.int(0))?;
     if file.pipe_size().is_ok() {
         return Err(Errno::ESPIPE);

@@ -7,12 +7,15 @@
 //! holds what other processes see of it.
 
 mod caller;
+mod core;
 pub mod loader;
 mod set;
 mod syscall_clock;
 pub mod timer;
 mod view;
 
+pub use self::core::{Core, TaskHost};
+pub use caller::MaskedBlock;
 pub use set::{
     INIT_PID, Life, ProcessSummary, SyscallInProgress, TaskSet, WaitEvent, WaitOptions, WaitResult, WaitTarget,
     is_fault,
@@ -28,8 +31,6 @@ use nix::errno::Errno;
 
 use crate::abi::ExitStatus;
 use crate::abi::arch::Registers;
-use crate::kernel::container::ContainerTag;
-use crate::kernel::{Kernel, KernelError, ProcessSpec};
 use crate::sync::Waker;
 use crate::vfs::FdTable;
 
@@ -42,8 +43,7 @@ use loader::{ExecArgs, Executable};
 use crate::abi::signal::{self, DefaultAction, SIG_DFL, SigAction, SigInfo, SigSet};
 use crate::fsimpl::host::terminal::HostTerminal;
 use crate::mm::frame::{self, AltStack, FrameRequest};
-use crate::platform::{self, AddressSpace, Context, Event, Fault, ThreadSeed};
-use crate::syscalls;
+use crate::platform::{AddressSpace, Context, Event, Fault, PlatformError, ThreadSeed};
 use crate::vfs::Location;
 use crate::vfs::caller::Internal;
 use crate::vfs::lookup::{Follow, Resolver};
@@ -72,7 +72,10 @@ pub struct FsContext {
 
 /// A task: the state of one application thread.
 pub struct Task {
-    pub kernel: Arc<Kernel>,
+    /// What every task of the sandbox shares.
+    core: Arc<Core>,
+    /// The kernel above, which serves the task's system calls.
+    host: Arc<dyn TaskHost>,
     /// The thread id in the sandbox's namespace.
     pub tid: i32,
     /// The process (thread group) id: what getpid(2) returns.
@@ -110,6 +113,17 @@ pub struct Task {
     context: Box<dyn Context>,
 }
 
+/// Why a process started from outside the sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Load(#[from] loader::LoadError),
+    #[error("platform: {0}")]
+    Platform(#[from] PlatformError),
+    #[error("no process id is free in the sandbox")]
+    PidsExhausted,
+}
+
 /// What a task thread needs to start a process from outside the sandbox:
 /// the container's init, or a process `exec` adds to it.
 pub struct TaskStart {
@@ -124,6 +138,38 @@ pub struct TaskStart {
     pub cwd: Location,
     pub role: ProcessRole,
     pub container: ContainerTag,
+}
+
+/// What a process runs and as whom: the OCI spec's `process`, less the
+/// stdio it is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSpec {
+    /// argv as the application sees it; `argv[0]` is also the program to run,
+    /// looked up in `PATH` from `env` when it holds no slash.
+    pub argv: Vec<String>,
+    /// `KEY=VALUE` strings.
+    pub env: Vec<String>,
+    /// Absolute working directory inside the container.
+    pub cwd: String,
+    pub credentials: Credentials,
+    pub rlimits: ResourceLimits,
+    pub umask: u32,
+}
+
+impl ProcessSpec {
+    /// The umask a process gets when its configuration names none, as runc
+    /// does.
+    pub const DEFAULT_UMASK: u32 = 0o022;
+}
+
+/// Which container a process belongs to; the kernel keeps the containers
+/// themselves (`crate::kernel::container`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ContainerTag(pub u32);
+
+impl ContainerTag {
+    /// The container the kernel was created with.
+    pub const ROOT: ContainerTag = ContainerTag(0);
 }
 
 /// Where a process started from outside the sandbox stands in its PID
@@ -230,7 +276,7 @@ impl Task {
     /// blocked signal is never discarded as ignored when sent.
     pub fn set_signal_mask(&mut self, mask: SigSet) {
         self.signal_mask = mask & !signal::UNBLOCKABLE;
-        self.kernel.tasks.set_blocked(self.tid, self.signal_mask);
+        self.core.tasks.set_blocked(self.tid, self.signal_mask);
     }
 
     /// The platform address space, operated through this thread.
@@ -239,7 +285,12 @@ impl Task {
     }
 
     pub fn tasks(&self) -> &TaskSet {
-        &self.kernel.tasks
+        &self.core.tasks
+    }
+
+    /// What every task of the sandbox shares.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
     }
 
     /// CPU time the task has used in application code.
@@ -258,7 +309,7 @@ impl Task {
                 break status;
             }
             match self.context.switch(&mut self.regs) {
-                Ok(Event::Syscall) => syscalls::dispatch(&mut self),
+                Ok(Event::Syscall) => Arc::clone(&self.host).serve_syscall(&mut self),
                 Ok(Event::Fault(fault)) => self.handle_fault(fault),
                 Ok(Event::Interrupted) => {}
                 Err(err) => {
@@ -446,7 +497,7 @@ impl Task {
     /// While the control plane has paused the sandbox, the task stays out of
     /// application code; only SIGKILL (or its process's exit) ends the wait.
     fn wait_while_frozen(&mut self) {
-        self.wait_while(|task| task.kernel.is_frozen());
+        self.wait_while(|task| task.core.is_frozen());
     }
 
     /// A job-control stop: off the CPU until SIGCONT or SIGKILL.
@@ -549,10 +600,10 @@ impl Task {
             set_child_tid: request.child_set_tid,
         };
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
-        let kernel = Arc::clone(&self.kernel);
+        let (core, host) = (Arc::clone(&self.core), Arc::clone(&self.host));
         let spawned = std::thread::Builder::new()
             .name(format!("task-{tid}"))
-            .spawn(move || run_child(kernel, start, started_tx));
+            .spawn(move || run_child(core, host, start, started_tx));
         let started = match spawned {
             Ok(_) => started_rx.recv().unwrap_or(Err(Errno::EAGAIN)),
             Err(_) => Err(Errno::EAGAIN),
@@ -587,17 +638,16 @@ impl Task {
     /// execve(2): replaces the program. Fails with nothing changed, or
     /// succeeds with a new address space.
     pub fn exec(&mut self, executable: Executable, argv: Vec<String>, env: Vec<String>) -> Result<(), Errno> {
-        let kernel = Arc::clone(&self.kernel);
+        let core = Arc::clone(&self.core);
         if !self.tasks().become_sole_thread(self.tid, &self.waker) {
             // Told to go while waiting for the other threads to.
             return Err(Errno::EINTR);
         }
-        let context = platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file)
-            .map_err(|err| {
+        let context = core.new_address_space().map_err(|err| {
             tracing::warn!(pid = self.pid, %err, "cannot create an address space for execve");
             Errno::ENOMEM
         })?;
-        let mut mm = MemoryManager::new(Arc::clone(&kernel.memory_file));
+        let mut mm = MemoryManager::new(Arc::clone(&core.memory_file));
         let args = ExecArgs {
             argv: &argv,
             env: &env,
@@ -631,7 +681,7 @@ impl Task {
         self.tasks().set_thread_handle(self.tid, self.context.handle());
         self.tasks().set_image(self.pid, Arc::new(image));
         self.publish_view();
-        self.kernel.timers.forget(self.pid, true);
+        self.core.timers.forget(self.pid, true);
         self.tasks().exec_done(self.pid);
         self.tasks().set_command(self.pid, &self.name);
         Ok(())
@@ -652,7 +702,7 @@ impl Task {
                 mm.futex_key(addr)
             };
             if let Ok(key) = key {
-                self.kernel.futexes.wake(key, 1, u32::MAX);
+                self.core.futexes.wake(key, 1, u32::MAX);
             }
         }
     }
@@ -701,7 +751,7 @@ impl Task {
         }
         drop(mm);
         for key in wakes {
-            self.kernel.futexes.wake(key, 1, u32::MAX);
+            self.core.futexes.wake(key, 1, u32::MAX);
         }
     }
 
@@ -717,7 +767,8 @@ impl Task {
         // miss it.
         self.tasks().settle_thread_cpu(self.tid, self.context.cpu_time());
         let Task {
-            kernel,
+            core,
+            host,
             tid,
             fds,
             mm,
@@ -725,12 +776,11 @@ impl Task {
             fs,
             ..
         } = self;
-        let pid = kernel.tasks.tgid(tid);
+        let pid = core.tasks.tgid(tid);
         // Taken now: the process may be reaped as its last thread exits,
-        // and its container swept from the table once it is a zombie.
-        let container = pid
-            .and_then(|pid| kernel.tasks.container(pid))
-            .and_then(|tag| kernel.containers.get(tag));
+        // and its container swept from the kernel's table once it is a
+        // zombie.
+        let report = pid.map(|pid| host.exit_report(pid, core.tasks.container(pid)));
         // The last holder of the fd table closes the process's files, which
         // drops its POSIX record locks (before the parent hears of the exit).
         let closes_all = Arc::strong_count(&fds) == 1;
@@ -743,12 +793,12 @@ impl Task {
         // Its root and cwd hold the container's mounts: let go of them
         // before the process counts as ended.
         drop(fs);
-        if let Some(status) = kernel.tasks.exit_thread(tid, status, Duration::ZERO) {
-            if let Some(pid) = pid {
-                kernel.timers.forget(pid, false);
+        if let Some(status) = core.tasks.exit_thread(tid, status, Duration::ZERO) {
+            if let (Some(pid), Some(report)) = (pid, report) {
+                core.timers.forget(pid, false);
                 // In case a /proc reader still held the fd table above.
                 crate::vfs::locks::table().release_owner(crate::vfs::locks::Owner::Process(pid));
-                kernel.process_ended(pid, status, container);
+                report(status);
             }
         }
     }
@@ -799,12 +849,13 @@ pub(crate) fn command_name(path: &str) -> String {
 /// The body of the OS thread of a process started from outside (the init,
 /// an exec): build the address space, load the program, report the start
 /// with the process's pid, run.
-pub(crate) fn run_process(
-    kernel: Arc<Kernel>,
+pub fn run_process(
+    core: Arc<Core>,
+    host: Arc<dyn TaskHost>,
     start: TaskStart,
-    started: SyncSender<Result<i32, KernelError>>,
+    started: SyncSender<Result<i32, StartError>>,
 ) -> ExitStatus {
-    let task = match new_process_task(kernel, start) {
+    let task = match new_process_task(core, host, start) {
         Ok(task) => task,
         Err(err) => {
             let _ = started.send(Err(err));
@@ -816,7 +867,7 @@ pub(crate) fn run_process(
     task.run()
 }
 
-fn new_process_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, KernelError> {
+fn new_process_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: TaskStart) -> Result<Task, StartError> {
     let TaskStart {
         spec,
         stdio,
@@ -827,8 +878,8 @@ fn new_process_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, Kerne
         role,
         container,
     } = start;
-    let context = platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file)?;
-    let mut mm = MemoryManager::new(Arc::clone(&kernel.memory_file));
+    let context = core.new_address_space()?;
+    let mut mm = MemoryManager::new(Arc::clone(&core.memory_file));
     let exec_args = ExecArgs {
         argv: &spec.argv,
         env: &spec.env,
@@ -852,25 +903,24 @@ fn new_process_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, Kerne
             .expect("fds 0-2 are below any RLIMIT_NOFILE");
     }
     let (pid, waker) = match role {
-        ProcessRole::Init => (INIT_PID, kernel.tasks.create_init(spec.credentials.uid)),
-        ProcessRole::Exec => kernel
+        ProcessRole::Init => (INIT_PID, core.tasks.create_init(spec.credentials.uid)),
+        ProcessRole::Exec => core
             .tasks
             .create_orphan(spec.credentials.uid, container)
-            .map_err(|_| KernelError::PidsExhausted)?,
+            .map_err(|_| StartError::PidsExhausted)?,
     };
     if let Some(terminal) = terminal {
         // The process leads its session: a host terminal on its stdio is
         // its controlling terminal, as it would be under a shell.
         let terminal: Arc<dyn crate::vfs::terminal::Terminal> = terminal;
-        kernel
-            .tasks
+        core.tasks
             .set_controlling_terminal(pid, &terminal, false, true)
             .expect("the new process leads its session and has no terminal");
     }
-    kernel.tasks.set_thread_handle(pid, context.handle());
-    kernel.tasks.set_image(pid, Arc::new(image));
-    kernel.tasks.set_command(pid, &name);
-    let syscall_clock = kernel.tasks.syscall_clock(pid).expect("the task was just registered");
+    core.tasks.set_thread_handle(pid, context.handle());
+    core.tasks.set_image(pid, Arc::new(image));
+    core.tasks.set_command(pid, &name);
+    let syscall_clock = core.tasks.syscall_clock(pid).expect("the task was just registered");
     Ok(Task {
         tid: pid,
         pid,
@@ -896,7 +946,8 @@ fn new_process_task(kernel: Arc<Kernel>, start: TaskStart) -> Result<Task, Kerne
         exit_status: None,
         syscall_clock,
         context,
-        kernel,
+        core,
+        host,
     })
 }
 
@@ -916,9 +967,9 @@ fn console_node(root: &Location, credentials: &Credentials) -> Option<Location> 
 }
 
 /// The body of a new task's OS thread.
-fn run_child(kernel: Arc<Kernel>, start: ChildStart, started: SyncSender<Result<(), Errno>>) {
+fn run_child(core: Arc<Core>, host: Arc<dyn TaskHost>, start: ChildStart, started: SyncSender<Result<(), Errno>>) {
     let tid = start.tid;
-    let task = match new_child_task(kernel, start) {
+    let task = match new_child_task(core, host, start) {
         Ok(task) => task,
         Err(errno) => {
             let _ = started.send(Err(errno));
@@ -931,28 +982,26 @@ fn run_child(kernel: Arc<Kernel>, start: ChildStart, started: SyncSender<Result<
     tracing::debug!(tid, ?status, "task exited");
 }
 
-fn new_child_task(kernel: Arc<Kernel>, start: ChildStart) -> Result<Task, Errno> {
-    let platform_error = |err: crate::platform::PlatformError| {
+fn new_child_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: ChildStart) -> Result<Task, Errno> {
+    let platform_error = |err: PlatformError| {
         tracing::warn!(%err, "cannot set up the platform for a new task");
         Errno::EAGAIN
     };
     let (mm, context) = match start.memory {
         ChildMemory::Copied(forked) => {
-            let context =
-                platform::new_address_space(kernel.config.platform, kernel.config.pin_cpu, &kernel.memory_file)
-                    .map_err(platform_error)?;
-            let mm = MemoryManager::from_fork(Arc::clone(&kernel.memory_file), context.address_space(), forked)?;
+            let context = core.new_address_space().map_err(platform_error)?;
+            let mm = MemoryManager::from_fork(Arc::clone(&core.memory_file), context.address_space(), forked)?;
             (Arc::new(Mutex::new(mm)), context)
         }
-        ChildMemory::Shared(mm, seed) => (mm, seed.start(kernel.config.pin_cpu).map_err(platform_error)?),
+        ChildMemory::Shared(mm, seed) => (mm, seed.start(core.pin_cpu).map_err(platform_error)?),
     };
     if let Some(addr) = start.set_child_tid {
         mm.lock()
             .expect("memory manager poisoned")
             .write_pod(addr, &(start.tid as u32))?;
     }
-    kernel.tasks.set_thread_handle(start.tid, context.handle());
-    let syscall_clock = kernel.tasks.syscall_clock(start.tid).ok_or(Errno::EAGAIN)?;
+    core.tasks.set_thread_handle(start.tid, context.handle());
+    let syscall_clock = core.tasks.syscall_clock(start.tid).ok_or(Errno::EAGAIN)?;
     Ok(Task {
         tid: start.tid,
         pid: start.pid,
@@ -974,7 +1023,8 @@ fn new_child_task(kernel: Arc<Kernel>, start: ChildStart) -> Result<Task, Errno>
         exit_status: None,
         syscall_clock,
         context,
-        kernel,
+        core,
+        host,
     })
 }
 

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
 
+use super::ContainerTag;
 use super::syscall_clock::SyscallClock;
 use super::view::{ProcessImage, ProcessSnapshot, TaskView, ThreadSnapshot};
 use crate::abi::ExitStatus;
 use crate::abi::signal::{
     self, CLD_EXITED, CLD_KILLED, PendingSignals, SIG_DFL, SIG_IGN, SigAction, SigInfo, SigSet, SignalActions,
 };
-use crate::kernel::container::ContainerTag;
 use crate::platform::ThreadHandle;
 use crate::sync::{WaitQueue, Waker};
 use crate::vfs::terminal::{Terminal, same_terminal};

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use super::Core;
 use crate::abi::signal::SigInfo;
-use crate::kernel::Kernel;
 
 /// Which timer of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,24 +132,24 @@ impl Timers {
 
     /// Sets (or with None removes) a timer; returns the old one. Starts the
     /// timer thread the first time one is armed.
-    pub fn set(&self, kernel: &Arc<Kernel>, pid: i32, id: TimerId, timer: Option<Timer>) -> Option<Timer> {
+    pub fn set(&self, core: &Arc<Core>, pid: i32, id: TimerId, timer: Option<Timer>) -> Option<Timer> {
         let mut state = self.lock();
         let old = match timer {
             Some(timer) => state.timers.insert((pid, id), timer),
             None => state.timers.remove(&(pid, id)),
         };
-        self.start(kernel, state);
+        self.start(core, state);
         old
     }
 
     /// Starts the timer thread the first time something is armed, and
     /// tells it the timers changed.
-    fn start(&self, kernel: &Arc<Kernel>, mut state: std::sync::MutexGuard<'_, State>) {
+    fn start(&self, core: &Arc<Core>, mut state: std::sync::MutexGuard<'_, State>) {
         let armed =
             state.timers.values().any(|t| t.deadline.is_some()) || !state.cpu.is_empty() || !state.alarms.is_empty();
         if !state.running && armed {
             state.running = true;
-            let weak = Arc::downgrade(kernel);
+            let weak = Arc::downgrade(core);
             let spawned = std::thread::Builder::new()
                 .name("timers".into())
                 .spawn(move || fire_timers(weak));
@@ -168,26 +168,26 @@ impl Timers {
 
     /// Sets (or with None disarms) a CPU-time interval timer; returns the
     /// old one.
-    pub fn set_cpu(&self, kernel: &Arc<Kernel>, pid: i32, which: i32, timer: Option<CpuTimer>) -> Option<CpuTimer> {
+    pub fn set_cpu(&self, core: &Arc<Core>, pid: i32, which: i32, timer: Option<CpuTimer>) -> Option<CpuTimer> {
         let mut state = self.lock();
         let old = match timer {
             Some(timer) => state.cpu.insert((pid, which), timer),
             None => state.cpu.remove(&(pid, which)),
         };
-        self.start(kernel, state);
+        self.start(core, state);
         old
     }
 
     /// Rings `alarm` at `deadline` instead of whatever alarm `id` was set
     /// to; with None, forgets alarm `id`. Starts the timer thread the first
     /// time one is set.
-    pub fn set_alarm(&self, kernel: &Arc<Kernel>, id: u64, alarm: Option<(Instant, Weak<dyn Alarm>)>) {
+    pub fn set_alarm(&self, core: &Arc<Core>, id: u64, alarm: Option<(Instant, Weak<dyn Alarm>)>) {
         let mut state = self.lock();
         match alarm {
             Some(alarm) => state.alarms.insert(id, alarm),
             None => state.alarms.remove(&id),
         };
-        self.start(kernel, state);
+        self.start(core, state);
     }
 
     /// Rings the alarms that are due, outside the lock (an alarm takes its
@@ -251,8 +251,8 @@ impl Timers {
 
 /// The timer thread: sleeps until the earliest deadline, sends the
 /// signals, re-arms periodic timers. Ends with the kernel.
-fn fire_timers(kernel: Weak<Kernel>) {
-    while let Some(strong) = kernel.upgrade() {
+fn fire_timers(core: Weak<Core>) {
+    while let Some(strong) = core.upgrade() {
         let timers = &strong.timers;
         timers.ring_alarms();
         let mut state = timers.lock();

@@ -41,7 +41,7 @@ impl Mapping {
 fn mappings(kernel: &Kernel, mm: &MemoryManager) -> Vec<Mapping> {
     let mut out: Vec<Mapping> = Vec::new();
     for vma in mm.vmas() {
-        let resident = kernel.memory_file.resident(vma.offset, vma.end - vma.start);
+        let resident = kernel.core.memory_file.resident(vma.offset, vma.end - vma.start);
         if let Some(last) = out.last_mut() {
             if last.continues(vma.start, vma.prot, vma.shared, vma.growsdown, vma.kind) {
                 last.end = vma.end;

@@ -134,10 +134,10 @@ impl Inode for ProcRoot {
         }
         let id = parse_id(name).ok_or(Errno::ENOENT)?;
         let kernel = self.fs.kernel()?;
-        if kernel.tasks.pgid(id).is_ok() {
+        if kernel.core.tasks.pgid(id).is_ok() {
             return process::directory(&self.fs, id, None);
         }
-        match kernel.tasks.tgid(id) {
+        match kernel.core.tasks.tgid(id) {
             Some(tgid) => process::directory(&self.fs, tgid, Some(id)),
             None => Err(Errno::ENOENT),
         }
@@ -157,7 +157,7 @@ impl Inode for ProcRoot {
             })
             .collect();
         let kernel = self.fs.kernel()?;
-        entries.extend(kernel.tasks.pids().into_iter().map(|pid| DirEntry {
+        entries.extend(kernel.core.tasks.pids().into_iter().map(|pid| DirEntry {
             name: pid.to_string().into_bytes(),
             ino: ino_of(&format!("/proc/{pid}")),
             kind: FileKind::Directory,

@@ -30,7 +30,7 @@ impl<'a> Target<'a> {
     /// /proc file of a reaped process answer on Linux.
     fn get(fs: &ProcFs, pid: i32, thread: Option<i32>, reader: &'a dyn Caller) -> Result<Target<'a>, Errno> {
         let kernel = fs.kernel()?;
-        let process = kernel.tasks.snapshot(pid).ok_or(Errno::ESRCH)?;
+        let process = kernel.core.tasks.snapshot(pid).ok_or(Errno::ESRCH)?;
         if let Some(tid) = thread {
             process.thread(Some(tid)).ok_or(Errno::ESRCH)?;
         }
@@ -111,7 +111,7 @@ const ENTRIES: &[(&str, Node)] = &[
 /// /proc/ID: the directory of process `pid`, or with `thread` the one
 /// /proc shows for a thread looked up by its tid.
 pub(super) fn directory(fs: &ProcFs, pid: i32, thread: Option<i32>) -> Result<Arc<dyn Inode>, Errno> {
-    let process = fs.kernel()?.tasks.snapshot(pid).ok_or(Errno::ENOENT)?;
+    let process = fs.kernel()?.core.tasks.snapshot(pid).ok_or(Errno::ENOENT)?;
     let owner = owner_of(&process);
     let id = thread.unwrap_or(pid);
     let place = Place {
@@ -203,6 +203,7 @@ impl Place {
                 return Vec::new();
             };
             kernel
+                .core
                 .tasks
                 .threads_of(place.pid)
                 .into_iter()
@@ -227,7 +228,7 @@ impl Place {
         if !(-1000..=1000).contains(&value) {
             return Err(Errno::EINVAL);
         }
-        self.fs.kernel()?.tasks.set_oom_score_adj(self.pid, value)
+        self.fs.kernel()?.core.tasks.set_oom_score_adj(self.pid, value)
     }
 
     /// The snapshot, once the caller is known to be allowed to look
@@ -400,7 +401,7 @@ impl FdDir {
     /// (0500, the process's owner) to decide.
     fn open_fds(&self) -> Result<Vec<i32>, Errno> {
         let kernel = self.place.fs.kernel()?;
-        let process = kernel.tasks.snapshot(self.place.pid).ok_or(Errno::ENOENT)?;
+        let process = kernel.core.tasks.snapshot(self.place.pid).ok_or(Errno::ENOENT)?;
         let Some(view) = process.view(self.place.thread) else {
             return Ok(Vec::new());
         };

@@ -25,7 +25,7 @@ pub(super) fn ticks(time: Duration) -> u64 {
 
 /// Time from the sandbox's boot to `at`, in clock ticks.
 fn since_boot(target: &Target, at: Instant) -> u64 {
-    ticks(at.saturating_duration_since(target.kernel.boot_time))
+    ticks(at.saturating_duration_since(target.kernel.core.boot_time))
 }
 
 /// The state letter and word of stat and status.
@@ -267,7 +267,7 @@ pub(super) fn status(target: &Target) -> Result<Vec<u8>, Errno> {
     let queued = (thread_pending | process.pending).count_ones();
     let queue_limit = rlimits(target).map_or(0, |limits| limits.soft(libc::RLIMIT_SIGPENDING));
     let capabilities = if uid == 0 { ALL_CAPABILITIES } else { 0 };
-    let cpus = target.kernel.cpus;
+    let cpus = target.kernel.core.cpus;
     text.push_str(&format!(
         "Threads:\t{threads}\nSigQ:\t{queued}/{queue_limit}\nSigPnd:\t{thread_pending:016x}\n\
          ShdPnd:\t{shared:016x}\nSigBlk:\t{blocked:016x}\nSigIgn:\t{ignored:016x}\n\

@@ -75,7 +75,7 @@ pub(super) fn entries(fs: &ProcFs) -> Vec<(Vec<u8>, Arc<dyn Inode>)> {
             }),
         ),
         ("mounts", SynthLink::fixed(dev, "/proc/mounts", "self/mounts")),
-        ("cpuinfo", fs.file("/proc/cpuinfo", |k| cpuinfo::text(k.cpus))),
+        ("cpuinfo", fs.file("/proc/cpuinfo", |k| cpuinfo::text(k.core.cpus))),
         ("filesystems", text("/proc/filesystems", FILESYSTEMS)),
         ("loadavg", fs.file("/proc/loadavg", loadavg)),
         ("meminfo", fs.file("/proc/meminfo", meminfo)),
@@ -127,10 +127,11 @@ fn boot_id() -> &'static str {
 /// through their parents).
 fn busy_time(kernel: &Kernel) -> Duration {
     kernel
+        .core
         .tasks
         .pids()
         .into_iter()
-        .filter_map(|pid| kernel.tasks.snapshot(pid))
+        .filter_map(|pid| kernel.core.tasks.snapshot(pid))
         .map(|process| match process.life {
             Life::Zombie { cpu, .. } => cpu,
             _ => process.cpu_time() + process.children_cpu,
@@ -140,23 +141,23 @@ fn busy_time(kernel: &Kernel) -> Duration {
 
 /// /proc/uptime: seconds since the sandbox booted, and idle CPU seconds.
 fn uptime(kernel: &Kernel) -> String {
-    let up = kernel.boot_time.elapsed();
-    let idle = (up * kernel.cpus as u32).saturating_sub(busy_time(kernel));
+    let up = kernel.core.boot_time.elapsed();
+    let idle = (up * kernel.core.cpus as u32).saturating_sub(busy_time(kernel));
     format!("{:.2} {:.2}\n", up.as_secs_f64(), idle.as_secs_f64())
 }
 
 /// /proc/loadavg: no load averages are kept; the runnable and total
 /// thread counts and the last pid are real.
 fn loadavg(kernel: &Kernel) -> String {
-    let (running, total) = kernel.tasks.thread_counts();
-    format!("0.00 0.00 0.00 {running}/{total} {}\n", kernel.tasks.last_pid())
+    let (running, total) = kernel.core.tasks.thread_counts();
+    format!("0.00 0.00 0.00 {running}/{total} {}\n", kernel.core.tasks.last_pid())
 }
 
 /// /proc/stat: application time as user time, the rest idle, spread evenly
 /// over the virtual CPUs.
 fn stat(kernel: &Kernel) -> String {
-    let cpus = kernel.cpus.max(1) as u32;
-    let up = kernel.boot_time.elapsed();
+    let cpus = kernel.core.cpus.max(1) as u32;
+    let up = kernel.core.boot_time.elapsed();
     let user = busy_time(kernel);
     let idle = (up * cpus).saturating_sub(user);
     let line = |name: &str, user: Duration, idle: Duration| {
@@ -167,11 +168,11 @@ fn stat(kernel: &Kernel) -> String {
         text.push_str(&line(&format!("cpu{cpu}"), user / cpus, idle / cpus));
     }
     let boot = crate::vfs::now().tv_sec as u64 - up.as_secs();
-    let (running, _) = kernel.tasks.thread_counts();
+    let (running, _) = kernel.core.tasks.thread_counts();
     text.push_str(&format!(
         "intr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running {running}\nprocs_blocked 0\n\
          softirq 0 0 0 0 0 0 0 0 0 0 0\n",
-        kernel.tasks.last_pid()
+        kernel.core.tasks.last_pid()
     ));
     text
 }
@@ -180,7 +181,7 @@ fn stat(kernel: &Kernel) -> String {
 /// the sandbox's memory file as what is used.
 fn meminfo(kernel: &Kernel) -> String {
     let total = nix::sys::sysinfo::sysinfo().map_or(0, |info| info.ram_total());
-    let used = kernel.memory_file.usage().min(total);
+    let used = kernel.core.memory_file.usage().min(total);
     let free = total - used;
     let lines: [(&str, u64); 47] = [
         ("MemTotal:", total),
