@@ -401,8 +401,12 @@ impl MemoryManager {
             tracing::warn!(%err, addr, len, "platform mprotect failed");
             return Err(Errno::ENOMEM);
         }
+        // Merging a VMA into the one before it, or the next one into it,
+        // removes that one from the map.
         for start in starts {
-            self.merge_around(start);
+            if self.vmas.contains_key(&start) {
+                self.merge_around(start);
+            }
         }
         Ok(())
     }
@@ -863,7 +867,8 @@ impl MemoryManager {
         self.merge_around(start);
     }
 
-    /// Merges the VMA at `start` with its neighbours where possible.
+    /// Merges the VMA at `start` with the one before it and with those
+    /// after it, where possible.
     fn merge_around(&mut self, start: u64) {
         let mut start = start;
         if let Some((&prev_start, prev)) = self.vmas.range(..start).next_back() {
@@ -873,13 +878,14 @@ impl MemoryManager {
                 start = prev_start;
             }
         }
-        let end = self.vmas[&start].end;
-        if let Some(next) = self.vmas.get(&end) {
-            if self.vmas[&start].mergeable(next) {
-                let next_end = next.end;
-                self.vmas.remove(&end);
-                self.vmas.get_mut(&start).expect("VMA exists").end = next_end;
-            }
+        loop {
+            let current = &self.vmas[&start];
+            let Some(next) = self.vmas.get(&current.end).filter(|next| current.mergeable(next)) else {
+                return;
+            };
+            let (next_start, next_end) = (next.start, next.end);
+            self.vmas.remove(&next_start);
+            self.vmas.get_mut(&start).expect("VMA exists").end = next_end;
         }
     }
 
@@ -1122,6 +1128,19 @@ mod tests {
         mm.protect(a, P, Prot::READ_WRITE, &SPACE).unwrap();
         assert_eq!(mm.vmas().count(), 1);
         assert_eq!(mm.protect(a + 4 * P, P, Prot::READ, &SPACE), Err(Errno::ENOMEM));
+    }
+
+    #[test]
+    fn mprotect_across_several_vmas_merges_them() {
+        let mut mm = manager();
+        let a = mm.map(anon(4 * P), u64::MAX, &SPACE).unwrap();
+        mm.protect(a + P, 2 * P, Prot::READ, &SPACE).unwrap();
+        assert_eq!(mm.vmas().count(), 3);
+        // The first VMA swallows the second, which was still to be merged,
+        // and then the one after the range.
+        mm.protect(a, 3 * P, Prot::READ_WRITE, &SPACE).unwrap();
+        assert_eq!(mm.vmas().count(), 1);
+        assert_eq!(mm.vmas().next().map(|vma| (vma.start, vma.end)), Some((a, a + 4 * P)));
     }
 
     #[test]
