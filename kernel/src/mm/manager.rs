@@ -426,7 +426,7 @@ impl MemoryManager {
             {
                 return self.brk;
             }
-            let grown = self.extend_last(old_end, new_end, VmaKind::Heap, space);
+            let grown = self.extend_last(old_end, new_end, VmaKind::Heap, Prot::READ_WRITE, space);
             if grown.is_err() {
                 let req = MapRequest::fixed(old_end, new_end - old_end, Prot::READ_WRITE, VmaKind::Heap);
                 if self.map(req, u64::MAX, space).is_err() {
@@ -891,17 +891,19 @@ impl MemoryManager {
 
     /// Grows the VMA ending at `old_end` to `new_end` by extending its file
     /// range in place. Fails (changing nothing) when the file range after it
-    /// is taken or there is no such VMA of `kind`.
+    /// is taken or there is no such private VMA of `kind` and `prot`: a
+    /// shared VMA's range belongs to its backing, which cannot grow.
     fn extend_last(
         &mut self,
         old_end: u64,
         new_end: u64,
         kind: VmaKind,
+        prot: Prot,
         space: &dyn AddressSpace,
     ) -> Result<(), Errno> {
         let Some(last) = self
             .vma_containing(old_end - 1)
-            .filter(|vma| vma.end == old_end && vma.kind == kind)
+            .filter(|vma| vma.end == old_end && vma.kind == kind && vma.prot == prot && vma.backing.is_none())
             .cloned()
         else {
             return Err(Errno::ENOMEM);
@@ -917,6 +919,7 @@ impl MemoryManager {
         }
         self.vmas.get_mut(&last.start).expect("VMA found above").end = new_end;
         self.mapped += added;
+        self.merge_around(last.start);
         Ok(())
     }
 
@@ -926,7 +929,7 @@ impl MemoryManager {
             .vma_containing(old_end - 1)
             .cloned()
             .expect("checked by one_mapping");
-        if self.extend_last(old_end, new_end, last.kind, space).is_ok() {
+        if self.extend_last(old_end, new_end, last.kind, last.prot, space).is_ok() {
             return Ok(());
         }
         let req = MapRequest {
@@ -1178,6 +1181,32 @@ mod tests {
         assert_eq!(mm.set_brk(0x40_1000, u64::MAX, &SPACE), 0x40_1000);
         assert_eq!(mm.copy_out(0x40_2000, b"x"), Err(Errno::EFAULT));
         assert_eq!(mm.set_brk(0x50_0000, 0x1000, &SPACE), 0x40_1000);
+    }
+
+    #[test]
+    fn brk_grows_read_write_whatever_the_top_of_the_heap_became() {
+        let mut mm = manager();
+        mm.set_brk_start(0x40_0000);
+        mm.set_brk(0x40_2000, u64::MAX, &SPACE);
+        mm.protect(0x40_1000, P, Prot::NONE, &SPACE).unwrap();
+        assert_eq!(mm.set_brk(0x40_3000, u64::MAX, &SPACE), 0x40_3000);
+        mm.copy_out(0x40_2000, b"new").unwrap();
+        assert_eq!(mm.copy_out(0x40_1000, b"x"), Err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn mremap_grows_a_shared_mapping_without_leaking() {
+        let mut mm = manager();
+        let req = MapRequest {
+            shared: true,
+            ..anon(P)
+        };
+        let a = mm.map(req, u64::MAX, &SPACE).unwrap();
+        assert_eq!(mm.remap(a, P, 3 * P, 0, 0, &SPACE), Ok(a));
+        mm.copy_out(a + 2 * P, b"grown").unwrap();
+        let file = Arc::clone(&mm.file);
+        drop(mm);
+        assert_eq!(file.allocate(1 << 30), Ok(0), "every page was freed");
     }
 
     #[test]
