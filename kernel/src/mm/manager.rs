@@ -1055,6 +1055,9 @@ impl Drop for MemoryManager {
 }
 
 #[cfg(test)]
+mod consistency;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::platform::NoSpace;

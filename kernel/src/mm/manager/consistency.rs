@@ -1,0 +1,569 @@
+//! The memory manager checked against a page model: after any sequence of
+//! mmap, mprotect, munmap, mremap, madvise and brk, its VMAs, the
+//! platform's mappings (as a recording address space saw the calls) and
+//! the memory file's allocator agree with a map of page -> attributes, and
+//! every page holds what the model says it holds.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::platform::PlatformError;
+
+const P: u64 = PAGE_SIZE;
+/// The pages the operations name: mmap without an address fills them
+/// top-down from their end, and brk grows up from their middle.
+const WINDOW: u64 = 0x1000_0000;
+const WINDOW_PAGES: u64 = 64;
+const MMAP_BASE: u64 = WINDOW + WINDOW_PAGES * P;
+const BRK_START: u64 = WINDOW + 40 * P;
+
+/// A platform address space that keeps what the host would after the calls
+/// it was given: the memory-file offset and protection of each mapped page.
+#[derive(Default)]
+struct RecordingSpace {
+    pages: Mutex<BTreeMap<u64, (u64, Prot)>>,
+}
+
+impl RecordingSpace {
+    fn pages(&self) -> BTreeMap<u64, (u64, Prot)> {
+        self.pages.lock().expect("recorded pages poisoned").clone()
+    }
+}
+
+/// Checks that a call names whole pages, as the host's would require.
+fn page_range(addr: u64, len: u64) -> impl Iterator<Item = u64> {
+    assert!(
+        addr % P == 0 && len % P == 0 && len > 0,
+        "platform call on {addr:#x}+{len:#x}"
+    );
+    (addr..addr + len).step_by(P as usize)
+}
+
+impl AddressSpace for RecordingSpace {
+    fn map(&self, addr: u64, len: u64, prot: Prot, file_offset: u64) -> Result<(), PlatformError> {
+        let mut pages = self.pages.lock().expect("recorded pages poisoned");
+        for page in page_range(addr, len) {
+            pages.insert(page, (file_offset + (page - addr), prot));
+        }
+        Ok(())
+    }
+
+    fn unmap(&self, addr: u64, len: u64) -> Result<(), PlatformError> {
+        let mut pages = self.pages.lock().expect("recorded pages poisoned");
+        for page in page_range(addr, len) {
+            pages.remove(&page);
+        }
+        Ok(())
+    }
+
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
+        let mut pages = self.pages.lock().expect("recorded pages poisoned");
+        // The host's mprotect fails with ENOMEM on a hole.
+        if page_range(addr, len).any(|page| !pages.contains_key(&page)) {
+            return Err(PlatformError::Injected {
+                call: "mprotect",
+                pid: 0,
+                errno: Errno::ENOMEM,
+            });
+        }
+        for page in page_range(addr, len) {
+            pages.get_mut(&page).expect("checked above").1 = prot;
+        }
+        Ok(())
+    }
+}
+
+/// What the model knows of one application page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Page {
+    prot: Prot,
+    shared: bool,
+    kind: VmaKind,
+    /// What the test wrote at the start of the page; 0 for a page mapped
+    /// since, which must read as zero.
+    stamp: u64,
+}
+
+/// The address space as Linux would have it, page by page.
+struct Model {
+    pages: BTreeMap<u64, Page>,
+    brk: u64,
+    /// The next stamp to write.
+    next_stamp: u64,
+}
+
+impl Model {
+    fn new() -> Self {
+        Model {
+            pages: BTreeMap::new(),
+            brk: BRK_START,
+            next_stamp: 1,
+        }
+    }
+
+    fn resolve(&self, at: At) -> u64 {
+        match at {
+            At::Mapped(nth) if !self.pages.is_empty() => *self
+                .pages
+                .keys()
+                .nth(nth % self.pages.len())
+                .expect("nth below the count"),
+            At::Mapped(_) => WINDOW,
+            At::Page(page) => addr(page),
+        }
+    }
+
+    fn map_fresh(&mut self, addr: u64, len: u64, like: Page) {
+        for page in (addr..addr + len).step_by(P as usize) {
+            self.pages.insert(page, Page { stamp: 0, ..like });
+        }
+    }
+
+    fn unmap(&mut self, addr: u64, len: u64) {
+        let pages: Vec<u64> = self.pages.range(addr..addr + len).map(|(&page, _)| page).collect();
+        for page in pages {
+            self.pages.remove(&page);
+        }
+    }
+
+    fn is_free(&self, addr: u64, len: u64) -> bool {
+        self.pages.range(addr..addr + len).next().is_none()
+    }
+
+    fn covered(&self, addr: u64, len: u64) -> bool {
+        self.pages.range(addr..addr + len).count() as u64 == len / P
+    }
+
+    /// The attributes of `[addr, addr + len)` if it is one mapping as far
+    /// as mremap is concerned: every page mapped, all alike.
+    fn one_mapping(&self, addr: u64, len: u64) -> Option<Page> {
+        let first = *self.pages.get(&addr)?;
+        let alike = |page: &Page| (page.prot, page.shared, page.kind) == (first.prot, first.shared, first.kind);
+        (self.covered(addr, len) && self.pages.range(addr..addr + len).all(|(_, page)| alike(page))).then_some(first)
+    }
+
+    /// Where a mapping without a usable hint goes: the highest free range
+    /// below the base.
+    fn top_down(&self, len: u64) -> u64 {
+        let mut end = MMAP_BASE;
+        loop {
+            match self.pages.range(end - len..end).next_back() {
+                Some((&page, _)) => end = page,
+                None => return end - len,
+            }
+        }
+    }
+
+    /// mmap(2), with the address the manager must choose.
+    fn mmap(&mut self, at: Placement, len: u64, like: Page) -> Result<u64, Errno> {
+        let addr = match at {
+            Placement::Anywhere => self.top_down(len),
+            Placement::Hint(hint) if self.is_free(hint, len) => hint,
+            Placement::Hint(_) => self.top_down(len),
+            Placement::Fixed(addr) => addr,
+            Placement::NoReplace(addr) if self.is_free(addr, len) => addr,
+            Placement::NoReplace(_) => return Err(Errno::EEXIST),
+        };
+        self.map_fresh(addr, len, like);
+        Ok(addr)
+    }
+
+    fn mprotect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<u64, Errno> {
+        if !self.covered(addr, len) {
+            return Err(Errno::ENOMEM);
+        }
+        for (_, page) in self.pages.range_mut(addr..addr + len) {
+            page.prot = prot;
+        }
+        Ok(0)
+    }
+
+    /// madvise(MADV_DONTNEED): private pages read as zero afterwards.
+    fn dontneed(&mut self, addr: u64, len: u64) -> Result<u64, Errno> {
+        if !self.covered(addr, len) {
+            return Err(Errno::ENOMEM);
+        }
+        for (_, page) in self.pages.range_mut(addr..addr + len).filter(|(_, page)| !page.shared) {
+            page.stamp = 0;
+        }
+        Ok(0)
+    }
+
+    /// mremap(2), as cordon implements it.
+    fn mremap(&mut self, old: u64, old_len: u64, new_len: u64, flags: u64, new_addr: u64) -> Result<u64, Errno> {
+        let may_move = flags & libc::MREMAP_MAYMOVE as u64 != 0;
+        let fixed = flags & libc::MREMAP_FIXED as u64 != 0;
+        let dont_unmap = flags & libc::MREMAP_DONTUNMAP as u64 != 0;
+        if dont_unmap && old_len != new_len {
+            return Err(Errno::EINVAL);
+        }
+        let like = self.one_mapping(old, old_len).ok_or(Errno::EFAULT)?;
+        let dest = if fixed {
+            if new_addr < old + old_len && old < new_addr + new_len {
+                return Err(Errno::EINVAL);
+            }
+            self.unmap(new_addr, new_len);
+            new_addr
+        } else {
+            if new_len <= old_len && !dont_unmap {
+                self.unmap(old + new_len, old_len - new_len);
+                return Ok(old);
+            }
+            if !dont_unmap && self.is_free(old + old_len, new_len - old_len) {
+                self.map_fresh(old + old_len, new_len - old_len, like);
+                return Ok(old);
+            }
+            if !may_move {
+                return Err(Errno::ENOMEM);
+            }
+            self.top_down(new_len)
+        };
+        let moved: Vec<Page> = self.pages.range(old..old + old_len).map(|(_, &page)| page).collect();
+        self.unmap(old, old_len);
+        for (page, at) in moved.into_iter().zip((dest..dest + new_len).step_by(P as usize)) {
+            self.pages.insert(at, page);
+        }
+        if new_len > old_len {
+            self.map_fresh(dest + old_len, new_len - old_len, like);
+        }
+        if dont_unmap {
+            self.map_fresh(old, old_len, like);
+        }
+        Ok(dest)
+    }
+
+    /// brk(2): the new break, or the old one.
+    fn brk(&mut self, addr: u64) -> u64 {
+        if addr < BRK_START {
+            return self.brk;
+        }
+        let new_end = page_up(addr).expect("small address");
+        let old_end = page_up(self.brk).expect("small address");
+        if new_end > old_end {
+            if new_end > MMAP_BASE || !self.is_free(old_end, new_end - old_end) {
+                return self.brk;
+            }
+            let heap = Page {
+                prot: Prot::READ_WRITE,
+                shared: false,
+                kind: VmaKind::Heap,
+                stamp: 0,
+            };
+            self.map_fresh(old_end, new_end - old_end, heap);
+        } else {
+            self.unmap(new_end, old_end - new_end);
+        }
+        self.brk = addr;
+        addr
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Placement {
+    Anywhere,
+    Hint(u64),
+    Fixed(u64),
+    NoReplace(u64),
+}
+
+/// Where a call on existing memory starts.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    /// This page of the window.
+    Page(u64),
+    /// The nth mapped page (modulo their number), so that calls find
+    /// memory to act on more often than a page picked at random would.
+    Mapped(usize),
+}
+
+/// One system call; lengths in pages.
+#[derive(Debug, Clone)]
+enum Op {
+    Mmap {
+        at: Placement,
+        pages: u64,
+        prot: Prot,
+        shared: bool,
+    },
+    Mprotect {
+        at: At,
+        pages: u64,
+        prot: Prot,
+    },
+    Munmap {
+        at: At,
+        pages: u64,
+    },
+    Mremap {
+        at: At,
+        old_pages: u64,
+        new_pages: u64,
+        flags: u64,
+        new_page: u64,
+    },
+    DontNeed {
+        at: At,
+        pages: u64,
+    },
+    /// brk to this many bytes past a page below the start of the heap.
+    Brk {
+        bytes: u64,
+    },
+}
+
+fn addr(page: u64) -> u64 {
+    WINDOW + page * P
+}
+
+fn prot() -> impl Strategy<Value = Prot> {
+    prop_oneof![
+        Just(Prot::NONE),
+        Just(Prot::READ),
+        Just(Prot::READ_WRITE),
+        Just(Prot::READ.union(Prot::EXEC)),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let page = || 0..WINDOW_PAGES;
+    let pages = || 1..=8u64;
+    let at = || {
+        prop_oneof![
+            1 => (0..WINDOW_PAGES).prop_map(At::Page),
+            3 => any::<usize>().prop_map(At::Mapped),
+        ]
+    };
+    let placement = prop_oneof![
+        Just(Placement::Anywhere),
+        page().prop_map(|page| Placement::Hint(addr(page))),
+        page().prop_map(|page| Placement::Fixed(addr(page))),
+        page().prop_map(|page| Placement::NoReplace(addr(page))),
+    ];
+    let may_move = libc::MREMAP_MAYMOVE as u64;
+    let remap_flags = prop_oneof![
+        Just(0),
+        Just(may_move),
+        Just(may_move | libc::MREMAP_FIXED as u64),
+        Just(may_move | libc::MREMAP_DONTUNMAP as u64),
+        Just(may_move | libc::MREMAP_FIXED as u64 | libc::MREMAP_DONTUNMAP as u64),
+    ];
+    prop_oneof![
+        4 => (placement, pages(), prot(), any::<bool>())
+            .prop_map(|(at, pages, prot, shared)| Op::Mmap { at, pages, prot, shared }),
+        3 => (at(), 1..=4u64, prot()).prop_map(|(at, pages, prot)| Op::Mprotect { at, pages, prot }),
+        2 => (at(), pages()).prop_map(|(at, pages)| Op::Munmap { at, pages }),
+        3 => (at(), 1..=4u64, pages(), remap_flags, page(), any::<bool>()).prop_map(
+            |(at, old_pages, new_pages, flags, new_page, same_len)| {
+                // MREMAP_DONTUNMAP needs equal lengths; try the other case too.
+                let dont_unmap = flags & libc::MREMAP_DONTUNMAP as u64 != 0;
+                let new_pages = if dont_unmap && same_len { old_pages } else { new_pages };
+                Op::Mremap { at, old_pages, new_pages, flags, new_page }
+            }
+        ),
+        1 => (at(), 1..=4u64).prop_map(|(at, pages)| Op::DontNeed { at, pages }),
+        2 => (0..30 * P).prop_map(|bytes| Op::Brk { bytes }),
+    ]
+}
+
+/// A manager over a new memory file, with the window's base and heap.
+fn manager() -> MemoryManager {
+    let file = Arc::new(MemoryFile::new().expect("memfd"));
+    let mut mm = MemoryManager::new(file);
+    mm.set_mmap_base(MMAP_BASE);
+    mm.set_brk_start(BRK_START);
+    mm
+}
+
+/// Runs `op` on both, and checks that they answer alike.
+fn step(mm: &mut MemoryManager, space: &RecordingSpace, model: &mut Model, op: &Op) {
+    let (got, want) = match *op {
+        Op::Mmap {
+            at,
+            pages,
+            prot,
+            shared,
+        } => {
+            let (addr, fixed, noreplace) = match at {
+                Placement::Anywhere => (0, false, false),
+                Placement::Hint(addr) => (addr, false, false),
+                Placement::Fixed(addr) => (addr, true, false),
+                Placement::NoReplace(addr) => (addr, false, true),
+            };
+            let req = MapRequest {
+                addr,
+                len: pages * P,
+                prot,
+                shared,
+                fixed,
+                noreplace,
+                growsdown: false,
+                kind: VmaKind::Anonymous,
+            };
+            let like = Page {
+                prot,
+                shared,
+                kind: VmaKind::Anonymous,
+                stamp: 0,
+            };
+            (mm.map(req, u64::MAX, space), model.mmap(at, pages * P, like))
+        }
+        Op::Mprotect { at, pages, prot } => {
+            let start = model.resolve(at);
+            (
+                mm.protect(start, pages * P, prot, space).map(|()| 0),
+                model.mprotect(start, pages * P, prot),
+            )
+        }
+        Op::Munmap { at, pages } => {
+            let start = model.resolve(at);
+            model.unmap(start, pages * P);
+            (mm.unmap(start, pages * P, space).map(|()| 0), Ok(0))
+        }
+        Op::Mremap {
+            at,
+            old_pages,
+            new_pages,
+            flags,
+            new_page,
+        } => {
+            let (old, old_len, new_len, new_addr) = (model.resolve(at), old_pages * P, new_pages * P, addr(new_page));
+            (
+                mm.remap(old, old_len, new_len, flags, new_addr, space),
+                model.mremap(old, old_len, new_len, flags, new_addr),
+            )
+        }
+        Op::DontNeed { at, pages } => {
+            let start = model.resolve(at);
+            (
+                mm.advise(start, pages * P, libc::MADV_DONTNEED).map(|()| 0),
+                model.dontneed(start, pages * P),
+            )
+        }
+        Op::Brk { bytes } => {
+            let to = BRK_START - P + bytes;
+            (Ok(mm.set_brk(to, u64::MAX, space)), Ok(model.brk(to)))
+        }
+    };
+    assert_eq!(got, want, "{op:?}");
+}
+
+/// The memory-file pages the allocator would hand out now, below `bound`
+/// (everything at and above the highest allocation is free anyway). Found
+/// by allocating page after page, lowest first, then freeing them again.
+fn free_pages(file: &MemoryFile, bound: u64) -> Vec<u64> {
+    let mut free = Vec::new();
+    loop {
+        let offset = file.allocate(P).expect("the memory file has room");
+        free.push(offset);
+        if offset >= bound {
+            break;
+        }
+    }
+    for &offset in &free {
+        file.free(offset, P);
+    }
+    free.pop();
+    free
+}
+
+/// Checks the manager's invariants and that it, the platform and the model
+/// agree; then stamps the pages mapped since the last check.
+fn check(mm: &MemoryManager, space: &RecordingSpace, model: &mut Model) {
+    let mut vma_pages = BTreeMap::new();
+    let mut previous: Option<&Vma> = None;
+    for (&start, vma) in &mm.vmas {
+        assert_eq!(start, vma.start);
+        assert!(vma.start < vma.end, "empty VMA {vma:?}");
+        assert!(
+            [vma.start, vma.end, vma.offset].iter().all(|value| value % P == 0),
+            "unaligned VMA {vma:?}"
+        );
+        assert!(
+            MMAP_MIN_ADDR <= vma.start && vma.end <= USER_END,
+            "VMA out of bounds {vma:?}"
+        );
+        if let Some(previous) = previous {
+            assert!(previous.end <= vma.start, "overlapping VMAs {previous:?} {vma:?}");
+            assert!(!previous.mergeable(vma), "unmerged VMAs {previous:?} {vma:?}");
+        }
+        if let Some(backing) = &vma.backing {
+            let (from, to) = (vma.offset, vma.offset + vma.len());
+            assert!(
+                backing.offset <= from && to <= backing.offset + backing.len,
+                "shared VMA outside its backing {vma:?}"
+            );
+        }
+        for page in (vma.start..vma.end).step_by(P as usize) {
+            vma_pages.insert(page, (vma.offset + (page - vma.start), vma.prot, vma.shared, vma.kind));
+        }
+        previous = Some(vma);
+    }
+    assert_eq!(mm.mapped, vma_pages.len() as u64 * P, "mapped bytes");
+    assert_eq!(mm.brk, model.brk, "brk");
+
+    let modelled: BTreeMap<u64, _> = model
+        .pages
+        .iter()
+        .map(|(&page, p)| (page, (p.prot, p.shared, p.kind)))
+        .collect();
+    let managed: BTreeMap<u64, _> = vma_pages
+        .iter()
+        .map(|(&page, &(_, prot, shared, kind))| (page, (prot, shared, kind)))
+        .collect();
+    assert_eq!(managed, modelled, "the VMAs differ from the model");
+
+    let platform = space.pages();
+    let managed: BTreeMap<u64, _> = vma_pages
+        .iter()
+        .map(|(&page, &(offset, prot, _, _))| (page, (offset, prot)))
+        .collect();
+    assert_eq!(platform, managed, "the platform's mappings differ from the VMAs");
+
+    let offsets: HashSet<u64> = platform.values().map(|&(offset, _)| offset).collect();
+    assert_eq!(offsets.len(), platform.len(), "a memory-file page mapped twice");
+    let bound = offsets.iter().max().map_or(0, |&offset| offset + P);
+    let reused: Vec<u64> = free_pages(&mm.file, bound)
+        .into_iter()
+        .filter(|offset| offsets.contains(offset))
+        .collect();
+    assert!(reused.is_empty(), "mapped memory-file pages are free: {reused:x?}");
+
+    for (&page, modelled) in model.pages.iter_mut() {
+        let mut stamp = [0u8; 8];
+        mm.file.read(platform[&page].0, &mut stamp);
+        assert_eq!(u64::from_le_bytes(stamp), modelled.stamp, "contents of page {page:#x}");
+        if modelled.stamp == 0 {
+            modelled.stamp = model.next_stamp;
+            model.next_stamp += 1;
+            mm.fill(page, &modelled.stamp.to_le_bytes()).expect("mapped page");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 1000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Every call answers as the model does; after each, `check` holds;
+    /// after the last, dropping the manager frees every page.
+    #[test]
+    fn any_sequence_of_calls_keeps_the_manager_consistent(ops in proptest::collection::vec(op(), 1..40)) {
+        let mut mm = manager();
+        let space = RecordingSpace::default();
+        let mut model = Model::new();
+        for op in &ops {
+            step(&mut mm, &space, &mut model, op);
+            check(&mm, &space, &mut model);
+        }
+        let file = Arc::clone(&mm.file);
+        drop(mm);
+        // With nothing mapped, the first allocation of any size is at 0.
+        prop_assert_eq!(file.allocate(1 << 30), Ok(0), "memory-file pages leaked");
+    }
+}
