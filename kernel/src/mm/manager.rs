@@ -179,6 +179,15 @@ pub struct MemoryManager {
     brk: u64,
     /// Top of the area searched downward for mappings without an address.
     mmap_base: u64,
+    /// VMAs taken out of the map whose pages the platform failed to unmap.
+    /// The application may still reach those pages, so their file ranges
+    /// stay allocated (leaked rather than handed to another address space)
+    /// until the manager goes, as every VMA's do: by then no application
+    /// code runs in this address space.
+    stranded: Vec<Vma>,
+    /// Set when the platform failed to unmap: its mappings may differ from
+    /// the VMAs, and the address space must not run again.
+    broken: bool,
 }
 
 impl MemoryManager {
@@ -190,7 +199,16 @@ impl MemoryManager {
             brk_start: 0,
             brk: 0,
             mmap_base: USER_END,
+            stranded: Vec::new(),
+            broken: false,
         }
+    }
+
+    /// Whether the platform failed to make its mappings match the VMAs.
+    /// Such an address space is dead: the task layer kills every task that
+    /// would switch into it, before it runs application code again.
+    pub fn is_broken(&self) -> bool {
+        self.broken
     }
 
     pub fn set_mmap_base(&mut self, base: u64) {
@@ -216,8 +234,11 @@ impl MemoryManager {
     }
 
     /// Picks the address of a new mapping of `len` bytes (page-rounded) and
-    /// clears what a MAP_FIXED replaces. `address_limit` is RLIMIT_AS.
-    fn place(&mut self, req: &MapRequest, len: u64, address_limit: u64) -> Result<u64, Errno> {
+    /// takes out the VMAs a MAP_FIXED replaces, which it returns: their
+    /// pages are still mapped in the platform and allocated, until the
+    /// caller maps over them (then frees them) or unmaps them.
+    /// `address_limit` is RLIMIT_AS.
+    fn place(&mut self, req: &MapRequest, len: u64, address_limit: u64) -> Result<(u64, Vec<Vma>), Errno> {
         if self.mapped.saturating_add(len) > address_limit {
             return Err(Errno::ENOMEM);
         }
@@ -242,10 +263,7 @@ impl MemoryManager {
         };
         // A MAP_FIXED over existing memory replaces it; the platform mapping
         // that follows replaces the host pages in one step.
-        for old in self.take_range(addr, addr + len) {
-            self.release(&old);
-        }
-        Ok(addr)
+        Ok((addr, self.take_range(addr, addr + len)))
     }
 
     /// mmap(2) of anonymous memory. `address_limit` is RLIMIT_AS.
@@ -254,8 +272,16 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
-        let addr = self.place(&req, len, address_limit)?;
-        let offset = self.file.allocate(len)?;
+        let (addr, replaced) = self.place(&req, len, address_limit)?;
+        let offset = match self.file.allocate(len) {
+            Ok(offset) => offset,
+            Err(errno) => {
+                // A failure to unmap leaves the manager broken; the caller
+                // hears of the failed mmap.
+                let _ = self.unmap_and_release(addr, addr + len, replaced, space);
+                return Err(errno);
+            }
+        };
         let backing = req.shared.then(|| {
             Arc::new(SharedBacking {
                 file: Arc::clone(&self.file),
@@ -275,11 +301,13 @@ impl MemoryManager {
         };
         if let Err(err) = space.map(addr, len, req.prot, offset) {
             tracing::warn!(%err, addr, len, "platform mapping failed");
-            if vma.backing.is_none() {
-                self.file.free(offset, len);
-            }
+            // A failed mmap may have left old pages mapped, or new ones.
+            let mut gone = replaced;
+            gone.push(vma);
+            let _ = self.unmap_and_release(addr, addr + len, gone, space);
             return Err(Errno::ENOMEM);
         }
+        self.release_all(replaced);
         self.insert(vma);
         Ok(addr)
     }
@@ -298,15 +326,10 @@ impl MemoryManager {
         if len == 0 || pieces.iter().any(|piece| piece.len % PAGE_SIZE != 0) {
             return Err(Errno::EINVAL);
         }
-        let addr = self.place(&req, len, address_limit)?;
+        let (addr, replaced) = self.place(&req, len, address_limit)?;
         let mut at = addr;
         for piece in pieces {
-            if let Err(err) = space.map(at, piece.len, req.prot, piece.offset) {
-                tracing::warn!(%err, addr = at, len = piece.len, "platform mapping failed");
-                self.unmap(addr, at - addr + PAGE_SIZE, space).ok();
-                return Err(Errno::ENOMEM);
-            }
-            self.insert(Vma {
+            let vma = Vma {
                 start: at,
                 end: at + piece.len,
                 prot: req.prot,
@@ -315,9 +338,19 @@ impl MemoryManager {
                 kind: VmaKind::File,
                 offset: piece.offset,
                 backing: Some(piece.backing),
-            });
+            };
+            if let Err(err) = space.map(at, piece.len, req.prot, piece.offset) {
+                tracing::warn!(%err, addr = at, len = piece.len, "platform mapping failed");
+                let mut gone = self.take_range(addr, at);
+                gone.push(vma);
+                gone.extend(replaced);
+                let _ = self.unmap_and_release(addr, addr + len, gone, space);
+                return Err(Errno::ENOMEM);
+            }
+            self.insert(vma);
             at += piece.len;
         }
+        self.release_all(replaced);
         Ok(addr)
     }
 
@@ -370,11 +403,7 @@ impl MemoryManager {
         if removed.is_empty() {
             return Ok(());
         }
-        for vma in &removed {
-            self.release(vma);
-        }
-        self.platform_unmap(addr, end - addr, space);
-        Ok(())
+        self.unmap_and_release(addr, end, removed, space)
     }
 
     /// mprotect(2).
@@ -954,6 +983,9 @@ impl MemoryManager {
         let pieces = self.take_range(old, old + old_len);
         let template = pieces[0].clone();
         let mut placed = 0;
+        // What a shrinking move leaves behind, freed once the platform no
+        // longer maps it at `old`.
+        let mut cut = Vec::new();
         for piece in pieces {
             let keep = piece.len().min(new_len.saturating_sub(placed));
             if keep > 0 {
@@ -967,30 +999,68 @@ impl MemoryManager {
                 }
                 self.insert(moved);
             }
-            if keep < piece.len() && piece.backing.is_none() {
-                self.file.free(piece.offset + keep, piece.len() - keep);
+            if keep < piece.len() {
+                cut.push(Vma {
+                    start: piece.start + keep,
+                    offset: piece.offset + keep,
+                    ..piece
+                });
             }
             placed += keep;
         }
-        if placed < new_len {
-            self.grow_in_place(dest + placed, dest + new_len, space)?;
-        }
+        // The pages moved are mapped at `old` too until the platform mapping
+        // there is replaced or removed, whether or not growing succeeds.
+        let grown = if placed < new_len {
+            self.grow_in_place(dest + placed, dest + new_len, space)
+        } else {
+            Ok(())
+        };
         if dont_unmap {
-            // The old range stays mapped, with fresh zero pages.
+            // The old range stays mapped, with fresh zero pages; nothing was
+            // cut, the lengths being equal.
             let req = MapRequest {
                 shared: template.shared,
                 ..MapRequest::fixed(old, old_len, template.prot, template.kind)
             };
             self.map(req, u64::MAX, space)?;
         } else {
-            self.platform_unmap(old, old_len, space);
+            self.unmap_and_release(old, old + old_len, cut, space)?;
         }
-        Ok(dest)
+        grown.map(|()| dest)
     }
 
-    fn platform_unmap(&self, addr: u64, len: u64, space: &dyn AddressSpace) {
-        if let Err(err) = space.unmap(addr, len) {
-            tracing::warn!(%err, addr, len, "platform munmap failed");
+    /// Removes `[start, end)` from the platform, then frees the file ranges
+    /// of `removed`, VMAs already taken out of the map there. If the
+    /// platform cannot unmap, the application may still reach their pages:
+    /// they are kept (`stranded`), the manager is broken, and the error is
+    /// ENOMEM.
+    fn unmap_and_release(
+        &mut self,
+        start: u64,
+        end: u64,
+        removed: Vec<Vma>,
+        space: &dyn AddressSpace,
+    ) -> Result<(), Errno> {
+        if let Err(err) = space.unmap(start, end - start) {
+            tracing::error!(
+                %err,
+                addr = start,
+                len = end - start,
+                "platform munmap failed: the address space is lost"
+            );
+            self.stranded.extend(removed);
+            self.broken = true;
+            return Err(Errno::ENOMEM);
+        }
+        self.release_all(removed);
+        Ok(())
+    }
+
+    /// Frees the file ranges of VMAs taken out of the map, which the
+    /// platform no longer maps.
+    fn release_all(&self, removed: Vec<Vma>) {
+        for vma in removed {
+            self.release(&vma);
         }
     }
 
@@ -1048,7 +1118,7 @@ impl Drop for ForkedMemory {
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
-        for vma in self.vmas.values() {
+        for vma in self.vmas.values().chain(&self.stranded) {
             self.release(vma);
         }
     }

@@ -22,14 +22,52 @@ const BRK_START: u64 = WINDOW + 40 * P;
 
 /// A platform address space that keeps what the host would after the calls
 /// it was given: the memory-file offset and protection of each mapped page.
+/// It can be told to fail its next unmap, which then does part of its work
+/// first, as a host call may.
 #[derive(Default)]
 struct RecordingSpace {
-    pages: Mutex<BTreeMap<u64, (u64, Prot)>>,
+    recorded: Mutex<Recorded>,
+}
+
+#[derive(Default)]
+struct Recorded {
+    pages: BTreeMap<u64, (u64, Prot)>,
+    /// How many of the next unmap calls fail.
+    failing_unmaps: u32,
+    /// How many calls have failed as told.
+    failed: u32,
 }
 
 impl RecordingSpace {
+    fn recorded(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        self.recorded.lock().expect("recorded pages poisoned")
+    }
+
     fn pages(&self) -> BTreeMap<u64, (u64, Prot)> {
-        self.pages.lock().expect("recorded pages poisoned").clone()
+        self.recorded().pages.clone()
+    }
+
+    fn fail_next_unmap(&self) {
+        self.recorded().failing_unmaps = 1;
+    }
+
+    fn failed(&self) -> u32 {
+        self.recorded().failed
+    }
+}
+
+/// Counts down the calls told to fail: whether the one about to be made does.
+fn fails_now(failing: &mut u32) -> bool {
+    let fails = *failing > 0;
+    *failing = failing.saturating_sub(1);
+    fails
+}
+
+fn told_to_fail(call: &'static str) -> PlatformError {
+    PlatformError::Injected {
+        call,
+        pid: 0,
+        errno: Errno::ENOMEM,
     }
 }
 
@@ -44,33 +82,36 @@ fn page_range(addr: u64, len: u64) -> impl Iterator<Item = u64> {
 
 impl AddressSpace for RecordingSpace {
     fn map(&self, addr: u64, len: u64, prot: Prot, file_offset: u64) -> Result<(), PlatformError> {
-        let mut pages = self.pages.lock().expect("recorded pages poisoned");
+        let mut recorded = self.recorded();
         for page in page_range(addr, len) {
-            pages.insert(page, (file_offset + (page - addr), prot));
+            recorded.pages.insert(page, (file_offset + (page - addr), prot));
         }
         Ok(())
     }
 
     fn unmap(&self, addr: u64, len: u64) -> Result<(), PlatformError> {
-        let mut pages = self.pages.lock().expect("recorded pages poisoned");
-        for page in page_range(addr, len) {
-            pages.remove(&page);
+        let recorded = &mut *self.recorded();
+        let fails = fails_now(&mut recorded.failing_unmaps);
+        recorded.failed += u32::from(fails);
+        // A failing call unmaps the first half of the range.
+        let done = if fails { len / P / 2 * P } else { len };
+        for page in page_range(addr, len).take_while(|&page| page < addr + done) {
+            recorded.pages.remove(&page);
+        }
+        if fails {
+            return Err(told_to_fail("munmap"));
         }
         Ok(())
     }
 
     fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
-        let mut pages = self.pages.lock().expect("recorded pages poisoned");
+        let recorded = &mut *self.recorded();
         // The host's mprotect fails with ENOMEM on a hole.
-        if page_range(addr, len).any(|page| !pages.contains_key(&page)) {
-            return Err(PlatformError::Injected {
-                call: "mprotect",
-                pid: 0,
-                errno: Errno::ENOMEM,
-            });
+        if page_range(addr, len).any(|page| !recorded.pages.contains_key(&page)) {
+            return Err(told_to_fail("mprotect"));
         }
         for page in page_range(addr, len) {
-            pages.get_mut(&page).expect("checked above").1 = prot;
+            recorded.pages.get_mut(&page).expect("checked above").1 = prot;
         }
         Ok(())
     }
@@ -312,6 +353,8 @@ enum Op {
     Brk {
         bytes: u64,
     },
+    /// Not a call: the platform's next unmap fails.
+    FailNextUnmap,
 }
 
 fn addr(page: u64) -> u64 {
@@ -368,6 +411,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// The calls of `op`, and now and then a platform call told to fail.
+fn op_or_failure() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        30 => op(),
+        1 => Just(Op::FailNextUnmap),
+    ]
+}
+
 /// A manager over a new memory file, with the window's base and heap.
 fn manager() -> MemoryManager {
     let file = Arc::new(MemoryFile::new().expect("memfd"));
@@ -377,8 +428,11 @@ fn manager() -> MemoryManager {
     mm
 }
 
-/// Runs `op` on both, and checks that they answer alike.
-fn step(mm: &mut MemoryManager, space: &RecordingSpace, model: &mut Model, op: &Op) {
+/// Runs `op` on both, and checks that they answer alike. False when a
+/// platform call failed as told and the address space is lost, which the
+/// model does not follow.
+fn step(mm: &mut MemoryManager, space: &RecordingSpace, model: &mut Model, op: &Op) -> bool {
+    let failed = space.failed();
     let (got, want) = match *op {
         Op::Mmap {
             at,
@@ -446,8 +500,18 @@ fn step(mm: &mut MemoryManager, space: &RecordingSpace, model: &mut Model, op: &
             let to = BRK_START - P + bytes;
             (Ok(mm.set_brk(to, u64::MAX, space)), Ok(model.brk(to)))
         }
+        Op::FailNextUnmap => {
+            space.fail_next_unmap();
+            (Ok(0), Ok(0))
+        }
     };
+    if space.failed() != failed {
+        assert!(mm.is_broken(), "{op:?} went on after a failed platform munmap");
+        return false;
+    }
+    assert!(!mm.is_broken(), "{op:?} broke the manager");
     assert_eq!(got, want, "{op:?}");
+    true
 }
 
 /// The memory-file pages the allocator would hand out now, below `bound`
@@ -469,9 +533,19 @@ fn free_pages(file: &MemoryFile, bound: u64) -> Vec<u64> {
     free
 }
 
-/// Checks the manager's invariants and that it, the platform and the model
-/// agree; then stamps the pages mapped since the last check.
-fn check(mm: &MemoryManager, space: &RecordingSpace, model: &mut Model) {
+/// Checks that none of `offsets` is free in the memory file.
+fn assert_allocated(file: &MemoryFile, offsets: &HashSet<u64>) {
+    let bound = offsets.iter().max().map_or(0, |&offset| offset + P);
+    let reused: Vec<u64> = free_pages(file, bound)
+        .into_iter()
+        .filter(|offset| offsets.contains(offset))
+        .collect();
+    assert!(reused.is_empty(), "reachable memory-file pages are free: {reused:x?}");
+}
+
+/// Checks that the VMAs are well formed, and returns what each of their
+/// pages is: (memory-file offset, prot, shared, kind).
+fn check_vmas(mm: &MemoryManager) -> BTreeMap<u64, (u64, Prot, bool, VmaKind)> {
     let mut vma_pages = BTreeMap::new();
     let mut previous: Option<&Vma> = None;
     for (&start, vma) in &mm.vmas {
@@ -502,6 +576,13 @@ fn check(mm: &MemoryManager, space: &RecordingSpace, model: &mut Model) {
         previous = Some(vma);
     }
     assert_eq!(mm.mapped, vma_pages.len() as u64 * P, "mapped bytes");
+    vma_pages
+}
+
+/// Checks the manager's invariants and that it, the platform and the model
+/// agree; then stamps the pages mapped since the last check.
+fn check(mm: &MemoryManager, space: &RecordingSpace, model: &mut Model) {
+    let vma_pages = check_vmas(mm);
     assert_eq!(mm.brk, model.brk, "brk");
 
     let modelled: BTreeMap<u64, _> = model
@@ -524,12 +605,7 @@ fn check(mm: &MemoryManager, space: &RecordingSpace, model: &mut Model) {
 
     let offsets: HashSet<u64> = platform.values().map(|&(offset, _)| offset).collect();
     assert_eq!(offsets.len(), platform.len(), "a memory-file page mapped twice");
-    let bound = offsets.iter().max().map_or(0, |&offset| offset + P);
-    let reused: Vec<u64> = free_pages(&mm.file, bound)
-        .into_iter()
-        .filter(|offset| offsets.contains(offset))
-        .collect();
-    assert!(reused.is_empty(), "mapped memory-file pages are free: {reused:x?}");
+    assert_allocated(&mm.file, &offsets);
 
     for (&page, modelled) in model.pages.iter_mut() {
         let mut stamp = [0u8; 8];
@@ -543,6 +619,39 @@ fn check(mm: &MemoryManager, space: &RecordingSpace, model: &mut Model) {
     }
 }
 
+/// What must hold of a broken manager: its VMAs are well formed, and no
+/// page the application may still reach (what the platform maps, and what
+/// the failed unmap was to remove) is free in the memory file.
+fn check_broken(mm: &MemoryManager, space: &RecordingSpace) {
+    check_vmas(mm);
+    let mut reachable: HashSet<u64> = space.pages().values().map(|&(offset, _)| offset).collect();
+    for vma in &mm.stranded {
+        reachable.extend((vma.offset..vma.offset + vma.len()).step_by(P as usize));
+    }
+    assert_allocated(&mm.file, &reachable);
+}
+
+/// Runs `ops` on a new manager and the model, checking both after each;
+/// once the manager is broken, checks what still must hold and stops, as
+/// the task layer kills the address space. Dropping the manager must free
+/// every page, stranded ones too.
+fn run(ops: &[Op]) {
+    let mut mm = manager();
+    let space = RecordingSpace::default();
+    let mut model = Model::new();
+    for op in ops {
+        if !step(&mut mm, &space, &mut model, op) {
+            check_broken(&mm, &space);
+            break;
+        }
+        check(&mm, &space, &mut model);
+    }
+    let file = Arc::clone(&mm.file);
+    drop(mm);
+    // With nothing allocated, the first allocation of any size is at 0.
+    assert_eq!(file.allocate(1 << 30), Ok(0), "memory-file pages leaked");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 1000,
@@ -550,20 +659,57 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    /// Every call answers as the model does; after each, `check` holds;
-    /// after the last, dropping the manager frees every page.
+    /// Every call answers as the model does and `check` holds after each.
     #[test]
     fn any_sequence_of_calls_keeps_the_manager_consistent(ops in proptest::collection::vec(op(), 1..40)) {
-        let mut mm = manager();
-        let space = RecordingSpace::default();
-        let mut model = Model::new();
-        for op in &ops {
-            step(&mut mm, &space, &mut model, op);
-            check(&mm, &space, &mut model);
-        }
-        let file = Arc::clone(&mm.file);
-        drop(mm);
-        // With nothing mapped, the first allocation of any size is at 0.
-        prop_assert_eq!(file.allocate(1 << 30), Ok(0), "memory-file pages leaked");
+        run(&ops);
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// As above, with platform calls that fail part way through.
+    #[test]
+    fn failed_platform_calls_free_no_reachable_page(ops in proptest::collection::vec(op_or_failure(), 1..40)) {
+        run(&ops);
+    }
+}
+
+#[test]
+fn pages_a_failed_munmap_leaves_mapped_are_not_handed_out_again() {
+    let mut mm = manager();
+    let space = RecordingSpace::default();
+    let private = mm.map(
+        MapRequest::fixed(WINDOW, 4 * P, Prot::READ_WRITE, VmaKind::Anonymous),
+        u64::MAX,
+        &space,
+    );
+    let shared = MapRequest {
+        shared: true,
+        ..MapRequest::fixed(WINDOW + 4 * P, 2 * P, Prot::READ_WRITE, VmaKind::Anonymous)
+    };
+    let shared = mm.map(shared, u64::MAX, &space);
+    assert_eq!((private, shared), (Ok(WINDOW), Ok(WINDOW + 4 * P)));
+    mm.fill(WINDOW, b"secret").unwrap();
+    let offsets: HashSet<u64> = space.pages().values().map(|&(offset, _)| offset).collect();
+
+    space.fail_next_unmap();
+    assert_eq!(mm.unmap(WINDOW, 6 * P, &space), Err(Errno::ENOMEM));
+    assert!(mm.is_broken());
+    assert_eq!(mm.vmas().count(), 0, "the VMAs are gone");
+    assert!(!space.pages().is_empty(), "the platform still maps some of the pages");
+    // What other address spaces get next is none of those pages.
+    let file = Arc::clone(&mm.file);
+    let other = file.allocate(16 * P).unwrap();
+    assert!(offsets.iter().all(|&offset| !(other..other + 16 * P).contains(&offset)));
+    assert_allocated(&file, &offsets);
+    file.free(other, 16 * P);
+
+    drop(mm);
+    assert_eq!(file.allocate(1 << 30), Ok(0), "freed with the manager");
 }
