@@ -185,8 +185,9 @@ pub struct MemoryManager {
     /// until the manager goes, as every VMA's do: by then no application
     /// code runs in this address space.
     stranded: Vec<Vma>,
-    /// Set when the platform failed to unmap: its mappings may differ from
-    /// the VMAs, and the address space must not run again.
+    /// Set when the platform failed to unmap, or to put protections back
+    /// after a failed mprotect: its mappings may differ from the VMAs, and
+    /// the address space must not run again.
     broken: bool,
 }
 
@@ -406,7 +407,8 @@ impl MemoryManager {
         self.unmap_and_release(addr, end, removed, space)
     }
 
-    /// mprotect(2).
+    /// mprotect(2). The platform changes first, the VMAs once it has; a
+    /// platform call that failed is undone.
     pub fn protect(&mut self, addr: u64, len: u64, prot: Prot, space: &dyn AddressSpace) -> Result<(), Errno> {
         if addr % PAGE_SIZE != 0 {
             return Err(Errno::EINVAL);
@@ -420,15 +422,16 @@ impl MemoryManager {
         if !self.covered(addr, end) {
             return Err(Errno::ENOMEM);
         }
+        if let Err(err) = space.protect(addr, end - addr, prot) {
+            tracing::warn!(%err, addr, len, "platform mprotect failed");
+            self.restore_protection(addr, end, space);
+            return Err(Errno::ENOMEM);
+        }
         self.split_at(addr);
         self.split_at(end);
         let starts: Vec<u64> = self.vmas.range(addr..end).map(|(&start, _)| start).collect();
         for start in &starts {
             self.vmas.get_mut(start).expect("VMA listed above").prot = prot;
-        }
-        if let Err(err) = space.protect(addr, end - addr, prot) {
-            tracing::warn!(%err, addr, len, "platform mprotect failed");
-            return Err(Errno::ENOMEM);
         }
         // Merging a VMA into the one before it, or the next one into it,
         // removes that one from the map.
@@ -438,6 +441,31 @@ impl MemoryManager {
             }
         }
         Ok(())
+    }
+
+    /// Gives the platform's pages in `[start, end)` their VMAs' protection
+    /// again, after a platform mprotect that failed, perhaps part way (as
+    /// Linux's may). If that fails too, the manager is broken.
+    fn restore_protection(&mut self, start: u64, end: u64, space: &dyn AddressSpace) {
+        let pieces: Vec<(u64, u64, Prot)> = self
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, vma)| vma.end > start)
+            .map(|(_, vma)| (vma.start.max(start), vma.end.min(end), vma.prot))
+            .collect();
+        for (from, to, prot) in pieces {
+            if let Err(err) = space.protect(from, to - from, prot) {
+                tracing::error!(
+                    %err,
+                    addr = from,
+                    len = to - from,
+                    "cannot undo a failed platform mprotect: the address space is lost"
+                );
+                self.broken = true;
+                return;
+            }
+        }
     }
 
     /// brk(2): returns the new break, or the old one if it cannot move.

@@ -22,8 +22,8 @@ const BRK_START: u64 = WINDOW + 40 * P;
 
 /// A platform address space that keeps what the host would after the calls
 /// it was given: the memory-file offset and protection of each mapped page.
-/// It can be told to fail its next unmap, which then does part of its work
-/// first, as a host call may.
+/// It can be told to fail its next unmap or protect calls, which then do
+/// part of their work first, as a host call may.
 #[derive(Default)]
 struct RecordingSpace {
     recorded: Mutex<Recorded>,
@@ -34,6 +34,8 @@ struct Recorded {
     pages: BTreeMap<u64, (u64, Prot)>,
     /// How many of the next unmap calls fail.
     failing_unmaps: u32,
+    /// How many of the next protect calls fail.
+    failing_protects: u32,
     /// How many calls have failed as told.
     failed: u32,
 }
@@ -49,6 +51,10 @@ impl RecordingSpace {
 
     fn fail_next_unmap(&self) {
         self.recorded().failing_unmaps = 1;
+    }
+
+    fn fail_next_protects(&self, calls: u32) {
+        self.recorded().failing_protects = calls;
     }
 
     fn failed(&self) -> u32 {
@@ -110,8 +116,15 @@ impl AddressSpace for RecordingSpace {
         if page_range(addr, len).any(|page| !recorded.pages.contains_key(&page)) {
             return Err(told_to_fail("mprotect"));
         }
-        for page in page_range(addr, len) {
+        let fails = fails_now(&mut recorded.failing_protects);
+        recorded.failed += u32::from(fails);
+        // A failing call changes the first half of the range.
+        let done = if fails { len / P / 2 * P } else { len };
+        for page in page_range(addr, len).take_while(|&page| page < addr + done) {
             recorded.pages.get_mut(&page).expect("checked above").1 = prot;
+        }
+        if fails {
+            return Err(told_to_fail("mprotect"));
         }
         Ok(())
     }
@@ -355,6 +368,8 @@ enum Op {
     },
     /// Not a call: the platform's next unmap fails.
     FailNextUnmap,
+    /// Not a call: the platform's next protect calls fail, this many.
+    FailNextProtects(u32),
 }
 
 fn addr(page: u64) -> u64 {
@@ -416,6 +431,7 @@ fn op_or_failure() -> impl Strategy<Value = Op> {
     prop_oneof![
         30 => op(),
         1 => Just(Op::FailNextUnmap),
+        2 => (1..=2u32).prop_map(Op::FailNextProtects),
     ]
 }
 
@@ -433,6 +449,7 @@ fn manager() -> MemoryManager {
 /// model does not follow.
 fn step(mm: &mut MemoryManager, space: &RecordingSpace, model: &mut Model, op: &Op) -> bool {
     let failed = space.failed();
+    let before = model.pages.clone();
     let (got, want) = match *op {
         Op::Mmap {
             at,
@@ -504,10 +521,23 @@ fn step(mm: &mut MemoryManager, space: &RecordingSpace, model: &mut Model, op: &
             space.fail_next_unmap();
             (Ok(0), Ok(0))
         }
+        Op::FailNextProtects(calls) => {
+            space.fail_next_protects(calls);
+            (Ok(0), Ok(0))
+        }
     };
     if space.failed() != failed {
-        assert!(mm.is_broken(), "{op:?} went on after a failed platform munmap");
-        return false;
+        if mm.is_broken() {
+            return false;
+        }
+        // A failed mprotect that could be undone: nothing changed.
+        assert!(
+            matches!(op, Op::Mprotect { .. }),
+            "{op:?} went on after a failed platform call"
+        );
+        assert_eq!(got, Err(Errno::ENOMEM), "{op:?}");
+        model.pages = before;
+        return true;
     }
     assert!(!mm.is_broken(), "{op:?} broke the manager");
     assert_eq!(got, want, "{op:?}");
@@ -678,6 +708,33 @@ proptest! {
     fn failed_platform_calls_free_no_reachable_page(ops in proptest::collection::vec(op_or_failure(), 1..40)) {
         run(&ops);
     }
+}
+
+#[test]
+fn a_failed_platform_mprotect_changes_nothing() {
+    let mut mm = manager();
+    let space = RecordingSpace::default();
+    mm.map(
+        MapRequest::fixed(WINDOW, 4 * P, Prot::READ_WRITE, VmaKind::Anonymous),
+        u64::MAX,
+        &space,
+    )
+    .unwrap();
+    mm.protect(WINDOW + P, P, Prot::READ, &space).unwrap();
+    let vmas = |mm: &MemoryManager| -> Vec<(u64, u64, Prot)> { mm.vmas().map(|v| (v.start, v.end, v.prot)).collect() };
+    let (vmas_before, platform_before) = (vmas(&mm), space.pages());
+
+    space.fail_next_protects(1);
+    assert_eq!(mm.protect(WINDOW, 4 * P, Prot::NONE, &space), Err(Errno::ENOMEM));
+    assert!(!mm.is_broken(), "the platform's protections were put back");
+    assert_eq!(vmas(&mm), vmas_before);
+    assert_eq!(space.pages(), platform_before);
+
+    // When they cannot be put back either, the address space is lost.
+    space.fail_next_protects(2);
+    assert_eq!(mm.protect(WINDOW, 4 * P, Prot::NONE, &space), Err(Errno::ENOMEM));
+    assert!(mm.is_broken());
+    assert_eq!(vmas(&mm), vmas_before);
 }
 
 #[test]
