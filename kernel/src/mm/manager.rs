@@ -179,6 +179,16 @@ pub struct MemoryManager {
     brk: u64,
     /// Top of the area searched downward for mappings without an address.
     mmap_base: u64,
+    /// VMAs taken out of the map whose pages the platform failed to unmap.
+    /// The application may still reach those pages, so their file ranges
+    /// stay allocated (leaked rather than handed to another address space)
+    /// until the manager goes, as every VMA's do: by then no application
+    /// code runs in this address space.
+    stranded: Vec<Vma>,
+    /// Set when the platform failed to unmap, or to put protections back
+    /// after a failed mprotect: its mappings may differ from the VMAs, and
+    /// the address space must not run again.
+    broken: bool,
 }
 
 impl MemoryManager {
@@ -190,7 +200,16 @@ impl MemoryManager {
             brk_start: 0,
             brk: 0,
             mmap_base: USER_END,
+            stranded: Vec::new(),
+            broken: false,
         }
+    }
+
+    /// Whether the platform failed to make its mappings match the VMAs.
+    /// Such an address space is dead: the task layer kills every task that
+    /// would switch into it, before it runs application code again.
+    pub fn is_broken(&self) -> bool {
+        self.broken
     }
 
     pub fn set_mmap_base(&mut self, base: u64) {
@@ -216,8 +235,11 @@ impl MemoryManager {
     }
 
     /// Picks the address of a new mapping of `len` bytes (page-rounded) and
-    /// clears what a MAP_FIXED replaces. `address_limit` is RLIMIT_AS.
-    fn place(&mut self, req: &MapRequest, len: u64, address_limit: u64) -> Result<u64, Errno> {
+    /// takes out the VMAs a MAP_FIXED replaces, which it returns: their
+    /// pages are still mapped in the platform and allocated, until the
+    /// caller maps over them (then frees them) or unmaps them.
+    /// `address_limit` is RLIMIT_AS.
+    fn place(&mut self, req: &MapRequest, len: u64, address_limit: u64) -> Result<(u64, Vec<Vma>), Errno> {
         if self.mapped.saturating_add(len) > address_limit {
             return Err(Errno::ENOMEM);
         }
@@ -242,10 +264,7 @@ impl MemoryManager {
         };
         // A MAP_FIXED over existing memory replaces it; the platform mapping
         // that follows replaces the host pages in one step.
-        for old in self.take_range(addr, addr + len) {
-            self.release(&old);
-        }
-        Ok(addr)
+        Ok((addr, self.take_range(addr, addr + len)))
     }
 
     /// mmap(2) of anonymous memory. `address_limit` is RLIMIT_AS.
@@ -254,8 +273,16 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
-        let addr = self.place(&req, len, address_limit)?;
-        let offset = self.file.allocate(len)?;
+        let (addr, replaced) = self.place(&req, len, address_limit)?;
+        let offset = match self.file.allocate(len) {
+            Ok(offset) => offset,
+            Err(errno) => {
+                // A failure to unmap leaves the manager broken; the caller
+                // hears of the failed mmap.
+                let _ = self.unmap_and_release(addr, addr + len, replaced, space);
+                return Err(errno);
+            }
+        };
         let backing = req.shared.then(|| {
             Arc::new(SharedBacking {
                 file: Arc::clone(&self.file),
@@ -275,11 +302,13 @@ impl MemoryManager {
         };
         if let Err(err) = space.map(addr, len, req.prot, offset) {
             tracing::warn!(%err, addr, len, "platform mapping failed");
-            if vma.backing.is_none() {
-                self.file.free(offset, len);
-            }
+            // A failed mmap may have left old pages mapped, or new ones.
+            let mut gone = replaced;
+            gone.push(vma);
+            let _ = self.unmap_and_release(addr, addr + len, gone, space);
             return Err(Errno::ENOMEM);
         }
+        self.release_all(replaced);
         self.insert(vma);
         Ok(addr)
     }
@@ -298,15 +327,10 @@ impl MemoryManager {
         if len == 0 || pieces.iter().any(|piece| piece.len % PAGE_SIZE != 0) {
             return Err(Errno::EINVAL);
         }
-        let addr = self.place(&req, len, address_limit)?;
+        let (addr, replaced) = self.place(&req, len, address_limit)?;
         let mut at = addr;
         for piece in pieces {
-            if let Err(err) = space.map(at, piece.len, req.prot, piece.offset) {
-                tracing::warn!(%err, addr = at, len = piece.len, "platform mapping failed");
-                self.unmap(addr, at - addr + PAGE_SIZE, space).ok();
-                return Err(Errno::ENOMEM);
-            }
-            self.insert(Vma {
+            let vma = Vma {
                 start: at,
                 end: at + piece.len,
                 prot: req.prot,
@@ -315,9 +339,19 @@ impl MemoryManager {
                 kind: VmaKind::File,
                 offset: piece.offset,
                 backing: Some(piece.backing),
-            });
+            };
+            if let Err(err) = space.map(at, piece.len, req.prot, piece.offset) {
+                tracing::warn!(%err, addr = at, len = piece.len, "platform mapping failed");
+                let mut gone = self.take_range(addr, at);
+                gone.push(vma);
+                gone.extend(replaced);
+                let _ = self.unmap_and_release(addr, addr + len, gone, space);
+                return Err(Errno::ENOMEM);
+            }
+            self.insert(vma);
             at += piece.len;
         }
+        self.release_all(replaced);
         Ok(addr)
     }
 
@@ -370,14 +404,11 @@ impl MemoryManager {
         if removed.is_empty() {
             return Ok(());
         }
-        for vma in &removed {
-            self.release(vma);
-        }
-        self.platform_unmap(addr, end - addr, space);
-        Ok(())
+        self.unmap_and_release(addr, end, removed, space)
     }
 
-    /// mprotect(2).
+    /// mprotect(2). The platform changes first, the VMAs once it has; a
+    /// platform call that failed is undone.
     pub fn protect(&mut self, addr: u64, len: u64, prot: Prot, space: &dyn AddressSpace) -> Result<(), Errno> {
         if addr % PAGE_SIZE != 0 {
             return Err(Errno::EINVAL);
@@ -391,20 +422,50 @@ impl MemoryManager {
         if !self.covered(addr, end) {
             return Err(Errno::ENOMEM);
         }
+        if let Err(err) = space.protect(addr, end - addr, prot) {
+            tracing::warn!(%err, addr, len, "platform mprotect failed");
+            self.restore_protection(addr, end, space);
+            return Err(Errno::ENOMEM);
+        }
         self.split_at(addr);
         self.split_at(end);
         let starts: Vec<u64> = self.vmas.range(addr..end).map(|(&start, _)| start).collect();
         for start in &starts {
             self.vmas.get_mut(start).expect("VMA listed above").prot = prot;
         }
-        if let Err(err) = space.protect(addr, end - addr, prot) {
-            tracing::warn!(%err, addr, len, "platform mprotect failed");
-            return Err(Errno::ENOMEM);
-        }
+        // Merging a VMA into the one before it, or the next one into it,
+        // removes that one from the map.
         for start in starts {
-            self.merge_around(start);
+            if self.vmas.contains_key(&start) {
+                self.merge_around(start);
+            }
         }
         Ok(())
+    }
+
+    /// Gives the platform's pages in `[start, end)` their VMAs' protection
+    /// again, after a platform mprotect that failed, perhaps part way (as
+    /// Linux's may). If that fails too, the manager is broken.
+    fn restore_protection(&mut self, start: u64, end: u64, space: &dyn AddressSpace) {
+        let pieces: Vec<(u64, u64, Prot)> = self
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, vma)| vma.end > start)
+            .map(|(_, vma)| (vma.start.max(start), vma.end.min(end), vma.prot))
+            .collect();
+        for (from, to, prot) in pieces {
+            if let Err(err) = space.protect(from, to - from, prot) {
+                tracing::error!(
+                    %err,
+                    addr = from,
+                    len = to - from,
+                    "cannot undo a failed platform mprotect: the address space is lost"
+                );
+                self.broken = true;
+                return;
+            }
+        }
     }
 
     /// brk(2): returns the new break, or the old one if it cannot move.
@@ -422,7 +483,7 @@ impl MemoryManager {
             {
                 return self.brk;
             }
-            let grown = self.extend_last(old_end, new_end, VmaKind::Heap, space);
+            let grown = self.extend_last(old_end, new_end, VmaKind::Heap, Prot::READ_WRITE, space);
             if grown.is_err() {
                 let req = MapRequest::fixed(old_end, new_end - old_end, Prot::READ_WRITE, VmaKind::Heap);
                 if self.map(req, u64::MAX, space).is_err() {
@@ -863,7 +924,8 @@ impl MemoryManager {
         self.merge_around(start);
     }
 
-    /// Merges the VMA at `start` with its neighbours where possible.
+    /// Merges the VMA at `start` with the one before it and with those
+    /// after it, where possible.
     fn merge_around(&mut self, start: u64) {
         let mut start = start;
         if let Some((&prev_start, prev)) = self.vmas.range(..start).next_back() {
@@ -873,29 +935,32 @@ impl MemoryManager {
                 start = prev_start;
             }
         }
-        let end = self.vmas[&start].end;
-        if let Some(next) = self.vmas.get(&end) {
-            if self.vmas[&start].mergeable(next) {
-                let next_end = next.end;
-                self.vmas.remove(&end);
-                self.vmas.get_mut(&start).expect("VMA exists").end = next_end;
-            }
+        loop {
+            let current = &self.vmas[&start];
+            let Some(next) = self.vmas.get(&current.end).filter(|next| current.mergeable(next)) else {
+                return;
+            };
+            let (next_start, next_end) = (next.start, next.end);
+            self.vmas.remove(&next_start);
+            self.vmas.get_mut(&start).expect("VMA exists").end = next_end;
         }
     }
 
     /// Grows the VMA ending at `old_end` to `new_end` by extending its file
     /// range in place. Fails (changing nothing) when the file range after it
-    /// is taken or there is no such VMA of `kind`.
+    /// is taken or there is no such private VMA of `kind` and `prot`: a
+    /// shared VMA's range belongs to its backing, which cannot grow.
     fn extend_last(
         &mut self,
         old_end: u64,
         new_end: u64,
         kind: VmaKind,
+        prot: Prot,
         space: &dyn AddressSpace,
     ) -> Result<(), Errno> {
         let Some(last) = self
             .vma_containing(old_end - 1)
-            .filter(|vma| vma.end == old_end && vma.kind == kind)
+            .filter(|vma| vma.end == old_end && vma.kind == kind && vma.prot == prot && vma.backing.is_none())
             .cloned()
         else {
             return Err(Errno::ENOMEM);
@@ -911,6 +976,7 @@ impl MemoryManager {
         }
         self.vmas.get_mut(&last.start).expect("VMA found above").end = new_end;
         self.mapped += added;
+        self.merge_around(last.start);
         Ok(())
     }
 
@@ -920,7 +986,7 @@ impl MemoryManager {
             .vma_containing(old_end - 1)
             .cloned()
             .expect("checked by one_mapping");
-        if self.extend_last(old_end, new_end, last.kind, space).is_ok() {
+        if self.extend_last(old_end, new_end, last.kind, last.prot, space).is_ok() {
             return Ok(());
         }
         let req = MapRequest {
@@ -945,6 +1011,9 @@ impl MemoryManager {
         let pieces = self.take_range(old, old + old_len);
         let template = pieces[0].clone();
         let mut placed = 0;
+        // What a shrinking move leaves behind, freed once the platform no
+        // longer maps it at `old`.
+        let mut cut = Vec::new();
         for piece in pieces {
             let keep = piece.len().min(new_len.saturating_sub(placed));
             if keep > 0 {
@@ -958,30 +1027,68 @@ impl MemoryManager {
                 }
                 self.insert(moved);
             }
-            if keep < piece.len() && piece.backing.is_none() {
-                self.file.free(piece.offset + keep, piece.len() - keep);
+            if keep < piece.len() {
+                cut.push(Vma {
+                    start: piece.start + keep,
+                    offset: piece.offset + keep,
+                    ..piece
+                });
             }
             placed += keep;
         }
-        if placed < new_len {
-            self.grow_in_place(dest + placed, dest + new_len, space)?;
-        }
+        // The pages moved are mapped at `old` too until the platform mapping
+        // there is replaced or removed, whether or not growing succeeds.
+        let grown = if placed < new_len {
+            self.grow_in_place(dest + placed, dest + new_len, space)
+        } else {
+            Ok(())
+        };
         if dont_unmap {
-            // The old range stays mapped, with fresh zero pages.
+            // The old range stays mapped, with fresh zero pages; nothing was
+            // cut, the lengths being equal.
             let req = MapRequest {
                 shared: template.shared,
                 ..MapRequest::fixed(old, old_len, template.prot, template.kind)
             };
             self.map(req, u64::MAX, space)?;
         } else {
-            self.platform_unmap(old, old_len, space);
+            self.unmap_and_release(old, old + old_len, cut, space)?;
         }
-        Ok(dest)
+        grown.map(|()| dest)
     }
 
-    fn platform_unmap(&self, addr: u64, len: u64, space: &dyn AddressSpace) {
-        if let Err(err) = space.unmap(addr, len) {
-            tracing::warn!(%err, addr, len, "platform munmap failed");
+    /// Removes `[start, end)` from the platform, then frees the file ranges
+    /// of `removed`, VMAs already taken out of the map there. If the
+    /// platform cannot unmap, the application may still reach their pages:
+    /// they are kept (`stranded`), the manager is broken, and the error is
+    /// ENOMEM.
+    fn unmap_and_release(
+        &mut self,
+        start: u64,
+        end: u64,
+        removed: Vec<Vma>,
+        space: &dyn AddressSpace,
+    ) -> Result<(), Errno> {
+        if let Err(err) = space.unmap(start, end - start) {
+            tracing::error!(
+                %err,
+                addr = start,
+                len = end - start,
+                "platform munmap failed: the address space is lost"
+            );
+            self.stranded.extend(removed);
+            self.broken = true;
+            return Err(Errno::ENOMEM);
+        }
+        self.release_all(removed);
+        Ok(())
+    }
+
+    /// Frees the file ranges of VMAs taken out of the map, which the
+    /// platform no longer maps.
+    fn release_all(&self, removed: Vec<Vma>) {
+        for vma in removed {
+            self.release(&vma);
         }
     }
 
@@ -1039,11 +1146,14 @@ impl Drop for ForkedMemory {
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
-        for vma in self.vmas.values() {
+        for vma in self.vmas.values().chain(&self.stranded) {
             self.release(vma);
         }
     }
 }
+
+#[cfg(test)]
+mod consistency;
 
 #[cfg(test)]
 mod tests {
@@ -1125,6 +1235,19 @@ mod tests {
     }
 
     #[test]
+    fn mprotect_across_several_vmas_merges_them() {
+        let mut mm = manager();
+        let a = mm.map(anon(4 * P), u64::MAX, &SPACE).unwrap();
+        mm.protect(a + P, 2 * P, Prot::READ, &SPACE).unwrap();
+        assert_eq!(mm.vmas().count(), 3);
+        // The first VMA swallows the second, which was still to be merged,
+        // and then the one after the range.
+        mm.protect(a, 3 * P, Prot::READ_WRITE, &SPACE).unwrap();
+        assert_eq!(mm.vmas().count(), 1);
+        assert_eq!(mm.vmas().next().map(|vma| (vma.start, vma.end)), Some((a, a + 4 * P)));
+    }
+
+    #[test]
     fn mremap_grows_and_moves_keeping_contents() {
         let mut mm = manager();
         let a = mm.map(anon(P), u64::MAX, &SPACE).unwrap();
@@ -1159,6 +1282,32 @@ mod tests {
         assert_eq!(mm.set_brk(0x40_1000, u64::MAX, &SPACE), 0x40_1000);
         assert_eq!(mm.copy_out(0x40_2000, b"x"), Err(Errno::EFAULT));
         assert_eq!(mm.set_brk(0x50_0000, 0x1000, &SPACE), 0x40_1000);
+    }
+
+    #[test]
+    fn brk_grows_read_write_whatever_the_top_of_the_heap_became() {
+        let mut mm = manager();
+        mm.set_brk_start(0x40_0000);
+        mm.set_brk(0x40_2000, u64::MAX, &SPACE);
+        mm.protect(0x40_1000, P, Prot::NONE, &SPACE).unwrap();
+        assert_eq!(mm.set_brk(0x40_3000, u64::MAX, &SPACE), 0x40_3000);
+        mm.copy_out(0x40_2000, b"new").unwrap();
+        assert_eq!(mm.copy_out(0x40_1000, b"x"), Err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn mremap_grows_a_shared_mapping_without_leaking() {
+        let mut mm = manager();
+        let req = MapRequest {
+            shared: true,
+            ..anon(P)
+        };
+        let a = mm.map(req, u64::MAX, &SPACE).unwrap();
+        assert_eq!(mm.remap(a, P, 3 * P, 0, 0, &SPACE), Ok(a));
+        mm.copy_out(a + 2 * P, b"grown").unwrap();
+        let file = Arc::clone(&mm.file);
+        drop(mm);
+        assert_eq!(file.allocate(1 << 30), Ok(0), "every page was freed");
     }
 
     #[test]

@@ -308,6 +308,11 @@ impl Task {
             if let Some(status) = self.exit_status {
                 break status;
             }
+            if self.mm().is_broken() {
+                tracing::error!(pid = self.pid, "killed: the platform's mappings of its memory are lost");
+                self.exit_group(ExitStatus::Signaled(libc::SIGKILL));
+                continue;
+            }
             match self.context.switch(&mut self.regs) {
                 Ok(Event::Syscall) => Arc::clone(&self.host).serve_syscall(&mut self),
                 Ok(Event::Fault(fault)) => self.handle_fault(fault),
