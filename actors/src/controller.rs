@@ -14,7 +14,7 @@
 //! one just closes it. Nothing else is affected.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -280,7 +280,7 @@ impl Connection {
 
     async fn read_frame(&mut self) -> Result<frame::Frame, ConnectionError> {
         let mut reader = FrameReader::default();
-        let socket = self.stream.as_raw_fd();
+        let socket = self.stream.as_fd();
         let read = async {
             loop {
                 let received = self.stream.async_io(Interest::READABLE, || reader.recv(socket)).await?;
@@ -299,7 +299,7 @@ impl Connection {
     async fn write_reply(&mut self, reply: &Result<Reply, ControlError>) -> Result<(), ConnectionError> {
         let encoded = frame::encode(reply)?;
         let mut writer = FrameWriter::new(&encoded, &[]);
-        let socket = self.stream.as_raw_fd();
+        let socket = self.stream.as_fd();
         let write = async {
             while !writer.is_done() {
                 self.stream.async_io(Interest::WRITABLE, || writer.send(socket)).await?;

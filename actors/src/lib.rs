@@ -20,6 +20,8 @@
 //! [`testing`] holds a scripted [`testing::FakeKernel`] to drive all of this
 //! without a platform.
 
+#![deny(unsafe_code)]
+
 mod bridge;
 pub mod client;
 mod container;
