@@ -2,14 +2,14 @@
 //! background, and its state directory.
 
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use cordon_kernel::sys::spawn::ChildSetup;
+use nix::fcntl::OFlag;
 use tracing::{debug, warn};
 
 use super::{Globals, LifecycleError};
@@ -218,14 +218,7 @@ pub(crate) fn start_monitor(
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    // SAFETY: setsid is async-signal-safe and touches no memory.
-    unsafe {
-        command.pre_exec(|| match libc::setsid() {
-            -1 => Err(std::io::Error::last_os_error()),
-            _ => Ok(()),
-        })
-    };
-    let monitor = command.spawn().map_err(spawn_error)?;
+    let monitor = ChildSetup::new().new_session().spawn(command).map_err(spawn_error)?;
     let pid = i32::try_from(monitor.id()).expect("pids fit i32");
     record.monitor = state::HostProcess::of(pid);
     dir.write_record(record)?;
@@ -292,21 +285,10 @@ struct BootFds<'a> {
 /// controlling terminal is the init's terminal, if this command made it).
 fn spawn_boot(globals: &Globals, id: &str, bundle: &Path, fds: BootFds<'_>, tether: Tether) -> std::io::Result<Child> {
     let BootFds { listener, ready, stdio } = fds;
-    // Above 4, so that the child's dup2s onto 3 and 4 cannot overwrite one
-    // with the other.
-    let duplicate = |fd: BorrowedFd<'_>| -> std::io::Result<OwnedFd> {
-        let raw = fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(10))?;
-        // SAFETY: F_DUPFD_CLOEXEC has just made this fd, which nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(raw) })
-    };
-    let listener = duplicate(listener)?;
-    let ready = duplicate(ready)?;
-    let (listener_fd, ready_fd) = (listener.as_raw_fd(), ready.as_raw_fd());
-    let parent = std::process::id();
     let mut command = Command::new(&globals.program);
     command.args(&globals.boot_args).arg("boot").arg("--bundle").arg(bundle);
     if tether == Tether::DiesWithProcess {
-        command.arg("--die-with").arg(parent.to_string());
+        command.arg("--die-with").arg(std::process::id().to_string());
     }
     command.arg(id);
     let terminal = match stdio {
@@ -323,40 +305,20 @@ fn spawn_boot(globals: &Globals, id: &str, bundle: &Path, fds: BootFds<'_>, teth
             false
         }
     };
-    let pre_exec = move || -> std::io::Result<()> {
-        // SAFETY: between fork and exec only async-signal-safe system calls
-        // run here, on fds this process owns.
-        unsafe {
-            if libc::dup2(listener_fd, LISTENER_FD) < 0 || libc::dup2(ready_fd, READY_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // Out of the caller's session and process group: a terminal's
-            // signals go to the caller, which forwards what it must.
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // Its stdin, the pty made for the init, is no session's yet.
-            if terminal {
-                crate::terminal::take_controlling_terminal(0)?;
-            }
-            if tether == Tether::DiesWithCreator {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The creator may have died before the death signal was set.
-                if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
-                }
-            }
-        }
-        Ok(())
-    };
-    // SAFETY: the closure only makes async-signal-safe system calls (see
-    // above) and allocates nothing.
-    unsafe { command.pre_exec(pre_exec) };
-    let child = command.spawn();
-    drop((listener, ready));
-    child
+    // Out of the caller's session and process group: a terminal's signals
+    // go to the caller, which forwards what it must.
+    let mut setup = ChildSetup::new()
+        .fd(listener, LISTENER_FD)
+        .fd(ready, READY_FD)
+        .new_session();
+    // Its stdin, the pty made for the init, is no session's yet.
+    if terminal {
+        setup = setup.controlling_terminal();
+    }
+    if tether == Tether::DiesWithCreator {
+        setup = setup.killed_with_parent();
+    }
+    setup.spawn(command)
 }
 
 /// Asks the sandbox process of `dir` to shut down (which kills and deletes
