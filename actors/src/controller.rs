@@ -30,9 +30,10 @@ use cordon_kernel::handle::{ContainerId, NewProcess, Stdio};
 use cordon_kernel::{Credentials, ProcessSpec};
 
 use crate::error::ControlError;
+use crate::handle::SandboxHandle;
+use crate::messages::loader::ContainerSpec;
 use crate::protocol::frame::{self, FrameError, FrameReader, FrameWriter};
 use crate::protocol::{ANSWER_LEN, ExecProcess, HELLO_LEN, MAGIC, PROTOCOL_VERSION, Reply, Request, Verdict};
-use crate::sandbox::{ContainerSpec, SandboxHandle};
 
 /// The limits a control socket is served with.
 #[derive(Debug, Clone)]
