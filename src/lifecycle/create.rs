@@ -2,7 +2,7 @@
 //! background, and its state directory.
 
 use std::io::Read;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::thread;
@@ -12,11 +12,12 @@ use cordon_kernel::sys::spawn::ChildSetup;
 use nix::fcntl::OFlag;
 use tracing::{debug, warn};
 
+use super::monitor::start_monitor;
+use super::stdio::{BootStdio, InitStdio, console_stdio};
 use super::{Globals, LifecycleError};
 use crate::boot::{LISTENER_FD, READY, READY_FD};
 use crate::bundle::{self, LoadedBundle};
 use crate::state::{self, ContainerDir, ContainerRecord, ExecDefaults};
-use crate::terminal::Pty;
 
 /// How long a sandbox process may take to exit once told to shut down
 /// before it is killed.
@@ -69,72 +70,6 @@ pub fn create(
     create_sandbox(globals, id, bundle, loaded, pid_file, Tether::Detached, stdio).map(drop)
 }
 
-/// What `exec` starts from in a container whose init is `process`.
-pub(crate) fn exec_defaults(process: &cordon_kernel::ProcessSpec) -> ExecDefaults {
-    ExecDefaults {
-        env: process.env.clone(),
-        cwd: process.cwd.clone(),
-        uid: process.credentials.uid,
-        gid: process.credentials.gid,
-        additional_gids: process.credentials.additional_gids.clone(),
-    }
-}
-
-/// What the sandbox process's stdio are: the init's, or its terminal.
-#[derive(Debug)]
-pub enum BootStdio {
-    /// This command's own: the container's stdio, or (`run` in a
-    /// terminal) the host terminal the init has.
-    Inherit,
-    /// The replica of a pty this command made for the init's terminal:
-    /// the sandbox process's fds 0, 1 and 2 and its controlling terminal.
-    Terminal(OwnedFd),
-    /// Like `Terminal`, for a pty made once the container's id is taken,
-    /// whose master goes to the console socket at this path.
-    ConsoleSocket(PathBuf),
-    /// These three fds (an embedding program's choice).
-    Fds([OwnedFd; 3]),
-}
-
-/// The stdio a new init gets, once a console socket has had its master.
-pub(crate) enum InitStdio {
-    /// The creating command's own.
-    Inherit,
-    /// A terminal's replica: fds 0, 1 and 2 and the controlling terminal.
-    Terminal(OwnedFd),
-    Fds([OwnedFd; 3]),
-}
-
-impl BootStdio {
-    /// The stdio the init gets: for a console socket, a pty is made now
-    /// and its master sent.
-    pub(crate) fn open(self) -> Result<InitStdio, LifecycleError> {
-        match self {
-            BootStdio::Inherit => Ok(InitStdio::Inherit),
-            BootStdio::Terminal(replica) => Ok(InitStdio::Terminal(replica)),
-            BootStdio::ConsoleSocket(path) => {
-                let pty = Pty::open()?;
-                crate::terminal::send_console(&path, pty.master.as_fd())?;
-                Ok(InitStdio::Terminal(pty.replica))
-            }
-            BootStdio::Fds(fds) => Ok(InitStdio::Fds(fds)),
-        }
-    }
-}
-
-/// The sandbox process's stdio for a command that detaches (`create`, `run
-/// --detach`), as runc decides: an init with a terminal needs a console
-/// socket, which gets the master of a new pty; a console socket needs an
-/// init with a terminal.
-pub fn console_stdio(
-    command: &'static str,
-    terminal: bool,
-    console_socket: Option<&Path>,
-) -> Result<BootStdio, LifecycleError> {
-    super::check_console_socket(command, true, terminal, console_socket)?;
-    Ok(console_socket.map_or(BootStdio::Inherit, |path| BootStdio::ConsoleSocket(path.to_owned())))
-}
-
 /// Creates the container `id` from `bundle` (`loaded` from it) in a new
 /// sandbox process with `stdio`.
 pub fn create_sandbox(
@@ -150,7 +85,7 @@ pub fn create_sandbox(
         path: bundle.to_owned(),
         source,
     })?;
-    let exec_defaults = exec_defaults(&loaded.config.process);
+    let exec_defaults = ExecDefaults::of(&loaded.config.process);
     let annotations = loaded.annotations();
     let rootfs = std::fs::canonicalize(&loaded.rootfs).unwrap_or(loaded.rootfs);
     drop(loaded.config);
@@ -194,36 +129,6 @@ pub fn create_sandbox(
     }
     debug!(container = id, sandbox_pid = pid, "container created");
     Ok(Created { dir, record, sandbox })
-}
-
-/// For a `--pid-file`: starts the container's monitor, `cordon monitor
-/// ID`, in a session of its own and with no stdio, records it, and writes
-/// its pid to `path`. It exits when the container's init does, with its
-/// status, so that a caller watching that pid (containerd's shim, conmon)
-/// sees the container end as it would under runc; this command's exit
-/// leaves it to that caller, a subreaper, to reap.
-pub(crate) fn start_monitor(
-    globals: &Globals,
-    dir: &ContainerDir,
-    record: &mut ContainerRecord,
-    path: &Path,
-) -> Result<(), LifecycleError> {
-    let mut command = Command::new(&globals.program);
-    command
-        .arg("--root")
-        .arg(globals.root.path())
-        .args(&globals.boot_args)
-        .arg("monitor")
-        .arg(dir.id())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let monitor = ChildSetup::new().new_session().spawn(command).map_err(spawn_error)?;
-    let pid = i32::try_from(monitor.id()).expect("pids fit i32");
-    record.monitor = state::HostProcess::of(pid);
-    dir.write_record(record)?;
-    state::write_pid_file(path, pid)?;
-    Ok(())
 }
 
 /// The name of the user running this command, for `list`.
