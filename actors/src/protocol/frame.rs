@@ -15,12 +15,6 @@ use serde::de::DeserializeOwned;
 
 use super::{MAX_FDS_PER_FRAME, MAX_FRAME_LEN};
 
-/// Linux's SCM_MAX_FD: the most fds one sendmsg(2) can carry. Receiving with
-/// room for that many means the kernel never truncates (and so never drops)
-/// fds; a frame with more than [`MAX_FDS_PER_FRAME`] is refused after they
-/// are owned, and closed.
-const SCM_MAX_FD: usize = 253;
-
 const LEN_PREFIX: usize = 4;
 
 /// Why a frame could not be read, written or understood.
@@ -108,9 +102,10 @@ impl FrameReader {
             Some(payload) => &mut payload[self.filled..],
             None => &mut self.prefix[self.filled..],
         };
-        // Room for SCM_MAX_FD means a truncated control buffer, which the
-        // receive refuses, cannot happen.
-        let received = socket::recv_with_fds(socket, buffer, SCM_MAX_FD, MsgFlags::MSG_CMSG_CLOEXEC)?;
+        // Room for SCM_MAX_FD: the kernel never truncates (and so never
+        // drops) fds, and a frame with more than MAX_FDS_PER_FRAME is
+        // refused after they are owned, and closed.
+        let received = socket::recv_with_fds(socket, buffer, socket::SCM_MAX_FD, MsgFlags::MSG_CMSG_CLOEXEC)?;
         self.fds.extend(received.fds);
         Ok(received.bytes)
     }

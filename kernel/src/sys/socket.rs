@@ -6,6 +6,10 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use nix::errno::Errno;
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 
+/// Linux's SCM_MAX_FD: the most fds one sendmsg(2) can carry, so the most
+/// one recvmsg(2) can need room for.
+pub const SCM_MAX_FD: usize = 253;
+
 /// What one recvmsg(2) got.
 #[derive(Debug)]
 pub struct Received {
@@ -22,14 +26,17 @@ pub struct Received {
 /// owned by anything else. A control message cut short (more fds than
 /// room) fails with ENOBUFS, as nix's parser refuses it; the kernel has
 /// then closed the fds that did not fit, and those that did stay open and
-/// unowned.
+/// unowned. A `max_fds` above [`SCM_MAX_FD`] fails with EINVAL.
 pub fn recv_with_fds(
     socket: BorrowedFd<'_>,
     buf: &mut [u8],
     max_fds: usize,
     flags: MsgFlags,
 ) -> Result<Received, Errno> {
-    let room = u32::try_from(max_fds * size_of::<RawFd>()).map_err(|_| Errno::EINVAL)?;
+    if max_fds > SCM_MAX_FD {
+        return Err(Errno::EINVAL);
+    }
+    let room = u32::try_from(max_fds * size_of::<RawFd>()).expect("SCM_MAX_FD fds fit in u32 bytes");
     // SAFETY: CMSG_SPACE only computes a size from its argument.
     let space = unsafe { libc::CMSG_SPACE(room) };
     let mut cmsg = vec![0u8; usize::try_from(space).expect("a control buffer size fits in usize")];

@@ -82,10 +82,10 @@ impl<'fd> ChildSetup<'fd> {
                 return Err(io::Error::from_raw_os_error(libc::EINVAL));
             }
             let source = duplicate_at_least(fd, above)?;
-            if let Ok(holder) = duplicate_at_least(fd, number) {
-                if holder.as_raw_fd() == number {
-                    held.push(holder);
-                }
+            // Lands on `number` if it is free; otherwise it is not needed.
+            let holder = duplicate_at_least(fd, number)?;
+            if holder.as_raw_fd() == number {
+                held.push(holder);
             }
             moves.push((source.as_raw_fd(), number));
             held.push(source);
