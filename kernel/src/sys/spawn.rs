@@ -74,7 +74,12 @@ impl<'fd> ChildSetup<'fd> {
     /// own spawn (its pipe reporting a failed exec) cannot be given that
     /// number, which the child would then overwrite.
     pub fn spawn(self, mut command: Command) -> io::Result<Child> {
-        let above = self.fds.iter().map(|&(_, number)| number + 1).max().unwrap_or(0);
+        let above = self
+            .fds
+            .iter()
+            .map(|&(_, number)| number.saturating_add(1))
+            .max()
+            .unwrap_or(0);
         let mut held = Vec::new();
         let mut moves = Vec::with_capacity(self.fds.len());
         for &(fd, number) in &self.fds {
