@@ -16,7 +16,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::Arc;
@@ -26,7 +26,11 @@ use cordon_actors::{ContainerSpec, SandboxConfig, StartError, WatchdogConfig, st
 use cordon_kernel::control::KernelControl;
 use cordon_kernel::control::handle::{ContainerId, NewProcess, Stdio};
 use cordon_kernel::sys::host_filter::{self, HostFilterError};
+use cordon_kernel::sys::{fd, process};
 use cordon_kernel::{KernelError, RootFs};
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::unistd::{Pid, dup2_stderr, dup2_stdin, dup2_stdout};
 use oci_spec::runtime::Spec;
 use tracing::{info, warn};
 
@@ -101,14 +105,9 @@ pub enum BootError {
 
 /// Takes over an fd inherited from `create`, marking it close-on-exec.
 fn inherited(fd: RawFd) -> Result<OwnedFd, BootError> {
-    // SAFETY: fcntl on an fd number touches no memory of ours; a number that
-    // is not open gives EBADF.
-    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
-        return Err(BootError::MissingFd(fd));
-    }
-    // SAFETY: `fd` is open (checked above) and nothing else in this process
-    // owns it: `create` put it there for this process alone.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let owned = fd::take_inherited(fd).map_err(|_| BootError::MissingFd(fd))?;
+    fcntl(&owned, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(|_| BootError::MissingFd(fd))?;
+    Ok(owned)
 }
 
 /// The init's terminal: a duplicate of this process's stdin, which must be
@@ -132,31 +131,19 @@ fn terminal_stdin() -> Result<OwnedFd, BootError> {
 /// process, which ends the application too (its stubs are traced with
 /// PTRACE_O_EXITKILL). Fails if `creator` is already gone.
 fn die_with(creator: i32) -> std::io::Result<()> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd, owned
-    // below.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, creator, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: the fd was just returned by pidfd_open; nothing else owns it.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let pidfd = process::pidfd_open(Pid::from_raw(creator))?;
     std::thread::Builder::new()
         .name("creator-watch".into())
         .spawn(move || {
-            let mut poll = libc::pollfd {
-                fd: pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: poll reads and writes the one pollfd it is given.
-            while unsafe { libc::poll(&mut poll, 1, -1) } < 1 {}
+            let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+            while !matches!(poll(&mut fds, PollTimeout::NONE), Ok(ready) if ready > 0) {}
             warn!(
                 creator,
                 "the process that created the sandbox has ended; so does the sandbox"
             );
-            // SAFETY: _exit ends the process at once, as intended; nothing of
-            // this process is left to be cleaned up by it.
-            unsafe { libc::_exit(1) }
+            // At once: nothing of this process is left to be cleaned up, and
+            // its other threads are still running.
+            process::exit_immediately(1)
         })?;
     Ok(())
 }
@@ -167,14 +154,12 @@ fn die_with(creator: i32) -> std::io::Result<()> {
 /// the container's processes are gone, not when the sandbox process is.
 fn release_stdio(logs_to_stderr: bool) -> std::io::Result<()> {
     let null = File::options().read(true).write(true).open("/dev/null")?;
-    let fds: &[RawFd] = if logs_to_stderr { &[0, 1] } else { &[0, 1, 2] };
-    for &fd in fds {
-        // SAFETY: dup2 onto a standard fd this process owns; the fd it
-        // replaces is closed atomically, and nothing holds it as an
-        // OwnedFd (std's stdio handles borrow the numbers).
-        if unsafe { libc::dup2(null.as_raw_fd(), fd) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+    // Each replaces the standard fd atomically; nothing holds those as an
+    // OwnedFd (std's stdio handles borrow the numbers).
+    dup2_stdin(&null)?;
+    dup2_stdout(&null)?;
+    if !logs_to_stderr {
+        dup2_stderr(&null)?;
     }
     Ok(())
 }

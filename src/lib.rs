@@ -12,6 +12,8 @@
 //! - loading an OCI bundle ([`bundle`]) and turning its spec into what the
 //!   kernel boots ([`spec`], [`config`]); `cordon do` ([`host`], [`run`]).
 
+#![deny(unsafe_code)]
+
 pub mod boot;
 pub mod bundle;
 pub mod cli;

@@ -1,5 +1,7 @@
 //! The `cordon` command.
 
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -54,7 +54,8 @@ use nix::fcntl::OFlag;
 use oci_spec::runtime::Spec;
 
 use crate::bundle::{self, BundleError, CONFIG_FILE};
-use crate::lifecycle::create::{self, BootStdio, Tether};
+use crate::lifecycle::create::{self, Tether};
+use crate::lifecycle::stdio::BootStdio;
 use crate::lifecycle::{Globals, LifecycleError};
 use crate::state::{ContainerDir, ContainerRecord, StateRoot};
 

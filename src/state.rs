@@ -119,6 +119,19 @@ pub struct ExecDefaults {
     pub additional_gids: Vec<u32>,
 }
 
+impl ExecDefaults {
+    /// What `exec` starts from in a container whose init is `process`.
+    pub fn of(process: &cordon_kernel::ProcessSpec) -> ExecDefaults {
+        ExecDefaults {
+            env: process.env.clone(),
+            cwd: process.cwd.clone(),
+            uid: process.credentials.uid,
+            gid: process.credentials.gid,
+            additional_gids: process.credentials.additional_gids.clone(),
+        }
+    }
+}
+
 impl ContainerRecord {
     /// Whether the sandbox process this record names still runs (and is not
     /// a zombie, nor another process with its pid).

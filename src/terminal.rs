@@ -14,15 +14,16 @@
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use cordon_kernel::sys::socket;
 use nix::fcntl::OFlag;
-use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use nix::sys::stat::Mode;
 use nix::sys::termios::{LocalFlags, SpecialCharacterIndices, tcgetattr};
 
@@ -113,37 +114,8 @@ pub fn send_console(path: &Path, master: BorrowedFd<'_>) -> Result<(), TerminalE
 /// [`send_console`] and runc).
 pub fn receive_console(connection: &UnixStream) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
     let mut name = [0; 4096];
-    let mut space = nix::cmsg_space!([RawFd; 4]);
-    let mut iov = [io::IoSliceMut::new(&mut name)];
-    let message = recvmsg::<()>(connection.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty())?;
-    let fds = message
-        .cmsgs()?
-        .flat_map(|cmsg| match cmsg {
-            ControlMessageOwned::ScmRights(fds) => fds,
-            _ => Vec::new(),
-        })
-        // SAFETY: SCM_RIGHTS has just installed these fds, owned by nobody
-        // else.
-        .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
-        .collect();
-    let received = message.bytes;
-    Ok((name[..received].to_vec(), fds))
-}
-
-/// Makes the terminal at `fd` the calling process's controlling terminal
-/// (TIOCSCTTY, without stealing it from another session). Only for a child
-/// between fork and exec that has just called setsid: async-signal-safe,
-/// no allocation.
-///
-/// # Safety
-/// `fd` must be open in the calling process.
-pub unsafe fn take_controlling_terminal(fd: RawFd) -> io::Result<()> {
-    // SAFETY: TIOCSCTTY takes an integer argument and touches no memory of
-    // ours; the caller guarantees `fd` is open.
-    match unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
-    }
+    let received = socket::recv_with_fds(connection.as_fd(), &mut name, 4, MsgFlags::empty())?;
+    Ok((name[..received.bytes].to_vec(), received.fds))
 }
 
 /// Copies cordon's stdin to a pty's master and the master's output to

@@ -6,16 +6,16 @@
 
 use std::thread::JoinHandle;
 
-use actix::Addr;
+use actix::Recipient;
 use crossbeam_channel::Receiver;
 
 use cordon_kernel::control::handle::KernelEvent;
 
-use crate::loader::{Event, Loader};
+use crate::messages::loader::Event;
 
-/// Starts the bridge thread. It ends when the kernel drops its sender or the
-/// Loader is gone.
-pub(crate) fn spawn(events: Receiver<KernelEvent>, loader: Addr<Loader>) -> std::io::Result<JoinHandle<()>> {
+/// Starts the bridge thread, which sends every event to `loader`. It ends
+/// when the kernel drops its sender or the Loader is gone.
+pub(crate) fn spawn(events: Receiver<KernelEvent>, loader: Recipient<Event>) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("kernel-events".into()).spawn(move || {
         for event in events {
             tracing::trace!(?event, "kernel event");

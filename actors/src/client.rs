@@ -10,7 +10,7 @@
 //! ```
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -92,8 +92,8 @@ impl Client {
     pub fn call(&mut self, request: &Request, fds: &[BorrowedFd<'_>]) -> Result<Reply, ClientError> {
         let encoded = frame::encode(request)?;
         let fds: Vec<_> = fds.iter().map(AsRawFd::as_raw_fd).collect();
-        frame::write_blocking(self.stream.as_raw_fd(), &encoded, &fds)?;
-        let reply = frame::read_blocking(self.stream.as_raw_fd())?;
+        frame::write_blocking(self.stream.as_fd(), &encoded, &fds)?;
+        let reply = frame::read_blocking(self.stream.as_fd())?;
         let reply: Result<Reply, ControlError> = frame::decode(&reply.payload)?;
         Ok(reply?)
     }

@@ -23,10 +23,12 @@ use cordon_kernel::ExitStatus;
 use cordon_kernel::control::handle::{ContainerId, KernelHandle, NewProcess, Pid, ProcessInfo, SignalTarget, Usage};
 
 use crate::error::ControlError;
+use crate::messages::container::{
+    ContainerAddr, Delete, Exec, ExitResult, ProcessExited, Processes, SetPaused, Signal, Start, State, Stats, Wait,
+    WaitPid,
+};
+use crate::messages::watchdog::{ContainerGone, StartBegan, StartEnded, WatchdogAddr};
 use crate::protocol::{ContainerState, ContainerStatus};
-use crate::watchdog::{ContainerGone, StartBegan, StartEnded, Watchdog};
-
-type ExitResult = Result<ExitStatus, ControlError>;
 
 /// Where the container is in its life; `Starting` is reported as created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +69,7 @@ struct ProcessRecord {
 pub(crate) struct ContainerActor {
     id: ContainerId,
     kernel: Arc<dyn KernelHandle>,
-    watchdog: Addr<Watchdog>,
+    watchdog: WatchdogAddr,
     life: LifeCycle,
     /// The init's spec, until `Start` takes it.
     init_spec: Option<NewProcess>,
@@ -96,7 +98,7 @@ impl ContainerActor {
     pub(crate) fn new(
         id: ContainerId,
         kernel: Arc<dyn KernelHandle>,
-        watchdog: Addr<Watchdog>,
+        watchdog: WatchdogAddr,
         init: NewProcess,
     ) -> ContainerActor {
         ContainerActor {
@@ -133,7 +135,7 @@ impl ContainerActor {
         self.starts_in_flight += 1;
         let token = self.next_start_token;
         self.next_start_token += 1;
-        self.watchdog.do_send(StartBegan {
+        self.watchdog.start_began.do_send(StartBegan {
             container: self.id.clone(),
             token,
         });
@@ -141,7 +143,7 @@ impl ContainerActor {
         let id = self.id.clone();
         let create = async move { actix_rt::task::spawn_blocking(move || kernel.create_process(&id, process)).await };
         create.into_actor(self).map(move |joined, act, _ctx| {
-            act.watchdog.do_send(StartEnded {
+            act.watchdog.start_ended.do_send(StartEnded {
                 container: act.id.clone(),
                 token,
             });
@@ -274,10 +276,23 @@ impl Actor for ContainerActor {
     type Context = Context<Self>;
 }
 
-/// Starts the init. Legal only in Created; replies with its pid.
-#[derive(Message)]
-#[rtype(result = "Result<Pid, ControlError>")]
-pub(crate) struct Start;
+impl From<Addr<ContainerActor>> for ContainerAddr {
+    fn from(actor: Addr<ContainerActor>) -> ContainerAddr {
+        ContainerAddr {
+            start: actor.clone().recipient(),
+            exec: actor.clone().recipient(),
+            wait: actor.clone().recipient(),
+            wait_pid: actor.clone().recipient(),
+            signal: actor.clone().recipient(),
+            processes: actor.clone().recipient(),
+            stats: actor.clone().recipient(),
+            state: actor.clone().recipient(),
+            process_exited: actor.clone().recipient(),
+            set_paused: actor.clone().recipient(),
+            delete: actor.recipient(),
+        }
+    }
+}
 
 impl Handler<Start> for ContainerActor {
     type Result = ResponseActFuture<Self, Result<Pid, ControlError>>;
@@ -320,11 +335,6 @@ impl Handler<Start> for ContainerActor {
     }
 }
 
-/// Starts another process in a running container; replies with its pid.
-#[derive(Message)]
-#[rtype(result = "Result<Pid, ControlError>")]
-pub(crate) struct Exec(pub NewProcess);
-
 impl Handler<Exec> for ContainerActor {
     type Result = ResponseActFuture<Self, Result<Pid, ControlError>>;
 
@@ -343,11 +353,6 @@ impl Handler<Exec> for ContainerActor {
     }
 }
 
-/// Waits for the init to exit; a wait after the exit gets the same status.
-#[derive(Message)]
-#[rtype(result = "ExitResult")]
-pub(crate) struct Wait;
-
 impl Handler<Wait> for ContainerActor {
     type Result = ResponseFuture<ExitResult>;
 
@@ -360,14 +365,6 @@ impl Handler<Wait> for ContainerActor {
         let id = self.id.0.clone();
         Box::pin(async move { receive.await.unwrap_or(Err(ControlError::Deleted { id })) })
     }
-}
-
-/// Waits for a process this container started.
-#[derive(Message)]
-#[rtype(result = "ExitResult")]
-pub(crate) struct WaitPid {
-    pub pid: Pid,
-    pub clear: bool,
 }
 
 impl Handler<WaitPid> for ContainerActor {
@@ -390,18 +387,6 @@ impl Handler<WaitPid> for ContainerActor {
     }
 }
 
-/// Sends a signal into a running or paused container. A created container
-/// has only its init to come: `Foreground` and `AllProcesses` mean it, and
-/// a signal that would end it stops the container (see
-/// [`ends_a_created_container`]); while the init is being loaded, the
-/// signal waits for it.
-#[derive(Message)]
-#[rtype(result = "Result<(), ControlError>")]
-pub(crate) struct Signal {
-    pub target: SignalTarget,
-    pub signal: i32,
-}
-
 impl Handler<Signal> for ContainerActor {
     type Result = Result<(), ControlError>;
 
@@ -421,11 +406,6 @@ impl Handler<Signal> for ContainerActor {
     }
 }
 
-/// The container's live processes.
-#[derive(Message)]
-#[rtype(result = "Result<Vec<ProcessInfo>, ControlError>")]
-pub(crate) struct Processes;
-
 impl Handler<Processes> for ContainerActor {
     type Result = Result<Vec<ProcessInfo>, ControlError>;
 
@@ -436,11 +416,6 @@ impl Handler<Processes> for ContainerActor {
     }
 }
 
-/// What the container's processes use.
-#[derive(Message)]
-#[rtype(result = "Result<Usage, ControlError>")]
-pub(crate) struct Stats;
-
 impl Handler<Stats> for ContainerActor {
     type Result = Result<Usage, ControlError>;
 
@@ -450,11 +425,6 @@ impl Handler<Stats> for ContainerActor {
             .map_err(|err| ControlError::from_handle(&self.id.0, err))
     }
 }
-
-/// The container's status and init pid.
-#[derive(Message)]
-#[rtype(result = "Result<ContainerState, ControlError>")]
-pub(crate) struct State;
 
 impl Handler<State> for ContainerActor {
     type Result = Result<ContainerState, ControlError>;
@@ -468,14 +438,6 @@ impl Handler<State> for ContainerActor {
     }
 }
 
-/// A process of this container exited (from the kernel, via the Loader).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct ProcessExited {
-    pub pid: Pid,
-    pub status: ExitStatus,
-}
-
 impl Handler<ProcessExited> for ContainerActor {
     type Result = ();
 
@@ -483,11 +445,6 @@ impl Handler<ProcessExited> for ContainerActor {
         self.process_exited(pid, status);
     }
 }
-
-/// The sandbox was paused (true) or resumed (false).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct SetPaused(pub bool);
 
 impl Handler<SetPaused> for ContainerActor {
     type Result = ();
@@ -500,15 +457,6 @@ impl Handler<SetPaused> for ContainerActor {
             (life, _) => life,
         };
     }
-}
-
-/// Frees everything the container holds and stops its actor. A container
-/// with processes (starting, running, paused) needs `force`, which kills
-/// them; waiters still pending get [`ControlError::Deleted`].
-#[derive(Message)]
-#[rtype(result = "Result<(), ControlError>")]
-pub(crate) struct Delete {
-    pub force: bool,
 }
 
 impl Handler<Delete> for ContainerActor {
@@ -541,7 +489,7 @@ impl Handler<Delete> for ContainerActor {
         self.early_exits.clear();
         self.init_spec = None;
         // Creations in flight die with this actor before they can report.
-        self.watchdog.do_send(ContainerGone(self.id.clone()));
+        self.watchdog.container_gone.do_send(ContainerGone(self.id.clone()));
         tracing::info!(container = %self.id, "container deleted");
         ctx.stop();
         Box::pin(async move {

@@ -14,7 +14,7 @@
 //! one just closes it. Nothing else is affected.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -30,9 +30,10 @@ use cordon_kernel::control::handle::{ContainerId, NewProcess, Stdio};
 use cordon_kernel::{Credentials, ProcessSpec};
 
 use crate::error::ControlError;
+use crate::handle::SandboxHandle;
+use crate::messages::loader::ContainerSpec;
 use crate::protocol::frame::{self, FrameError, FrameReader, FrameWriter};
 use crate::protocol::{ANSWER_LEN, ExecProcess, HELLO_LEN, MAGIC, PROTOCOL_VERSION, Reply, Request, Verdict};
-use crate::sandbox::{ContainerSpec, SandboxHandle};
 
 /// The limits a control socket is served with.
 #[derive(Debug, Clone)]
@@ -280,7 +281,7 @@ impl Connection {
 
     async fn read_frame(&mut self) -> Result<frame::Frame, ConnectionError> {
         let mut reader = FrameReader::default();
-        let socket = self.stream.as_raw_fd();
+        let socket = self.stream.as_fd();
         let read = async {
             loop {
                 let received = self.stream.async_io(Interest::READABLE, || reader.recv(socket)).await?;
@@ -299,7 +300,7 @@ impl Connection {
     async fn write_reply(&mut self, reply: &Result<Reply, ControlError>) -> Result<(), ConnectionError> {
         let encoded = frame::encode(reply)?;
         let mut writer = FrameWriter::new(&encoded, &[]);
-        let socket = self.stream.as_raw_fd();
+        let socket = self.stream.as_fd();
         let write = async {
             while !writer.is_done() {
                 self.stream.async_io(Interest::WRITABLE, || writer.send(socket)).await?;

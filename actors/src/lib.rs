@@ -17,15 +17,24 @@
 //! actors are reached only through a [`SandboxHandle`] or the socket, never
 //! through an actix address.
 //!
+//! Inside it, an actor's module never imports another's: the messages and
+//! the addresses actors reach each other by (`Recipient`s) are in
+//! `messages`, and `sandbox` alone, which starts the system, knows every
+//! actor (`tests/module_graph.rs` checks both).
+//!
 //! [`testing`] holds a scripted [`testing::FakeKernel`] to drive all of this
 //! without a platform.
+
+#![deny(unsafe_code)]
 
 mod bridge;
 pub mod client;
 mod container;
 pub mod controller;
 pub mod error;
+mod handle;
 mod loader;
+mod messages;
 pub mod protocol;
 mod sandbox;
 mod signals;
@@ -33,5 +42,7 @@ pub mod testing;
 mod watchdog;
 
 pub use error::ControlError;
-pub use sandbox::{ContainerSpec, SandboxConfig, SandboxHandle, StartError, start_sandbox};
+pub use handle::SandboxHandle;
+pub use messages::loader::ContainerSpec;
+pub use sandbox::{SandboxConfig, StartError, start_sandbox};
 pub use watchdog::{WatchdogAction, WatchdogConfig};

@@ -11,37 +11,45 @@ use tokio::sync::watch;
 
 use cordon_kernel::control::handle::{ContainerId, KernelEvent, KernelHandle, NewProcess, SignalTarget};
 
-use crate::container::{ContainerActor, Delete, ProcessExited, SetPaused, Signal};
 use crate::error::ControlError;
-use crate::sandbox::ContainerSpec;
-use crate::watchdog::{TaskStuck, Watchdog, WatchdogConfig};
+use crate::messages::container::{ContainerAddr, ContainerRequest, Delete, ProcessExited, SetPaused, Signal};
+use crate::messages::loader::{
+    Abort, ContainerSpec, CreateContainer, DeleteContainer, Event, ForwardSignal, Pause, Route, Shutdown,
+};
+use crate::messages::watchdog::TaskStuck;
+
+/// Starts the actor of a container the kernel has just created, from its id
+/// and its init's spec (`sandbox.rs` says which actor that is).
+pub(crate) type StartContainer = Box<dyn Fn(ContainerId, NewProcess) -> ContainerAddr>;
 
 pub(crate) struct Loader {
     kernel: Arc<dyn KernelHandle>,
     root: ContainerId,
-    containers: HashMap<ContainerId, Addr<ContainerActor>>,
-    watchdog: Addr<Watchdog>,
+    containers: HashMap<ContainerId, ContainerAddr>,
+    start_container: StartContainer,
+    /// Where the kernel's reports of stuck tasks go: the Watchdog.
+    task_stuck: Recipient<TaskStuck>,
     /// Set once a Shutdown has been served.
     shutdown: watch::Sender<bool>,
 }
 
 impl Loader {
-    /// Creates the Loader, with a Watchdog reporting to it, around the root
-    /// container, which the kernel already has (its init not started).
+    /// Creates the Loader around the root container, which the kernel
+    /// already has (its init not started).
     pub(crate) fn new(
-        ctx: &mut Context<Loader>,
         kernel: Arc<dyn KernelHandle>,
-        watchdog: WatchdogConfig,
         root: ContainerId,
         root_init: NewProcess,
+        start_container: StartContainer,
+        task_stuck: Recipient<TaskStuck>,
         shutdown: watch::Sender<bool>,
     ) -> Loader {
-        let watchdog = Watchdog::new(Arc::clone(&kernel), watchdog, ctx.address()).start();
         let mut loader = Loader {
             kernel,
             root: root.clone(),
             containers: HashMap::new(),
-            watchdog,
+            start_container,
+            task_stuck,
             shutdown,
         };
         loader.add(root, root_init);
@@ -61,29 +69,20 @@ impl Loader {
 
     /// Starts the actor of a container the kernel has just created.
     fn add(&mut self, id: ContainerId, init: NewProcess) {
-        let actor = ContainerActor::new(id.clone(), Arc::clone(&self.kernel), self.watchdog.clone(), init);
+        let actor = (self.start_container)(id.clone(), init);
         tracing::info!(container = %id, "container created");
-        self.containers.insert(id, actor.start());
+        self.containers.insert(id, actor);
     }
 
-    fn container(&self, id: &ContainerId) -> Result<Addr<ContainerActor>, ControlError> {
+    fn container(&self, id: &ContainerId) -> Result<&ContainerAddr, ControlError> {
         self.containers
             .get(id)
-            .cloned()
             .ok_or_else(|| ControlError::NotFound { id: id.0.clone() })
     }
 }
 
 impl Actor for Loader {
     type Context = Context<Self>;
-}
-
-/// Creates a container (not yet started).
-#[derive(Message)]
-#[rtype(result = "Result<(), ControlError>")]
-pub(crate) struct CreateContainer {
-    pub id: ContainerId,
-    pub spec: ContainerSpec,
 }
 
 impl Handler<CreateContainer> for Loader {
@@ -94,30 +93,15 @@ impl Handler<CreateContainer> for Loader {
     }
 }
 
-/// A message for the container `id`, forwarded to its actor.
-pub(crate) struct Route<M> {
-    pub id: ContainerId,
-    pub message: M,
-}
-
-impl<M, T> Message for Route<M>
-where
-    M: Message<Result = Result<T, ControlError>>,
-    T: 'static,
-{
-    type Result = Result<T, ControlError>;
-}
-
 impl<M, T> Handler<Route<M>> for Loader
 where
-    M: Message<Result = Result<T, ControlError>> + Send + 'static,
+    M: ContainerRequest + Message<Result = Result<T, ControlError>>,
     T: Send + 'static,
-    ContainerActor: Handler<M>,
 {
     type Result = ResponseFuture<Result<T, ControlError>>;
 
     fn handle(&mut self, Route { id, message }: Route<M>, _ctx: &mut Context<Self>) -> Self::Result {
-        let container = self.container(&id);
+        let container = self.container(&id).map(|container| M::mailbox(container).clone());
         Box::pin(async move {
             // A mailbox that closed under us belongs to a container just deleted.
             container?
@@ -128,20 +112,12 @@ where
     }
 }
 
-/// Deletes a container and forgets it.
-#[derive(Message)]
-#[rtype(result = "Result<(), ControlError>")]
-pub(crate) struct DeleteContainer {
-    pub id: ContainerId,
-    pub force: bool,
-}
-
 impl Handler<DeleteContainer> for Loader {
     type Result = ResponseActFuture<Self, Result<(), ControlError>>;
 
     fn handle(&mut self, DeleteContainer { id, force }: DeleteContainer, _ctx: &mut Context<Self>) -> Self::Result {
         let container = match self.container(&id) {
-            Ok(container) => container,
+            Ok(container) => container.delete.clone(),
             Err(err) => return Box::pin(fut::ready(Err(err))),
         };
         let delete = async move { container.send(Delete { force }).await };
@@ -155,11 +131,6 @@ impl Handler<DeleteContainer> for Loader {
     }
 }
 
-/// Pauses (true) or resumes (false) every task of the sandbox.
-#[derive(Message)]
-#[rtype(result = "Result<(), ControlError>")]
-pub(crate) struct Pause(pub bool);
-
 impl Handler<Pause> for Loader {
     type Result = Result<(), ControlError>;
 
@@ -171,16 +142,11 @@ impl Handler<Pause> for Loader {
         }
         tracing::info!(paused = pause, "sandbox pause state changed");
         for container in self.containers.values() {
-            container.do_send(SetPaused(pause));
+            container.set_paused.do_send(SetPaused(pause));
         }
         Ok(())
     }
 }
-
-/// Kills every container and marks the sandbox as shut down.
-#[derive(Message)]
-#[rtype(result = "Result<(), ControlError>")]
-pub(crate) struct Shutdown;
 
 impl Handler<Shutdown> for Loader {
     type Result = ResponseActFuture<Self, Result<(), ControlError>>;
@@ -193,7 +159,7 @@ impl Handler<Shutdown> for Loader {
         containers.sort_by_key(|(id, _)| *id != root);
         let deletes = async move {
             for (id, container) in containers {
-                if let Ok(Err(err)) = container.send(Delete { force: true }).await {
+                if let Ok(Err(err)) = container.delete.send(Delete { force: true }).await {
                     tracing::warn!(container = %id, error = %err, "cannot delete container at shutdown");
                 }
             }
@@ -206,21 +172,16 @@ impl Handler<Shutdown> for Loader {
     }
 }
 
-/// Something the kernel reported, from the event bridge.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Event(pub KernelEvent);
-
 impl Handler<Event> for Loader {
     type Result = ();
 
     fn handle(&mut self, Event(event): Event, _ctx: &mut Context<Self>) {
         match event {
             KernelEvent::ProcessExited { container, pid, status } => match self.containers.get(&container) {
-                Some(actor) => actor.do_send(ProcessExited { pid, status }),
+                Some(actor) => actor.process_exited.do_send(ProcessExited { pid, status }),
                 None => tracing::debug!(container = %container, pid, "exit in a deleted container"),
             },
-            KernelEvent::TaskStuck(task) => self.watchdog.do_send(TaskStuck(task)),
+            KernelEvent::TaskStuck(task) => self.task_stuck.do_send(TaskStuck(task)),
             KernelEvent::UnimplementedSyscall {
                 container,
                 pid,
@@ -231,12 +192,6 @@ impl Handler<Event> for Loader {
     }
 }
 
-/// A host signal the sandbox process received, for the root container's
-/// foreground process.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct ForwardSignal(pub i32);
-
 impl Handler<ForwardSignal> for Loader {
     type Result = ();
 
@@ -245,7 +200,7 @@ impl Handler<ForwardSignal> for Loader {
             tracing::debug!(signal, "no root container to forward the signal to");
             return;
         };
-        let send = root.send(Signal {
+        let send = root.signal.send(Signal {
             target: SignalTarget::Foreground,
             signal,
         });
@@ -257,14 +212,6 @@ impl Handler<ForwardSignal> for Loader {
             }
         });
     }
-}
-
-/// Logs the state of every task and aborts the sandbox process: the
-/// watchdog's panic action and `--panic-signal`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Abort {
-    pub reason: String,
 }
 
 impl Handler<Abort> for Loader {

@@ -9,7 +9,7 @@ use std::task::{Context as TaskContext, Poll};
 use actix::prelude::*;
 use actix_rt::signal::unix::{Signal, SignalKind, signal};
 
-use crate::loader::{Abort, ForwardSignal, Loader};
+use crate::messages::loader::{Abort, ForwardSignal};
 
 /// The signals forwarded, as runsc forwards them.
 pub(crate) const FORWARDED: [i32; 7] = [
@@ -56,16 +56,25 @@ impl Stream for HostSignals {
     }
 }
 
+/// Sends each host signal to the Loader: for the root container, or (the
+/// panic signal) to abort.
 pub(crate) struct SignalForwarder {
-    loader: Addr<Loader>,
+    forward: Recipient<ForwardSignal>,
+    abort: Recipient<Abort>,
     panic_signal: Option<i32>,
     signals: Option<HostSignals>,
 }
 
 impl SignalForwarder {
-    pub(crate) fn new(loader: Addr<Loader>, panic_signal: Option<i32>, signals: HostSignals) -> SignalForwarder {
+    pub(crate) fn new(
+        forward: Recipient<ForwardSignal>,
+        abort: Recipient<Abort>,
+        panic_signal: Option<i32>,
+        signals: HostSignals,
+    ) -> SignalForwarder {
         SignalForwarder {
-            loader,
+            forward,
+            abort,
             panic_signal,
             signals: Some(signals),
         }
@@ -83,12 +92,12 @@ impl Actor for SignalForwarder {
 impl StreamHandler<i32> for SignalForwarder {
     fn handle(&mut self, number: i32, _ctx: &mut Context<Self>) {
         if Some(number) == self.panic_signal {
-            self.loader.do_send(Abort {
+            self.abort.do_send(Abort {
                 reason: format!("received the panic signal {number}"),
             });
         } else {
             tracing::info!(signal = number, "forwarding host signal to the container");
-            self.loader.do_send(ForwardSignal(number));
+            self.forward.do_send(ForwardSignal(number));
         }
     }
 }

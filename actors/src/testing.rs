@@ -38,7 +38,7 @@ use cordon_kernel::control::handle::{
 use cordon_kernel::task::loader::LoadError;
 use cordon_kernel::{Credentials, ExitStatus, KernelError, ProcessSpec, RootFs};
 
-use crate::sandbox::ContainerSpec;
+use crate::messages::loader::ContainerSpec;
 
 /// A process running `argv` as root in `/`, with /dev/null as stdio.
 pub fn process(argv: &[&str]) -> NewProcess {

@@ -11,7 +11,8 @@ use actix::prelude::*;
 
 use cordon_kernel::control::handle::{ContainerId, KernelHandle, Pid, StuckTask};
 
-use crate::loader::{Abort, Loader};
+use crate::messages::loader::Abort;
+use crate::messages::watchdog::{ContainerGone, StartBegan, StartEnded, TaskStuck, WatchdogAddr};
 
 /// What the watchdog does with a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +56,8 @@ struct PendingStart {
 pub(crate) struct Watchdog {
     kernel: Arc<dyn KernelHandle>,
     config: WatchdogConfig,
-    loader: Addr<Loader>,
+    /// Where the panic action goes: the Loader.
+    abort: Recipient<Abort>,
     /// Starts in progress, by container and the container's start token.
     starts: HashMap<(ContainerId, u64), PendingStart>,
     /// Stuck tasks already reported, so each episode is reported once; a
@@ -64,11 +66,11 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    pub(crate) fn new(kernel: Arc<dyn KernelHandle>, config: WatchdogConfig, loader: Addr<Loader>) -> Watchdog {
+    pub(crate) fn new(kernel: Arc<dyn KernelHandle>, config: WatchdogConfig, abort: Recipient<Abort>) -> Watchdog {
         Watchdog {
             kernel,
             config,
-            loader,
+            abort,
             starts: HashMap::new(),
             reported: HashSet::new(),
         }
@@ -120,7 +122,7 @@ impl Watchdog {
     /// Escalates a finding (already logged) per the configured action.
     fn act(&self, finding: String) {
         if self.config.action == WatchdogAction::Panic {
-            self.loader.do_send(Abort { reason: finding });
+            self.abort.do_send(Abort { reason: finding });
         }
     }
 }
@@ -133,12 +135,15 @@ impl Actor for Watchdog {
     }
 }
 
-/// A container began creating a process.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct StartBegan {
-    pub container: ContainerId,
-    pub token: u64,
+impl From<Addr<Watchdog>> for WatchdogAddr {
+    fn from(watchdog: Addr<Watchdog>) -> WatchdogAddr {
+        WatchdogAddr {
+            start_began: watchdog.clone().recipient(),
+            start_ended: watchdog.clone().recipient(),
+            task_stuck: watchdog.clone().recipient(),
+            container_gone: watchdog.recipient(),
+        }
+    }
 }
 
 impl Handler<StartBegan> for Watchdog {
@@ -155,14 +160,6 @@ impl Handler<StartBegan> for Watchdog {
     }
 }
 
-/// A process creation finished, successfully or not.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct StartEnded {
-    pub container: ContainerId,
-    pub token: u64,
-}
-
 impl Handler<StartEnded> for Watchdog {
     type Result = ();
 
@@ -171,11 +168,6 @@ impl Handler<StartEnded> for Watchdog {
     }
 }
 
-/// The kernel itself reported a stuck task.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct TaskStuck(pub StuckTask);
-
 impl Handler<TaskStuck> for Watchdog {
     type Result = ();
 
@@ -183,11 +175,6 @@ impl Handler<TaskStuck> for Watchdog {
         self.stuck_task(task);
     }
 }
-
-/// A container was deleted: starts it had in flight will never end.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct ContainerGone(pub ContainerId);
 
 impl Handler<ContainerGone> for Watchdog {
     type Result = ();

@@ -1,9 +1,11 @@
 //! The control socket end to end: a Controller serving a sandbox on the
 //! `FakeKernel`, and blocking clients (well-behaved or not) on other threads.
 
+#![deny(unsafe_code)]
+
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -99,7 +101,7 @@ fn handshaken(path: &Path) -> UnixStream {
 
 /// Reads one reply frame, then checks the server closed the connection.
 fn last_reply(stream: &mut UnixStream) -> Result<Reply, ControlError> {
-    let reply = frame::read_blocking(stream.as_raw_fd()).unwrap();
+    let reply = frame::read_blocking(stream.as_fd()).unwrap();
     let mut rest = Vec::new();
     stream.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty(), "the connection closed after the error");
@@ -222,9 +224,8 @@ async fn a_peer_that_is_neither_root_nor_the_owner_is_refused() {
                 // setuid(2) through glibc would change every thread of the test
                 // process; the raw system call changes only this thread, whose
                 // credentials SO_PEERCRED records at connect.
-                // SAFETY: setuid takes an integer and touches no memory.
-                let set = unsafe { libc::syscall(libc::SYS_setuid, 65534) };
-                assert_eq!(set, 0, "the tests run as root");
+                let set = rustix::thread::set_thread_uid(rustix::thread::Uid::from_raw(65534));
+                assert_eq!(set, Ok(()), "the tests run as root");
                 Client::connect(&path).err()
             }
         })

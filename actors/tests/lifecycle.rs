@@ -1,6 +1,8 @@
 //! Container life cycles driven through a `SandboxHandle` against the
 //! scripted `FakeKernel`.
 
+#![deny(unsafe_code)]
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! Host signals reach the root container. A test binary of its own: the
 //! forwarder takes these signals over for the whole process.
 
+#![deny(unsafe_code)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -2,21 +2,22 @@
 //! background, and its state directory.
 
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use cordon_kernel::sys::spawn::ChildSetup;
+use nix::fcntl::OFlag;
 use tracing::{debug, warn};
 
+use super::monitor::start_monitor;
+use super::stdio::{BootStdio, InitStdio, console_stdio};
 use super::{Globals, LifecycleError};
 use crate::boot::{LISTENER_FD, READY, READY_FD};
 use crate::bundle::{self, LoadedBundle};
 use crate::state::{self, ContainerDir, ContainerRecord, ExecDefaults};
-use crate::terminal::Pty;
 
 /// How long a sandbox process may take to exit once told to shut down
 /// before it is killed.
@@ -69,72 +70,6 @@ pub fn create(
     create_sandbox(globals, id, bundle, loaded, pid_file, Tether::Detached, stdio).map(drop)
 }
 
-/// What `exec` starts from in a container whose init is `process`.
-pub(crate) fn exec_defaults(process: &cordon_kernel::ProcessSpec) -> ExecDefaults {
-    ExecDefaults {
-        env: process.env.clone(),
-        cwd: process.cwd.clone(),
-        uid: process.credentials.uid,
-        gid: process.credentials.gid,
-        additional_gids: process.credentials.additional_gids.clone(),
-    }
-}
-
-/// What the sandbox process's stdio are: the init's, or its terminal.
-#[derive(Debug)]
-pub enum BootStdio {
-    /// This command's own: the container's stdio, or (`run` in a
-    /// terminal) the host terminal the init has.
-    Inherit,
-    /// The replica of a pty this command made for the init's terminal:
-    /// the sandbox process's fds 0, 1 and 2 and its controlling terminal.
-    Terminal(OwnedFd),
-    /// Like `Terminal`, for a pty made once the container's id is taken,
-    /// whose master goes to the console socket at this path.
-    ConsoleSocket(PathBuf),
-    /// These three fds (an embedding program's choice).
-    Fds([OwnedFd; 3]),
-}
-
-/// The stdio a new init gets, once a console socket has had its master.
-pub(crate) enum InitStdio {
-    /// The creating command's own.
-    Inherit,
-    /// A terminal's replica: fds 0, 1 and 2 and the controlling terminal.
-    Terminal(OwnedFd),
-    Fds([OwnedFd; 3]),
-}
-
-impl BootStdio {
-    /// The stdio the init gets: for a console socket, a pty is made now
-    /// and its master sent.
-    pub(crate) fn open(self) -> Result<InitStdio, LifecycleError> {
-        match self {
-            BootStdio::Inherit => Ok(InitStdio::Inherit),
-            BootStdio::Terminal(replica) => Ok(InitStdio::Terminal(replica)),
-            BootStdio::ConsoleSocket(path) => {
-                let pty = Pty::open()?;
-                crate::terminal::send_console(&path, pty.master.as_fd())?;
-                Ok(InitStdio::Terminal(pty.replica))
-            }
-            BootStdio::Fds(fds) => Ok(InitStdio::Fds(fds)),
-        }
-    }
-}
-
-/// The sandbox process's stdio for a command that detaches (`create`, `run
-/// --detach`), as runc decides: an init with a terminal needs a console
-/// socket, which gets the master of a new pty; a console socket needs an
-/// init with a terminal.
-pub fn console_stdio(
-    command: &'static str,
-    terminal: bool,
-    console_socket: Option<&Path>,
-) -> Result<BootStdio, LifecycleError> {
-    super::check_console_socket(command, true, terminal, console_socket)?;
-    Ok(console_socket.map_or(BootStdio::Inherit, |path| BootStdio::ConsoleSocket(path.to_owned())))
-}
-
 /// Creates the container `id` from `bundle` (`loaded` from it) in a new
 /// sandbox process with `stdio`.
 pub fn create_sandbox(
@@ -150,7 +85,7 @@ pub fn create_sandbox(
         path: bundle.to_owned(),
         source,
     })?;
-    let exec_defaults = exec_defaults(&loaded.config.process);
+    let exec_defaults = ExecDefaults::of(&loaded.config.process);
     let annotations = loaded.annotations();
     let rootfs = std::fs::canonicalize(&loaded.rootfs).unwrap_or(loaded.rootfs);
     drop(loaded.config);
@@ -194,43 +129,6 @@ pub fn create_sandbox(
     }
     debug!(container = id, sandbox_pid = pid, "container created");
     Ok(Created { dir, record, sandbox })
-}
-
-/// For a `--pid-file`: starts the container's monitor, `cordon monitor
-/// ID`, in a session of its own and with no stdio, records it, and writes
-/// its pid to `path`. It exits when the container's init does, with its
-/// status, so that a caller watching that pid (containerd's shim, conmon)
-/// sees the container end as it would under runc; this command's exit
-/// leaves it to that caller, a subreaper, to reap.
-pub(crate) fn start_monitor(
-    globals: &Globals,
-    dir: &ContainerDir,
-    record: &mut ContainerRecord,
-    path: &Path,
-) -> Result<(), LifecycleError> {
-    let mut command = Command::new(&globals.program);
-    command
-        .arg("--root")
-        .arg(globals.root.path())
-        .args(&globals.boot_args)
-        .arg("monitor")
-        .arg(dir.id())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    // SAFETY: setsid is async-signal-safe and touches no memory.
-    unsafe {
-        command.pre_exec(|| match libc::setsid() {
-            -1 => Err(std::io::Error::last_os_error()),
-            _ => Ok(()),
-        })
-    };
-    let monitor = command.spawn().map_err(spawn_error)?;
-    let pid = i32::try_from(monitor.id()).expect("pids fit i32");
-    record.monitor = state::HostProcess::of(pid);
-    dir.write_record(record)?;
-    state::write_pid_file(path, pid)?;
-    Ok(())
 }
 
 /// The name of the user running this command, for `list`.
@@ -292,21 +190,10 @@ struct BootFds<'a> {
 /// controlling terminal is the init's terminal, if this command made it).
 fn spawn_boot(globals: &Globals, id: &str, bundle: &Path, fds: BootFds<'_>, tether: Tether) -> std::io::Result<Child> {
     let BootFds { listener, ready, stdio } = fds;
-    // Above 4, so that the child's dup2s onto 3 and 4 cannot overwrite one
-    // with the other.
-    let duplicate = |fd: BorrowedFd<'_>| -> std::io::Result<OwnedFd> {
-        let raw = fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(10))?;
-        // SAFETY: F_DUPFD_CLOEXEC has just made this fd, which nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(raw) })
-    };
-    let listener = duplicate(listener)?;
-    let ready = duplicate(ready)?;
-    let (listener_fd, ready_fd) = (listener.as_raw_fd(), ready.as_raw_fd());
-    let parent = std::process::id();
     let mut command = Command::new(&globals.program);
     command.args(&globals.boot_args).arg("boot").arg("--bundle").arg(bundle);
     if tether == Tether::DiesWithProcess {
-        command.arg("--die-with").arg(parent.to_string());
+        command.arg("--die-with").arg(std::process::id().to_string());
     }
     command.arg(id);
     let terminal = match stdio {
@@ -323,40 +210,20 @@ fn spawn_boot(globals: &Globals, id: &str, bundle: &Path, fds: BootFds<'_>, teth
             false
         }
     };
-    let pre_exec = move || -> std::io::Result<()> {
-        // SAFETY: between fork and exec only async-signal-safe system calls
-        // run here, on fds this process owns.
-        unsafe {
-            if libc::dup2(listener_fd, LISTENER_FD) < 0 || libc::dup2(ready_fd, READY_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // Out of the caller's session and process group: a terminal's
-            // signals go to the caller, which forwards what it must.
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // Its stdin, the pty made for the init, is no session's yet.
-            if terminal {
-                crate::terminal::take_controlling_terminal(0)?;
-            }
-            if tether == Tether::DiesWithCreator {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The creator may have died before the death signal was set.
-                if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
-                }
-            }
-        }
-        Ok(())
-    };
-    // SAFETY: the closure only makes async-signal-safe system calls (see
-    // above) and allocates nothing.
-    unsafe { command.pre_exec(pre_exec) };
-    let child = command.spawn();
-    drop((listener, ready));
-    child
+    // Out of the caller's session and process group: a terminal's signals
+    // go to the caller, which forwards what it must.
+    let mut setup = ChildSetup::new()
+        .fd(listener, LISTENER_FD)
+        .fd(ready, READY_FD)
+        .new_session();
+    // Its stdin, the pty made for the init, is no session's yet.
+    if terminal {
+        setup = setup.controlling_terminal();
+    }
+    if tether == Tether::DiesWithCreator {
+        setup = setup.killed_with_parent();
+    }
+    setup.spawn(command)
 }
 
 /// Asks the sandbox process of `dir` to shut down (which kills and deletes

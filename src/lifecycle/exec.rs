@@ -27,13 +27,13 @@
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
 use cordon_actors::protocol::{ExecProcess, WireSignalTarget};
+use cordon_kernel::sys::spawn::ChildSetup;
 use oci_spec::runtime::Process;
 
 use super::manage::connect;
@@ -215,20 +215,12 @@ fn exec_detached(globals: &Globals, id: &str, options: &ExecOptions) -> Result<u
         command.stdin(dup(&replica)?).stdout(dup(&replica)?).stderr(replica);
     }
     let terminal = console_socket.is_some();
-    // SAFETY: setsid and TIOCSCTTY are async-signal-safe and touch no
-    // memory; with a terminal, fd 0 is its replica.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setsid() == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            if terminal {
-                crate::terminal::take_controlling_terminal(0)?;
-            }
-            Ok(())
-        })
+    // With a terminal, fd 0 is its replica.
+    let setup = match terminal {
+        true => ChildSetup::new().controlling_terminal(),
+        false => ChildSetup::new().new_session(),
     };
-    let mut monitor = command.spawn().map_err(LifecycleError::Spawn)?;
+    let mut monitor = setup.spawn(command).map_err(LifecycleError::Spawn)?;
     loop {
         if pid_file.exists() {
             if private {

@@ -8,6 +8,10 @@
 //! - [`manage`]: start, kill, pause, resume, wait, delete.
 //! - [`exec`]: a new process in a running container.
 //! - [`inspect`]: state, ps, list, events.
+//! - [`subcontainer`]: a pod's container, created by its sandbox's process.
+//! - [`stdio`] and [`monitor`]: what every create shares, whichever
+//!   sandbox process serves the container: its init's stdio, and the
+//!   monitor a `--pid-file` names.
 //!
 //! When the sandbox process is gone, every verb says so at once (a pending
 //! request sees its connection close, a new one is refused); `state` then
@@ -17,7 +21,9 @@ pub mod create;
 pub mod exec;
 pub mod inspect;
 pub mod manage;
+pub mod monitor;
 pub mod run;
+pub mod stdio;
 pub mod subcontainer;
 
 use std::ffi::OsString;

@@ -12,7 +12,8 @@ use cordon_kernel::ExitStatus;
 use nix::sys::signal::{SigSet, Signal};
 use tracing::debug;
 
-use super::create::{self, BootStdio, Created, Tether};
+use super::create::{self, Created, Tether};
+use super::stdio::{self, BootStdio};
 use super::{Globals, LifecycleError, exit_code};
 use crate::bundle;
 use crate::state::ContainerDir;
@@ -46,7 +47,7 @@ pub fn run(
     let loaded = bundle::open(bundle)?;
     let terminal = loaded.config.terminal;
     let (stdio, master) = match detach {
-        true => (create::console_stdio("run", terminal, console_socket)?, None),
+        true => (stdio::console_stdio("run", terminal, console_socket)?, None),
         false => {
             super::check_console_socket("run", false, terminal, console_socket)?;
             foreground_stdio(terminal)?

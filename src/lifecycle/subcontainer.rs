@@ -23,10 +23,11 @@ use tracing::{debug, warn};
 use cordon_actors::ControlError;
 use cordon_actors::client::ClientError;
 
-use super::create::{BootStdio, InitStdio};
+use super::monitor::start_monitor;
+use super::stdio::{BootStdio, InitStdio};
 use super::{Globals, LifecycleError};
 use crate::bundle::{self, CONFIG_FILE, LoadedBundle};
-use crate::state::{self, ContainerDir, ContainerRecord, StateError};
+use crate::state::{self, ContainerDir, ContainerRecord, ExecDefaults, StateError};
 
 /// The annotations that say what a container is, as containerd's CRI
 /// plugin and CRI-O set them: (type key, sandbox-id key).
@@ -108,7 +109,7 @@ pub fn create(
         created: state::rfc3339(SystemTime::now()),
         owner: sandbox.owner.clone(),
         annotations,
-        exec_defaults: super::create::exec_defaults(&loaded.config.process),
+        exec_defaults: ExecDefaults::of(&loaded.config.process),
         sandbox_id: Some(sandbox_id.to_owned()),
         monitor: None,
     };
@@ -146,11 +147,7 @@ pub fn create(
             }
             .map_err(|err| LifecycleError::from_client(id, err))
         })
-        .and_then(|()| {
-            pid_file.map_or(Ok(()), |path| {
-                super::create::start_monitor(globals, &dir, &mut record, path)
-            })
-        });
+        .and_then(|()| pid_file.map_or(Ok(()), |path| start_monitor(globals, &dir, &mut record, path)));
     if let Err(err) = created {
         // The sandbox may have created it before a later step failed.
         if let Ok(mut client) = dir.connect() {

@@ -123,29 +123,18 @@ fn a_sandbox_over_the_host_root_runs_host_programs() {
 #[test]
 fn a_sandbox_process_ends_with_the_program_that_created_it() {
     use std::io::Read;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsFd;
     use std::os::unix::net::UnixListener;
-    use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
+
+    use cordon_kernel::sys::spawn::ChildSetup;
 
     let bundle = Bundle::with_busybox("embed-creator", &Spec::new(&["/bin/busybox", "sleep", "60"]));
     let mut creator = Command::new("/bin/sleep").arg("100").spawn().expect("sleep starts");
     let listener = UnixListener::bind(bundle.path().join("control.sock")).expect("bind the socket");
-    let (ready_read, ready_write) = nix::unistd::pipe().expect("a pipe");
-    // Above 4, so that the dup2s onto 3 and 4 cannot clobber each other.
-    let high = |fd: i32| -> OwnedFd {
-        let raw = nix::fcntl::fcntl(
-            // SAFETY: `fd` is open for the duration of this call.
-            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
-            nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10),
-        )
-        .expect("dup");
-        // SAFETY: F_DUPFD_CLOEXEC has just made this fd.
-        unsafe { OwnedFd::from_raw_fd(raw) }
-    };
-    let (listener_fd, ready_fd) = (high(listener.as_raw_fd()), high(ready_write.as_raw_fd()));
-    drop(ready_write);
-    let (listener_raw, ready_raw) = (listener_fd.as_raw_fd(), ready_fd.as_raw_fd());
+    // Close-on-exec: the sandbox process holds the write end at fd 4 only,
+    // so the pipe ends when it closes that.
+    let (ready_read, ready_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     let mut command = Command::new(cordon_bin());
     command
         .arg("--log")
@@ -156,17 +145,12 @@ fn a_sandbox_process_ends_with_the_program_that_created_it() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: dup2 is async-signal-safe and touches only these fds.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::dup2(listener_raw, 3) < 0 || libc::dup2(ready_raw, 4) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    };
-    let mut sandbox = command.spawn().expect("boot starts");
-    drop((listener_fd, ready_fd, listener));
+    let mut sandbox = ChildSetup::new()
+        .fd(listener.as_fd(), 3)
+        .fd(ready_write.as_fd(), 4)
+        .spawn(command)
+        .expect("boot starts");
+    drop((ready_write, listener));
     let mut ready = String::new();
     std::fs::File::from(ready_read)
         .read_to_string(&mut ready)

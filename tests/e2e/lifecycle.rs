@@ -12,7 +12,7 @@ use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, symlink};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -898,7 +898,7 @@ fn garbage_on_the_control_socket_leaves_the_sandbox_serving() {
     // A length prefix past the limit: an error reply, then the close.
     let mut stream = handshaken(&socket);
     stream.write_all(&u32::MAX.to_le_bytes()).expect("send the prefix");
-    let reply = frame::read_blocking(stream.as_raw_fd()).expect("an error reply");
+    let reply = frame::read_blocking(stream.as_fd()).expect("an error reply");
     let reply: Result<Reply, ControlError> = frame::decode(&reply.payload).expect("a reply");
     assert_eq!(
         reply,
@@ -913,7 +913,7 @@ fn garbage_on_the_control_socket_leaves_the_sandbox_serving() {
     let mut stream = handshaken(&socket);
     stream.write_all(&8u32.to_le_bytes()).expect("send the prefix");
     stream.write_all(&garbage[..8]).expect("send the payload");
-    let reply = frame::read_blocking(stream.as_raw_fd()).expect("an error reply");
+    let reply = frame::read_blocking(stream.as_fd()).expect("an error reply");
     let reply: Result<Reply, ControlError> = frame::decode(&reply.payload).expect("a reply");
     assert!(matches!(reply, Err(ControlError::Malformed(_))), "{reply:?}");
     assert_eq!(rest_of(stream), b"");

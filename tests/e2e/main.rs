@@ -4,6 +4,8 @@
 //! their exit status and that nothing outlives them. The C programs' sources
 //! are in tests/fixtures/.
 
+#![deny(unsafe_code)]
+
 mod common;
 
 mod anonfiles;

@@ -5,20 +5,15 @@
 //! never block by themselves, so the same code serves the blocking client and
 //! the server's event loop (which retries a step when the socket is ready).
 
-use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+use cordon_kernel::sys::socket;
+use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{MAX_FDS_PER_FRAME, MAX_FRAME_LEN};
-
-/// Linux's SCM_MAX_FD: the most fds one sendmsg(2) can carry. Receiving with
-/// room for that many means the kernel never truncates (and so never drops)
-/// fds; a frame with more than [`MAX_FDS_PER_FRAME`] is refused after they
-/// are owned, and closed.
-const SCM_MAX_FD: usize = 253;
 
 const LEN_PREFIX: usize = 4;
 
@@ -102,26 +97,17 @@ impl FrameReader {
     /// Makes one recvmsg on `socket` and returns the number of bytes it got.
     /// On a non-blocking socket this fails with `WouldBlock` until data is
     /// there; pass the count to [`FrameReader::advance`].
-    pub fn recv(&mut self, socket: RawFd) -> io::Result<usize> {
+    pub fn recv(&mut self, socket: BorrowedFd<'_>) -> io::Result<usize> {
         let buffer = match &mut self.payload {
             Some(payload) => &mut payload[self.filled..],
             None => &mut self.prefix[self.filled..],
         };
-        let mut iov = [IoSliceMut::new(buffer)];
-        let mut cmsg = nix::cmsg_space!([RawFd; SCM_MAX_FD]);
-        let msg = recvmsg::<()>(socket, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)?;
-        let bytes = msg.bytes;
-        // cmsgs() refuses a truncated control buffer, which SCM_MAX_FD rules out.
-        for cmsg in msg.cmsgs()? {
-            if let ControlMessageOwned::ScmRights(fds) = cmsg {
-                for fd in fds {
-                    // SAFETY: SCM_RIGHTS installed `fd` in this process for
-                    // this message only; nothing else owns it.
-                    self.fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
-                }
-            }
-        }
-        Ok(bytes)
+        // Room for SCM_MAX_FD: the kernel never truncates (and so never
+        // drops) fds, and a frame with more than MAX_FDS_PER_FRAME is
+        // refused after they are owned, and closed.
+        let received = socket::recv_with_fds(socket, buffer, socket::SCM_MAX_FD, MsgFlags::MSG_CMSG_CLOEXEC)?;
+        self.fds.extend(received.fds);
+        Ok(received.bytes)
     }
 
     /// Accounts for `received` bytes from [`FrameReader::recv`] (0 is end of
@@ -186,7 +172,7 @@ impl<'a> FrameWriter<'a> {
 
     /// Makes one sendmsg on `socket`; `WouldBlock` on a full non-blocking
     /// socket. MSG_NOSIGNAL: a peer that went away is an error, not SIGPIPE.
-    pub fn send(&mut self, socket: RawFd) -> io::Result<()> {
+    pub fn send(&mut self, socket: BorrowedFd<'_>) -> io::Result<()> {
         let iov = [IoSlice::new(&self.frame[self.sent..])];
         let rights = [ControlMessage::ScmRights(self.fds)];
         let cmsgs: &[ControlMessage] = if self.sent == 0 && !self.fds.is_empty() {
@@ -194,13 +180,13 @@ impl<'a> FrameWriter<'a> {
         } else {
             &[]
         };
-        self.sent += sendmsg::<()>(socket, &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
+        self.sent += sendmsg::<()>(socket.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
         Ok(())
     }
 }
 
 /// Reads one frame from a blocking socket.
-pub fn read_blocking(socket: RawFd) -> Result<Frame, FrameError> {
+pub fn read_blocking(socket: BorrowedFd<'_>) -> Result<Frame, FrameError> {
     let mut reader = FrameReader::default();
     loop {
         let received = match reader.recv(socket) {
@@ -215,7 +201,7 @@ pub fn read_blocking(socket: RawFd) -> Result<Frame, FrameError> {
 }
 
 /// Writes one encoded frame to a blocking socket.
-pub fn write_blocking(socket: RawFd, frame: &[u8], fds: &[RawFd]) -> Result<(), FrameError> {
+pub fn write_blocking(socket: BorrowedFd<'_>, frame: &[u8], fds: &[RawFd]) -> Result<(), FrameError> {
     let mut writer = FrameWriter::new(frame, fds);
     while !writer.is_done() {
         match writer.send(socket) {
@@ -230,7 +216,7 @@ pub fn write_blocking(socket: RawFd, frame: &[u8], fds: &[RawFd]) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use std::io::Write;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsFd;
     use std::os::unix::net::UnixStream;
 
     use super::*;
@@ -246,8 +232,8 @@ mod tests {
         };
         let (pipe_r, pipe_w) = nix::unistd::pipe().unwrap();
         let frame = encode(&request).unwrap();
-        write_blocking(a.as_raw_fd(), &frame, &[pipe_w.as_raw_fd()]).unwrap();
-        let received = read_blocking(b.as_raw_fd()).unwrap();
+        write_blocking(a.as_fd(), &frame, &[pipe_w.as_raw_fd()]).unwrap();
+        let received = read_blocking(b.as_fd()).unwrap();
         assert_eq!(decode::<Request>(&received.payload).unwrap(), request);
         assert_eq!(received.fds.len(), 1);
         drop(pipe_w);
@@ -261,7 +247,7 @@ mod tests {
         let (mut a, b) = UnixStream::pair().unwrap();
         a.write_all(&u32::MAX.to_le_bytes()).unwrap();
         assert!(matches!(
-            read_blocking(b.as_raw_fd()),
+            read_blocking(b.as_fd()),
             Err(FrameError::TooLarge { len, .. }) if len == u64::from(u32::MAX)
         ));
     }
@@ -272,10 +258,10 @@ mod tests {
         a.write_all(&10u32.to_le_bytes()).unwrap();
         a.write_all(b"abc").unwrap();
         drop(a);
-        assert!(matches!(read_blocking(b.as_raw_fd()), Err(FrameError::Truncated)));
+        assert!(matches!(read_blocking(b.as_fd()), Err(FrameError::Truncated)));
         let (a, b) = UnixStream::pair().unwrap();
         drop(a);
-        assert!(matches!(read_blocking(b.as_raw_fd()), Err(FrameError::Closed)));
+        assert!(matches!(read_blocking(b.as_fd()), Err(FrameError::Closed)));
     }
 
     #[test]
@@ -292,10 +278,7 @@ mod tests {
         let (_pipe_r, pipe_w) = nix::unistd::pipe().unwrap();
         let fds = [pipe_w.as_raw_fd(); MAX_FDS_PER_FRAME + 1];
         let frame = encode(&Request::Pause).unwrap();
-        write_blocking(a.as_raw_fd(), &frame, &fds).unwrap();
-        assert!(matches!(
-            read_blocking(b.as_raw_fd()),
-            Err(FrameError::TooManyFds { .. })
-        ));
+        write_blocking(a.as_fd(), &frame, &fds).unwrap();
+        assert!(matches!(read_blocking(b.as_fd()), Err(FrameError::TooManyFds { .. })));
     }
 }
