@@ -19,7 +19,6 @@ mod lock;
 mod memfd;
 mod memory;
 mod names;
-mod numbers;
 mod open;
 mod path;
 mod poll;
@@ -39,7 +38,7 @@ mod transfer;
 
 pub use args::Arg;
 pub use context::TaskCtx;
-pub use table::{Support, SyscallEntry, SyscallTable, TABLE};
+pub use table::{Area, SYSCALLS, Support, SyscallEntry, SyscallTable, TABLE};
 
 use crate::abi::arch::{self, SyscallArgs};
 use crate::abi::errno::SyscallResult;
@@ -64,9 +63,11 @@ pub fn dispatch(kernel: &Kernel, task: &mut Task) {
     }
     task.restart = None;
     task.syscall_clock.enter(args.number);
-    let result = match entry.and_then(|entry| entry.handler) {
-        Some(handler) => handler(task, &args),
-        None => {
+    let result = match entry.map(|entry| entry.support) {
+        Some(Support::Full(handler) | Support::Partial(handler, _)) => handler(task, &args),
+        // What Linux answers a container's process: nothing to report.
+        Some(Support::Answers(errno, _)) => Err(errno),
+        Some(Support::Missing(_) | Support::Absent(_)) | None => {
             report_unimplemented(task, entry, &args);
             Err(nix::errno::Errno::ENOSYS)
         }
@@ -103,8 +104,9 @@ fn report_unimplemented(task: &TaskCtx, entry: Option<&SyscallEntry>, args: &Sys
         watcher.unimplemented_syscall(container, task.pid, args.number, name);
     });
     let reason = entry.and_then(|entry| match entry.support {
-        Support::Unimplemented(reason) => Some(reason),
-        _ => None,
+        Support::Missing(area) => Some(area.description()),
+        Support::Absent(reason) => Some(reason),
+        Support::Full(_) | Support::Partial(..) | Support::Answers(..) => None,
     });
     if PROBED_AT_STARTUP.contains(&name) {
         tracing::debug!(

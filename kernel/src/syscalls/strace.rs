@@ -14,17 +14,24 @@ const MAX_SHOWN: usize = 64;
 
 /// Logs a call that does not return (exit, exit_group), before it runs.
 pub(super) fn log_entry(task: &TaskCtx, entry: &SyscallEntry, args: &SyscallArgs) {
-    let line = format!("{}({}) = ?", entry.name, format_args(task, entry.args, args));
+    let line = format!(
+        "{}({}) = ?",
+        entry.name,
+        format_args(task, entry.args.iter().map(|&(_, kind)| kind), args)
+    );
     tracing::info!(target: "strace", pid = task.tid(), "{line}");
 }
 
 /// Logs a call with its result.
 pub(super) fn log_exit(task: &TaskCtx, entry: Option<&SyscallEntry>, args: &SyscallArgs, result: &SyscallResult) {
     let (name, shown) = match entry {
-        Some(entry) => (entry.name.to_string(), format_args(task, entry.args, args)),
+        Some(entry) => (
+            entry.name.to_string(),
+            format_args(task, entry.args.iter().map(|&(_, kind)| kind), args),
+        ),
         None => (
             format!("syscall_{}", args.number),
-            format_args(task, &[Arg::Hex; 6], args),
+            format_args(task, [Arg::Hex; 6].into_iter(), args),
         ),
     };
     let outcome = match result {
@@ -35,9 +42,9 @@ pub(super) fn log_exit(task: &TaskCtx, entry: Option<&SyscallEntry>, args: &Sysc
     tracing::info!(target: "strace", pid = task.tid(), "{name}({shown}) = {outcome}");
 }
 
-fn format_args(task: &TaskCtx, kinds: &[Arg], args: &SyscallArgs) -> String {
+fn format_args(task: &TaskCtx, kinds: impl Iterator<Item = Arg>, args: &SyscallArgs) -> String {
     let mut out = String::new();
-    for (i, kind) in kinds.iter().enumerate() {
+    for (i, kind) in kinds.enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
