@@ -303,6 +303,50 @@ fn no_actor_module_imports_another_nor_the_wiring() {
     );
 }
 
+/// The kernel's modules that may hold `unsafe` (DESIGN.md §2): host calls,
+/// the memory file, the platform.
+const UNSAFE_MODULES: &[&str] = &["memory", "platform", "sys"];
+
+#[test]
+fn unsafe_code_is_denied_but_in_the_low_layers() {
+    for root in ["src/lib.rs", "src/main.rs", "actors/src/lib.rs", "kernel/src/lib.rs"] {
+        let text = std::fs::read_to_string(workspace().join(root)).expect("a crate root");
+        assert!(
+            text.contains("#![deny(unsafe_code)]"),
+            "{root} does not deny unsafe code"
+        );
+    }
+    let lib = std::fs::read_to_string(workspace().join("kernel/src/lib.rs")).expect("the kernel's root");
+    let mut allowed = Vec::new();
+    let mut lines = lib.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "#[allow(unsafe_code)]" {
+            let module = lines
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches("pub mod ")
+                .trim_end_matches(';');
+            allowed.push(module.to_string());
+        }
+    }
+    allowed.sort();
+    assert_eq!(allowed, UNSAFE_MODULES, "the kernel modules allowed unsafe code");
+    for crate_src in ["src", "actors/src", "kernel/src", "tests"] {
+        for file in sources(&workspace().join(crate_src)) {
+            if file.ends_with("kernel/src/lib.rs") || file.ends_with("tests/layers.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("a source file");
+            assert!(
+                !text.contains("allow(unsafe_code)"),
+                "{} allows unsafe code",
+                file.display()
+            );
+        }
+    }
+}
+
 #[test]
 fn the_checks_see_what_they_check() {
     // The parser finds paths in every form the code uses them.

@@ -4,16 +4,27 @@
 //! system call it makes and the [`syscalls`] table serves it, on memory the
 //! [`memory`] module owns and files the kernel wrapped itself. This crate knows
 //! nothing of actors; the control plane drives it through
-//! [`control::KernelControl`], its [`handle::KernelHandle`].
+//! [`control::KernelControl`], its [`control::handle::KernelHandle`].
+//!
+//! Its modules are layers, lowest first, each importing only those before
+//! it (tests/layers.rs checks it). `unsafe` lives in three of them: the
+//! host calls the kernel makes (`sys`), the memory file's mapping
+//! (`memory`) and the platform's stub processes (`platform`); every other
+//! module denies it.
+
+#![deny(unsafe_code)]
 
 pub mod abi;
 pub mod control;
 pub mod fsimpl;
 pub mod kernel;
+#[allow(unsafe_code)]
 pub mod memory;
 pub mod mm;
+#[allow(unsafe_code)]
 pub mod platform;
 pub mod sync;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod syscalls;
 pub mod task;

@@ -8,6 +8,10 @@ pub type Registers = libc::user_regs_struct;
 pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
 pub const PAGE_SIZE: u64 = 4096;
 
+/// AT_MINSIGSTKSZ, the auxiliary vector's minimal signal stack size,
+/// which libc does not name.
+pub const AT_MINSIGSTKSZ: u64 = 51;
+
 /// Rounds `value` down to a page boundary.
 pub const fn page_down(value: u64) -> u64 {
     value & !(PAGE_SIZE - 1)

@@ -10,6 +10,7 @@ pub mod exit;
 pub mod limits;
 pub mod pod;
 pub mod signal;
+pub mod structs;
 pub mod version;
 
 pub use credentials::Credentials;

@@ -4,6 +4,8 @@
 
 use std::collections::VecDeque;
 
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
 /// A set of signals: bit (n - 1) stands for signal n, as in the kernel's
 /// 64-bit x86-64 sigset_t.
 pub type SigSet = u64;
@@ -53,16 +55,13 @@ pub const CLD_DUMPED: i32 = 3;
 
 /// Linux's x86-64 `struct sigaction` as rt_sigaction(2) passes it.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct SigAction {
     pub handler: u64,
     pub flags: u64,
     pub restorer: u64,
     pub mask: u64,
 }
-
-// SAFETY: repr(C), four u64s.
-unsafe impl crate::abi::pod::Pod for SigAction {}
 
 /// What a signal does when its disposition is SIG_DFL (signal(7)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use nix::errno::Errno;
 
 use super::memfs::MemFs;
+use crate::abi::structs::Stat;
 use crate::memory::MemoryFile;
 use crate::vfs::File;
 use crate::vfs::Location;
@@ -122,7 +123,7 @@ impl File for DeviceFile {
         }
     }
 
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         self.location.stat()
     }
 

@@ -14,6 +14,7 @@ use nix::errno::Errno;
 
 use crate::abi::arch::{PAGE_SIZE, page_up};
 use crate::abi::pod::Pod;
+use crate::abi::structs::{Stat, Timespec};
 use crate::memory::MemoryFile;
 use crate::mm::{SharedBacking, SharedPiece};
 use crate::vfs::File;
@@ -50,7 +51,7 @@ struct MemfdState {
     position: u64,
     seals: u32,
     /// st_mtime and st_ctime.
-    changed: libc::timespec,
+    changed: Timespec,
 }
 
 impl MemfdState {
@@ -94,13 +95,6 @@ pub struct Memfd {
     queue: WaitQueue,
 }
 
-fn realtime_now() -> libc::timespec {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
-    now
-}
-
 impl Memfd {
     /// An empty memfd; without `allow_sealing` it is sealed against seals.
     pub fn new(memory: Arc<MemoryFile>, name: String, allow_sealing: bool, uid: u32, gid: u32) -> Self {
@@ -117,7 +111,7 @@ impl Memfd {
                 size: 0,
                 position: 0,
                 seals: if allow_sealing { 0 } else { F_SEAL_SEAL },
-                changed: realtime_now(),
+                changed: crate::vfs::now(),
             }),
             flags: StatusFlags::with((libc::O_RDWR | libc::O_LARGEFILE) as u32),
             queue: WaitQueue::default(),
@@ -224,7 +218,7 @@ impl Memfd {
             self.memory.write(at, &data[within as usize..(within + piece) as usize]);
         });
         state.size = state.size.max(offset + len);
-        state.changed = realtime_now();
+        state.changed = crate::vfs::now();
         Ok(len as usize)
     }
 }
@@ -259,9 +253,9 @@ impl File for Memfd {
         Ok(n)
     }
 
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         let state = self.lock();
-        let mut stat = <libc::stat as Pod>::zeroed();
+        let mut stat = <Stat as Pod>::zeroed();
         stat.st_ino = self.inode;
         stat.st_mode = libc::S_IFREG | 0o777;
         // Unlinked from the start.
@@ -339,7 +333,7 @@ impl File for Memfd {
         let (from, to) = (len.min(state.size), len.max(state.size));
         self.clear(&state, from, to);
         state.size = len;
-        state.changed = realtime_now();
+        state.changed = crate::vfs::now();
         Ok(())
     }
 

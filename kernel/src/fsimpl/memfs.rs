@@ -24,6 +24,7 @@ use nix::errno::Errno;
 use super::host::HostNode;
 use super::page_set::PageSet;
 use crate::abi::arch::PAGE_SIZE;
+use crate::abi::structs::{Stat, Statfs, Timespec};
 use crate::fsimpl::Fifo;
 use crate::vfs::File;
 use crate::vfs::{DirEntry, FileKind, Inode, Location, NewAttr, NewNode, RenameFlags, SetAttr, empty_stat, now};
@@ -158,9 +159,9 @@ struct Meta {
     gid: u32,
     nlink: u64,
     rdev: u64,
-    atime: libc::timespec,
-    mtime: libc::timespec,
-    ctime: libc::timespec,
+    atime: Timespec,
+    mtime: Timespec,
+    ctime: Timespec,
     xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
@@ -300,15 +301,15 @@ impl MemNode {
                 gid: st.st_gid,
                 nlink: st.st_nlink,
                 rdev: st.st_rdev,
-                atime: libc::timespec {
+                atime: Timespec {
                     tv_sec: st.st_atime,
                     tv_nsec: st.st_atime_nsec,
                 },
-                mtime: libc::timespec {
+                mtime: Timespec {
                     tv_sec: st.st_mtime,
                     tv_nsec: st.st_mtime_nsec,
                 },
-                ctime: libc::timespec {
+                ctime: Timespec {
                     tv_sec: st.st_ctime,
                     tv_nsec: st.st_ctime_nsec,
                 },
@@ -653,7 +654,7 @@ impl Drop for MemNode {
 }
 
 impl Inode for MemNode {
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         let (size, blocks) = self.size_and_blocks()?;
         let meta = self.meta();
         let mut st = empty_stat();
@@ -961,7 +962,7 @@ impl Inode for MemNode {
         Ok(())
     }
 
-    fn statfs(&self) -> Result<libc::statfs, Errno> {
+    fn statfs(&self) -> Result<Statfs, Errno> {
         if let Some(lower) = &self.fs.lower {
             let mut st = lower.root.statfs()?;
             st.f_type = OVERLAY_MAGIC;

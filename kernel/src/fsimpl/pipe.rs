@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use nix::errno::Errno;
 
 use crate::abi::pod::Pod;
+use crate::abi::structs::Stat;
 use crate::sync::Blocking;
 use crate::sync::WaitQueue;
 use crate::vfs::File;
@@ -259,11 +260,11 @@ impl File for PipeEnd {
         Ok(written)
     }
 
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         if let Some(location) = &self.location {
             return location.stat();
         }
-        let mut stat = <libc::stat as Pod>::zeroed();
+        let mut stat = <Stat as Pod>::zeroed();
         stat.st_mode = libc::S_IFIFO | 0o600;
         stat.st_dev = PIPEFS_DEV;
         stat.st_ino = self.pipe.ino;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Weak};
 
 use nix::errno::Errno;
 
+use crate::abi::structs::{Stat, Statfs, Timespec};
 use crate::kernel::Kernel;
 use crate::kernel::pty::replica_rdev;
 use crate::vfs::{DirEntry, FileKind, Inode, empty_stat};
@@ -74,7 +75,7 @@ impl DevptsRoot {
 }
 
 impl Inode for DevptsRoot {
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         let mut st = empty_stat();
         st.st_dev = self.dev;
         st.st_ino = 1;
@@ -106,7 +107,7 @@ impl Inode for DevptsRoot {
         Ok(entries)
     }
 
-    fn statfs(&self) -> Result<libc::statfs, Errno> {
+    fn statfs(&self) -> Result<Statfs, Errno> {
         Ok(crate::vfs::synthetic_statfs(DEVPTS_MAGIC))
     }
 
@@ -130,11 +131,11 @@ struct PtsNode {
     rdev: u64,
     mode: u32,
     owner: (u32, u32),
-    time: libc::timespec,
+    time: Timespec,
 }
 
 impl Inode for PtsNode {
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         let mut st = empty_stat();
         st.st_dev = self.dev;
         st.st_ino = self.ino;
@@ -150,7 +151,7 @@ impl Inode for PtsNode {
         Ok(st)
     }
 
-    fn statfs(&self) -> Result<libc::statfs, Errno> {
+    fn statfs(&self) -> Result<Statfs, Errno> {
         Ok(crate::vfs::synthetic_statfs(DEVPTS_MAGIC))
     }
 

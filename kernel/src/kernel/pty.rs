@@ -17,6 +17,7 @@ use std::time::Instant;
 use nix::errno::Errno;
 
 use crate::abi::pod::Pod;
+use crate::abi::structs::{Stat, Timespec, Winsize};
 use crate::fsimpl::tty::line::LineDiscipline;
 use crate::fsimpl::tty::termios::{KernelTermios, KernelTermios2, SPEED_38400, TOSTOP};
 use crate::kernel::Kernel;
@@ -72,7 +73,7 @@ impl PtyTable {
             queue: WaitQueue::default(),
             state: Mutex::new(PtyState {
                 line: LineDiscipline::default(),
-                winsize: libc::winsize {
+                winsize: Winsize {
                     ws_row: 0,
                     ws_col: 0,
                     ws_xpixel: 0,
@@ -119,7 +120,7 @@ impl PtyTable {
 /// The part of a pty that changes.
 struct PtyState {
     line: LineDiscipline,
-    winsize: libc::winsize,
+    winsize: Winsize,
     /// TIOCSPTLCK: the replica cannot be opened.
     locked: bool,
     master_open: bool,
@@ -138,7 +139,7 @@ pub struct Pty {
     kernel: Weak<Kernel>,
     /// The uid and gid of whoever opened /dev/ptmx: /dev/pts/N's owner.
     owner: (u32, u32),
-    created: libc::timespec,
+    created: Timespec,
     control: Control,
     /// Guards the line discipline and the open counts.
     state: Mutex<PtyState>,
@@ -157,7 +158,7 @@ impl Pty {
     }
 
     /// When the pty was made (the /dev/pts entry's times).
-    pub fn created(&self) -> libc::timespec {
+    pub fn created(&self) -> Timespec {
         self.created
     }
 
@@ -221,7 +222,7 @@ impl Pty {
                 let size = self.lock().winsize;
                 caller.write_pod(arg, &size).map(|()| 0)
             }
-            libc::TIOCSWINSZ => caller.read_pod::<libc::winsize>(arg).map(|size| {
+            libc::TIOCSWINSZ => caller.read_pod::<Winsize>(arg).map(|size| {
                 let changed = {
                     let mut state = self.lock();
                     let old = state.winsize;
@@ -317,8 +318,8 @@ fn nonblocking(flags: &AtomicU32) -> bool {
 }
 
 /// A character device's stat with no node behind it.
-fn device_stat(rdev: u64, owner: (u32, u32), mode: u32) -> libc::stat {
-    let mut st = <libc::stat as Pod>::zeroed();
+fn device_stat(rdev: u64, owner: (u32, u32), mode: u32) -> Stat {
+    let mut st = <Stat as Pod>::zeroed();
     st.st_mode = libc::S_IFCHR | mode;
     st.st_rdev = rdev;
     st.st_nlink = 1;
@@ -399,7 +400,7 @@ impl File for MasterFile {
         Ok(written)
     }
 
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         Ok(device_stat(libc::makedev(5, 2), (0, 0), 0o666))
     }
 
@@ -612,7 +613,7 @@ impl File for ReplicaFile {
         Ok(written)
     }
 
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         match &self.location {
             Some(location) => location.stat(),
             None => Ok(device_stat(replica_rdev(self.pty.index), self.pty.owner, 0o620)),

@@ -106,10 +106,8 @@ pub struct TimerFd {
 
 /// A clock's time now, in nanoseconds.
 fn clock_now(clock: libc::clockid_t) -> i128 {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec; the clocks used here exist
-    // on every Linux host.
-    unsafe { libc::clock_gettime(clock, &mut now) };
+    // The clocks a timerfd takes exist on every Linux host.
+    let now = crate::sys::time::clock_gettime(clock).unwrap_or_default();
     i128::from(now.tv_sec) * 1_000_000_000 + i128::from(now.tv_nsec)
 }
 

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::errno::Errno;
 
@@ -120,6 +121,27 @@ impl MemoryFile {
         );
         // SAFETY: in bounds of the mapping, as just checked.
         unsafe { self.base.add(offset as usize) }
+    }
+
+    /// Replaces the 4-byte-aligned word at `offset` with `update` of it,
+    /// atomically (compare-and-swap until no other writer intervened), and
+    /// returns the word it held: FUTEX_WAKE_OP's update of a futex word
+    /// that application threads may touch at the same time.
+    pub fn atomic_update_u32(&self, offset: u64, update: impl Fn(u32) -> u32) -> u32 {
+        assert!(offset % 4 == 0, "atomic words are 4-byte aligned");
+        let word = self.host_address(offset, 4);
+        // SAFETY: the word lies in the file's mapping (host_address checked
+        // it) and is 4-byte aligned; application threads reach it only
+        // through their own atomic instructions or plain racy accesses, as
+        // with any shared memory on Linux.
+        let atomic = unsafe { AtomicU32::from_ptr(word.cast()) };
+        let mut old = atomic.load(Ordering::SeqCst);
+        loop {
+            match atomic.compare_exchange(old, update(old), Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return old,
+                Err(current) => old = current,
+            }
+        }
     }
 
     /// Copies bytes out of the file.

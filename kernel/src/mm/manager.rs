@@ -776,23 +776,7 @@ impl MemoryManager {
             .vma_containing(addr)
             .filter(|vma| vma.prot.writable())
             .ok_or(Errno::EFAULT)?;
-        let word = self.file.host_address(vma.offset + (addr - vma.start), 4);
-        // SAFETY: the word lies in the memory file mapping, 4-byte aligned,
-        // and application threads only touch it atomically or racily, as
-        // on Linux.
-        let atomic = unsafe { std::sync::atomic::AtomicU32::from_ptr(word.cast()) };
-        let mut old = atomic.load(std::sync::atomic::Ordering::SeqCst);
-        loop {
-            match atomic.compare_exchange(
-                old,
-                update(old),
-                std::sync::atomic::Ordering::SeqCst,
-                std::sync::atomic::Ordering::SeqCst,
-            ) {
-                Ok(_) => return Ok(old),
-                Err(current) => old = current,
-            }
-        }
+        Ok(self.file.atomic_update_u32(vma.offset + (addr - vma.start), update))
     }
 
     /// Checks that `[addr, addr + len)` is mapped for the access, without

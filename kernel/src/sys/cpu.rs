@@ -34,3 +34,23 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
     }
     (eax, ebx, ecx, edx)
 }
+
+/// The CPU the calling thread runs on now.
+pub fn current_cpu() -> usize {
+    // Only fails on a kernel without getcpu, which cordon does not run on.
+    nix::sched::sched_getcpu().unwrap_or(0)
+}
+
+/// What the host kernel tells its own processes in their auxiliary vector
+/// about this CPU: AT_HWCAP, AT_HWCAP2 and AT_MINSIGSTKSZ (0 where the
+/// host gives none).
+pub fn host_hwcaps() -> (u64, u64, u64) {
+    // SAFETY: getauxval only reads this process's auxiliary vector.
+    unsafe {
+        (
+            libc::getauxval(libc::AT_HWCAP),
+            libc::getauxval(libc::AT_HWCAP2),
+            libc::getauxval(crate::abi::arch::AT_MINSIGSTKSZ),
+        )
+    }
+}

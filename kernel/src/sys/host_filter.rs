@@ -86,6 +86,8 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_mkdirat,
     libc::SYS_unlinkat,
     libc::SYS_renameat2,
+    // glibc's renameat2() without flags.
+    libc::SYS_renameat,
     libc::SYS_symlinkat,
     libc::SYS_linkat,
     libc::SYS_mknodat,

@@ -10,8 +10,11 @@
 
 pub mod cpu;
 pub mod fd;
+pub mod fs;
 pub mod host_filter;
 pub mod process;
 pub mod random;
 pub mod socket;
 pub mod spawn;
+pub mod terminal;
+pub mod time;

@@ -7,6 +7,7 @@ use super::context::TaskCtx;
 use super::stat::{Target, target_at};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
+use crate::abi::structs::{Timespec, Timeval};
 use crate::vfs::{Location, MAY_READ, MAY_WRITE, SetAttr, check_access};
 
 /// Refuses changes on a read-only mount. Linux checks this
@@ -133,11 +134,11 @@ pub fn fchownat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Sets access and modification times: `None` means now for both.
 /// Explicit times need the owner (or root); "now" also write access.
-fn set_times(task: &TaskCtx, location: &Location, times: Option<[libc::timespec; 2]>) -> SyscallResult {
+fn set_times(task: &TaskCtx, location: &Location, times: Option<[Timespec; 2]>) -> SyscallResult {
     writable_mount(location)?;
     let st = location.stat()?;
     let now = crate::vfs::now();
-    let pick = |t: libc::timespec| match t.tv_nsec {
+    let pick = |t: Timespec| match t.tv_nsec {
         libc::UTIME_OMIT => Ok(None),
         libc::UTIME_NOW => Ok(Some(now)),
         nsec if (0..1_000_000_000).contains(&nsec) => Ok(Some(t)),
@@ -184,8 +185,8 @@ pub fn utimensat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             // One statement each: a guard from `task.mm()` lives to the end
             // of its statement, and the memory manager's lock is not
             // reentrant.
-            let atime = task.mm().read_pod::<libc::timespec>(addr)?;
-            let mtime = task.mm().read_pod::<libc::timespec>(addr + 16)?;
+            let atime = task.mm().read_pod::<Timespec>(addr)?;
+            let mtime = task.mm().read_pod::<Timespec>(addr + 16)?;
             Some([atime, mtime])
         }
     };
@@ -199,17 +200,17 @@ pub fn utimensat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// utimes-style times (two timevals) as timespecs.
-fn read_timevals(task: &TaskCtx, addr: u64) -> Result<Option<[libc::timespec; 2]>, Errno> {
+fn read_timevals(task: &TaskCtx, addr: u64) -> Result<Option<[Timespec; 2]>, Errno> {
     if addr == 0 {
         return Ok(None);
     }
-    let mut out = [libc::timespec { tv_sec: 0, tv_nsec: 0 }; 2];
+    let mut out = [Timespec { tv_sec: 0, tv_nsec: 0 }; 2];
     for (i, slot) in out.iter_mut().enumerate() {
-        let tv = task.mm().read_pod::<libc::timeval>(addr + 16 * i as u64)?;
+        let tv = task.mm().read_pod::<Timeval>(addr + 16 * i as u64)?;
         if !(0..1_000_000).contains(&tv.tv_usec) {
             return Err(Errno::EINVAL);
         }
-        *slot = libc::timespec {
+        *slot = Timespec {
             tv_sec: tv.tv_sec,
             tv_nsec: tv.tv_usec * 1000,
         };
@@ -239,11 +240,11 @@ pub fn utime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             let actime = task.mm().read_pod::<i64>(addr)?;
             let modtime = task.mm().read_pod::<i64>(addr + 8)?;
             Some([
-                libc::timespec {
+                Timespec {
                     tv_sec: actime,
                     tv_nsec: 0,
                 },
-                libc::timespec {
+                Timespec {
                     tv_sec: modtime,
                     tv_nsec: 0,
                 },

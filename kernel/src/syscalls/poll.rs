@@ -10,6 +10,7 @@ use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::signal::SigSet;
+use crate::abi::structs::Timeval;
 use crate::fsimpl::HOST_POLL_INTERVAL;
 use crate::vfs::File;
 
@@ -235,7 +236,7 @@ fn do_select(task: &mut TaskCtx, nfds: i32, sets: [u64; 3], deadline: Option<Ins
 pub fn select(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let timeout = args.u64(4);
     let deadline = if timeout != 0 {
-        let tv: libc::timeval = task.mm().read_pod(timeout)?;
+        let tv: Timeval = task.mm().read_pod(timeout)?;
         if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
             return Err(Errno::EINVAL);
         }
@@ -246,7 +247,7 @@ pub fn select(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let result = do_select(task, args.int(0), [args.u64(1), args.u64(2), args.u64(3)], deadline);
     if let Some(deadline) = deadline {
         let left = deadline.saturating_duration_since(Instant::now());
-        let tv = libc::timeval {
+        let tv = Timeval {
             tv_sec: left.as_secs() as i64,
             tv_usec: i64::from(left.subsec_micros()),
         };

@@ -6,15 +6,16 @@ use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::limits::Limit;
+use crate::abi::structs::Rlimit;
 
-fn to_user(limit: Limit) -> libc::rlimit {
-    libc::rlimit {
+fn to_user(limit: Limit) -> Rlimit {
+    Rlimit {
         rlim_cur: limit.soft,
         rlim_max: limit.hard,
     }
 }
 
-fn set(task: &mut TaskCtx, resource: u32, new: libc::rlimit) -> Result<(), Errno> {
+fn set(task: &mut TaskCtx, resource: u32, new: Rlimit) -> Result<(), Errno> {
     // Raising a hard limit takes CAP_SYS_RESOURCE; the container's root
     // holds it.
     let privileged = task.credentials.uid == 0;
@@ -36,7 +37,7 @@ pub fn prlimit64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     }
     let current = task.rlimits().get(resource)?;
     if new != 0 {
-        let limit: libc::rlimit = task.mm().read_pod(new)?;
+        let limit: Rlimit = task.mm().read_pod(new)?;
         set(task, resource, limit)?;
     }
     if old != 0 {
@@ -56,7 +57,7 @@ pub fn getrlimit(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 pub fn setrlimit(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let resource = args.u32(0);
     task.rlimits().get(resource)?;
-    let limit: libc::rlimit = task.mm().read_pod(args.u64(1))?;
+    let limit: Rlimit = task.mm().read_pod(args.u64(1))?;
     set(task, resource, limit)?;
     Ok(0)
 }

@@ -57,8 +57,7 @@ pub fn sched_setaffinity(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResul
 
 /// Implements getcpu(2): the CPU the task thread runs on, node 0.
 pub fn getcpu(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    // SAFETY: sched_getcpu takes no arguments and touches no memory.
-    let cpu = unsafe { libc::sched_getcpu() }.max(0) as u32 % task.core().cpus as u32;
+    let cpu = (crate::sys::cpu::current_cpu() % task.core().cpus) as u32;
     let mm = task.mm();
     if args.u64(0) != 0 {
         mm.write_pod(args.u64(0), &cpu)?;

@@ -8,11 +8,11 @@ use nix::errno::Errno;
 use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
-use crate::abi::pod::Pod;
 use crate::abi::signal::{self, SI_TKILL, SI_USER, SigAction, SigInfo, SigSet, UNBLOCKABLE};
 use crate::mm::frame::AltStack;
 use crate::sync::Blocking;
 use crate::task::{Restart, Task};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// The kernel's sigset_t is 64 bits on x86-64.
 const SIGSET_SIZE: u64 = 8;
@@ -23,16 +23,13 @@ const MIN_SIGNAL_STACK: u64 = 2048;
 
 /// Linux's `stack_t`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 struct UserStack {
     sp: u64,
     flags: i32,
     _pad: i32,
     size: u64,
 }
-
-// SAFETY: repr(C), integers, explicit padding.
-unsafe impl Pod for UserStack {}
 
 fn check_sigset_size(args: &SyscallArgs, i: usize) -> Result<(), Errno> {
     if args.u64(i) != SIGSET_SIZE {

@@ -5,6 +5,7 @@ use nix::errno::Errno;
 use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
+use crate::abi::structs::Stat;
 use crate::vfs::lookup::Follow;
 use crate::vfs::{Location, MAY_WRITE, check_access};
 
@@ -17,7 +18,7 @@ pub enum Target {
 }
 
 impl Target {
-    pub fn stat(&self) -> Result<libc::stat, Errno> {
+    pub fn stat(&self) -> Result<Stat, Errno> {
         match self {
             Target::Path(location) => location.stat(),
             Target::Fd(file) => file.stat(),
@@ -143,7 +144,7 @@ fn write_statfs(task: &TaskCtx, addr: u64, location: Option<&Location>) -> Sysca
         // Pipes and other files without a path: PIPEFS_MAGIC.
         None => crate::vfs::synthetic_statfs(0x5049_5045),
     };
-    let mut bytes = crate::abi::pod::Pod::as_bytes(&st).to_vec();
+    let mut bytes = zerocopy::IntoBytes::as_bytes(&st).to_vec();
     // f_flags (hidden in libc's f_spare) sits at byte 80 of struct statfs.
     let mut flags: u64 = 0;
     if location.is_some_and(|location| location.mount.flags.readonly) {

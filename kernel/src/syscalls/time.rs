@@ -10,7 +10,9 @@ use nix::errno::Errno;
 use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
+use crate::abi::structs::{Timespec, Timeval};
 use crate::sync::Blocking;
+use crate::sys;
 use crate::task::{Restart, Task};
 
 /// Which clock a clockid names.
@@ -38,27 +40,25 @@ fn clock(id: i32) -> Result<Clock, Errno> {
     }
 }
 
-fn host_time(id: libc::clockid_t) -> libc::timespec {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec; `id` is a valid host clock.
-    unsafe { libc::clock_gettime(id, &mut now) };
-    now
+/// The host clock `id` now; every clock `clock` accepts exists on the host.
+fn host_time(id: libc::clockid_t) -> Timespec {
+    sys::time::clock_gettime(id).unwrap_or_default()
 }
 
-pub(super) fn duration(ts: &libc::timespec) -> Duration {
+pub(super) fn duration(ts: &Timespec) -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-fn timespec(duration: Duration) -> libc::timespec {
-    libc::timespec {
+fn timespec(duration: Duration) -> Timespec {
+    Timespec {
         tv_sec: duration.as_secs() as i64,
         tv_nsec: i64::from(duration.subsec_nanos()),
     }
 }
 
 /// Reads and validates a user timespec.
-pub(super) fn read_timespec(task: &TaskCtx, addr: u64) -> Result<libc::timespec, Errno> {
-    let ts: libc::timespec = task.mm().read_pod(addr)?;
+pub(super) fn read_timespec(task: &TaskCtx, addr: u64) -> Result<Timespec, Errno> {
+    let ts: Timespec = task.mm().read_pod(addr)?;
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(Errno::EINVAL);
     }
@@ -69,6 +69,7 @@ pub(super) fn read_timespec(task: &TaskCtx, addr: u64) -> Result<libc::timespec,
 pub fn clock_gettime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let now = match clock(args.int(0))? {
         Clock::Host(id) => host_time(id),
+
         Clock::ProcessCpu => timespec(task.tasks().process_cpu(task.pid)),
         Clock::ThreadCpu => timespec(task.cpu_time()),
     };
@@ -79,13 +80,8 @@ pub fn clock_gettime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Implements clock_getres(2).
 pub fn clock_getres(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let resolution = match clock(args.int(0))? {
-        Clock::Host(id) => {
-            let mut res = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-            // SAFETY: clock_getres writes one timespec.
-            unsafe { libc::clock_getres(id, &mut res) };
-            res
-        }
-        Clock::ProcessCpu | Clock::ThreadCpu => libc::timespec { tv_sec: 0, tv_nsec: 1 },
+        Clock::Host(id) => sys::time::clock_getres(id)?,
+        Clock::ProcessCpu | Clock::ThreadCpu => Timespec { tv_sec: 0, tv_nsec: 1 },
     };
     if args.u64(1) != 0 {
         task.mm().write_pod(args.u64(1), &resolution)?;
@@ -97,7 +93,7 @@ pub fn clock_getres(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 pub fn gettimeofday(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if args.u64(0) != 0 {
         let now = host_time(libc::CLOCK_REALTIME);
-        let tv = libc::timeval {
+        let tv = Timeval {
             tv_sec: now.tv_sec,
             tv_usec: now.tv_nsec / 1000,
         };
@@ -140,7 +136,7 @@ fn sleep_until(task: &mut TaskCtx, clock: libc::clockid_t, deadline: Instant, re
 }
 
 /// The monotonic instant at which `clock` reads `target`.
-pub(super) fn instant_of(clock: libc::clockid_t, target: &libc::timespec) -> Instant {
+pub(super) fn instant_of(clock: libc::clockid_t, target: &Timespec) -> Instant {
     let now = host_time(clock);
     let ahead = duration(target).saturating_sub(duration(&now));
     Instant::now() + ahead

@@ -11,17 +11,18 @@ use super::context::TaskCtx;
 use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
+use crate::abi::structs::{Timespec, Timeval};
 use crate::task::timer::{CpuTimer, Notify, Timer, TimerId};
 
-fn to_timeval(d: Duration) -> libc::timeval {
-    libc::timeval {
+fn to_timeval(d: Duration) -> Timeval {
+    Timeval {
         tv_sec: d.as_secs() as i64,
         tv_usec: i64::from(d.subsec_micros()),
     }
 }
 
-fn to_timespec(d: Duration) -> libc::timespec {
-    libc::timespec {
+fn to_timespec(d: Duration) -> Timespec {
+    Timespec {
         tv_sec: d.as_secs() as i64,
         tv_nsec: i64::from(d.subsec_nanos()),
     }
@@ -40,7 +41,7 @@ fn remaining(timer: Option<Timer>, smallest: Duration) -> (Duration, Duration) {
 }
 
 fn read_timeval(task: &TaskCtx, addr: u64) -> Result<Duration, Errno> {
-    let tv: libc::timeval = task.mm().read_pod(addr)?;
+    let tv: Timeval = task.mm().read_pod(addr)?;
     if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
         return Err(Errno::EINVAL);
     }

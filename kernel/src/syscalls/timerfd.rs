@@ -10,6 +10,7 @@ use super::file::install;
 use super::time::{duration, read_timespec};
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
+use crate::abi::structs::Timespec;
 use crate::kernel::timerfd::{TimerFd, TimerSetting};
 
 /// Implements timerfd_create(2).
@@ -30,7 +31,7 @@ pub fn timerfd_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Writes a struct itimerspec: the interval first, then the value.
 fn write_itimerspec(task: &TaskCtx, addr: u64, setting: TimerSetting) -> Result<(), Errno> {
-    let timespec = |d: Duration| libc::timespec {
+    let timespec = |d: Duration| Timespec {
         tv_sec: d.as_secs() as i64,
         tv_nsec: i64::from(d.subsec_nanos()),
     };

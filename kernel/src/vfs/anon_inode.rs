@@ -5,13 +5,14 @@
 use nix::errno::Errno;
 
 use crate::abi::pod::Pod;
+use crate::abi::structs::Stat;
 
 /// The inode number every anonymous file shows.
 const ANON_INODE_INO: u64 = 1;
 
 /// fstat(2) of an anonymous file.
-pub fn stat() -> libc::stat {
-    let mut stat = <libc::stat as Pod>::zeroed();
+pub fn stat() -> Stat {
+    let mut stat = <Stat as Pod>::zeroed();
     stat.st_mode = libc::S_IRUSR | libc::S_IWUSR;
     stat.st_nlink = 1;
     stat.st_ino = ANON_INODE_INO;
@@ -31,7 +32,7 @@ pub fn seek() -> Result<u64, Errno> {
 /// `anon_inode:[<name>]`, and downcasting.
 macro_rules! anon_file_methods {
     ($name:literal, $($queue:ident).+) => {
-        fn stat(&self) -> Result<libc::stat, nix::errno::Errno> {
+        fn stat(&self) -> Result<$crate::abi::structs::Stat, nix::errno::Errno> {
             Ok(crate::vfs::anon_inode::stat())
         }
 

@@ -1,6 +1,7 @@
 //! Dentries: the names that lead to inodes, with their parents, so `..` and
 //! getcwd(2) can walk back up; and locations, a dentry in a mount.
 
+use crate::abi::structs::Stat;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -169,7 +170,7 @@ impl Location {
         self.dentry.inode()
     }
 
-    pub fn stat(&self) -> Result<libc::stat, Errno> {
+    pub fn stat(&self) -> Result<Stat, Errno> {
         self.inode().stat()
     }
 

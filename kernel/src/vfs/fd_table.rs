@@ -137,7 +137,7 @@ mod tests {
         fn write(&self, _: &dyn Caller, data: &[u8], _: Option<u64>) -> Result<usize, Errno> {
             Ok(data.len())
         }
-        fn stat(&self) -> Result<libc::stat, Errno> {
+        fn stat(&self) -> Result<crate::abi::structs::Stat, Errno> {
             Err(Errno::ENOSYS)
         }
         fn status_flags(&self) -> Result<u32, Errno> {

@@ -5,6 +5,7 @@ use std::any::Any;
 
 use nix::errno::Errno;
 
+use crate::abi::structs::Stat;
 use crate::mm::SharedPiece;
 use crate::vfs::caller::Caller;
 use crate::vfs::terminal::Terminal;
@@ -21,7 +22,7 @@ pub trait File: Send + Sync {
     /// Writes `data`, at `offset` or at the file position when `None`.
     fn write(&self, caller: &dyn Caller, data: &[u8], offset: Option<u64>) -> Result<usize, Errno>;
     /// fstat(2) of the file.
-    fn stat(&self) -> Result<libc::stat, Errno>;
+    fn stat(&self) -> Result<Stat, Errno>;
     /// The file status flags (O_ACCMODE, O_APPEND, O_NONBLOCK, …) as
     /// F_GETFL reports them.
     fn status_flags(&self) -> Result<u32, Errno>;

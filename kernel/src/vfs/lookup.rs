@@ -202,7 +202,7 @@ mod tests {
     }
 
     impl Inode for Magic {
-        fn stat(&self) -> Result<libc::stat, Errno> {
+        fn stat(&self) -> Result<crate::abi::structs::Stat, Errno> {
             self.link.stat()
         }
         fn readlink(&self, caller: &dyn Caller) -> Result<Vec<u8>, Errno> {

@@ -36,6 +36,7 @@ pub use mount::{DeviceNumbers, MountFlags, MountNamespace};
 pub use open_file::OpenFile;
 
 use crate::abi::Credentials;
+use crate::abi::structs::{Stat, Statfs, Timespec};
 use crate::vfs::caller::Caller;
 pub use file::File;
 
@@ -132,8 +133,8 @@ pub struct SetAttr {
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     pub size: Option<u64>,
-    pub atime: Option<libc::timespec>,
-    pub mtime: Option<libc::timespec>,
+    pub atime: Option<Timespec>,
+    pub mtime: Option<Timespec>,
 }
 
 /// renameat2's flags.
@@ -150,7 +151,7 @@ pub struct RenameFlags {
 /// or EROFS where the filesystem refuses changes).
 pub trait Inode: Send + Sync + Any {
     /// stat(2) of the node. st_dev names its filesystem, st_ino the node.
-    fn stat(&self) -> Result<libc::stat, Errno>;
+    fn stat(&self) -> Result<Stat, Errno>;
 
     /// The child `name` (never "." or ".."; the VFS walks those itself).
     fn lookup(&self, _name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
@@ -246,7 +247,7 @@ pub trait Inode: Send + Sync + Any {
     }
 
     /// statfs(2) of the filesystem.
-    fn statfs(&self) -> Result<libc::statfs, Errno> {
+    fn statfs(&self) -> Result<Statfs, Errno> {
         Ok(synthetic_statfs(0x0102_1994))
     }
 
@@ -276,20 +277,19 @@ pub fn identity(inode: &dyn Inode) -> Option<(u64, u64)> {
 }
 
 /// A statfs answer for filesystems with no real capacity.
-pub fn synthetic_statfs(magic: i64) -> libc::statfs {
-    // SAFETY: statfs is plain integers; zero is a valid value.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    st.f_type = magic;
-    st.f_bsize = 4096;
-    st.f_namelen = NAME_MAX as i64;
-    st.f_frsize = 4096;
-    st
+pub fn synthetic_statfs(magic: i64) -> Statfs {
+    Statfs {
+        f_type: magic,
+        f_bsize: 4096,
+        f_namelen: NAME_MAX as i64,
+        f_frsize: 4096,
+        ..Statfs::default()
+    }
 }
 
 /// The empty stat every filesystem starts from.
-pub fn empty_stat() -> libc::stat {
-    // SAFETY: stat is plain integers; zero is a valid value.
-    unsafe { std::mem::zeroed() }
+pub fn empty_stat() -> Stat {
+    Stat::default()
 }
 
 /// The access a check asks for (the bits of access(2)'s mode).
@@ -299,7 +299,7 @@ pub const MAY_EXEC: u32 = 1;
 
 /// Linux's generic_permission: owner, group or other bits, with root's
 /// CAP_DAC_OVERRIDE (everything but executing a file no one may execute).
-pub fn check_access(st: &libc::stat, creds: &Credentials, want: u32) -> Result<(), Errno> {
+pub fn check_access(st: &Stat, creds: &Credentials, want: u32) -> Result<(), Errno> {
     if creds.uid == 0 {
         let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
         if want & MAY_EXEC != 0 && !is_dir && st.st_mode & 0o111 == 0 {
@@ -321,11 +321,11 @@ pub fn check_access(st: &libc::stat, creds: &Credentials, want: u32) -> Result<(
 }
 
 /// Now, as a timespec on the realtime clock.
-pub fn now() -> libc::timespec {
+pub fn now() -> Timespec {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    libc::timespec {
+    Timespec {
         tv_sec: now.as_secs() as i64,
         tv_nsec: i64::from(now.subsec_nanos()),
     }
@@ -335,7 +335,7 @@ pub fn now() -> libc::timespec {
 mod tests {
     use super::*;
 
-    fn stat_of(mode: u32, uid: u32, gid: u32) -> libc::stat {
+    fn stat_of(mode: u32, uid: u32, gid: u32) -> Stat {
         let mut st = empty_stat();
         st.st_mode = mode;
         st.st_uid = uid;

@@ -8,6 +8,7 @@ use nix::errno::Errno;
 
 use super::dentry::Location;
 use super::{DirEntry, FileKind, SetAttr};
+use crate::abi::structs::Stat;
 use crate::vfs::File;
 use crate::vfs::caller::Caller;
 
@@ -148,7 +149,7 @@ impl File for OpenFile {
         }
     }
 
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         self.location.stat()
     }
 

@@ -2,6 +2,7 @@
 //! whose entries are computed on lookup, files whose text is generated on
 //! read, and symlinks whose targets are computed.
 
+use crate::abi::structs::Stat;
 use std::any::Any;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -33,7 +34,7 @@ pub struct Owner {
     pub gid: u32,
 }
 
-fn stat(dev: u64, ino: u64, mode: u32, owner: Owner) -> libc::stat {
+fn stat(dev: u64, ino: u64, mode: u32, owner: Owner) -> Stat {
     let mut st = empty_stat();
     st.st_dev = dev;
     st.st_ino = ino;
@@ -80,7 +81,7 @@ impl SynthDir {
 }
 
 impl Inode for SynthDir {
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         Ok(stat(self.dev, self.ino, self.mode, self.owner))
     }
 
@@ -170,7 +171,7 @@ impl SynthFile {
 }
 
 impl Inode for SynthFile {
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         Ok(stat(self.dev, self.ino, self.mode, self.owner))
     }
 
@@ -243,7 +244,7 @@ impl SynthLink {
 impl Inode for SynthLink {
     /// The size of a fixed link is its target's; a computed one shows 0,
     /// as /proc/self does on Linux.
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         let mut st = stat(self.dev, self.ino, libc::S_IFLNK | 0o777, Owner::default());
         if let LinkTarget::Fixed(target) = &self.target {
             st.st_size = target.len() as i64;

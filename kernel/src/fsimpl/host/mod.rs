@@ -13,59 +13,46 @@ pub mod terminal;
 
 use std::any::Any;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{Mode, SFlag};
+use nix::unistd::{Gid, Uid, UnlinkatFlags};
 use std::sync::{Arc, OnceLock};
 
 use nix::errno::Errno;
 
+use crate::abi::structs::{Stat, Statfs, Timespec};
+use crate::sys;
 use crate::vfs::caller::Caller;
 use crate::vfs::{DirEntry, FileKind, Inode, NewAttr, NewNode, RenameFlags, SetAttr};
 
 /// Opens `name` (one component) beneath `dir` with openat2, refusing
 /// symlinks, magic links and escapes.
-fn open_beneath(dir: RawFd, name: &[u8], flags: i32) -> Result<OwnedFd, Errno> {
+fn open_beneath(dir: BorrowedFd<'_>, name: &[u8], flags: i32) -> Result<OwnedFd, Errno> {
     if name.is_empty() || name.contains(&b'/') || name == b".." {
         return Err(Errno::EINVAL);
     }
     let c_name = CString::new(name).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: open_how is plain integers; zero is a valid start.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64;
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_SYMLINKS;
+    let how = OpenHow::new()
+        .flags(OFlag::from_bits_retain(flags | libc::O_CLOEXEC | libc::O_NOFOLLOW))
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS | ResolveFlag::RESOLVE_NO_SYMLINKS);
     loop {
-        // SAFETY: openat2 reads the name and the open_how struct, both
-        // valid for the call; the returned fd is owned below.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dir,
-                c_name.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: fd was just returned by openat2 and is owned by nobody else.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
-        }
-        match Errno::last() {
-            Errno::EINTR | Errno::EAGAIN => continue,
-            errno => return Err(errno),
+        match nix::fcntl::openat2(dir, c_name.as_c_str(), how) {
+            Err(Errno::EINTR | Errno::EAGAIN) => continue,
+            result => return result,
         }
     }
 }
 
-fn fstat(fd: &OwnedFd) -> Result<libc::stat, Errno> {
-    nix::sys::stat::fstat(fd.as_fd())
+fn fstat(fd: &OwnedFd) -> Result<Stat, Errno> {
+    nix::sys::stat::fstat(fd.as_fd()).map(Stat::from)
 }
 
 /// Reopens `fd` itself as O_PATH: a directory through ".", anything else
 /// (a file bind mount) as a duplicate.
-fn open_beneath_self(fd: RawFd) -> Result<OwnedFd, Errno> {
-    open_self(fd, libc::O_PATH).or_else(|_| {
-        // SAFETY: the caller's fd is open for the duration of this call.
-        nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
-    })
+fn open_beneath_self(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    open_self(fd, libc::O_PATH).or_else(|_| nix::unistd::dup(fd))
 }
 
 /// A file, directory or symlink of the host.
@@ -93,7 +80,7 @@ impl HostNode {
     /// it is read and written through `fd` itself, which must then be open
     /// for reading (and writing, for a writable mount), not O_PATH.
     pub fn from_fd(fd: &OwnedFd) -> Result<Arc<HostNode>, Errno> {
-        let path_fd = open_beneath_self(fd.as_raw_fd())?;
+        let path_fd = open_beneath_self(fd.as_fd())?;
         let node = HostNode::new(path_fd, None)?;
         let st = fstat(fd)?;
         let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
@@ -122,13 +109,13 @@ impl HostNode {
 
     /// The child `name`, as a host node.
     pub fn lookup_host(self: &Arc<Self>, name: &[u8]) -> Result<Arc<HostNode>, Errno> {
-        let fd = open_beneath(self.fd.as_raw_fd(), name, libc::O_PATH)?;
+        let fd = open_beneath(self.fd.as_fd(), name, libc::O_PATH)?;
         HostNode::new(fd, Some((Arc::clone(self), name.to_vec())))
     }
 
     /// The entries of a host directory.
     pub fn list(&self) -> Result<Vec<DirEntry>, Errno> {
-        let fd = open_self(self.fd.as_raw_fd(), libc::O_RDONLY | libc::O_DIRECTORY)?;
+        let fd = open_self(self.fd.as_fd(), libc::O_RDONLY | libc::O_DIRECTORY)?;
         let mut dir = nix::dir::Dir::from_fd(fd)?;
         let mut entries = Vec::new();
         for entry in dir.iter() {
@@ -166,7 +153,7 @@ impl HostNode {
         // O_NONBLOCK: a FIFO swapped in under the name must not block the
         // open; the identity check below then refuses it.
         let fd = open_beneath(
-            parent.fd.as_raw_fd(),
+            parent.fd.as_fd(),
             name,
             libc::O_RDWR | libc::O_NONBLOCK | libc::O_NOCTTY,
         )?;
@@ -180,22 +167,14 @@ impl HostNode {
     /// chmod through the node's own fd (fchmodat2 with AT_EMPTY_PATH): no
     /// name is resolved on the host.
     fn chmod(&self, mode: u32) -> Result<(), Errno> {
-        // SAFETY: fchmodat2 on our own O_PATH fd with an empty path.
-        host_result(unsafe {
-            libc::syscall(
-                libc::SYS_fchmodat2,
-                self.fd.as_raw_fd(),
-                c"".as_ptr(),
-                mode & 0o7777,
-                libc::AT_EMPTY_PATH,
-            )
-        })
+        sys::fs::chmod_fd(self.fd.as_fd(), mode & 0o7777)
     }
 
     /// chown through the node's own fd; u32::MAX leaves an id unchanged.
     fn chown(&self, uid: u32, gid: u32) -> Result<(), Errno> {
-        // SAFETY: fchownat on our own O_PATH fd with an empty path.
-        host_result(unsafe { libc::fchownat(self.fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) }.into())
+        let uid = (uid != u32::MAX).then(|| Uid::from_raw(uid));
+        let gid = (gid != u32::MAX).then(|| Gid::from_raw(gid));
+        nix::unistd::fchownat(self.fd.as_fd(), c"", uid, gid, AtFlags::AT_EMPTY_PATH)
     }
 
     /// The read-only fd of a regular file, opened on first use from the
@@ -207,11 +186,11 @@ impl HostNode {
         let fd = match &self.origin {
             // O_NONBLOCK as in `writer`.
             Some((parent, name)) => open_beneath(
-                parent.fd.as_raw_fd(),
+                parent.fd.as_fd(),
                 name,
                 libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
             )?,
-            None => open_self(self.fd.as_raw_fd(), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?,
+            None => open_self(self.fd.as_fd(), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?,
         };
         let st = fstat(&fd)?;
         if (st.st_dev, st.st_ino) != self.ino {
@@ -222,31 +201,16 @@ impl HostNode {
 }
 
 /// Reopens a directory fd (".", beneath itself) with `flags`.
-fn open_self(fd: RawFd, flags: i32) -> Result<OwnedFd, Errno> {
-    // SAFETY: open_how is plain integers; zero is a valid start.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: as in open_beneath.
-    let new = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            fd,
-            c".".as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if new < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: new was just returned by openat2 and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(new as RawFd) })
+fn open_self(fd: BorrowedFd<'_>, flags: i32) -> Result<OwnedFd, Errno> {
+    let how = OpenHow::new()
+        .flags(OFlag::from_bits_retain(flags | libc::O_CLOEXEC))
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    nix::fcntl::openat2(fd, c".", how)
 }
 
 /// What a host node answers for the inodes built on it.
 impl HostNode {
-    pub fn stat(&self) -> Result<libc::stat, Errno> {
+    pub fn stat(&self) -> Result<Stat, Errno> {
         fstat(&self.fd)
     }
 
@@ -265,14 +229,8 @@ impl HostNode {
         }
     }
 
-    pub fn statfs(&self) -> Result<libc::statfs, Errno> {
-        // SAFETY: statfs is plain integers; zero is a valid value.
-        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-        // SAFETY: fstatfs writes the struct just made; the fd is open.
-        if unsafe { libc::fstatfs(self.fd.as_raw_fd(), &mut st) } < 0 {
-            return Err(Errno::last());
-        }
-        Ok(st)
+    pub fn statfs(&self) -> Result<Statfs, Errno> {
+        sys::fs::fstatfs(self.fd.as_fd())
     }
 }
 
@@ -296,8 +254,8 @@ impl HostTree {
         if self.writable { Ok(()) } else { Err(Errno::EROFS) }
     }
 
-    fn dir_fd(&self) -> RawFd {
-        self.node.fd.as_raw_fd()
+    fn dir_fd(&self) -> BorrowedFd<'_> {
+        self.node.fd.as_fd()
     }
 
     /// The host tree node behind an inode of this kind (rename, link).
@@ -314,13 +272,8 @@ fn c_name(name: &[u8]) -> Result<CString, Errno> {
     CString::new(name).map_err(|_| Errno::EINVAL)
 }
 
-/// A host system call's -1/errno result as a Result.
-fn host_result(ret: libc::c_long) -> Result<(), Errno> {
-    if ret < 0 { Err(Errno::last()) } else { Ok(()) }
-}
-
 impl Inode for HostTree {
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         self.node.stat()
     }
 
@@ -374,18 +327,13 @@ impl Inode for HostTree {
                 )?;
                 return Ok(HostTree::new(self.node.lookup_host(name)?, self.writable));
             }
-            NewNode::Directory => {
-                // SAFETY: mkdirat on our own directory fd with a NUL-terminated name.
-                host_result(unsafe { libc::mkdirat(dir, c.as_ptr(), mode) }.into())
-            }
+            NewNode::Directory => nix::sys::stat::mkdirat(dir, c.as_c_str(), Mode::from_bits_truncate(mode)),
             NewNode::Symlink(target) => {
                 let target = CString::new(target.clone()).map_err(|_| Errno::EINVAL)?;
-                // SAFETY: symlinkat with two NUL-terminated strings and our own fd.
-                host_result(unsafe { libc::symlinkat(target.as_ptr(), dir, c.as_ptr()) }.into())
+                nix::unistd::symlinkat(target.as_c_str(), dir, c.as_c_str())
             }
             NewNode::Fifo => {
-                // SAFETY: mknodat of a FIFO on our own directory fd.
-                host_result(unsafe { libc::mknodat(dir, c.as_ptr(), libc::S_IFIFO | mode, 0) }.into())
+                nix::sys::stat::mknodat(dir, c.as_c_str(), SFlag::S_IFIFO, Mode::from_bits_truncate(mode), 0)
             }
             // Device nodes are never made on the host.
             NewNode::CharDevice(_) => Err(Errno::EPERM),
@@ -418,51 +366,44 @@ impl Inode for HostTree {
         let c = c_name(name)?;
         // linkat of the target's own O_PATH fd (AT_EMPTY_PATH): no name of
         // it is looked up again on the host.
-        // SAFETY: linkat with our own fds and a NUL-terminated name.
-        host_result(
-            unsafe {
-                libc::linkat(
-                    target.node.fd.as_raw_fd(),
-                    c"".as_ptr(),
-                    self.dir_fd(),
-                    c.as_ptr(),
-                    libc::AT_EMPTY_PATH,
-                )
-            }
-            .into(),
+        nix::unistd::linkat(
+            target.node.fd.as_fd(),
+            c"",
+            self.dir_fd(),
+            c.as_c_str(),
+            AtFlags::AT_EMPTY_PATH,
         )
     }
 
     fn unlink(&self, name: &[u8], directory: bool) -> Result<(), Errno> {
         self.check_writable()?;
         let c = c_name(name)?;
-        let flags = if directory { libc::AT_REMOVEDIR } else { 0 };
-        // SAFETY: unlinkat with our own directory fd and a NUL-terminated name.
-        host_result(unsafe { libc::unlinkat(self.dir_fd(), c.as_ptr(), flags) }.into())
+        let flags = if directory {
+            UnlinkatFlags::RemoveDir
+        } else {
+            UnlinkatFlags::NoRemoveDir
+        };
+        nix::unistd::unlinkat(self.dir_fd(), c.as_c_str(), flags)
     }
 
     fn rename(&self, name: &[u8], new_dir: &Arc<dyn Inode>, new_name: &[u8], flags: RenameFlags) -> Result<(), Errno> {
         self.check_writable()?;
         let target = self.other(new_dir)?;
         let (from, to) = (c_name(name)?, c_name(new_name)?);
-        let mut raw_flags = 0;
+        let mut host_flags = nix::fcntl::RenameFlags::empty();
         if flags.no_replace {
-            raw_flags |= libc::RENAME_NOREPLACE;
+            host_flags |= nix::fcntl::RenameFlags::RENAME_NOREPLACE;
         }
         if flags.exchange {
-            raw_flags |= libc::RENAME_EXCHANGE;
+            host_flags |= nix::fcntl::RenameFlags::RENAME_EXCHANGE;
         }
-        // SAFETY: renameat2 with our own directory fds and NUL-terminated names.
-        host_result(unsafe {
-            libc::syscall(
-                libc::SYS_renameat2,
-                self.dir_fd(),
-                from.as_ptr(),
-                target.dir_fd(),
-                to.as_ptr(),
-                raw_flags,
-            )
-        })
+        nix::fcntl::renameat2(
+            self.dir_fd(),
+            from.as_c_str(),
+            target.dir_fd(),
+            to.as_c_str(),
+            host_flags,
+        )
     }
 
     fn set_attr(&self, attr: SetAttr) -> Result<(), Errno> {
@@ -478,21 +419,17 @@ impl Inode for HostTree {
             nix::unistd::ftruncate(self.node.writer()?, size as i64)?;
         }
         if attr.atime.is_some() || attr.mtime.is_some() {
-            let omit = libc::timespec {
+            let omit = Timespec {
                 tv_sec: 0,
                 tv_nsec: libc::UTIME_OMIT,
             };
             let times = [attr.atime.unwrap_or(omit), attr.mtime.unwrap_or(omit)];
-            let fd = self.node.fd.as_raw_fd();
-            // SAFETY: utimensat on our own O_PATH fd (AT_EMPTY_PATH) with a
-            // two-element timespec array.
-            let ret = unsafe { libc::utimensat(fd, c"".as_ptr(), times.as_ptr(), libc::AT_EMPTY_PATH) };
-            host_result(ret.into())?;
+            sys::fs::set_times_fd(self.node.fd.as_fd(), &times)?;
         }
         Ok(())
     }
 
-    fn statfs(&self) -> Result<libc::statfs, Errno> {
+    fn statfs(&self) -> Result<Statfs, Errno> {
         self.node.statfs()
     }
 

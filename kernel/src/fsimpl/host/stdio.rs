@@ -1,14 +1,16 @@
 //! Host files: fds the kernel was handed (the container's stdio) and serves
 //! I/O on for the application.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use crate::abi::structs::Stat;
 use crate::fsimpl::host::terminal::HostTerminal;
 use crate::fsimpl::tty::termios::KernelTermios;
 use crate::sync::Blocking;
+use crate::sys;
 use crate::vfs::File;
 use crate::vfs::Location;
 use crate::vfs::caller::{Caller, CallerMemory};
@@ -89,10 +91,10 @@ impl File for HostFile {
         })
     }
 
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         match &self.location {
             Some(location) => location.stat(),
-            None => nix::sys::stat::fstat(self.fd.as_fd()),
+            None => nix::sys::stat::fstat(self.fd.as_fd()).map(Stat::from),
         }
     }
 
@@ -141,12 +143,7 @@ impl File for HostFile {
         }
         match request {
             libc::TCGETS => {
-                let mut termios = KernelTermios::default();
-                // SAFETY: TCGETS writes one kernel termios into the buffer.
-                if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TCGETS, &mut termios) } < 0 {
-                    return Err(Errno::last());
-                }
-                caller.write_pod(arg, &termios)?;
+                caller.write_pod(arg, &sys::terminal::get_termios(self.fd.as_fd())?)?;
                 Ok(0)
             }
             libc::TCSETS | libc::TCSETSW | libc::TCSETSF if self.terminal.is_some() => {
@@ -154,24 +151,11 @@ impl File for HostFile {
                 if let Some(terminal) = &self.terminal {
                     caller.check_terminal_access(terminal.as_ref(), libc::SIGTTOU)?;
                 }
-                // SAFETY: TCSETS* read one kernel termios from the buffer.
-                if unsafe { libc::ioctl(self.fd.as_raw_fd(), request, &termios) } < 0 {
-                    return Err(Errno::last());
-                }
+                sys::terminal::set_termios(self.fd.as_fd(), request, &termios)?;
                 Ok(0)
             }
             libc::TIOCGWINSZ => {
-                let mut size = libc::winsize {
-                    ws_row: 0,
-                    ws_col: 0,
-                    ws_xpixel: 0,
-                    ws_ypixel: 0,
-                };
-                // SAFETY: TIOCGWINSZ writes one winsize into the buffer.
-                if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) } < 0 {
-                    return Err(Errno::last());
-                }
-                caller.write_pod(arg, &size)?;
+                caller.write_pod(arg, &sys::terminal::window_size(self.fd.as_fd())?)?;
                 Ok(0)
             }
             _ => Err(Errno::ENOTTY),

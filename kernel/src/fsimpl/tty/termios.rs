@@ -1,39 +1,8 @@
-//! The termios structures as the kernel ABI lays them out (termios(3),
-//! tty_ioctl(4)), and the settings a new pseudo-terminal starts with.
+//! The termios flags and control characters (termios(3), tty_ioctl(4)),
+//! and the settings a new pseudo-terminal starts with; the structures
+//! themselves are the ABI's (`crate::abi::structs`).
 
-use crate::abi::pod::Pod;
-
-/// Linux's `struct termios` as TCGETS returns it (not glibc's, which is
-/// larger).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KernelTermios {
-    pub c_iflag: u32,
-    pub c_oflag: u32,
-    pub c_cflag: u32,
-    pub c_lflag: u32,
-    pub c_line: u8,
-    pub c_cc: [u8; NCCS],
-}
-
-// SAFETY: repr(C), integer fields, 36 bytes with no padding.
-unsafe impl Pod for KernelTermios {}
-
-/// Linux's `struct termios2` (TCGETS2): termios and the two speeds.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KernelTermios2 {
-    pub termios: KernelTermios,
-    pub c_ispeed: u32,
-    pub c_ospeed: u32,
-}
-
-// SAFETY: repr(C), integer fields, 44 bytes with no padding (the speeds
-// start at offset 36, already 4-aligned).
-unsafe impl Pod for KernelTermios2 {}
-
-/// The number of control characters in the kernel's termios.
-pub const NCCS: usize = 19;
+pub use crate::abi::structs::{KernelTermios, KernelTermios2, NCCS};
 
 /// A control character set to this value is disabled (_POSIX_VDISABLE).
 pub const DISABLED: u8 = 0;

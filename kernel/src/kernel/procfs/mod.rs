@@ -26,6 +26,7 @@ use std::sync::{Arc, Weak};
 
 use nix::errno::Errno;
 
+use crate::abi::structs::{Stat, Statfs};
 use crate::kernel::Kernel;
 use crate::vfs::caller::Caller;
 use crate::vfs::synthetic::{Generate, Owner, SynthDir, SynthFile, ino_of};
@@ -114,7 +115,7 @@ fn parse_number(name: &[u8]) -> Option<i32> {
 }
 
 impl Inode for ProcRoot {
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         let mut st = crate::vfs::empty_stat();
         st.st_dev = self.fs.dev;
         st.st_ino = ino_of("/proc");
@@ -165,7 +166,7 @@ impl Inode for ProcRoot {
         Ok(entries)
     }
 
-    fn statfs(&self) -> Result<libc::statfs, Errno> {
+    fn statfs(&self) -> Result<Statfs, Errno> {
         Ok(crate::vfs::synthetic_statfs(PROC_MAGIC))
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::{ProcFs, maps, may_inspect, mounts, parse_number, report};
+use crate::abi::structs::Stat;
 use crate::kernel::Kernel;
 use crate::task::{ProcessSnapshot, TaskView, ThreadSnapshot};
 use crate::vfs::File;
@@ -296,7 +297,7 @@ impl ProcLink {
 
 /// The stat of a link or directory of `place`, timestamped now as the
 /// synthetic nodes are.
-fn node_stat(place: &Place, ino: u64, mode: u32) -> libc::stat {
+fn node_stat(place: &Place, ino: u64, mode: u32) -> Stat {
     let mut st = empty_stat();
     st.st_dev = place.fs.dev;
     st.st_ino = ino;
@@ -313,7 +314,7 @@ fn node_stat(place: &Place, ino: u64, mode: u32) -> libc::stat {
 }
 
 impl Inode for ProcLink {
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         Ok(node_stat(&self.place, self.ino, libc::S_IFLNK | 0o777))
     }
 
@@ -372,7 +373,7 @@ struct OpenedFile {
 }
 
 impl Inode for OpenedFile {
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         let mut st = self.file.stat()?;
         st.st_uid = self.owner.uid;
         st.st_gid = self.owner.gid;
@@ -429,7 +430,7 @@ impl FdDir {
 }
 
 impl Inode for FdDir {
-    fn stat(&self) -> Result<libc::stat, Errno> {
+    fn stat(&self) -> Result<Stat, Errno> {
         Ok(node_stat(&self.place, ino_of(&self.path), libc::S_IFDIR | 0o500))
     }
 

@@ -2,7 +2,7 @@
 //! auxiliary vector, laid out as Linux's create_elf_tables() does.
 
 use super::{ExecArgs, Executable, LoadError, LoadedImage};
-use crate::abi::arch::{PAGE_SIZE, page_down, page_up};
+use crate::abi::arch::{AT_MINSIGSTKSZ, PAGE_SIZE, page_down, page_up};
 use crate::memory::Prot;
 use crate::mm::{MapRequest, MemoryManager, VmaKind};
 
@@ -34,7 +34,6 @@ const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
-const AT_MINSIGSTKSZ: u64 = 51;
 
 /// Where mappings without an address go, top-down: below the stack and
 /// the room RLIMIT_STACK lets it grow into, as Linux's mmap_base() leaves.
@@ -144,14 +143,7 @@ pub fn build_initial_stack(
     let random_addr = stack.push(&random);
 
     let creds = args.credentials;
-    // SAFETY: getauxval only reads the host process's auxiliary vector.
-    let (hwcap, hwcap2, minsigstksz) = unsafe {
-        (
-            libc::getauxval(libc::AT_HWCAP),
-            libc::getauxval(libc::AT_HWCAP2),
-            libc::getauxval(AT_MINSIGSTKSZ),
-        )
-    };
+    let (hwcap, hwcap2, minsigstksz) = crate::sys::cpu::host_hwcaps();
     // The host kernel's figure describes the signal frame of this very CPU,
     // which is the frame cordon builds too.
     let minsigstksz = if minsigstksz == 0 {
