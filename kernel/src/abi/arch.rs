@@ -1,5 +1,7 @@
 //! x86-64 register state and the system-call calling convention.
 
+use super::UserAddr;
+
 /// The general-purpose registers of an application thread, as ptrace and
 /// Linux's `struct user_regs_struct` lay them out.
 pub type Registers = libc::user_regs_struct;
@@ -54,6 +56,11 @@ impl SyscallArgs {
     /// Argument `i` as a 64-bit value.
     pub fn u64(&self, i: usize) -> u64 {
         self.args[i]
+    }
+
+    /// Argument `i` as an address in the caller's memory.
+    pub fn addr(&self, i: usize) -> UserAddr {
+        UserAddr::new(self.args[i])
     }
 }
 

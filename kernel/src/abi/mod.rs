@@ -3,6 +3,7 @@
 //! limits, credentials, exit statuses and the kernel version reported. Plain
 //! data and the rules that go with it; nothing here knows a task or a file.
 
+pub mod addr;
 pub mod arch;
 pub mod credentials;
 pub mod errno;
@@ -13,5 +14,6 @@ pub mod signal;
 pub mod structs;
 pub mod version;
 
+pub use addr::UserAddr;
 pub use credentials::Credentials;
 pub use exit::ExitStatus;

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 
+use crate::abi::UserAddr;
 use crate::abi::pod::Pod;
 use crate::abi::structs::{Stat, Timespec, Winsize};
 use crate::fsimpl::tty::line::LineDiscipline;
@@ -202,7 +203,7 @@ impl Pty {
         let result = match request {
             libc::TCGETS => {
                 let termios = self.lock().line.termios();
-                caller.write_pod(arg, &termios).map(|()| 0)
+                caller.write_pod(UserAddr::new(arg), &termios).map(|()| 0)
             }
             libc::TCGETS2 => {
                 let termios = KernelTermios2 {
@@ -210,19 +211,19 @@ impl Pty {
                     c_ispeed: SPEED_38400,
                     c_ospeed: SPEED_38400,
                 };
-                caller.write_pod(arg, &termios).map(|()| 0)
+                caller.write_pod(UserAddr::new(arg), &termios).map(|()| 0)
             }
             libc::TCSETS | libc::TCSETSW | libc::TCSETSF => caller
-                .read_pod::<KernelTermios>(arg)
+                .read_pod::<KernelTermios>(UserAddr::new(arg))
                 .and_then(|termios| self.set_termios(caller, side, termios, request == libc::TCSETSF)),
             libc::TCSETS2 | libc::TCSETSW2 | libc::TCSETSF2 => caller
-                .read_pod::<KernelTermios2>(arg)
+                .read_pod::<KernelTermios2>(UserAddr::new(arg))
                 .and_then(|termios| self.set_termios(caller, side, termios.termios, request == libc::TCSETSF2)),
             libc::TIOCGWINSZ => {
                 let size = self.lock().winsize;
-                caller.write_pod(arg, &size).map(|()| 0)
+                caller.write_pod(UserAddr::new(arg), &size).map(|()| 0)
             }
-            libc::TIOCSWINSZ => caller.read_pod::<Winsize>(arg).map(|size| {
+            libc::TIOCSWINSZ => caller.read_pod::<Winsize>(UserAddr::new(arg)).map(|size| {
                 let changed = {
                     let mut state = self.lock();
                     let old = state.winsize;
@@ -258,7 +259,7 @@ impl Pty {
             // tcdrain and tcsendbreak: output reaches the master at once,
             // and a pty has no line to break.
             libc::TCSBRK | libc::TCSBRKP => Ok(0),
-            libc::TIOCGETD => caller.write_pod(arg, &0i32).map(|()| 0),
+            libc::TIOCGETD => caller.write_pod(UserAddr::new(arg), &0i32).map(|()| 0),
             _ => return None,
         };
         Some(result)
@@ -438,15 +439,15 @@ impl File for MasterFile {
 
     fn ioctl(&self, caller: &dyn Caller, request: u64, arg: u64) -> Result<u64, Errno> {
         match request {
-            libc::TIOCGPTN => return caller.write_pod(arg, &self.pty.index).map(|()| 0),
+            libc::TIOCGPTN => return caller.write_pod(UserAddr::new(arg), &self.pty.index).map(|()| 0),
             libc::TIOCSPTLCK => {
-                let lock = caller.read_pod::<i32>(arg)?;
+                let lock = caller.read_pod::<i32>(UserAddr::new(arg))?;
                 self.pty.lock().locked = lock != 0;
                 return Ok(0);
             }
             libc::TIOCGPTLCK => {
                 let locked = i32::from(self.pty.lock().locked);
-                return caller.write_pod(arg, &locked).map(|()| 0);
+                return caller.write_pod(UserAddr::new(arg), &locked).map(|()| 0);
             }
             libc::TIOCGPTPEER => {
                 let flags = arg as i32;
@@ -459,11 +460,11 @@ impl File for MasterFile {
             }
             libc::FIONREAD => {
                 let queued = self.pty.lock().line.output_queued() as i32;
-                return caller.write_pod(arg, &queued).map(|()| 0);
+                return caller.write_pod(UserAddr::new(arg), &queued).map(|()| 0);
             }
             libc::TIOCOUTQ => {
                 let queued = self.pty.lock().line.input_queued() as i32;
-                return caller.write_pod(arg, &queued).map(|()| 0);
+                return caller.write_pod(UserAddr::new(arg), &queued).map(|()| 0);
             }
             _ => {}
         }
@@ -675,10 +676,10 @@ impl File for ReplicaFile {
         match request {
             libc::FIONREAD => {
                 let queued = self.pty.lock().line.input_queued() as i32;
-                return caller.write_pod(arg, &queued).map(|()| 0);
+                return caller.write_pod(UserAddr::new(arg), &queued).map(|()| 0);
             }
             // Output reaches the master at once: nothing is ever queued.
-            libc::TIOCOUTQ => return caller.write_pod(arg, &0i32).map(|()| 0),
+            libc::TIOCOUTQ => return caller.write_pod(UserAddr::new(arg), &0i32).map(|()| 0),
             _ => {}
         }
         if let Some(result) = self.pty.terminal_ioctl(caller, Side::Terminal, request, arg) {

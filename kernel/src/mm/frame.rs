@@ -13,6 +13,7 @@
 
 use nix::errno::Errno;
 
+use crate::abi::UserAddr;
 use crate::abi::arch::Registers;
 use crate::abi::signal::{SA_ONSTACK, SI_KERNEL, SigAction, SigInfo, SigSet, UNBLOCKABLE};
 use crate::mm::MemoryManager;
@@ -99,14 +100,14 @@ pub fn push(
     let frame = ((fp_addr - FRAME_SIZE) & !15) - 8;
     // The kernel writes the frame itself, so it must grow the stack as a
     // fault there would have.
-    if mm.copy_out(frame, &[0]).is_err() {
+    if mm.copy_out(UserAddr::new(frame), &[0]).is_err() {
         mm.grow_down(frame, stack_limit, space);
     }
 
     let mut fp = request.fp_state.to_vec();
     describe_xstate(&mut fp);
     fp.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
-    mm.copy_out(fp_addr, &fp)?;
+    mm.copy_out(UserAddr::new(fp_addr), &fp)?;
 
     let mut bytes = vec![0u8; FRAME_SIZE as usize];
     bytes[0..8].copy_from_slice(&request.action.restorer.to_le_bytes());
@@ -124,7 +125,7 @@ pub fn push(
     uc[UC_SIGMASK..UC_SIGMASK + 8].copy_from_slice(&request.saved_mask.to_le_bytes());
     let info_offset = 8 + UCONTEXT_SIZE as usize;
     bytes[info_offset..].copy_from_slice(&request.info.to_bytes());
-    mm.copy_out(frame, &bytes)?;
+    mm.copy_out(UserAddr::new(frame), &bytes)?;
 
     regs.rsp = frame;
     regs.rip = request.action.handler;
@@ -222,7 +223,7 @@ pub struct Restored {
 pub fn pop(mm: &MemoryManager, regs: &mut Registers, fp_len: usize) -> Result<Restored, Errno> {
     let uc_addr = regs.rsp;
     let mut uc = vec![0u8; UCONTEXT_SIZE as usize];
-    mm.copy_in(uc_addr, &mut uc)?;
+    mm.copy_in(UserAddr::new(uc_addr), &mut uc)?;
     let word = |offset: usize| u64::from_le_bytes(uc[offset..offset + 8].try_into().expect("8 bytes"));
     let mc = |index: usize| word(UC_MCONTEXT + index * 8);
     regs.r8 = mc(0);
@@ -250,7 +251,7 @@ pub fn pop(mm: &MemoryManager, regs: &mut Registers, fp_len: usize) -> Result<Re
     let fp_addr = mc(23);
     let fp_state = if fp_addr != 0 {
         let mut fp = vec![0u8; fp_len];
-        mm.copy_in(fp_addr, &mut fp)?;
+        mm.copy_in(UserAddr::new(fp_addr), &mut fp)?;
         Some(fp)
     } else {
         None

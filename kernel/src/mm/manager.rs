@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use crate::abi::UserAddr;
 use crate::abi::arch::{PAGE_SIZE, TASK_SIZE, page_down, page_up};
 use crate::abi::pod::Pod;
 use crate::memory::{MemoryFile, Prot};
@@ -681,45 +682,47 @@ impl MemoryManager {
     }
 
     /// Copies bytes from application memory, as copy_from_user does.
-    pub fn copy_in(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    pub fn copy_in(&self, addr: UserAddr, buf: &mut [u8]) -> Result<(), Errno> {
         let mut done = 0;
-        self.for_each_piece(addr, buf.len() as u64, Access::Read, |offset, len| {
+        self.for_each_piece(addr.get(), buf.len() as u64, Access::Read, |offset, len| {
             self.file.read(offset, &mut buf[done..done + len as usize]);
             done += len as usize;
         })
     }
 
     /// Copies bytes into application memory, as copy_to_user does.
-    pub fn copy_out(&self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+    pub fn copy_out(&self, addr: UserAddr, buf: &[u8]) -> Result<(), Errno> {
         let mut done = 0;
-        self.for_each_piece(addr, buf.len() as u64, Access::Write, |offset, len| {
+        self.for_each_piece(addr.get(), buf.len() as u64, Access::Write, |offset, len| {
             self.file.write(offset, &buf[done..done + len as usize]);
             done += len as usize;
         })
     }
 
     /// Zeroes application memory.
-    pub fn zero_out(&self, addr: u64, len: u64) -> Result<(), Errno> {
-        self.for_each_piece(addr, len, Access::Write, |offset, len| self.file.zero(offset, len))
+    pub fn zero_out(&self, addr: UserAddr, len: u64) -> Result<(), Errno> {
+        self.for_each_piece(addr.get(), len, Access::Write, |offset, len| {
+            self.file.zero(offset, len)
+        })
     }
 
-    pub fn read_pod<T: Pod>(&self, addr: u64) -> Result<T, Errno> {
+    pub fn read_pod<T: Pod>(&self, addr: UserAddr) -> Result<T, Errno> {
         let mut buf = vec![0u8; std::mem::size_of::<T>()];
         self.copy_in(addr, &mut buf)?;
         Ok(T::from_bytes(&buf))
     }
 
-    pub fn write_pod<T: Pod>(&self, addr: u64, value: &T) -> Result<(), Errno> {
+    pub fn write_pod<T: Pod>(&self, addr: UserAddr, value: &T) -> Result<(), Errno> {
         self.copy_out(addr, value.as_bytes())
     }
 
     /// Reads a NUL-terminated string of at most `max` bytes (without the
     /// NUL); ENAMETOOLONG past that.
-    pub fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+    pub fn read_cstring(&self, addr: UserAddr, max: usize) -> Result<Vec<u8>, Errno> {
         let mut out = Vec::new();
         let mut at = addr;
         loop {
-            let chunk = (PAGE_SIZE - at % PAGE_SIZE) as usize;
+            let chunk = (PAGE_SIZE - at.get() % PAGE_SIZE) as usize;
             let mut buf = vec![0u8; chunk];
             self.copy_in(at, &mut buf)?;
             if let Some(nul) = buf.iter().position(|&b| b == 0) {
@@ -734,13 +737,13 @@ impl MemoryManager {
             if out.len() > max {
                 return Err(Errno::ENAMETOOLONG);
             }
-            at += chunk as u64;
+            at = at + chunk as u64;
         }
     }
 
     /// Reads a NUL-terminated string, keeping at most `max` bytes of it
     /// (PR_SET_NAME truncates rather than fails).
-    pub fn read_cstring_prefix(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+    pub fn read_cstring_prefix(&self, addr: UserAddr, max: usize) -> Result<Vec<u8>, Errno> {
         let mut out = Vec::new();
         for i in 0..max as u64 {
             let mut byte = [0u8];
@@ -755,7 +758,8 @@ impl MemoryManager {
 
     /// The key of the futex word at `addr`: its offset in the memory file
     /// (see crate::sync::futex). The word must be readable and 4-byte aligned.
-    pub fn futex_key(&self, addr: u64) -> Result<u64, Errno> {
+    pub fn futex_key(&self, addr: UserAddr) -> Result<u64, Errno> {
+        let addr = addr.get();
         if addr % 4 != 0 {
             return Err(Errno::EINVAL);
         }
@@ -768,7 +772,8 @@ impl MemoryManager {
 
     /// Atomically replaces the u32 at `addr` with `update(old)` and returns
     /// the old value (FUTEX_WAKE_OP).
-    pub fn atomic_update_u32(&self, addr: u64, update: impl Fn(u32) -> u32) -> Result<u32, Errno> {
+    pub fn atomic_update_u32(&self, addr: UserAddr, update: impl Fn(u32) -> u32) -> Result<u32, Errno> {
+        let addr = addr.get();
         if addr % 4 != 0 {
             return Err(Errno::EINVAL);
         }
@@ -781,9 +786,9 @@ impl MemoryManager {
 
     /// Checks that `[addr, addr + len)` is mapped for the access, without
     /// touching it: EFAULT before a read consumes data it cannot store.
-    pub fn check(&self, addr: u64, len: u64, for_write: bool) -> Result<(), Errno> {
+    pub fn check(&self, addr: UserAddr, len: u64, for_write: bool) -> Result<(), Errno> {
         let access = if for_write { Access::Write } else { Access::Read };
-        self.for_each_piece(addr, len, access, |_, _| {})
+        self.for_each_piece(addr.get(), len, access, |_, _| {})
     }
 
     /// Calls `f(file_offset, len)` for each VMA piece of `[addr, addr+len)`,
@@ -816,8 +821,8 @@ impl MemoryManager {
     }
 
     /// Whether every page of `[addr, addr + len)` is mapped (any protection).
-    pub fn is_mapped(&self, addr: u64, len: u64) -> bool {
-        self.for_each_piece(addr, len, Access::Kernel, |_, _| {}).is_ok()
+    pub fn is_mapped(&self, addr: UserAddr, len: u64) -> bool {
+        self.for_each_piece(addr.get(), len, Access::Kernel, |_, _| {}).is_ok()
     }
 
     fn vma_containing(&self, addr: u64) -> Option<&Vma> {
@@ -1175,12 +1180,12 @@ mod tests {
     fn munmap_in_the_middle_splits_and_copy_sees_holes() {
         let mut mm = manager();
         let a = mm.map(anon(3 * P), u64::MAX, &SPACE).unwrap();
-        mm.copy_out(a + 2 * P, b"tail").unwrap();
+        mm.copy_out(UserAddr::new(a + 2 * P), b"tail").unwrap();
         mm.unmap(a + P, P, &SPACE).unwrap();
         assert_eq!(mm.vmas().count(), 2);
-        assert_eq!(mm.copy_out(a + P, b"x"), Err(Errno::EFAULT));
+        assert_eq!(mm.copy_out(UserAddr::new(a + P), b"x"), Err(Errno::EFAULT));
         let mut buf = [0u8; 4];
-        mm.copy_in(a + 2 * P, &mut buf).unwrap();
+        mm.copy_in(UserAddr::new(a + 2 * P), &mut buf).unwrap();
         assert_eq!(&buf, b"tail");
     }
 
@@ -1211,8 +1216,8 @@ mod tests {
         let mut mm = manager();
         let a = mm.map(anon(2 * P), u64::MAX, &SPACE).unwrap();
         mm.protect(a, P, Prot::READ, &SPACE).unwrap();
-        assert_eq!(mm.copy_out(a, b"x"), Err(Errno::EFAULT));
-        mm.copy_out(a + P, b"x").unwrap();
+        assert_eq!(mm.copy_out(UserAddr::new(a), b"x"), Err(Errno::EFAULT));
+        mm.copy_out(UserAddr::new(a + P), b"x").unwrap();
         mm.protect(a, P, Prot::READ_WRITE, &SPACE).unwrap();
         assert_eq!(mm.vmas().count(), 1);
         assert_eq!(mm.protect(a + 4 * P, P, Prot::READ, &SPACE), Err(Errno::ENOMEM));
@@ -1235,7 +1240,7 @@ mod tests {
     fn mremap_grows_and_moves_keeping_contents() {
         let mut mm = manager();
         let a = mm.map(anon(P), u64::MAX, &SPACE).unwrap();
-        mm.copy_out(a, b"keep").unwrap();
+        mm.copy_out(UserAddr::new(a), b"keep").unwrap();
         // Something right after `a` forces the move.
         let blocker = MapRequest {
             noreplace: true,
@@ -1247,11 +1252,11 @@ mod tests {
         let b = mm.remap(a, P, 4 * P, libc::MREMAP_MAYMOVE as u64, 0, &SPACE).unwrap();
         assert_ne!(a, b);
         let mut buf = [0u8; 4];
-        mm.copy_in(b, &mut buf).unwrap();
+        mm.copy_in(UserAddr::new(b), &mut buf).unwrap();
         assert_eq!(&buf, b"keep");
-        assert_eq!(mm.copy_in(a, &mut buf), Err(Errno::EFAULT));
+        assert_eq!(mm.copy_in(UserAddr::new(a), &mut buf), Err(Errno::EFAULT));
         assert_eq!(mm.remap(b, 4 * P, P, 0, 0, &SPACE), Ok(b));
-        assert_eq!(mm.copy_in(b + P, &mut buf), Err(Errno::EFAULT));
+        assert_eq!(mm.copy_in(UserAddr::new(b + P), &mut buf), Err(Errno::EFAULT));
     }
 
     #[test]
@@ -1260,11 +1265,11 @@ mod tests {
         mm.set_brk_start(0x40_0000);
         assert_eq!(mm.set_brk(0, u64::MAX, &SPACE), 0x40_0000);
         assert_eq!(mm.set_brk(0x40_3000, u64::MAX, &SPACE), 0x40_3000);
-        mm.copy_out(0x40_2000, b"heap").unwrap();
+        mm.copy_out(UserAddr::new(0x40_2000), b"heap").unwrap();
         assert_eq!(mm.set_brk(0x40_5000, u64::MAX, &SPACE), 0x40_5000);
         assert_eq!(mm.vmas().count(), 1, "heap growth extends one VMA");
         assert_eq!(mm.set_brk(0x40_1000, u64::MAX, &SPACE), 0x40_1000);
-        assert_eq!(mm.copy_out(0x40_2000, b"x"), Err(Errno::EFAULT));
+        assert_eq!(mm.copy_out(UserAddr::new(0x40_2000), b"x"), Err(Errno::EFAULT));
         assert_eq!(mm.set_brk(0x50_0000, 0x1000, &SPACE), 0x40_1000);
     }
 
@@ -1275,8 +1280,8 @@ mod tests {
         mm.set_brk(0x40_2000, u64::MAX, &SPACE);
         mm.protect(0x40_1000, P, Prot::NONE, &SPACE).unwrap();
         assert_eq!(mm.set_brk(0x40_3000, u64::MAX, &SPACE), 0x40_3000);
-        mm.copy_out(0x40_2000, b"new").unwrap();
-        assert_eq!(mm.copy_out(0x40_1000, b"x"), Err(Errno::EFAULT));
+        mm.copy_out(UserAddr::new(0x40_2000), b"new").unwrap();
+        assert_eq!(mm.copy_out(UserAddr::new(0x40_1000), b"x"), Err(Errno::EFAULT));
     }
 
     #[test]
@@ -1288,7 +1293,7 @@ mod tests {
         };
         let a = mm.map(req, u64::MAX, &SPACE).unwrap();
         assert_eq!(mm.remap(a, P, 3 * P, 0, 0, &SPACE), Ok(a));
-        mm.copy_out(a + 2 * P, b"grown").unwrap();
+        mm.copy_out(UserAddr::new(a + 2 * P), b"grown").unwrap();
         let file = Arc::clone(&mm.file);
         drop(mm);
         assert_eq!(file.allocate(1 << 30), Ok(0), "every page was freed");
@@ -1298,10 +1303,10 @@ mod tests {
     fn dontneed_zeroes_private_pages() {
         let mut mm = manager();
         let a = mm.map(anon(P), u64::MAX, &SPACE).unwrap();
-        mm.copy_out(a, b"gone").unwrap();
+        mm.copy_out(UserAddr::new(a), b"gone").unwrap();
         mm.advise(a, P, libc::MADV_DONTNEED).unwrap();
         let mut buf = [1u8; 4];
-        mm.copy_in(a, &mut buf).unwrap();
+        mm.copy_in(UserAddr::new(a), &mut buf).unwrap();
         assert_eq!(buf, [0; 4]);
         assert_eq!(mm.advise(a, P, 9999), Err(Errno::EINVAL));
     }
@@ -1316,7 +1321,7 @@ mod tests {
         };
         mm.map(req, u64::MAX, &SPACE).unwrap();
         assert!(mm.grow_down(top - 3 * P + 8, 8 << 20, &SPACE));
-        mm.copy_out(top - 3 * P, b"s").unwrap();
+        mm.copy_out(UserAddr::new(top - 3 * P), b"s").unwrap();
         assert!(!mm.grow_down(top - (16 << 20), 8 << 20, &SPACE));
     }
 
@@ -1339,12 +1344,12 @@ mod tests {
             .map_shared(shared_req, vec![piece.clone()], u64::MAX, &SPACE)
             .unwrap();
         let private = mm.map_copy(anon(P), &[piece], u64::MAX, &SPACE).unwrap();
-        mm.copy_out(shared, b"F").unwrap();
-        mm.copy_out(private + 1, b"X").unwrap();
+        mm.copy_out(UserAddr::new(shared), b"F").unwrap();
+        mm.copy_out(UserAddr::new(private + 1), b"X").unwrap();
         let mut buf = [0u8; 4];
         file.read(backing.offset() + P, &mut buf);
         assert_eq!(&buf, b"File", "the shared mapping is the file");
-        mm.copy_in(private, &mut buf).unwrap();
+        mm.copy_in(UserAddr::new(private), &mut buf).unwrap();
         assert_eq!(&buf, b"fXle", "the private mapping is a copy");
         drop(mm);
         assert_eq!(Arc::strong_count(&backing), 1, "unmapping lets go of the file's memory");
@@ -1354,8 +1359,8 @@ mod tests {
     fn cstrings_stop_at_nul_and_limit() {
         let mut mm = manager();
         let a = mm.map(anon(P), u64::MAX, &SPACE).unwrap();
-        mm.copy_out(a, b"/proc/self/exe\0").unwrap();
-        assert_eq!(mm.read_cstring(a, 4096).unwrap(), b"/proc/self/exe");
-        assert_eq!(mm.read_cstring(a, 3), Err(Errno::ENAMETOOLONG));
+        mm.copy_out(UserAddr::new(a), b"/proc/self/exe\0").unwrap();
+        assert_eq!(mm.read_cstring(UserAddr::new(a), 4096).unwrap(), b"/proc/self/exe");
+        assert_eq!(mm.read_cstring(UserAddr::new(a), 3), Err(Errno::ENAMETOOLONG));
     }
 }

@@ -5,6 +5,7 @@ use nix::errno::Errno;
 
 use super::context::TaskCtx;
 use super::stat::{Target, target_at};
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::structs::{Timespec, Timeval};
@@ -57,7 +58,7 @@ fn chmod_location(task: &TaskCtx, location: &Location, mode: u32) -> SyscallResu
 
 /// Implements chmod(2).
 pub fn chmod(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
+    let location = target_at(task, libc::AT_FDCWD, args.addr(0), 0, 0)?.location()?;
     chmod_location(task, &location, args.u32(1))
 }
 
@@ -69,7 +70,7 @@ pub fn fchmod(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements fchmodat(2) (Linux's: no flags argument).
 pub fn fchmodat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let location = target_at(task, args.int(0), args.u64(1), 0, 0)?.location()?;
+    let location = target_at(task, args.int(0), args.addr(1), 0, 0)?.location()?;
     chmod_location(task, &location, args.u32(2))
 }
 
@@ -105,14 +106,14 @@ fn chown_location(task: &TaskCtx, location: &Location, uid: u32, gid: u32) -> Sy
 
 /// Implements chown(2).
 pub fn chown(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
+    let location = target_at(task, libc::AT_FDCWD, args.addr(0), 0, 0)?.location()?;
     chown_location(task, &location, args.u32(1), args.u32(2))
 }
 
 /// Implements lchown(2).
 pub fn lchown(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let nofollow = libc::AT_SYMLINK_NOFOLLOW;
-    let location = target_at(task, libc::AT_FDCWD, args.u64(0), nofollow, nofollow)?.location()?;
+    let location = target_at(task, libc::AT_FDCWD, args.addr(0), nofollow, nofollow)?.location()?;
     chown_location(task, &location, args.u32(1), args.u32(2))
 }
 
@@ -128,7 +129,7 @@ pub fn fchownat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let location = target_at(task, args.int(0), args.u64(1), flags, libc::AT_SYMLINK_NOFOLLOW)?.location()?;
+    let location = target_at(task, args.int(0), args.addr(1), flags, libc::AT_SYMLINK_NOFOLLOW)?.location()?;
     chown_location(task, &location, args.u32(2), args.u32(3))
 }
 
@@ -179,8 +180,8 @@ pub fn utimensat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let times = match args.u64(2) {
-        0 => None,
+    let times = match args.addr(2) {
+        addr if addr.is_null() => None,
         addr => {
             // One statement each: a guard from `task.mm()` lives to the end
             // of its statement, and the memory manager's lock is not
@@ -194,14 +195,14 @@ pub fn utimensat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let target = if args.u64(1) == 0 {
         Target::Fd(task.fds().get(args.int(0))?)
     } else {
-        target_at(task, args.int(0), args.u64(1), flags, libc::AT_SYMLINK_NOFOLLOW)?
+        target_at(task, args.int(0), args.addr(1), flags, libc::AT_SYMLINK_NOFOLLOW)?
     };
     set_times(task, &target.location()?, times)
 }
 
 /// utimes-style times (two timevals) as timespecs.
-fn read_timevals(task: &TaskCtx, addr: u64) -> Result<Option<[Timespec; 2]>, Errno> {
-    if addr == 0 {
+fn read_timevals(task: &TaskCtx, addr: UserAddr) -> Result<Option<[Timespec; 2]>, Errno> {
+    if addr.is_null() {
         return Ok(None);
     }
     let mut out = [Timespec { tv_sec: 0, tv_nsec: 0 }; 2];
@@ -220,22 +221,22 @@ fn read_timevals(task: &TaskCtx, addr: u64) -> Result<Option<[Timespec; 2]>, Err
 
 /// Implements utimes(2).
 pub fn utimes(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let times = read_timevals(task, args.u64(1))?;
-    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
+    let times = read_timevals(task, args.addr(1))?;
+    let location = target_at(task, libc::AT_FDCWD, args.addr(0), 0, 0)?.location()?;
     set_times(task, &location, times)
 }
 
 /// Implements futimesat(2).
 pub fn futimesat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let times = read_timevals(task, args.u64(2))?;
-    let location = target_at(task, args.int(0), args.u64(1), 0, 0)?.location()?;
+    let times = read_timevals(task, args.addr(2))?;
+    let location = target_at(task, args.int(0), args.addr(1), 0, 0)?.location()?;
     set_times(task, &location, times)
 }
 
 /// Implements utime(2) (struct utimbuf: two time_t seconds).
 pub fn utime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let times = match args.u64(1) {
-        0 => None,
+    let times = match args.addr(1) {
+        addr if addr.is_null() => None,
         addr => {
             let actime = task.mm().read_pod::<i64>(addr)?;
             let modtime = task.mm().read_pod::<i64>(addr + 8)?;
@@ -251,7 +252,7 @@ pub fn utime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             ])
         }
     };
-    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
+    let location = target_at(task, libc::AT_FDCWD, args.addr(0), 0, 0)?.location()?;
     set_times(task, &location, times)
 }
 
@@ -261,7 +262,7 @@ pub fn truncate(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if size < 0 {
         return Err(Errno::EINVAL);
     }
-    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
+    let location = target_at(task, libc::AT_FDCWD, args.addr(0), 0, 0)?.location()?;
     let st = location.stat()?;
     match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR => return Err(Errno::EISDIR),
@@ -359,18 +360,19 @@ enum XattrTarget {
     Fd,
 }
 
-fn xattr_location(task: &TaskCtx, which: XattrTarget, arg: u64) -> Result<Location, Errno> {
+/// The file the first argument of an xattr call names: an fd, or a path.
+fn xattr_location(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> Result<Location, Errno> {
     match which {
-        XattrTarget::Fd => fd_location(task, arg as i32),
-        XattrTarget::Follow => target_at(task, libc::AT_FDCWD, arg, 0, 0)?.location(),
+        XattrTarget::Fd => fd_location(task, args.int(0)),
+        XattrTarget::Follow => target_at(task, libc::AT_FDCWD, args.addr(0), 0, 0)?.location(),
         XattrTarget::NoFollow => {
             let nofollow = libc::AT_SYMLINK_NOFOLLOW;
-            target_at(task, libc::AT_FDCWD, arg, nofollow, nofollow)?.location()
+            target_at(task, libc::AT_FDCWD, args.addr(0), nofollow, nofollow)?.location()
         }
     }
 }
 
-fn xattr_name(task: &TaskCtx, addr: u64) -> Result<Vec<u8>, Errno> {
+fn xattr_name(task: &TaskCtx, addr: UserAddr) -> Result<Vec<u8>, Errno> {
     let name = task
         .mm()
         .read_cstring(addr, XATTR_NAME_MAX)
@@ -385,7 +387,7 @@ fn xattr_name(task: &TaskCtx, addr: u64) -> Result<Vec<u8>, Errno> {
 }
 
 /// Copies `value` out as the get/list calls do: size 0 asks for the size.
-fn copy_sized(task: &TaskCtx, addr: u64, size: u64, value: &[u8]) -> SyscallResult {
+fn copy_sized(task: &TaskCtx, addr: UserAddr, size: u64, value: &[u8]) -> SyscallResult {
     if size == 0 {
         return Ok(value.len() as u64);
     }
@@ -427,16 +429,16 @@ fn xattr_permission(task: &TaskCtx, location: &Location, name: &[u8], want: u32)
 }
 
 fn getxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
-    let location = xattr_location(task, which, args.u64(0))?;
-    let name = xattr_name(task, args.u64(1))?;
+    let location = xattr_location(task, which, args)?;
+    let name = xattr_name(task, args.addr(1))?;
     xattr_permission(task, &location, &name, MAY_READ)?;
     let value = location.inode().get_xattr(&name)?;
-    copy_sized(task, args.u64(2), args.u64(3), &value)
+    copy_sized(task, args.addr(2), args.u64(3), &value)
 }
 
 fn setxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
-    let location = xattr_location(task, which, args.u64(0))?;
-    let name = xattr_name(task, args.u64(1))?;
+    let location = xattr_location(task, which, args)?;
+    let name = xattr_name(task, args.addr(1))?;
     let size = args.u64(3);
     if size > XATTR_SIZE_MAX {
         return Err(Errno::E2BIG);
@@ -446,7 +448,7 @@ fn setxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> Sy
         return Err(Errno::EINVAL);
     }
     let mut value = vec![0u8; size as usize];
-    task.mm().copy_in(args.u64(2), &mut value)?;
+    task.mm().copy_in(args.addr(2), &mut value)?;
     writable_mount(&location)?;
     xattr_permission(task, &location, &name, MAY_WRITE)?;
     location.inode().set_xattr(&name, Some(&value), flags)?;
@@ -454,7 +456,7 @@ fn setxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> Sy
 }
 
 fn listxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
-    let location = xattr_location(task, which, args.u64(0))?;
+    let location = xattr_location(task, which, args)?;
     let names = match location.inode().list_xattr() {
         Ok(names) => names,
         Err(Errno::EOPNOTSUPP) => Vec::new(),
@@ -467,12 +469,12 @@ fn listxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> S
         list.extend_from_slice(&name);
         list.push(0);
     }
-    copy_sized(task, args.u64(1), args.u64(2), &list)
+    copy_sized(task, args.addr(1), args.u64(2), &list)
 }
 
 fn removexattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
-    let location = xattr_location(task, which, args.u64(0))?;
-    let name = xattr_name(task, args.u64(1))?;
+    let location = xattr_location(task, which, args)?;
+    let name = xattr_name(task, args.addr(1))?;
     writable_mount(&location)?;
     xattr_permission(task, &location, &name, MAY_WRITE)?;
     location.inode().set_xattr(&name, None, 0)?;

@@ -4,6 +4,7 @@
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::sync::Blocking;
@@ -131,7 +132,7 @@ pub fn clone3(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; size as usize];
-    task.mm().copy_in(args.u64(0), &mut raw)?;
+    task.mm().copy_in(args.addr(0), &mut raw)?;
     let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     // Fields past version 0 (set_tid, cgroup, …) must be unused.
     if raw[VER0 as usize..].iter().any(|&b| b != 0) {
@@ -156,15 +157,15 @@ pub fn clone3(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Reads a NULL-terminated array of string pointers (argv or envp).
-fn read_strings(task: &TaskCtx, array: u64) -> Result<Vec<String>, Errno> {
+fn read_strings(task: &TaskCtx, array: UserAddr) -> Result<Vec<String>, Errno> {
     let mut out = Vec::new();
-    if array == 0 {
+    if array.is_null() {
         return Ok(out);
     }
     let mut total = 0usize;
     for i in 0..MAX_ARG_STRINGS as u64 {
-        let ptr: u64 = task.mm().read_pod(array + i * 8)?;
-        if ptr == 0 {
+        let ptr = UserAddr::new(task.mm().read_pod(array + i * 8)?);
+        if ptr.is_null() {
             return Ok(out);
         }
         let bytes = task
@@ -184,7 +185,7 @@ fn read_strings(task: &TaskCtx, array: u64) -> Result<Vec<String>, Errno> {
 }
 
 /// Runs the program at `path` (relative to `dirfd`) in place of the caller's.
-fn execute(task: &mut TaskCtx, dirfd: i32, path: Vec<u8>, argv: u64, envp: u64) -> SyscallResult {
+fn execute(task: &mut TaskCtx, dirfd: i32, path: Vec<u8>, argv: UserAddr, envp: UserAddr) -> SyscallResult {
     let path = String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
     let argv = read_strings(task, argv)?;
     let env = read_strings(task, envp)?;
@@ -203,15 +204,15 @@ fn execute(task: &mut TaskCtx, dirfd: i32, path: Vec<u8>, argv: u64, envp: u64) 
 
 /// Implements execve(2).
 pub fn execve(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let path = task.mm().read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
-    execute(task, libc::AT_FDCWD, path, args.u64(1), args.u64(2))
+    let path = task.mm().read_cstring(args.addr(0), libc::PATH_MAX as usize)?;
+    execute(task, libc::AT_FDCWD, path, args.addr(1), args.addr(2))
 }
 
 /// Implements execveat(2). AT_EMPTY_PATH runs the file `dirfd` names;
 /// AT_SYMLINK_NOFOLLOW refuses a final symlink with ELOOP.
 pub fn execveat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let dirfd = args.int(0);
-    let mut path = task.mm().read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
+    let mut path = task.mm().read_cstring(args.addr(1), libc::PATH_MAX as usize)?;
     let flags = args.int(4);
     if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
@@ -223,7 +224,7 @@ pub fn execveat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         let file = task.fds().get(dirfd)?;
         let location = file.location().ok_or(Errno::EACCES)?;
         path = location.path_from(&task.fs().root);
-        return execute(task, libc::AT_FDCWD, path, args.u64(2), args.u64(3));
+        return execute(task, libc::AT_FDCWD, path, args.addr(2), args.addr(3));
     }
     if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
         let resolver = task.resolver_at(dirfd)?;
@@ -232,11 +233,11 @@ pub fn execveat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             return Err(Errno::ELOOP);
         }
     }
-    execute(task, dirfd, path, args.u64(2), args.u64(3))
+    execute(task, dirfd, path, args.addr(2), args.addr(3))
 }
 
 /// Writes a struct rusage with the child's CPU time as user time.
-fn write_rusage(task: &TaskCtx, addr: u64, cpu: std::time::Duration) -> Result<(), Errno> {
+fn write_rusage(task: &TaskCtx, addr: UserAddr, cpu: std::time::Duration) -> Result<(), Errno> {
     let mut rusage = [0u8; 144];
     rusage[0..8].copy_from_slice(&(cpu.as_secs() as i64).to_le_bytes());
     rusage[8..16].copy_from_slice(&i64::from(cpu.subsec_micros()).to_le_bytes());
@@ -266,7 +267,7 @@ fn wait_for_child(
 
 /// Implements wait4(2).
 pub fn wait4(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (pid, status, options, rusage) = (args.int(0), args.u64(1), args.int(2), args.u64(3));
+    let (pid, status, options, rusage) = (args.int(0), args.addr(1), args.int(2), args.addr(3));
     let known = libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD;
     if options & !known != 0 {
         return Err(Errno::EINVAL);
@@ -288,10 +289,10 @@ pub fn wait4(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let Some(found) = wait_for_child(task, target, wait_options, options & libc::WNOHANG != 0)? else {
         return Ok(0);
     };
-    if status != 0 {
+    if !status.is_null() {
         task.mm().write_pod(status, &found.event.status_word())?;
     }
-    if rusage != 0 {
+    if !rusage.is_null() {
         let cpu = match found.event {
             WaitEvent::Exited { cpu, .. } => cpu,
             _ => std::time::Duration::ZERO,
@@ -303,7 +304,7 @@ pub fn wait4(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements waitid(2).
 pub fn waitid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (idtype, id, infop, options, rusage) = (args.u32(0), args.int(1), args.u64(2), args.int(3), args.u64(4));
+    let (idtype, id, infop, options, rusage) = (args.u32(0), args.int(1), args.addr(2), args.int(3), args.addr(4));
     let known = libc::WNOHANG
         | libc::WEXITED
         | libc::WSTOPPED
@@ -329,7 +330,7 @@ pub fn waitid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         clone_only: options & libc::__WCLONE != 0,
     };
     let found = wait_for_child(task, target, wait_options, options & libc::WNOHANG != 0)?;
-    if infop != 0 {
+    if !infop.is_null() {
         // With WNOHANG and nothing to report, si_pid (and the rest) is 0.
         let info = found.map(|found| {
             let (code, status) = match found.event {
@@ -355,7 +356,7 @@ pub fn waitid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         });
         task.mm().copy_out(infop, &info.unwrap_or_default().to_bytes())?;
     }
-    if rusage != 0 {
+    if !rusage.is_null() {
         write_rusage(task, rusage, std::time::Duration::ZERO)?;
     }
     Ok(0)

@@ -40,6 +40,6 @@ pub fn getgroups(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let bytes: Vec<u8> = groups.iter().flat_map(|gid| gid.to_le_bytes()).collect();
-    task.mm().copy_out(args.u64(1), &bytes)?;
+    task.mm().copy_out(args.addr(1), &bytes)?;
     Ok(groups.len() as u64)
 }

@@ -10,6 +10,7 @@ use super::context::TaskCtx;
 use super::file::install;
 use super::poll::{apply_wait_mask, read_sigmask};
 use super::time::{duration, read_timespec};
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::fsimpl::{EpollEvent, EpollFile, HOST_POLL_INTERVAL};
@@ -43,7 +44,7 @@ pub fn epoll_create1(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements epoll_ctl(2).
 pub fn epoll_ctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (epfd, op, fd, event_addr) = (args.int(0), args.int(1), args.int(2), args.u64(3));
+    let (epfd, op, fd, event_addr) = (args.int(0), args.int(1), args.int(2), args.addr(3));
     // The event is read first, as Linux does; DEL ignores it.
     let event = if op != libc::EPOLL_CTL_DEL {
         let mut bytes = [0u8; EpollEvent::SIZE];
@@ -77,7 +78,7 @@ pub fn epoll_ctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 ///
 /// A signal ends the wait with EINTR, which is never restarted, not even
 /// for SA_RESTART handlers (signal(7)).
-fn wait(task: &TaskCtx, epfd: i32, events_addr: u64, max: i32, deadline: Option<Instant>) -> SyscallResult {
+fn wait(task: &TaskCtx, epfd: i32, events_addr: UserAddr, max: i32, deadline: Option<Instant>) -> SyscallResult {
     if max <= 0 || max > MAX_EVENTS {
         return Err(Errno::EINVAL);
     }
@@ -141,27 +142,27 @@ fn restore_mask(task: &mut TaskCtx, result: SyscallResult) -> SyscallResult {
 /// Implements epoll_wait(2).
 pub fn epoll_wait(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let deadline = millis_deadline(args.int(3));
-    wait(task, args.int(0), args.u64(1), args.int(2), deadline)
+    wait(task, args.int(0), args.addr(1), args.int(2), deadline)
 }
 
 /// Implements epoll_pwait(2): epoll_wait with a signal mask for the wait.
 pub fn epoll_pwait(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let deadline = millis_deadline(args.int(3));
-    let mask = read_sigmask(task, args.u64(4), args.u64(5))?;
+    let mask = read_sigmask(task, args.addr(4), args.u64(5))?;
     apply_wait_mask(task, mask);
-    let result = wait(task, args.int(0), args.u64(1), args.int(2), deadline);
+    let result = wait(task, args.int(0), args.addr(1), args.int(2), deadline);
     restore_mask(task, result)
 }
 
 /// Implements epoll_pwait2(2): epoll_pwait with a timespec timeout.
 pub fn epoll_pwait2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let deadline = match args.u64(3) {
-        0 => None,
+    let deadline = match args.addr(3) {
+        addr if addr.is_null() => None,
         addr => Some(Instant::now() + duration(&read_timespec(task, addr)?)),
     };
-    let mask = read_sigmask(task, args.u64(4), args.u64(5))?;
+    let mask = read_sigmask(task, args.addr(4), args.u64(5))?;
     apply_wait_mask(task, mask);
-    let result = wait(task, args.int(0), args.u64(1), args.int(2), deadline);
+    let result = wait(task, args.int(0), args.addr(1), args.int(2), deadline);
     restore_mask(task, result)
 }
 

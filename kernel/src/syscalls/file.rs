@@ -116,7 +116,7 @@ pub fn fcntl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         | libc::F_SETLKW
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
-        | libc::F_OFD_SETLKW) => super::lock::record_lock(task, fd, cmd, args.u64(2)),
+        | libc::F_OFD_SETLKW) => super::lock::record_lock(task, fd, cmd, args.addr(2)),
         libc::F_SETPIPE_SZ => file.set_pipe_size(args.u32(2) as usize).map(|size| size as u64),
         // Seals exist on memfds only; other files answer EINVAL.
         libc::F_ADD_SEALS => Memfd::of(&*file)
@@ -139,7 +139,7 @@ pub fn ioctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         libc::FIOCLEX => task.fds().set_cloexec(fd, true).map(|()| 0),
         libc::FIONCLEX => task.fds().set_cloexec(fd, false).map(|()| 0),
         libc::FIONBIO => {
-            let on = task.mm().read_pod::<i32>(args.u64(2))? != 0;
+            let on = task.mm().read_pod::<i32>(args.addr(2))? != 0;
             let flags = file.status_flags()? & !(libc::O_NONBLOCK as u32);
             let nonblock = if on { libc::O_NONBLOCK as u32 } else { 0 };
             file.set_status_flags(flags | nonblock).map(|()| 0)
@@ -172,7 +172,7 @@ pub fn pipe2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let mut pair = [0u8; 8];
     pair[..4].copy_from_slice(&read_fd.to_le_bytes());
     pair[4..].copy_from_slice(&write_fd.to_le_bytes());
-    if let Err(errno) = task.mm().copy_out(args.u64(0), &pair) {
+    if let Err(errno) = task.mm().copy_out(args.addr(0), &pair) {
         let _ = task.fds().remove(read_fd);
         let _ = task.fds().remove(write_fd);
         return Err(errno);

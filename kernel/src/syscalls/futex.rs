@@ -6,6 +6,7 @@ use nix::errno::Errno;
 
 use super::context::TaskCtx;
 use super::time::{duration, read_timespec};
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::sync::Blocking;
@@ -26,20 +27,20 @@ const FUTEX_CLOCK_REALTIME: i32 = 256;
 /// WAIT_BITSET and WAKE_BITSET, private or shared; the PI operations are
 /// ENOSYS.
 pub fn futex(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (uaddr, op, val) = (args.u64(0), args.int(1), args.u32(2));
+    let (uaddr, op, val) = (args.addr(0), args.int(1), args.u32(2));
     let command = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
     if realtime && command != FUTEX_WAIT && command != FUTEX_WAIT_BITSET {
         return Err(Errno::ENOSYS);
     }
     match command {
-        FUTEX_WAIT => wait(task, uaddr, val, args.u64(3), u32::MAX, false, realtime),
-        FUTEX_WAIT_BITSET => wait(task, uaddr, val, args.u64(3), args.u32(5), true, realtime),
+        FUTEX_WAIT => wait(task, uaddr, val, args.addr(3), u32::MAX, false, realtime),
+        FUTEX_WAIT_BITSET => wait(task, uaddr, val, args.addr(3), args.u32(5), true, realtime),
         FUTEX_WAKE => wake(task, uaddr, val, u32::MAX),
         FUTEX_WAKE_BITSET => wake(task, uaddr, val, args.u32(5)),
-        FUTEX_REQUEUE => requeue(task, uaddr, args.u64(4), val, args.u32(3), None),
-        FUTEX_CMP_REQUEUE => requeue(task, uaddr, args.u64(4), val, args.u32(3), Some(args.u32(5))),
-        FUTEX_WAKE_OP => wake_op(task, uaddr, args.u64(4), val, args.u32(3), args.u32(5)),
+        FUTEX_REQUEUE => requeue(task, uaddr, args.addr(4), val, args.u32(3), None),
+        FUTEX_CMP_REQUEUE => requeue(task, uaddr, args.addr(4), val, args.u32(3), Some(args.u32(5))),
+        FUTEX_WAKE_OP => wake_op(task, uaddr, args.addr(4), val, args.u32(3), args.u32(5)),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -47,9 +48,9 @@ pub fn futex(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// FUTEX_WAIT(_BITSET): sleeps while the word holds `val`.
 fn wait(
     task: &mut TaskCtx,
-    uaddr: u64,
+    uaddr: UserAddr,
     val: u32,
-    timeout: u64,
+    timeout: UserAddr,
     bitset: u32,
     absolute: bool,
     realtime: bool,
@@ -57,7 +58,7 @@ fn wait(
     if bitset == 0 {
         return Err(Errno::EINVAL);
     }
-    let deadline = if timeout == 0 {
+    let deadline = if timeout.is_null() {
         None
     } else {
         let ts = read_timespec(task, timeout)?;
@@ -98,7 +99,7 @@ fn wait(
     }
 }
 
-fn wake(task: &mut TaskCtx, uaddr: u64, count: u32, bitset: u32) -> SyscallResult {
+fn wake(task: &mut TaskCtx, uaddr: UserAddr, count: u32, bitset: u32) -> SyscallResult {
     if bitset == 0 {
         return Err(Errno::EINVAL);
     }
@@ -106,7 +107,14 @@ fn wake(task: &mut TaskCtx, uaddr: u64, count: u32, bitset: u32) -> SyscallResul
     Ok(task.core().futexes.wake(key, count as usize, bitset) as u64)
 }
 
-fn requeue(task: &mut TaskCtx, from: u64, to: u64, wake: u32, requeue: u32, expected: Option<u32>) -> SyscallResult {
+fn requeue(
+    task: &mut TaskCtx,
+    from: UserAddr,
+    to: UserAddr,
+    wake: u32,
+    requeue: u32,
+    expected: Option<u32>,
+) -> SyscallResult {
     if (wake as i32) < 0 || (requeue as i32) < 0 {
         return Err(Errno::EINVAL);
     }
@@ -127,7 +135,14 @@ fn requeue(task: &mut TaskCtx, from: u64, to: u64, wake: u32, requeue: u32, expe
 /// FUTEX_WAKE_OP: changes the word at `uaddr2` as `encoded` says, wakes
 /// waiters on `uaddr`, and on `uaddr2` too if the old value passes the
 /// encoded comparison.
-fn wake_op(task: &mut TaskCtx, uaddr: u64, uaddr2: u64, wake1: u32, wake2: u32, encoded: u32) -> SyscallResult {
+fn wake_op(
+    task: &mut TaskCtx,
+    uaddr: UserAddr,
+    uaddr2: UserAddr,
+    wake1: u32,
+    wake2: u32,
+    encoded: u32,
+) -> SyscallResult {
     let shift = encoded & (8 << 28) != 0;
     let op = (encoded >> 28) & 7;
     let cmp = (encoded >> 24) & 15;

@@ -4,6 +4,7 @@ use nix::errno::Errno;
 
 use super::MAX_RW_COUNT;
 use super::context::TaskCtx;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::signal::SigInfo;
@@ -22,7 +23,7 @@ enum Direction {
 }
 
 /// The user buffers of a readv/writev iovec array, as (address, length).
-fn vector_ranges(task: &TaskCtx, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
+fn vector_ranges(task: &TaskCtx, iov: UserAddr, count: u64) -> Result<Vec<(UserAddr, u64)>, Errno> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
@@ -38,7 +39,7 @@ fn vector_ranges(task: &TaskCtx, iov: u64, count: u64) -> Result<Vec<(u64, u64)>
         }
         // The total is cut at MAX_RW_COUNT, as Linux does.
         let take = len.min(MAX_RW_COUNT - total);
-        ranges.push((base, take));
+        ranges.push((UserAddr::new(base), take));
         total += take;
     }
     Ok(ranges)
@@ -54,13 +55,13 @@ const MAX_BOUNCE: u64 = 64 << 20;
 fn transfer(
     task: &mut TaskCtx,
     fd: i32,
-    ranges: &[(u64, u64)],
+    ranges: &[(UserAddr, u64)],
     offset: Option<u64>,
     direction: Direction,
 ) -> SyscallResult {
     let file = task.fds().get(fd)?;
     let mut budget = MAX_BOUNCE;
-    let ranges: Vec<(u64, u64)> = ranges
+    let ranges: Vec<(UserAddr, u64)> = ranges
         .iter()
         .map(|&(addr, len)| {
             let take = len.min(budget);
@@ -107,7 +108,7 @@ fn transfer(
 }
 
 /// Copies `data` into the user buffers `ranges`, in order.
-fn scatter(task: &TaskCtx, ranges: &[(u64, u64)], data: &[u8]) -> Result<(), Errno> {
+fn scatter(task: &TaskCtx, ranges: &[(UserAddr, u64)], data: &[u8]) -> Result<(), Errno> {
     let mut done = 0;
     for &(addr, len) in ranges {
         if done == data.len() {
@@ -129,27 +130,27 @@ fn offset_arg(args: &SyscallArgs, i: usize) -> Result<Option<u64>, Errno> {
 
 /// Implements read(2).
 pub fn read(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
+    let range = (args.addr(1), args.u64(2).min(MAX_RW_COUNT));
     transfer(task, args.int(0), &[range], None, Direction::Read)
 }
 
 /// Implements write(2).
 pub fn write(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
+    let range = (args.addr(1), args.u64(2).min(MAX_RW_COUNT));
     transfer(task, args.int(0), &[range], None, Direction::Write)
 }
 
 /// Implements readv(2).
 pub fn readv(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.fds().get(args.int(0))?;
-    let ranges = vector_ranges(task, args.u64(1), args.u64(2))?;
+    let ranges = vector_ranges(task, args.addr(1), args.u64(2))?;
     transfer(task, args.int(0), &ranges, None, Direction::Read)
 }
 
 /// Implements writev(2).
 pub fn writev(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.fds().get(args.int(0))?;
-    let ranges = vector_ranges(task, args.u64(1), args.u64(2))?;
+    let ranges = vector_ranges(task, args.addr(1), args.u64(2))?;
     transfer(task, args.int(0), &ranges, None, Direction::Write)
 }
 
@@ -157,7 +158,7 @@ pub fn writev(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 pub fn pread64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.fds().get(args.int(0))?;
     let offset = offset_arg(args, 3)?;
-    let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
+    let range = (args.addr(1), args.u64(2).min(MAX_RW_COUNT));
     transfer(task, args.int(0), &[range], offset, Direction::Read)
 }
 
@@ -165,6 +166,6 @@ pub fn pread64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 pub fn pwrite64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.fds().get(args.int(0))?;
     let offset = offset_arg(args, 3)?;
-    let range = (args.u64(1), args.u64(2).min(MAX_RW_COUNT));
+    let range = (args.addr(1), args.u64(2).min(MAX_RW_COUNT));
     transfer(task, args.int(0), &[range], offset, Direction::Write)
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::task::Restart;
@@ -72,7 +73,7 @@ struct Flock {
 }
 
 impl Flock {
-    fn read(task: &TaskCtx, addr: u64) -> Result<Flock, Errno> {
+    fn read(task: &TaskCtx, addr: UserAddr) -> Result<Flock, Errno> {
         let mut raw = [0u8; 32];
         task.mm().copy_in(addr, &mut raw)?;
         let i16_at = |i: usize| i16::from_ne_bytes(raw[i..i + 2].try_into().expect("2 bytes"));
@@ -86,7 +87,7 @@ impl Flock {
         })
     }
 
-    fn write(&self, task: &TaskCtx, addr: u64) -> Result<(), Errno> {
+    fn write(&self, task: &TaskCtx, addr: UserAddr) -> Result<(), Errno> {
         let mut raw = [0u8; 32];
         raw[0..2].copy_from_slice(&self.kind.to_ne_bytes());
         raw[2..4].copy_from_slice(&self.whence.to_ne_bytes());
@@ -118,7 +119,7 @@ impl Flock {
 }
 
 /// fcntl(2)'s F_GETLK, F_SETLK, F_SETLKW and their OFD forms.
-pub fn record_lock(task: &mut TaskCtx, fd: i32, cmd: i32, addr: u64) -> SyscallResult {
+pub fn record_lock(task: &mut TaskCtx, fd: i32, cmd: i32, addr: UserAddr) -> SyscallResult {
     let file = task.fds().get(fd)?;
     let id = identity(&file)?;
     let mut request = Flock::read(task, addr)?;

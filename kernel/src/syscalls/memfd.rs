@@ -22,7 +22,7 @@ pub fn memfd_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING) != 0 {
         return Err(Errno::EINVAL);
     }
-    let name = task.mm().read_cstring(args.u64(0), MAX_NAME).map_err(|errno| {
+    let name = task.mm().read_cstring(args.addr(0), MAX_NAME).map_err(|errno| {
         if errno == Errno::ENAMETOOLONG {
             Errno::EINVAL
         } else {

@@ -3,6 +3,7 @@
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
+use crate::abi::UserAddr;
 use crate::abi::arch::{PAGE_SIZE, SyscallArgs};
 use crate::abi::errno::SyscallResult;
 use crate::memory::Prot;
@@ -196,7 +197,7 @@ pub fn msync(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(Errno::ENOMEM)?;
-    if !task.mm().is_mapped(addr, len) {
+    if !task.mm().is_mapped(UserAddr::new(addr), len) {
         return Err(Errno::ENOMEM);
     }
     Ok(0)
@@ -205,12 +206,12 @@ pub fn msync(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Implements mincore(2): cordon does not track residency, so every page of
 /// a mapped range is reported resident.
 pub fn mincore(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (addr, len, vec) = (args.u64(0), args.u64(1), args.u64(2));
+    let (addr, len, vec) = (args.u64(0), args.u64(1), args.addr(2));
     if addr % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
     }
     let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(Errno::ENOMEM)?;
-    if !task.mm().is_mapped(addr, len) {
+    if !task.mm().is_mapped(UserAddr::new(addr), len) {
         return Err(Errno::ENOMEM);
     }
     let pages = vec![1u8; (len / PAGE_SIZE) as usize];

@@ -4,15 +4,16 @@ use nix::errno::Errno;
 
 use super::context::TaskCtx;
 use super::stat::target_at;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::vfs::{Location, NewNode, RenameFlags, ops};
 
-fn read_path(task: &TaskCtx, addr: u64) -> Result<Vec<u8>, Errno> {
+fn read_path(task: &TaskCtx, addr: UserAddr) -> Result<Vec<u8>, Errno> {
     task.mm().read_cstring(addr, libc::PATH_MAX as usize)
 }
 
-fn make_at(task: &TaskCtx, dirfd: i32, path: u64, node: NewNode, mode: u32) -> SyscallResult {
+fn make_at(task: &TaskCtx, dirfd: i32, path: UserAddr, node: NewNode, mode: u32) -> SyscallResult {
     let path = read_path(task, path)?;
     let mode = mode & 0o7777 & !task.fs().umask;
     ops::make(&task.resolver_at(dirfd)?, &path, node, mode)?;
@@ -21,15 +22,15 @@ fn make_at(task: &TaskCtx, dirfd: i32, path: u64, node: NewNode, mode: u32) -> S
 
 /// Implements mkdir(2).
 pub fn mkdir(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    make_at(task, libc::AT_FDCWD, args.u64(0), NewNode::Directory, args.u32(1))
+    make_at(task, libc::AT_FDCWD, args.addr(0), NewNode::Directory, args.u32(1))
 }
 
 /// Implements mkdirat(2).
 pub fn mkdirat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    make_at(task, args.int(0), args.u64(1), NewNode::Directory, args.u32(2))
+    make_at(task, args.int(0), args.addr(1), NewNode::Directory, args.u32(2))
 }
 
-fn mknod_at(task: &TaskCtx, dirfd: i32, path: u64, mode: u32, dev: u64) -> SyscallResult {
+fn mknod_at(task: &TaskCtx, dirfd: i32, path: UserAddr, mode: u32, dev: u64) -> SyscallResult {
     let node = match mode & libc::S_IFMT {
         0 | libc::S_IFREG => NewNode::Regular,
         libc::S_IFIFO => NewNode::Fifo,
@@ -43,15 +44,15 @@ fn mknod_at(task: &TaskCtx, dirfd: i32, path: u64, mode: u32, dev: u64) -> Sysca
 /// Implements mknod(2) for regular files, FIFOs and (as root) character
 /// devices.
 pub fn mknod(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    mknod_at(task, libc::AT_FDCWD, args.u64(0), args.u32(1), args.u64(2))
+    mknod_at(task, libc::AT_FDCWD, args.addr(0), args.u32(1), args.u64(2))
 }
 
 /// Implements mknodat(2), as mknod.
 pub fn mknodat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    mknod_at(task, args.int(0), args.u64(1), args.u32(2), args.u64(3))
+    mknod_at(task, args.int(0), args.addr(1), args.u32(2), args.u64(3))
 }
 
-fn symlink_at(task: &TaskCtx, target: u64, dirfd: i32, path: u64) -> SyscallResult {
+fn symlink_at(task: &TaskCtx, target: UserAddr, dirfd: i32, path: UserAddr) -> SyscallResult {
     let target = read_path(task, target)?;
     if target.is_empty() {
         return Err(Errno::ENOENT);
@@ -63,15 +64,15 @@ fn symlink_at(task: &TaskCtx, target: u64, dirfd: i32, path: u64) -> SyscallResu
 
 /// Implements symlink(2).
 pub fn symlink(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    symlink_at(task, args.u64(0), libc::AT_FDCWD, args.u64(1))
+    symlink_at(task, args.addr(0), libc::AT_FDCWD, args.addr(1))
 }
 
 /// Implements symlinkat(2).
 pub fn symlinkat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    symlink_at(task, args.u64(0), args.int(1), args.u64(2))
+    symlink_at(task, args.addr(0), args.int(1), args.addr(2))
 }
 
-fn remove_at(task: &TaskCtx, dirfd: i32, path: u64, directory: bool) -> SyscallResult {
+fn remove_at(task: &TaskCtx, dirfd: i32, path: UserAddr, directory: bool) -> SyscallResult {
     let path = read_path(task, path)?;
     ops::remove(&task.resolver_at(dirfd)?, &path, directory)?;
     Ok(0)
@@ -79,12 +80,12 @@ fn remove_at(task: &TaskCtx, dirfd: i32, path: u64, directory: bool) -> SyscallR
 
 /// Implements unlink(2).
 pub fn unlink(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    remove_at(task, libc::AT_FDCWD, args.u64(0), false)
+    remove_at(task, libc::AT_FDCWD, args.addr(0), false)
 }
 
 /// Implements rmdir(2).
 pub fn rmdir(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    remove_at(task, libc::AT_FDCWD, args.u64(0), true)
+    remove_at(task, libc::AT_FDCWD, args.addr(0), true)
 }
 
 /// Implements unlinkat(2).
@@ -93,7 +94,7 @@ pub fn unlinkat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if flags & !libc::AT_REMOVEDIR != 0 {
         return Err(Errno::EINVAL);
     }
-    remove_at(task, args.int(0), args.u64(1), flags & libc::AT_REMOVEDIR != 0)
+    remove_at(task, args.int(0), args.addr(1), flags & libc::AT_REMOVEDIR != 0)
 }
 
 /// The starting directory of a relative path for dirfd.
@@ -101,7 +102,14 @@ fn start_of(task: &TaskCtx, dirfd: i32) -> Result<Location, Errno> {
     Ok(task.resolver_at(dirfd)?.cwd)
 }
 
-fn rename_at(task: &TaskCtx, old_dirfd: i32, old: u64, new_dirfd: i32, new: u64, flags: u32) -> SyscallResult {
+fn rename_at(
+    task: &TaskCtx,
+    old_dirfd: i32,
+    old: UserAddr,
+    new_dirfd: i32,
+    new: UserAddr,
+    flags: u32,
+) -> SyscallResult {
     let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
@@ -121,12 +129,12 @@ fn rename_at(task: &TaskCtx, old_dirfd: i32, old: u64, new_dirfd: i32, new: u64,
 
 /// Implements rename(2).
 pub fn rename(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    rename_at(task, libc::AT_FDCWD, args.u64(0), libc::AT_FDCWD, args.u64(1), 0)
+    rename_at(task, libc::AT_FDCWD, args.addr(0), libc::AT_FDCWD, args.addr(1), 0)
 }
 
 /// Implements renameat(2).
 pub fn renameat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    rename_at(task, args.int(0), args.u64(1), args.int(2), args.u64(3), 0)
+    rename_at(task, args.int(0), args.addr(1), args.int(2), args.addr(3), 0)
 }
 
 /// Implements renameat2(2): RENAME_NOREPLACE and RENAME_EXCHANGE
@@ -135,10 +143,10 @@ pub fn renameat2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if args.u32(4) & libc::RENAME_WHITEOUT != 0 {
         return Err(Errno::EINVAL);
     }
-    rename_at(task, args.int(0), args.u64(1), args.int(2), args.u64(3), args.u32(4))
+    rename_at(task, args.int(0), args.addr(1), args.int(2), args.addr(3), args.u32(4))
 }
 
-fn link_at(task: &TaskCtx, old_dirfd: i32, old: u64, new_dirfd: i32, new: u64, flags: i32) -> SyscallResult {
+fn link_at(task: &TaskCtx, old_dirfd: i32, old: UserAddr, new_dirfd: i32, new: UserAddr, flags: i32) -> SyscallResult {
     if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -157,20 +165,20 @@ fn link_at(task: &TaskCtx, old_dirfd: i32, old: u64, new_dirfd: i32, new: u64, f
 
 /// Implements link(2).
 pub fn link(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    link_at(task, libc::AT_FDCWD, args.u64(0), libc::AT_FDCWD, args.u64(1), 0)
+    link_at(task, libc::AT_FDCWD, args.addr(0), libc::AT_FDCWD, args.addr(1), 0)
 }
 
 /// Implements linkat(2).
 pub fn linkat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    link_at(task, args.int(0), args.u64(1), args.int(2), args.u64(3), args.int(4))
+    link_at(task, args.int(0), args.addr(1), args.int(2), args.addr(3), args.int(4))
 }
 
 /// Implements getdents64(2).
 pub fn getdents64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(args.int(0))?;
     let capacity = args.u64(2).min(super::MAX_RW_COUNT) as usize;
-    task.mm().check(args.u64(1), capacity as u64, true)?;
+    task.mm().check(args.addr(1), capacity as u64, true)?;
     let records = file.getdents(capacity)?;
-    task.mm().copy_out(args.u64(1), &records)?;
+    task.mm().copy_out(args.addr(1), &records)?;
     Ok(records.len() as u64)
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::fsimpl::devfs;
@@ -40,7 +41,7 @@ fn install_opened(task: &mut TaskCtx, file: Arc<dyn File>, flags: i32) -> Syscal
 
 /// Opens `path` relative to `dirfd` and installs the file; the common part
 /// of every open call.
-fn open_at(task: &mut TaskCtx, dirfd: i32, path: u64, flags: i32, mode: u32) -> SyscallResult {
+fn open_at(task: &mut TaskCtx, dirfd: i32, path: UserAddr, flags: i32, mode: u32) -> SyscallResult {
     let path = task.mm().read_cstring(path, libc::PATH_MAX as usize)?;
     let mode = mode & 0o7777 & !task.fs().umask;
     let file = {
@@ -52,18 +53,18 @@ fn open_at(task: &mut TaskCtx, dirfd: i32, path: u64, flags: i32, mode: u32) -> 
 
 /// Implements open(2).
 pub fn open(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    open_at(task, libc::AT_FDCWD, args.u64(0), args.int(1), args.u32(2))
+    open_at(task, libc::AT_FDCWD, args.addr(0), args.int(1), args.u32(2))
 }
 
 /// Implements openat(2).
 pub fn openat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    open_at(task, args.int(0), args.u64(1), args.int(2), args.u32(3))
+    open_at(task, args.int(0), args.addr(1), args.int(2), args.u32(3))
 }
 
 /// Implements creat(2): open with O_CREAT|O_WRONLY|O_TRUNC.
 pub fn creat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
-    open_at(task, libc::AT_FDCWD, args.u64(0), flags, args.u32(1))
+    open_at(task, libc::AT_FDCWD, args.addr(0), flags, args.u32(1))
 }
 
 /// The RESOLVE_* flags openat2 knows.
@@ -84,7 +85,7 @@ pub fn openat2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; size as usize];
-    task.mm().copy_in(args.u64(2), &mut raw)?;
+    task.mm().copy_in(args.addr(2), &mut raw)?;
     if raw[24..].iter().any(|&b| b != 0) {
         return Err(Errno::E2BIG);
     }
@@ -105,9 +106,9 @@ pub fn openat2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     }
     let dirfd = args.int(0);
     if resolve & (libc::RESOLVE_IN_ROOT | libc::RESOLVE_BENEATH) == 0 {
-        return open_at(task, dirfd, args.u64(1), flags, mode as u32);
+        return open_at(task, dirfd, args.addr(1), flags, mode as u32);
     }
-    let path = task.mm().read_cstring(args.u64(1), libc::PATH_MAX as usize)?;
+    let path = task.mm().read_cstring(args.addr(1), libc::PATH_MAX as usize)?;
     if resolve & libc::RESOLVE_BENEATH != 0 && path.first() == Some(&b'/') {
         return Err(Errno::EXDEV);
     }

@@ -5,6 +5,7 @@ use nix::errno::Errno;
 
 use super::context::TaskCtx;
 use super::stat::target_at;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::vfs::lookup::Follow;
@@ -24,7 +25,7 @@ pub fn getcwd(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if (args.u64(1) as usize) < cwd.len() {
         return Err(Errno::ERANGE);
     }
-    task.mm().copy_out(args.u64(0), &cwd)?;
+    task.mm().copy_out(args.addr(0), &cwd)?;
     Ok(cwd.len() as u64)
 }
 
@@ -39,7 +40,7 @@ fn enterable(task: &TaskCtx, location: &Location) -> Result<(), Errno> {
 
 /// Implements chdir(2).
 pub fn chdir(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let path = task.mm().read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
+    let path = task.mm().read_cstring(args.addr(0), libc::PATH_MAX as usize)?;
     let location = task.resolver().resolve(&path, Follow::Always)?;
     enterable(task, &location)?;
     task.fs().cwd = location;
@@ -58,7 +59,7 @@ pub fn fchdir(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Implements chroot(2): root only (CAP_SYS_CHROOT); the working directory
 /// stays where it is, as on Linux.
 pub fn chroot(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let path = task.mm().read_cstring(args.u64(0), libc::PATH_MAX as usize)?;
+    let path = task.mm().read_cstring(args.addr(0), libc::PATH_MAX as usize)?;
     let location = task.resolver().resolve(&path, Follow::Always)?;
     enterable(task, &location)?;
     if task.credentials.uid != 0 {
@@ -68,7 +69,7 @@ pub fn chroot(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     Ok(0)
 }
 
-fn readlink_at(task: &TaskCtx, dirfd: i32, path: u64, buf: u64, size: u64, flags: i32) -> SyscallResult {
+fn readlink_at(task: &TaskCtx, dirfd: i32, path: UserAddr, buf: UserAddr, size: u64, flags: i32) -> SyscallResult {
     if (size as i64) <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -82,7 +83,7 @@ fn readlink_at(task: &TaskCtx, dirfd: i32, path: u64, buf: u64, size: u64, flags
 
 /// Implements readlink(2).
 pub fn readlink(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    readlink_at(task, libc::AT_FDCWD, args.u64(0), args.u64(1), args.u64(2), 0)
+    readlink_at(task, libc::AT_FDCWD, args.addr(0), args.addr(1), args.u64(2), 0)
 }
 
 /// Implements readlinkat(2) (an empty path reads the link `dirfd` names).
@@ -90,8 +91,8 @@ pub fn readlinkat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     readlink_at(
         task,
         args.int(0),
-        args.u64(1),
-        args.u64(2),
+        args.addr(1),
+        args.addr(2),
         args.u64(3),
         libc::AT_EMPTY_PATH,
     )

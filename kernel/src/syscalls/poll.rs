@@ -7,6 +7,7 @@ use nix::errno::Errno;
 
 use super::context::TaskCtx;
 use super::time::{duration, read_timespec};
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::signal::SigSet;
@@ -70,7 +71,7 @@ fn wait_ready(task: &mut TaskCtx, watches: &[Watch], deadline: Option<Instant>) 
     }
 }
 
-fn read_pollfds(task: &TaskCtx, addr: u64, count: u64) -> Result<Vec<Watch>, Errno> {
+fn read_pollfds(task: &TaskCtx, addr: UserAddr, count: u64) -> Result<Vec<Watch>, Errno> {
     if count > task.limit(libc::RLIMIT_NOFILE) {
         return Err(Errno::EINVAL);
     }
@@ -91,7 +92,7 @@ fn read_pollfds(task: &TaskCtx, addr: u64, count: u64) -> Result<Vec<Watch>, Err
         .collect())
 }
 
-fn write_revents(task: &TaskCtx, addr: u64, revents: &[u16]) -> Result<u64, Errno> {
+fn write_revents(task: &TaskCtx, addr: UserAddr, revents: &[u16]) -> Result<u64, Errno> {
     let mm = task.mm();
     for (i, value) in revents.iter().enumerate() {
         mm.copy_out(addr + i as u64 * 8 + 6, &value.to_le_bytes())?;
@@ -109,8 +110,8 @@ pub(super) fn apply_wait_mask(task: &mut TaskCtx, mask: Option<SigSet>) {
     }
 }
 
-pub(super) fn read_sigmask(task: &TaskCtx, addr: u64, size: u64) -> Result<Option<SigSet>, Errno> {
-    if addr == 0 {
+pub(super) fn read_sigmask(task: &TaskCtx, addr: UserAddr, size: u64) -> Result<Option<SigSet>, Errno> {
+    if addr.is_null() {
         return Ok(None);
     }
     if size != 8 {
@@ -130,24 +131,24 @@ fn finish(task: &mut TaskCtx, result: Result<u64, Errno>, restart: Restart) -> S
 
 /// Implements poll(2).
 pub fn poll(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let watches = read_pollfds(task, args.u64(0), args.u64(1))?;
+    let watches = read_pollfds(task, args.addr(0), args.u64(1))?;
     let timeout = args.int(2);
     let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
-    let result = wait_ready(task, &watches, deadline).and_then(|revents| write_revents(task, args.u64(0), &revents));
+    let result = wait_ready(task, &watches, deadline).and_then(|revents| write_revents(task, args.addr(0), &revents));
     finish(task, result, Restart::IfNoHandler)
 }
 
 /// Implements ppoll(2).
 pub fn ppoll(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let watches = read_pollfds(task, args.u64(0), args.u64(1))?;
+    let watches = read_pollfds(task, args.addr(0), args.u64(1))?;
     let deadline = if args.u64(2) != 0 {
-        Some(Instant::now() + duration(&read_timespec(task, args.u64(2))?))
+        Some(Instant::now() + duration(&read_timespec(task, args.addr(2))?))
     } else {
         None
     };
-    let mask = read_sigmask(task, args.u64(3), args.u64(4))?;
+    let mask = read_sigmask(task, args.addr(3), args.u64(4))?;
     apply_wait_mask(task, mask);
-    let result = wait_ready(task, &watches, deadline).and_then(|revents| write_revents(task, args.u64(0), &revents));
+    let result = wait_ready(task, &watches, deadline).and_then(|revents| write_revents(task, args.addr(0), &revents));
     finish(task, result, Restart::IfNoHandler)
 }
 
@@ -156,8 +157,8 @@ const SELECT_WRITE: u16 = (libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND |
 const SELECT_EXCEPT: u16 = libc::POLLPRI as u16;
 
 /// The three fd sets of select, as bitmaps of `nfds` bits.
-fn read_fdset(task: &TaskCtx, addr: u64, nfds: usize) -> Result<Option<Vec<u8>>, Errno> {
-    if addr == 0 {
+fn read_fdset(task: &TaskCtx, addr: UserAddr, nfds: usize) -> Result<Option<Vec<u8>>, Errno> {
+    if addr.is_null() {
         return Ok(None);
     }
     let mut bits = vec![0u8; nfds.div_ceil(64) * 8];
@@ -170,7 +171,7 @@ fn is_set(bits: &Option<Vec<u8>>, fd: usize) -> bool {
 }
 
 /// The core of select and pselect6: returns the number of ready bits.
-fn do_select(task: &mut TaskCtx, nfds: i32, sets: [u64; 3], deadline: Option<Instant>) -> Result<u64, Errno> {
+fn do_select(task: &mut TaskCtx, nfds: i32, sets: [UserAddr; 3], deadline: Option<Instant>) -> Result<u64, Errno> {
     if nfds < 0 || nfds as u64 > task.limit(libc::RLIMIT_NOFILE).max(1024) {
         return Err(Errno::EINVAL);
     }
@@ -234,8 +235,8 @@ fn do_select(task: &mut TaskCtx, nfds: i32, sets: [u64; 3], deadline: Option<Ins
 /// Implements select(2); the timeout is updated with the time left, as
 /// Linux does.
 pub fn select(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let timeout = args.u64(4);
-    let deadline = if timeout != 0 {
+    let timeout = args.addr(4);
+    let deadline = if !timeout.is_null() {
         let tv: Timeval = task.mm().read_pod(timeout)?;
         if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
             return Err(Errno::EINVAL);
@@ -244,7 +245,7 @@ pub fn select(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     } else {
         None
     };
-    let result = do_select(task, args.int(0), [args.u64(1), args.u64(2), args.u64(3)], deadline);
+    let result = do_select(task, args.int(0), [args.addr(1), args.addr(2), args.addr(3)], deadline);
     if let Some(deadline) = deadline {
         let left = deadline.saturating_duration_since(Instant::now());
         let tv = Timeval {
@@ -259,7 +260,7 @@ pub fn select(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Implements pselect6(2).
 pub fn pselect6(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let deadline = if args.u64(4) != 0 {
-        Some(Instant::now() + duration(&read_timespec(task, args.u64(4))?))
+        Some(Instant::now() + duration(&read_timespec(task, args.addr(4))?))
     } else {
         None
     };
@@ -267,13 +268,13 @@ pub fn pselect6(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let mask = if args.u64(5) != 0 {
         // Two statements: the first guard of `task.mm()` would otherwise
         // still hold the memory manager's lock when the second takes it.
-        let set: u64 = task.mm().read_pod(args.u64(5))?;
-        let set_len: u64 = task.mm().read_pod(args.u64(5) + 8)?;
+        let set = UserAddr::new(task.mm().read_pod(args.addr(5))?);
+        let set_len: u64 = task.mm().read_pod(args.addr(5) + 8)?;
         read_sigmask(task, set, set_len)?
     } else {
         None
     };
     apply_wait_mask(task, mask);
-    let result = do_select(task, args.int(0), [args.u64(1), args.u64(2), args.u64(3)], deadline);
+    let result = do_select(task, args.int(0), [args.addr(1), args.addr(2), args.addr(3)], deadline);
     finish(task, result, Restart::IfNoHandler)
 }

@@ -4,6 +4,7 @@ use nix::errno::Errno;
 
 use super::context::TaskCtx;
 use crate::abi::ExitStatus;
+use crate::abi::UserAddr;
 use crate::abi::arch::{SyscallArgs, TASK_SIZE};
 use crate::abi::errno::SyscallResult;
 
@@ -68,8 +69,8 @@ pub fn get_robust_list(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
         });
     }
     let mm = task.mm();
-    mm.write_pod(args.u64(1), &task.robust_list)?;
-    mm.write_pod(args.u64(2), &24u64)?;
+    mm.write_pod(args.addr(1), &task.robust_list)?;
+    mm.write_pod(args.addr(2), &24u64)?;
     Ok(0)
 }
 
@@ -86,8 +87,8 @@ pub fn arch_prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             task.regs.gs_base = addr;
             Ok(0)
         }
-        ARCH_GET_FS => task.mm().write_pod(addr, &task.regs.fs_base).map(|()| 0),
-        ARCH_GET_GS => task.mm().write_pod(addr, &task.regs.gs_base).map(|()| 0),
+        ARCH_GET_FS => task.mm().write_pod(UserAddr::new(addr), &task.regs.fs_base).map(|()| 0),
+        ARCH_GET_GS => task.mm().write_pod(UserAddr::new(addr), &task.regs.gs_base).map(|()| 0),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -146,7 +147,7 @@ pub fn setsid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
 pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     match args.int(0) {
         libc::PR_SET_NAME => {
-            let name = task.mm().read_cstring_prefix(args.u64(1), 15)?;
+            let name = task.mm().read_cstring_prefix(args.addr(1), 15)?;
             task.name = String::from_utf8_lossy(&name).into_owned();
             task.publish_view();
             if task.tid == task.pid {
@@ -157,7 +158,7 @@ pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         libc::PR_GET_NAME => {
             let mut name = task.name.clone().into_bytes();
             name.resize(16, 0);
-            task.mm().copy_out(args.u64(1), &name)?;
+            task.mm().copy_out(args.addr(1), &name)?;
             Ok(0)
         }
         libc::PR_SET_PDEATHSIG => {
@@ -170,7 +171,7 @@ pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         }
         libc::PR_GET_PDEATHSIG => {
             let signo = task.tasks().parent_death_signal(task.pid);
-            task.mm().write_pod(args.u64(1), &signo)?;
+            task.mm().write_pod(args.addr(1), &signo)?;
             Ok(0)
         }
         libc::PR_SET_CHILD_SUBREAPER => {
@@ -179,7 +180,7 @@ pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         }
         libc::PR_GET_CHILD_SUBREAPER => {
             let on = u32::from(task.tasks().is_subreaper(task.pid));
-            task.mm().write_pod(args.u64(1), &on)?;
+            task.mm().write_pod(args.addr(1), &on)?;
             Ok(0)
         }
         // One thread per process and no_new_privs is always on: nothing

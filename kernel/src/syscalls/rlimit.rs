@@ -31,16 +31,16 @@ fn set(task: &mut TaskCtx, resource: u32, new: Rlimit) -> Result<(), Errno> {
 
 /// Implements prlimit64(2) on the calling process.
 pub fn prlimit64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (pid, resource, new, old) = (args.int(0), args.u32(1), args.u64(2), args.u64(3));
+    let (pid, resource, new, old) = (args.int(0), args.u32(1), args.addr(2), args.addr(3));
     if pid != 0 && pid != task.pid {
         return Err(Errno::ESRCH);
     }
     let current = task.rlimits().get(resource)?;
-    if new != 0 {
+    if !new.is_null() {
         let limit: Rlimit = task.mm().read_pod(new)?;
         set(task, resource, limit)?;
     }
-    if old != 0 {
+    if !old.is_null() {
         task.mm().write_pod(old, &to_user(current))?;
     }
     Ok(0)
@@ -49,7 +49,7 @@ pub fn prlimit64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Implements getrlimit(2).
 pub fn getrlimit(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let limit = task.rlimits().get(args.u32(0))?;
-    task.mm().write_pod(args.u64(1), &to_user(limit))?;
+    task.mm().write_pod(args.addr(1), &to_user(limit))?;
     Ok(0)
 }
 
@@ -57,7 +57,7 @@ pub fn getrlimit(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 pub fn setrlimit(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let resource = args.u32(0);
     task.rlimits().get(resource)?;
-    let limit: Rlimit = task.mm().read_pod(args.u64(1))?;
+    let limit: Rlimit = task.mm().read_pod(args.addr(1))?;
     set(task, resource, limit)?;
     Ok(0)
 }

@@ -36,7 +36,7 @@ pub fn sched_getaffinity(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResul
     for cpu in 0..cpus {
         mask[cpu / 8] |= 1 << (cpu % 8);
     }
-    task.mm().copy_out(args.u64(2), &mask)?;
+    task.mm().copy_out(args.addr(2), &mask)?;
     Ok(size as u64)
 }
 
@@ -47,7 +47,7 @@ pub fn sched_setaffinity(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResul
     let cpus = task.core().cpus;
     let len = (args.u64(1) as usize).min(mask_bytes(cpus));
     let mut mask = vec![0u8; len];
-    task.mm().copy_in(args.u64(2), &mut mask)?;
+    task.mm().copy_in(args.addr(2), &mut mask)?;
     let any = (0..cpus).any(|cpu| cpu / 8 < len && mask[cpu / 8] & (1 << (cpu % 8)) != 0);
     if !any {
         return Err(Errno::EINVAL);
@@ -60,10 +60,10 @@ pub fn getcpu(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let cpu = (crate::sys::cpu::current_cpu() % task.core().cpus) as u32;
     let mm = task.mm();
     if args.u64(0) != 0 {
-        mm.write_pod(args.u64(0), &cpu)?;
+        mm.write_pod(args.addr(0), &cpu)?;
     }
     if args.u64(1) != 0 {
-        mm.write_pod(args.u64(1), &0u32)?;
+        mm.write_pod(args.addr(1), &0u32)?;
     }
     Ok(0)
 }
@@ -77,7 +77,7 @@ pub fn sched_getscheduler(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResu
 /// Implements sched_getparam(2): priority 0, as for SCHED_OTHER.
 pub fn sched_getparam(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_target(task, args.int(0))?;
-    task.mm().write_pod(args.u64(1), &0i32)?;
+    task.mm().write_pod(args.addr(1), &0i32)?;
     Ok(0)
 }
 

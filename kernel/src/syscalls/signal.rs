@@ -6,6 +6,7 @@ use std::time::Instant;
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::signal::{self, SI_TKILL, SI_USER, SigAction, SigInfo, SigSet, UNBLOCKABLE};
@@ -41,12 +42,16 @@ fn check_sigset_size(args: &SyscallArgs, i: usize) -> Result<(), Errno> {
 
 /// Implements rt_sigaction(2).
 pub fn rt_sigaction(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (signo, act, old) = (args.int(0), args.u64(1), args.u64(2));
+    let (signo, act, old) = (args.int(0), args.addr(1), args.addr(2));
     check_sigset_size(args, 3)?;
     if !signal::valid(signo) {
         return Err(Errno::EINVAL);
     }
-    let new: Option<SigAction> = if act != 0 { Some(task.mm().read_pod(act)?) } else { None };
+    let new: Option<SigAction> = if !act.is_null() {
+        Some(task.mm().read_pod(act)?)
+    } else {
+        None
+    };
     if new.is_some() && (signo == libc::SIGKILL || signo == libc::SIGSTOP) {
         return Err(Errno::EINVAL);
     }
@@ -62,7 +67,7 @@ pub fn rt_sigaction(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         // Setting SIG_IGN discards what is already pending (signal(7)).
         task.tasks().discard_pending(task.pid, signal::bit(signo));
     }
-    if old != 0 {
+    if !old.is_null() {
         task.mm().write_pod(old, &previous)?;
     }
     Ok(0)
@@ -70,10 +75,10 @@ pub fn rt_sigaction(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements rt_sigprocmask(2).
 pub fn rt_sigprocmask(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (how, set, old) = (args.int(0), args.u64(1), args.u64(2));
+    let (how, set, old) = (args.int(0), args.addr(1), args.addr(2));
     check_sigset_size(args, 3)?;
     let previous = task.signal_mask;
-    if set != 0 {
+    if !set.is_null() {
         let given: SigSet = task.mm().read_pod(set)?;
         let mask = match how {
             libc::SIG_BLOCK => previous | given,
@@ -83,7 +88,7 @@ pub fn rt_sigprocmask(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         };
         task.set_signal_mask(mask);
     }
-    if old != 0 {
+    if !old.is_null() {
         task.mm().write_pod(old, &previous)?;
     }
     Ok(0)
@@ -96,7 +101,7 @@ pub fn rt_sigpending(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     }
     let pending = task.tasks().pending(task.pid) & task.signal_mask;
     task.mm()
-        .copy_out(args.u64(0), &pending.to_le_bytes()[..args.u64(1) as usize])?;
+        .copy_out(args.addr(0), &pending.to_le_bytes()[..args.u64(1) as usize])?;
     Ok(0)
 }
 
@@ -104,7 +109,7 @@ pub fn rt_sigpending(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// comes back once a handler has run.
 pub fn rt_sigsuspend(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_sigset_size(args, 1)?;
-    let mask: SigSet = task.mm().read_pod(args.u64(0))?;
+    let mask: SigSet = task.mm().read_pod(args.addr(0))?;
     task.saved_mask = Some(task.signal_mask);
     task.set_signal_mask(mask);
     let blocker: &Task = task;
@@ -124,10 +129,10 @@ pub fn pause(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
 /// Implements rt_sigtimedwait(2).
 pub fn rt_sigtimedwait(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_sigset_size(args, 3)?;
-    let set: SigSet = task.mm().read_pod(args.u64(0))?;
+    let set: SigSet = task.mm().read_pod(args.addr(0))?;
     let set = set & !UNBLOCKABLE;
     let deadline = if args.u64(2) != 0 {
-        let timeout = super::time::read_timespec(task, args.u64(2))?;
+        let timeout = super::time::read_timespec(task, args.addr(2))?;
         Some(Instant::now() + super::time::duration(&timeout))
     } else {
         None
@@ -145,17 +150,17 @@ pub fn rt_sigtimedwait(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
             }
         })?;
     if args.u64(1) != 0 {
-        task.mm().copy_out(args.u64(1), &info.to_bytes())?;
+        task.mm().copy_out(args.addr(1), &info.to_bytes())?;
     }
     Ok(info.signo as u64)
 }
 
 /// Implements sigaltstack(2).
 pub fn sigaltstack(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (new, old) = (args.u64(0), args.u64(1));
+    let (new, old) = (args.addr(0), args.addr(1));
     let current = task.altstack;
     let on_stack = current.contains(task.regs.rsp);
-    if old != 0 {
+    if !old.is_null() {
         let flags = if on_stack { libc::SS_ONSTACK } else { current.flags };
         task.mm().write_pod(
             old,
@@ -167,7 +172,7 @@ pub fn sigaltstack(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             },
         )?;
     }
-    if new != 0 {
+    if !new.is_null() {
         let given: UserStack = task.mm().read_pod(new)?;
         if on_stack {
             return Err(Errno::EPERM);
@@ -242,7 +247,7 @@ pub fn tgkill(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Reads the siginfo of rt_sigqueueinfo and rt_tgsigqueueinfo. Another
 /// process may not pose as the kernel or as kill(2) (EPERM).
-fn queued_info(task: &TaskCtx, signo: i32, addr: u64, target: i32) -> Result<SigInfo, Errno> {
+fn queued_info(task: &TaskCtx, signo: i32, addr: UserAddr, target: i32) -> Result<SigInfo, Errno> {
     let mut raw = [0u8; 128];
     task.mm().copy_in(addr, &mut raw)?;
     let info = SigInfo::from_user(signo, &raw);
@@ -255,7 +260,7 @@ fn queued_info(task: &TaskCtx, signo: i32, addr: u64, target: i32) -> Result<Sig
 /// Implements rt_sigqueueinfo(2).
 pub fn rt_sigqueueinfo(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (pid, signo) = (args.int(0), checked_signal(args, 1)?);
-    let info = queued_info(task, signo, args.u64(2), pid)?;
+    let info = queued_info(task, signo, args.addr(2), pid)?;
     task.tasks().kill(task.pid, task.credentials.uid, pid, info)?;
     Ok(0)
 }
@@ -266,7 +271,7 @@ pub fn rt_tgsigqueueinfo(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResul
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let info = queued_info(task, signo, args.u64(3), tgid)?;
+    let info = queued_info(task, signo, args.addr(3), tgid)?;
     task.tasks().send_thread(tid, Some(tgid), task.credentials.uid, info)?;
     Ok(0)
 }

@@ -6,6 +6,7 @@ use nix::errno::Errno;
 
 use super::context::TaskCtx;
 use super::file::install;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::signal::SigSet;
@@ -15,7 +16,7 @@ use crate::kernel::signalfd::SignalFd;
 const SIGSET_SIZE: u64 = 8;
 
 /// Creates a signalfd (`fd` -1) or changes the mask of the one at `fd`.
-fn signalfd_common(task: &TaskCtx, fd: i32, mask_addr: u64, size: u64, flags: i32) -> SyscallResult {
+fn signalfd_common(task: &TaskCtx, fd: i32, mask_addr: UserAddr, size: u64, flags: i32) -> SyscallResult {
     if size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
@@ -34,10 +35,10 @@ fn signalfd_common(task: &TaskCtx, fd: i32, mask_addr: u64, size: u64, flags: i3
 
 /// Implements signalfd4(2).
 pub fn signalfd4(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    signalfd_common(task, args.int(0), args.u64(1), args.u64(2), args.int(3))
+    signalfd_common(task, args.int(0), args.addr(1), args.u64(2), args.int(3))
 }
 
 /// Implements signalfd(2): signalfd4 without flags.
 pub fn signalfd(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    signalfd_common(task, args.int(0), args.u64(1), args.u64(2), 0)
+    signalfd_common(task, args.int(0), args.addr(1), args.u64(2), 0)
 }

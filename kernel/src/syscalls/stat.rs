@@ -3,6 +3,7 @@
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::structs::Stat;
@@ -37,7 +38,7 @@ impl Target {
 /// Resolves the (dirfd, path, flags) triple of the *at calls. `nofollow`
 /// is the flag bit that means "do not follow a final symlink"
 /// (AT_SYMLINK_NOFOLLOW for most calls).
-pub fn target_at(task: &TaskCtx, dirfd: i32, path: u64, flags: i32, nofollow: i32) -> Result<Target, Errno> {
+pub fn target_at(task: &TaskCtx, dirfd: i32, path: UserAddr, flags: i32, nofollow: i32) -> Result<Target, Errno> {
     let path = task.mm().read_cstring(path, libc::PATH_MAX as usize)?;
     if path.is_empty() {
         if flags & libc::AT_EMPTY_PATH == 0 {
@@ -58,8 +59,8 @@ pub fn target_at(task: &TaskCtx, dirfd: i32, path: u64, flags: i32, nofollow: i3
 
 /// Implements stat(2).
 pub fn stat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let st = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.stat()?;
-    task.mm().write_pod(args.u64(1), &st)?;
+    let st = target_at(task, libc::AT_FDCWD, args.addr(0), 0, 0)?.stat()?;
+    task.mm().write_pod(args.addr(1), &st)?;
     Ok(0)
 }
 
@@ -68,19 +69,19 @@ pub fn lstat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let st = target_at(
         task,
         libc::AT_FDCWD,
-        args.u64(0),
+        args.addr(0),
         libc::AT_SYMLINK_NOFOLLOW,
         libc::AT_SYMLINK_NOFOLLOW,
     )?
     .stat()?;
-    task.mm().write_pod(args.u64(1), &st)?;
+    task.mm().write_pod(args.addr(1), &st)?;
     Ok(0)
 }
 
 /// Implements fstat(2).
 pub fn fstat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let st = task.fds().get(args.int(0))?.stat()?;
-    task.mm().write_pod(args.u64(1), &st)?;
+    task.mm().write_pod(args.addr(1), &st)?;
     Ok(0)
 }
 
@@ -92,8 +93,8 @@ pub fn newfstatat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if flags & !STAT_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
-    let st = target_at(task, args.int(0), args.u64(1), flags, libc::AT_SYMLINK_NOFOLLOW)?.stat()?;
-    task.mm().write_pod(args.u64(2), &st)?;
+    let st = target_at(task, args.int(0), args.addr(1), flags, libc::AT_SYMLINK_NOFOLLOW)?.stat()?;
+    task.mm().write_pod(args.addr(2), &st)?;
     Ok(0)
 }
 
@@ -110,7 +111,7 @@ pub fn statx(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if args.u32(3) & 0x8000_0000 != 0 {
         return Err(Errno::EINVAL);
     }
-    let st = target_at(task, args.int(0), args.u64(1), flags, libc::AT_SYMLINK_NOFOLLOW)?.stat()?;
+    let st = target_at(task, args.int(0), args.addr(1), flags, libc::AT_SYMLINK_NOFOLLOW)?.stat()?;
     let mut out = [0u8; 256];
     let mut put = |offset: usize, bytes: &[u8]| out[offset..offset + bytes.len()].copy_from_slice(bytes);
     put(0, &STATX_BASIC_STATS.to_ne_bytes());
@@ -134,11 +135,11 @@ pub fn statx(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     put(132, &libc::minor(st.st_rdev).to_ne_bytes());
     put(136, &libc::major(st.st_dev).to_ne_bytes());
     put(140, &libc::minor(st.st_dev).to_ne_bytes());
-    task.mm().copy_out(args.u64(4), &out)?;
+    task.mm().copy_out(args.addr(4), &out)?;
     Ok(0)
 }
 
-fn write_statfs(task: &TaskCtx, addr: u64, location: Option<&Location>) -> SyscallResult {
+fn write_statfs(task: &TaskCtx, addr: UserAddr, location: Option<&Location>) -> SyscallResult {
     let st = match location {
         Some(location) => location.inode().statfs()?,
         // Pipes and other files without a path: PIPEFS_MAGIC.
@@ -157,19 +158,19 @@ fn write_statfs(task: &TaskCtx, addr: u64, location: Option<&Location>) -> Sysca
 
 /// Implements statfs(2).
 pub fn statfs(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let location = target_at(task, libc::AT_FDCWD, args.u64(0), 0, 0)?.location()?;
-    write_statfs(task, args.u64(1), Some(&location))
+    let location = target_at(task, libc::AT_FDCWD, args.addr(0), 0, 0)?.location()?;
+    write_statfs(task, args.addr(1), Some(&location))
 }
 
 /// Implements fstatfs(2).
 pub fn fstatfs(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(args.int(0))?;
-    write_statfs(task, args.u64(1), file.location())
+    write_statfs(task, args.addr(1), file.location())
 }
 
 /// access(2), faccessat(2) and faccessat2(2): checks as the real (here
 /// also the effective) user; W_OK on a read-only mount is EROFS.
-fn access_at(task: &TaskCtx, dirfd: i32, path: u64, mode: u32, flags: i32) -> SyscallResult {
+fn access_at(task: &TaskCtx, dirfd: i32, path: UserAddr, mode: u32, flags: i32) -> SyscallResult {
     if mode & !7 != 0 || flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -191,15 +192,15 @@ fn access_at(task: &TaskCtx, dirfd: i32, path: u64, mode: u32, flags: i32) -> Sy
 
 /// Implements access(2).
 pub fn access(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    access_at(task, libc::AT_FDCWD, args.u64(0), args.u32(1), 0)
+    access_at(task, libc::AT_FDCWD, args.addr(0), args.u32(1), 0)
 }
 
 /// Implements faccessat(2) (which has no flags argument).
 pub fn faccessat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    access_at(task, args.int(0), args.u64(1), args.u32(2), 0)
+    access_at(task, args.int(0), args.addr(1), args.u32(2), 0)
 }
 
 /// Implements faccessat2(2).
 pub fn faccessat2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    access_at(task, args.int(0), args.u64(1), args.u32(2), args.int(3))
+    access_at(task, args.int(0), args.addr(1), args.u32(2), args.int(3))
 }

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use super::args::Arg;
 use super::context::TaskCtx;
 use super::table::SyscallEntry;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 
@@ -57,15 +58,15 @@ fn format_args(task: &TaskCtx, kinds: impl Iterator<Item = Arg>, args: &SyscallA
             Arg::Fd => write!(out, "{}", value as u32 as i32),
             Arg::Ptr if value == 0 => write!(out, "NULL"),
             Arg::Ptr => write!(out, "{value:#x}"),
-            Arg::Str => write!(out, "{}", show_string(task, value)),
+            Arg::Str => write!(out, "{}", show_string(task, UserAddr::new(value))),
             Arg::Signal => write!(out, "{}", signal_name(value as i32)),
         };
     }
     out
 }
 
-fn show_string(task: &TaskCtx, addr: u64) -> String {
-    if addr == 0 {
+fn show_string(task: &TaskCtx, addr: UserAddr) -> String {
+    if addr.is_null() {
         return "NULL".to_string();
     }
     match task.mm().read_cstring(addr, 4096) {

@@ -25,13 +25,13 @@ pub fn uname(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         let n = value.len().min(64);
         field[..n].copy_from_slice(&value.as_bytes()[..n]);
     }
-    task.mm().copy_out(args.u64(0), &bytes)?;
+    task.mm().copy_out(args.addr(0), &bytes)?;
     Ok(0)
 }
 
 /// Implements getrandom(2) from the host's random source.
 pub fn getrandom(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (addr, len, flags) = (args.u64(0), args.u64(1).min(MAX_RW_COUNT), args.u32(2));
+    let (addr, len, flags) = (args.addr(0), args.u64(1).min(MAX_RW_COUNT), args.u32(2));
     let known = libc::GRND_NONBLOCK | libc::GRND_RANDOM | libc::GRND_INSECURE;
     if flags & !known != 0
         || flags & (libc::GRND_RANDOM | libc::GRND_INSECURE) == (libc::GRND_RANDOM | libc::GRND_INSECURE)
@@ -83,6 +83,6 @@ pub fn sysinfo(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let procs = u16::try_from(task.tasks().count()).unwrap_or(u16::MAX);
     out[80..82].copy_from_slice(&procs.to_le_bytes());
     out[104..108].copy_from_slice(&1u32.to_le_bytes());
-    task.mm().copy_out(args.u64(0), &out)?;
+    task.mm().copy_out(args.addr(0), &out)?;
     Ok(0)
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::structs::{Timespec, Timeval};
@@ -57,7 +58,7 @@ fn timespec(duration: Duration) -> Timespec {
 }
 
 /// Reads and validates a user timespec.
-pub(super) fn read_timespec(task: &TaskCtx, addr: u64) -> Result<Timespec, Errno> {
+pub(super) fn read_timespec(task: &TaskCtx, addr: UserAddr) -> Result<Timespec, Errno> {
     let ts: Timespec = task.mm().read_pod(addr)?;
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(Errno::EINVAL);
@@ -73,7 +74,7 @@ pub fn clock_gettime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         Clock::ProcessCpu => timespec(task.tasks().process_cpu(task.pid)),
         Clock::ThreadCpu => timespec(task.cpu_time()),
     };
-    task.mm().write_pod(args.u64(1), &now)?;
+    task.mm().write_pod(args.addr(1), &now)?;
     Ok(0)
 }
 
@@ -84,7 +85,7 @@ pub fn clock_getres(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         Clock::ProcessCpu | Clock::ThreadCpu => Timespec { tv_sec: 0, tv_nsec: 1 },
     };
     if args.u64(1) != 0 {
-        task.mm().write_pod(args.u64(1), &resolution)?;
+        task.mm().write_pod(args.addr(1), &resolution)?;
     }
     Ok(0)
 }
@@ -97,12 +98,12 @@ pub fn gettimeofday(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             tv_sec: now.tv_sec,
             tv_usec: now.tv_nsec / 1000,
         };
-        task.mm().write_pod(args.u64(0), &tv)?;
+        task.mm().write_pod(args.addr(0), &tv)?;
     }
     if args.u64(1) != 0 {
         // struct timezone: minutes west of Greenwich and DST type, both 0
         // as on a Linux host whose sys_tz was never set.
-        task.mm().write_pod(args.u64(1), &0u64)?;
+        task.mm().write_pod(args.addr(1), &0u64)?;
     }
     Ok(0)
 }
@@ -111,7 +112,7 @@ pub fn gettimeofday(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 pub fn time(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let now = host_time(libc::CLOCK_REALTIME).tv_sec;
     if args.u64(0) != 0 {
-        task.mm().write_pod(args.u64(0), &now)?;
+        task.mm().write_pod(args.addr(0), &now)?;
     }
     Ok(now as u64)
 }
@@ -119,12 +120,12 @@ pub fn time(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Sleeps until `deadline` (on `clock`), interruptibly. Interrupted, it
 /// stores the time left in `remaining` (if given) and arranges to go on
 /// through restart_syscall(2) if no handler runs.
-fn sleep_until(task: &mut TaskCtx, clock: libc::clockid_t, deadline: Instant, remaining: u64) -> SyscallResult {
+fn sleep_until(task: &mut TaskCtx, clock: libc::clockid_t, deadline: Instant, remaining: UserAddr) -> SyscallResult {
     let blocker: &Task = task;
     match blocker.block_on::<()>(None, Some(deadline), || None) {
         Err(Errno::ETIMEDOUT) => Ok(0),
         Err(Errno::EINTR) => {
-            if remaining != 0 {
+            if !remaining.is_null() {
                 let left = deadline.saturating_duration_since(Instant::now());
                 task.mm().write_pod(remaining, &timespec(left))?;
             }
@@ -144,9 +145,9 @@ pub(super) fn instant_of(clock: libc::clockid_t, target: &Timespec) -> Instant {
 
 /// Implements nanosleep(2).
 pub fn nanosleep(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let request = read_timespec(task, args.u64(0))?;
+    let request = read_timespec(task, args.addr(0))?;
     let deadline = Instant::now() + duration(&request);
-    sleep_until(task, libc::CLOCK_MONOTONIC, deadline, args.u64(1))
+    sleep_until(task, libc::CLOCK_MONOTONIC, deadline, args.addr(1))
 }
 
 /// Implements clock_nanosleep(2).
@@ -157,13 +158,13 @@ pub fn clock_nanosleep(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
         Clock::ThreadCpu => return Err(Errno::EINVAL),
         _ => return Err(Errno::EOPNOTSUPP),
     };
-    let request = read_timespec(task, args.u64(2))?;
+    let request = read_timespec(task, args.addr(2))?;
     if flags & libc::TIMER_ABSTIME != 0 {
         let deadline = instant_of(id, &request);
         // An absolute sleep has no time left to report.
-        sleep_until(task, id, deadline, 0)
+        sleep_until(task, id, deadline, UserAddr::NULL)
     } else {
-        sleep_until(task, id, Instant::now() + duration(&request), args.u64(3))
+        sleep_until(task, id, Instant::now() + duration(&request), args.addr(3))
     }
 }
 
@@ -171,7 +172,7 @@ pub fn clock_nanosleep(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
 /// handler interrupted.
 pub fn restart_syscall(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     match task.restart_sleep.take() {
-        Some((clock, deadline)) => sleep_until(task, clock, deadline, 0),
+        Some((clock, deadline)) => sleep_until(task, clock, deadline, UserAddr::NULL),
         None => Err(Errno::EINTR),
     }
 }
@@ -184,7 +185,7 @@ pub fn times(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         let children = task.tasks().children_cpu(task.pid);
         let tms: [i64; 4] = [ticks(task.tasks().process_cpu(task.pid)), 0, ticks(children), 0];
         let bytes: Vec<u8> = tms.iter().flat_map(|v| v.to_le_bytes()).collect();
-        task.mm().copy_out(args.u64(0), &bytes)?;
+        task.mm().copy_out(args.addr(0), &bytes)?;
     }
     let uptime = task.core().boot_time.elapsed();
     Ok(ticks(uptime) as u64)
@@ -202,6 +203,6 @@ pub fn getrusage(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let mut rusage = [0u8; 144];
     rusage[0..8].copy_from_slice(&(cpu.as_secs() as i64).to_le_bytes());
     rusage[8..16].copy_from_slice(&i64::from(cpu.subsec_micros()).to_le_bytes());
-    task.mm().copy_out(args.u64(1), &rusage)?;
+    task.mm().copy_out(args.addr(1), &rusage)?;
     Ok(0)
 }

@@ -9,6 +9,7 @@ use nix::errno::Errno;
 
 use super::context::TaskCtx;
 use super::time::{duration, read_timespec};
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::structs::{Timespec, Timeval};
@@ -40,7 +41,7 @@ fn remaining(timer: Option<Timer>, smallest: Duration) -> (Duration, Duration) {
     }
 }
 
-fn read_timeval(task: &TaskCtx, addr: u64) -> Result<Duration, Errno> {
+fn read_timeval(task: &TaskCtx, addr: UserAddr) -> Result<Duration, Errno> {
     let tv: Timeval = task.mm().read_pod(addr)?;
     if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
         return Err(Errno::EINVAL);
@@ -80,7 +81,7 @@ fn interval_timer(task: &TaskCtx, which: i32) -> (Duration, Duration) {
     }
 }
 
-fn write_interval_timer(task: &TaskCtx, addr: u64, (interval, value): (Duration, Duration)) -> Result<(), Errno> {
+fn write_interval_timer(task: &TaskCtx, addr: UserAddr, (interval, value): (Duration, Duration)) -> Result<(), Errno> {
     let mm = task.mm();
     mm.write_pod(addr, &to_timeval(interval))?;
     mm.write_pod(addr + 16, &to_timeval(value))
@@ -90,7 +91,7 @@ fn write_interval_timer(task: &TaskCtx, addr: u64, (interval, value): (Duration,
 pub fn getitimer(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let which = args.int(0);
     check_which(which)?;
-    write_interval_timer(task, args.u64(1), interval_timer(task, which))?;
+    write_interval_timer(task, args.addr(1), interval_timer(task, which))?;
     Ok(0)
 }
 
@@ -100,8 +101,8 @@ pub fn setitimer(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let which = args.int(0);
     check_which(which)?;
     let new = if args.u64(1) != 0 {
-        let interval = read_timeval(task, args.u64(1))?;
-        let value = read_timeval(task, args.u64(1) + 16)?;
+        let interval = read_timeval(task, args.addr(1))?;
+        let value = read_timeval(task, args.addr(1) + 16)?;
         (!value.is_zero()).then_some((interval, value))
     } else {
         None
@@ -128,7 +129,7 @@ pub fn setitimer(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         kernel.timers.set_cpu(&kernel, task.pid, which, timer);
     }
     if args.u64(2) != 0 {
-        write_interval_timer(task, args.u64(2), old)?;
+        write_interval_timer(task, args.addr(2), old)?;
     }
     Ok(0)
 }
@@ -177,7 +178,7 @@ pub fn timer_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         // struct sigevent: sigval (8), signo (4), notify (4), then the
         // union whose first int is the thread id.
         let mut raw = [0u8; 20];
-        task.mm().copy_in(args.u64(1), &mut raw)?;
+        task.mm().copy_in(args.addr(1), &mut raw)?;
         let value = u64::from_le_bytes(raw[0..8].try_into().expect("8 bytes"));
         let signo = i32::from_le_bytes(raw[8..12].try_into().expect("4 bytes"));
         let how = i32::from_le_bytes(raw[12..16].try_into().expect("4 bytes"));
@@ -212,7 +213,7 @@ pub fn timer_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             .timers
             .set(&kernel, task.pid, TimerId::Posix(id), Some(Timer { notify, ..timer }));
     }
-    if let Err(errno) = task.mm().write_pod(args.u64(2), &id) {
+    if let Err(errno) = task.mm().write_pod(args.addr(2), &id) {
         kernel.timers.set(&kernel, task.pid, TimerId::Posix(id), None);
         return Err(errno);
     }
@@ -229,7 +230,7 @@ fn posix_timer(task: &TaskCtx, id: i32) -> Result<Timer, Errno> {
         .ok_or(Errno::EINVAL)
 }
 
-fn write_itimerspec(task: &TaskCtx, addr: u64, timer: Option<Timer>) -> Result<(), Errno> {
+fn write_itimerspec(task: &TaskCtx, addr: UserAddr, timer: Option<Timer>) -> Result<(), Errno> {
     let (interval, value) = remaining(timer, Duration::from_nanos(1));
     let mm = task.mm();
     mm.write_pod(addr, &to_timespec(interval))?;
@@ -238,7 +239,7 @@ fn write_itimerspec(task: &TaskCtx, addr: u64, timer: Option<Timer>) -> Result<(
 
 /// Implements timer_settime(2); TIMER_ABSTIME on the clock it names.
 pub fn timer_settime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (id, flags, new, old) = (args.int(0), args.int(1), args.u64(2), args.u64(3));
+    let (id, flags, new, old) = (args.int(0), args.int(1), args.addr(2), args.addr(3));
     let timer = posix_timer(task, id)?;
     if flags & !libc::TIMER_ABSTIME != 0 {
         return Err(Errno::EINVAL);
@@ -252,7 +253,7 @@ pub fn timer_settime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     } else {
         Some(Instant::now() + duration(&value))
     };
-    if old != 0 {
+    if !old.is_null() {
         write_itimerspec(task, old, Some(timer))?;
     }
     let kernel = Arc::clone(task.core());
@@ -273,7 +274,7 @@ pub fn timer_settime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Implements timer_gettime(2).
 pub fn timer_gettime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let timer = posix_timer(task, args.int(0))?;
-    write_itimerspec(task, args.u64(1), Some(timer))?;
+    write_itimerspec(task, args.addr(1), Some(timer))?;
     Ok(0)
 }
 

@@ -8,6 +8,7 @@ use nix::errno::Errno;
 use super::context::TaskCtx;
 use super::file::install;
 use super::time::{duration, read_timespec};
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::structs::Timespec;
@@ -30,7 +31,7 @@ pub fn timerfd_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 }
 
 /// Writes a struct itimerspec: the interval first, then the value.
-fn write_itimerspec(task: &TaskCtx, addr: u64, setting: TimerSetting) -> Result<(), Errno> {
+fn write_itimerspec(task: &TaskCtx, addr: UserAddr, setting: TimerSetting) -> Result<(), Errno> {
     let timespec = |d: Duration| Timespec {
         tv_sec: d.as_secs() as i64,
         tv_nsec: i64::from(d.subsec_nanos()),
@@ -43,7 +44,7 @@ fn write_itimerspec(task: &TaskCtx, addr: u64, setting: TimerSetting) -> Result<
 /// Implements timerfd_settime(2). TFD_TIMER_CANCEL_ON_SET is accepted; the
 /// sandbox cannot set the clock, so a read never ends with ECANCELED.
 pub fn timerfd_settime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (fd, flags, new, old) = (args.int(0), args.int(1), args.u64(2), args.u64(3));
+    let (fd, flags, new, old) = (args.int(0), args.int(1), args.addr(2), args.addr(3));
     let setting = TimerSetting {
         interval: duration(&read_timespec(task, new)?),
         value: duration(&read_timespec(task, new + 16)?),
@@ -54,7 +55,7 @@ pub fn timerfd_settime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
     let file = task.fds().get(fd)?;
     let timer = TimerFd::of(&*file).ok_or(Errno::EINVAL)?;
     let previous = timer.set(setting, flags & libc::TFD_TIMER_ABSTIME != 0);
-    if old != 0 {
+    if !old.is_null() {
         write_itimerspec(task, old, previous)?;
     }
     Ok(0)
@@ -64,6 +65,6 @@ pub fn timerfd_settime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
 pub fn timerfd_gettime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(args.int(0))?;
     let setting = TimerFd::of(&*file).ok_or(Errno::EINVAL)?.get();
-    write_itimerspec(task, args.u64(1), setting)?;
+    write_itimerspec(task, args.addr(1), setting)?;
     Ok(0)
 }

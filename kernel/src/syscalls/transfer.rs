@@ -7,6 +7,7 @@ use nix::errno::Errno;
 
 use super::MAX_RW_COUNT;
 use super::context::TaskCtx;
+use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::task::Restart;
@@ -88,8 +89,8 @@ fn copy(
 }
 
 /// Reads an optional loff_t* argument.
-fn read_offset(task: &TaskCtx, addr: u64) -> Result<Position, Errno> {
-    if addr == 0 {
+fn read_offset(task: &TaskCtx, addr: UserAddr) -> Result<Position, Errno> {
+    if addr.is_null() {
         return Ok(Position::Own);
     }
     let offset = task.mm().read_pod::<i64>(addr)?;
@@ -99,9 +100,9 @@ fn read_offset(task: &TaskCtx, addr: u64) -> Result<Position, Errno> {
     Ok(Position::At(offset as u64))
 }
 
-fn write_offset(task: &TaskCtx, addr: u64, position: Position) -> Result<(), Errno> {
+fn write_offset(task: &TaskCtx, addr: UserAddr, position: Position) -> Result<(), Errno> {
     match position {
-        Position::At(at) if addr != 0 => task.mm().write_pod(addr, &(at as i64)),
+        Position::At(at) if !addr.is_null() => task.mm().write_pod(addr, &(at as i64)),
         _ => Ok(()),
     }
 }
@@ -138,10 +139,10 @@ pub fn sendfile(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if input.location().is_none() || output.status_flags()? & libc::O_APPEND as u32 != 0 {
         return Err(Errno::EINVAL);
     }
-    let from = read_offset(task, args.u64(2))?;
+    let from = read_offset(task, args.addr(2))?;
     let count = args.u64(3).min(MAX_RW_COUNT);
     let result = copy(task, &input, from, &output, Position::Own, count);
-    let result = result.and_then(|(done, from, _)| write_offset(task, args.u64(2), from).map(|()| done));
+    let result = result.and_then(|(done, from, _)| write_offset(task, args.addr(2), from).map(|()| done));
     finish(task, result)
 }
 
@@ -178,12 +179,12 @@ fn copy_with_offsets(
     output: &Arc<dyn File>,
     args: &SyscallArgs,
 ) -> SyscallResult {
-    let from = read_offset(task, args.u64(1))?;
-    let to = read_offset(task, args.u64(3))?;
+    let from = read_offset(task, args.addr(1))?;
+    let to = read_offset(task, args.addr(3))?;
     let count = args.u64(4).min(MAX_RW_COUNT);
     let result = copy(task, input, from, output, to, count).and_then(|(done, from, to)| {
-        write_offset(task, args.u64(1), from)?;
-        write_offset(task, args.u64(3), to)?;
+        write_offset(task, args.addr(1), from)?;
+        write_offset(task, args.addr(3), to)?;
         Ok(done)
     });
     finish(task, result)

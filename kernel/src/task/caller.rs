@@ -7,8 +7,8 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::Task;
-use crate::abi::Credentials;
 use crate::abi::signal::SigSet;
+use crate::abi::{Credentials, UserAddr};
 use crate::sync::{Block, Waker};
 use crate::vfs::caller::Caller;
 use crate::vfs::terminal::Terminal;
@@ -42,11 +42,11 @@ impl Caller for Task {
         self.fs().root.clone()
     }
 
-    fn copy_in(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    fn copy_in(&self, addr: UserAddr, buf: &mut [u8]) -> Result<(), Errno> {
         self.mm().copy_in(addr, buf)
     }
 
-    fn copy_out(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+    fn copy_out(&self, addr: UserAddr, data: &[u8]) -> Result<(), Errno> {
         self.mm().copy_out(addr, data)
     }
 

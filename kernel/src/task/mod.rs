@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use crate::abi::ExitStatus;
+use crate::abi::UserAddr;
 use crate::abi::arch::Registers;
 use crate::sync::Waker;
 use crate::vfs::FdTable;
@@ -555,7 +556,7 @@ impl Task {
             (pid, pid, waker)
         };
         if let Some(addr) = request.parent_set_tid {
-            if let Err(errno) = self.mm().write_pod(addr, &(tid as u32)) {
+            if let Err(errno) = self.mm().write_pod(UserAddr::new(addr), &(tid as u32)) {
                 self.abandon(request.thread, tid, pid);
                 return Err(errno);
             }
@@ -701,10 +702,10 @@ impl Task {
             self.clear_child_tid = 0;
             let key = {
                 let mm = self.mm();
-                if mm.write_pod(addr, &0u32).is_err() {
+                if mm.write_pod(UserAddr::new(addr), &0u32).is_err() {
                     return;
                 }
-                mm.futex_key(addr)
+                mm.futex_key(UserAddr::new(addr))
             };
             if let Ok(key) = key {
                 self.core.futexes.wake(key, 1, u32::MAX);
@@ -725,16 +726,20 @@ impl Task {
             return;
         }
         let mm = self.mm();
-        let Ok(first) = mm.read_pod::<u64>(head) else { return };
-        let Ok(offset) = mm.read_pod::<i64>(head + 8) else {
+        let Ok(first) = mm.read_pod::<u64>(UserAddr::new(head)) else {
             return;
         };
-        let pending = mm.read_pod::<u64>(head + 16).unwrap_or(0);
+        let Ok(offset) = mm.read_pod::<i64>(UserAddr::new(head + 8)) else {
+            return;
+        };
+        let pending = mm.read_pod::<u64>(UserAddr::new(head + 16)).unwrap_or(0);
         let mut entries = Vec::new();
         let mut entry = first;
         while entry != head && entry != 0 && entries.len() < MAX_LOCKS {
             entries.push(entry);
-            let Ok(next) = mm.read_pod::<u64>(entry) else { break };
+            let Ok(next) = mm.read_pod::<u64>(UserAddr::new(entry)) else {
+                break;
+            };
             entry = next;
         }
         if pending != 0 {
@@ -743,13 +748,15 @@ impl Task {
         let mut wakes = Vec::new();
         for entry in entries {
             let word = entry.wrapping_add_signed(offset);
-            let Ok(value) = mm.read_pod::<u32>(word) else { continue };
+            let Ok(value) = mm.read_pod::<u32>(UserAddr::new(word)) else {
+                continue;
+            };
             if value & FUTEX_TID_MASK != self.tid as u32 {
                 continue;
             }
-            let _ = mm.write_pod(word, &((value & FUTEX_WAITERS) | FUTEX_OWNER_DIED));
+            let _ = mm.write_pod(UserAddr::new(word), &((value & FUTEX_WAITERS) | FUTEX_OWNER_DIED));
             if value & FUTEX_WAITERS != 0 {
-                if let Ok(key) = mm.futex_key(word) {
+                if let Ok(key) = mm.futex_key(UserAddr::new(word)) {
                     wakes.push(key);
                 }
             }
@@ -1003,7 +1010,7 @@ fn new_child_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: ChildStart) -
     if let Some(addr) = start.set_child_tid {
         mm.lock()
             .expect("memory manager poisoned")
-            .write_pod(addr, &(start.tid as u32))?;
+            .write_pod(UserAddr::new(addr), &(start.tid as u32))?;
     }
     core.tasks.set_thread_handle(start.tid, context.handle());
     let syscall_clock = core.tasks.syscall_clock(start.tid).ok_or(Errno::EAGAIN)?;

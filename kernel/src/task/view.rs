@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::{FsContext, Life, Task};
 use crate::abi::Credentials;
+use crate::abi::UserAddr;
 use crate::abi::limits::ResourceLimits;
 use crate::abi::signal::SigSet;
 use crate::mm::MemoryManager;
@@ -71,7 +72,7 @@ impl ProcessImage {
             start_stack: rsp,
             auxv: Vec::new(),
         };
-        let word = |addr: u64| mm.read_pod::<u64>(addr).ok();
+        let word = |addr: u64| mm.read_pod::<u64>(UserAddr::new(addr)).ok();
         let Some(argc) = word(rsp) else {
             return image;
         };
@@ -87,7 +88,7 @@ impl ProcessImage {
             envp.push(ptr);
         }
         let string_end = |addr: u64| {
-            mm.read_cstring(addr, libc::PATH_MAX as usize * 32)
+            mm.read_cstring(UserAddr::new(addr), libc::PATH_MAX as usize * 32)
                 .map_or(addr, |s| addr + s.len() as u64 + 1)
         };
         if let (Some(&first), Some(&last)) = (argv.first(), argv.last()) {

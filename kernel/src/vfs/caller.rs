@@ -14,8 +14,8 @@ use nix::errno::Errno;
 
 use super::terminal::Terminal;
 use super::{File, Location};
-use crate::abi::Credentials;
 use crate::abi::pod::Pod;
+use crate::abi::{Credentials, UserAddr};
 use crate::sync::{Block, Uninterruptible, Waker};
 
 /// The calling thread, as file operations see it.
@@ -32,10 +32,10 @@ pub trait Caller: Block {
     fn root(&self) -> Location;
 
     /// Copies `buf.len()` bytes from the caller's memory at `addr`.
-    fn copy_in(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno>;
+    fn copy_in(&self, addr: UserAddr, buf: &mut [u8]) -> Result<(), Errno>;
 
     /// Copies `data` into the caller's memory at `addr`.
-    fn copy_out(&self, addr: u64, data: &[u8]) -> Result<(), Errno>;
+    fn copy_out(&self, addr: UserAddr, data: &[u8]) -> Result<(), Errno>;
 
     /// Installs `file` as a new descriptor of the caller (the lowest free
     /// one) and returns it.
@@ -71,20 +71,20 @@ pub trait Caller: Block {
 /// Typed copies between a caller's memory and the kernel.
 pub trait CallerMemory {
     /// Reads a `T` from the caller's memory at `addr`.
-    fn read_pod<T: Pod>(&self, addr: u64) -> Result<T, Errno>;
+    fn read_pod<T: Pod>(&self, addr: UserAddr) -> Result<T, Errno>;
 
     /// Writes `value` into the caller's memory at `addr`.
-    fn write_pod<T: Pod>(&self, addr: u64, value: &T) -> Result<(), Errno>;
+    fn write_pod<T: Pod>(&self, addr: UserAddr, value: &T) -> Result<(), Errno>;
 }
 
 impl<C: Caller + ?Sized> CallerMemory for C {
-    fn read_pod<T: Pod>(&self, addr: u64) -> Result<T, Errno> {
+    fn read_pod<T: Pod>(&self, addr: UserAddr) -> Result<T, Errno> {
         let mut bytes = vec![0; std::mem::size_of::<T>()];
         self.copy_in(addr, &mut bytes)?;
         Ok(T::from_bytes(&bytes))
     }
 
-    fn write_pod<T: Pod>(&self, addr: u64, value: &T) -> Result<(), Errno> {
+    fn write_pod<T: Pod>(&self, addr: UserAddr, value: &T) -> Result<(), Errno> {
         self.copy_out(addr, value.as_bytes())
     }
 }
@@ -137,11 +137,11 @@ impl Caller for Internal {
         self.root.clone()
     }
 
-    fn copy_in(&self, _addr: u64, _buf: &mut [u8]) -> Result<(), Errno> {
+    fn copy_in(&self, _addr: UserAddr, _buf: &mut [u8]) -> Result<(), Errno> {
         Err(Errno::EFAULT)
     }
 
-    fn copy_out(&self, _addr: u64, _data: &[u8]) -> Result<(), Errno> {
+    fn copy_out(&self, _addr: UserAddr, _data: &[u8]) -> Result<(), Errno> {
         Err(Errno::EFAULT)
     }
 

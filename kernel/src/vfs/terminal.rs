@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nix::errno::Errno;
 
 use super::caller::{Caller, CallerMemory};
+use crate::abi::UserAddr;
 use crate::vfs::File;
 use crate::vfs::Location;
 
@@ -95,14 +96,14 @@ pub fn job_control_ioctl(
     let result = match request {
         libc::TIOCGPGRP => own_check().and_then(|()| {
             let foreground = terminal.control().lock().foreground.unwrap_or(0);
-            caller.write_pod(arg, &foreground).map(|()| 0)
+            caller.write_pod(UserAddr::new(arg), &foreground).map(|()| 0)
         }),
         libc::TIOCGSID => own_check().and_then(|()| {
             let session = terminal.control().lock().session.ok_or(Errno::ENOTTY)?;
-            caller.write_pod(arg, &session).map(|()| 0)
+            caller.write_pod(UserAddr::new(arg), &session).map(|()| 0)
         }),
         libc::TIOCSPGRP => caller
-            .read_pod::<i32>(arg)
+            .read_pod::<i32>(UserAddr::new(arg))
             .and_then(|pgrp| caller.set_foreground(terminal.as_ref(), pgrp))
             .map(|()| 0),
         libc::TIOCSCTTY => {

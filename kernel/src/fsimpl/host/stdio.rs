@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use crate::abi::UserAddr;
 use crate::abi::structs::Stat;
 use crate::fsimpl::host::terminal::HostTerminal;
 use crate::fsimpl::tty::termios::KernelTermios;
@@ -143,11 +144,11 @@ impl File for HostFile {
         }
         match request {
             libc::TCGETS => {
-                caller.write_pod(arg, &sys::terminal::get_termios(self.fd.as_fd())?)?;
+                caller.write_pod(UserAddr::new(arg), &sys::terminal::get_termios(self.fd.as_fd())?)?;
                 Ok(0)
             }
             libc::TCSETS | libc::TCSETSW | libc::TCSETSF if self.terminal.is_some() => {
-                let termios: KernelTermios = caller.read_pod(arg)?;
+                let termios: KernelTermios = caller.read_pod(UserAddr::new(arg))?;
                 if let Some(terminal) = &self.terminal {
                     caller.check_terminal_access(terminal.as_ref(), libc::SIGTTOU)?;
                 }
@@ -155,7 +156,7 @@ impl File for HostFile {
                 Ok(0)
             }
             libc::TIOCGWINSZ => {
-                caller.write_pod(arg, &sys::terminal::window_size(self.fd.as_fd())?)?;
+                caller.write_pod(UserAddr::new(arg), &sys::terminal::window_size(self.fd.as_fd())?)?;
                 Ok(0)
             }
             _ => Err(Errno::ENOTTY),

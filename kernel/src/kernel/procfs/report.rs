@@ -9,6 +9,7 @@ use nix::errno::Errno;
 use super::maps::MemoryUsage;
 use super::process::Target;
 use crate::abi::ExitStatus;
+use crate::abi::UserAddr;
 use crate::abi::limits::{RLIM_INFINITY, RLIM_NLIMITS, ResourceLimits};
 use crate::mm::MemoryManager;
 use crate::task::Life;
@@ -306,14 +307,17 @@ fn read_range(target: &Target, range: impl Fn(&crate::task::ProcessImage) -> (u6
 /// cannot.
 fn read_memory(mm: &MemoryManager, start: u64, end: u64) -> Vec<u8> {
     let mut data = vec![0u8; (end - start) as usize];
-    if mm.copy_in(start, &mut data).is_ok() {
+    if mm.copy_in(UserAddr::new(start), &mut data).is_ok() {
         return data;
     }
     let mut read = 0;
     while (read as u64) < end - start {
         let at = start + read as u64;
         let chunk = ((at | (PAGE - 1)) + 1).min(end) - at;
-        if mm.copy_in(at, &mut data[read..read + chunk as usize]).is_err() {
+        if mm
+            .copy_in(UserAddr::new(at), &mut data[read..read + chunk as usize])
+            .is_err()
+        {
             break;
         }
         read += chunk as usize;

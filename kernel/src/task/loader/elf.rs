@@ -13,6 +13,7 @@ use goblin::elf::header::{self, Header};
 use goblin::elf::program_header::{self, ProgramHeader};
 
 use super::{Executable, LoadError};
+use crate::abi::UserAddr;
 use crate::abi::arch::{PAGE_SIZE, TASK_SIZE, page_down, page_up};
 use crate::memory::Prot;
 use crate::mm::{MMAP_MIN_ADDR, MapRequest, MemoryManager, USER_END, VmaKind};
@@ -403,7 +404,7 @@ fn map_segments(
             // segment in its first page is file data too.
             let head = start % PAGE_SIZE;
             let data = read_at(exe, ph.p_offset - head, (head + ph.p_filesz) as usize)?;
-            mm.copy_out(start - head, &data).map_err(memory_error)?;
+            mm.copy_out(UserAddr::new(start - head), &data).map_err(memory_error)?;
         }
         if ph.p_memsz > ph.p_filesz {
             // The bss: Linux zeroes the rest of the page holding the end of
@@ -417,7 +418,7 @@ fn map_segments(
                 page_down(start)
             };
             let to = page_down(from) + PAGE_SIZE;
-            mm.zero_out(from, to - from).map_err(memory_error)?;
+            mm.zero_out(UserAddr::new(from), to - from).map_err(memory_error)?;
         }
     }
     for &(start, end, prot) in &regions {
@@ -468,7 +469,7 @@ mod tests {
 
     fn read(mm: &MemoryManager, addr: u64, len: usize) -> Vec<u8> {
         let mut buf = vec![0; len];
-        mm.copy_in(addr, &mut buf).unwrap();
+        mm.copy_in(UserAddr::new(addr), &mut buf).unwrap();
         buf
     }
 

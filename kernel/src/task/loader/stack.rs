@@ -2,6 +2,7 @@
 //! auxiliary vector, laid out as Linux's create_elf_tables() does.
 
 use super::{ExecArgs, Executable, LoadError, LoadedImage};
+use crate::abi::UserAddr;
 use crate::abi::arch::{AT_MINSIGSTKSZ, PAGE_SIZE, page_down, page_up};
 use crate::memory::Prot;
 use crate::mm::{MapRequest, MemoryManager, VmaKind};
@@ -206,7 +207,8 @@ pub fn build_initial_stack(
         errno,
     };
     mm.map(req, u64::MAX, space).map_err(memory_error)?;
-    mm.copy_out(stack.bottom(), &stack.bytes()).map_err(memory_error)?;
+    mm.copy_out(UserAddr::new(stack.bottom()), &stack.bytes())
+        .map_err(memory_error)?;
     mm.set_brk_start(image.brk_start);
     Ok(rsp)
 }
