@@ -24,7 +24,6 @@ pub use crate::task::ProcessSpec;
 use crate::task::loader::{self, LoadError};
 use crate::task::{self, Core, ProcessRole, StartError, Task, TaskHost, TaskSet, TaskStart};
 use crate::vfs::caller::Internal;
-use crate::vfs::lookup::Resolver;
 use crate::vfs::{MountFlags, MountNamespace};
 use mounts::MountSpec;
 
@@ -333,11 +332,7 @@ impl Kernel {
                 errno,
             })?;
         let caller = Internal::new(spec.credentials.clone(), root.clone());
-        let resolver = Resolver {
-            root: root.clone(),
-            cwd: cwd.clone(),
-            caller: &caller,
-        };
+        let resolver = caller.resolver(cwd.clone());
         let executable = loader::open_executable(&resolver, &spec.argv, &spec.env)?;
         let name = task::command_name(spec.argv.first().map_or(executable.path.as_str(), String::as_str));
         let (executable, argv) = loader::resolve_interpreter(&resolver, executable, spec.argv.clone())?;

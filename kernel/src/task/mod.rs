@@ -967,11 +967,7 @@ fn new_process_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: TaskStart) 
 /// as devfs makes it): where the init's host terminal is named.
 fn console_node(root: &Location, credentials: &Credentials) -> Option<Location> {
     let caller = Internal::new(credentials.clone(), root.clone());
-    let resolver = Resolver {
-        root: root.clone(),
-        cwd: root.clone(),
-        caller: &caller,
-    };
+    let resolver = caller.resolver(root.clone());
     let console = resolver.resolve(b"/dev/console", Follow::Always).ok()?;
     let st = console.stat().ok()?;
     let is_console = st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(5, 1);

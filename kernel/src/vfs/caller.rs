@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use super::lookup::Resolver;
 use super::terminal::Terminal;
 use super::{File, Location};
 use crate::abi::pod::Pod;
@@ -105,6 +106,15 @@ impl Internal {
             credentials,
             root,
             blocker: Uninterruptible::default(),
+        }
+    }
+
+    /// A resolver for this caller, from its root, relative paths from `cwd`.
+    pub fn resolver(&self, cwd: Location) -> Resolver<'_> {
+        Resolver {
+            root: self.root.clone(),
+            cwd,
+            caller: self,
         }
     }
 }

@@ -238,11 +238,7 @@ mod tests {
         let root = SynthDir::new(1, "/", 0o555, Box::new(move || entries.clone()));
         let mounts = MountNamespace::new(root, "synthetic", MountFlags::default(), DeviceNumbers::default());
         let caller = Internal::new(Credentials::default(), mounts.root());
-        let resolver = Resolver {
-            root: mounts.root(),
-            cwd: mounts.root(),
-            caller: &caller,
-        };
+        let resolver = caller.resolver(mounts.root());
         let data = resolver.resolve(b"/data", Follow::Always).unwrap();
         assert!(magic.target.set(data.clone()).is_ok());
         let direct = resolver.resolve(b"/data/file", Follow::Always).unwrap();

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 
 use super::caller::Internal;
 use super::dentry::{Dentry, Location};
-use super::lookup::{Follow, Resolver};
+use super::lookup::Follow;
 use super::{Inode, NewAttr, NewNode};
 use crate::abi::Credentials;
 
@@ -183,11 +183,7 @@ impl MountNamespace {
     /// Resolves `path` from the root, making missing components.
     fn make_mountpoint(&self, path: &str, want_dir: bool) -> Result<Location, Errno> {
         let caller = Internal::new(Credentials::default(), self.root());
-        let resolver = Resolver {
-            root: self.root(),
-            cwd: self.root(),
-            caller: &caller,
-        };
+        let resolver = caller.resolver(self.root());
         let parts: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
         let mut here = self.root();
         for (i, part) in parts.iter().enumerate() {

@@ -349,11 +349,7 @@ mod tests {
     fn resolve(dir: &std::path::Path, cwd: &str) -> Result<Executable, LoadError> {
         let mounts = namespace_at(dir);
         let caller = Internal::new(Credentials::default(), mounts.root());
-        let resolver = Resolver {
-            root: mounts.root(),
-            cwd: mounts.root().clone(),
-            caller: &caller,
-        };
+        let resolver = caller.resolver(mounts.root().clone());
         let resolver = Resolver {
             cwd: resolver.resolve(cwd.as_bytes(), Follow::Always).unwrap(),
             ..resolver
@@ -390,11 +386,7 @@ mod tests {
         std::fs::set_permissions(dir.join("bin/prog"), std::fs::Permissions::from_mode(0o755)).unwrap();
         let mounts = namespace_at(&dir);
         let caller = Internal::new(Credentials::default(), mounts.root());
-        let resolver = Resolver {
-            root: mounts.root(),
-            cwd: mounts.root(),
-            caller: &caller,
-        };
+        let resolver = caller.resolver(mounts.root());
         let exe = open_for_exec(&resolver, "/bin/prog").unwrap();
         let (exe, argv) = resolve_interpreter(&resolver, exe, argv("/bin/prog")).unwrap();
         assert_eq!(exe.path, "/bin/sh");
@@ -460,11 +452,7 @@ mod tests {
     fn finds_programs_in_path_and_by_path() {
         let (dir, mounts) = root_with(&[("bin/prog", 0o755), ("bin/data", 0o644)]);
         let caller = Internal::new(Credentials::default(), mounts.root());
-        let resolver = Resolver {
-            root: mounts.root(),
-            cwd: mounts.root(),
-            caller: &caller,
-        };
+        let resolver = caller.resolver(mounts.root());
         let env = vec!["PATH=/usr/bin:/bin".to_string()];
         assert_eq!(
             open_executable(&resolver, &argv("prog"), &env).unwrap().path,

@@ -190,17 +190,12 @@ pub fn open_executable_in(dir: &std::path::Path, name: &str) -> super::Executabl
     use crate::abi::Credentials;
     use crate::memory::MemoryFile;
     use crate::vfs::caller::Internal;
-    use crate::vfs::lookup::Resolver;
 
     let fd: std::os::fd::OwnedFd = std::fs::File::open(dir).expect("scratch dir").into();
     let memory = Arc::new(MemoryFile::new().expect("memfd"));
     let mounts = overlay_namespace(&memory, &fd).expect("namespace");
     let caller = Internal::new(Credentials::default(), mounts.root());
-    let resolver = Resolver {
-        root: mounts.root(),
-        cwd: mounts.root(),
-        caller: &caller,
-    };
+    let resolver = caller.resolver(mounts.root());
     super::open_for_exec(&resolver, &format!("/{name}")).expect("the file was just written")
 }
 
