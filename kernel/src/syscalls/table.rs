@@ -108,7 +108,6 @@ mod nr {
 
     pub use libc::*;
 
-
     pub const SYS_create_module: c_long = 174;
     pub const SYS_get_kernel_syms: c_long = 177;
     pub const SYS_query_module: c_long = 178;
