@@ -2,7 +2,7 @@
 //! files and directories of every filesystem.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use nix::errno::Errno;
 
@@ -21,14 +21,17 @@ pub struct OpenFile {
     kind: FileKind,
     /// The access mode and status flags (F_GETFL).
     flags: AtomicU32,
-    /// Guards the file position; for a directory, the index of the next
-    /// entry in `listing`.
+    /// Held by every read, write, seek and getdents that uses or moves
+    /// `offset`, so that they do one at a time.
     position: Mutex<Position>,
+    /// The file position; for a directory, the index of the next entry in
+    /// the listing. Moved only under `position`; /proc/PID/fdinfo reads it
+    /// without (see [`File::fdinfo_position`]).
+    offset: AtomicU64,
 }
 
 #[derive(Default)]
 struct Position {
-    offset: u64,
     /// A directory's entries as they were at the first getdents after
     /// opening or rewinding.
     listing: Option<Vec<DirEntry>>,
@@ -43,6 +46,7 @@ impl OpenFile {
             kind,
             flags: AtomicU32::new(kept as u32),
             position: Mutex::new(Position::default()),
+            offset: AtomicU64::new(0),
         })
     }
 
@@ -114,9 +118,10 @@ impl File for OpenFile {
         match offset {
             Some(offset) => inode.read_at(caller, buf, offset),
             None => {
-                let mut position = self.position();
-                let n = inode.read_at(caller, buf, position.offset)?;
-                position.offset += n as u64;
+                let _position = self.position();
+                let offset = self.offset.load(Ordering::Relaxed);
+                let n = inode.read_at(caller, buf, offset)?;
+                self.offset.store(offset + n as u64, Ordering::Relaxed);
                 Ok(n)
             }
         }
@@ -134,15 +139,16 @@ impl File for OpenFile {
             Some(_) if append => inode.append(data).map(|(n, _)| n),
             Some(offset) => inode.write_at(data, offset),
             None if append => {
-                let mut position = self.position();
+                let _position = self.position();
                 let (n, end) = inode.append(data)?;
-                position.offset = end;
+                self.offset.store(end, Ordering::Relaxed);
                 Ok(n)
             }
             None => {
-                let mut position = self.position();
-                let n = inode.write_at(data, position.offset)?;
-                position.offset += n as u64;
+                let _position = self.position();
+                let offset = self.offset.load(Ordering::Relaxed);
+                let n = inode.write_at(data, offset)?;
+                self.offset.store(offset + n as u64, Ordering::Relaxed);
                 Ok(n)
             }
         }
@@ -172,7 +178,7 @@ impl File for OpenFile {
         let size = self.location.stat()?.st_size;
         let base = match whence {
             libc::SEEK_SET => 0,
-            libc::SEEK_CUR => position.offset as i64,
+            libc::SEEK_CUR => self.offset.load(Ordering::Relaxed) as i64,
             libc::SEEK_END => size,
             // Every byte is data: the only hole is at the end.
             libc::SEEK_DATA if offset < size => 0,
@@ -182,6 +188,10 @@ impl File for OpenFile {
         };
         let new = base.checked_add(offset).filter(|&new| new >= 0).ok_or(Errno::EINVAL)?;
         self.set_offset(&mut position, new)
+    }
+
+    fn fdinfo_position(&self) -> u64 {
+        self.offset.load(Ordering::Relaxed)
     }
 
     fn location(&self) -> Option<&Location> {
@@ -205,7 +215,7 @@ impl File for OpenFile {
         if position.listing.is_none() {
             position.listing = Some(self.listing()?);
         }
-        let start = position.offset as usize;
+        let start = self.offset.load(Ordering::Relaxed) as usize;
         let listing = position.listing.as_ref().expect("filled above");
         let mut out = Vec::new();
         let mut next = start;
@@ -220,7 +230,7 @@ impl File for OpenFile {
             out.extend_from_slice(&record);
             next += 1;
         }
-        position.offset = next as u64;
+        self.offset.store(next as u64, Ordering::Relaxed);
         Ok(out)
     }
 
@@ -251,7 +261,7 @@ impl OpenFile {
         if self.kind == FileKind::Directory && offset == 0 {
             position.listing = None;
         }
-        position.offset = offset as u64;
+        self.offset.store(offset as u64, Ordering::Relaxed);
         Ok(offset as u64)
     }
 }

@@ -427,7 +427,7 @@ pub(super) fn fdinfo(target: &Target, fd: i32) -> Result<Vec<u8>, Errno> {
             fds.cloexec(fd).unwrap_or(false),
         )
     };
-    let position = file.seek(0, libc::SEEK_CUR).unwrap_or(0);
+    let position = file.fdinfo_position();
     let mut flags = file.status_flags().unwrap_or(0);
     if cloexec {
         flags |= libc::O_CLOEXEC as u32;
