@@ -1,5 +1,13 @@
 //! The open file description of a file with data or entries: regular
 //! files and directories of every filesystem.
+//!
+//! Lock order: `position` is held across the inode's read, write or
+//! listing, so it comes before every lock the filesystem takes there (a
+//! memfs file's data, a directory's entries) and, for /proc, the task set's
+//! lock and a process's memory manager, fd table and fs context. It is
+//! never taken while another file's `position` is held: fdinfo reads
+//! `offset` without it. The last drop of a description takes the lock
+//! table's `files` (its flock and OFD locks go).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

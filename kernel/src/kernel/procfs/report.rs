@@ -1,6 +1,10 @@
 //! The text of a process's files: stat, statm, status, cmdline, environ,
 //! auxv, comm, limits, io, cgroup, oom_score(_adj) and fdinfo/N, in the
 //! formats of Linux's fs/proc/array.c and base.c.
+//!
+//! Lock order: as for all of /proc (`procfs`): the text is made from a
+//! snapshot, locking one of a process's parts (memory, fd table, fs
+//! context, limits) at a time.
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,11 @@
 //! What the control plane and the watchdog ask of the task set: listings
 //! (`ps`), container membership and CPU time, system calls that take too
 //! long, and wake-ups of every thread (freezing, shutdown).
+//!
+//! Lock order: under the task set's lock (`TaskSet::inner`),
+//! `interrupt_all` and `notify_all` take every thread's waker
+//! (`Waker::sequence`); the CPU totals take the lock once per process,
+//! never nested.
 
 use std::time::{Duration, SystemTime};
 

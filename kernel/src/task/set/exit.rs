@@ -2,6 +2,12 @@
 //! threads an execve ends, zombies, reparenting to the nearest subreaper or
 //! init, the parent death signal, vfork and exec completion, and the
 //! reaping of zombies no process in the sandbox will wait for.
+//!
+//! Lock order: under the task set's lock (`TaskSet::inner`) an exit wakes
+//! threads (their wakers' `sequence`) and, when a session leader goes,
+//! takes its terminal's `Control` lock (see `terminals`); the zombies
+//! reaped here hold no open file. The thread that execs waits for the
+//! others with the lock let go of.
 
 use std::time::Duration;
 

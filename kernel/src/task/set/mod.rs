@@ -5,6 +5,22 @@
 //! tree: operations that span processes (kill of a group, exit with
 //! reparenting, wait) see one consistent picture.
 //!
+//! Lock order: `TaskSet::inner` (the tables: every process and thread,
+//! their family ties, groups, sessions, pending signals and exit states)
+//! may be held while taking
+//!
+//! - a waker's `sequence` and a wait queue's `waiters`: signals and a
+//!   child's news wake threads and signalfd listeners under it (what a
+//!   queue wakes takes no lock but those, see `sync::Waiter`);
+//! - a terminal's `Control` lock (job control, `snapshot`).
+//!
+//! Nothing else is taken under it: not a memory manager, an fd table, a
+//! file's or a pty's lock, the futex table's or the timers'. The timer
+//! thread takes it under the timers' lock, and a pty master's drop takes
+//! it, so no open file (nor a timerfd) may be dropped while it is held:
+//! replaced views and images are dropped after it is let go of. No thread
+//! sleeps holding it.
+//!
 //! This file holds the tables and their lock; the operations on them are
 //! split by concern: creating processes and threads ([`creation`]), what
 //! others read of them ([`views`]), signals ([`signals`]), exit and

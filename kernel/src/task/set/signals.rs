@@ -2,6 +2,12 @@
 //! process or a group with Linux's rules (send_signal, kill(2)'s
 //! permission check), dequeueing for delivery, and the job-control stop and
 //! continue the parent hears of.
+//!
+//! Lock order: everything here runs under the task set's lock
+//! (`TaskSet::inner`), which comes before the wakers (`Waker::sequence`) of
+//! the threads a signal wakes and the `waiters` of a process's signal queue
+//! (its signalfds, and epoll instances watching them); nothing else is
+//! taken under it.
 
 use std::sync::Arc;
 

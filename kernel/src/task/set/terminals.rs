@@ -1,6 +1,13 @@
 //! Controlling terminals (credentials(7), tty_ioctl(4)): which terminal a
 //! process has, who may read and write it, and what happens when its
 //! session leader or its master goes.
+//!
+//! Lock order: the task set's lock (`TaskSet::inner`: which process has
+//! which controlling terminal) before a terminal's `Control` lock (the
+//! session it controls and its foreground group), never the other way
+//! round. A pty takes its own `state` with neither held, and the task set's
+//! lock only with its `state` let go of (a master's close, a signal
+//! character).
 
 use std::sync::Arc;
 

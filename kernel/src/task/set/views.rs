@@ -1,6 +1,12 @@
 //! What others read of a process without running it: the views and
 //! snapshots /proc shows (see `task/view.rs`), its image, command name and
 //! oom_score_adj, and its CPU time (times(2), getrusage(2), CPU clocks).
+//!
+//! Lock order: `snapshot` takes a terminal's `Control` lock under the task
+//! set's (`TaskSet::inner`). The parts of a view (its `mm`, `fds`, `fs` and
+//! `rlimits`) are never locked here; a replaced view or image is dropped
+//! after the task set's lock is let go of, since it may hold the last
+//! reference to an fd table, whose files' drop may take that lock.
 
 use std::sync::Arc;
 use std::time::Duration;
