@@ -89,3 +89,19 @@ fn busybox_cat_proc_self_status() {
     assert_contains(&out, &out.stdout, "VmRSS:");
     assert_contains(&out, &out.stdout, "done\n");
 }
+
+/// Reading /proc/PID/fdinfo/N through a description that fd N shares
+/// shows its position (Linux reads it without the lock the read holds):
+/// the read does not wait for itself.
+#[test]
+fn fdinfo_read_through_the_file_it_describes() {
+    let bundle = busybox_bundle(
+        "procfs-fdinfo-self",
+        "exec 4</dev/null; exec 3</proc/$$/fdinfo/4; exec 4<&3; cat <&3; echo done",
+        &["cat"],
+    );
+    let out = bundle.run(&[]);
+    out.assert_code(0).assert_no_leftover();
+    assert_contains(&out, &out.stdout, "pos:\t0\n");
+    assert_contains(&out, &out.stdout, "done\n");
+}

@@ -1,6 +1,13 @@
 //! The real kernel behind the control plane: [`KernelControl`] implements
 //! [`KernelHandle`] on a [`Kernel`].
 //!
+//! Lock order: `containers` (the control plane's table of containers) is
+//! held while a container is created, so it comes before the kernel's
+//! container table (`Containers::table`) and the mount and filesystem locks
+//! building the container's mounts takes; it is let go of before the task
+//! set's lock is taken (signals, listings, kills) and before a process
+//! starts.
+//!
 //! The first container created is the root container: its root must be the
 //! directory the kernel was made with, and its first process is the init
 //! (pid 1). Every later container (a subcontainer, as containerd adds the

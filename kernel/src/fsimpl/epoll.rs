@@ -1,6 +1,16 @@
 //! epoll(7): an interest list of (fd, open file) pairs, and the events they
 //! have to report, level- or edge-triggered, one-shot or not.
 //!
+//! Lock order: `NESTING` (additions of epoll instances to epoll instances)
+//! before any instance's `state` (its interest list); `chain_below` takes
+//! those below one at a time. An instance's `state` is held while its files
+//! are polled and registered, so it comes before every lock a file's `poll`
+//! takes (a pipe's, a pty's, a nested instance's `state`, outer before
+//! inner since loops are refused; the task set's for a signalfd) and before
+//! their queues' `waiters`. A `Watch` is notified under its notifier's
+//! locks (the task set's, for a signal) and takes only wait-queue and waker
+//! locks.
+//!
 //! Each interest listens on its file's wait queue through a [`Watch`]. A
 //! notification bumps the watch's sequence, which is the edge an
 //! edge-triggered interest reports, and wakes the instance's own queue:

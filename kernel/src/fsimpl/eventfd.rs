@@ -1,6 +1,9 @@
 //! eventfd(2): a 64-bit counter as a file. A write adds to it, a read takes
 //! all of it (or one, in semaphore mode); a read of zero and a write that
 //! would pass the largest value wait, or fail with EAGAIN when nonblocking.
+//!
+//! Lock order: the counter's lock is a leaf, let go of before the queue is
+//! notified.
 
 use std::sync::Mutex;
 

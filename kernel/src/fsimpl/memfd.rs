@@ -1,6 +1,10 @@
 //! memfd_create(2): an anonymous regular file whose data lives in the
 //! kernel's memory file, with file seals (fcntl(2), "File Sealing").
 //!
+//! Lock order: `state` (extents, size, position, seals) before the memory
+//! file's allocator (extents are allocated under it); nothing else is taken
+//! under it.
+//!
 //! The contents are held in extents of the memory file, each a
 //! [`SharedBacking`] that MAP_SHARED mappings of the file share, so writes
 //! through the file and through any mapping see the same pages. Extents are

@@ -1,6 +1,16 @@
 //! Files in sandbox memory: tmpfs, and the overlay that keeps application
 //! writes off the host rootfs.
 //!
+//! Lock order: a directory's entries (`Dir`) before its children's: rmdir
+//! and a rename over a directory lock the parent, then the child; a rename
+//! between two directories locks them in address order, which cannot cross
+//! the parent-child order only because the mount's `rename_lock` serializes
+//! every rename and rmdir of the filesystem (each memfs is mounted once).
+//! Under a directory's lock a node's `meta` (mode, owner, links, times) and
+//! the overlay's `others` (inode numbers) may be taken. A file's `Data`
+//! comes before the memory file's allocator (its chunks); no directory's
+//! lock is taken under it. `meta` and `others` are leaves.
+//!
 //! A directory may have a host directory beneath it (its *lower*). Names
 //! are then looked up first among the directory's own entries, then (unless
 //! whited out) in the lower, and a lower file met this way becomes an entry

@@ -1,6 +1,10 @@
 //! Pipes (pipe(7)): a 64 KiB buffer, writes of up to PIPE_BUF bytes that
 //! are never interleaved, EOF once the last writer is gone, EPIPE (and
 //! SIGPIPE, sent by the caller) once the last reader is.
+//!
+//! Lock order: a FIFO's `pipe` (the pipe its opens share) and a pipe's
+//! `state` (buffer and open counts) are never held together, and nothing is
+//! taken under either: the pipe's queue is notified after letting go.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

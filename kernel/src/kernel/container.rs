@@ -2,6 +2,12 @@
 //! mounts (its root and the mounts its spec names), and every process
 //! belongs to one, inheriting it from its parent.
 //!
+//! Lock order: the table's lock (`Containers::table`: tag to container) is
+//! held only to look an entry up, add or remove it (removing one may drop
+//! its mounts, whose memfs nodes take their data lock and the memory file's
+//! allocator): `sweep` asks the task set with it let go of. A container's
+//! `reaped_cpu` is a leaf, taken alone.
+//!
 //! All containers share the sandbox's one PID namespace (as the containers of
 //! a Kubernetes pod with `shareProcessNamespace` do): pids are unique across
 //! them, the root container's init is pid 1 and reaps every orphan, and its

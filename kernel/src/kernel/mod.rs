@@ -1,4 +1,10 @@
 //! The kernel object and the handle the control plane starts processes through.
+//!
+//! Lock order: the kernel's own locks are taken one at a time, never
+//! nested: the container table's (`Containers::table`), a container's
+//! `reaped_cpu`, `reported_unimplemented` (the call numbers logged once)
+//! and the task set's; `process_ended` reaps under the task set's lock,
+//! adds the CPU time under `reaped_cpu`, then sweeps.
 
 pub mod container;
 pub mod devpts;

@@ -8,6 +8,14 @@
 //! any more is EIO; closing the master hangs the replica up (reads end,
 //! writes are EIO) and sends SIGHUP to the session it controlled; the
 //! /dev/pts entry goes with the master.
+//!
+//! Lock order: the pty table's `ptys` (index to pty) before a pty's `state`
+//! (line discipline, window size, open counts), which is a leaf: a pty lets
+//! go of it before it writes to the caller's memory, notifies its queue or
+//! takes the task set's lock (a master's close hangs the terminal up, a
+//! signal character signals the foreground group), and reads its `Control`
+//! (session and foreground group) without it. The task set's lock comes
+//! before `Control` (`vfs::terminal`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -2,6 +2,11 @@
 //! file's mask out of the reader's queues (its thread's, then its
 //! process's) and returns one struct signalfd_siginfo for each.
 //!
+//! Lock order: a read or poll takes the task set's lock (`take_signal`,
+//! `pending`) and nothing else; a poll may run under an epoll instance's
+//! `state`, which therefore comes before the task set's lock. The owner's
+//! signal queue is notified by the task set under its lock.
+//!
 //! Readiness follows the process that created the file, as in gVisor:
 //! Linux asks the polling thread's queues instead, which differs only when
 //! the file is shared with another process, or for signals sent to one

@@ -1,6 +1,13 @@
 //! timerfd_create(2): a timer read as a file. A read returns how many times
 //! it expired since the last read (or since it was set), as a u64.
 //!
+//! Lock order: a timer's `state` (deadline, interval, expiries not read) is
+//! a leaf: it is let go of before the timers' lock (`Timers::state`) is
+//! taken to set its alarm (`set`, the drop) and before its queue is
+//! notified, and the timer thread rings it with its own lock let go of.
+//! Since its drop takes the timers' lock, which comes before the task
+//! set's, a timerfd is never dropped under the task set's lock.
+//!
 //! Expiries are counted lazily from the deadline whenever the timer is
 //! looked at; the kernel's timer thread rings the timer at its deadline
 //! only so that readers and pollers wake up. Deadlines are kept on

@@ -1,6 +1,15 @@
 //! The memory manager of one address space: VMAs, brk, and the platform
 //! mappings that mirror them.
 //!
+//! Lock order: a memory manager is used under its owner's lock
+//! (`Arc<Mutex<MemoryManager>>`: `Task::mm`, a view's `mm`), which is taken
+//! after the futex table's (`FutexTable::queues`) and may be taken under an
+//! open file's `position` (/proc/PID/maps, cmdline, environ are generated
+//! under it). Under it only the memory file's allocator
+//! (`MemoryFile::allocator`: the ranges allocated, grown and freed here) is
+//! taken, never the task set's lock, an fd table's or a file's: a file's
+//! data is read before the mapping is locked (`syscalls::memory`).
+//!
 //! Every VMA is backed by one contiguous range of the memory file, mapped
 //! eagerly into the platform address space (the file is sparse, so an
 //! untouched page costs nothing). Adjacent VMAs with equal attributes form

@@ -1,6 +1,12 @@
 //! Blocking on behalf of a thread, interruptibly, without knowing what a
 //! thread is (gVisor's `context.Blocker`).
 //!
+//! Lock order: `block_on` takes a queue's `waiters` (to register and
+//! unregister), the waker's `sequence`, and whatever `attempt` and
+//! `interrupted` take (a file's own lock; for a task, the task set's), one
+//! after the other: no lock is held across an attempt, and a caller holds
+//! none across the wait, which sleeps.
+//!
 //! A blocking operation (a pipe read, a lock wait, a sleep) gets a
 //! [`Block`]: the waker its thread sleeps on and a way to ask whether a
 //! signal should cut the sleep short. The task layer implements it for

@@ -1,6 +1,12 @@
 //! Futexes (futex(2)): wait queues keyed by the futex word's place in the
 //! memory file.
 //!
+//! Lock order: the table's lock (`FutexTable::queues`: every waiter, by
+//! key) before the memory manager of the caller (futex(2) reads or updates
+//! the word with both held, so that no wake falls between the check and the
+//! queueing) and before the wakers it notifies (`Waker::sequence`); a
+//! memory manager is never held while taking it.
+//!
 //! Every application page lives in the memory file, so the file offset of a
 //! word names it uniquely: private futexes of different processes never
 //! collide (their pages are distinct), and shared mappings reach the same

@@ -1,6 +1,12 @@
 //! Sleeping in the kernel: a per-task [`Waker`] and the [`WaitQueue`]s of
 //! the objects a task can wait for.
 //!
+//! Lock order: a wait queue's `waiters` (who waits for it) is let go of
+//! before any waiter is notified, and a waker's `sequence` (the count of
+//! notifications; its condition variable releases it while waiting) takes
+//! nothing under it, so both may be taken under any other lock: the task
+//! set's, the futex table's, an epoll instance's `state` when it registers.
+//!
 //! A blocked task sleeps on its own waker. Whatever it waits for (a pipe, a
 //! child) notifies the wakers registered on its queue; a signal sent to the
 //! task notifies the waker directly. Either way the task wakes, re-checks

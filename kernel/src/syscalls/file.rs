@@ -1,4 +1,8 @@
 //! The fd table and queries on open files: close, dup, fcntl, ioctl, pipes, lseek.
+//!
+//! Lock order: the fd table's lock (`Task::fds`) is let go of before a file
+//! is used. `close` and `close_range` drop what they remove outside it;
+//! `dup2` and `dup3` drop the file they replace under it (`vfs::fd_table`).
 
 use std::sync::Arc;
 

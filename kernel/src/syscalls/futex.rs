@@ -1,4 +1,9 @@
 //! futex(2).
+//!
+//! Lock order: the futex table's lock (`FutexTable::queues`) before the
+//! caller's memory manager: WAIT and CMP_REQUEUE read the word, WAKE_OP
+//! changes it, with both held, so no wake falls between the check and the
+//! queueing.
 
 use std::time::Instant;
 

@@ -1,6 +1,11 @@
 //! A task as the layers below see it: the thread a blocking operation
 //! sleeps for ([`Block`]) and the caller of a file operation
 //! ([`Caller`]).
+//!
+//! Lock order: each method takes one lock, a part of the task's (`fs`,
+//! `mm`, `fds`, `rlimits`) or the task set's, and lets go of it before it
+//! returns, so a file operation may call them with its own locks held (an
+//! open file's `position` while /proc generates text).
 
 use std::sync::Arc;
 

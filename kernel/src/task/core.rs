@@ -1,6 +1,12 @@
 //! What every task of a sandbox shares and runs on, and the way up to the
 //! kernel above.
 //!
+//! Lock order among what it shares: the timers' lock (`Timers::state`)
+//! before the task set's (`TaskSet::inner`); the futex table's
+//! (`FutexTable::queues`) before a task's memory manager and the wakers it
+//! wakes; the task set's before wakers, wait queues and terminals'
+//! `Control` locks; the memory file's allocator after all of them.
+//!
 //! The task layer knows nothing of containers, terminals' devices or the
 //! system-call table: the kernel (`crate::kernel::Kernel`) owns a [`Core`]
 //! and serves, as the [`TaskHost`] of every task, what needs more than it.

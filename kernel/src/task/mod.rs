@@ -1,5 +1,17 @@
 //! Tasks: one application thread each, run by a dedicated OS thread.
 //!
+//! Lock order: the parts of a task that others share each have their own
+//! lock: `mm` (the address space, shared by CLONE_VM), `fds` (the fd table,
+//! CLONE_FILES), `fs` (root, cwd and umask, CLONE_FS) and `rlimits`. A task
+//! takes them one at a time, never two together, and none while it holds
+//! the task set's lock (`TaskSet::inner`), nor that one while it holds
+//! them. The futex table's lock (`Core::futexes`) comes before `mm`
+//! (futex(2) reads the word under both), so a futex is woken only once `mm`
+//! is let go of (`release_clear_child_tid`, `release_robust_futexes`).
+//! Under `fs` only a dentry's `place` is taken (a path is computed under
+//! it). `close_on_exec` drops files under `fds`, so `fds` comes before
+//! whatever a file's drop takes (a pty master's: the task set's lock).
+//!
 //! The run loop, as in gVisor's task_run.go: switch into the application
 //! through the platform → come back with an event → serve the system call or
 //! handle the fault → deliver pending signals → repeat, until the task exits.

@@ -3,6 +3,13 @@
 //! ITIMER_PROF on its CPU time) and its POSIX timers (timer_create(2)), all
 //! served by one kernel thread. The same thread rings [`Alarm`]s: timerfds,
 //! whose expiries wake their readers and pollers rather than send signals.
+//!
+//! Lock order: `Timers::state` (every timer and alarm) before the task
+//! set's lock (`TaskSet::inner`): the timer thread sends signals and reads
+//! CPU clocks with it held, so the task set's lock is never held while
+//! taking it (a timerfd's drop takes it: no file is dropped under the task
+//! set's lock). An alarm's owner may hold the alarm's own lock while
+//! setting it, so alarms ring with `state` let go of.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

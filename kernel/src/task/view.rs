@@ -1,5 +1,10 @@
 //! What /proc reads of tasks it does not run on.
 //!
+//! Lock order: the task set's lock (`TaskSet::inner`) and the locks of the
+//! parts a view shares (`mm`, `fds`, `fs`, `rlimits`) are never held
+//! together: readers copy a [`ProcessSnapshot`] out of the task set and
+//! only then lock the parts, one at a time.
+//!
 //! A task's state belongs to the OS thread running it; the parts others may
 //! look at are shared through `Arc<Mutex<_>>` already (memory, files, fs
 //! context, limits). Each task thread publishes clones of those, with its
@@ -7,10 +12,6 @@
 //! it replaces one of them (execve, unsharing files, PR_SET_NAME). Each
 //! execve also records a [`ProcessImage`] for the process: the executable
 //! and where argv, envp and auxv are, as Linux keeps them in the mm.
-//!
-//! Readers copy a [`ProcessSnapshot`] out of the task set and only then lock
-//! the shared parts, so the task-set lock is never held while taking one of
-//! theirs.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,5 +1,12 @@
 //! Dentries: the names that lead to inodes, with their parents, so `..` and
 //! getcwd(2) can walk back up; and locations, a dentry in a mount.
+//!
+//! Lock order: a dentry's `children` (its cache of live children) is held
+//! across the filesystem's lookup, so it comes before every lock a lookup
+//! takes (a memfs directory's, the task set's for /proc, the pty table's
+//! for /dev/pts). Two dentries' `children` are never held together (a
+//! rename moves a child from one cache to the other, one lock at a time),
+//! and `place` (name, parent, deleted) is a leaf.
 
 use crate::abi::structs::Stat;
 use std::collections::HashMap;

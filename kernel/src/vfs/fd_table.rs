@@ -1,4 +1,12 @@
 //! The file-descriptor table of a process.
+//!
+//! Lock order: a table is used under its owner's lock (`Task::fds`, a
+//! view's `fds`). `remove` and `close_range` hand the files back, for the
+//! caller to drop after letting go of it; `close_on_exec` and `install_at`
+//! (over an open fd) drop them under it, so it comes before every lock a
+//! file's drop takes (a pty master's `state`, then the task set's; a
+//! timerfd's: the timers'; an open file's: the lock table's), and none of
+//! those is held while taking it.
 
 use std::sync::Arc;
 

@@ -49,6 +49,14 @@ pub trait File: Send + Sync {
     fn seek(&self, _offset: i64, _whence: i32) -> Result<u64, Errno> {
         Err(Errno::ESPIPE)
     }
+    /// The file position /proc/PID/fdinfo shows. It must not wait for a
+    /// read, write or seek of the file in progress: that may be the very
+    /// read generating the text (fd N reading /proc/self/fdinfo/N, which
+    /// holds fd N's position lock), as Linux's fdinfo reads f_pos without
+    /// f_pos_lock.
+    fn fdinfo_position(&self) -> u64 {
+        self.seek(0, libc::SEEK_CUR).unwrap_or(0)
+    }
     /// Where the file was opened, for files found by path: the dirfd of
     /// *at calls, fchdir, /proc/self/fd.
     fn location(&self) -> Option<&crate::vfs::Location> {

@@ -1,6 +1,11 @@
 //! Advisory file locks: flock(2) locks and fcntl(2) record locks (POSIX,
 //! owned by a process, and open-file-description locks), kept per file.
 //!
+//! Lock order: the table's `files` (every lock, by file) is a leaf, let go
+//! of before the waiters on `released` are notified; it is taken under
+//! whatever lock an open file is dropped under (a description's last drop
+//! releases its locks here).
+//!
 //! The sandbox process hosts one kernel, so one table serves it.
 
 use std::collections::HashMap;

@@ -1,6 +1,29 @@
 //! The virtual filesystem (DESIGN.md §3.4): inodes, dentries, mounts, path
 //! resolution and the open files that name them.
 //!
+//! Lock order, each lock before those indented under it:
+//!
+//! - a mount's `rename_lock` (one rename or rmdir of the mount at a time)
+//!   - a dentry's `children` (its cache of live children), held across the
+//!     filesystem's lookup
+//!     - the filesystem's locks: a memfs directory's entries (a parent's
+//!       before a child's), then nodes' `meta`; for /proc the task set's
+//!       lock and a process's fd table; for /dev/pts the pty table's
+//!   - a mount's `children` (the mounts on its dentries)
+//! - an open file's `position` (its reads, writes and seeks one at a time),
+//!   held across the inode's read and write
+//!   - the filesystem's locks (a memfs file's data) and, for /proc, the
+//!     task set's lock and a process's memory manager, fd table and fs
+//!     context; never another open file's `position`
+//! - an fd table (`Task::fds`)
+//!   - whatever a file's drop takes, for the files it drops
+//!     (`close_on_exec`, an fd replaced by dup2)
+//! - the task set's lock
+//!   - a terminal's `Control` (`terminal`)
+//!
+//! Leaves, under which nothing is taken: a dentry's `place`, a namespace's
+//! `mounts`, the lock table's `files` (`locks`).
+//!
 //! Every filesystem implements [`Inode`]; the rest of the kernel reaches
 //! files only through a [`Location`] (a mount and a dentry) found by
 //! [`lookup`]. Filesystems:

@@ -1,6 +1,13 @@
 //! Mounts and the mount namespace of a container: which filesystem is
 //! mounted where. What a spec's mount builds is the kernel's
 //! (`crate::kernel::mounts`).
+//!
+//! Lock order: a mount's `rename_lock` (one rename or rmdir of the mount at
+//! a time) is the outermost lock of a path operation: it comes before the
+//! dentry and filesystem locks a rename takes and before a mount's
+//! `children` (the mounts on its dentries, which `mounted_here` checks).
+//! `children` and the namespace's `mounts` (every mount in order, for
+//! /proc/mounts) are leaves, each taken alone.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};

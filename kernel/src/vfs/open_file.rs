@@ -1,8 +1,16 @@
 //! The open file description of a file with data or entries: regular
 //! files and directories of every filesystem.
+//!
+//! Lock order: `position` is held across the inode's read, write or
+//! listing, so it comes before every lock the filesystem takes there (a
+//! memfs file's data, a directory's entries) and, for /proc, the task set's
+//! lock and a process's memory manager, fd table and fs context. It is
+//! never taken while another file's `position` is held: fdinfo reads
+//! `offset` without it. The last drop of a description takes the lock
+//! table's `files` (its flock and OFD locks go).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use nix::errno::Errno;
 
@@ -22,14 +30,17 @@ pub struct OpenFile {
     kind: FileKind,
     /// The access mode and status flags (F_GETFL).
     flags: AtomicU32,
-    /// Guards the file position; for a directory, the index of the next
-    /// entry in `listing`.
+    /// Held by every read, write, seek and getdents that uses or moves
+    /// `offset`, so that they do one at a time.
     position: Mutex<Position>,
+    /// The file position; for a directory, the index of the next entry in
+    /// the listing. Moved only under `position`; /proc/PID/fdinfo reads it
+    /// without (see [`File::fdinfo_position`]).
+    offset: AtomicU64,
 }
 
 #[derive(Default)]
 struct Position {
-    offset: u64,
     /// A directory's entries as they were at the first getdents after
     /// opening or rewinding.
     listing: Option<Vec<DirEntry>>,
@@ -44,6 +55,7 @@ impl OpenFile {
             kind,
             flags: AtomicU32::new(kept as u32),
             position: Mutex::new(Position::default()),
+            offset: AtomicU64::new(0),
         })
     }
 
@@ -115,9 +127,10 @@ impl File for OpenFile {
         match offset {
             Some(offset) => inode.read_at(caller, buf, offset),
             None => {
-                let mut position = self.position();
-                let n = inode.read_at(caller, buf, position.offset)?;
-                position.offset += n as u64;
+                let _position = self.position();
+                let offset = self.offset.load(Ordering::Relaxed);
+                let n = inode.read_at(caller, buf, offset)?;
+                self.offset.store(offset + n as u64, Ordering::Relaxed);
                 Ok(n)
             }
         }
@@ -135,15 +148,16 @@ impl File for OpenFile {
             Some(_) if append => inode.append(data).map(|(n, _)| n),
             Some(offset) => inode.write_at(data, offset),
             None if append => {
-                let mut position = self.position();
+                let _position = self.position();
                 let (n, end) = inode.append(data)?;
-                position.offset = end;
+                self.offset.store(end, Ordering::Relaxed);
                 Ok(n)
             }
             None => {
-                let mut position = self.position();
-                let n = inode.write_at(data, position.offset)?;
-                position.offset += n as u64;
+                let _position = self.position();
+                let offset = self.offset.load(Ordering::Relaxed);
+                let n = inode.write_at(data, offset)?;
+                self.offset.store(offset + n as u64, Ordering::Relaxed);
                 Ok(n)
             }
         }
@@ -173,7 +187,7 @@ impl File for OpenFile {
         let size = self.location.stat()?.st_size;
         let base = match whence {
             libc::SEEK_SET => 0,
-            libc::SEEK_CUR => position.offset as i64,
+            libc::SEEK_CUR => self.offset.load(Ordering::Relaxed) as i64,
             libc::SEEK_END => size,
             // Every byte is data: the only hole is at the end.
             libc::SEEK_DATA if offset < size => 0,
@@ -183,6 +197,10 @@ impl File for OpenFile {
         };
         let new = base.checked_add(offset).filter(|&new| new >= 0).ok_or(Errno::EINVAL)?;
         self.set_offset(&mut position, new)
+    }
+
+    fn fdinfo_position(&self) -> u64 {
+        self.offset.load(Ordering::Relaxed)
     }
 
     fn location(&self) -> Option<&Location> {
@@ -206,7 +224,7 @@ impl File for OpenFile {
         if position.listing.is_none() {
             position.listing = Some(self.listing()?);
         }
-        let start = position.offset as usize;
+        let start = self.offset.load(Ordering::Relaxed) as usize;
         let listing = position.listing.as_ref().expect("filled above");
         let mut out = Vec::new();
         let mut next = start;
@@ -221,7 +239,7 @@ impl File for OpenFile {
             out.extend_from_slice(&record);
             next += 1;
         }
-        position.offset = next as u64;
+        self.offset.store(next as u64, Ordering::Relaxed);
         Ok(out)
     }
 
@@ -252,7 +270,7 @@ impl OpenFile {
         if self.kind == FileKind::Directory && offset == 0 {
             position.listing = None;
         }
-        position.offset = offset as u64;
+        self.offset.store(offset as u64, Ordering::Relaxed);
         Ok(offset as u64)
     }
 }

@@ -1,6 +1,13 @@
 //! Operations on paths shared by the system calls: open, make, remove,
 //! rename, link, with Linux's checks (permissions, read-only mounts,
 //! sticky directories, mount boundaries).
+//!
+//! Lock order: `remove` (for rmdir) and `rename` hold the mount's
+//! `rename_lock` across the whole change and take under it the dentries'
+//! `children` (looking the names up), the filesystem's directory locks
+//! (memfs locks a parent before a child, two parents in address order,
+//! which only this serialization keeps from crossing) and the mounts'
+//! `children` (the EBUSY checks).
 
 use std::sync::Arc;
 

@@ -1,6 +1,11 @@
 //! Terminals: pseudo-terminals served inside the sandbox and the job-control
 //! side of every terminal (pty(7), tty_ioctl(4), credentials(7)).
 //!
+//! Lock order: the task set's lock (`TaskSet::inner`) before a terminal's
+//! `Control` lock (the session it controls and its foreground group), never
+//! after. `Control` is a leaf: the ioctls here take it alone and write the
+//! answer to memory after letting go of it.
+//!
 //! - `termios`: the kernel's termios structures and a new replica's settings;
 //! - `line`: the line discipline (Linux's n_tty) as plain data;
 //! - `pty`: master/replica pairs, the table of live ones, their files;
@@ -8,8 +13,7 @@
 //!
 //! Job control is the task set's: each process may have a controlling
 //! terminal ([`Terminal`]), and each terminal records the session it
-//! controls and its foreground process group ([`Control`]). The task set's
-//! lock is taken before a terminal's control lock, never after.
+//! controls and its foreground process group ([`Control`]).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -2,6 +2,14 @@
 //! the pids they see, and system files describing the sandbox rather than
 //! the host.
 //!
+//! Lock order: a file's text is generated under the reader's open-file
+//! `position`, and a directory's entry looked up under its dentry's
+//! `children`; both come before every lock taken here. A file locks a
+//! process's shared parts (memory, fd table, fs context, limits) only after
+//! its snapshot is copied out of the task set (whose lock is let go of),
+//! one at a time, and it never takes another open file's `position`
+//! (fdinfo reads the position without it).
+//!
 //! - `process`: /proc/PID and /proc/PID/task/TID, their links (exe, cwd,
 //!   root, fd/N) and directories (fd, fdinfo, task);
 //! - `report`: the text of a process's files (stat, status, statm, limits…);
@@ -10,8 +18,7 @@
 //!   sys/…), and `mounts`: mounts and mountinfo.
 //!
 //! Files are generated at each read from a [`ProcessSnapshot`] copied out
-//! of the task set; the shared parts of a task (memory, files, fs context)
-//! are locked only after, one at a time.
+//! of the task set.
 //!
 //! [`ProcessSnapshot`]: crate::task::ProcessSnapshot
 

@@ -1,5 +1,9 @@
 //! /proc/PID and /proc/PID/task/TID: a process's files, its magic links
 //! (exe, cwd, root, fd/N) and its fd, fdinfo and task directories.
+//!
+//! Lock order: as for all of /proc (`procfs`): the task set's lock to copy
+//! a snapshot out, then one of a process's parts (fd table, fs context) at
+//! a time.
 
 use std::sync::Arc;
 

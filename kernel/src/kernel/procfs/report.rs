@@ -1,6 +1,10 @@
 //! The text of a process's files: stat, statm, status, cmdline, environ,
 //! auxv, comm, limits, io, cgroup, oom_score(_adj) and fdinfo/N, in the
 //! formats of Linux's fs/proc/array.c and base.c.
+//!
+//! Lock order: as for all of /proc (`procfs`): the text is made from a
+//! snapshot, locking one of a process's parts (memory, fd table, fs
+//! context, limits) at a time.
 
 use std::time::{Duration, Instant};
 
@@ -431,7 +435,7 @@ pub(super) fn fdinfo(target: &Target, fd: i32) -> Result<Vec<u8>, Errno> {
             fds.cloexec(fd).unwrap_or(false),
         )
     };
-    let position = file.seek(0, libc::SEEK_CUR).unwrap_or(0);
+    let position = file.fdinfo_position();
     let mut flags = file.status_flags().unwrap_or(0);
     if cloexec {
         flags |= libc::O_CLOEXEC as u32;
