@@ -150,7 +150,7 @@ impl TerminalCopy {
 
     /// Once the process has exited: lets what it wrote reach stdout, until
     /// the terminal reports its end (every replica closed) or stays quiet
-    /// for [`QUIET_AFTER_EXIT`].
+    /// for `QUIET_AFTER_EXIT`.
     pub fn finish(self) {
         loop {
             if self.output.is_finished() {

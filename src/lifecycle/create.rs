@@ -49,7 +49,7 @@ pub enum Tether {
 /// `cordon create`: starts the container's sandbox process in the
 /// background, with the container created but not started, and with
 /// `pid_file` starts its monitor and writes its pid there (see
-/// [`start_monitor`]).
+/// `monitor::start_monitor`).
 pub fn create(
     globals: &Globals,
     id: &str,

@@ -11,7 +11,7 @@
 //! locks (the task set's, for a signal) and takes only wait-queue and waker
 //! locks.
 //!
-//! Each interest listens on its file's wait queue through a [`Watch`]. A
+//! Each interest listens on its file's wait queue through a `Watch`. A
 //! notification bumps the watch's sequence, which is the edge an
 //! edge-triggered interest reports, and wakes the instance's own queue:
 //! epoll_wait callers sleep there, and so do poll(2) callers and outer

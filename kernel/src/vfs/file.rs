@@ -14,8 +14,8 @@ use crate::vfs::terminal::Terminal;
 ///
 /// I/O moves data through kernel buffers: the system-call layer copies to
 /// and from application memory, so no file holds the memory manager while
-/// it blocks. Blocking operations sleep through the [`Blocker`], which
-/// returns EINTR when a signal arrives.
+/// it blocks. Blocking operations sleep through their [`Caller`] (a
+/// [`crate::sync::Block`]), which returns EINTR when a signal arrives.
 pub trait File: Send + Sync {
     /// Reads into `buf`, at `offset` or at the file position when `None`.
     fn read(&self, caller: &dyn Caller, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno>;
@@ -93,8 +93,8 @@ pub trait File: Send + Sync {
     fn mmap(&self, _offset: u64, _len: u64, _shared_write: bool) -> Result<Vec<SharedPiece>, Errno> {
         Err(Errno::ENODEV)
     }
-    /// What /proc/PID/fd/N links to ("anon_inode:[eventfd]", "/memfd:x
-    /// (deleted)"), when the kernel can name it.
+    /// What /proc/PID/fd/N links to (`anon_inode:[eventfd]`, `/memfd:x
+    /// (deleted)`), when the kernel can name it.
     fn link_name(&self) -> Option<String> {
         None
     }

@@ -48,7 +48,7 @@ const THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
 const STUB_MEMORY_FD: i32 = 0;
 
 /// A stub process: an empty address space (its code page, application
-/// mappings and the host's [vsyscall]). Killed and reaped when its last
+/// mappings and the host's `[vsyscall]`). Killed and reaped when its last
 /// thread handle goes.
 pub struct Stub {
     pid: Pid,
