@@ -1,6 +1,7 @@
 //! x86-64 register state and the system-call calling convention.
 
 use super::UserAddr;
+use super::errno::SyscallResult;
 
 /// The general-purpose registers of an application thread, as ptrace and
 /// Linux's `struct user_regs_struct` lay them out.
@@ -25,6 +26,17 @@ pub const fn page_up(value: u64) -> Option<u64> {
         Some(v) => Some(page_down(v)),
         None => None,
     }
+}
+
+// x86-64 is LP64: `size_t`, `unsigned long` and Rust's usize are all 64
+// bits wide, so a size_t argument is a register's whole value and every
+// usize fits a u64.
+const _: () = assert!(usize::BITS == 64);
+
+/// A length or count the kernel holds as a usize, as the 64-bit number the
+/// ABI and the memory manager speak: lossless on x86-64.
+pub const fn usize_to_u64(n: usize) -> u64 {
+    n as u64
 }
 
 /// The six arguments of a system call, read from the registers that carry
@@ -58,16 +70,36 @@ impl SyscallArgs {
         self.args[i]
     }
 
+    /// Argument `i` as a C `long` (or `off_t`, `loff_t`, `ssize_t`): the
+    /// register's bits read as a signed number, so a "negative" offset is
+    /// one with the top bit set.
+    pub fn long(&self, i: usize) -> i64 {
+        self.args[i] as i64
+    }
+
+    /// Argument `i` as a `size_t`: the register's whole value (usize is 64
+    /// bits, asserted above).
+    pub fn size(&self, i: usize) -> usize {
+        self.args[i] as usize
+    }
+
     /// Argument `i` as an address in the caller's memory.
     pub fn addr(&self, i: usize) -> UserAddr {
         UserAddr::new(self.args[i])
     }
 }
 
-/// Sets the return value of a system call: rax holds the value, or the
-/// negated errno.
-pub fn set_return(regs: &mut Registers, value: i64) {
-    regs.rax = value as u64;
+/// Sets the result of a system call: rax holds the value, or the negated
+/// errno (-4095..-1 read as a signed long).
+pub fn set_result(regs: &mut Registers, result: SyscallResult) {
+    regs.rax = result_register(result);
+}
+
+fn result_register(result: SyscallResult) -> u64 {
+    match result {
+        Ok(value) => value,
+        Err(errno) => (-i64::from(errno as i32)) as u64,
+    }
 }
 
 #[cfg(test)]
@@ -89,5 +121,22 @@ mod tests {
             args: [0xffff_ffff_ffff_ff9c, 0, 0, 0, 0, 0],
         };
         assert_eq!(args.int(0), -100);
+    }
+
+    #[test]
+    fn long_and_size_arguments_are_the_whole_register() {
+        let args = SyscallArgs {
+            number: 0,
+            args: [u64::MAX, 0x1_0000_0002, 0, 0, 0, 0],
+        };
+        assert_eq!(args.long(0), -1);
+        assert_eq!(args.long(1), 0x1_0000_0002);
+        assert_eq!(args.size(1), 0x1_0000_0002);
+    }
+
+    #[test]
+    fn errors_return_as_negated_errno() {
+        assert_eq!(result_register(Err(nix::errno::Errno::EBADF)), (-9i64) as u64);
+        assert_eq!(result_register(Ok(u64::MAX - 1)), u64::MAX - 1);
     }
 }

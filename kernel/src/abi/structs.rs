@@ -4,6 +4,8 @@
 //! resource.h, termbits.h, utsname.h), with the field names libc gives
 //! them.
 
+use std::time::Duration;
+
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// `struct timespec`.
@@ -14,12 +16,35 @@ pub struct Timespec {
     pub tv_nsec: i64,
 }
 
+impl Timespec {
+    /// `duration` as a timespec. Seconds past i64::MAX saturate: no time
+    /// the kernel reports (left on a timer, CPU used, since boot) gets
+    /// there.
+    pub fn from_duration(duration: Duration) -> Timespec {
+        Timespec {
+            tv_sec: i64::try_from(duration.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(duration.subsec_nanos()),
+        }
+    }
+}
+
 /// `struct timeval`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct Timeval {
     pub tv_sec: i64,
     pub tv_usec: i64,
+}
+
+impl Timeval {
+    /// `duration` as a timeval, cut to microseconds; seconds saturate as
+    /// [`Timespec::from_duration`]'s do.
+    pub fn from_duration(duration: Duration) -> Timeval {
+        Timeval {
+            tv_sec: i64::try_from(duration.as_secs()).unwrap_or(i64::MAX),
+            tv_usec: i64::from(duration.subsec_micros()),
+        }
+    }
 }
 
 /// `struct stat` (x86-64's, which is also the kernel's `struct stat`).
@@ -44,6 +69,14 @@ pub struct Stat {
     pub st_ctime: i64,
     pub st_ctime_nsec: i64,
     pub __unused: [i64; 3],
+}
+
+impl Stat {
+    /// The size in bytes. st_size is an off_t, but no filesystem gives a
+    /// negative one; were one to, the file would read as empty.
+    pub fn size(&self) -> u64 {
+        u64::try_from(self.st_size).unwrap_or(0)
+    }
 }
 
 impl From<libc::stat> for Stat {
@@ -162,6 +195,26 @@ mod tests {
         assert_eq!(size_of::<Rlimit>(), size_of::<libc::rlimit>());
         assert_eq!(size_of::<Winsize>(), size_of::<libc::winsize>());
         assert_eq!(size_of::<Utsname>(), size_of::<libc::utsname>());
+    }
+
+    #[test]
+    fn durations_convert_and_saturate() {
+        let d = Duration::new(3, 4_005_006);
+        assert_eq!(
+            Timespec::from_duration(d),
+            Timespec {
+                tv_sec: 3,
+                tv_nsec: 4_005_006
+            }
+        );
+        assert_eq!(
+            Timeval::from_duration(d),
+            Timeval {
+                tv_sec: 3,
+                tv_usec: 4_005
+            }
+        );
+        assert_eq!(Timespec::from_duration(Duration::MAX).tv_sec, i64::MAX);
     }
 
     #[test]

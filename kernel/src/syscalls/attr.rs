@@ -6,8 +6,9 @@ use nix::errno::Errno;
 use super::context::TaskCtx;
 use super::stat::{Target, target_at};
 use crate::abi::UserAddr;
-use crate::abi::arch::SyscallArgs;
+use crate::abi::arch::{SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
+use crate::abi::flags;
 use crate::abi::structs::{Timespec, Timeval};
 use crate::vfs::{Location, MAY_READ, MAY_WRITE, SetAttr, check_access};
 
@@ -207,7 +208,7 @@ fn read_timevals(task: &TaskCtx, addr: UserAddr) -> Result<Option<[Timespec; 2]>
     }
     let mut out = [Timespec { tv_sec: 0, tv_nsec: 0 }; 2];
     for (i, slot) in out.iter_mut().enumerate() {
-        let tv = task.mm().read_pod::<Timeval>(addr + 16 * i as u64)?;
+        let tv = task.mm().read_pod::<Timeval>(addr + 16 * usize_to_u64(i))?;
         if !(0..1_000_000).contains(&tv.tv_usec) {
             return Err(Errno::EINVAL);
         }
@@ -258,10 +259,8 @@ pub fn utime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements truncate(2).
 pub fn truncate(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let size = args.u64(1) as i64;
-    if size < 0 {
-        return Err(Errno::EINVAL);
-    }
+    // The length is an off_t: negative is EINVAL.
+    let size = u64::try_from(args.long(1)).map_err(|_| Errno::EINVAL)?;
     let location = target_at(task, libc::AT_FDCWD, args.addr(0), 0, 0)?.location()?;
     let st = location.stat()?;
     match st.st_mode & libc::S_IFMT {
@@ -274,7 +273,7 @@ pub fn truncate(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     apply(
         &location,
         SetAttr {
-            size: Some(size as u64),
+            size: Some(size),
             ..SetAttr::default()
         },
     )
@@ -282,26 +281,31 @@ pub fn truncate(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements ftruncate(2).
 pub fn ftruncate(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let size = args.u64(1) as i64;
-    if size < 0 {
-        return Err(Errno::EINVAL);
-    }
+    let size = u64::try_from(args.long(1)).map_err(|_| Errno::EINVAL)?;
     // No file on a read-only mount is open for writing, so the file's own
     // EINVAL comes first there, as on Linux.
-    task.fds().get(args.int(0))?.truncate(size as u64)?;
+    task.fds().get(args.int(0))?.truncate(size)?;
     Ok(0)
 }
 
 /// Implements fallocate(2): mode 0 (grow the file), FALLOC_FL_KEEP_SIZE
 /// (nothing to reserve in memory) and FALLOC_FL_PUNCH_HOLE (zeroes).
 pub fn fallocate(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let (mode, offset, len) = (args.int(1), args.u64(2) as i64, args.u64(3) as i64);
-    if offset < 0 || len <= 0 {
+    // Offset and length are loff_t: negative ones, and an empty length,
+    // are EINVAL; an end past the largest loff_t is EFBIG.
+    let mode = args.int(1);
+    let (Ok(offset), Ok(len)) = (u64::try_from(args.long(2)), u64::try_from(args.long(3))) else {
+        return Err(Errno::EINVAL);
+    };
+    if len == 0 {
         return Err(Errno::EINVAL);
     }
-    let end = offset.checked_add(len).ok_or(Errno::EFBIG)? as u64;
+    let end = offset + len;
+    if i64::try_from(end).is_err() {
+        return Err(Errno::EFBIG);
+    }
     let file = task.fds().get(args.int(0))?;
-    if file.status_flags()? as i32 & libc::O_ACCMODE == libc::O_RDONLY {
+    if flags::access_mode(file.status_flags()?) == libc::O_RDONLY {
         return Err(Errno::EBADF);
     }
     let location = file.location().ok_or(Errno::ESPIPE)?;
@@ -313,12 +317,11 @@ pub fn fallocate(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             Errno::ENODEV
         });
     }
-    let size = st.st_size as u64;
     match mode {
-        0 if end > size => file.truncate(end)?,
+        0 if end > st.size() => file.truncate(end)?,
         0 | libc::FALLOC_FL_KEEP_SIZE => {}
         m if m == libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE => {
-            location.inode().punch_hole(offset as u64, len as u64)?;
+            location.inode().punch_hole(offset, len)?;
         }
         _ => return Err(Errno::EOPNOTSUPP),
     }
@@ -350,7 +353,7 @@ pub fn syncfs(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// The longest attribute name and value (Linux's XATTR_NAME_MAX and
 /// XATTR_SIZE_MAX).
 const XATTR_NAME_MAX: usize = 255;
-const XATTR_SIZE_MAX: u64 = 65536;
+const XATTR_SIZE_MAX: usize = 65536;
 
 /// Which file an xattr call names: by path (following or not) or by fd.
 #[derive(Clone, Copy)]
@@ -387,15 +390,15 @@ fn xattr_name(task: &TaskCtx, addr: UserAddr) -> Result<Vec<u8>, Errno> {
 }
 
 /// Copies `value` out as the get/list calls do: size 0 asks for the size.
-fn copy_sized(task: &TaskCtx, addr: UserAddr, size: u64, value: &[u8]) -> SyscallResult {
+fn copy_sized(task: &TaskCtx, addr: UserAddr, size: usize, value: &[u8]) -> SyscallResult {
     if size == 0 {
-        return Ok(value.len() as u64);
+        return Ok(usize_to_u64(value.len()));
     }
-    if (size as usize) < value.len() {
+    if size < value.len() {
         return Err(Errno::ERANGE);
     }
     task.mm().copy_out(addr, value)?;
-    Ok(value.len() as u64)
+    Ok(usize_to_u64(value.len()))
 }
 
 /// Linux's xattr_permission: user.* attributes exist only on regular
@@ -433,13 +436,13 @@ fn getxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> Sy
     let name = xattr_name(task, args.addr(1))?;
     xattr_permission(task, &location, &name, MAY_READ)?;
     let value = location.inode().get_xattr(&name)?;
-    copy_sized(task, args.addr(2), args.u64(3), &value)
+    copy_sized(task, args.addr(2), args.size(3), &value)
 }
 
 fn setxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
     let location = xattr_location(task, which, args)?;
     let name = xattr_name(task, args.addr(1))?;
-    let size = args.u64(3);
+    let size = args.size(3);
     if size > XATTR_SIZE_MAX {
         return Err(Errno::E2BIG);
     }
@@ -447,7 +450,7 @@ fn setxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> Sy
     if flags & !(libc::XATTR_CREATE | libc::XATTR_REPLACE) != 0 {
         return Err(Errno::EINVAL);
     }
-    let mut value = vec![0u8; size as usize];
+    let mut value = vec![0u8; size];
     task.mm().copy_in(args.addr(2), &mut value)?;
     writable_mount(&location)?;
     xattr_permission(task, &location, &name, MAY_WRITE)?;
@@ -469,7 +472,7 @@ fn listxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> S
         list.extend_from_slice(&name);
         list.push(0);
     }
-    copy_sized(task, args.addr(1), args.u64(2), &list)
+    copy_sized(task, args.addr(1), args.size(2), &list)
 }
 
 fn removexattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {

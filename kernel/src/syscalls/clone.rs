@@ -2,11 +2,14 @@
 //! execve, execveat; and waiting for them: wait4, waitid.
 
 use nix::errno::Errno;
+use zerocopy::IntoBytes;
 
 use super::context::TaskCtx;
+use super::int_result;
 use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
+use crate::abi::structs::Timeval;
 use crate::sync::Blocking;
 use crate::task::loader;
 use crate::task::{ForkRequest, Restart, Task, WaitEvent, WaitOptions, WaitTarget};
@@ -38,7 +41,7 @@ struct CloneArgs {
 /// flag combinations (clone(2), EINVAL).
 fn do_clone(task: &mut TaskCtx, clone: CloneArgs) -> SyscallResult {
     let flags = clone.flags;
-    let has = |flag: i32| flags & flag as u64 != 0;
+    let has = |flag: i32| flags & u64::from(crate::abi::flags::bits(flag)) != 0;
     if flags & NAMESPACES != 0 {
         return Err(Errno::EPERM);
     }
@@ -70,7 +73,7 @@ fn do_clone(task: &mut TaskCtx, clone: CloneArgs) -> SyscallResult {
         parent_set_tid: has(libc::CLONE_PARENT_SETTID).then_some(clone.parent_tid),
     };
     let tid = task.clone_task(request)?;
-    Ok(tid as u64)
+    Ok(int_result(tid))
 }
 
 /// Implements fork(2).
@@ -114,7 +117,7 @@ pub fn clone(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         task,
         CloneArgs {
             flags: flags & !0xff,
-            exit_signal: (flags & 0xff) as i32,
+            exit_signal: i32::try_from(flags & 0xff).expect("masked to 8 bits"),
             stack,
             parent_tid: args.u64(2),
             child_tid: args.u64(3),
@@ -126,16 +129,16 @@ pub fn clone(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Implements clone3(2) for new processes.
 pub fn clone3(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     // struct clone_args, version 0: eight u64 fields.
-    const VER0: u64 = 64;
-    let size = args.u64(1);
+    const VER0: usize = 64;
+    let size = args.size(1);
     if !(VER0..=4096).contains(&size) {
         return Err(Errno::EINVAL);
     }
-    let mut raw = vec![0u8; size as usize];
+    let mut raw = vec![0u8; size];
     task.mm().copy_in(args.addr(0), &mut raw)?;
     let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     // Fields past version 0 (set_tid, cgroup, …) must be unused.
-    if raw[VER0 as usize..].iter().any(|&b| b != 0) {
+    if raw[VER0..].iter().any(|&b| b != 0) {
         return Err(Errno::EINVAL);
     }
     let (flags, exit_signal, stack, stack_size) = (field(0), field(4), field(5), field(6));
@@ -147,7 +150,7 @@ pub fn clone3(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         task,
         CloneArgs {
             flags,
-            exit_signal: exit_signal as i32,
+            exit_signal: i32::try_from(exit_signal).expect("at most NSIG, checked above"),
             stack,
             parent_tid: field(3),
             child_tid: field(2),
@@ -239,8 +242,7 @@ pub fn execveat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Writes a struct rusage with the child's CPU time as user time.
 fn write_rusage(task: &TaskCtx, addr: UserAddr, cpu: std::time::Duration) -> Result<(), Errno> {
     let mut rusage = [0u8; 144];
-    rusage[0..8].copy_from_slice(&(cpu.as_secs() as i64).to_le_bytes());
-    rusage[8..16].copy_from_slice(&i64::from(cpu.subsec_micros()).to_le_bytes());
+    rusage[..16].copy_from_slice(Timeval::from_duration(cpu).as_bytes());
     task.mm().copy_out(addr, &rusage)
 }
 
@@ -299,7 +301,7 @@ pub fn wait4(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         };
         write_rusage(task, rusage, cpu)?;
     }
-    Ok(found.pid as u64)
+    Ok(int_result(found.pid))
 }
 
 /// Implements waitid(2).

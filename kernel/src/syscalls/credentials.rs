@@ -3,7 +3,7 @@
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
-use crate::abi::arch::SyscallArgs;
+use crate::abi::arch::{SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
 
 /// Implements getuid(2).
@@ -28,18 +28,16 @@ pub fn getegid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
 
 /// Implements getgroups(2).
 pub fn getgroups(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let size = args.int(0);
+    // The size is an int: negative is EINVAL.
+    let size = usize::try_from(args.int(0)).map_err(|_| Errno::EINVAL)?;
     let groups = &task.credentials.additional_gids;
-    if size < 0 {
-        return Err(Errno::EINVAL);
-    }
     if size == 0 {
-        return Ok(groups.len() as u64);
+        return Ok(usize_to_u64(groups.len()));
     }
-    if (size as usize) < groups.len() {
+    if size < groups.len() {
         return Err(Errno::EINVAL);
     }
     let bytes: Vec<u8> = groups.iter().flat_map(|gid| gid.to_le_bytes()).collect();
     task.mm().copy_out(args.addr(1), &bytes)?;
-    Ok(groups.len() as u64)
+    Ok(usize_to_u64(groups.len()))
 }

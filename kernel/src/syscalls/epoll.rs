@@ -11,15 +11,16 @@ use super::file::install;
 use super::poll::{apply_wait_mask, read_sigmask};
 use super::time::{duration, read_timespec};
 use crate::abi::UserAddr;
-use crate::abi::arch::SyscallArgs;
+use crate::abi::arch::{SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
 use crate::fsimpl::{EpollEvent, EpollFile, HOST_POLL_INTERVAL};
 
 use crate::sync::Blocking;
 use crate::task::Task;
 
-/// The most events one wait returns (Linux's EP_MAX_EVENTS).
-const MAX_EVENTS: i32 = (i32::MAX as usize / EpollEvent::SIZE) as i32;
+/// The most events one wait returns (Linux's EP_MAX_EVENTS, INT_MAX over
+/// the size of an event).
+const MAX_EVENTS: usize = i32::MAX as usize / EpollEvent::SIZE;
 
 fn create(task: &TaskCtx, cloexec: bool) -> SyscallResult {
     install(task, Arc::new(EpollFile::default()), cloexec)
@@ -79,18 +80,20 @@ pub fn epoll_ctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// A signal ends the wait with EINTR, which is never restarted, not even
 /// for SA_RESTART handlers (signal(7)).
 fn wait(task: &TaskCtx, epfd: i32, events_addr: UserAddr, max: i32, deadline: Option<Instant>) -> SyscallResult {
-    if max <= 0 || max > MAX_EVENTS {
-        return Err(Errno::EINVAL);
-    }
+    // maxevents is an int: negative, zero or past EP_MAX_EVENTS is EINVAL.
+    let max = usize::try_from(max)
+        .ok()
+        .filter(|max| (1..=MAX_EVENTS).contains(max))
+        .ok_or(Errno::EINVAL)?;
     let file = task.fds().get(epfd)?;
     let epoll = EpollFile::of(&*file).ok_or(Errno::EINVAL)?;
     // Unwritable memory is found before events are taken and lost.
-    let max = max as usize;
-    task.mm().check(events_addr, (max * EpollEvent::SIZE) as u64, true)?;
+    let len = usize_to_u64(max * EpollEvent::SIZE);
+    task.mm().check(events_addr, len, true)?;
     let events = collect_or_wait(task, epoll, max, deadline)?;
     let bytes: Vec<u8> = events.iter().flat_map(|event| event.to_bytes()).collect();
     task.mm().copy_out(events_addr, &bytes)?;
-    Ok(events.len() as u64)
+    Ok(usize_to_u64(events.len()))
 }
 
 fn collect_or_wait(

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
-use crate::abi::arch::SyscallArgs;
+use super::int_result;
+use crate::abi::arch::{SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
+use crate::abi::flags;
 use crate::fsimpl::{Memfd, new_pipe};
 
 use crate::vfs::File;
@@ -42,7 +44,7 @@ pub fn close_range(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// a file (eventfd, epoll_create, memfd_create, …) returns.
 pub(super) fn install(task: &TaskCtx, file: Arc<dyn File>, cloexec: bool) -> SyscallResult {
     let limit = nofile(task);
-    Ok(task.fds().install(file, cloexec, 0, limit)? as u64)
+    Ok(int_result(task.fds().install(file, cloexec, 0, limit)?))
 }
 
 /// Implements close(2). Closing any fd of a file drops the process's
@@ -61,7 +63,7 @@ pub fn close(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 pub fn dup(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(args.int(0))?;
     let limit = nofile(task);
-    Ok(task.fds().install(file, false, 0, limit)? as u64)
+    Ok(int_result(task.fds().install(file, false, 0, limit)?))
 }
 
 /// Implements dup2(2).
@@ -69,11 +71,11 @@ pub fn dup2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (old, new) = (args.int(0), args.int(1));
     let file = task.fds().get(old)?;
     if old == new {
-        return Ok(new as u64);
+        return Ok(int_result(new));
     }
     let limit = nofile(task);
     task.fds().install_at(new, file, false, limit)?;
-    Ok(new as u64)
+    Ok(int_result(new))
 }
 
 /// Implements dup3(2).
@@ -85,7 +87,7 @@ pub fn dup3(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(old)?;
     let limit = nofile(task);
     task.fds().install_at(new, file, flags & libc::O_CLOEXEC != 0, limit)?;
-    Ok(new as u64)
+    Ok(int_result(new))
 }
 
 /// Implements fcntl(2) for the fd-table commands and F_GETFL.
@@ -96,12 +98,12 @@ pub fn fcntl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         cmd @ (libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) => {
             let limit = nofile(task);
             let min = args.u64(2);
-            if min >= limit || min > i32::MAX as u64 {
+            if min >= limit {
                 return Err(Errno::EINVAL);
             }
-            Ok(task
-                .fds()
-                .install(file, cmd == libc::F_DUPFD_CLOEXEC, min as i32, limit)? as u64)
+            let min = i32::try_from(min).map_err(|_| Errno::EINVAL)?;
+            let fd = task.fds().install(file, cmd == libc::F_DUPFD_CLOEXEC, min, limit)?;
+            Ok(int_result(fd))
         }
         libc::F_GETFD => Ok(if task.fds().cloexec(fd)? {
             libc::FD_CLOEXEC as u64
@@ -114,14 +116,14 @@ pub fn fcntl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         }
         libc::F_GETFL => Ok(u64::from(file.status_flags()?)),
         libc::F_SETFL => file.set_status_flags(args.u32(2)).map(|()| 0),
-        libc::F_GETPIPE_SZ => file.pipe_size().map(|size| size as u64),
+        libc::F_GETPIPE_SZ => file.pipe_size().map(usize_to_u64),
         cmd @ (libc::F_GETLK
         | libc::F_SETLK
         | libc::F_SETLKW
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW) => super::lock::record_lock(task, fd, cmd, args.addr(2)),
-        libc::F_SETPIPE_SZ => file.set_pipe_size(args.u32(2) as usize).map(|size| size as u64),
+        libc::F_SETPIPE_SZ => file.set_pipe_size(args.u32(2) as usize).map(usize_to_u64),
         // Seals exist on memfds only; other files answer EINVAL.
         libc::F_ADD_SEALS => Memfd::of(&*file)
             .ok_or(Errno::EINVAL)?
@@ -144,8 +146,8 @@ pub fn ioctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         libc::FIONCLEX => task.fds().set_cloexec(fd, false).map(|()| 0),
         libc::FIONBIO => {
             let on = task.mm().read_pod::<i32>(args.addr(2))? != 0;
-            let flags = file.status_flags()? & !(libc::O_NONBLOCK as u32);
-            let nonblock = if on { libc::O_NONBLOCK as u32 } else { 0 };
+            let flags = file.status_flags()? & !flags::bits(libc::O_NONBLOCK);
+            let nonblock = if on { flags::bits(libc::O_NONBLOCK) } else { 0 };
             file.set_status_flags(flags | nonblock).map(|()| 0)
         }
         request => file.ioctl(task.caller(), request, args.u64(2)),
@@ -197,5 +199,5 @@ pub fn pipe(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements lseek(2).
 pub fn lseek(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    task.fds().get(args.int(0))?.seek(args.u64(1) as i64, args.int(2))
+    task.fds().get(args.int(0))?.seek(args.long(1), args.int(2))
 }

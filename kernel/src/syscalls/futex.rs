@@ -12,7 +12,7 @@ use nix::errno::Errno;
 use super::context::TaskCtx;
 use super::time::{duration, read_timespec};
 use crate::abi::UserAddr;
-use crate::abi::arch::SyscallArgs;
+use crate::abi::arch::{SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
 use crate::sync::Blocking;
 use crate::sync::futex::FutexTable;
@@ -109,7 +109,7 @@ fn wake(task: &mut TaskCtx, uaddr: UserAddr, count: u32, bitset: u32) -> Syscall
         return Err(Errno::EINVAL);
     }
     let key = task.mm().futex_key(uaddr)?;
-    Ok(task.core().futexes.wake(key, count as usize, bitset) as u64)
+    Ok(usize_to_u64(task.core().futexes.wake(key, count as usize, bitset)))
 }
 
 fn requeue(
@@ -120,7 +120,8 @@ fn requeue(
     requeue: u32,
     expected: Option<u32>,
 ) -> SyscallResult {
-    if (wake as i32) < 0 || (requeue as i32) < 0 {
+    // Linux takes both counts as ints: a negative one is EINVAL.
+    if i32::try_from(wake).is_err() || i32::try_from(requeue).is_err() {
         return Err(Errno::EINVAL);
     }
     let futexes = &task.core().futexes;
@@ -134,7 +135,8 @@ fn requeue(
         }
     }
     drop(mm);
-    Ok(FutexTable::requeue_locked(&mut queues, from_key, to_key, wake as usize, requeue as usize) as u64)
+    let moved = FutexTable::requeue_locked(&mut queues, from_key, to_key, wake as usize, requeue as usize);
+    Ok(usize_to_u64(moved))
 }
 
 /// FUTEX_WAKE_OP: changes the word at `uaddr2` as `encoded` says, wakes
@@ -152,7 +154,7 @@ fn wake_op(
     let op = (encoded >> 28) & 7;
     let cmp = (encoded >> 24) & 15;
     let mut oparg = (encoded >> 12) & 0xfff;
-    let cmparg = (encoded & 0xfff) as i32;
+    let cmparg = i32::try_from(encoded & 0xfff).expect("masked to 12 bits");
     if shift {
         oparg = 1u32.checked_shl(oparg).unwrap_or(0);
     }
@@ -170,7 +172,8 @@ fn wake_op(
     let mut queues = futexes.lock();
     let mm = task.mm();
     let (key1, key2) = (mm.futex_key(uaddr)?, mm.futex_key(uaddr2)?);
-    let old = mm.atomic_update_u32(uaddr2, update)? as i32;
+    // The comparison is of the word as the C int Linux reads it.
+    let old = i32::from_ne_bytes(mm.atomic_update_u32(uaddr2, update)?.to_ne_bytes());
     drop(mm);
     let mut woken = FutexTable::wake_locked(&mut queues, key1, wake1 as usize, u32::MAX);
     let passes = match cmp {
@@ -184,5 +187,5 @@ fn wake_op(
     if passes {
         woken += FutexTable::wake_locked(&mut queues, key2, wake2 as usize, u32::MAX);
     }
-    Ok(woken as u64)
+    Ok(usize_to_u64(woken))
 }

@@ -8,6 +8,7 @@ use super::context::TaskCtx;
 use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
+use crate::abi::flags;
 use crate::task::Restart;
 use crate::vfs::File;
 use crate::vfs::locks::{self, Owner, RangeLock};
@@ -62,11 +63,12 @@ pub fn flock(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     }
 }
 
-/// struct flock as x86-64 lays it out: l_type and l_whence (shorts), then
-/// l_start, l_len (off_t) and l_pid.
+/// struct flock as x86-64 lays it out: l_type and l_whence (shorts, kept
+/// here as the ints libc's constants are), then l_start, l_len (off_t) and
+/// l_pid.
 struct Flock {
-    kind: i16,
-    whence: i16,
+    kind: i32,
+    whence: i32,
     start: i64,
     len: i64,
     pid: i32,
@@ -79,8 +81,8 @@ impl Flock {
         let i16_at = |i: usize| i16::from_ne_bytes(raw[i..i + 2].try_into().expect("2 bytes"));
         let i64_at = |i: usize| i64::from_ne_bytes(raw[i..i + 8].try_into().expect("8 bytes"));
         Ok(Flock {
-            kind: i16_at(0),
-            whence: i16_at(2),
+            kind: i32::from(i16_at(0)),
+            whence: i32::from(i16_at(2)),
             start: i64_at(8),
             len: i64_at(16),
             pid: i32::from_ne_bytes(raw[24..28].try_into().expect("4 bytes")),
@@ -88,9 +90,10 @@ impl Flock {
     }
 
     fn write(&self, task: &TaskCtx, addr: UserAddr) -> Result<(), Errno> {
+        let short = |value: i32| i16::try_from(value).expect("a short read in, or an F_ or SEEK_ constant");
         let mut raw = [0u8; 32];
-        raw[0..2].copy_from_slice(&self.kind.to_ne_bytes());
-        raw[2..4].copy_from_slice(&self.whence.to_ne_bytes());
+        raw[0..2].copy_from_slice(&short(self.kind).to_ne_bytes());
+        raw[2..4].copy_from_slice(&short(self.whence).to_ne_bytes());
         raw[8..16].copy_from_slice(&self.start.to_ne_bytes());
         raw[16..24].copy_from_slice(&self.len.to_ne_bytes());
         raw[24..28].copy_from_slice(&self.pid.to_ne_bytes());
@@ -99,22 +102,22 @@ impl Flock {
 
     /// The byte range `[start, end]` this lock covers.
     fn range(&self, file: &Arc<dyn File>) -> Result<(u64, u64), Errno> {
-        let base = match i32::from(self.whence) {
+        let base = match self.whence {
             libc::SEEK_SET => 0,
-            libc::SEEK_CUR => file.seek(0, libc::SEEK_CUR)? as i64,
+            libc::SEEK_CUR => i64::try_from(file.seek(0, libc::SEEK_CUR)?).map_err(|_| Errno::EOVERFLOW)?,
             libc::SEEK_END => file.stat()?.st_size,
             _ => return Err(Errno::EINVAL),
         };
         let start = base.checked_add(self.start).ok_or(Errno::EOVERFLOW)?;
         let (start, end) = match self.len {
-            0 => (start, u64::MAX as i128),
+            0 => (start, i128::from(u64::MAX)),
             len if len > 0 => (start, i128::from(start) + i128::from(len) - 1),
             len => (start.checked_add(len).ok_or(Errno::EINVAL)?, i128::from(start) - 1),
         };
-        if start < 0 {
-            return Err(Errno::EINVAL);
-        }
-        Ok((start as u64, end.min(u64::MAX as i128) as u64))
+        let start = u64::try_from(start).map_err(|_| Errno::EINVAL)?;
+        // From a start that is not negative, the end is not either.
+        let end = u64::try_from(end.min(i128::from(u64::MAX))).expect("end >= start >= 0");
+        Ok((start, end))
     }
 }
 
@@ -133,7 +136,7 @@ pub fn record_lock(task: &mut TaskCtx, fd: i32, cmd: i32, addr: UserAddr) -> Sys
         Owner::Process(task.pid)
     };
     let (start, end) = request.range(&file)?;
-    let write = match i32::from(request.kind) {
+    let write = match request.kind {
         libc::F_RDLCK => false,
         libc::F_WRLCK => true,
         libc::F_UNLCK => false,
@@ -146,19 +149,22 @@ pub fn record_lock(task: &mut TaskCtx, fd: i32, cmd: i32, addr: UserAddr) -> Sys
         write,
     };
     if matches!(cmd, libc::F_GETLK | libc::F_OFD_GETLK) {
-        if i32::from(request.kind) == libc::F_UNLCK {
+        if request.kind == libc::F_UNLCK {
             return Err(Errno::EINVAL);
         }
         match locks::table().conflicting(id, lock) {
-            None => request.kind = libc::F_UNLCK as i16,
+            None => request.kind = libc::F_UNLCK,
             Some(held) => {
-                request.kind = if held.write { libc::F_WRLCK } else { libc::F_RDLCK } as i16;
-                request.whence = libc::SEEK_SET as i16;
-                request.start = held.start as i64;
+                request.kind = if held.write { libc::F_WRLCK } else { libc::F_RDLCK };
+                request.whence = libc::SEEK_SET;
+                // A lock that starts or spans past the largest off_t
+                // cannot be described: EOVERFLOW, POSIX's errno for a value
+                // fcntl cannot return.
+                request.start = i64::try_from(held.start).map_err(|_| Errno::EOVERFLOW)?;
                 request.len = if held.end == u64::MAX {
                     0
                 } else {
-                    (held.end - held.start + 1) as i64
+                    i64::try_from(held.end - held.start + 1).map_err(|_| Errno::EOVERFLOW)?
                 };
                 request.pid = match held.owner {
                     Owner::Process(pid) => pid,
@@ -169,8 +175,8 @@ pub fn record_lock(task: &mut TaskCtx, fd: i32, cmd: i32, addr: UserAddr) -> Sys
         request.write(task, addr)?;
         return Ok(0);
     }
-    let access = file.status_flags()? as i32 & libc::O_ACCMODE;
-    let unlock = i32::from(request.kind) == libc::F_UNLCK;
+    let access = flags::access_mode(file.status_flags()?);
+    let unlock = request.kind == libc::F_UNLCK;
     if !unlock && ((write && access == libc::O_RDONLY) || (!write && access == libc::O_WRONLY)) {
         return Err(Errno::EBADF);
     }

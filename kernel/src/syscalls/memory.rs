@@ -2,10 +2,12 @@
 
 use nix::errno::Errno;
 
+use super::buffer_len;
 use super::context::TaskCtx;
 use crate::abi::UserAddr;
-use crate::abi::arch::{PAGE_SIZE, SyscallArgs};
+use crate::abi::arch::{PAGE_SIZE, SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
+use crate::abi::flags;
 use crate::memory::Prot;
 use crate::mm::{MapRequest, VmaKind};
 
@@ -74,7 +76,7 @@ pub fn mmap(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         return task.mm().map(req, limit, task.space());
     }
     let file = task.fds().get(args.int(4))?;
-    let access = file.status_flags()? as i32 & libc::O_ACCMODE;
+    let access = flags::access_mode(file.status_flags()?);
     if access == libc::O_WRONLY || (shared && prot.writable() && access != libc::O_RDWR) {
         return Err(Errno::EACCES);
     }
@@ -110,11 +112,11 @@ pub fn mmap(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     }
     let addr = task.mm().map(req, limit, task.space())?;
     // Copy the file's bytes in; past its end the mapping reads zeros.
-    let size = st.st_size as u64;
+    let size = st.size();
     let mut at = 0u64;
-    let mut buf = vec![0u8; (1 << 20).min(len as usize)];
+    let mut buf = vec![0u8; buffer_len(len, 1 << 20)];
     while at < len && offset + at < size {
-        let want = (buf.len() as u64).min(len - at).min(size - offset - at) as usize;
+        let want = buffer_len((len - at).min(size - offset - at), buf.len());
         let n = match location.inode().read_at(task.caller(), &mut buf[..want], offset + at) {
             Ok(0) => break,
             Ok(n) => n,
@@ -124,7 +126,7 @@ pub fn mmap(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             }
         };
         task.mm().fill(addr + at, &buf[..n])?;
-        at += n as u64;
+        at += usize_to_u64(n);
     }
     Ok(addr)
 }
@@ -214,7 +216,8 @@ pub fn mincore(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if !task.mm().is_mapped(UserAddr::new(addr), len) {
         return Err(Errno::ENOMEM);
     }
-    let pages = vec![1u8; (len / PAGE_SIZE) as usize];
+    let count = usize::try_from(len / PAGE_SIZE).map_err(|_| Errno::ENOMEM)?;
+    let pages = vec![1u8; count];
     task.mm().copy_out(vec, &pages)?;
     Ok(0)
 }

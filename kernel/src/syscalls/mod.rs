@@ -5,6 +5,8 @@
 //! shape, `fn(&mut Task, &SyscallArgs) -> Result<u64, Errno>`, and live in
 //! one module per family.
 
+#![deny(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+
 mod args;
 mod attr;
 mod clone;
@@ -76,11 +78,20 @@ pub fn dispatch(kernel: &Kernel, task: &mut Task) {
     if strace && !entry.is_some_and(|entry| entry.ends_task()) {
         strace::log_exit(task, entry, &args, &result);
     }
-    let value = match result {
-        Ok(value) => value as i64,
-        Err(errno) => -(errno as i64),
-    };
-    arch::set_return(&mut task.regs, value);
+    arch::set_result(&mut task.regs, result);
+}
+
+/// A descriptor, id or signal number as a handler's result. The kernel
+/// hands out none that is negative; a negative one here is a bug, not an
+/// errno to report.
+fn int_result(value: i32) -> u64 {
+    u64::try_from(value).expect("descriptors, ids and signal numbers are non-negative")
+}
+
+/// The part of a `len`-byte request one buffer of at most `max` bytes
+/// takes.
+fn buffer_len(len: u64, max: usize) -> usize {
+    usize::try_from(len).map_or(max, |len| len.min(max))
 }
 
 /// Unimplemented calls that C libraries probe for at start-up and do well
@@ -124,5 +135,18 @@ fn report_unimplemented(task: &TaskCtx, entry: Option<&SyscallEntry>, args: &Sys
             reason,
             "unimplemented system call: ENOSYS"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_takes_at_most_its_size() {
+        assert_eq!(buffer_len(3, 4), 3);
+        assert_eq!(buffer_len(10, 4), 4);
+        assert_eq!(buffer_len(u64::MAX, 4), 4);
+        assert_eq!(int_result(7), 7);
     }
 }

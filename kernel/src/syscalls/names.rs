@@ -5,7 +5,7 @@ use nix::errno::Errno;
 use super::context::TaskCtx;
 use super::stat::target_at;
 use crate::abi::UserAddr;
-use crate::abi::arch::SyscallArgs;
+use crate::abi::arch::{SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
 use crate::vfs::{Location, NewNode, RenameFlags, ops};
 
@@ -176,9 +176,9 @@ pub fn linkat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Implements getdents64(2).
 pub fn getdents64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().get(args.int(0))?;
-    let capacity = args.u64(2).min(super::MAX_RW_COUNT) as usize;
-    task.mm().check(args.addr(1), capacity as u64, true)?;
-    let records = file.getdents(capacity)?;
+    let capacity = args.u64(2).min(super::MAX_RW_COUNT);
+    task.mm().check(args.addr(1), capacity, true)?;
+    let records = file.getdents(usize::try_from(capacity).expect("at most MAX_RW_COUNT"))?;
     task.mm().copy_out(args.addr(1), &records)?;
-    Ok(records.len() as u64)
+    Ok(usize_to_u64(records.len()))
 }

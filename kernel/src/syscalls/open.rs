@@ -5,6 +5,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
+use super::int_result;
 use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
@@ -36,7 +37,8 @@ fn install_opened(task: &mut TaskCtx, file: Arc<dyn File>, flags: i32) -> Syscal
         }
     }
     let limit = task.limit(libc::RLIMIT_NOFILE);
-    Ok(task.fds().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
+    let fd = task.fds().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)?;
+    Ok(int_result(fd))
 }
 
 /// Opens `path` relative to `dirfd` and installs the file; the common part
@@ -80,21 +82,26 @@ const KNOWN_RESOLVE: u64 = libc::RESOLVE_NO_XDEV
 /// absolute paths. RESOLVE_NO_MAGICLINKS is accepted, but /proc's magic
 /// links are followed anyway: the resolver has no such mode yet.
 pub fn openat2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let size = args.u64(3);
+    let size = args.size(3);
     if !(24..=4096).contains(&size) {
         return Err(Errno::EINVAL);
     }
-    let mut raw = vec![0u8; size as usize];
+    let mut raw = vec![0u8; size];
     task.mm().copy_in(args.addr(2), &mut raw)?;
     if raw[24..].iter().any(|&b| b != 0) {
         return Err(Errno::E2BIG);
     }
     let word = |i: usize| u64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     let (flags, mode, resolve) = (word(0), word(1), word(2));
-    if flags > u64::from(u32::MAX) || mode & !0o7777 != 0 || resolve & !KNOWN_RESOLVE != 0 {
+    // openat2 refuses flags outside Linux's VALID_OPEN_FLAGS (the highest
+    // is __O_TMPFILE's bit 22) with EINVAL, so flags past an int's range
+    // are EINVAL too.
+    let (Ok(flags), Ok(mode)) = (i32::try_from(flags), u32::try_from(mode)) else {
+        return Err(Errno::EINVAL);
+    };
+    if mode & !0o7777 != 0 || resolve & !KNOWN_RESOLVE != 0 {
         return Err(Errno::EINVAL);
     }
-    let flags = flags as i32;
     if flags & (libc::O_CREAT | libc::O_TMPFILE) == 0 && mode != 0 {
         return Err(Errno::EINVAL);
     }
@@ -106,13 +113,13 @@ pub fn openat2(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     }
     let dirfd = args.int(0);
     if resolve & (libc::RESOLVE_IN_ROOT | libc::RESOLVE_BENEATH) == 0 {
-        return open_at(task, dirfd, args.addr(1), flags, mode as u32);
+        return open_at(task, dirfd, args.addr(1), flags, mode);
     }
     let path = task.mm().read_cstring(args.addr(1), libc::PATH_MAX as usize)?;
     if resolve & libc::RESOLVE_BENEATH != 0 && path.first() == Some(&b'/') {
         return Err(Errno::EXDEV);
     }
-    let mode = mode as u32 & !task.fs().umask;
+    let mode = mode & !task.fs().umask;
     let file = {
         let mut resolver = task.resolver_at(dirfd)?;
         resolver.root = resolver.cwd.clone();

@@ -6,7 +6,7 @@ use nix::errno::Errno;
 use super::context::TaskCtx;
 use super::stat::target_at;
 use crate::abi::UserAddr;
-use crate::abi::arch::SyscallArgs;
+use crate::abi::arch::{SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
 use crate::vfs::lookup::Follow;
 use crate::vfs::{Location, MAY_EXEC, check_access};
@@ -22,11 +22,11 @@ pub fn getcwd(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         fs.cwd.path_from(&fs.root)
     };
     cwd.push(0);
-    if (args.u64(1) as usize) < cwd.len() {
+    if args.size(1) < cwd.len() {
         return Err(Errno::ERANGE);
     }
     task.mm().copy_out(args.addr(0), &cwd)?;
-    Ok(cwd.len() as u64)
+    Ok(usize_to_u64(cwd.len()))
 }
 
 /// Checks that `location` is a directory the task may enter.
@@ -69,21 +69,24 @@ pub fn chroot(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     Ok(0)
 }
 
-fn readlink_at(task: &TaskCtx, dirfd: i32, path: UserAddr, buf: UserAddr, size: u64, flags: i32) -> SyscallResult {
-    if (size as i64) <= 0 {
-        return Err(Errno::EINVAL);
-    }
+/// readlink and readlinkat take the buffer's size as an int, as Linux
+/// does: one that is not positive is EINVAL.
+fn readlink_at(task: &TaskCtx, dirfd: i32, path: UserAddr, buf: UserAddr, size: i32, flags: i32) -> SyscallResult {
+    let size = usize::try_from(size)
+        .ok()
+        .filter(|&size| size > 0)
+        .ok_or(Errno::EINVAL)?;
     let flags = flags | libc::AT_SYMLINK_NOFOLLOW;
     let location = target_at(task, dirfd, path, flags, libc::AT_SYMLINK_NOFOLLOW)?.location()?;
     let target = location.inode().readlink(task.caller())?;
-    let n = target.len().min(size as usize);
+    let n = target.len().min(size);
     task.mm().copy_out(buf, &target[..n])?;
-    Ok(n as u64)
+    Ok(usize_to_u64(n))
 }
 
 /// Implements readlink(2).
 pub fn readlink(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    readlink_at(task, libc::AT_FDCWD, args.addr(0), args.addr(1), args.u64(2), 0)
+    readlink_at(task, libc::AT_FDCWD, args.addr(0), args.addr(1), args.int(2), 0)
 }
 
 /// Implements readlinkat(2) (an empty path reads the link `dirfd` names).
@@ -93,7 +96,7 @@ pub fn readlinkat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         args.int(0),
         args.addr(1),
         args.addr(2),
-        args.u64(3),
+        args.int(3),
         libc::AT_EMPTY_PATH,
     )
 }

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
-use super::time::{duration, read_timespec};
+use super::time::{duration, read_timespec, read_timeval};
 use crate::abi::UserAddr;
-use crate::abi::arch::SyscallArgs;
+use crate::abi::arch::{SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
 use crate::abi::signal::SigSet;
 use crate::abi::structs::Timeval;
@@ -71,11 +71,14 @@ fn wait_ready(task: &mut TaskCtx, watches: &[Watch], deadline: Option<Instant>) 
     }
 }
 
-fn read_pollfds(task: &TaskCtx, addr: UserAddr, count: u64) -> Result<Vec<Watch>, Errno> {
-    if count > task.limit(libc::RLIMIT_NOFILE) {
+/// Reads the `count` struct pollfd at `addr`; poll and ppoll take the
+/// count as an unsigned int, as Linux does.
+fn read_pollfds(task: &TaskCtx, addr: UserAddr, count: u32) -> Result<Vec<Watch>, Errno> {
+    if u64::from(count) > task.limit(libc::RLIMIT_NOFILE) {
         return Err(Errno::EINVAL);
     }
-    let mut raw = vec![0u8; count as usize * 8];
+    let count = usize::try_from(count).map_err(|_| Errno::EINVAL)?;
+    let mut raw = vec![0u8; count * 8];
     task.mm().copy_in(addr, &mut raw)?;
     let fds = task.fds();
     Ok(raw
@@ -95,9 +98,9 @@ fn read_pollfds(task: &TaskCtx, addr: UserAddr, count: u64) -> Result<Vec<Watch>
 fn write_revents(task: &TaskCtx, addr: UserAddr, revents: &[u16]) -> Result<u64, Errno> {
     let mm = task.mm();
     for (i, value) in revents.iter().enumerate() {
-        mm.copy_out(addr + i as u64 * 8 + 6, &value.to_le_bytes())?;
+        mm.copy_out(addr + usize_to_u64(i) * 8 + 6, &value.to_le_bytes())?;
     }
-    Ok(revents.iter().filter(|&&value| value != 0).count() as u64)
+    Ok(usize_to_u64(revents.iter().filter(|&&value| value != 0).count()))
 }
 
 /// Swaps in the mask of ppoll/pselect6 (and epoll_pwait) for the wait; the
@@ -131,16 +134,18 @@ fn finish(task: &mut TaskCtx, result: Result<u64, Errno>, restart: Restart) -> S
 
 /// Implements poll(2).
 pub fn poll(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let watches = read_pollfds(task, args.addr(0), args.u64(1))?;
-    let timeout = args.int(2);
-    let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+    let watches = read_pollfds(task, args.addr(0), args.u32(1))?;
+    // A negative timeout waits for ever.
+    let deadline = u64::try_from(args.int(2))
+        .ok()
+        .map(|millis| Instant::now() + Duration::from_millis(millis));
     let result = wait_ready(task, &watches, deadline).and_then(|revents| write_revents(task, args.addr(0), &revents));
     finish(task, result, Restart::IfNoHandler)
 }
 
 /// Implements ppoll(2).
 pub fn ppoll(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let watches = read_pollfds(task, args.addr(0), args.u64(1))?;
+    let watches = read_pollfds(task, args.addr(0), args.u32(1))?;
     let deadline = if args.u64(2) != 0 {
         Some(Instant::now() + duration(&read_timespec(task, args.addr(2))?))
     } else {
@@ -172,10 +177,11 @@ fn is_set(bits: &Option<Vec<u8>>, fd: usize) -> bool {
 
 /// The core of select and pselect6: returns the number of ready bits.
 fn do_select(task: &mut TaskCtx, nfds: i32, sets: [UserAddr; 3], deadline: Option<Instant>) -> Result<u64, Errno> {
-    if nfds < 0 || nfds as u64 > task.limit(libc::RLIMIT_NOFILE).max(1024) {
+    // nfds is an int: negative is EINVAL, as is one past the fd limit.
+    let nfds = usize::try_from(nfds).map_err(|_| Errno::EINVAL)?;
+    if usize_to_u64(nfds) > task.limit(libc::RLIMIT_NOFILE).max(1024) {
         return Err(Errno::EINVAL);
     }
-    let nfds = nfds as usize;
     let [read_set, write_set, except_set] = [
         read_fdset(task, sets[0], nfds)?,
         read_fdset(task, sets[1], nfds)?,
@@ -195,9 +201,10 @@ fn do_select(task: &mut TaskCtx, nfds: i32, sets: [UserAddr; 3], deadline: Optio
             events |= SELECT_EXCEPT;
         }
         if events != 0 {
-            let file = task.fds().get(fd as i32).map_err(|_| Errno::EBADF)?;
+            let number = i32::try_from(fd).expect("below nfds, an int");
+            let file = task.fds().get(number).map_err(|_| Errno::EBADF)?;
             watches.push(Watch {
-                fd: fd as i32,
+                fd: number,
                 events,
                 file: Some(file),
             });
@@ -211,12 +218,11 @@ fn do_select(task: &mut TaskCtx, nfds: i32, sets: [UserAddr; 3], deadline: Optio
         except_set.map(|b| vec![0u8; b.len()]),
     ];
     let mut count = 0;
-    for (&fd, &ready) in watched_fds.iter().zip(&revents) {
+    // watched_fds[i] is the fd of watches[i], whose readiness is revents[i].
+    for ((&fd, watch), &ready) in watched_fds.iter().zip(&watches).zip(&revents) {
         for (set, mask) in out.iter_mut().zip([SELECT_READ, SELECT_WRITE, SELECT_EXCEPT]) {
             if let Some(bits) = set {
-                let asked = watches
-                    .iter()
-                    .any(|watch| watch.fd == fd as i32 && watch.events & mask != 0);
+                let asked = watch.events & mask != 0;
                 if asked && ready & mask != 0 {
                     bits[fd / 8] |= 1 << (fd % 8);
                     count += 1;
@@ -237,22 +243,14 @@ fn do_select(task: &mut TaskCtx, nfds: i32, sets: [UserAddr; 3], deadline: Optio
 pub fn select(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let timeout = args.addr(4);
     let deadline = if !timeout.is_null() {
-        let tv: Timeval = task.mm().read_pod(timeout)?;
-        if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
-            return Err(Errno::EINVAL);
-        }
-        Some(Instant::now() + Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
+        Some(Instant::now() + read_timeval(task, timeout)?)
     } else {
         None
     };
     let result = do_select(task, args.int(0), [args.addr(1), args.addr(2), args.addr(3)], deadline);
     if let Some(deadline) = deadline {
         let left = deadline.saturating_duration_since(Instant::now());
-        let tv = Timeval {
-            tv_sec: left.as_secs() as i64,
-            tv_usec: i64::from(left.subsec_micros()),
-        };
-        let _ = task.mm().write_pod(timeout, &tv);
+        let _ = task.mm().write_pod(timeout, &Timeval::from_duration(left));
     }
     finish(task, result, Restart::IfNoHandler)
 }

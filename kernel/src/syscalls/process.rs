@@ -3,6 +3,7 @@
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
+use super::int_result;
 use crate::abi::ExitStatus;
 use crate::abi::UserAddr;
 use crate::abi::arch::{SyscallArgs, TASK_SIZE};
@@ -16,35 +17,35 @@ const ARCH_GET_GS: i32 = 0x1004;
 /// Implements exit(2): ends the calling thread.
 pub fn exit(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     // Only this thread; the process ends with its last thread.
-    task.exit_status = Some(ExitStatus::Exited(args.int(0) as u8));
+    task.exit_status = Some(ExitStatus::from_exit_code(args.int(0)));
     Ok(0)
 }
 
 /// Implements exit_group(2).
 pub fn exit_group(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    task.exit_group(ExitStatus::Exited(args.int(0) as u8));
+    task.exit_group(ExitStatus::from_exit_code(args.int(0)));
     Ok(0)
 }
 
 /// Implements getpid(2): the pid in the sandbox's PID namespace.
 pub fn getpid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(task.pid as u64)
+    Ok(int_result(task.pid))
 }
 
 /// Implements gettid(2).
 pub fn gettid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(task.tid() as u64)
+    Ok(int_result(task.tid()))
 }
 
 /// Implements getppid(2): the init's parent is outside its namespace, so 0.
 pub fn getppid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(task.tasks().ppid(task.pid) as u64)
+    Ok(int_result(task.tasks().ppid(task.pid)))
 }
 
 /// Implements set_tid_address(2).
 pub fn set_tid_address(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     task.clear_child_tid = args.u64(0);
-    Ok(task.tid() as u64)
+    Ok(int_result(task.tid()))
 }
 
 /// Implements set_robust_list(2).
@@ -112,12 +113,12 @@ fn target(task: &TaskCtx, pid: i32) -> Result<i32, Errno> {
 /// Implements getpgid(2).
 pub fn getpgid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let pid = target(task, args.int(0)).map_err(|_| Errno::ESRCH)?;
-    Ok(task.tasks().pgid(pid)? as u64)
+    Ok(int_result(task.tasks().pgid(pid)?))
 }
 
 /// Implements getpgrp(2).
 pub fn getpgrp(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(task.tasks().pgid(task.pid)? as u64)
+    Ok(int_result(task.tasks().pgid(task.pid)?))
 }
 
 /// Implements setpgid(2).
@@ -135,12 +136,12 @@ pub fn setpgid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Implements getsid(2).
 pub fn getsid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let pid = target(task, args.int(0)).map_err(|_| Errno::ESRCH)?;
-    Ok(task.tasks().sid(pid)? as u64)
+    Ok(int_result(task.tasks().sid(pid)?))
 }
 
 /// Implements setsid(2).
 pub fn setsid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(task.tasks().setsid(task.pid)? as u64)
+    Ok(int_result(task.tasks().setsid(task.pid)?))
 }
 
 /// Implements prctl(2) for the options processes use.

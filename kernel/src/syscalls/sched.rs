@@ -4,8 +4,9 @@
 
 use nix::errno::Errno;
 
+use super::buffer_len;
 use super::context::TaskCtx;
-use crate::abi::arch::SyscallArgs;
+use crate::abi::arch::{SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
 
 /// The size of the kernel's cpumask in bytes (a whole number of longs).
@@ -27,9 +28,10 @@ fn check_target(task: &TaskCtx, pid: i32) -> Result<(), Errno> {
 pub fn sched_getaffinity(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_target(task, args.int(0))?;
     let cpus = task.core().cpus;
-    let len = args.u64(1) as usize;
+    // The length is an unsigned int, as Linux takes it.
+    let len = args.u32(1);
     let size = mask_bytes(cpus);
-    if len < size || len % 8 != 0 {
+    if u64::from(len) < usize_to_u64(size) || len % 8 != 0 {
         return Err(Errno::EINVAL);
     }
     let mut mask = vec![0u8; size];
@@ -37,7 +39,7 @@ pub fn sched_getaffinity(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResul
         mask[cpu / 8] |= 1 << (cpu % 8);
     }
     task.mm().copy_out(args.addr(2), &mask)?;
-    Ok(size as u64)
+    Ok(usize_to_u64(size))
 }
 
 /// Implements sched_setaffinity(2): accepted when the set holds a virtual
@@ -45,7 +47,8 @@ pub fn sched_getaffinity(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResul
 pub fn sched_setaffinity(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_target(task, args.int(0))?;
     let cpus = task.core().cpus;
-    let len = (args.u64(1) as usize).min(mask_bytes(cpus));
+    // The length is an unsigned int, as Linux takes it.
+    let len = buffer_len(u64::from(args.u32(1)), mask_bytes(cpus));
     let mut mask = vec![0u8; len];
     task.mm().copy_in(args.addr(2), &mut mask)?;
     let any = (0..cpus).any(|cpu| cpu / 8 < len && mask[cpu / 8] & (1 << (cpu % 8)) != 0);
@@ -57,7 +60,7 @@ pub fn sched_setaffinity(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResul
 
 /// Implements getcpu(2): the CPU the task thread runs on, node 0.
 pub fn getcpu(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let cpu = (crate::sys::cpu::current_cpu() % task.core().cpus) as u32;
+    let cpu = u32::try_from(crate::sys::cpu::current_cpu() % task.core().cpus).expect("a CPU number fits a u32");
     let mm = task.mm();
     if args.u64(0) != 0 {
         mm.write_pod(args.addr(0), &cpu)?;

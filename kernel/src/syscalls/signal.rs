@@ -6,6 +6,7 @@ use std::time::Instant;
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
+use super::int_result;
 use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
@@ -96,12 +97,11 @@ pub fn rt_sigprocmask(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements rt_sigpending(2).
 pub fn rt_sigpending(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    if args.u64(1) > SIGSET_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    let pending = task.tasks().pending(task.pid) & task.signal_mask;
-    task.mm()
-        .copy_out(args.addr(0), &pending.to_le_bytes()[..args.u64(1) as usize])?;
+    let pending = (task.tasks().pending(task.pid) & task.signal_mask).to_le_bytes();
+    // A sigsetsize past the kernel's 8 bytes is EINVAL; a smaller one gets
+    // the first bytes.
+    let pending = pending.get(..args.size(1)).ok_or(Errno::EINVAL)?;
+    task.mm().copy_out(args.addr(0), pending)?;
     Ok(0)
 }
 
@@ -152,7 +152,7 @@ pub fn rt_sigtimedwait(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
     if args.u64(1) != 0 {
         task.mm().copy_out(args.addr(1), &info.to_bytes())?;
     }
-    Ok(info.signo as u64)
+    Ok(int_result(info.signo))
 }
 
 /// Implements sigaltstack(2).

@@ -6,6 +6,7 @@ use nix::errno::Errno;
 
 use super::context::TaskCtx;
 use super::file::install;
+use super::int_result;
 use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
@@ -27,7 +28,7 @@ fn signalfd_common(task: &TaskCtx, fd: i32, mask_addr: UserAddr, size: u64, flag
     if fd != -1 {
         let file = task.fds().get(fd)?;
         SignalFd::of(&*file).ok_or(Errno::EINVAL)?.set_mask(mask);
-        return Ok(fd as u64);
+        return Ok(int_result(fd));
     }
     let file = SignalFd::new(task.kernel, task.tid, task.pid, mask, flags & libc::SFD_NONBLOCK != 0);
     install(task, Arc::new(file), flags & libc::SFD_CLOEXEC != 0)

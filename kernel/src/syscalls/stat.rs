@@ -112,24 +112,28 @@ pub fn statx(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let st = target_at(task, args.int(0), args.addr(1), flags, libc::AT_SYMLINK_NOFOLLOW)?.stat()?;
+    // struct statx's fields are narrower than struct stat's (Linux's kstat
+    // has them at these widths); a value that does not fit is EOVERFLOW, as
+    // stat(2) answers for one its structure cannot hold.
+    let overflow = |_| Errno::EOVERFLOW;
     let mut out = [0u8; 256];
     let mut put = |offset: usize, bytes: &[u8]| out[offset..offset + bytes.len()].copy_from_slice(bytes);
     put(0, &STATX_BASIC_STATS.to_ne_bytes());
-    put(4, &(st.st_blksize as u32).to_ne_bytes());
-    put(16, &(st.st_nlink as u32).to_ne_bytes());
+    put(4, &u32::try_from(st.st_blksize).map_err(overflow)?.to_ne_bytes());
+    put(16, &u32::try_from(st.st_nlink).map_err(overflow)?.to_ne_bytes());
     put(20, &st.st_uid.to_ne_bytes());
     put(24, &st.st_gid.to_ne_bytes());
-    put(28, &(st.st_mode as u16).to_ne_bytes());
+    put(28, &u16::try_from(st.st_mode).map_err(overflow)?.to_ne_bytes());
     put(32, &st.st_ino.to_ne_bytes());
-    put(40, &(st.st_size as u64).to_ne_bytes());
-    put(48, &(st.st_blocks as u64).to_ne_bytes());
+    put(40, &st.size().to_ne_bytes());
+    put(48, &u64::try_from(st.st_blocks).map_err(overflow)?.to_ne_bytes());
     for (offset, sec, nsec) in [
         (64, st.st_atime, st.st_atime_nsec),
         (96, st.st_ctime, st.st_ctime_nsec),
         (112, st.st_mtime, st.st_mtime_nsec),
     ] {
         put(offset, &sec.to_ne_bytes());
-        put(offset + 8, &(nsec as u32).to_ne_bytes());
+        put(offset + 8, &u32::try_from(nsec).map_err(overflow)?.to_ne_bytes());
     }
     put(128, &libc::major(st.st_rdev).to_ne_bytes());
     put(132, &libc::minor(st.st_rdev).to_ne_bytes());
@@ -151,7 +155,7 @@ fn write_statfs(task: &TaskCtx, addr: UserAddr, location: Option<&Location>) -> 
     if location.is_some_and(|location| location.mount.flags.readonly) {
         flags |= libc::ST_RDONLY;
     }
-    bytes[80..88].copy_from_slice(&(flags as i64).to_ne_bytes());
+    bytes[80..88].copy_from_slice(&flags.to_ne_bytes());
     task.mm().copy_out(addr, &bytes)?;
     Ok(0)
 }

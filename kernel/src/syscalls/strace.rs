@@ -51,15 +51,15 @@ fn format_args(task: &TaskCtx, kinds: impl Iterator<Item = Arg>, args: &SyscallA
         }
         let value = args.args[i];
         let _ = match kind {
-            Arg::Int => write!(out, "{}", value as i64),
+            Arg::Int => write!(out, "{}", args.long(i)),
             Arg::Hex => write!(out, "{value:#x}"),
             Arg::Size => write!(out, "{value}"),
-            Arg::Fd if value as u32 as i32 == libc::AT_FDCWD => write!(out, "AT_FDCWD"),
-            Arg::Fd => write!(out, "{}", value as u32 as i32),
+            Arg::Fd if args.int(i) == libc::AT_FDCWD => write!(out, "AT_FDCWD"),
+            Arg::Fd => write!(out, "{}", args.int(i)),
             Arg::Ptr if value == 0 => write!(out, "NULL"),
             Arg::Ptr => write!(out, "{value:#x}"),
             Arg::Str => write!(out, "{}", show_string(task, UserAddr::new(value))),
-            Arg::Signal => write!(out, "{}", signal_name(value as i32)),
+            Arg::Signal => write!(out, "{}", signal_name(args.int(i))),
         };
     }
     out

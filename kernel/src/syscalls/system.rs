@@ -4,7 +4,7 @@ use nix::errno::Errno;
 
 use super::MAX_RW_COUNT;
 use super::context::TaskCtx;
-use crate::abi::arch::SyscallArgs;
+use crate::abi::arch::{SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
 
 const VERSION: &str = "#1 SMP cordon";
@@ -39,22 +39,23 @@ pub fn getrandom(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     task.mm().check(addr, len, true)?;
+    let len = usize::try_from(len).expect("at most MAX_RW_COUNT");
     let mut done = 0;
-    let mut chunk = vec![0u8; (len as usize).min(CHUNK)];
-    while done < len as usize {
-        let want = (len as usize - done).min(CHUNK);
+    let mut chunk = vec![0u8; len.min(CHUNK)];
+    while done < len {
+        let want = (len - done).min(CHUNK);
         let got = match crate::sys::random::fill(&mut chunk[..want], flags & libc::GRND_NONBLOCK) {
             Ok(got) => got,
             Err(errno) if done == 0 => return Err(errno),
             Err(_) => break,
         };
-        task.mm().copy_out(addr + done as u64, &chunk[..got])?;
+        task.mm().copy_out(addr + usize_to_u64(done), &chunk[..got])?;
         done += got;
         if got < want {
             break;
         }
     }
-    Ok(done as u64)
+    Ok(usize_to_u64(done))
 }
 
 /// getrandom(2) fills in pieces of this size.

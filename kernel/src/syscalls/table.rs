@@ -552,10 +552,11 @@ pub struct SyscallTable {
 }
 
 pub static TABLE: LazyLock<SyscallTable> = LazyLock::new(|| {
-    let size = SYSCALLS.last().map_or(0, |entry| entry.number as usize + 1);
+    let index = |entry: &SyscallEntry| usize::try_from(entry.number).expect("system-call numbers are small");
+    let size = SYSCALLS.last().map_or(0, |entry| index(entry) + 1);
     let mut by_number = vec![None; size];
     for entry in SYSCALLS {
-        by_number[entry.number as usize] = Some(entry);
+        by_number[index(entry)] = Some(entry);
     }
     SyscallTable { by_number }
 });

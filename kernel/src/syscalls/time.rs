@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use zerocopy::IntoBytes;
 
 use super::context::TaskCtx;
 use crate::abi::UserAddr;
@@ -46,15 +47,13 @@ fn host_time(id: libc::clockid_t) -> Timespec {
     sys::time::clock_gettime(id).unwrap_or_default()
 }
 
+/// The time a valid timespec measures: one [`read_timespec`] checked, or a
+/// host clock's reading (Linux keeps even the realtime clock at or after
+/// the epoch).
 pub(super) fn duration(ts: &Timespec) -> Duration {
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-fn timespec(duration: Duration) -> Timespec {
-    Timespec {
-        tv_sec: duration.as_secs() as i64,
-        tv_nsec: i64::from(duration.subsec_nanos()),
-    }
+    let secs = u64::try_from(ts.tv_sec).expect("a valid timespec's seconds are not negative");
+    let nanos = u32::try_from(ts.tv_nsec).expect("a valid timespec's nanoseconds are below 1e9");
+    Duration::new(secs, nanos)
 }
 
 /// Reads and validates a user timespec.
@@ -66,13 +65,26 @@ pub(super) fn read_timespec(task: &TaskCtx, addr: UserAddr) -> Result<Timespec, 
     Ok(ts)
 }
 
+/// Reads a user timeval as the time it measures; negative seconds, or
+/// microseconds outside 0..1e6, are EINVAL.
+pub(super) fn read_timeval(task: &TaskCtx, addr: UserAddr) -> Result<Duration, Errno> {
+    let tv: Timeval = task.mm().read_pod(addr)?;
+    let (Ok(secs), Ok(micros)) = (u64::try_from(tv.tv_sec), u32::try_from(tv.tv_usec)) else {
+        return Err(Errno::EINVAL);
+    };
+    if micros >= 1_000_000 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(secs, micros * 1000))
+}
+
 /// Implements clock_gettime(2).
 pub fn clock_gettime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let now = match clock(args.int(0))? {
         Clock::Host(id) => host_time(id),
 
-        Clock::ProcessCpu => timespec(task.tasks().process_cpu(task.pid)),
-        Clock::ThreadCpu => timespec(task.cpu_time()),
+        Clock::ProcessCpu => Timespec::from_duration(task.tasks().process_cpu(task.pid)),
+        Clock::ThreadCpu => Timespec::from_duration(task.cpu_time()),
     };
     task.mm().write_pod(args.addr(1), &now)?;
     Ok(0)
@@ -114,7 +126,7 @@ pub fn time(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if args.u64(0) != 0 {
         task.mm().write_pod(args.addr(0), &now)?;
     }
-    Ok(now as u64)
+    Ok(u64::try_from(now).expect("Linux keeps the realtime clock at or after the epoch"))
 }
 
 /// Sleeps until `deadline` (on `clock`), interruptibly. Interrupted, it
@@ -127,7 +139,7 @@ fn sleep_until(task: &mut TaskCtx, clock: libc::clockid_t, deadline: Instant, re
         Err(Errno::EINTR) => {
             if !remaining.is_null() {
                 let left = deadline.saturating_duration_since(Instant::now());
-                task.mm().write_pod(remaining, &timespec(left))?;
+                task.mm().write_pod(remaining, &Timespec::from_duration(left))?;
             }
             task.restart = Some(Restart::Sleep { clock, deadline });
             Err(Errno::EINTR)
@@ -180,7 +192,8 @@ pub fn restart_syscall(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult
 /// Implements times(2): CPU time in clock ticks (USER_HZ 100); system time
 /// is counted as zero, the kernel's work is not the process's on cordon.
 pub fn times(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let ticks = |d: Duration| (d.as_millis() / 10) as i64;
+    // A clock_t; saturating, though no CPU time or uptime comes near.
+    let ticks = |d: Duration| i64::try_from(d.as_millis() / 10).unwrap_or(i64::MAX);
     if args.u64(0) != 0 {
         let children = task.tasks().children_cpu(task.pid);
         let tms: [i64; 4] = [ticks(task.tasks().process_cpu(task.pid)), 0, ticks(children), 0];
@@ -188,7 +201,7 @@ pub fn times(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         task.mm().copy_out(args.addr(0), &bytes)?;
     }
     let uptime = task.core().boot_time.elapsed();
-    Ok(ticks(uptime) as u64)
+    Ok(u64::try_from(ticks(uptime)).expect("ticks are not negative"))
 }
 
 /// Implements getrusage(2): user CPU time, for the thread, the process or
@@ -200,9 +213,9 @@ pub fn getrusage(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         libc::RUSAGE_CHILDREN => task.tasks().children_cpu(task.pid),
         _ => return Err(Errno::EINVAL),
     };
+    // ru_utime, the first field; the rest of struct rusage is zero.
     let mut rusage = [0u8; 144];
-    rusage[0..8].copy_from_slice(&(cpu.as_secs() as i64).to_le_bytes());
-    rusage[8..16].copy_from_slice(&i64::from(cpu.subsec_micros()).to_le_bytes());
+    rusage[..16].copy_from_slice(Timeval::from_duration(cpu).as_bytes());
     task.mm().copy_out(args.addr(1), &rusage)?;
     Ok(0)
 }

@@ -8,26 +8,12 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use super::context::TaskCtx;
-use super::time::{duration, read_timespec};
+use super::time::{duration, read_timespec, read_timeval};
 use crate::abi::UserAddr;
 use crate::abi::arch::SyscallArgs;
 use crate::abi::errno::SyscallResult;
 use crate::abi::structs::{Timespec, Timeval};
 use crate::task::timer::{CpuTimer, Notify, Timer, TimerId};
-
-fn to_timeval(d: Duration) -> Timeval {
-    Timeval {
-        tv_sec: d.as_secs() as i64,
-        tv_usec: i64::from(d.subsec_micros()),
-    }
-}
-
-fn to_timespec(d: Duration) -> Timespec {
-    Timespec {
-        tv_sec: d.as_secs() as i64,
-        tv_nsec: i64::from(d.subsec_nanos()),
-    }
-}
 
 /// Time left before a timer's next expiry; zero when disarmed. A timer that
 /// is due reads as the smallest non-zero value, not as disarmed.
@@ -39,14 +25,6 @@ fn remaining(timer: Option<Timer>, smallest: Duration) -> (Duration, Duration) {
             deadline.saturating_duration_since(Instant::now()).max(smallest),
         ),
     }
-}
-
-fn read_timeval(task: &TaskCtx, addr: UserAddr) -> Result<Duration, Errno> {
-    let tv: Timeval = task.mm().read_pod(addr)?;
-    if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
 }
 
 fn check_which(which: i32) -> Result<(), Errno> {
@@ -83,8 +61,8 @@ fn interval_timer(task: &TaskCtx, which: i32) -> (Duration, Duration) {
 
 fn write_interval_timer(task: &TaskCtx, addr: UserAddr, (interval, value): (Duration, Duration)) -> Result<(), Errno> {
     let mm = task.mm();
-    mm.write_pod(addr, &to_timeval(interval))?;
-    mm.write_pod(addr + 16, &to_timeval(value))
+    mm.write_pod(addr, &Timeval::from_duration(interval))?;
+    mm.write_pod(addr + 16, &Timeval::from_duration(value))
 }
 
 /// Implements getitimer(2).
@@ -206,7 +184,7 @@ pub fn timer_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         let timer = kernel.timers.get(task.pid, TimerId::Posix(id)).expect("just created");
         let notify = Notify::Signal {
             signo,
-            value: id as u64,
+            value: u64::try_from(id).expect("timer ids count up from 0"),
             thread,
         };
         kernel
@@ -233,8 +211,8 @@ fn posix_timer(task: &TaskCtx, id: i32) -> Result<Timer, Errno> {
 fn write_itimerspec(task: &TaskCtx, addr: UserAddr, timer: Option<Timer>) -> Result<(), Errno> {
     let (interval, value) = remaining(timer, Duration::from_nanos(1));
     let mm = task.mm();
-    mm.write_pod(addr, &to_timespec(interval))?;
-    mm.write_pod(addr + 16, &to_timespec(value))
+    mm.write_pod(addr, &Timespec::from_duration(interval))?;
+    mm.write_pod(addr + 16, &Timespec::from_duration(value))
 }
 
 /// Implements timer_settime(2); TIMER_ABSTIME on the clock it names.

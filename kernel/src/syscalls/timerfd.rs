@@ -1,7 +1,6 @@
 //! timerfd_create(2): timerfd_create, timerfd_settime, timerfd_gettime.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use nix::errno::Errno;
 
@@ -32,13 +31,9 @@ pub fn timerfd_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Writes a struct itimerspec: the interval first, then the value.
 fn write_itimerspec(task: &TaskCtx, addr: UserAddr, setting: TimerSetting) -> Result<(), Errno> {
-    let timespec = |d: Duration| Timespec {
-        tv_sec: d.as_secs() as i64,
-        tv_nsec: i64::from(d.subsec_nanos()),
-    };
     let mm = task.mm();
-    mm.write_pod(addr, &timespec(setting.interval))?;
-    mm.write_pod(addr + 16, &timespec(setting.value))
+    mm.write_pod(addr, &Timespec::from_duration(setting.interval))?;
+    mm.write_pod(addr + 16, &Timespec::from_duration(setting.value))
 }
 
 /// Implements timerfd_settime(2). TFD_TIMER_CANCEL_ON_SET is accepted; the

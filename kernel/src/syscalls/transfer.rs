@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
-use super::MAX_RW_COUNT;
 use super::context::TaskCtx;
+use super::{MAX_RW_COUNT, buffer_len};
 use crate::abi::UserAddr;
-use crate::abi::arch::SyscallArgs;
+use crate::abi::arch::{SyscallArgs, usize_to_u64};
 use crate::abi::errno::SyscallResult;
+use crate::abi::flags;
 use crate::task::Restart;
 use crate::vfs::File;
 
@@ -36,9 +37,9 @@ fn copy(
     count: u64,
 ) -> Result<(u64, Position, Position), Errno> {
     let mut done = 0u64;
-    let mut buf = vec![0u8; CHUNK.min(count as usize)];
+    let mut buf = vec![0u8; buffer_len(count, CHUNK)];
     while done < count {
-        let want = buf.len().min((count - done) as usize);
+        let want = buffer_len(count - done, buf.len());
         let offset = match from {
             Position::Own => None,
             Position::At(at) => Some(at),
@@ -67,17 +68,18 @@ fn copy(
             Err(errno) => return Err(errno),
         };
         if let Position::At(at) = &mut from {
-            *at += written as u64;
+            *at += usize_to_u64(written);
         }
         if let Position::At(at) = &mut to {
-            *at += written as u64;
+            *at += usize_to_u64(written);
         }
-        done += written as u64;
+        done += usize_to_u64(written);
         if written < n {
             // The input gave more than the output took: put the input back
             // where the output stopped, for files with a position.
             if let Position::Own = from {
-                let _ = input.seek(written as i64 - n as i64, libc::SEEK_CUR);
+                let back = i64::try_from(n - written).expect("at most CHUNK");
+                let _ = input.seek(-back, libc::SEEK_CUR);
             }
             break;
         }
@@ -94,28 +96,32 @@ fn read_offset(task: &TaskCtx, addr: UserAddr) -> Result<Position, Errno> {
         return Ok(Position::Own);
     }
     let offset = task.mm().read_pod::<i64>(addr)?;
-    if offset < 0 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Position::At(offset as u64))
+    let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+    Ok(Position::At(offset))
 }
 
 fn write_offset(task: &TaskCtx, addr: UserAddr, position: Position) -> Result<(), Errno> {
     match position {
-        Position::At(at) if !addr.is_null() => task.mm().write_pod(addr, &(at as i64)),
+        // A position past the largest loff_t cannot be stored back:
+        // EOVERFLOW, copy_file_range(2)'s errno for a range too large for
+        // its types (Linux finds it before copying).
+        Position::At(at) if !addr.is_null() => {
+            let at = i64::try_from(at).map_err(|_| Errno::EOVERFLOW)?;
+            task.mm().write_pod(addr, &at)
+        }
         _ => Ok(()),
     }
 }
 
 fn readable(file: &Arc<dyn File>) -> Result<(), Errno> {
-    match file.status_flags()? as i32 & libc::O_ACCMODE {
+    match flags::access_mode(file.status_flags()?) {
         libc::O_WRONLY => Err(Errno::EBADF),
         _ => Ok(()),
     }
 }
 
 fn writable(file: &Arc<dyn File>) -> Result<(), Errno> {
-    match file.status_flags()? as i32 & libc::O_ACCMODE {
+    match flags::access_mode(file.status_flags()?) {
         libc::O_RDONLY => Err(Errno::EBADF),
         _ => Ok(()),
     }
@@ -136,7 +142,7 @@ pub fn sendfile(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     readable(&input)?;
     writable(&output)?;
     // Linux refuses an input without data pages and an O_APPEND output.
-    if input.location().is_none() || output.status_flags()? & libc::O_APPEND as u32 != 0 {
+    if input.location().is_none() || output.status_flags()? & flags::bits(libc::O_APPEND) != 0 {
         return Err(Errno::EINVAL);
     }
     let from = read_offset(task, args.addr(2))?;
@@ -155,7 +161,7 @@ pub fn copy_file_range(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
     let output = task.fds().get(args.int(2))?;
     readable(&input)?;
     writable(&output)?;
-    if output.status_flags()? & libc::O_APPEND as u32 != 0 {
+    if output.status_flags()? & flags::bits(libc::O_APPEND) != 0 {
         return Err(Errno::EBADF);
     }
     let (Some(in_location), Some(out_location)) = (input.location(), output.location()) else {
@@ -218,7 +224,7 @@ pub fn fadvise64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if file.pipe_size().is_ok() {
         return Err(Errno::ESPIPE);
     }
-    if !(libc::POSIX_FADV_NORMAL..=libc::POSIX_FADV_NOREUSE).contains(&args.int(3)) || (args.u64(2) as i64) < 0 {
+    if !(libc::POSIX_FADV_NORMAL..=libc::POSIX_FADV_NOREUSE).contains(&args.int(3)) || args.long(2) < 0 {
         return Err(Errno::EINVAL);
     }
     Ok(0)
