@@ -39,12 +39,12 @@ fn fd_location(task: &TaskCtx, fd: i32) -> Result<Location, Errno> {
 fn chmod_location(task: &TaskCtx, location: &Location, mode: u32) -> SyscallResult {
     writable_mount(location)?;
     let st = location.stat()?;
-    let uid = task.credentials.uid;
+    let uid = task.credentials().uid;
     if uid != 0 && uid != st.st_uid {
         return Err(Errno::EPERM);
     }
     let mut mode = mode & 0o7777;
-    let in_group = st.st_gid == task.credentials.gid || task.credentials.additional_gids.contains(&st.st_gid);
+    let in_group = st.st_gid == task.credentials().gid || task.credentials().additional_gids.contains(&st.st_gid);
     if uid != 0 && !in_group {
         mode &= !libc::S_ISGID;
     }
@@ -83,7 +83,7 @@ fn chown_location(task: &TaskCtx, location: &Location, uid: u32, gid: u32) -> Sy
     let st = location.stat()?;
     let new_uid = (uid != u32::MAX).then_some(uid);
     let new_gid = (gid != u32::MAX).then_some(gid);
-    let creds = &task.credentials;
+    let creds = task.credentials();
     if creds.uid != 0 {
         let owner = creds.uid == st.st_uid;
         let uid_ok = new_uid.is_none_or(|uid| uid == st.st_uid);
@@ -158,12 +158,12 @@ fn set_times(task: &TaskCtx, location: &Location, times: Option<[Timespec; 2]>) 
     if atime.is_none() && mtime.is_none() {
         return Ok(0);
     }
-    let owner = task.credentials.uid == 0 || task.credentials.uid == st.st_uid;
+    let owner = task.credentials().uid == 0 || task.credentials().uid == st.st_uid;
     if explicit && !owner {
         return Err(Errno::EPERM);
     }
     if !explicit && !owner {
-        check_access(&st, &task.credentials, MAY_WRITE)?;
+        check_access(&st, task.credentials(), MAY_WRITE)?;
     }
     apply(
         location,
@@ -269,7 +269,7 @@ pub fn truncate(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         _ => return Err(Errno::EINVAL),
     }
     writable_mount(&location)?;
-    check_access(&st, &task.credentials, MAY_WRITE)?;
+    check_access(&st, task.credentials(), MAY_WRITE)?;
     apply(
         &location,
         SetAttr {
@@ -407,7 +407,7 @@ fn copy_sized(task: &TaskCtx, addr: UserAddr, size: usize, value: &[u8]) -> Sysc
 /// security.* may be read by anyone and written by root.
 fn xattr_permission(task: &TaskCtx, location: &Location, name: &[u8], want: u32) -> Result<(), Errno> {
     let st = location.stat()?;
-    let root = task.credentials.uid == 0;
+    let root = task.credentials().uid == 0;
     let write = want & MAY_WRITE != 0;
     let denied = if write { Errno::EPERM } else { Errno::ENODATA };
     if name.starts_with(b"security.") {
@@ -420,7 +420,7 @@ fn xattr_permission(task: &TaskCtx, location: &Location, name: &[u8], want: u32)
         match st.st_mode & libc::S_IFMT {
             libc::S_IFREG => {}
             libc::S_IFDIR => {
-                let owner = root || task.credentials.uid == st.st_uid;
+                let owner = root || task.credentials().uid == st.st_uid;
                 if write && st.st_mode & libc::S_ISVTX != 0 && !owner {
                     return Err(Errno::EPERM);
                 }
@@ -428,7 +428,7 @@ fn xattr_permission(task: &TaskCtx, location: &Location, name: &[u8], want: u32)
             _ => return Err(denied),
         }
     }
-    check_access(&st, &task.credentials, want)
+    check_access(&st, task.credentials(), want)
 }
 
 fn getxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> SyscallResult {
@@ -467,7 +467,7 @@ fn listxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> S
     };
     let mut list = Vec::new();
     // trusted.* names are listed for root only.
-    let root = task.credentials.uid == 0;
+    let root = task.credentials().uid == 0;
     for name in names.into_iter().filter(|name| root || !name.starts_with(b"trusted.")) {
         list.extend_from_slice(&name);
         list.push(0);

@@ -68,9 +68,9 @@ fn do_clone(task: &mut TaskCtx, clone: CloneArgs) -> SyscallResult {
         vfork: has(libc::CLONE_VFORK),
         stack: clone.stack,
         tls: has(libc::CLONE_SETTLS).then_some(clone.tls),
-        child_clear_tid: has(libc::CLONE_CHILD_CLEARTID).then_some(clone.child_tid),
-        child_set_tid: has(libc::CLONE_CHILD_SETTID).then_some(clone.child_tid),
-        parent_set_tid: has(libc::CLONE_PARENT_SETTID).then_some(clone.parent_tid),
+        child_clear_tid: has(libc::CLONE_CHILD_CLEARTID).then_some(UserAddr::new(clone.child_tid)),
+        child_set_tid: has(libc::CLONE_CHILD_SETTID).then_some(UserAddr::new(clone.child_tid)),
+        parent_set_tid: has(libc::CLONE_PARENT_SETTID).then_some(UserAddr::new(clone.parent_tid)),
     };
     let tid = task.clone_task(request)?;
     Ok(int_result(tid))
@@ -197,11 +197,7 @@ fn execute(task: &mut TaskCtx, dirfd: i32, path: Vec<u8>, argv: UserAddr, envp: 
         let exe = loader::open_for_exec(&resolver, &path).map_err(|err| err.errno())?;
         loader::resolve_interpreter(&resolver, exe, argv).map_err(|err| err.errno())?
     };
-    task.exec(exe, argv, env)?;
-    // Linux names the process after the path it was asked to run (a
-    // symlink's own name, a script's), not after what that resolved to.
-    task.name = crate::task::command_name(&path);
-    task.publish_view();
+    task.exec(exe, argv, env, &path)?;
     Ok(0)
 }
 
@@ -253,7 +249,7 @@ fn wait_for_child(
     options: WaitOptions,
     nohang: bool,
 ) -> Result<Option<crate::task::WaitResult>, Errno> {
-    let (pid, tasks) = (task.pid, &task.tasks());
+    let (pid, tasks) = (task.pid(), &task.tasks());
     let blocker: &Task = task;
     let result = blocker.block_on(None, None, || match tasks.wait(pid, target, options) {
         Ok(Some(found)) => Some(Ok(Some(found))),
@@ -262,7 +258,7 @@ fn wait_for_child(
         Err(errno) => Some(Err(errno)),
     });
     if result == Err(Errno::EINTR) {
-        task.restart = Some(Restart::UnlessHandled);
+        task.set_restart(Restart::UnlessHandled);
     }
     result
 }

@@ -8,29 +8,29 @@ use crate::abi::errno::SyscallResult;
 
 /// Implements getuid(2).
 pub fn getuid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(u64::from(task.credentials.uid))
+    Ok(u64::from(task.credentials().uid))
 }
 
 /// Implements geteuid(2).
 pub fn geteuid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(u64::from(task.credentials.uid))
+    Ok(u64::from(task.credentials().uid))
 }
 
 /// Implements getgid(2).
 pub fn getgid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(u64::from(task.credentials.gid))
+    Ok(u64::from(task.credentials().gid))
 }
 
 /// Implements getegid(2).
 pub fn getegid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(u64::from(task.credentials.gid))
+    Ok(u64::from(task.credentials().gid))
 }
 
 /// Implements getgroups(2).
 pub fn getgroups(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     // The size is an int: negative is EINVAL.
     let size = usize::try_from(args.int(0)).map_err(|_| Errno::EINVAL)?;
-    let groups = &task.credentials.additional_gids;
+    let groups = &task.credentials().additional_gids;
     if size == 0 {
         return Ok(usize_to_u64(groups.len()));
     }

@@ -135,9 +135,7 @@ fn millis_deadline(timeout: i32) -> Option<Instant> {
 /// signal delivery restores it after the handler.
 fn restore_mask(task: &mut TaskCtx, result: SyscallResult) -> SyscallResult {
     if result != Err(Errno::EINTR) {
-        if let Some(mask) = task.saved_mask.take() {
-            task.set_signal_mask(mask);
-        }
+        task.end_temporary_mask();
     }
     result
 }

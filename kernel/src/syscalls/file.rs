@@ -53,7 +53,7 @@ pub fn close(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let file = task.fds().remove(args.int(0))?;
     if let Some(location) = file.location() {
         if let Ok(st) = location.stat() {
-            crate::vfs::locks::table().release_process_file((st.st_dev, st.st_ino), task.pid);
+            crate::vfs::locks::table().release_process_file((st.st_dev, st.st_ino), task.pid());
         }
     }
     Ok(0)
@@ -153,7 +153,7 @@ pub fn ioctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         request => file.ioctl(task.caller(), request, args.u64(2)),
     };
     if result == Err(Errno::EINTR) {
-        task.restart = Some(crate::task::Restart::UnlessHandled);
+        task.set_restart(crate::task::Restart::UnlessHandled);
     }
     result
 }

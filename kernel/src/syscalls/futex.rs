@@ -88,7 +88,7 @@ fn wait(
         if current != val {
             return Err(Errno::EAGAIN);
         }
-        futexes.enqueue(&mut queues, key, bitset, &task.waker)
+        futexes.enqueue(&mut queues, key, bitset, task.waker())
     };
     let result = task.block_on(None, deadline, || queued.woken().then_some(Ok(())));
     drop(queued);
@@ -96,7 +96,7 @@ fn wait(
         Ok(()) => Ok(0),
         Err(Errno::EINTR) => {
             if deadline.is_none() {
-                task.restart = Some(Restart::UnlessHandled);
+                task.set_restart(Restart::UnlessHandled);
             }
             Err(Errno::EINTR)
         }

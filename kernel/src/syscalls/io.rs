@@ -98,11 +98,11 @@ fn transfer(
     match result {
         Ok(done) => Ok(usize_to_u64(done)),
         Err(Errno::EPIPE) if direction == Direction::Write => {
-            let _ = task.tasks().send(task.pid, SigInfo::from_kernel(libc::SIGPIPE));
+            let _ = task.tasks().send(task.pid(), SigInfo::from_kernel(libc::SIGPIPE));
             Err(Errno::EPIPE)
         }
         Err(Errno::EINTR) => {
-            task.restart = Some(Restart::UnlessHandled);
+            task.set_restart(Restart::UnlessHandled);
             Err(Errno::EINTR)
         }
         Err(errno) => Err(errno),

@@ -36,7 +36,7 @@ fn interrupted(task: &mut TaskCtx, result: Result<(), Errno>) -> SyscallResult {
     match result {
         Ok(()) => Ok(0),
         Err(Errno::EINTR) => {
-            task.restart = Some(Restart::UnlessHandled);
+            task.set_restart(Restart::UnlessHandled);
             Err(Errno::EINTR)
         }
         Err(errno) => Err(errno),
@@ -133,7 +133,7 @@ pub fn record_lock(task: &mut TaskCtx, fd: i32, cmd: i32, addr: UserAddr) -> Sys
     let owner = if ofd {
         description(&file)
     } else {
-        Owner::Process(task.pid)
+        Owner::Process(task.pid())
     };
     let (start, end) = request.range(&file)?;
     let write = match request.kind {

@@ -57,14 +57,14 @@ pub(crate) const MAX_RW_COUNT: u64 = 0x7fff_f000;
 /// the [`crate::kernel::SyscallDispatch`] the kernel is made with.
 pub fn dispatch(kernel: &Kernel, task: &mut Task) {
     let task = &mut TaskCtx::new(task, kernel);
-    let args = SyscallArgs::from_registers(&task.regs);
+    let args = SyscallArgs::from_registers(task.regs());
     let entry = TABLE.get(args.number);
     let strace = task.kernel.config.strace;
     if let Some(entry) = entry.filter(|entry| strace && entry.ends_task()) {
         strace::log_entry(task, entry, &args);
     }
-    task.restart = None;
-    task.syscall_clock.enter(args.number);
+    task.clear_restart();
+    task.syscall_clock().enter(args.number);
     let result = match entry.map(|entry| entry.support) {
         Some(Support::Full(handler) | Support::Partial(handler, _)) => handler(task, &args),
         // What Linux answers a container's process: nothing to report.
@@ -74,11 +74,11 @@ pub fn dispatch(kernel: &Kernel, task: &mut Task) {
             Err(nix::errno::Errno::ENOSYS)
         }
     };
-    task.syscall_clock.leave();
+    task.syscall_clock().leave();
     if strace && !entry.is_some_and(|entry| entry.ends_task()) {
         strace::log_exit(task, entry, &args, &result);
     }
-    arch::set_result(&mut task.regs, result);
+    arch::set_result(task.regs_mut(), result);
 }
 
 /// A descriptor, id or signal number as a handler's result. The kernel
@@ -110,9 +110,9 @@ fn report_unimplemented(task: &TaskCtx, entry: Option<&SyscallEntry>, args: &Sys
         return;
     }
     let name = entry.map_or("unknown", |entry| entry.name);
-    let tag = task.tasks().container(task.pid).unwrap_or_default();
+    let tag = task.tasks().container(task.pid()).unwrap_or_default();
     task.kernel.report(tag, |watcher, container| {
-        watcher.unimplemented_syscall(container, task.pid, args.number, name);
+        watcher.unimplemented_syscall(container, task.pid(), args.number, name);
     });
     let reason = entry.and_then(|entry| match entry.support {
         Support::Missing(area) => Some(area.description()),

@@ -33,7 +33,7 @@ fn install_opened(task: &mut TaskCtx, file: Arc<dyn File>, flags: i32) -> Syscal
     let reads = flags & libc::O_ACCMODE != libc::O_WRONLY && flags & libc::O_PATH == 0;
     if flags & libc::O_NOCTTY == 0 && reads {
         if let Some(terminal) = file.terminal() {
-            task.tasks().acquire_terminal_on_open(task.pid, &terminal);
+            task.tasks().acquire_terminal_on_open(task.pid(), &terminal);
         }
     }
     let limit = task.limit(libc::RLIMIT_NOFILE);

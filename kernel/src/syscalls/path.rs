@@ -35,7 +35,7 @@ fn enterable(task: &TaskCtx, location: &Location) -> Result<(), Errno> {
     if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    check_access(&st, &task.credentials, MAY_EXEC)
+    check_access(&st, task.credentials(), MAY_EXEC)
 }
 
 /// Implements chdir(2).
@@ -62,7 +62,7 @@ pub fn chroot(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let path = task.mm().read_cstring(args.addr(0), libc::PATH_MAX as usize)?;
     let location = task.resolver().resolve(&path, Follow::Always)?;
     enterable(task, &location)?;
-    if task.credentials.uid != 0 {
+    if task.credentials().uid != 0 {
         return Err(Errno::EPERM);
     }
     task.fs().root = location;

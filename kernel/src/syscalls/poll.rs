@@ -108,8 +108,7 @@ fn write_revents(task: &TaskCtx, addr: UserAddr, revents: &[u16]) -> Result<u64,
 /// sigsuspend.
 pub(super) fn apply_wait_mask(task: &mut TaskCtx, mask: Option<SigSet>) {
     if let Some(mask) = mask {
-        task.saved_mask = Some(task.signal_mask);
-        task.set_signal_mask(mask);
+        task.set_temporary_mask(mask);
     }
 }
 
@@ -125,9 +124,9 @@ pub(super) fn read_sigmask(task: &TaskCtx, addr: UserAddr, size: u64) -> Result<
 
 fn finish(task: &mut TaskCtx, result: Result<u64, Errno>, restart: Restart) -> SyscallResult {
     if result == Err(Errno::EINTR) {
-        task.restart = Some(restart);
-    } else if let Some(mask) = task.saved_mask.take() {
-        task.set_signal_mask(mask);
+        task.set_restart(restart);
+    } else {
+        task.end_temporary_mask();
     }
     result
 }

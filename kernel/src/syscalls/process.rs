@@ -17,7 +17,7 @@ const ARCH_GET_GS: i32 = 0x1004;
 /// Implements exit(2): ends the calling thread.
 pub fn exit(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     // Only this thread; the process ends with its last thread.
-    task.exit_status = Some(ExitStatus::from_exit_code(args.int(0)));
+    task.exit_thread(ExitStatus::from_exit_code(args.int(0)));
     Ok(0)
 }
 
@@ -29,7 +29,7 @@ pub fn exit_group(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements getpid(2): the pid in the sandbox's PID namespace.
 pub fn getpid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(int_result(task.pid))
+    Ok(int_result(task.pid()))
 }
 
 /// Implements gettid(2).
@@ -39,12 +39,12 @@ pub fn gettid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
 
 /// Implements getppid(2): the init's parent is outside its namespace, so 0.
 pub fn getppid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(int_result(task.tasks().ppid(task.pid)))
+    Ok(int_result(task.tasks().ppid(task.pid())))
 }
 
 /// Implements set_tid_address(2).
 pub fn set_tid_address(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    task.clear_child_tid = args.u64(0);
+    task.set_clear_child_tid(args.addr(0));
     Ok(int_result(task.tid()))
 }
 
@@ -54,7 +54,7 @@ pub fn set_robust_list(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
     if args.u64(1) != 24 {
         return Err(Errno::EINVAL);
     }
-    task.robust_list = args.u64(0);
+    task.set_robust_list(args.addr(0));
     Ok(0)
 }
 
@@ -62,7 +62,7 @@ pub fn set_robust_list(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
 /// lists are not readable (EPERM), as without CAP_SYS_PTRACE.
 pub fn get_robust_list(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let pid = args.int(0);
-    if pid != 0 && pid != task.tid {
+    if pid != 0 && pid != task.tid() {
         return Err(if task.tasks().tgid(pid).is_some() {
             Errno::EPERM
         } else {
@@ -70,7 +70,7 @@ pub fn get_robust_list(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
         });
     }
     let mm = task.mm();
-    mm.write_pod(args.addr(1), &task.robust_list)?;
+    mm.write_pod(args.addr(1), &task.robust_list().get())?;
     mm.write_pod(args.addr(2), &24u64)?;
     Ok(0)
 }
@@ -81,15 +81,21 @@ pub fn arch_prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     match args.int(0) {
         ARCH_SET_FS | ARCH_SET_GS if addr >= TASK_SIZE => Err(Errno::EPERM),
         ARCH_SET_FS => {
-            task.regs.fs_base = addr;
+            task.regs_mut().fs_base = addr;
             Ok(0)
         }
         ARCH_SET_GS => {
-            task.regs.gs_base = addr;
+            task.regs_mut().gs_base = addr;
             Ok(0)
         }
-        ARCH_GET_FS => task.mm().write_pod(UserAddr::new(addr), &task.regs.fs_base).map(|()| 0),
-        ARCH_GET_GS => task.mm().write_pod(UserAddr::new(addr), &task.regs.gs_base).map(|()| 0),
+        ARCH_GET_FS => task
+            .mm()
+            .write_pod(UserAddr::new(addr), &task.regs().fs_base)
+            .map(|()| 0),
+        ARCH_GET_GS => task
+            .mm()
+            .write_pod(UserAddr::new(addr), &task.regs().gs_base)
+            .map(|()| 0),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -104,7 +110,7 @@ pub fn umask(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// Which process a pid argument names: 0 is the caller.
 fn target(task: &TaskCtx, pid: i32) -> Result<i32, Errno> {
     match pid {
-        0 => Ok(task.pid),
+        0 => Ok(task.pid()),
         p if p < 0 => Err(Errno::EINVAL),
         p => Ok(p),
     }
@@ -118,7 +124,7 @@ pub fn getpgid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements getpgrp(2).
 pub fn getpgrp(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(int_result(task.tasks().pgid(task.pid)?))
+    Ok(int_result(task.tasks().pgid(task.pid())?))
 }
 
 /// Implements setpgid(2).
@@ -129,7 +135,7 @@ pub fn setpgid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         p if p < 0 => return Err(Errno::EINVAL),
         p => p,
     };
-    task.tasks().setpgid(task.pid, pid, pgid)?;
+    task.tasks().setpgid(task.pid(), pid, pgid)?;
     Ok(0)
 }
 
@@ -141,7 +147,7 @@ pub fn getsid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements setsid(2).
 pub fn setsid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    Ok(int_result(task.tasks().setsid(task.pid)?))
+    Ok(int_result(task.tasks().setsid(task.pid())?))
 }
 
 /// Implements prctl(2) for the options processes use.
@@ -149,15 +155,11 @@ pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     match args.int(0) {
         libc::PR_SET_NAME => {
             let name = task.mm().read_cstring_prefix(args.addr(1), 15)?;
-            task.name = String::from_utf8_lossy(&name).into_owned();
-            task.publish_view();
-            if task.tid == task.pid {
-                task.tasks().set_command(task.pid, &task.name);
-            }
+            task.set_name(String::from_utf8_lossy(&name).into_owned());
             Ok(0)
         }
         libc::PR_GET_NAME => {
-            let mut name = task.name.clone().into_bytes();
+            let mut name = task.name().as_bytes().to_vec();
             name.resize(16, 0);
             task.mm().copy_out(args.addr(1), &name)?;
             Ok(0)
@@ -167,20 +169,20 @@ pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             if signo != 0 && !crate::abi::signal::valid(signo) {
                 return Err(Errno::EINVAL);
             }
-            task.tasks().set_parent_death_signal(task.pid, signo);
+            task.tasks().set_parent_death_signal(task.pid(), signo);
             Ok(0)
         }
         libc::PR_GET_PDEATHSIG => {
-            let signo = task.tasks().parent_death_signal(task.pid);
+            let signo = task.tasks().parent_death_signal(task.pid());
             task.mm().write_pod(args.addr(1), &signo)?;
             Ok(0)
         }
         libc::PR_SET_CHILD_SUBREAPER => {
-            task.tasks().set_subreaper(task.pid, args.u64(1) != 0);
+            task.tasks().set_subreaper(task.pid(), args.u64(1) != 0);
             Ok(0)
         }
         libc::PR_GET_CHILD_SUBREAPER => {
-            let on = u32::from(task.tasks().is_subreaper(task.pid));
+            let on = u32::from(task.tasks().is_subreaper(task.pid()));
             task.mm().write_pod(args.addr(1), &on)?;
             Ok(0)
         }

@@ -18,7 +18,7 @@ fn to_user(limit: Limit) -> Rlimit {
 fn set(task: &mut TaskCtx, resource: u32, new: Rlimit) -> Result<(), Errno> {
     // Raising a hard limit takes CAP_SYS_RESOURCE; the container's root
     // holds it.
-    let privileged = task.credentials.uid == 0;
+    let privileged = task.credentials().uid == 0;
     task.rlimits().set(
         resource,
         Limit {
@@ -32,7 +32,7 @@ fn set(task: &mut TaskCtx, resource: u32, new: Rlimit) -> Result<(), Errno> {
 /// Implements prlimit64(2) on the calling process.
 pub fn prlimit64(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (pid, resource, new, old) = (args.int(0), args.u32(1), args.addr(2), args.addr(3));
-    if pid != 0 && pid != task.pid {
+    if pid != 0 && pid != task.pid() {
         return Err(Errno::ESRCH);
     }
     let current = task.rlimits().get(resource)?;

@@ -56,7 +56,7 @@ pub fn rt_sigaction(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if new.is_some() && (signo == libc::SIGKILL || signo == libc::SIGSTOP) {
         return Err(Errno::EINVAL);
     }
-    let previous = task.tasks().with_actions(task.pid, |actions| {
+    let previous = task.tasks().with_actions(task.pid(), |actions| {
         let previous = actions.get(signo);
         if let Some(mut new) = new {
             new.mask &= !UNBLOCKABLE;
@@ -66,7 +66,7 @@ pub fn rt_sigaction(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     });
     if new.is_some_and(|new| new.handler == signal::SIG_IGN) {
         // Setting SIG_IGN discards what is already pending (signal(7)).
-        task.tasks().discard_pending(task.pid, signal::bit(signo));
+        task.tasks().discard_pending(task.pid(), signal::bit(signo));
     }
     if !old.is_null() {
         task.mm().write_pod(old, &previous)?;
@@ -78,7 +78,7 @@ pub fn rt_sigaction(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 pub fn rt_sigprocmask(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (how, set, old) = (args.int(0), args.addr(1), args.addr(2));
     check_sigset_size(args, 3)?;
-    let previous = task.signal_mask;
+    let previous = task.signal_mask();
     if !set.is_null() {
         let given: SigSet = task.mm().read_pod(set)?;
         let mask = match how {
@@ -97,7 +97,7 @@ pub fn rt_sigprocmask(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 
 /// Implements rt_sigpending(2).
 pub fn rt_sigpending(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
-    let pending = (task.tasks().pending(task.pid) & task.signal_mask).to_le_bytes();
+    let pending = (task.tasks().pending(task.pid()) & task.signal_mask()).to_le_bytes();
     // A sigsetsize past the kernel's 8 bytes is EINVAL; a smaller one gets
     // the first bytes.
     let pending = pending.get(..args.size(1)).ok_or(Errno::EINVAL)?;
@@ -110,11 +110,10 @@ pub fn rt_sigpending(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 pub fn rt_sigsuspend(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     check_sigset_size(args, 1)?;
     let mask: SigSet = task.mm().read_pod(args.addr(0))?;
-    task.saved_mask = Some(task.signal_mask);
-    task.set_signal_mask(mask);
+    task.set_temporary_mask(mask);
     let blocker: &Task = task;
     let _ = blocker.block_on::<()>(None, None, || None);
-    task.restart = Some(Restart::IfNoHandler);
+    task.set_restart(Restart::IfNoHandler);
     Err(Errno::EINTR)
 }
 
@@ -122,7 +121,7 @@ pub fn rt_sigsuspend(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 pub fn pause(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     let blocker: &Task = task;
     let _ = blocker.block_on::<()>(None, None, || None);
-    task.restart = Some(Restart::IfNoHandler);
+    task.set_restart(Restart::IfNoHandler);
     Err(Errno::EINTR)
 }
 
@@ -138,9 +137,9 @@ pub fn rt_sigtimedwait(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
         None
     };
     // The waited-for signals count as unblocked while waiting.
-    let (pid, tasks) = (task.pid, &task.tasks());
+    let (pid, tasks) = (task.pid(), &task.tasks());
     let info = task
-        .block_with_mask(task.signal_mask & !set)
+        .block_with_mask(task.signal_mask() & !set)
         .block_on(None, deadline, || tasks.take_signal(pid, set).map(Ok))
         .map_err(|errno| {
             if errno == Errno::ETIMEDOUT {
@@ -158,8 +157,8 @@ pub fn rt_sigtimedwait(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
 /// Implements sigaltstack(2).
 pub fn sigaltstack(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (new, old) = (args.addr(0), args.addr(1));
-    let current = task.altstack;
-    let on_stack = current.contains(task.regs.rsp);
+    let current = task.altstack();
+    let on_stack = current.contains(task.regs().rsp);
     if !old.is_null() {
         let flags = if on_stack { libc::SS_ONSTACK } else { current.flags };
         task.mm().write_pod(
@@ -180,7 +179,7 @@ pub fn sigaltstack(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         if given.flags & !(libc::SS_DISABLE | SS_AUTODISARM) != 0 {
             return Err(Errno::EINVAL);
         }
-        task.altstack = if given.flags & libc::SS_DISABLE != 0 {
+        let altstack = if given.flags & libc::SS_DISABLE != 0 {
             AltStack::DISABLED
         } else {
             if given.size < MIN_SIGNAL_STACK {
@@ -192,6 +191,7 @@ pub fn sigaltstack(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
                 size: given.size,
             }
         };
+        task.set_altstack(altstack);
     }
     Ok(0)
 }
@@ -201,10 +201,10 @@ pub fn sigaltstack(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 pub fn rt_sigreturn(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     if task.sigreturn().is_err() {
         // A corrupt frame: Linux kills the process with SIGSEGV.
-        task.exit_status = Some(crate::abi::ExitStatus::Signaled(libc::SIGSEGV));
+        task.exit_thread(crate::abi::ExitStatus::Signaled(libc::SIGSEGV));
         return Ok(0);
     }
-    Ok(task.regs.rax)
+    Ok(task.regs().rax)
 }
 
 fn checked_signal(args: &SyscallArgs, i: usize) -> Result<i32, Errno> {
@@ -218,8 +218,9 @@ fn checked_signal(args: &SyscallArgs, i: usize) -> Result<i32, Errno> {
 /// Implements kill(2).
 pub fn kill(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let signo = checked_signal(args, 1)?;
-    let info = SigInfo::from_process(signo, SI_USER, task.pid, task.credentials.uid);
-    task.tasks().kill(task.pid, task.credentials.uid, args.int(0), info)?;
+    let info = SigInfo::from_process(signo, SI_USER, task.pid(), task.credentials().uid);
+    task.tasks()
+        .kill(task.pid(), task.credentials().uid, args.int(0), info)?;
     Ok(0)
 }
 
@@ -229,8 +230,8 @@ pub fn tkill(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let info = SigInfo::from_process(signo, SI_TKILL, task.pid, task.credentials.uid);
-    task.tasks().send_thread(tid, None, task.credentials.uid, info)?;
+    let info = SigInfo::from_process(signo, SI_TKILL, task.pid(), task.credentials().uid);
+    task.tasks().send_thread(tid, None, task.credentials().uid, info)?;
     Ok(0)
 }
 
@@ -240,8 +241,9 @@ pub fn tgkill(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let info = SigInfo::from_process(signo, SI_TKILL, task.pid, task.credentials.uid);
-    task.tasks().send_thread(tid, Some(tgid), task.credentials.uid, info)?;
+    let info = SigInfo::from_process(signo, SI_TKILL, task.pid(), task.credentials().uid);
+    task.tasks()
+        .send_thread(tid, Some(tgid), task.credentials().uid, info)?;
     Ok(0)
 }
 
@@ -251,7 +253,7 @@ fn queued_info(task: &TaskCtx, signo: i32, addr: UserAddr, target: i32) -> Resul
     let mut raw = [0u8; 128];
     task.mm().copy_in(addr, &mut raw)?;
     let info = SigInfo::from_user(signo, &raw);
-    if (info.code >= 0 || info.code == SI_TKILL) && target != task.pid {
+    if (info.code >= 0 || info.code == SI_TKILL) && target != task.pid() {
         return Err(Errno::EPERM);
     }
     Ok(info)
@@ -261,7 +263,7 @@ fn queued_info(task: &TaskCtx, signo: i32, addr: UserAddr, target: i32) -> Resul
 pub fn rt_sigqueueinfo(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (pid, signo) = (args.int(0), checked_signal(args, 1)?);
     let info = queued_info(task, signo, args.addr(2), pid)?;
-    task.tasks().kill(task.pid, task.credentials.uid, pid, info)?;
+    task.tasks().kill(task.pid(), task.credentials().uid, pid, info)?;
     Ok(0)
 }
 
@@ -272,6 +274,7 @@ pub fn rt_tgsigqueueinfo(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResul
         return Err(Errno::EINVAL);
     }
     let info = queued_info(task, signo, args.addr(3), tgid)?;
-    task.tasks().send_thread(tid, Some(tgid), task.credentials.uid, info)?;
+    task.tasks()
+        .send_thread(tid, Some(tgid), task.credentials().uid, info)?;
     Ok(0)
 }

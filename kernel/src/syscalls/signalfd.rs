@@ -30,7 +30,13 @@ fn signalfd_common(task: &TaskCtx, fd: i32, mask_addr: UserAddr, size: u64, flag
         SignalFd::of(&*file).ok_or(Errno::EINVAL)?.set_mask(mask);
         return Ok(int_result(fd));
     }
-    let file = SignalFd::new(task.kernel, task.tid, task.pid, mask, flags & libc::SFD_NONBLOCK != 0);
+    let file = SignalFd::new(
+        task.kernel,
+        task.tid(),
+        task.pid(),
+        mask,
+        flags & libc::SFD_NONBLOCK != 0,
+    );
     install(task, Arc::new(file), flags & libc::SFD_CLOEXEC != 0)
 }
 

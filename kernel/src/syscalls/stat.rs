@@ -183,7 +183,7 @@ fn access_at(task: &TaskCtx, dirfd: i32, path: UserAddr, mode: u32, flags: i32) 
     if mode == 0 {
         return Ok(0);
     }
-    check_access(&st, &task.credentials, mode)?;
+    check_access(&st, task.credentials(), mode)?;
     let readonly = match &target {
         Target::Path(location) => location.mount.flags.readonly,
         Target::Fd(_) => false,

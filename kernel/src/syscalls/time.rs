@@ -83,7 +83,7 @@ pub fn clock_gettime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let now = match clock(args.int(0))? {
         Clock::Host(id) => host_time(id),
 
-        Clock::ProcessCpu => Timespec::from_duration(task.tasks().process_cpu(task.pid)),
+        Clock::ProcessCpu => Timespec::from_duration(task.tasks().process_cpu(task.pid())),
         Clock::ThreadCpu => Timespec::from_duration(task.cpu_time()),
     };
     task.mm().write_pod(args.addr(1), &now)?;
@@ -141,7 +141,7 @@ fn sleep_until(task: &mut TaskCtx, clock: libc::clockid_t, deadline: Instant, re
                 let left = deadline.saturating_duration_since(Instant::now());
                 task.mm().write_pod(remaining, &Timespec::from_duration(left))?;
             }
-            task.restart = Some(Restart::Sleep { clock, deadline });
+            task.set_restart(Restart::Sleep { clock, deadline });
             Err(Errno::EINTR)
         }
         other => other.map(|()| 0),
@@ -183,7 +183,7 @@ pub fn clock_nanosleep(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult 
 /// Implements restart_syscall(2): goes on with a sleep a signal without a
 /// handler interrupted.
 pub fn restart_syscall(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
-    match task.restart_sleep.take() {
+    match task.take_restart_sleep() {
         Some((clock, deadline)) => sleep_until(task, clock, deadline, UserAddr::NULL),
         None => Err(Errno::EINTR),
     }
@@ -195,8 +195,8 @@ pub fn times(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     // A clock_t; saturating, though no CPU time or uptime comes near.
     let ticks = |d: Duration| i64::try_from(d.as_millis() / 10).unwrap_or(i64::MAX);
     if args.u64(0) != 0 {
-        let children = task.tasks().children_cpu(task.pid);
-        let tms: [i64; 4] = [ticks(task.tasks().process_cpu(task.pid)), 0, ticks(children), 0];
+        let children = task.tasks().children_cpu(task.pid());
+        let tms: [i64; 4] = [ticks(task.tasks().process_cpu(task.pid())), 0, ticks(children), 0];
         let bytes: Vec<u8> = tms.iter().flat_map(|v| v.to_le_bytes()).collect();
         task.mm().copy_out(args.addr(0), &bytes)?;
     }
@@ -208,9 +208,9 @@ pub fn times(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
 /// its reaped children.
 pub fn getrusage(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let cpu = match args.int(0) {
-        libc::RUSAGE_SELF => task.tasks().process_cpu(task.pid),
+        libc::RUSAGE_SELF => task.tasks().process_cpu(task.pid()),
         libc::RUSAGE_THREAD => task.cpu_time(),
-        libc::RUSAGE_CHILDREN => task.tasks().children_cpu(task.pid),
+        libc::RUSAGE_CHILDREN => task.tasks().children_cpu(task.pid()),
         _ => return Err(Errno::EINVAL),
     };
     // ru_utime, the first field; the rest of struct rusage is zero.

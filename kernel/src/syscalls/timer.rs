@@ -36,21 +36,21 @@ fn check_which(which: i32) -> Result<(), Errno> {
 
 fn set_real(task: &TaskCtx, timer: Option<Timer>) -> Option<Timer> {
     let kernel = Arc::clone(task.core());
-    kernel.timers.set(&kernel, task.pid, TimerId::Real, timer)
+    kernel.timers.set(&kernel, task.pid(), TimerId::Real, timer)
 }
 
 /// An interval timer as struct itimerval reports it: (interval, value).
 fn interval_timer(task: &TaskCtx, which: i32) -> (Duration, Duration) {
     if which == libc::ITIMER_REAL {
         return remaining(
-            task.core().timers.get(task.pid, TimerId::Real),
+            task.core().timers.get(task.pid(), TimerId::Real),
             Duration::from_micros(1),
         );
     }
-    match task.core().timers.get_cpu(task.pid, which) {
+    match task.core().timers.get_cpu(task.pid(), which) {
         None => (Duration::ZERO, Duration::ZERO),
         Some(timer) => {
-            let used = task.tasks().process_cpu(task.pid);
+            let used = task.tasks().process_cpu(task.pid());
             (
                 timer.interval,
                 timer.target.saturating_sub(used).max(Duration::from_micros(1)),
@@ -98,13 +98,13 @@ pub fn setitimer(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         } else {
             libc::SIGPROF
         };
-        let used = task.tasks().process_cpu(task.pid);
+        let used = task.tasks().process_cpu(task.pid());
         let timer = new.map(|(interval, value)| CpuTimer {
             target: used + value,
             interval,
             signo,
         });
-        kernel.timers.set_cpu(&kernel, task.pid, which, timer);
+        kernel.timers.set_cpu(&kernel, task.pid(), which, timer);
     }
     if args.u64(2) != 0 {
         write_interval_timer(task, args.addr(2), old)?;
@@ -170,7 +170,7 @@ pub fn timer_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
                 value,
                 thread: None,
             },
-            SIGEV_THREAD_ID if task.tasks().tgid(tid) == Some(task.pid) => Notify::Signal {
+            SIGEV_THREAD_ID if task.tasks().tgid(tid) == Some(task.pid()) => Notify::Signal {
                 signo,
                 value,
                 thread: Some(tid),
@@ -179,9 +179,9 @@ pub fn timer_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         }
     };
     let kernel = Arc::clone(task.core());
-    let id = kernel.timers.create(task.pid, clock, notify).ok_or(Errno::EAGAIN)?;
+    let id = kernel.timers.create(task.pid(), clock, notify).ok_or(Errno::EAGAIN)?;
     if let (true, Notify::Signal { signo, thread, .. }) = (value_is_id, notify) {
-        let timer = kernel.timers.get(task.pid, TimerId::Posix(id)).expect("just created");
+        let timer = kernel.timers.get(task.pid(), TimerId::Posix(id)).expect("just created");
         let notify = Notify::Signal {
             signo,
             value: u64::try_from(id).expect("timer ids count up from 0"),
@@ -189,10 +189,10 @@ pub fn timer_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         };
         kernel
             .timers
-            .set(&kernel, task.pid, TimerId::Posix(id), Some(Timer { notify, ..timer }));
+            .set(&kernel, task.pid(), TimerId::Posix(id), Some(Timer { notify, ..timer }));
     }
     if let Err(errno) = task.mm().write_pod(args.addr(2), &id) {
-        kernel.timers.set(&kernel, task.pid, TimerId::Posix(id), None);
+        kernel.timers.set(&kernel, task.pid(), TimerId::Posix(id), None);
         return Err(errno);
     }
     Ok(0)
@@ -204,7 +204,7 @@ fn posix_timer(task: &TaskCtx, id: i32) -> Result<Timer, Errno> {
     }
     task.core()
         .timers
-        .get(task.pid, TimerId::Posix(id))
+        .get(task.pid(), TimerId::Posix(id))
         .ok_or(Errno::EINVAL)
 }
 
@@ -237,7 +237,7 @@ pub fn timer_settime(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let kernel = Arc::clone(task.core());
     kernel.timers.set(
         &kernel,
-        task.pid,
+        task.pid(),
         TimerId::Posix(id),
         Some(Timer {
             deadline,
@@ -265,6 +265,8 @@ pub fn timer_getoverrun(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult
 pub fn timer_delete(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     posix_timer(task, args.int(0))?;
     let kernel = Arc::clone(task.core());
-    kernel.timers.set(&kernel, task.pid, TimerId::Posix(args.int(0)), None);
+    kernel
+        .timers
+        .set(&kernel, task.pid(), TimerId::Posix(args.int(0)), None);
     Ok(0)
 }

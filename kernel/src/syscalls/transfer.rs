@@ -62,7 +62,7 @@ fn copy(
             Err(Errno::EPIPE) => {
                 let _ = task
                     .tasks()
-                    .send(task.pid, crate::abi::signal::SigInfo::from_kernel(libc::SIGPIPE));
+                    .send(task.pid(), crate::abi::signal::SigInfo::from_kernel(libc::SIGPIPE));
                 return Err(Errno::EPIPE);
             }
             Err(errno) => return Err(errno),
@@ -129,7 +129,7 @@ fn writable(file: &Arc<dyn File>) -> Result<(), Errno> {
 
 fn finish(task: &mut TaskCtx, result: Result<u64, Errno>) -> SyscallResult {
     if result == Err(Errno::EINTR) {
-        task.restart = Some(Restart::UnlessHandled);
+        task.set_restart(Restart::UnlessHandled);
     }
     result
 }

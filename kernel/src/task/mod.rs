@@ -90,39 +90,39 @@ pub struct Task {
     /// The kernel above, which serves the task's system calls.
     host: Arc<dyn TaskHost>,
     /// The thread id in the sandbox's namespace.
-    pub tid: i32,
+    tid: i32,
     /// The process (thread group) id: what getpid(2) returns.
-    pub pid: i32,
-    pub waker: Arc<Waker>,
-    pub regs: Registers,
+    pid: i32,
+    waker: Arc<Waker>,
+    regs: Registers,
     /// The address space, shared by the threads of a process (CLONE_VM).
-    pub mm: Arc<Mutex<MemoryManager>>,
+    mm: Arc<Mutex<MemoryManager>>,
     /// The fd table (CLONE_FILES shares it).
-    pub fds: Arc<Mutex<FdTable>>,
+    fds: Arc<Mutex<FdTable>>,
     /// cwd and umask (CLONE_FS shares them).
-    pub fs: Arc<Mutex<FsContext>>,
-    pub credentials: Credentials,
+    fs: Arc<Mutex<FsContext>>,
+    credentials: Credentials,
     /// Resource limits, per process.
-    pub rlimits: Arc<Mutex<ResourceLimits>>,
+    rlimits: Arc<Mutex<ResourceLimits>>,
     /// The command name (PR_SET_NAME, /proc/PID/comm): 15 bytes at most.
-    pub name: String,
+    name: String,
     /// Blocked signals.
-    pub signal_mask: SigSet,
+    signal_mask: SigSet,
     /// rt_sigsuspend: the mask to put back once the handler frame is built.
-    pub saved_mask: Option<SigSet>,
-    pub altstack: AltStack,
+    saved_mask: Option<SigSet>,
+    altstack: AltStack,
     /// set_tid_address(2): cleared when the thread exits or execs.
-    pub clear_child_tid: u64,
+    clear_child_tid: UserAddr,
     /// set_robust_list(2): head of the robust futex list.
-    pub robust_list: u64,
+    robust_list: UserAddr,
     /// Set by a handler that returned EINTR: how the call may go on.
-    pub restart: Option<Restart>,
+    restart: Option<Restart>,
     /// The interrupted sleep restart_syscall(2) continues.
-    pub restart_sleep: Option<(libc::clockid_t, Instant)>,
+    restart_sleep: Option<(libc::clockid_t, Instant)>,
     /// Set by exit, exit_group and fatal signals: the run loop stops.
-    pub exit_status: Option<ExitStatus>,
+    exit_status: Option<ExitStatus>,
     /// The system call being served, for the watchdog.
-    pub syscall_clock: Arc<SyscallClock>,
+    syscall_clock: Arc<SyscallClock>,
     context: Box<dyn Context>,
 }
 
@@ -219,14 +219,126 @@ pub struct ChildStart {
     pub name: String,
     pub signal_mask: SigSet,
     pub altstack: AltStack,
-    pub clear_child_tid: u64,
+    pub clear_child_tid: UserAddr,
     /// CLONE_CHILD_SETTID: where the child stores its pid in its memory.
-    pub set_child_tid: Option<u64>,
+    pub set_child_tid: Option<UserAddr>,
 }
 
 impl Task {
     pub fn tid(&self) -> i32 {
         self.tid
+    }
+
+    /// The process (thread group) id: what getpid(2) returns.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The waker the task sleeps on.
+    pub fn waker(&self) -> &Arc<Waker> {
+        &self.waker
+    }
+
+    /// The application's registers as the system call found them.
+    pub fn regs(&self) -> &Registers {
+        &self.regs
+    }
+
+    /// The registers the application resumes with (rt_sigreturn,
+    /// arch_prctl, the system call's result).
+    pub fn regs_mut(&mut self) -> &mut Registers {
+        &mut self.regs
+    }
+
+    /// The command name (/proc/PID/comm).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// PR_SET_NAME: the thread's new command name, shown in /proc (and as
+    /// the process's when the thread leads it).
+    pub fn set_name(&mut self, name: String) {
+        self.name = name;
+        self.publish_view();
+        if self.tid == self.pid {
+            self.tasks().set_command(self.pid, &self.name);
+        }
+    }
+
+    /// Blocked signals.
+    pub fn signal_mask(&self) -> SigSet {
+        self.signal_mask
+    }
+
+    /// Blocks `mask` while the task waits (sigsuspend, ppoll, pselect6,
+    /// epoll_pwait): the mask it replaces comes back after the handler of
+    /// the signal that ends the wait, or at [`Task::end_temporary_mask`].
+    pub fn set_temporary_mask(&mut self, mask: SigSet) {
+        self.saved_mask = Some(self.signal_mask);
+        self.set_signal_mask(mask);
+    }
+
+    /// The wait ended without a signal: the mask
+    /// [`Task::set_temporary_mask`] replaced comes back now.
+    pub fn end_temporary_mask(&mut self) {
+        if let Some(mask) = self.saved_mask.take() {
+            self.set_signal_mask(mask);
+        }
+    }
+
+    /// The alternate signal stack (sigaltstack(2)).
+    pub fn altstack(&self) -> AltStack {
+        self.altstack
+    }
+
+    pub fn set_altstack(&mut self, altstack: AltStack) {
+        self.altstack = altstack;
+    }
+
+    /// set_tid_address(2): the word cleared (and its futex woken) when the
+    /// thread exits or execs.
+    pub fn set_clear_child_tid(&mut self, addr: UserAddr) {
+        self.clear_child_tid = addr;
+    }
+
+    /// The head of the robust futex list (get_robust_list(2)).
+    pub fn robust_list(&self) -> UserAddr {
+        self.robust_list
+    }
+
+    /// set_robust_list(2).
+    pub fn set_robust_list(&mut self, head: UserAddr) {
+        self.robust_list = head;
+    }
+
+    /// How the system call that just returned EINTR goes on once the
+    /// signal that interrupted it has been dealt with.
+    pub fn set_restart(&mut self, restart: Restart) {
+        self.restart = Some(restart);
+    }
+
+    /// A system call starts: nothing interrupted is pending restart.
+    pub fn clear_restart(&mut self) {
+        self.restart = None;
+    }
+
+    /// The sleep restart_syscall(2) continues, once.
+    pub fn take_restart_sleep(&mut self) -> Option<(libc::clockid_t, Instant)> {
+        self.restart_sleep.take()
+    }
+
+    /// exit(2): this thread ends with `status`, the others go on.
+    pub fn exit_thread(&mut self, status: ExitStatus) {
+        self.exit_status = Some(status);
+    }
+
+    /// The system call being served, for the watchdog.
+    pub fn syscall_clock(&self) -> &SyscallClock {
+        &self.syscall_clock
     }
 
     /// The address space, locked.
@@ -568,7 +680,7 @@ impl Task {
             (pid, pid, waker)
         };
         if let Some(addr) = request.parent_set_tid {
-            if let Err(errno) = self.mm().write_pod(UserAddr::new(addr), &(tid as u32)) {
+            if let Err(errno) = self.mm().write_pod(addr, &(tid as u32)) {
                 self.abandon(request.thread, tid, pid);
                 return Err(errno);
             }
@@ -614,7 +726,7 @@ impl Task {
             } else {
                 self.altstack
             },
-            clear_child_tid: request.child_clear_tid.unwrap_or(0),
+            clear_child_tid: request.child_clear_tid.unwrap_or(UserAddr::NULL),
             set_child_tid: request.child_set_tid,
         };
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
@@ -654,8 +766,16 @@ impl Task {
     }
 
     /// execve(2): replaces the program. Fails with nothing changed, or
-    /// succeeds with a new address space.
-    pub fn exec(&mut self, executable: Executable, argv: Vec<String>, env: Vec<String>) -> Result<(), Errno> {
+    /// succeeds with a new address space. The process is named after
+    /// `asked`, the path it was asked to run (a symlink's own name, a
+    /// script's), as Linux names it, not after what that resolved to.
+    pub fn exec(
+        &mut self,
+        executable: Executable,
+        argv: Vec<String>,
+        env: Vec<String>,
+        asked: &str,
+    ) -> Result<(), Errno> {
         let core = Arc::clone(&self.core);
         if !self.tasks().become_sole_thread(self.tid, &self.waker) {
             // Told to go while waiting for the other threads to.
@@ -694,8 +814,8 @@ impl Task {
         self.fds().close_on_exec();
         self.tasks().with_actions(self.pid, |actions| actions.reset_for_exec());
         self.altstack = AltStack::DISABLED;
-        self.robust_list = 0;
-        self.name = command_name(&executable.path);
+        self.robust_list = UserAddr::NULL;
+        self.name = command_name(asked);
         self.tasks().set_thread_handle(self.tid, self.context.handle());
         self.tasks().set_image(self.pid, Arc::new(image));
         self.publish_view();
@@ -709,15 +829,14 @@ impl Task {
     /// task lets go of its memory (exit or exec): how pthread_join learns a
     /// thread is gone.
     fn release_clear_child_tid(&mut self) {
-        if self.clear_child_tid != 0 {
-            let addr = self.clear_child_tid;
-            self.clear_child_tid = 0;
+        if !self.clear_child_tid.is_null() {
+            let addr = std::mem::take(&mut self.clear_child_tid);
             let key = {
                 let mm = self.mm();
-                if mm.write_pod(UserAddr::new(addr), &0u32).is_err() {
+                if mm.write_pod(addr, &0u32).is_err() {
                     return;
                 }
-                mm.futex_key(UserAddr::new(addr))
+                mm.futex_key(addr)
             };
             if let Ok(key) = key {
                 self.core.futexes.wake(key, 1, u32::MAX);
@@ -734,20 +853,20 @@ impl Task {
         const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
         const MAX_LOCKS: usize = 2048;
         let head = std::mem::take(&mut self.robust_list);
-        if head == 0 {
+        if head.is_null() {
             return;
         }
         let mm = self.mm();
-        let Ok(first) = mm.read_pod::<u64>(UserAddr::new(head)) else {
+        let Ok(first) = mm.read_pod::<u64>(head) else {
             return;
         };
-        let Ok(offset) = mm.read_pod::<i64>(UserAddr::new(head + 8)) else {
+        let Ok(offset) = mm.read_pod::<i64>(head + 8) else {
             return;
         };
-        let pending = mm.read_pod::<u64>(UserAddr::new(head + 16)).unwrap_or(0);
+        let pending = mm.read_pod::<u64>(head + 16).unwrap_or(0);
         let mut entries = Vec::new();
         let mut entry = first;
-        while entry != head && entry != 0 && entries.len() < MAX_LOCKS {
+        while entry != head.get() && entry != 0 && entries.len() < MAX_LOCKS {
             entries.push(entry);
             let Ok(next) = mm.read_pod::<u64>(UserAddr::new(entry)) else {
                 break;
@@ -850,13 +969,13 @@ pub struct ForkRequest {
     /// CLONE_SETTLS.
     pub tls: Option<u64>,
     /// CLONE_CHILD_CLEARTID.
-    pub child_clear_tid: Option<u64>,
+    pub child_clear_tid: Option<UserAddr>,
     /// CLONE_CHILD_SETTID: where the child stores its pid.
-    pub child_set_tid: Option<u64>,
+    pub child_set_tid: Option<UserAddr>,
     /// CLONE_PARENT_SETTID: where the parent gets the new tid, stored before
     /// the child runs (it may be gone, and have cleared it, by the time
     /// clone returns).
-    pub parent_set_tid: Option<u64>,
+    pub parent_set_tid: Option<UserAddr>,
 }
 
 /// The name /proc/PID/comm shows for a program: its file name, cut to 15
@@ -963,8 +1082,8 @@ fn new_process_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: TaskStart) 
         signal_mask: 0,
         saved_mask: None,
         altstack: AltStack::DISABLED,
-        clear_child_tid: 0,
-        robust_list: 0,
+        clear_child_tid: UserAddr::NULL,
+        robust_list: UserAddr::NULL,
         restart: None,
         restart_sleep: None,
         exit_status: None,
@@ -1018,7 +1137,7 @@ fn new_child_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: ChildStart) -
     if let Some(addr) = start.set_child_tid {
         mm.lock()
             .expect("memory manager poisoned")
-            .write_pod(UserAddr::new(addr), &(start.tid as u32))?;
+            .write_pod(addr, &(start.tid as u32))?;
     }
     core.tasks.set_thread_handle(start.tid, context.handle());
     let syscall_clock = core.tasks.syscall_clock(start.tid).ok_or(Errno::EAGAIN)?;
@@ -1037,7 +1156,7 @@ fn new_child_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: ChildStart) -
         saved_mask: None,
         altstack: start.altstack,
         clear_child_tid: start.clear_child_tid,
-        robust_list: 0,
+        robust_list: UserAddr::NULL,
         restart: None,
         restart_sleep: None,
         exit_status: None,
