@@ -1,9 +1,12 @@
 //! The system-call table and its handlers (DESIGN.md §3.6).
 //!
-//! One table maps every x86-64 number to a name, argument kinds for strace,
-//! a support status and, when implemented, a handler. Handlers share one
-//! shape, `fn(&mut Task, &SyscallArgs) -> Result<u64, Errno>`, and live in
-//! one module per family.
+//! One table (`table.rs`, a line per call) gives every x86-64 number its
+//! name, its arguments' names and kinds for strace, a support status and,
+//! when implemented, a handler. Handlers share one shape, `fn(&mut TaskCtx,
+//! &SyscallArgs) -> Result<u64, Errno>`, and live in one module per family.
+//! The kernel is made with [`dispatch`], so the layers below never name the
+//! table.
+
 
 #![deny(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
