@@ -459,9 +459,13 @@ impl Bundle {
         fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
 
-    /// `[global...] run --bundle <dir> <id>` as cordon arguments.
+    /// `--root <dir>/state [global...] run --bundle <dir> <id>` as cordon
+    /// arguments: the state directory stays in the bundle's, which goes
+    /// with the bundle, also when a test kills cordon.
     pub fn run_args(&self, global: &[&str]) -> Vec<OsString> {
-        let mut args: Vec<OsString> = global.iter().map(OsString::from).collect();
+        let mut args: Vec<OsString> = vec!["--root".into(), self.dir.join("state").into_os_string()];
+        args.extend(global.iter().map(OsString::from));
+
         args.push("run".into());
         args.push("--bundle".into());
         args.push(self.dir.clone().into_os_string());

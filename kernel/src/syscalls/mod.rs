@@ -7,7 +7,6 @@
 //! The kernel is made with [`dispatch`], so the layers below never name the
 //! table.
 
-
 #![deny(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
 mod args;
