@@ -54,11 +54,7 @@ pub fn command_config(argv: Vec<String>, overlay: bool) -> Result<SandboxConfig,
             argv,
             env: environment(),
             cwd,
-            credentials: Credentials {
-                uid: getuid().as_raw(),
-                gid: getgid().as_raw(),
-                additional_gids,
-            },
+            credentials: Credentials::new(getuid().as_raw(), getgid().as_raw(), additional_gids),
             rlimits: ResourceLimits::default(),
             umask: ProcessSpec::DEFAULT_UMASK,
         },
@@ -127,8 +123,8 @@ mod tests {
         assert_eq!(process.argv, ["true"]);
         let cwd = std::env::current_dir().expect("the test runs in a directory");
         assert_eq!(Path::new(&process.cwd), cwd);
-        assert_eq!(process.credentials.uid, getuid().as_raw());
-        assert_eq!(process.credentials.gid, getgid().as_raw());
+        assert_eq!(process.credentials.ruid, getuid().as_raw());
+        assert_eq!(process.credentials.rgid, getgid().as_raw());
         assert_eq!(process.umask, 0o022);
         assert_eq!(process.rlimits, ResourceLimits::default());
     }

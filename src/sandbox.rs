@@ -482,6 +482,8 @@ impl Sandbox {
             uid: 0,
             gid: 0,
             additional_gids: Vec::new(),
+            capabilities: None,
+            no_new_privileges: false,
             terminal: false,
         };
         let null = dev_null()?;

@@ -1,6 +1,7 @@
 //! The OCI runtime spec's process and hostname, in cordon's terms
 //! (runtime-spec config.md, "Process" and "Hostname").
 
+use cordon_kernel::abi::capability::{CapSet, Capabilities};
 use cordon_kernel::abi::limits::{Limit, ResourceLimits, resource_by_name};
 use cordon_kernel::{Credentials, ProcessSpec};
 use nix::errno::Errno;
@@ -19,6 +20,8 @@ pub enum SpecError {
     RelativeCwd(String),
     #[error("process.cwd {0:?} is not valid UTF-8")]
     NonUtf8Cwd(String),
+    #[error("process.capabilities: {0} is not a capability this kernel knows")]
+    UnknownCapability(String),
     #[error("process.rlimits: unknown resource {0}")]
     UnknownRlimit(String),
     #[error("process.rlimits: {name} soft limit {soft} is above its hard limit {hard}")]
@@ -72,15 +75,43 @@ pub fn process_spec(process: &Process) -> Result<ProcessSpec, SpecError> {
         argv,
         env: process.env().clone().unwrap_or_default(),
         cwd,
-        credentials: Credentials {
-            uid: user.uid(),
-            gid: user.gid(),
-            additional_gids: user.additional_gids().clone().unwrap_or_default(),
-        },
+        credentials: credentials(process)?,
         rlimits: resource_limits(process.rlimits().as_deref().unwrap_or_default())?,
         // umask(2) keeps only the permission bits.
         umask: user.umask().unwrap_or(ProcessSpec::DEFAULT_UMASK) & 0o777,
     })
+}
+
+/// The user and capabilities the process starts with, as the runtime
+/// holds them when it execs the program (`process.user`,
+/// `process.capabilities`, `process.noNewPrivileges`). Without a
+/// `capabilities` object the process keeps what its uid gets; with one,
+/// each set is exactly the list it gives (a missing list is empty), as
+/// runc sets them.
+fn credentials(process: &Process) -> Result<Credentials, SpecError> {
+    let user = process.user();
+    let (uid, gid) = (user.uid(), user.gid());
+    let groups = user.additional_gids().clone().unwrap_or_default();
+    let mut credentials = match process.capabilities() {
+        None => Credentials::new(uid, gid, groups),
+        Some(caps) => {
+            let set = |list: &Option<oci_spec::runtime::Capabilities>| -> Result<CapSet, SpecError> {
+                let names: Vec<String> = list.iter().flatten().map(ToString::to_string).collect();
+                CapSet::from_names(names.iter().map(String::as_str))
+                    .map_err(|name| SpecError::UnknownCapability(name.to_owned()))
+            };
+            let sets = Capabilities {
+                effective: set(caps.effective())?,
+                permitted: set(caps.permitted())?,
+                inheritable: set(caps.inheritable())?,
+                bounding: set(caps.bounding())?,
+                ambient: set(caps.ambient())?,
+            };
+            Credentials::with_caps(uid, gid, groups, sets)
+        }
+    };
+    credentials.no_new_privs = process.no_new_privileges() == Some(true);
+    Ok(credentials)
 }
 
 /// Linux's initial limits with the spec's entries applied over them.
@@ -123,7 +154,13 @@ mod tests {
         let process = process_config(&spec).expect("the default spec is runnable");
         assert_eq!(process.argv, ["sh"]);
         assert_eq!(process.cwd, "/");
-        assert_eq!(process.credentials, Credentials::default());
+        // As `runc spec` writes it: root with three capabilities and
+        // no_new_privs.
+        let creds = &process.credentials;
+        assert_eq!((creds.ruid, creds.euid, creds.rgid, creds.egid), (0, 0, 0, 0));
+        let three = CapSet::from_names(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]).unwrap();
+        assert_eq!((creds.caps.effective, creds.caps.bounding), (three, three));
+        assert!(creds.no_new_privs);
         assert_eq!(process.umask, 0o022);
         assert!(process.env.iter().any(|var| var.starts_with("PATH=")));
         let nofile = resource_by_name("RLIMIT_NOFILE").expect("a Linux resource");
@@ -144,17 +181,35 @@ mod tests {
         assert_eq!(process.argv, ["/bin/echo", "hi"]);
         assert_eq!(process.env, ["A=1"]);
         assert_eq!(process.cwd, "/tmp");
-        assert_eq!(
-            process.credentials,
-            Credentials {
-                uid: 1000,
-                gid: 100,
-                additional_gids: vec![10, 20]
-            }
-        );
+        assert_eq!(process.credentials, Credentials::new(1000, 100, vec![10, 20]));
         assert_eq!(process.umask, 0o077);
         let core = resource_by_name("RLIMIT_CORE").expect("a Linux resource");
         assert_eq!(process.rlimits.get(core), Ok(Limit { soft: 10, hard: 20 }));
+    }
+
+    #[test]
+    fn capability_lists_become_the_sets_and_missing_lists_are_empty() {
+        let spec = spec_with_process(json!({
+            "args": ["sh"], "cwd": "/", "user": { "uid": 0, "gid": 0 },
+            "capabilities": { "bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"],
+                              "permitted": ["CAP_KILL"] },
+            "noNewPrivileges": false
+        }));
+        let creds = process_config(&spec).expect("runnable").credentials;
+        let kill = CapSet::from_names(["CAP_KILL"]).unwrap();
+        assert_eq!(
+            creds.caps.bounding,
+            CapSet::from_names(["CAP_KILL", "CAP_CHOWN"]).unwrap()
+        );
+        assert_eq!((creds.caps.effective, creds.caps.permitted), (kill, kill));
+        assert!(creds.caps.inheritable.is_empty() && creds.caps.ambient.is_empty());
+        assert!(!creds.no_new_privs);
+        // Without the object, root keeps everything.
+        let spec = spec_with_process(json!({ "args": ["sh"], "cwd": "/", "user": { "uid": 0, "gid": 0 } }));
+        assert_eq!(
+            process_config(&spec).expect("runnable").credentials,
+            Credentials::default()
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cordon_actors::client::{Client, ClientError};
+use cordon_actors::protocol::WireCapabilities;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
@@ -117,6 +118,10 @@ pub struct ExecDefaults {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
+    #[serde(default)]
+    pub capabilities: Option<WireCapabilities>,
+    #[serde(default)]
+    pub no_new_privileges: bool,
 }
 
 impl ExecDefaults {
@@ -125,9 +130,11 @@ impl ExecDefaults {
         ExecDefaults {
             env: process.env.clone(),
             cwd: process.cwd.clone(),
-            uid: process.credentials.uid,
-            gid: process.credentials.gid,
-            additional_gids: process.credentials.additional_gids.clone(),
+            uid: process.credentials.ruid,
+            gid: process.credentials.rgid,
+            additional_gids: process.credentials.groups.clone(),
+            capabilities: Some(process.credentials.caps.into()),
+            no_new_privileges: process.credentials.no_new_privs,
         }
     }
 }

@@ -25,9 +25,9 @@ use actix_rt::net::{UnixListener, UnixStream};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 
+use cordon_kernel::ProcessSpec;
 use cordon_kernel::abi::limits::ResourceLimits;
 use cordon_kernel::control::handle::{ContainerId, NewProcess, Stdio};
-use cordon_kernel::{Credentials, ProcessSpec};
 
 use crate::error::ControlError;
 use crate::handle::SandboxHandle;
@@ -413,16 +413,13 @@ fn stdio(fds: Vec<OwnedFd>, terminal: bool) -> Result<Stdio, ControlError> {
 }
 
 fn new_process(process: ExecProcess, fds: Vec<OwnedFd>) -> Result<NewProcess, ControlError> {
+    let credentials = process.credentials();
     Ok(NewProcess {
         spec: ProcessSpec {
             argv: process.argv,
             env: process.env,
             cwd: process.cwd,
-            credentials: Credentials {
-                uid: process.uid,
-                gid: process.gid,
-                additional_gids: process.additional_gids,
-            },
+            credentials,
             rlimits: ResourceLimits::default(),
             umask: ProcessSpec::DEFAULT_UMASK,
         },

@@ -83,6 +83,8 @@ fn exec_process(program: &str) -> ExecProcess {
         uid: 0,
         gid: 0,
         additional_gids: Vec::new(),
+        capabilities: None,
+        no_new_privileges: false,
         terminal: false,
     }
 }

@@ -122,6 +122,8 @@ fn exec_process(record: &ContainerRecord, options: &ExecOptions) -> Result<ExecP
             uid: defaults.uid,
             gid: defaults.gid,
             additional_gids: defaults.additional_gids.clone(),
+            capabilities: defaults.capabilities,
+            no_new_privileges: defaults.no_new_privileges,
             terminal: false,
         },
     };
@@ -162,9 +164,11 @@ fn read_process_file(path: &Path) -> Result<ExecProcess, LifecycleError> {
         argv: spec.argv,
         env: spec.env,
         cwd: spec.cwd,
-        uid: spec.credentials.uid,
-        gid: spec.credentials.gid,
-        additional_gids: spec.credentials.additional_gids,
+        uid: spec.credentials.ruid,
+        gid: spec.credentials.rgid,
+        additional_gids: spec.credentials.groups.clone(),
+        capabilities: Some(spec.credentials.caps.into()),
+        no_new_privileges: spec.credentials.no_new_privs,
         terminal: process.terminal() == Some(true),
     })
 }
@@ -262,6 +266,8 @@ mod tests {
                 uid: 0,
                 gid: 0,
                 additional_gids: vec![10],
+                capabilities: None,
+                no_new_privileges: false,
             },
             sandbox_id: None,
             monitor: None,

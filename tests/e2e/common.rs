@@ -254,6 +254,11 @@ pub struct Spec {
     pub extra_mounts: Vec<Value>,
     /// `process.terminal`.
     pub terminal: bool,
+    /// `process.capabilities`, as written; none by default (the process
+    /// keeps what its uid gets).
+    pub capabilities: Option<Value>,
+    /// `process.noNewPrivileges`.
+    pub no_new_privileges: bool,
 }
 
 impl Spec {
@@ -269,7 +274,21 @@ impl Spec {
             hostname: TEST_HOSTNAME.to_owned(),
             extra_mounts: Vec::new(),
             terminal: false,
+            capabilities: None,
+            no_new_privileges: false,
         }
+    }
+
+    /// `process.capabilities`: `sets` maps set names ("bounding",
+    /// "ambient") to lists of capability names.
+    pub fn capabilities(mut self, sets: Value) -> Spec {
+        self.capabilities = Some(sets);
+        self
+    }
+
+    pub fn no_new_privileges(mut self) -> Spec {
+        self.no_new_privileges = true;
+        self
     }
 
     /// The process gets a terminal (`process.terminal: true`).
@@ -333,6 +352,10 @@ impl Spec {
                   "options": ["nosuid", "noexec", "nodev", "ro"] },
             ],
         });
+        if let Some(capabilities) = &self.capabilities {
+            config["process"]["capabilities"] = capabilities.clone();
+        }
+        config["process"]["noNewPrivileges"] = json!(self.no_new_privileges);
         let mounts = config["mounts"].as_array_mut().expect("mounts is an array");
         mounts.extend(self.extra_mounts.iter().cloned());
         config

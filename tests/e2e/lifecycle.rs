@@ -1067,7 +1067,8 @@ fn exec_user_names_resolve_in_the_container() {
         let ran = container.cordon(&["exec", "--user", user, id, "sh", "-c", "id -u; id -g; id -G"]);
         ran.success().stdout.clone()
     };
-    assert_eq!(ids("alice"), "1000\n100\n100 50 29\n");
+    // Linux keeps the supplementary groups sorted (groups_sort).
+    assert_eq!(ids("alice"), "1000\n100\n100 29 50\n");
     assert_eq!(ids("alice:staff"), "1000\n50\n50\n");
     assert_eq!(ids("alice:7"), "1000\n7\n7\n");
     assert_eq!(ids("1000:audio"), "1000\n29\n29\n");

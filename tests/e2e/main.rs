@@ -11,6 +11,7 @@ mod common;
 mod anonfiles;
 mod bad_bundles;
 mod busybox_files;
+mod credentials;
 mod dynamic;
 mod embedding;
 mod file_mmap;

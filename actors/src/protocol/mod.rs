@@ -19,11 +19,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use cordon_kernel::ExitStatus;
+use cordon_kernel::abi::capability::{CapSet, Capabilities};
 use cordon_kernel::control::handle::{ProcessInfo, ProcessState, SignalTarget, Usage};
+use cordon_kernel::{Credentials, ExitStatus};
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 /// The bytes a connection starts with, in both directions.
 pub const MAGIC: &[u8; 6] = b"CORDON";
 /// Length of the client's hello: magic and version.
@@ -135,8 +136,59 @@ pub struct ExecProcess {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
+    /// The five capability sets; None for what the uid gets (all of them
+    /// for root, none otherwise).
+    pub capabilities: Option<WireCapabilities>,
+    pub no_new_privileges: bool,
     /// The process gets one terminal fd as stdio and controlling terminal.
     pub terminal: bool,
+}
+
+impl ExecProcess {
+    /// The credentials the process starts with.
+    pub fn credentials(&self) -> Credentials {
+        let groups = self.additional_gids.clone();
+        let mut credentials = match self.capabilities {
+            None => Credentials::new(self.uid, self.gid, groups),
+            Some(caps) => Credentials::with_caps(self.uid, self.gid, groups, caps.into()),
+        };
+        credentials.no_new_privs = self.no_new_privileges;
+        credentials
+    }
+}
+
+/// [`Capabilities`] on the wire: each set as its bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireCapabilities {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub bounding: u64,
+    pub ambient: u64,
+}
+
+impl From<Capabilities> for WireCapabilities {
+    fn from(caps: Capabilities) -> WireCapabilities {
+        WireCapabilities {
+            effective: caps.effective.bits(),
+            permitted: caps.permitted.bits(),
+            inheritable: caps.inheritable.bits(),
+            bounding: caps.bounding.bits(),
+            ambient: caps.ambient.bits(),
+        }
+    }
+}
+
+impl From<WireCapabilities> for Capabilities {
+    fn from(caps: WireCapabilities) -> Capabilities {
+        Capabilities {
+            effective: CapSet::from_bits(caps.effective),
+            permitted: CapSet::from_bits(caps.permitted),
+            inheritable: CapSet::from_bits(caps.inheritable),
+            bounding: CapSet::from_bits(caps.bounding),
+            ambient: CapSet::from_bits(caps.ambient),
+        }
+    }
 }
 
 /// [`SignalTarget`] on the wire.

@@ -6,6 +6,7 @@
 
 pub mod addr;
 pub mod arch;
+pub mod capability;
 pub mod credentials;
 pub mod errno;
 pub mod exit;

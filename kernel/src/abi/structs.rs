@@ -1,8 +1,8 @@
 //! The structures of Linux's x86-64 ABI that the kernel reads from and
 //! writes to application memory, laid out as the application's headers lay
 //! them out (include/uapi/asm-generic/stat.h, statfs.h, time_types.h,
-//! resource.h, termbits.h, utsname.h), with the field names libc gives
-//! them.
+//! resource.h, termbits.h, utsname.h, capability.h), with the field names
+//! libc gives them.
 
 use std::time::Duration;
 
@@ -227,4 +227,22 @@ mod tests {
         );
         assert_eq!((st.st_mtime, st.st_mtime_nsec), (host.st_mtime, host.st_mtime_nsec));
     }
+}
+
+/// `struct __user_cap_header_struct` (capget(2), capset(2)).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CapUserHeader {
+    pub version: u32,
+    pub pid: i32,
+}
+
+/// `struct __user_cap_data_struct`: 32 capabilities of each set; versions 2
+/// and 3 pass two of them, low word first.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CapUserData {
+    pub effective: u32,
+    pub permitted: u32,
+    pub inheritable: u32,
 }

@@ -46,7 +46,7 @@ pub fn open_device(
         }
         PTMX => {
             let creds = caller.credentials();
-            kernel.ptys.open_master(kernel, creds.uid, creds.gid, flags)
+            kernel.ptys.open_master(kernel, creds.fsuid, creds.fsgid, flags)
         }
         _ => {
             let index = pty::replica_index(rdev).ok_or(Errno::ENXIO)?;

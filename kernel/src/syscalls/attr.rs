@@ -5,11 +5,12 @@ use nix::errno::Errno;
 
 use super::context::TaskCtx;
 use super::stat::{Target, target_at};
-use crate::abi::UserAddr;
 use crate::abi::arch::{SyscallArgs, usize_to_u64};
+use crate::abi::capability::Capability;
 use crate::abi::errno::SyscallResult;
 use crate::abi::flags;
-use crate::abi::structs::{Timespec, Timeval};
+use crate::abi::structs::{Stat, Timespec, Timeval};
+use crate::abi::{Credentials, UserAddr};
 use crate::vfs::{Location, MAY_READ, MAY_WRITE, SetAttr, check_access};
 
 /// Refuses changes on a read-only mount. Linux checks this
@@ -34,18 +35,23 @@ fn fd_location(task: &TaskCtx, fd: i32) -> Result<Location, Errno> {
     file.location().cloned().ok_or(Errno::EINVAL)
 }
 
-/// chmod: the owner or root; a non-root caller outside the file's group
-/// loses set-group-ID.
+/// Whether the caller owns the file `st` describes or holds CAP_FOWNER
+/// (inode_owner_or_capable()).
+fn owner_or_capable(creds: &Credentials, st: &Stat) -> bool {
+    creds.fsuid == st.st_uid || creds.has(Capability::FOWNER)
+}
+
+/// chmod: the owner or a holder of CAP_FOWNER; a caller outside the
+/// file's group without CAP_FSETID loses set-group-ID.
 fn chmod_location(task: &TaskCtx, location: &Location, mode: u32) -> SyscallResult {
     writable_mount(location)?;
     let st = location.stat()?;
-    let uid = task.credentials().uid;
-    if uid != 0 && uid != st.st_uid {
+    let creds = task.credentials();
+    if !owner_or_capable(creds, &st) {
         return Err(Errno::EPERM);
     }
     let mut mode = mode & 0o7777;
-    let in_group = st.st_gid == task.credentials().gid || task.credentials().additional_gids.contains(&st.st_gid);
-    if uid != 0 && !in_group {
+    if !creds.in_group(st.st_gid) && !creds.has(Capability::FSETID) {
         mode &= !libc::S_ISGID;
     }
     apply(
@@ -75,20 +81,21 @@ pub fn fchmodat(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     chmod_location(task, &location, args.u32(2))
 }
 
-/// chown: root may give a file to anyone; an owner may only change the
-/// group to one of its own. A change clears set-user-ID and set-group-ID
-/// on files that are not directories.
+/// chown (Linux's chown_ok and chgrp_ok): a holder of CAP_CHOWN may give
+/// a file to anyone; its owner may only change the group to one of its
+/// own. A change clears set-user-ID, and set-group-ID when the file is
+/// group-executable (without group execute it marks mandatory locking
+/// and stays), on files that are not directories, whoever makes it.
 fn chown_location(task: &TaskCtx, location: &Location, uid: u32, gid: u32) -> SyscallResult {
     writable_mount(location)?;
     let st = location.stat()?;
     let new_uid = (uid != u32::MAX).then_some(uid);
     let new_gid = (gid != u32::MAX).then_some(gid);
     let creds = task.credentials();
-    if creds.uid != 0 {
-        let owner = creds.uid == st.st_uid;
+    if !creds.has(Capability::CHOWN) {
+        let owner = creds.fsuid == st.st_uid;
         let uid_ok = new_uid.is_none_or(|uid| uid == st.st_uid);
-        let gid_ok =
-            new_gid.is_none_or(|gid| gid == st.st_gid || gid == creds.gid || creds.additional_gids.contains(&gid));
+        let gid_ok = new_gid.is_none_or(|gid| gid == st.st_gid || creds.in_group(gid));
         if !owner || !uid_ok || !gid_ok {
             return Err(Errno::EPERM);
         }
@@ -99,8 +106,14 @@ fn chown_location(task: &TaskCtx, location: &Location, uid: u32, gid: u32) -> Sy
         ..SetAttr::default()
     };
     let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
-    if (new_uid.is_some() || new_gid.is_some()) && !is_dir && st.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0 {
-        attr.mode = Some(st.st_mode & 0o7777 & !(libc::S_ISUID | libc::S_ISGID));
+    if (new_uid.is_some() || new_gid.is_some()) && !is_dir {
+        let mut kill = libc::S_ISUID;
+        if st.st_mode & libc::S_IXGRP != 0 {
+            kill |= libc::S_ISGID;
+        }
+        if st.st_mode & kill != 0 {
+            attr.mode = Some(st.st_mode & 0o7777 & !kill);
+        }
     }
     apply(location, attr)
 }
@@ -158,7 +171,7 @@ fn set_times(task: &TaskCtx, location: &Location, times: Option<[Timespec; 2]>) 
     if atime.is_none() && mtime.is_none() {
         return Ok(0);
     }
-    let owner = task.credentials().uid == 0 || task.credentials().uid == st.st_uid;
+    let owner = owner_or_capable(task.credentials(), &st);
     if explicit && !owner {
         return Err(Errno::EPERM);
     }
@@ -403,11 +416,11 @@ fn copy_sized(task: &TaskCtx, addr: UserAddr, size: usize, value: &[u8]) -> Sysc
 
 /// Linux's xattr_permission: user.* attributes exist only on regular
 /// files and directories and follow the file's read and write permissions
-/// (a sticky directory's only its owner's); trusted.* are root's;
-/// security.* may be read by anyone and written by root.
+/// (a sticky directory's only its owner's); trusted.* need CAP_SYS_ADMIN;
+/// security.* may be read by anyone and written with CAP_SYS_ADMIN.
 fn xattr_permission(task: &TaskCtx, location: &Location, name: &[u8], want: u32) -> Result<(), Errno> {
     let st = location.stat()?;
-    let root = task.credentials().uid == 0;
+    let root = task.credentials().has(Capability::SYS_ADMIN);
     let write = want & MAY_WRITE != 0;
     let denied = if write { Errno::EPERM } else { Errno::ENODATA };
     if name.starts_with(b"security.") {
@@ -420,7 +433,7 @@ fn xattr_permission(task: &TaskCtx, location: &Location, name: &[u8], want: u32)
         match st.st_mode & libc::S_IFMT {
             libc::S_IFREG => {}
             libc::S_IFDIR => {
-                let owner = root || task.credentials().uid == st.st_uid;
+                let owner = owner_or_capable(task.credentials(), &st);
                 if write && st.st_mode & libc::S_ISVTX != 0 && !owner {
                     return Err(Errno::EPERM);
                 }
@@ -466,8 +479,8 @@ fn listxattr_common(task: &TaskCtx, which: XattrTarget, args: &SyscallArgs) -> S
         Err(errno) => return Err(errno),
     };
     let mut list = Vec::new();
-    // trusted.* names are listed for root only.
-    let root = task.credentials().uid == 0;
+    // trusted.* names are listed for CAP_SYS_ADMIN only.
+    let root = task.credentials().has(Capability::SYS_ADMIN);
     for name in names.into_iter().filter(|name| root || !name.starts_with(b"trusted.")) {
         list.extend_from_slice(&name);
         list.push(0);

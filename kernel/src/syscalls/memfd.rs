@@ -33,8 +33,8 @@ pub fn memfd_create(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         Arc::clone(&task.core().memory_file),
         String::from_utf8_lossy(&name).into_owned(),
         flags & MFD_ALLOW_SEALING != 0,
-        task.credentials().uid,
-        task.credentials().gid,
+        task.credentials().fsuid,
+        task.credentials().fsgid,
     );
     install(task, Arc::new(file), flags & MFD_CLOEXEC != 0)
 }

@@ -6,6 +6,7 @@ use super::context::TaskCtx;
 use super::stat::target_at;
 use crate::abi::UserAddr;
 use crate::abi::arch::{SyscallArgs, usize_to_u64};
+use crate::abi::capability::Capability;
 use crate::abi::errno::SyscallResult;
 use crate::vfs::{Location, NewNode, RenameFlags, ops};
 
@@ -34,7 +35,7 @@ fn mknod_at(task: &TaskCtx, dirfd: i32, path: UserAddr, mode: u32, dev: u64) -> 
     let node = match mode & libc::S_IFMT {
         0 | libc::S_IFREG => NewNode::Regular,
         libc::S_IFIFO => NewNode::Fifo,
-        libc::S_IFCHR if task.credentials().uid == 0 => NewNode::CharDevice(dev),
+        libc::S_IFCHR if task.credentials().has(Capability::MKNOD) => NewNode::CharDevice(dev),
         libc::S_IFCHR | libc::S_IFBLK | libc::S_IFSOCK => return Err(Errno::EPERM),
         _ => return Err(Errno::EINVAL),
     };

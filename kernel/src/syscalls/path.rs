@@ -7,6 +7,7 @@ use super::context::TaskCtx;
 use super::stat::target_at;
 use crate::abi::UserAddr;
 use crate::abi::arch::{SyscallArgs, usize_to_u64};
+use crate::abi::capability::Capability;
 use crate::abi::errno::SyscallResult;
 use crate::vfs::lookup::Follow;
 use crate::vfs::{Location, MAY_EXEC, check_access};
@@ -62,7 +63,7 @@ pub fn chroot(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let path = task.mm().read_cstring(args.addr(0), libc::PATH_MAX as usize)?;
     let location = task.resolver().resolve(&path, Follow::Always)?;
     enterable(task, &location)?;
-    if task.credentials().uid != 0 {
+    if !task.credentials().has(Capability::SYS_CHROOT) {
         return Err(Errno::EPERM);
     }
     task.fs().root = location;

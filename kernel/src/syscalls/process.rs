@@ -152,6 +152,9 @@ pub fn setsid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
 
 /// Implements prctl(2) for the options processes use.
 pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
+    if let Some(result) = super::credentials::privilege_prctl(task, args) {
+        return result;
+    }
     match args.int(0) {
         libc::PR_SET_NAME => {
             let name = task.mm().read_cstring_prefix(args.addr(1), 15)?;
@@ -186,10 +189,6 @@ pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             task.mm().write_pod(args.addr(1), &on)?;
             Ok(0)
         }
-        // One thread per process and no_new_privs is always on: nothing
-        // in the sandbox gains privileges by exec.
-        libc::PR_SET_NO_NEW_PRIVS if args.u64(1) == 1 => Ok(0),
-        libc::PR_GET_NO_NEW_PRIVS => Ok(1),
         libc::PR_GET_DUMPABLE => Ok(1),
         _ => Err(Errno::EINVAL),
     }

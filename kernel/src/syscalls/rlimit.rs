@@ -4,6 +4,7 @@ use nix::errno::Errno;
 
 use super::context::TaskCtx;
 use crate::abi::arch::SyscallArgs;
+use crate::abi::capability::Capability;
 use crate::abi::errno::SyscallResult;
 use crate::abi::limits::Limit;
 use crate::abi::structs::Rlimit;
@@ -16,9 +17,8 @@ fn to_user(limit: Limit) -> Rlimit {
 }
 
 fn set(task: &mut TaskCtx, resource: u32, new: Rlimit) -> Result<(), Errno> {
-    // Raising a hard limit takes CAP_SYS_RESOURCE; the container's root
-    // holds it.
-    let privileged = task.credentials().uid == 0;
+    // Raising a hard limit takes CAP_SYS_RESOURCE.
+    let privileged = task.credentials().has(Capability::SYS_RESOURCE);
     task.rlimits().set(
         resource,
         Limit {

@@ -218,9 +218,8 @@ fn checked_signal(args: &SyscallArgs, i: usize) -> Result<i32, Errno> {
 /// Implements kill(2).
 pub fn kill(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let signo = checked_signal(args, 1)?;
-    let info = SigInfo::from_process(signo, SI_USER, task.pid(), task.credentials().uid);
-    task.tasks()
-        .kill(task.pid(), task.credentials().uid, args.int(0), info)?;
+    let info = SigInfo::from_process(signo, SI_USER, task.pid(), task.credentials().ruid);
+    task.tasks().kill(task.pid(), task.credentials(), args.int(0), info)?;
     Ok(0)
 }
 
@@ -230,8 +229,8 @@ pub fn tkill(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let info = SigInfo::from_process(signo, SI_TKILL, task.pid(), task.credentials().uid);
-    task.tasks().send_thread(tid, None, task.credentials().uid, info)?;
+    let info = SigInfo::from_process(signo, SI_TKILL, task.pid(), task.credentials().ruid);
+    task.tasks().send_thread(tid, None, task.credentials(), info)?;
     Ok(0)
 }
 
@@ -241,9 +240,8 @@ pub fn tgkill(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let info = SigInfo::from_process(signo, SI_TKILL, task.pid(), task.credentials().uid);
-    task.tasks()
-        .send_thread(tid, Some(tgid), task.credentials().uid, info)?;
+    let info = SigInfo::from_process(signo, SI_TKILL, task.pid(), task.credentials().ruid);
+    task.tasks().send_thread(tid, Some(tgid), task.credentials(), info)?;
     Ok(0)
 }
 
@@ -263,7 +261,7 @@ fn queued_info(task: &TaskCtx, signo: i32, addr: UserAddr, target: i32) -> Resul
 pub fn rt_sigqueueinfo(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     let (pid, signo) = (args.int(0), checked_signal(args, 1)?);
     let info = queued_info(task, signo, args.addr(2), pid)?;
-    task.tasks().kill(task.pid(), task.credentials().uid, pid, info)?;
+    task.tasks().kill(task.pid(), task.credentials(), pid, info)?;
     Ok(0)
 }
 
@@ -274,7 +272,6 @@ pub fn rt_tgsigqueueinfo(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResul
         return Err(Errno::EINVAL);
     }
     let info = queued_info(task, signo, args.addr(3), tgid)?;
-    task.tasks()
-        .send_thread(tid, Some(tgid), task.credentials().uid, info)?;
+    task.tasks().send_thread(tid, Some(tgid), task.credentials(), info)?;
     Ok(0)
 }

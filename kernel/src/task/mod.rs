@@ -238,6 +238,17 @@ impl Task {
         &self.credentials
     }
 
+    /// Replaces the thread's credentials (set*id, capset, prctl), as
+    /// Linux's commit_creds: /proc and the checks of who may signal the
+    /// process see the new ones at once.
+    pub fn set_credentials(&mut self, credentials: Credentials) {
+        self.credentials = credentials;
+        if self.tid == self.pid {
+            self.tasks().set_ids(self.pid, &self.credentials);
+        }
+        self.publish_view();
+    }
+
     /// The waker the task sleeps on.
     pub fn waker(&self) -> &Arc<Waker> {
         &self.waker
@@ -785,11 +796,12 @@ impl Task {
             tracing::warn!(pid = self.pid, %err, "cannot create an address space for execve");
             Errno::ENOMEM
         })?;
+        let credentials = self.credentials.for_exec(&executable.file.ids()?, false);
         let mut mm = MemoryManager::new(Arc::clone(&core.memory_file));
         let args = ExecArgs {
             argv: &argv,
             env: &env,
-            credentials: &self.credentials,
+            credentials: &credentials,
             stack_limit: self.limit(libc::RLIMIT_STACK),
         };
         let entry = loader::load(&mut mm, context.address_space(), &executable, &args).map_err(|err| err.errno())?;
@@ -803,6 +815,8 @@ impl Task {
             self.tasks().take_over_leader(self.tid, self.pid);
             self.tid = self.pid;
         }
+        self.credentials = credentials;
+        self.tasks().set_ids(self.pid, &self.credentials);
         // The fd table and fs context stop being shared with a CLONE_VM
         // parent (vfork) or former threads.
         self.unshare_files();
@@ -1021,12 +1035,19 @@ fn new_process_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: TaskStart) 
         role,
         container,
     } = start;
+    // The spec's credentials are the ones the runtime holds when it
+    // execs the program, which runs with what execve makes of them.
+    let ids = executable.file.ids().map_err(|errno| loader::LoadError::Lookup {
+        path: executable.path.clone(),
+        errno,
+    })?;
+    let credentials = spec.credentials.for_exec(&ids, false);
     let context = core.new_address_space()?;
     let mut mm = MemoryManager::new(Arc::clone(&core.memory_file));
     let exec_args = ExecArgs {
         argv: &spec.argv,
         env: &spec.env,
-        credentials: &spec.credentials,
+        credentials: &credentials,
         stack_limit: spec.rlimits.soft(libc::RLIMIT_STACK),
     };
     let entry = loader::load(&mut mm, context.address_space(), &executable, &exec_args)?;
@@ -1037,7 +1058,7 @@ fn new_process_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: TaskStart) 
     let mut fds = FdTable::default();
     let nofile = spec.rlimits.soft(libc::RLIMIT_NOFILE).max(3);
     let console = match role {
-        ProcessRole::Init => console_node(&root, &spec.credentials),
+        ProcessRole::Init => console_node(&root, &credentials),
         ProcessRole::Exec => None,
     };
     let (files, terminal) = HostTerminal::wrap_stdio(stdio, console);
@@ -1046,10 +1067,10 @@ fn new_process_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: TaskStart) 
             .expect("fds 0-2 are below any RLIMIT_NOFILE");
     }
     let (pid, waker) = match role {
-        ProcessRole::Init => (INIT_PID, core.tasks.create_init(spec.credentials.uid)),
+        ProcessRole::Init => (INIT_PID, core.tasks.create_init(&credentials)),
         ProcessRole::Exec => core
             .tasks
-            .create_orphan(spec.credentials.uid, container)
+            .create_orphan(&credentials, container)
             .map_err(|_| StartError::PidsExhausted)?,
     };
     if let Some(terminal) = terminal {
@@ -1076,7 +1097,7 @@ fn new_process_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: TaskStart) 
             cwd,
             umask: spec.umask & 0o777,
         })),
-        credentials: spec.credentials,
+        credentials,
         rlimits: Arc::new(Mutex::new(spec.rlimits)),
         name,
         signal_mask: 0,

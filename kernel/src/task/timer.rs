@@ -17,6 +17,7 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use super::Core;
+use crate::abi::credentials::Credentials;
 use crate::abi::signal::SigInfo;
 
 /// Which timer of a process.
@@ -295,7 +296,7 @@ fn fire_timers(core: Weak<Core>) {
                         TimerId::Posix(id) => SigInfo::from_timer(signo, SI_TIMER, id, timer.overrun, value),
                     };
                     match thread {
-                        Some(tid) => strong.tasks.send_thread(tid, Some(pid), 0, info),
+                        Some(tid) => strong.tasks.send_thread(tid, Some(pid), &Credentials::default(), info),
                         None => strong.tasks.send(pid, info),
                     }
                 }

@@ -59,6 +59,7 @@ pub use mount::{DeviceNumbers, MountFlags, MountNamespace};
 pub use open_file::OpenFile;
 
 use crate::abi::Credentials;
+use crate::abi::capability::Capability;
 use crate::abi::structs::{Stat, Statfs, Timespec};
 use crate::vfs::caller::Caller;
 pub use file::File;
@@ -320,27 +321,35 @@ pub const MAY_READ: u32 = 4;
 pub const MAY_WRITE: u32 = 2;
 pub const MAY_EXEC: u32 = 1;
 
-/// Linux's generic_permission: owner, group or other bits, with root's
-/// CAP_DAC_OVERRIDE (everything but executing a file no one may execute).
+/// Linux's generic_permission: the owner, group or other bits for the
+/// filesystem ids, then the capabilities that override them:
+/// CAP_DAC_OVERRIDE (everything but executing a file no one may execute)
+/// and CAP_DAC_READ_SEARCH (reading files, reading and searching
+/// directories).
 pub fn check_access(st: &Stat, creds: &Credentials, want: u32) -> Result<(), Errno> {
-    if creds.uid == 0 {
-        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
-        if want & MAY_EXEC != 0 && !is_dir && st.st_mode & 0o111 == 0 {
-            return Err(Errno::EACCES);
-        }
-        return Ok(());
-    }
-    let bits = if st.st_uid == creds.uid {
+    let bits = if st.st_uid == creds.fsuid {
         (st.st_mode >> 6) & 7
-    } else if st.st_gid == creds.gid || creds.additional_gids.contains(&st.st_gid) {
+    } else if creds.in_group(st.st_gid) {
         (st.st_mode >> 3) & 7
     } else {
         st.st_mode & 7
     };
-    if want & !bits != 0 {
-        return Err(Errno::EACCES);
+    if want & !bits == 0 {
+        return Ok(());
     }
-    Ok(())
+    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    if creds.has(Capability::DAC_OVERRIDE) && (want & MAY_EXEC == 0 || is_dir || st.st_mode & 0o111 != 0) {
+        return Ok(());
+    }
+    let reads_or_searches = if is_dir {
+        want & MAY_WRITE == 0
+    } else {
+        want == MAY_READ
+    };
+    if creds.has(Capability::DAC_READ_SEARCH) && reads_or_searches {
+        return Ok(());
+    }
+    Err(Errno::EACCES)
 }
 
 /// Now, as a timespec on the realtime clock.
@@ -368,20 +377,12 @@ mod tests {
 
     #[test]
     fn access_follows_owner_group_other_and_root() {
-        let user = Credentials {
-            uid: 1000,
-            gid: 1000,
-            additional_gids: vec![27],
-        };
+        let user = Credentials::new(1000, 1000, vec![27]);
         let root = Credentials::default();
         let file = stat_of(libc::S_IFREG | 0o640, 1000, 27);
         assert_eq!(check_access(&file, &user, MAY_READ | MAY_WRITE), Ok(()));
         assert_eq!(check_access(&file, &user, MAY_EXEC), Err(Errno::EACCES));
-        let other = Credentials {
-            uid: 1001,
-            gid: 1001,
-            additional_gids: vec![27],
-        };
+        let other = Credentials::new(1001, 1001, vec![27]);
         assert_eq!(check_access(&file, &other, MAY_READ), Ok(()));
         assert_eq!(check_access(&file, &other, MAY_WRITE), Err(Errno::EACCES));
         assert_eq!(check_access(&file, &root, MAY_WRITE), Ok(()));
@@ -389,5 +390,25 @@ mod tests {
         let dir = stat_of(libc::S_IFDIR | 0o700, 1000, 1000);
         assert_eq!(check_access(&dir, &root, MAY_EXEC), Ok(()));
         assert_eq!(check_access(&dir, &other, MAY_EXEC), Err(Errno::EACCES));
+    }
+
+    #[test]
+    fn root_is_privileged_by_its_capabilities_only() {
+        let file = stat_of(libc::S_IFREG | 0o600, 1000, 1000);
+        let mut root = Credentials::default();
+        root.caps.effective.remove(Capability::DAC_OVERRIDE);
+        assert_eq!(
+            check_access(&file, &root, MAY_READ),
+            Ok(()),
+            "CAP_DAC_READ_SEARCH reads"
+        );
+        assert_eq!(check_access(&file, &root, MAY_WRITE), Err(Errno::EACCES));
+        root.caps.effective.remove(Capability::DAC_READ_SEARCH);
+        assert_eq!(check_access(&file, &root, MAY_READ), Err(Errno::EACCES));
+        let mut reader = Credentials::new(1001, 1001, vec![]);
+        reader.caps.effective.insert(Capability::DAC_READ_SEARCH);
+        let dir = stat_of(libc::S_IFDIR | 0o700, 1000, 1000);
+        assert_eq!(check_access(&dir, &reader, MAY_READ | MAY_EXEC), Ok(()));
+        assert_eq!(check_access(&dir, &reader, MAY_WRITE), Err(Errno::EACCES));
     }
 }

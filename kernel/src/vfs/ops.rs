@@ -20,6 +20,7 @@ use super::{
     FileKind, MAX_SYMLINKS, MAY_EXEC, MAY_READ, MAY_WRITE, NewAttr, NewNode, OpenFile, RenameFlags, SetAttr,
     check_access,
 };
+use crate::abi::capability::Capability;
 use crate::vfs::File;
 use crate::vfs::caller::Caller;
 
@@ -216,12 +217,16 @@ fn may_change(resolver: &Resolver, dir: &Location) -> Result<(), Errno> {
     check_access(&dir.stat()?, resolver.credentials(), MAY_WRITE | MAY_EXEC)
 }
 
-/// In a sticky directory only the owner of an entry (or of the directory,
-/// or root) may remove or rename it.
+/// In a sticky directory only the owner of an entry or of the directory
+/// (or a holder of CAP_FOWNER) may remove or rename it.
 fn check_sticky(resolver: &Resolver, dir: &Location, victim: &Location) -> Result<(), Errno> {
-    let uid = resolver.credentials().uid;
+    let creds = resolver.credentials();
     let dir_st = dir.stat()?;
-    if dir_st.st_mode & libc::S_ISVTX == 0 || uid == 0 || dir_st.st_uid == uid || victim.stat()?.st_uid == uid {
+    if dir_st.st_mode & libc::S_ISVTX == 0
+        || creds.has(Capability::FOWNER)
+        || dir_st.st_uid == creds.fsuid
+        || victim.stat()?.st_uid == creds.fsuid
+    {
         return Ok(());
     }
     Err(Errno::EPERM)
@@ -239,11 +244,11 @@ fn make_in(resolver: &Resolver, parent: &Parent, node: NewNode, mode: u32) -> Re
         };
         (dir_st.st_gid, mode | inherit)
     } else {
-        (resolver.credentials().gid, mode)
+        (resolver.credentials().fsgid, mode)
     };
     let attr = NewAttr {
         mode,
-        uid: resolver.credentials().uid,
+        uid: resolver.credentials().fsuid,
         gid,
     };
     parent.dir.inode().create(&parent.name, node, attr)?;
@@ -425,11 +430,11 @@ pub fn link(resolver: &Resolver, target: &Location, new_start: &Location, new_pa
         return Err(Errno::EPERM);
     }
     // protected_hardlinks (on in every distribution): a user may link only
-    // a regular file it owns, or one it may read and write that is not
-    // set-user-ID or executable set-group-ID.
+    // a regular file it owns (or any, with CAP_FOWNER), or one it may read
+    // and write that is not set-user-ID or executable set-group-ID.
     let st = target.stat()?;
     let creds = resolver.credentials();
-    if creds.uid != 0 && st.st_uid != creds.uid {
+    if !creds.has(Capability::FOWNER) && st.st_uid != creds.fsuid {
         let is_regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
         let setid = st.st_mode & libc::S_ISUID != 0
             || st.st_mode & (libc::S_ISGID | libc::S_IXGRP) == (libc::S_ISGID | libc::S_IXGRP);

@@ -21,6 +21,7 @@ use nix::errno::Errno;
 
 use super::caller::{Caller, CallerMemory};
 use crate::abi::UserAddr;
+use crate::abi::capability::Capability;
 use crate::vfs::File;
 use crate::vfs::Location;
 
@@ -111,7 +112,7 @@ pub fn job_control_ioctl(
             .and_then(|pgrp| caller.set_foreground(terminal.as_ref(), pgrp))
             .map(|()| 0),
         libc::TIOCSCTTY => {
-            let privileged = caller.credentials().uid == 0;
+            let privileged = caller.credentials().has(Capability::SYS_ADMIN);
             if side == Side::Master {
                 // A master as a controlling terminal is allowed by Linux
                 // and used by nothing; cordon does not offer it.

@@ -33,6 +33,7 @@ use std::sync::{Arc, Weak};
 
 use nix::errno::Errno;
 
+use crate::abi::credentials::{AccessIds, Credentials};
 use crate::abi::structs::{Stat, Statfs};
 use crate::kernel::Kernel;
 use crate::vfs::caller::Caller;
@@ -43,10 +44,10 @@ use crate::vfs::{DirEntry, FileKind, Inode};
 const PROC_MAGIC: i64 = 0x9fa0;
 
 /// Whether `caller` may see the links and private files of a process
-/// running as `uid` (Linux asks for ptrace read access).
-fn may_inspect(caller: &dyn Caller, uid: u32) -> bool {
-    let own = caller.credentials().uid;
-    own == 0 || own == uid
+/// running with `target`'s credentials (Linux asks for ptrace read access
+/// with the filesystem ids).
+fn may_inspect(caller: &dyn Caller, target: &Credentials) -> bool {
+    caller.credentials().may_access(target, AccessIds::Filesystem)
 }
 
 /// What every node of one proc mount needs: the kernel (weakly: the kernel

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::{ProcFs, maps, may_inspect, mounts, parse_number, report};
+use crate::abi::credentials::Credentials;
 use crate::abi::structs::Stat;
 use crate::kernel::Kernel;
 use crate::task::{ProcessSnapshot, TaskView, ThreadSnapshot};
@@ -132,8 +133,8 @@ pub(super) fn directory(fs: &ProcFs, pid: i32, thread: Option<i32>) -> Result<Ar
 fn owner_of(process: &ProcessSnapshot) -> Owner {
     match process.view(None) {
         Some(view) => Owner {
-            uid: view.credentials.uid,
-            gid: view.credentials.gid,
+            uid: view.credentials.euid,
+            gid: view.credentials.egid,
         },
         None => Owner {
             uid: process.uid,
@@ -240,7 +241,11 @@ impl Place {
     /// through this process's links.
     fn inspect<'a>(&self, caller: &'a dyn Caller) -> Result<Target<'a>, Errno> {
         let target = Target::get(&self.fs, self.pid, self.thread, caller).map_err(|_| Errno::ENOENT)?;
-        if !may_inspect(caller, target.process.uid) {
+        let credentials = match target.view() {
+            Some(view) => view.credentials.clone(),
+            None => Credentials::new(target.process.uid, 0, Vec::new()),
+        };
+        if !may_inspect(caller, &credentials) {
             return Err(Errno::EACCES);
         }
         Ok(target)

@@ -14,6 +14,7 @@ use super::maps::MemoryUsage;
 use super::process::Target;
 use crate::abi::ExitStatus;
 use crate::abi::UserAddr;
+use crate::abi::credentials::Credentials;
 use crate::abi::limits::{RLIM_INFINITY, RLIM_NLIMITS, ResourceLimits};
 use crate::mm::MemoryManager;
 use crate::task::Life;
@@ -21,8 +22,6 @@ use crate::task::Life;
 /// USER_HZ: the unit of times in /proc.
 const CLOCK_TICKS: u128 = 100;
 const PAGE: u64 = 4096;
-/// Every capability up to CAP_CHECKPOINT_RESTORE (40), as Linux 6.1 has.
-const ALL_CAPABILITIES: u64 = (1 << 41) - 1;
 
 pub(super) fn ticks(time: Duration) -> u64 {
     (time.as_millis() * CLOCK_TICKS / 1000) as u64
@@ -220,25 +219,33 @@ pub(super) fn status(target: &Target) -> Result<Vec<u8>, Errno> {
         let umask = view.fs.lock().expect("fs context poisoned").umask;
         text.push_str(&format!("Umask:\t{umask:04o}\n"));
     }
-    let (uid, gid, groups) = view.as_ref().map_or((process.uid, 0, Vec::new()), |view| {
-        let creds = &view.credentials;
-        (creds.uid, creds.gid, creds.additional_gids.clone())
-    });
+    let creds = view.as_ref().map_or_else(
+        || Credentials::new(process.uid, 0, Vec::new()),
+        |view| view.credentials.clone(),
+    );
     let fd_size = view.as_ref().map_or(0, |view| {
         let fds = view.fds.lock().expect("fd table poisoned");
         let highest = fds.iter().map(|(fd, _, _)| fd as usize + 1).max().unwrap_or(0);
         highest.max(1).next_multiple_of(64)
     });
-    let groups: String = groups.iter().map(|gid| format!("{gid} ")).collect();
+    let groups: String = creds.groups.iter().map(|gid| format!("{gid} ")).collect();
     let id = target.id();
     text.push_str(&format!(
         "State:\t{letter} ({word})\nTgid:\t{pid}\nNgid:\t0\nPid:\t{id}\nPPid:\t{ppid}\nTracerPid:\t0\n\
-         Uid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{gid}\t{gid}\t{gid}\t{gid}\nFDSize:\t{fd_size}\n\
+         Uid:\t{ruid}\t{euid}\t{suid}\t{fsuid}\nGid:\t{rgid}\t{egid}\t{sgid}\t{fsgid}\nFDSize:\t{fd_size}\n\
          Groups:\t{groups}\nNStgid:\t{pid}\nNSpid:\t{id}\nNSpgid:\t{pgid}\nNSsid:\t{sid}\n",
         pid = process.pid,
         ppid = process.ppid,
         pgid = process.pgid,
         sid = process.sid,
+        ruid = creds.ruid,
+        euid = creds.euid,
+        suid = creds.suid,
+        fsuid = creds.fsuid,
+        rgid = creds.rgid,
+        egid = creds.egid,
+        sgid = creds.sgid,
+        fsgid = creds.fsgid,
     ));
     if let Some(usage) = memory(target) {
         let kb = |bytes: u64| bytes >> 10;
@@ -271,14 +278,14 @@ pub(super) fn status(target: &Target) -> Result<Vec<u8>, Errno> {
     let blocked = task.map_or(0, |task| task.blocked);
     let queued = (thread_pending | process.pending).count_ones();
     let queue_limit = rlimits(target).map_or(0, |limits| limits.soft(libc::RLIMIT_SIGPENDING));
-    let capabilities = if uid == 0 { ALL_CAPABILITIES } else { 0 };
+    let caps = &creds.caps;
     let cpus = target.kernel.core.cpus;
     text.push_str(&format!(
         "Threads:\t{threads}\nSigQ:\t{queued}/{queue_limit}\nSigPnd:\t{thread_pending:016x}\n\
          ShdPnd:\t{shared:016x}\nSigBlk:\t{blocked:016x}\nSigIgn:\t{ignored:016x}\n\
-         SigCgt:\t{caught:016x}\nCapInh:\t{none:016x}\nCapPrm:\t{capabilities:016x}\n\
-         CapEff:\t{capabilities:016x}\nCapBnd:\t{all:016x}\nCapAmb:\t{none:016x}\n\
-         NoNewPrivs:\t1\nSeccomp:\t0\nSeccomp_filters:\t0\n\
+         SigCgt:\t{caught:016x}\nCapInh:\t{inheritable:016x}\nCapPrm:\t{permitted:016x}\n\
+         CapEff:\t{effective:016x}\nCapBnd:\t{bounding:016x}\nCapAmb:\t{ambient:016x}\n\
+         NoNewPrivs:\t{no_new_privs}\nSeccomp:\t0\nSeccomp_filters:\t0\n\
          Cpus_allowed:\t{mask}\nCpus_allowed_list:\t{list}\n\
          Mems_allowed:\t1\nMems_allowed_list:\t0\n\
          voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
@@ -286,8 +293,12 @@ pub(super) fn status(target: &Target) -> Result<Vec<u8>, Errno> {
         shared = process.pending,
         ignored = process.ignored,
         caught = process.caught,
-        none = 0,
-        all = ALL_CAPABILITIES,
+        inheritable = caps.inheritable.bits(),
+        permitted = caps.permitted.bits(),
+        effective = caps.effective.bits(),
+        bounding = caps.bounding.bits(),
+        ambient = caps.ambient.bits(),
+        no_new_privs = u8::from(creds.no_new_privs),
         mask = cpu_mask(cpus),
         list = cpu_list(cpus),
     ));

@@ -14,6 +14,7 @@ pub use elf::LoadedImage;
 pub use stack::{STACK_TOP, build_initial_stack};
 
 use crate::abi::Credentials;
+use crate::abi::credentials::ExecFileIds;
 use crate::vfs::caller::Internal;
 use crate::vfs::lookup::{Follow, Resolver};
 use crate::vfs::{FileKind, Location, MAY_EXEC, check_access};
@@ -126,6 +127,17 @@ impl ExecFile {
 
     pub fn location(&self) -> &Location {
         &self.location
+    }
+
+    /// What the file's set-id bits would lend an execve of it.
+    pub fn ids(&self) -> Result<ExecFileIds, Errno> {
+        let stat = self.location.stat()?;
+        Ok(ExecFileIds {
+            mode: stat.st_mode,
+            uid: stat.st_uid,
+            gid: stat.st_gid,
+            nosuid: self.location.mount.flags.nosuid,
+        })
     }
 }
 

@@ -160,11 +160,16 @@ pub fn build_initial_stack(
         (AT_BASE, image.interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, image.entry),
-        (AT_UID, u64::from(creds.uid)),
-        (AT_EUID, u64::from(creds.uid)),
-        (AT_GID, u64::from(creds.gid)),
-        (AT_EGID, u64::from(creds.gid)),
-        (AT_SECURE, 0),
+        (AT_UID, u64::from(creds.ruid)),
+        (AT_EUID, u64::from(creds.euid)),
+        (AT_GID, u64::from(creds.rgid)),
+        (AT_EGID, u64::from(creds.egid)),
+        // Without file capabilities, an image runs "securely" exactly when
+        // a set-user- or set-group-id bit changed its ids.
+        (
+            AT_SECURE,
+            u64::from(creds.euid != creds.ruid || creds.egid != creds.rgid),
+        ),
         (AT_RANDOM, random_addr),
         (AT_HWCAP, hwcap),
         (AT_HWCAP2, hwcap2),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::{INIT_PID, Inner, ProcessEntry, TaskSet, ThreadEntry};
+use crate::abi::credentials::Credentials;
 use crate::abi::signal::SignalActions;
 use crate::platform::ThreadHandle;
 use crate::sync::Waker;
@@ -18,9 +19,16 @@ const PID_MAX: i32 = 1 << 22;
 
 impl TaskSet {
     /// Registers the container's init (pid 1, its own group and session).
-    pub fn create_init(&self, uid: u32) -> Arc<Waker> {
+    pub fn create_init(&self, creds: &Credentials) -> Arc<Waker> {
         let mut inner = self.lock();
-        let mut entry = ProcessEntry::new(0, INIT_PID, INIT_PID, uid, 0, SignalActions::default());
+        let mut entry = ProcessEntry::new(
+            0,
+            INIT_PID,
+            INIT_PID,
+            (creds.ruid, creds.suid),
+            0,
+            SignalActions::default(),
+        );
         entry.threads.insert(INIT_PID);
         let thread = ThreadEntry::new(INIT_PID);
         let waker = Arc::clone(&thread.waker);
@@ -74,7 +82,7 @@ impl TaskSet {
             ppid,
             caller.pgid,
             caller.sid,
-            caller.uid,
+            (caller.ruid, caller.suid),
             exit_signal,
             caller.actions.clone(),
         );
@@ -95,6 +103,14 @@ impl TaskSet {
         Ok((pid, waker))
     }
 
+    /// Records the user ids of `pid`'s leader thread after it changed them
+    /// (set*uid), for the checks of who may signal it.
+    pub fn set_ids(&self, pid: i32, creds: &Credentials) {
+        if let Some(entry) = self.lock().processes.get_mut(&pid) {
+            (entry.ruid, entry.suid) = (creds.ruid, creds.suid);
+        }
+    }
+
     /// Forgets a child whose creation failed before it ran.
     pub fn abandon_child(&self, pid: i32) {
         let mut inner = self.lock();
@@ -109,10 +125,10 @@ impl TaskSet {
     /// Registers a process started by the control plane inside the running
     /// sandbox (`exec`): its parent is outside the sandbox (ppid 0, as for
     /// the init) and it leads a session and process group of its own.
-    pub fn create_orphan(&self, uid: u32, container: ContainerTag) -> Result<(i32, Arc<Waker>), Errno> {
+    pub fn create_orphan(&self, creds: &Credentials, container: ContainerTag) -> Result<(i32, Arc<Waker>), Errno> {
         let mut inner = self.lock();
         let pid = Self::allocate_pid(&mut inner)?;
-        let mut entry = ProcessEntry::new(0, pid, pid, uid, 0, SignalActions::default());
+        let mut entry = ProcessEntry::new(0, pid, pid, (creds.ruid, creds.suid), 0, SignalActions::default());
         entry.container = container;
         entry.threads.insert(pid);
         let thread = ThreadEntry::new(pid);

@@ -180,7 +180,7 @@ impl TaskSet {
         entry.vfork_done = true;
         entry.pending = PendingSignals::default();
         let children = std::mem::take(&mut entry.children);
-        let (ppid, exit_signal, uid) = (entry.ppid, entry.exit_signal, entry.uid);
+        let (ppid, exit_signal, uid) = (entry.ppid, entry.exit_signal, entry.ruid);
         let leader = entry.sid == pid;
         if let Some(ctty) = entry.ctty.take() {
             if leader {

@@ -87,8 +87,10 @@ pub struct ProcessEntry {
     pub exit_signal: i32,
     pub pending: PendingSignals,
     pub actions: SignalActions,
-    /// The real uid, for kill(2) permission checks.
-    pub uid: u32,
+    /// The leader thread's real and saved set-user-id, for kill(2)
+    /// permission checks and the si_uid of its SIGCHLD.
+    pub ruid: u32,
+    pub suid: u32,
     /// PR_SET_CHILD_SUBREAPER.
     pub subreaper: bool,
     /// Has called execve: setpgid(2) by the parent is then EACCES.
@@ -172,7 +174,7 @@ impl ThreadEntry {
 }
 
 impl ProcessEntry {
-    fn new(ppid: i32, pgid: i32, sid: i32, uid: u32, exit_signal: i32, actions: SignalActions) -> Self {
+    fn new(ppid: i32, pgid: i32, sid: i32, (ruid, suid): (u32, u32), exit_signal: i32, actions: SignalActions) -> Self {
         ProcessEntry {
             ppid,
             pgid,
@@ -183,7 +185,8 @@ impl ProcessEntry {
             exit_signal,
             pending: PendingSignals::default(),
             actions,
-            uid,
+            ruid,
+            suid,
             subreaper: false,
             execed: false,
             vfork_done: false,
@@ -265,12 +268,14 @@ impl TaskSet {
 mod testing {
     //! What the tests of each concern start from.
 
+    pub(super) use crate::abi::credentials::Credentials;
+
     use super::{INIT_PID, TaskSet, WaitOptions};
 
     /// A task set with the init and one child of it.
     pub(super) fn set_with_child() -> (TaskSet, i32) {
         let tasks = TaskSet::default();
-        tasks.create_init(0);
+        tasks.create_init(&Credentials::default());
         let (child, _) = tasks.create_child(INIT_PID, libc::SIGCHLD, false).unwrap();
         (tasks, child)
     }

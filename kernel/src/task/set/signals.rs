@@ -14,6 +14,8 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::{INIT_PID, Inner, Life, TaskSet, WaitEvent};
+use crate::abi::capability::Capability;
+use crate::abi::credentials::Credentials;
 use crate::abi::signal::{self, SIG_DFL, SIG_IGN, SigAction, SigInfo, SigSet, SignalActions};
 use crate::sync::WaitQueue;
 
@@ -141,13 +143,13 @@ impl TaskSet {
 
     /// Sends a signal to one thread (tkill, tgkill, faults). With `tgid`,
     /// the thread must belong to that process.
-    pub fn send_thread(&self, tid: i32, tgid: Option<i32>, uid: u32, info: SigInfo) -> Result<(), Errno> {
+    pub fn send_thread(&self, tid: i32, tgid: Option<i32>, sender: &Credentials, info: SigInfo) -> Result<(), Errno> {
         let mut inner = self.lock();
         let owner = inner.threads.get(&tid).map(|thread| thread.tgid).ok_or(Errno::ESRCH)?;
         if tgid.is_some_and(|tgid| tgid != owner) {
             return Err(Errno::ESRCH);
         }
-        if !Self::may_signal(&inner, uid, owner) {
+        if !Self::may_signal(&inner, sender, owner) {
             return Err(Errno::EPERM);
         }
         let blocked = inner
@@ -215,15 +217,23 @@ impl TaskSet {
         Ok(())
     }
 
-    /// Whether `sender` (with uid `uid`) may signal `target`: root, or the
-    /// same uid (kill(2) without saved set-user-ids).
-    fn may_signal(inner: &Inner, uid: u32, target: i32) -> bool {
-        uid == 0 || inner.processes.get(&target).is_some_and(|entry| entry.uid == uid)
+    /// Whether a sender with credentials `sender` may signal `target`
+    /// (kill(2)): with CAP_KILL, or when its real or effective uid is the
+    /// target's real or saved set-user-id. The kernel's own signals carry
+    /// full credentials.
+    fn may_signal(inner: &Inner, sender: &Credentials, target: i32) -> bool {
+        let Some(entry) = inner.processes.get(&target) else {
+            return false;
+        };
+        sender.has(Capability::KILL)
+            || [sender.ruid, sender.euid]
+                .iter()
+                .any(|&uid| uid == entry.ruid || uid == entry.suid)
     }
 
     /// kill(2): `pid` > 0 one process, 0 the caller's group, -1 everyone
     /// but init and the caller, < -1 the group -pid.
-    pub fn kill(&self, sender: i32, uid: u32, pid: i32, info: SigInfo) -> Result<(), Errno> {
+    pub fn kill(&self, sender: i32, creds: &Credentials, pid: i32, info: SigInfo) -> Result<(), Errno> {
         let mut inner = self.lock();
         let targets: Vec<i32> = match pid {
             p if p > 0 => vec![p],
@@ -254,7 +264,7 @@ impl TaskSet {
         let permitted: Vec<i32> = alive
             .iter()
             .copied()
-            .filter(|&p| Self::may_signal(&inner, uid, p))
+            .filter(|&p| p == sender || Self::may_signal(&inner, creds, p))
             .collect();
         if permitted.is_empty() {
             return Err(Errno::EPERM);
@@ -317,7 +327,7 @@ impl TaskSet {
                 WaitEvent::Stopped(signal) => signal,
                 _ => libc::SIGCONT,
             };
-            let uid = inner.processes.get(&child).map_or(0, |entry| entry.uid);
+            let uid = inner.processes.get(&child).map_or(0, |entry| entry.ruid);
             let info = SigInfo {
                 signo: libc::SIGCHLD,
                 code,
@@ -355,11 +365,21 @@ mod tests {
     fn init_ignores_default_signals_but_children_get_them() {
         let (tasks, child) = set_with_child();
         tasks
-            .kill(child, 0, INIT_PID, SigInfo::from_process(libc::SIGTERM, 0, child, 0))
+            .kill(
+                child,
+                &Credentials::default(),
+                INIT_PID,
+                SigInfo::from_process(libc::SIGTERM, 0, child, 0),
+            )
             .unwrap();
         assert_eq!(tasks.pending(INIT_PID), 0);
         tasks
-            .kill(INIT_PID, 0, child, SigInfo::from_process(libc::SIGTERM, 0, 1, 0))
+            .kill(
+                INIT_PID,
+                &Credentials::default(),
+                child,
+                SigInfo::from_process(libc::SIGTERM, 0, 1, 0),
+            )
             .unwrap();
         assert_eq!(tasks.pending(child), signal::bit(libc::SIGTERM));
     }
@@ -368,11 +388,21 @@ mod tests {
     fn kill_checks_existence_and_permission() {
         let (tasks, child) = set_with_child();
         assert_eq!(
-            tasks.kill(1, 0, 999, SigInfo::from_process(libc::SIGTERM, 0, 1, 0)),
+            tasks.kill(
+                1,
+                &Credentials::default(),
+                999,
+                SigInfo::from_process(libc::SIGTERM, 0, 1, 0)
+            ),
             Err(Errno::ESRCH)
         );
         assert_eq!(
-            tasks.kill(1, 1000, child, SigInfo::from_process(libc::SIGTERM, 0, 1, 1000)),
+            tasks.kill(
+                1,
+                &Credentials::new(1000, 1000, vec![]),
+                child,
+                SigInfo::from_process(libc::SIGTERM, 0, 1, 1000)
+            ),
             Err(Errno::EPERM)
         );
     }
@@ -382,12 +412,22 @@ mod tests {
         let (tasks, child) = set_with_child();
         let (thread, _) = tasks.create_thread(child).unwrap();
         tasks
-            .send_thread(thread, Some(child), 0, SigInfo::from_process(libc::SIGUSR1, 0, 1, 0))
+            .send_thread(
+                thread,
+                Some(child),
+                &Credentials::default(),
+                SigInfo::from_process(libc::SIGUSR1, 0, 1, 0),
+            )
             .unwrap();
         assert_eq!(tasks.pending(child), 0);
         assert_eq!(tasks.pending(thread), signal::bit(libc::SIGUSR1));
         assert_eq!(
-            tasks.send_thread(thread, Some(INIT_PID), 0, SigInfo::from_process(libc::SIGUSR1, 0, 1, 0)),
+            tasks.send_thread(
+                thread,
+                Some(INIT_PID),
+                &Credentials::default(),
+                SigInfo::from_process(libc::SIGUSR1, 0, 1, 0)
+            ),
             Err(Errno::ESRCH)
         );
         tasks

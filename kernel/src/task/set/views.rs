@@ -134,7 +134,7 @@ impl TaskSet {
             pgid: entry.pgid,
             sid: entry.sid,
             life: entry.life,
-            uid: entry.uid,
+            uid: entry.ruid,
             exit_signal: entry.exit_signal,
             started: entry.started,
             image: entry.image.clone(),
@@ -170,13 +170,13 @@ impl TaskSet {
 mod tests {
     use super::*;
     use crate::abi::ExitStatus;
-    use crate::task::set::testing::exited;
+    use crate::task::set::testing::{Credentials, exited};
     use crate::task::set::{INIT_PID, WaitTarget};
 
     #[test]
     fn snapshots_show_family_threads_and_what_children_inherit() {
         let tasks = TaskSet::default();
-        tasks.create_init(1000);
+        tasks.create_init(&Credentials::new(1000, 1000, vec![]));
         tasks.set_oom_score_adj(INIT_PID, 300).unwrap();
         let (child, _) = tasks.create_child(INIT_PID, libc::SIGCHLD, false).unwrap();
         let (thread, _) = tasks.create_thread(child).unwrap();

@@ -95,7 +95,7 @@ impl TaskSet {
         }
         for child in candidates {
             let entry = inner.processes.get_mut(&child).expect("candidate exists");
-            let uid = entry.uid;
+            let uid = entry.ruid;
             let event = match entry.life {
                 Life::Zombie { status, cpu } if options.exited => WaitEvent::Exited { status, cpu },
                 Life::Stopped {
