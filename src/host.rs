@@ -57,6 +57,7 @@ pub fn command_config(argv: Vec<String>, overlay: bool) -> Result<SandboxConfig,
             credentials: Credentials::new(getuid().as_raw(), getgid().as_raw(), additional_gids),
             rlimits: ResourceLimits::default(),
             umask: ProcessSpec::DEFAULT_UMASK,
+            seccomp: Default::default(),
         },
         // cordon's own stdio, terminals or not, as they are.
         terminal: false,

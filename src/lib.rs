@@ -24,6 +24,7 @@ pub mod logging;
 pub mod mounts;
 pub mod run;
 pub mod sandbox;
+pub mod seccomp;
 pub mod signals;
 pub mod spec;
 pub mod state;

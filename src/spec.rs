@@ -22,6 +22,8 @@ pub enum SpecError {
     NonUtf8Cwd(String),
     #[error("process.capabilities: {0} is not a capability this kernel knows")]
     UnknownCapability(String),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::ProfileError),
     #[error("process.rlimits: unknown resource {0}")]
     UnknownRlimit(String),
     #[error("process.rlimits: {name} soft limit {soft} is above its hard limit {hard}")]
@@ -49,9 +51,15 @@ pub fn terminal(spec: &Spec) -> bool {
     spec.process().as_ref().and_then(|process| process.terminal()) == Some(true)
 }
 
-/// The container's first process as `spec.process` describes it.
+/// The container's first process as `spec.process` describes it, under
+/// the seccomp profile `linux.seccomp` gives.
 pub fn process_config(spec: &Spec) -> Result<ProcessSpec, SpecError> {
-    process_spec(spec.process().as_ref().ok_or(SpecError::NoArgs)?)
+    let process = spec.process().as_ref().ok_or(SpecError::NoArgs)?;
+    let mut config = process_spec(process)?;
+    if let Some(profile) = spec.linux().as_ref().and_then(|linux| linux.seccomp().as_ref()) {
+        config.seccomp = crate::seccomp::filters(profile)?;
+    }
+    Ok(config)
 }
 
 /// A process as an OCI `process` object describes it (config.json's, or the
@@ -70,6 +78,12 @@ pub fn process_spec(process: &Process) -> Result<ProcessSpec, SpecError> {
         cwd if cwd.starts_with('/') => cwd.to_owned(),
         cwd => return Err(SpecError::RelativeCwd(cwd.to_owned())),
     };
+    if let Some(profile) = process.apparmor_profile() {
+        tracing::debug!(profile, "process.apparmorProfile: the sandbox has no AppArmor; ignored");
+    }
+    if let Some(label) = process.selinux_label() {
+        tracing::debug!(label, "process.selinuxLabel: the sandbox has no SELinux; ignored");
+    }
     let user = process.user();
     Ok(ProcessSpec {
         argv,
@@ -79,6 +93,7 @@ pub fn process_spec(process: &Process) -> Result<ProcessSpec, SpecError> {
         rlimits: resource_limits(process.rlimits().as_deref().unwrap_or_default())?,
         // umask(2) keeps only the permission bits.
         umask: user.umask().unwrap_or(ProcessSpec::DEFAULT_UMASK) & 0o777,
+        seccomp: Default::default(),
     })
 }
 

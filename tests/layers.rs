@@ -21,7 +21,8 @@ const ACTOR_WIRING: &str = "sandbox";
 
 /// The kernel's layers, lowest first.
 const KERNEL_LAYERS: &[&str] = &[
-    "abi", "sync", "sys", "memory", "platform", "mm", "vfs", "fsimpl", "net", "task", "kernel", "syscalls", "control",
+    "abi", "seccomp", "sync", "sys", "memory", "platform", "mm", "vfs", "fsimpl", "net", "task", "kernel", "syscalls",
+    "control",
 ];
 
 /// One reference from a file to a top-level module of its crate.

@@ -422,6 +422,7 @@ fn new_process(process: ExecProcess, fds: Vec<OwnedFd>) -> Result<NewProcess, Co
             credentials,
             rlimits: ResourceLimits::default(),
             umask: ProcessSpec::DEFAULT_UMASK,
+            seccomp: Default::default(),
         },
         stdio: stdio(fds, process.terminal)?,
     })

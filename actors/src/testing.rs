@@ -50,6 +50,7 @@ pub fn process(argv: &[&str]) -> NewProcess {
             credentials: Credentials::default(),
             rlimits: ResourceLimits::default(),
             umask: ProcessSpec::DEFAULT_UMASK,
+            seccomp: Default::default(),
         },
         stdio: Stdio::Fds([dev_null(), dev_null(), dev_null()]),
     }

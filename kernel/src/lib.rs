@@ -23,6 +23,7 @@ pub mod memory;
 pub mod mm;
 #[allow(unsafe_code)]
 pub mod platform;
+pub mod seccomp;
 pub mod sync;
 #[allow(unsafe_code)]
 pub mod sys;

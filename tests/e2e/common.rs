@@ -259,6 +259,8 @@ pub struct Spec {
     pub capabilities: Option<Value>,
     /// `process.noNewPrivileges`.
     pub no_new_privileges: bool,
+    /// `linux.seccomp`, as written.
+    pub seccomp: Option<Value>,
 }
 
 impl Spec {
@@ -276,6 +278,7 @@ impl Spec {
             terminal: false,
             capabilities: None,
             no_new_privileges: false,
+            seccomp: None,
         }
     }
 
@@ -283,6 +286,12 @@ impl Spec {
     /// "ambient") to lists of capability names.
     pub fn capabilities(mut self, sets: Value) -> Spec {
         self.capabilities = Some(sets);
+        self
+    }
+
+    /// `linux.seccomp`: a profile as podman or containerd would pass it.
+    pub fn seccomp(mut self, profile: Value) -> Spec {
+        self.seccomp = Some(profile);
         self
     }
 
@@ -356,6 +365,9 @@ impl Spec {
             config["process"]["capabilities"] = capabilities.clone();
         }
         config["process"]["noNewPrivileges"] = json!(self.no_new_privileges);
+        if let Some(profile) = &self.seccomp {
+            config["linux"] = json!({ "seccomp": profile });
+        }
         let mounts = config["mounts"].as_array_mut().expect("mounts is an array");
         mounts.extend(self.extra_mounts.iter().cloned());
         config

@@ -32,6 +32,8 @@ const SECTIONS: &[&str] = &[
     "setuid_exec",
     "no_new_privs",
     "kill_rules",
+    "dumpable",
+    "uts",
 ];
 
 /// A scratch directory of this test binary, emptied first, that anyone

@@ -27,6 +27,7 @@ mod processes;
 mod procfs;
 mod readiness_timers;
 mod run_programs;
+mod seccomp;
 mod stub_isolation;
 mod terminals;
 mod threads;

@@ -48,6 +48,8 @@ pub const SIG_IGN: u64 = 1;
 /// si_code values.
 pub const SI_USER: i32 = 0;
 pub const SI_KERNEL: i32 = 0x80;
+/// SYS_SECCOMP: a SIGSYS raised by a seccomp filter's TRAP.
+pub const SYS_SECCOMP: i32 = 1;
 pub const SI_TKILL: i32 = -6;
 pub const CLD_EXITED: i32 = 1;
 pub const CLD_KILLED: i32 = 2;
@@ -150,6 +152,10 @@ pub struct SigInfo {
     pub addr: u64,
     /// sigqueue(3) and timers: the sigval passed along.
     pub value: u64,
+    /// SIGSYS from seccomp: the call's number and architecture (`addr` is
+    /// the address after its instruction, `errno` the filter's data).
+    pub syscall: i32,
+    pub arch: u32,
 }
 
 impl SigInfo {
@@ -216,6 +222,10 @@ impl SigInfo {
             && self.code != SI_KERNEL;
         if fault {
             out[16..24].copy_from_slice(&self.addr.to_le_bytes());
+        } else if self.signo == libc::SIGSYS && self.code == SYS_SECCOMP {
+            out[16..24].copy_from_slice(&self.addr.to_le_bytes());
+            out[24..28].copy_from_slice(&self.syscall.to_le_bytes());
+            out[28..32].copy_from_slice(&self.arch.to_le_bytes());
         } else {
             out[16..20].copy_from_slice(&self.pid.to_le_bytes());
             out[20..24].copy_from_slice(&self.uid.to_le_bytes());

@@ -1,8 +1,8 @@
 //! The structures of Linux's x86-64 ABI that the kernel reads from and
 //! writes to application memory, laid out as the application's headers lay
 //! them out (include/uapi/asm-generic/stat.h, statfs.h, time_types.h,
-//! resource.h, termbits.h, utsname.h, capability.h), with the field names
-//! libc gives them.
+//! resource.h, termbits.h, utsname.h, capability.h, filter.h), with the
+//! field names libc gives them.
 
 use std::time::Duration;
 
@@ -181,6 +181,43 @@ pub struct Utsname {
     pub domainname: [u8; UTS_FIELD],
 }
 
+/// `struct __user_cap_header_struct` (capget(2), capset(2)).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CapUserHeader {
+    pub version: u32,
+    pub pid: i32,
+}
+
+/// `struct __user_cap_data_struct`: 32 capabilities of each set; versions 2
+/// and 3 pass two of them, low word first.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CapUserData {
+    pub effective: u32,
+    pub permitted: u32,
+    pub inheritable: u32,
+}
+
+/// `struct sock_filter`: one classic BPF instruction (linux/filter.h).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct SockFilter {
+    pub code: u16,
+    pub jt: u8,
+    pub jf: u8,
+    pub k: u32,
+}
+
+/// `struct sock_fprog`: a BPF program's length and where it is.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct SockFprog {
+    pub len: u16,
+    pub _pad: [u8; 6],
+    pub filter: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +230,8 @@ mod tests {
         assert_eq!(size_of::<Stat>(), size_of::<libc::stat>());
         assert_eq!(size_of::<Statfs>(), size_of::<libc::statfs>());
         assert_eq!(size_of::<Rlimit>(), size_of::<libc::rlimit>());
+        assert_eq!(size_of::<SockFilter>(), size_of::<libc::sock_filter>());
+        assert_eq!(size_of::<SockFprog>(), size_of::<libc::sock_fprog>());
         assert_eq!(size_of::<Winsize>(), size_of::<libc::winsize>());
         assert_eq!(size_of::<Utsname>(), size_of::<libc::utsname>());
     }
@@ -227,22 +266,4 @@ mod tests {
         );
         assert_eq!((st.st_mtime, st.st_mtime_nsec), (host.st_mtime, host.st_mtime_nsec));
     }
-}
-
-/// `struct __user_cap_header_struct` (capget(2), capset(2)).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct CapUserHeader {
-    pub version: u32,
-    pub pid: i32,
-}
-
-/// `struct __user_cap_data_struct`: 32 capabilities of each set; versions 2
-/// and 3 pass two of them, low word first.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct CapUserData {
-    pub effective: u32,
-    pub permitted: u32,
-    pub inheritable: u32,
 }

@@ -558,6 +558,7 @@ mod tests {
                 credentials: Default::default(),
                 rlimits: ResourceLimits::default(),
                 umask: ProcessSpec::DEFAULT_UMASK,
+                seccomp: Default::default(),
             },
             stdio: Stdio::Fds(stdio),
         }

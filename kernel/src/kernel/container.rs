@@ -19,6 +19,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 pub use crate::task::ContainerTag;
 
+use crate::seccomp::Seccomp;
 use crate::vfs::MountNamespace;
 
 /// One container: its name for the control plane and its mounts.
@@ -36,6 +37,9 @@ pub struct Container {
     /// once its last process is gone, so that the exits of its killed
     /// processes are still reported under its name.
     retired: AtomicBool,
+    /// The seccomp filters of its first process, which every later one
+    /// (exec) runs under too, as runc applies a container's profile.
+    pub(crate) seccomp: OnceLock<Seccomp>,
 }
 
 impl Container {
@@ -45,6 +49,7 @@ impl Container {
             mounts,
             reaped_cpu: std::sync::Mutex::default(),
             retired: AtomicBool::new(false),
+            seccomp: OnceLock::new(),
         }
     }
 }

@@ -18,7 +18,7 @@ pub mod tty_devices;
 use std::collections::HashSet;
 use std::os::fd::OwnedFd;
 
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use nix::errno::Errno;
 
@@ -129,6 +129,33 @@ pub struct Kernel {
     pub(crate) ptys: crate::kernel::pty::PtyTable,
     /// Who hears of happenings, once the control plane listens.
     watcher: OnceLock<Arc<dyn Watcher>>,
+    /// The UTS names: the configured hostname until sethostname(2)
+    /// changes it, for every container of the sandbox (a pod shares one).
+    pub(crate) uts: RwLock<Uts>,
+}
+
+/// The names uname(2) reports that applications may set.
+#[derive(Debug, Clone)]
+pub struct Uts {
+    pub hostname: Vec<u8>,
+    pub domainname: Vec<u8>,
+}
+
+impl Kernel {
+    /// The UTS names as they stand.
+    pub fn uts(&self) -> Uts {
+        self.uts.read().expect("uts names poisoned").clone()
+    }
+
+    /// Sets the hostname or (with `domain`) the NIS domain name.
+    pub fn set_uts_name(&self, domain: bool, name: Vec<u8>) {
+        let mut uts = self.uts.write().expect("uts names poisoned");
+        if domain {
+            uts.domainname = name;
+        } else {
+            uts.hostname = name;
+        }
+    }
 }
 
 /// Serves one system call of a task, with the kernel it belongs to: the
@@ -167,7 +194,12 @@ impl Kernel {
         let tag = containers.add(Container::new(namespace));
         debug_assert_eq!(tag, ContainerTag::ROOT);
         let core = Arc::new(Core::new(config.platform, config.pin_cpu, memory_file));
+        let uts = RwLock::new(Uts {
+            hostname: config.hostname.clone().into_bytes(),
+            domainname: b"(none)".to_vec(),
+        });
         let kernel = Arc::new_cyclic(|this| Kernel {
+            uts,
             config,
             core,
             syscalls,
@@ -342,7 +374,8 @@ impl Kernel {
         let executable = loader::open_executable(&resolver, &spec.argv, &spec.env)?;
         let name = task::command_name(spec.argv.first().map_or(executable.path.as_str(), String::as_str));
         let (executable, argv) = loader::resolve_interpreter(&resolver, executable, spec.argv.clone())?;
-        let spec = ProcessSpec { argv, ..spec };
+        let seccomp = container.seccomp.get_or_init(|| spec.seccomp.clone()).clone();
+        let spec = ProcessSpec { argv, seccomp, ..spec };
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
         let core = Arc::clone(&self.core);
         let host: Arc<dyn TaskHost> = Arc::clone(self) as Arc<dyn TaskHost>;

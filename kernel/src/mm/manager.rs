@@ -199,6 +199,10 @@ pub struct MemoryManager {
     /// after a failed mprotect: its mappings may differ from the VMAs, and
     /// the address space must not run again.
     broken: bool,
+    /// Whether the process may be inspected by its own user (Linux keeps
+    /// it in the mm's flags: PR_SET_DUMPABLE, cleared when an execve or a
+    /// change of ids gives the process more than its user has).
+    dumpable: bool,
 }
 
 impl MemoryManager {
@@ -212,7 +216,16 @@ impl MemoryManager {
             mmap_base: USER_END,
             stranded: Vec::new(),
             broken: false,
+            dumpable: true,
         }
+    }
+
+    pub fn dumpable(&self) -> bool {
+        self.dumpable
+    }
+
+    pub fn set_dumpable(&mut self, dumpable: bool) {
+        self.dumpable = dumpable;
     }
 
     /// Whether the platform failed to make its mappings match the VMAs.
@@ -658,6 +671,7 @@ impl MemoryManager {
             brk_start: self.brk_start,
             brk: self.brk,
             mmap_base: self.mmap_base,
+            dumpable: self.dumpable,
         };
         for vma in self.vmas.values() {
             if vma.backing.is_some() {
@@ -678,6 +692,7 @@ impl MemoryManager {
         mm.brk_start = forked.brk_start;
         mm.brk = forked.brk;
         mm.mmap_base = forked.mmap_base;
+        mm.dumpable = forked.dumpable;
         for vma in std::mem::take(&mut forked.vmas) {
             if let Err(err) = space.map(vma.start, vma.len(), vma.prot, vma.offset) {
                 tracing::warn!(%err, "platform mapping failed in a forked child");
@@ -1131,6 +1146,7 @@ pub struct ForkedMemory {
     brk_start: u64,
     brk: u64,
     mmap_base: u64,
+    dumpable: bool,
 }
 
 impl Drop for ForkedMemory {

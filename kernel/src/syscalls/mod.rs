@@ -29,6 +29,7 @@ mod poll;
 mod process;
 mod rlimit;
 mod sched;
+mod seccomp;
 mod signal;
 mod signalfd;
 mod stat;
@@ -60,6 +61,9 @@ pub(crate) const MAX_RW_COUNT: u64 = 0x7fff_f000;
 pub fn dispatch(kernel: &Kernel, task: &mut Task) {
     let task = &mut TaskCtx::new(task, kernel);
     let args = SyscallArgs::from_registers(task.regs());
+    if !seccomp::enforce(task, &args) {
+        return;
+    }
     let entry = TABLE.get(args.number);
     let strace = task.kernel.config.strace;
     if let Some(entry) = entry.filter(|entry| strace && entry.ends_task()) {

@@ -155,6 +155,9 @@ pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if let Some(result) = super::credentials::privilege_prctl(task, args) {
         return result;
     }
+    if let Some(result) = super::seccomp::seccomp_prctl(task, args) {
+        return result;
+    }
     match args.int(0) {
         libc::PR_SET_NAME => {
             let name = task.mm().read_cstring_prefix(args.addr(1), 15)?;
@@ -189,7 +192,14 @@ pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
             task.mm().write_pod(args.addr(1), &on)?;
             Ok(0)
         }
-        libc::PR_GET_DUMPABLE => Ok(1),
+        libc::PR_GET_DUMPABLE => Ok(u64::from(task.mm().dumpable())),
+        libc::PR_SET_DUMPABLE => match args.u64(1) {
+            value @ (0 | 1) => {
+                task.mm().set_dumpable(value == 1);
+                Ok(0)
+            }
+            _ => Err(Errno::EINVAL),
+        },
         _ => Err(Errno::EINVAL),
     }
 }

@@ -4,28 +4,89 @@ use nix::errno::Errno;
 
 use super::MAX_RW_COUNT;
 use super::context::TaskCtx;
+use crate::abi::ExitStatus;
 use crate::abi::arch::{SyscallArgs, usize_to_u64};
+use crate::abi::capability::Capability;
 use crate::abi::errno::SyscallResult;
+use crate::task::INIT_PID;
 
 const VERSION: &str = "#1 SMP cordon";
 
 /// Implements uname(2).
 pub fn uname(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     // struct utsname: six fields of 65 bytes, NUL-padded.
-    let fields = [
-        "Linux",
-        task.kernel.config.hostname.as_str(),
-        crate::abi::version::RELEASE,
-        VERSION,
-        "x86_64",
-        "(none)",
+    let uts = task.kernel.uts();
+    let fields: [&[u8]; 6] = [
+        b"Linux",
+        &uts.hostname,
+        crate::abi::version::RELEASE.as_bytes(),
+        VERSION.as_bytes(),
+        b"x86_64",
+        &uts.domainname,
     ];
     let mut bytes = [0u8; 6 * 65];
     for (field, value) in bytes.chunks_exact_mut(65).zip(fields) {
         let n = value.len().min(64);
-        field[..n].copy_from_slice(&value.as_bytes()[..n]);
+        field[..n].copy_from_slice(&value[..n]);
     }
     task.mm().copy_out(args.addr(0), &bytes)?;
+    Ok(0)
+}
+
+/// __NEW_UTS_LEN: the longest name sethostname(2) takes.
+const UTS_NAME_MAX: usize = 64;
+
+/// Implements sethostname(2).
+pub fn sethostname(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
+    set_uts_name(task, args, false)
+}
+
+/// Implements setdomainname(2).
+pub fn setdomainname(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
+    set_uts_name(task, args, true)
+}
+
+/// Needs CAP_SYS_ADMIN (in the sandbox's UTS namespace, which every
+/// container of it shares); the name is up to 64 bytes, taken as given.
+fn set_uts_name(task: &mut TaskCtx, args: &SyscallArgs, domain: bool) -> SyscallResult {
+    if !task.credentials().has(Capability::SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    let len = usize::try_from(args.int(1))
+        .ok()
+        .filter(|len| *len <= UTS_NAME_MAX)
+        .ok_or(Errno::EINVAL)?;
+    let mut name = vec![0u8; len];
+    task.mm().copy_in(args.addr(0), &mut name)?;
+    task.kernel.set_uts_name(domain, name);
+    Ok(0)
+}
+
+const REBOOT_MAGIC1: u32 = 0xfee1_dead;
+const REBOOT_MAGIC2: [u32; 4] = [0x2812_1969, 0x0512_1996, 0x1604_1998, 0x2011_2000];
+const REBOOT_CMD_RESTART: u32 = 0x0123_4567;
+const REBOOT_CMD_RESTART2: u32 = 0xa1b2_c3d4;
+const REBOOT_CMD_HALT: u32 = 0xcdef_0123;
+const REBOOT_CMD_POWER_OFF: u32 = 0x4321_fedc;
+
+/// Implements reboot(2) as Linux does inside a PID namespace (the
+/// sandbox is one): with CAP_SYS_BOOT, a restart ends the init as killed
+/// by SIGHUP, a halt or power-off as killed by SIGINT, and the caller
+/// exits; other commands are EINVAL.
+pub fn reboot(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
+    if !task.credentials().has(Capability::SYS_BOOT) {
+        return Err(Errno::EPERM);
+    }
+    if args.u32(0) != REBOOT_MAGIC1 || !REBOOT_MAGIC2.contains(&args.u32(1)) {
+        return Err(Errno::EINVAL);
+    }
+    let signal = match args.u32(2) {
+        REBOOT_CMD_RESTART | REBOOT_CMD_RESTART2 => libc::SIGHUP,
+        REBOOT_CMD_HALT | REBOOT_CMD_POWER_OFF => libc::SIGINT,
+        _ => return Err(Errno::EINVAL),
+    };
+    task.tasks().exit_group(INIT_PID, ExitStatus::Signaled(signal));
+    task.exit_thread(ExitStatus::Exited(0));
     Ok(0)
 }
 

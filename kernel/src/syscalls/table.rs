@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use super::args::Arg::{self, Fd, Hex, Int, Ptr, Signal, Size, Str};
 use super::{
     Handler, attr, clone, credentials, epoll, eventfd, file, futex, io, lock, memfd, memory, names, open, path, poll,
-    process, rlimit, sched, signal, signalfd, stat, system, time, timer, timerfd, transfer,
+    process, rlimit, sched, seccomp, signal, signalfd, stat, system, time, timer, timerfd, transfer,
 };
 
 /// How cordon serves a system call.
@@ -266,7 +266,7 @@ syscall_table! {
     SYS_times(buf: Ptr) => Partial(time::times, "system time reads as zero");
     SYS_ptrace(request: Int, pid: Int, addr: Ptr, data: Ptr) => Missing(Privileges);
     SYS_getuid() => Full(credentials::getuid);
-    SYS_syslog(kind: Int, bufp: Ptr, len: Size) => Answers(EPERM, "needs CAP_SYSLOG, which a container's processes do not hold: the sandbox has no kernel log");
+    SYS_syslog(kind: Int, bufp: Ptr, len: Size) => Answers(EPERM, "Linux asks CAP_SYSLOG; the sandbox refuses whatever the caller holds, as it has no kernel log");
     SYS_getgid() => Full(credentials::getgid);
     SYS_setuid(uid: Int) => Full(credentials::setuid);
     SYS_setgid(gid: Int) => Full(credentials::setgid);
@@ -316,30 +316,30 @@ syscall_table! {
     SYS_munlock(addr: Ptr, len: Size) => Missing(Memory);
     SYS_mlockall(flags: Hex) => Missing(Memory);
     SYS_munlockall() => Missing(Memory);
-    SYS_vhangup() => Answers(EPERM, "needs CAP_SYS_TTY_CONFIG, which a container's processes do not hold");
+    SYS_vhangup() => Answers(EPERM, "Linux asks CAP_SYS_TTY_CONFIG; the sandbox refuses whatever the caller holds, as it does not hang up terminals for a caller");
     SYS_modify_ldt(func: Int, ptr: Ptr, bytecount: Size) => Absent("local descriptor tables (16-bit segments) are not offered; gVisor answers the same");
-    SYS_pivot_root(new_root: Str, put_old: Str) => Answers(EPERM, "needs CAP_SYS_ADMIN, which a container's processes do not hold (mounts inside the sandbox are not built yet)");
+    SYS_pivot_root(new_root: Str, put_old: Str) => Answers(EPERM, "Linux asks CAP_SYS_ADMIN; the sandbox refuses whatever the caller holds: mounts inside the sandbox are not built yet");
     SYS__sysctl(args: Ptr) => Absent("removed from Linux in 5.5");
-    SYS_prctl(option: Hex, arg2: Hex, arg3: Hex, arg4: Hex, arg5: Hex) => Partial(process::prctl, "PR_SET/GET_NAME, PR_SET/GET_PDEATHSIG (on the parent process's exit), PR_SET/GET_CHILD_SUBREAPER, PR_SET/GET_NO_NEW_PRIVS, PR_CAPBSET_READ/DROP, PR_CAP_AMBIENT, PR_SET/GET_SECUREBITS, PR_SET/GET_KEEPCAPS, PR_GET_DUMPABLE");
+    SYS_prctl(option: Hex, arg2: Hex, arg3: Hex, arg4: Hex, arg5: Hex) => Partial(process::prctl, "PR_SET/GET_NAME, PR_SET/GET_PDEATHSIG (on the parent process's exit), PR_SET/GET_CHILD_SUBREAPER, PR_SET/GET_NO_NEW_PRIVS, PR_CAPBSET_READ/DROP, PR_CAP_AMBIENT, PR_SET/GET_SECUREBITS, PR_SET/GET_KEEPCAPS, PR_SET/GET_DUMPABLE, PR_SET/GET_SECCOMP");
     SYS_arch_prctl(code: Hex, addr: Ptr) => Partial(process::arch_prctl, "ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS");
     SYS_adjtimex(buf: Ptr) => Missing(Clocks);
     SYS_setrlimit(resource: Int, rlim: Ptr) => Full(rlimit::setrlimit);
     SYS_chroot(path: Str) => Full(path::chroot);
     SYS_sync() => Full(attr::sync);
-    SYS_acct(filename: Str) => Answers(EPERM, "needs CAP_SYS_PACCT, which a container's processes do not hold");
-    SYS_settimeofday(tv: Ptr, tz: Ptr) => Answers(EPERM, "needs CAP_SYS_TIME, which a container's processes do not hold: the clock is the host's");
-    SYS_mount(source: Str, target: Str, fstype: Str, mountflags: Hex, data: Ptr) => Answers(EPERM, "needs CAP_SYS_ADMIN, which a container's processes do not hold (mounts inside the sandbox are not built yet)");
-    SYS_umount2(target: Str, flags: Hex) => Answers(EPERM, "needs CAP_SYS_ADMIN, which a container's processes do not hold (mounts inside the sandbox are not built yet)");
-    SYS_swapon(path: Str, swapflags: Hex) => Answers(EPERM, "needs CAP_SYS_ADMIN, which a container's processes do not hold: the sandbox has no swap");
-    SYS_swapoff(path: Str) => Answers(EPERM, "needs CAP_SYS_ADMIN, which a container's processes do not hold: the sandbox has no swap");
-    SYS_reboot(magic: Hex, magic2: Hex, cmd: Hex, arg: Ptr) => Answers(EPERM, "needs CAP_SYS_BOOT, which a container's processes do not hold");
-    SYS_sethostname(name: Ptr, len: Size) => Answers(EPERM, "needs CAP_SYS_ADMIN in the UTS namespace, which a container's processes do not hold");
-    SYS_setdomainname(name: Ptr, len: Size) => Answers(EPERM, "needs CAP_SYS_ADMIN in the UTS namespace, which a container's processes do not hold");
-    SYS_iopl(level: Int) => Answers(EPERM, "needs CAP_SYS_RAWIO, which a container's processes do not hold");
-    SYS_ioperm(from: Hex, num: Int, turn_on: Int) => Answers(EPERM, "needs CAP_SYS_RAWIO, which a container's processes do not hold");
+    SYS_acct(filename: Str) => Answers(EPERM, "Linux asks CAP_SYS_PACCT; the sandbox refuses whatever the caller holds, as it keeps no process accounting");
+    SYS_settimeofday(tv: Ptr, tz: Ptr) => Answers(EPERM, "Linux asks CAP_SYS_TIME; the sandbox refuses whatever the caller holds: the clock is the host's");
+    SYS_mount(source: Str, target: Str, fstype: Str, mountflags: Hex, data: Ptr) => Answers(EPERM, "Linux asks CAP_SYS_ADMIN; the sandbox refuses whatever the caller holds: mounts inside the sandbox are not built yet");
+    SYS_umount2(target: Str, flags: Hex) => Answers(EPERM, "Linux asks CAP_SYS_ADMIN; the sandbox refuses whatever the caller holds: mounts inside the sandbox are not built yet");
+    SYS_swapon(path: Str, swapflags: Hex) => Answers(EPERM, "Linux asks CAP_SYS_ADMIN; the sandbox refuses whatever the caller holds, as it has no swap");
+    SYS_swapoff(path: Str) => Answers(EPERM, "Linux asks CAP_SYS_ADMIN; the sandbox refuses whatever the caller holds, as it has no swap");
+    SYS_reboot(magic: Hex, magic2: Hex, cmd: Hex, arg: Ptr) => Full(system::reboot);
+    SYS_sethostname(name: Ptr, len: Size) => Full(system::sethostname);
+    SYS_setdomainname(name: Ptr, len: Size) => Full(system::setdomainname);
+    SYS_iopl(level: Int) => Answers(EPERM, "Linux asks CAP_SYS_RAWIO; the sandbox refuses whatever the caller holds, as it gives no port I/O");
+    SYS_ioperm(from: Hex, num: Int, turn_on: Int) => Answers(EPERM, "Linux asks CAP_SYS_RAWIO; the sandbox refuses whatever the caller holds, as it gives no port I/O");
     SYS_create_module(name: Str, size: Size) => Absent("removed from Linux in 2.6");
-    SYS_init_module(module_image: Ptr, len: Size, param_values: Str) => Answers(EPERM, "needs CAP_SYS_MODULE, which a container's processes do not hold");
-    SYS_delete_module(name: Str, flags: Hex) => Answers(EPERM, "needs CAP_SYS_MODULE, which a container's processes do not hold");
+    SYS_init_module(module_image: Ptr, len: Size, param_values: Str) => Answers(EPERM, "Linux asks CAP_SYS_MODULE; the sandbox refuses whatever the caller holds, as it loads no kernel modules");
+    SYS_delete_module(name: Str, flags: Hex) => Answers(EPERM, "Linux asks CAP_SYS_MODULE; the sandbox refuses whatever the caller holds, as it loads no kernel modules");
     SYS_get_kernel_syms(table: Ptr) => Absent("removed from Linux in 2.6");
     SYS_query_module(name: Str, which: Int, buf: Ptr, bufsize: Size, ret: Ptr) => Absent("removed from Linux in 2.6");
     SYS_quotactl(cmd: Int, special: Str, id: Int, addr: Ptr) => Absent("no filesystem of the sandbox keeps disk quotas");
@@ -390,7 +390,7 @@ syscall_table! {
     SYS_timer_gettime(timerid: Int, curr_value: Ptr) => Full(timer::timer_gettime);
     SYS_timer_getoverrun(timerid: Int) => Partial(timer::timer_getoverrun, "overruns count expiries missed while the timer thread was late");
     SYS_timer_delete(timerid: Int) => Full(timer::timer_delete);
-    SYS_clock_settime(clockid: Int, tp: Ptr) => Answers(EPERM, "needs CAP_SYS_TIME, which a container's processes do not hold: the clock is the host's");
+    SYS_clock_settime(clockid: Int, tp: Ptr) => Answers(EPERM, "Linux asks CAP_SYS_TIME; the sandbox refuses whatever the caller holds: the clock is the host's");
     SYS_clock_gettime(clockid: Int, tp: Ptr) => Full(time::clock_gettime);
     SYS_clock_getres(clockid: Int, res: Ptr) => Full(time::clock_getres);
     SYS_clock_nanosleep(clockid: Int, flags: Hex, request: Ptr, remain: Ptr) => Full(time::clock_nanosleep);
@@ -409,7 +409,7 @@ syscall_table! {
     SYS_mq_timedreceive(mqdes: Fd, msg_ptr: Ptr, msg_len: Size, msg_prio: Ptr, abs_timeout: Ptr) => Missing(MessageQueues);
     SYS_mq_notify(mqdes: Fd, sevp: Ptr) => Missing(MessageQueues);
     SYS_mq_getsetattr(mqdes: Fd, newattr: Ptr, oldattr: Ptr) => Missing(MessageQueues);
-    SYS_kexec_load(entry: Ptr, nr_segments: Int, segments: Ptr, flags: Hex) => Answers(EPERM, "needs CAP_SYS_BOOT, which a container's processes do not hold");
+    SYS_kexec_load(entry: Ptr, nr_segments: Int, segments: Ptr, flags: Hex) => Answers(EPERM, "Linux asks CAP_SYS_BOOT; the sandbox refuses whatever the caller holds, as it loads no other kernel");
     SYS_waitid(idtype: Int, id: Int, infop: Ptr, options: Hex, rusage: Ptr) => Partial(clone::waitid, "rusage is zero");
     SYS_add_key(key_type: Str, description: Str, payload: Ptr, plen: Size, keyring: Int) => Missing(Keyrings);
     SYS_request_key(key_type: Str, description: Str, callout_info: Str, dest_keyring: Int) => Missing(Keyrings);
@@ -467,7 +467,7 @@ syscall_table! {
     SYS_fanotify_mark(fanotify_fd: Fd, flags: Hex, mask: Hex, dirfd: Fd, pathname: Str) => Missing(Notification);
     SYS_prlimit64(pid: Int, resource: Int, new_limit: Ptr, old_limit: Ptr) => Full(rlimit::prlimit64);
     SYS_name_to_handle_at(dirfd: Fd, pathname: Str, handle: Ptr, mount_id: Ptr, flags: Hex) => Answers(EOPNOTSUPP, "no filesystem of the sandbox exports file handles");
-    SYS_open_by_handle_at(mount_fd: Fd, handle: Ptr, flags: Hex) => Answers(EPERM, "needs CAP_DAC_READ_SEARCH, which a container's processes do not hold (a handle would name a host file)");
+    SYS_open_by_handle_at(mount_fd: Fd, handle: Ptr, flags: Hex) => Answers(EPERM, "Linux asks CAP_DAC_READ_SEARCH; the sandbox refuses whatever the caller holds: a handle would name a host file");
     SYS_clock_adjtime(clk_id: Int, buf: Ptr) => Missing(Clocks);
     SYS_syncfs(fd: Fd) => Full(attr::syncfs);
     SYS_sendmmsg(sockfd: Fd, msgvec: Ptr, vlen: Int, flags: Hex) => Missing(Network);
@@ -476,15 +476,15 @@ syscall_table! {
     SYS_process_vm_readv(pid: Int, local_iov: Ptr, liovcnt: Int, remote_iov: Ptr, riovcnt: Int, flags: Hex) => Missing(Processes);
     SYS_process_vm_writev(pid: Int, local_iov: Ptr, liovcnt: Int, remote_iov: Ptr, riovcnt: Int, flags: Hex) => Missing(Processes);
     SYS_kcmp(pid1: Int, pid2: Int, kind: Int, idx1: Int, idx2: Int) => Missing(Processes);
-    SYS_finit_module(fd: Fd, param_values: Str, flags: Hex) => Answers(EPERM, "needs CAP_SYS_MODULE, which a container's processes do not hold");
+    SYS_finit_module(fd: Fd, param_values: Str, flags: Hex) => Answers(EPERM, "Linux asks CAP_SYS_MODULE; the sandbox refuses whatever the caller holds, as it loads no kernel modules");
     SYS_sched_setattr(pid: Int, attr: Ptr, flags: Hex) => Missing(Scheduling);
     SYS_sched_getattr(pid: Int, attr: Ptr, size: Size, flags: Hex) => Missing(Scheduling);
     SYS_renameat2(olddirfd: Fd, oldpath: Str, newdirfd: Fd, newpath: Str, flags: Hex) => Partial(names::renameat2, "RENAME_WHITEOUT is EINVAL");
-    SYS_seccomp(operation: Int, flags: Hex, args: Ptr) => Missing(Privileges);
+    SYS_seccomp(operation: Int, flags: Hex, args: Ptr) => Partial(seccomp::seccomp, "no user notification (SECCOMP_FILTER_FLAG_NEW_LISTENER and SECCOMP_GET_NOTIF_SIZES answer EINVAL, a USER_NOTIF result ENOSYS); TRACE results answer ENOSYS, as without a tracer");
     SYS_getrandom(buf: Ptr, buflen: Size, flags: Hex) => Full(system::getrandom);
     SYS_memfd_create(name: Str, flags: Hex) => Partial(memfd::memfd_create, "MFD_HUGETLB is EINVAL; SEEK_HOLE finds no holes; F_SEAL_WRITE is EBUSY while any shared mapping exists");
-    SYS_kexec_file_load(kernel_fd: Fd, initrd_fd: Fd, cmdline_len: Size, cmdline: Str, flags: Hex) => Answers(EPERM, "needs CAP_SYS_BOOT, which a container's processes do not hold");
-    SYS_bpf(cmd: Int, attr: Ptr, size: Size) => Answers(EPERM, "needs CAP_BPF or CAP_SYS_ADMIN, which a container's processes do not hold");
+    SYS_kexec_file_load(kernel_fd: Fd, initrd_fd: Fd, cmdline_len: Size, cmdline: Str, flags: Hex) => Answers(EPERM, "Linux asks CAP_SYS_BOOT; the sandbox refuses whatever the caller holds, as it loads no other kernel");
+    SYS_bpf(cmd: Int, attr: Ptr, size: Size) => Answers(EPERM, "Linux asks CAP_BPF or CAP_SYS_ADMIN; the sandbox refuses whatever the caller holds, as it runs no eBPF programs");
     SYS_execveat(dirfd: Fd, pathname: Str, argv: Ptr, envp: Ptr, flags: Hex) => Full(clone::execveat);
     SYS_userfaultfd(flags: Hex) => Answers(EPERM, "vm.unprivileged_userfaultfd is 0 and a container's processes do not hold CAP_SYS_PTRACE");
     SYS_membarrier(cmd: Hex, flags: Hex, cpu_id: Int) => Missing(Memory);

@@ -48,6 +48,7 @@ use crate::sync::Waker;
 use crate::vfs::FdTable;
 
 use crate::abi::Credentials;
+use crate::seccomp::Seccomp;
 
 use crate::abi::limits::ResourceLimits;
 use crate::mm::{ForkedMemory, MemoryManager};
@@ -102,6 +103,9 @@ pub struct Task {
     /// cwd and umask (CLONE_FS shares them).
     fs: Arc<Mutex<FsContext>>,
     credentials: Credentials,
+    /// The seccomp mode and filters, shared with the view so that another
+    /// thread of the process can synchronize them (TSYNC).
+    seccomp: Arc<Mutex<Seccomp>>,
     /// Resource limits, per process.
     rlimits: Arc<Mutex<ResourceLimits>>,
     /// The command name (PR_SET_NAME, /proc/PID/comm): 15 bytes at most.
@@ -167,6 +171,9 @@ pub struct ProcessSpec {
     pub credentials: Credentials,
     pub rlimits: ResourceLimits,
     pub umask: u32,
+    /// The seccomp filters it starts under (the OCI spec's linux.seccomp).
+    /// A container's later processes run under its first process's.
+    pub seccomp: Seccomp,
 }
 
 impl ProcessSpec {
@@ -215,6 +222,7 @@ pub struct ChildStart {
     pub fds: Arc<Mutex<FdTable>>,
     pub fs: Arc<Mutex<FsContext>>,
     pub credentials: Credentials,
+    pub seccomp: Seccomp,
     pub rlimits: Arc<Mutex<ResourceLimits>>,
     pub name: String,
     pub signal_mask: SigSet,
@@ -238,10 +246,24 @@ impl Task {
         &self.credentials
     }
 
+    /// The seccomp mode and filters, locked.
+    pub fn seccomp(&self) -> MutexGuard<'_, Seccomp> {
+        self.seccomp.lock().expect("seccomp state poisoned")
+    }
+
     /// Replaces the thread's credentials (set*id, capset, prctl), as
     /// Linux's commit_creds: /proc and the checks of who may signal the
-    /// process see the new ones at once.
+    /// process see the new ones at once, and a process whose effective or
+    /// filesystem ids changed, or whose permitted set grew, stops being
+    /// dumpable.
     pub fn set_credentials(&mut self, credentials: Credentials) {
+        let old = &self.credentials;
+        let changed = (old.euid, old.egid, old.fsuid, old.fsgid)
+            != (credentials.euid, credentials.egid, credentials.fsuid, credentials.fsgid)
+            || !credentials.caps.permitted.is_subset(old.caps.permitted);
+        if changed {
+            self.mm().set_dumpable(false);
+        }
         self.credentials = credentials;
         if self.tid == self.pid {
             self.tasks().set_ids(self.pid, &self.credentials);
@@ -494,7 +516,20 @@ impl Task {
             rip = self.regs.rip,
             "fault"
         );
-        let signo = fault.signal;
+        self.force_signal(SigInfo {
+            signo: fault.signal,
+            code: fault.code,
+            addr: fault.addr,
+            ..Default::default()
+        });
+    }
+
+    /// Raises a signal for this thread's own instruction (a fault, a
+    /// seccomp TRAP): blocked or ignored, it is unblocked and its action
+    /// reset to the default, so that it cannot be missed (Linux's
+    /// force_sig_info).
+    pub fn force_signal(&mut self, info: SigInfo) {
+        let signo = info.signo;
         let blocked = self.signal_mask & signal::bit(signo) != 0;
         self.tasks().with_actions(self.pid, |actions| {
             if blocked || actions.get(signo).handler == signal::SIG_IGN {
@@ -502,12 +537,6 @@ impl Task {
             }
         });
         self.set_signal_mask(self.signal_mask & !signal::bit(signo));
-        let info = SigInfo {
-            signo,
-            code: fault.code,
-            addr: fault.addr,
-            ..Default::default()
-        };
         // The process exists while its task runs.
         let _ = self.tasks().send(self.pid, info);
     }
@@ -728,6 +757,7 @@ impl Task {
             fds,
             fs,
             credentials: self.credentials.clone(),
+            seccomp: self.seccomp().clone(),
             rlimits,
             name: self.name.clone(),
             signal_mask: self.signal_mask,
@@ -798,6 +828,9 @@ impl Task {
         })?;
         let credentials = self.credentials.for_exec(&executable.file.ids()?, false);
         let mut mm = MemoryManager::new(Arc::clone(&core.memory_file));
+        // An image running with ids its user does not have cannot be
+        // inspected by that user (begin_new_exec's dumpability).
+        mm.set_dumpable(credentials.euid == credentials.ruid && credentials.egid == credentials.rgid);
         let args = ExecArgs {
             argv: &argv,
             env: &env,
@@ -1044,6 +1077,7 @@ fn new_process_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: TaskStart) 
     let credentials = spec.credentials.for_exec(&ids, false);
     let context = core.new_address_space()?;
     let mut mm = MemoryManager::new(Arc::clone(&core.memory_file));
+    mm.set_dumpable(credentials.euid == credentials.ruid && credentials.egid == credentials.rgid);
     let exec_args = ExecArgs {
         argv: &spec.argv,
         env: &spec.env,
@@ -1098,6 +1132,7 @@ fn new_process_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: TaskStart) 
             umask: spec.umask & 0o777,
         })),
         credentials,
+        seccomp: Arc::new(Mutex::new(spec.seccomp)),
         rlimits: Arc::new(Mutex::new(spec.rlimits)),
         name,
         signal_mask: 0,
@@ -1171,6 +1206,7 @@ fn new_child_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: ChildStart) -
         fds: start.fds,
         fs: start.fs,
         credentials: start.credentials,
+        seccomp: Arc::new(Mutex::new(start.seccomp)),
         rlimits: start.rlimits,
         name: start.name,
         signal_mask: start.signal_mask,

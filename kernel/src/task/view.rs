@@ -23,6 +23,7 @@ use crate::abi::limits::ResourceLimits;
 use crate::abi::signal::SigSet;
 use crate::mm::MemoryManager;
 use crate::platform::ThreadHandle;
+use crate::seccomp::Seccomp;
 use crate::vfs::FdTable;
 use crate::vfs::Location;
 
@@ -33,6 +34,8 @@ pub struct TaskView {
     pub fs: Arc<Mutex<FsContext>>,
     pub rlimits: Arc<Mutex<ResourceLimits>>,
     pub credentials: Credentials,
+    /// The thread's seccomp state itself, not a copy: TSYNC sets it.
+    pub seccomp: Arc<Mutex<Seccomp>>,
     /// The command name (PR_SET_NAME, /proc/PID/comm).
     pub comm: String,
 }
@@ -210,6 +213,7 @@ impl Task {
             fs: Arc::clone(&self.fs),
             rlimits: Arc::clone(&self.rlimits),
             credentials: self.credentials.clone(),
+            seccomp: Arc::clone(&self.seccomp),
             comm: self.name.clone(),
         };
         self.tasks().publish_view(self.tid, Arc::new(view));

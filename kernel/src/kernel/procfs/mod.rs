@@ -33,6 +33,7 @@ use std::sync::{Arc, Weak};
 
 use nix::errno::Errno;
 
+use crate::abi::capability::Capability;
 use crate::abi::credentials::{AccessIds, Credentials};
 use crate::abi::structs::{Stat, Statfs};
 use crate::kernel::Kernel;
@@ -45,9 +46,11 @@ const PROC_MAGIC: i64 = 0x9fa0;
 
 /// Whether `caller` may see the links and private files of a process
 /// running with `target`'s credentials (Linux asks for ptrace read access
-/// with the filesystem ids).
-fn may_inspect(caller: &dyn Caller, target: &Credentials) -> bool {
-    caller.credentials().may_access(target, AccessIds::Filesystem)
+/// with the filesystem ids; a process that is not dumpable takes
+/// CAP_SYS_PTRACE).
+fn may_inspect(caller: &dyn Caller, target: &Credentials, dumpable: bool) -> bool {
+    let creds = caller.credentials();
+    creds.may_access(target, AccessIds::Filesystem) && (dumpable || creds.has(Capability::SYS_PTRACE))
 }
 
 /// What every node of one proc mount needs: the kernel (weakly: the kernel

@@ -118,28 +118,39 @@ const ENTRIES: &[(&str, Node)] = &[
 /// /proc shows for a thread looked up by its tid.
 pub(super) fn directory(fs: &ProcFs, pid: i32, thread: Option<i32>) -> Result<Arc<dyn Inode>, Errno> {
     let process = fs.kernel()?.core.tasks.snapshot(pid).ok_or(Errno::ENOENT)?;
-    let owner = owner_of(&process);
+    let (owner, dump_owner) = owners_of(&process);
     let id = thread.unwrap_or(pid);
     let place = Place {
         fs: fs.clone(),
         pid,
         thread,
         owner,
+        dump_owner,
     };
     Ok(place.directory(&format!("/proc/{id}"), true))
 }
 
-/// Processes' files belong to their owner (Linux's task_dump_owner).
-fn owner_of(process: &ProcessSnapshot) -> Owner {
+/// Who a process's /proc entries belong to (Linux's task_dump_owner): its
+/// effective ids for the world-readable directories (/proc/PID, its
+/// task/ entries), and for everything else the same unless the process is
+/// not dumpable, when root owns them.
+fn owners_of(process: &ProcessSnapshot) -> (Owner, Owner) {
     match process.view(None) {
-        Some(view) => Owner {
-            uid: view.credentials.euid,
-            gid: view.credentials.egid,
-        },
-        None => Owner {
-            uid: process.uid,
-            gid: 0,
-        },
+        Some(view) => {
+            let owner = Owner {
+                uid: view.credentials.euid,
+                gid: view.credentials.egid,
+            };
+            let dumpable = view.mm.lock().expect("memory manager poisoned").dumpable();
+            (owner, if dumpable { owner } else { Owner { uid: 0, gid: 0 } })
+        }
+        None => {
+            let owner = Owner {
+                uid: process.uid,
+                gid: 0,
+            };
+            (owner, owner)
+        }
     }
 }
 
@@ -149,7 +160,10 @@ struct Place {
     fs: ProcFs,
     pid: i32,
     thread: Option<i32>,
+    /// The owner of the 0555 directories.
     owner: Owner,
+    /// The owner of everything else.
+    dump_owner: Owner,
 }
 
 impl Place {
@@ -186,7 +200,7 @@ impl Place {
                 Arc::new(
                     self.text(path, report::oom_score_adj)
                         .on_write(Box::new(move |data| place.set_oom_score_adj(data)))
-                        .owner(self.owner),
+                        .owner(self.dump_owner),
                 )
             }
         }
@@ -197,7 +211,7 @@ impl Place {
         let place = self.clone();
         let generate =
             Box::new(move |reader: &dyn Caller| report(&Target::get(&place.fs, place.pid, place.thread, reader)?));
-        SynthFile::build(self.fs.dev, path, generate).owner(self.owner)
+        SynthFile::build(self.fs.dev, path, generate).owner(self.dump_owner)
     }
 
     /// task/: a directory per thread.
@@ -241,11 +255,15 @@ impl Place {
     /// through this process's links.
     fn inspect<'a>(&self, caller: &'a dyn Caller) -> Result<Target<'a>, Errno> {
         let target = Target::get(&self.fs, self.pid, self.thread, caller).map_err(|_| Errno::ENOENT)?;
-        let credentials = match target.view() {
-            Some(view) => view.credentials.clone(),
-            None => Credentials::new(target.process.uid, 0, Vec::new()),
+        let (credentials, dumpable) = match target.view() {
+            Some(view) => (
+                view.credentials.clone(),
+                view.mm.lock().expect("memory manager poisoned").dumpable(),
+            ),
+            None => (Credentials::new(target.process.uid, 0, Vec::new()), true),
         };
-        if !may_inspect(caller, &credentials) {
+        // A process may always look at itself.
+        if caller.pid() != self.pid && !may_inspect(caller, &credentials, dumpable) {
             return Err(Errno::EACCES);
         }
         Ok(target)
@@ -312,8 +330,8 @@ fn node_stat(place: &Place, ino: u64, mode: u32) -> Stat {
     st.st_ino = ino;
     st.st_mode = mode;
     st.st_nlink = if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 };
-    st.st_uid = place.owner.uid;
-    st.st_gid = place.owner.gid;
+    st.st_uid = place.dump_owner.uid;
+    st.st_gid = place.dump_owner.gid;
     st.st_blksize = 4096;
     let now = crate::vfs::now();
     st.st_atime = now.tv_sec;
@@ -341,7 +359,7 @@ impl Inode for ProcLink {
                 mount: Arc::clone(&link.mount),
                 dentry: Dentry::root(Arc::new(OpenedFile {
                     file,
-                    owner: self.place.owner,
+                    owner: self.place.dump_owner,
                 })),
             },
         }))
@@ -432,7 +450,7 @@ impl FdDir {
         let generate = Box::new(move |reader: &dyn Caller| report::fdinfo(&place.inspect(reader)?, fd));
         Arc::new(
             SynthFile::build(self.place.fs.dev, &path, generate)
-                .owner(self.place.owner)
+                .owner(self.place.dump_owner)
                 .mode(0o400),
         )
     }

@@ -279,13 +279,17 @@ pub(super) fn status(target: &Target) -> Result<Vec<u8>, Errno> {
     let queued = (thread_pending | process.pending).count_ones();
     let queue_limit = rlimits(target).map_or(0, |limits| limits.soft(libc::RLIMIT_SIGPENDING));
     let caps = &creds.caps;
+    let (seccomp_mode, seccomp_filters) = view.as_ref().map_or((0, 0), |view| {
+        let seccomp = view.seccomp.lock().expect("seccomp state poisoned");
+        (seccomp.mode().number(), seccomp.filter_count())
+    });
     let cpus = target.kernel.core.cpus;
     text.push_str(&format!(
         "Threads:\t{threads}\nSigQ:\t{queued}/{queue_limit}\nSigPnd:\t{thread_pending:016x}\n\
          ShdPnd:\t{shared:016x}\nSigBlk:\t{blocked:016x}\nSigIgn:\t{ignored:016x}\n\
          SigCgt:\t{caught:016x}\nCapInh:\t{inheritable:016x}\nCapPrm:\t{permitted:016x}\n\
          CapEff:\t{effective:016x}\nCapBnd:\t{bounding:016x}\nCapAmb:\t{ambient:016x}\n\
-         NoNewPrivs:\t{no_new_privs}\nSeccomp:\t0\nSeccomp_filters:\t0\n\
+         NoNewPrivs:\t{no_new_privs}\nSeccomp:\t{seccomp_mode}\nSeccomp_filters:\t{seccomp_filters}\n\
          Cpus_allowed:\t{mask}\nCpus_allowed_list:\t{list}\n\
          Mems_allowed:\t1\nMems_allowed_list:\t0\n\
          voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",

@@ -39,7 +39,9 @@ pub(super) fn entries(fs: &ProcFs) -> Vec<(Vec<u8>, Arc<dyn Inode>)> {
         vec![
             (
                 "hostname",
-                fs.file("/proc/sys/kernel/hostname", |k| format!("{}\n", k.config.hostname)),
+                fs.file("/proc/sys/kernel/hostname", |k| {
+                    format!("{}\n", String::from_utf8_lossy(&k.uts().hostname))
+                }),
             ),
             (
                 "osrelease",

@@ -345,14 +345,15 @@ impl TaskSet {
 const STOP_SIGNALS: SigSet =
     signal::bit(libc::SIGSTOP) | signal::bit(libc::SIGTSTP) | signal::bit(libc::SIGTTIN) | signal::bit(libc::SIGTTOU);
 
-/// Whether a signal was raised by the CPU for the process's own instruction
-/// (delivered even when blocked or ignored, as Linux's force_sig does).
+/// Whether a signal was raised for the thread's own instruction: by the
+/// CPU, or by a seccomp filter's TRAP (delivered even when blocked or
+/// ignored, as Linux's force_sig does).
 pub fn is_fault(info: &SigInfo) -> bool {
     info.code > 0
         && info.code != signal::SI_KERNEL
         && matches!(
             info.signo,
-            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
+            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS
         )
 }
 

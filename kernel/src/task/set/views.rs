@@ -68,6 +68,27 @@ impl TaskSet {
         self.lock().threads.get(&tid).and_then(|thread| thread.view.clone())
     }
 
+    /// The published views of process `pid`'s threads, by tid.
+    pub fn thread_views(&self, pid: i32) -> Vec<(i32, Arc<TaskView>)> {
+        let inner = self.lock();
+        let Some(process) = inner.processes.get(&pid) else {
+            return Vec::new();
+        };
+        process
+            .threads
+            .iter()
+            .filter_map(|tid| Some((*tid, inner.threads.get(tid)?.view.clone()?)))
+            .collect()
+    }
+
+    /// How many threads process `pid` has.
+    pub fn thread_count(&self, pid: i32) -> usize {
+        self.lock()
+            .processes
+            .get(&pid)
+            .map_or(0, |process| process.threads.len())
+    }
+
     /// Withdraws the view of a thread letting go of its memory and files,
     /// so /proc keeps neither alive (a pipe must see its writer go).
     pub fn withdraw_view(&self, tid: i32) {
