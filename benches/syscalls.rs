@@ -9,7 +9,8 @@
 //!
 //! Measured:
 //! - the getpid round trip, timed inside the program by `getpid_loop.c`
-//!   (natively, and under `cordon do` with the tracer pinned and unpinned);
+//!   (natively, and under `cordon do` with the tracer pinned and unpinned;
+//!   then both under a 300-call seccomp filter the program installs);
 //! - the wall time of running a static `true`: native fork+exec against
 //!   `cordon run` of a bundle holding only that binary;
 //! - fork, _exit and waitpid of a process holding 100 MiB of touched memory,
@@ -120,6 +121,23 @@ fn getpid_table(getpid_loop: &Path) {
         .unwrap_or_else(|failure| panic!("{failure}"));
         Row::compared(&format!("cordon do --pin-cpu {pin}"), Unit::Nanos, sandboxed, native).print();
     }
+    // Under a 300-call seccomp filter, as a container runtime's profile
+    // installs: natively, and enforced by cordon's kernel.
+    let native_filtered = measure(GETPID_RUNS, figure, || {
+        let mut command = Command::new(getpid_loop);
+        command.arg(NATIVE_GETPID_CALLS.to_string()).arg("filtered");
+        command
+    })
+    .unwrap_or_else(|failure| panic!("{failure}"));
+    Row::baseline("native, seccomp filter", Unit::Nanos, native_filtered).print();
+    let sandboxed = measure(GETPID_RUNS, figure, || {
+        let mut command = cordon(true);
+        command.arg("do").arg("--").arg(getpid_loop);
+        command.arg(SANDBOX_GETPID_CALLS.to_string()).arg("filtered");
+        command
+    })
+    .unwrap_or_else(|failure| panic!("{failure}"));
+    Row::compared("cordon do, seccomp filter", Unit::Nanos, sandboxed, native_filtered).print();
 }
 
 /// Prints the cost of forking a process with 100 MiB of touched memory,
