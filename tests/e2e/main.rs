@@ -25,6 +25,7 @@ mod mounts;
 mod overlay;
 mod processes;
 mod procfs;
+mod ptrace;
 mod readiness_timers;
 mod run_programs;
 mod seccomp;

@@ -91,6 +91,73 @@ impl SyscallArgs {
 
 /// Sets the result of a system call: rax holds the value, or the negated
 /// errno (-4095..-1 read as a signed long).
+/// The registers as the words of `struct user_regs_struct`, in its order
+/// (r15 first, gs last): what PTRACE_GETREGS copies out.
+pub fn register_words(regs: &Registers) -> [u64; 27] {
+    [
+        regs.r15,
+        regs.r14,
+        regs.r13,
+        regs.r12,
+        regs.rbp,
+        regs.rbx,
+        regs.r11,
+        regs.r10,
+        regs.r9,
+        regs.r8,
+        regs.rax,
+        regs.rcx,
+        regs.rdx,
+        regs.rsi,
+        regs.rdi,
+        regs.orig_rax,
+        regs.rip,
+        regs.cs,
+        regs.eflags,
+        regs.rsp,
+        regs.ss,
+        regs.fs_base,
+        regs.gs_base,
+        regs.ds,
+        regs.es,
+        regs.fs,
+        regs.gs,
+    ]
+}
+
+/// The registers `words` (in `struct user_regs_struct`'s order) hold.
+pub fn registers_from_words(w: [u64; 27]) -> Registers {
+    Registers {
+        r15: w[0],
+        r14: w[1],
+        r13: w[2],
+        r12: w[3],
+        rbp: w[4],
+        rbx: w[5],
+        r11: w[6],
+        r10: w[7],
+        r9: w[8],
+        r8: w[9],
+        rax: w[10],
+        rcx: w[11],
+        rdx: w[12],
+        rsi: w[13],
+        rdi: w[14],
+        orig_rax: w[15],
+        rip: w[16],
+        cs: w[17],
+        eflags: w[18],
+        rsp: w[19],
+        ss: w[20],
+        fs_base: w[21],
+        gs_base: w[22],
+        ds: w[23],
+        es: w[24],
+        fs: w[25],
+        gs: w[26],
+    }
+}
+
 pub fn set_result(regs: &mut Registers, result: SyscallResult) {
     regs.rax = result_register(result);
 }

@@ -252,6 +252,11 @@ impl PendingSignals {
         self.set
     }
 
+    /// The queued signals, in delivery order of arrival.
+    pub fn queued(&self) -> impl Iterator<Item = &SigInfo> {
+        self.queue.iter()
+    }
+
     pub fn enqueue(&mut self, info: SigInfo) {
         let realtime = info.signo >= libc::SIGRTMIN();
         if self.set & bit(info.signo) != 0 && !realtime {

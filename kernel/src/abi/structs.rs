@@ -218,6 +218,14 @@ pub struct SockFprog {
     pub filter: u64,
 }
 
+/// `struct iovec`: one buffer of a vector.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Iovec {
+    pub iov_base: u64,
+    pub iov_len: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +240,7 @@ mod tests {
         assert_eq!(size_of::<Rlimit>(), size_of::<libc::rlimit>());
         assert_eq!(size_of::<SockFilter>(), size_of::<libc::sock_filter>());
         assert_eq!(size_of::<SockFprog>(), size_of::<libc::sock_fprog>());
+        assert_eq!(size_of::<Iovec>(), size_of::<libc::iovec>());
         assert_eq!(size_of::<Winsize>(), size_of::<libc::winsize>());
         assert_eq!(size_of::<Utsname>(), size_of::<libc::utsname>());
     }

@@ -400,8 +400,20 @@ impl MemoryManager {
         Ok(addr)
     }
 
+    /// Reads `buf.len()` bytes at `addr` whatever the protection of the
+    /// pages (a tracer's PTRACE_PEEKDATA, /proc/PID/mem: Linux's
+    /// FOLL_FORCE). The range must be mapped.
+    pub fn peek(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let mut done = 0usize;
+        self.for_each_piece(addr, buf.len() as u64, Access::Kernel, |offset, len| {
+            self.file.read(offset, &mut buf[done..done + len as usize]);
+            done += len as usize;
+        })
+    }
+
     /// Writes `data` at `addr` whatever the protection of the pages (the
-    /// kernel filling a private file mapping). The range must be mapped.
+    /// kernel filling a private file mapping, a tracer's POKEDATA). The
+    /// range must be mapped.
     pub fn fill(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
         let mut done = 0usize;
         self.for_each_piece(addr, data.len() as u64, Access::Kernel, |offset, len| {

@@ -341,6 +341,8 @@ pub fn waitid(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
                     ..
                 } => (crate::abi::signal::CLD_KILLED, signal),
                 WaitEvent::Stopped(signal) => (5, signal),
+                // CLD_TRAPPED, with the stop's signal.
+                WaitEvent::Trapped(status) => (4, status & 0xff),
                 WaitEvent::Continued => (6, libc::SIGCONT),
             };
             crate::abi::signal::SigInfo {

@@ -23,7 +23,7 @@ enum Direction {
 }
 
 /// The user buffers of a readv/writev iovec array, as (address, length).
-fn vector_ranges(task: &TaskCtx, iov: UserAddr, count: usize) -> Result<Vec<(UserAddr, u64)>, Errno> {
+pub(super) fn vector_ranges(task: &TaskCtx, iov: UserAddr, count: usize) -> Result<Vec<(UserAddr, u64)>, Errno> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }

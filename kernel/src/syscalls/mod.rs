@@ -27,6 +27,7 @@ mod open;
 mod path;
 mod poll;
 mod process;
+mod ptrace;
 mod rlimit;
 mod sched;
 mod seccomp;
@@ -64,6 +65,8 @@ pub fn dispatch(kernel: &Kernel, task: &mut Task) {
     if !seccomp::enforce(task, &args) {
         return;
     }
+    // A tracer stopping the call for its seccomp event may have changed it.
+    let args = SyscallArgs::from_registers(task.regs());
     let entry = TABLE.get(args.number);
     let strace = task.kernel.config.strace;
     if let Some(entry) = entry.filter(|entry| strace && entry.ends_task()) {

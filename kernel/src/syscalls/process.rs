@@ -150,6 +150,11 @@ pub fn setsid(task: &mut TaskCtx, _args: &SyscallArgs) -> SyscallResult {
     Ok(int_result(task.tasks().setsid(task.pid())?))
 }
 
+/// Implements personality(2).
+pub fn personality(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
+    Ok(u64::from(task.tasks().set_persona(task.pid(), args.u32(0))))
+}
+
 /// Implements prctl(2) for the options processes use.
 pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
     if let Some(result) = super::credentials::privilege_prctl(task, args) {
@@ -190,6 +195,15 @@ pub fn prctl(task: &mut TaskCtx, args: &SyscallArgs) -> SyscallResult {
         libc::PR_GET_CHILD_SUBREAPER => {
             let on = u32::from(task.tasks().is_subreaper(task.pid()));
             task.mm().write_pod(args.addr(1), &on)?;
+            Ok(0)
+        }
+        libc::PR_SET_PTRACER => {
+            // Yama's exception: who else may trace this process.
+            let tracer = match args.u64(1) {
+                u64::MAX => crate::task::trace::PTRACER_ANY,
+                pid => i32::try_from(pid).map_err(|_| Errno::EINVAL)?,
+            };
+            task.tasks().set_ptracer(task.pid(), tracer)?;
             Ok(0)
         }
         libc::PR_GET_DUMPABLE => Ok(u64::from(task.mm().dumpable())),

@@ -53,9 +53,13 @@ pub(super) fn enforce(task: &mut TaskCtx, args: &SyscallArgs) -> bool {
             return true;
         }
         Verdict::Errno(errno) => fail(task, errno),
-        // No tracer asks for seccomp events (ptrace is not built), and no
-        // listener can exist: both are ENOSYS, as on Linux.
-        Verdict::Trace(_) | Verdict::UserNotif => fail(task, Errno::ENOSYS as u16),
+        // A tracer that asked for seccomp events decides; without one,
+        // ENOSYS. No user-notification listener can exist: ENOSYS.
+        Verdict::Trace(data) => match task.seccomp_trace(data) {
+            Some(serve) => return serve,
+            None => fail(task, Errno::ENOSYS as u16),
+        },
+        Verdict::UserNotif => fail(task, Errno::ENOSYS as u16),
         Verdict::Trap(data) => {
             // The registers roll back to the call, as Linux's
             // syscall_rollback leaves them: a handler sees its number.

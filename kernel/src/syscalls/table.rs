@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use super::args::Arg::{self, Fd, Hex, Int, Ptr, Signal, Size, Str};
 use super::{
     Handler, attr, clone, credentials, epoll, eventfd, file, futex, io, lock, memfd, memory, names, open, path, poll,
-    process, rlimit, sched, seccomp, signal, signalfd, stat, system, time, timer, timerfd, transfer,
+    process, ptrace, rlimit, sched, seccomp, signal, signalfd, stat, system, time, timer, timerfd, transfer,
 };
 
 /// How cordon serves a system call.
@@ -58,7 +58,7 @@ impl Area {
             Area::Network => "networking (sockets)",
             Area::Ipc => "SysV IPC",
             Area::MessageQueues => "POSIX message queues (the spec's mqueue mount is skipped)",
-            Area::Privileges => "privileges beyond users and capabilities (seccomp, ptrace, LSM attributes)",
+            Area::Privileges => "the LSM attribute calls",
             Area::Namespaces => "mounts and namespaces inside the sandbox",
             Area::Scheduling => "scheduling policies and priorities",
             Area::Memory => "memory locking, protection keys and barriers",
@@ -66,7 +66,7 @@ impl Area {
             Area::AsyncIo => "asynchronous I/O (AIO and io_uring)",
             Area::Notification => "file change notification (inotify, fanotify)",
             Area::Keyrings => "kernel keyrings",
-            Area::Processes => "process handles and introspection (pidfds, process_vm_*, kcmp, personality)",
+            Area::Processes => "process handles and introspection (pidfds, kcmp)",
             Area::Futexes => "the futex2 calls",
             Area::Clocks => "reading and tuning the kernel clock (adjtimex)",
         }
@@ -264,7 +264,7 @@ syscall_table! {
     SYS_getrusage(who: Int, usage: Ptr) => Partial(time::getrusage, "CPU time only");
     SYS_sysinfo(info: Ptr) => Partial(system::sysinfo, "load averages are zero");
     SYS_times(buf: Ptr) => Partial(time::times, "system time reads as zero");
-    SYS_ptrace(request: Int, pid: Int, addr: Ptr, data: Ptr) => Missing(Privileges);
+    SYS_ptrace(request: Hex, pid: Int, addr: Ptr, data: Ptr) => Partial(ptrace::ptrace, "a tracer is a process (any of its threads may make requests); no hardware breakpoints (debug registers read 0); PTRACE_LISTEN keeps a group-stop until the next resume; no PEEKSIGINFO, ARCH_PRCTL, SECCOMP_GET_FILTER");
     SYS_getuid() => Full(credentials::getuid);
     SYS_syslog(kind: Int, bufp: Ptr, len: Size) => Answers(EPERM, "Linux asks CAP_SYSLOG; the sandbox refuses whatever the caller holds, as it has no kernel log");
     SYS_getgid() => Full(credentials::getgid);
@@ -298,7 +298,7 @@ syscall_table! {
     SYS_utime(filename: Str, times: Ptr) => Full(attr::utime);
     SYS_mknod(pathname: Str, mode: Hex, dev: Hex) => Partial(names::mknod, "regular files, FIFOs and (root) character devices; block devices and sockets are EPERM");
     SYS_uselib(library: Str) => Absent("a.out shared libraries: Linux built without CONFIG_USELIB answers ENOSYS");
-    SYS_personality(persona: Hex) => Missing(Processes);
+    SYS_personality(persona: Hex) => Partial(process::personality, "the persona is kept, inherited and reported; none of its flags changes anything (the sandbox never randomizes the address space, so ADDR_NO_RANDOMIZE holds anyway)");
     SYS_ustat(dev: Hex, ubuf: Ptr) => Missing(Files);
     SYS_statfs(path: Str, buf: Ptr) => Full(stat::statfs);
     SYS_fstatfs(fd: Fd, buf: Ptr) => Full(stat::fstatfs);
@@ -473,14 +473,14 @@ syscall_table! {
     SYS_sendmmsg(sockfd: Fd, msgvec: Ptr, vlen: Int, flags: Hex) => Missing(Network);
     SYS_setns(fd: Fd, nstype: Hex) => Missing(Namespaces);
     SYS_getcpu(cpu: Ptr, node: Ptr, tcache: Ptr) => Full(sched::getcpu);
-    SYS_process_vm_readv(pid: Int, local_iov: Ptr, liovcnt: Int, remote_iov: Ptr, riovcnt: Int, flags: Hex) => Missing(Processes);
-    SYS_process_vm_writev(pid: Int, local_iov: Ptr, liovcnt: Int, remote_iov: Ptr, riovcnt: Int, flags: Hex) => Missing(Processes);
+    SYS_process_vm_readv(pid: Int, local_iov: Ptr, liovcnt: Int, remote_iov: Ptr, riovcnt: Int, flags: Hex) => Full(ptrace::process_vm_readv);
+    SYS_process_vm_writev(pid: Int, local_iov: Ptr, liovcnt: Int, remote_iov: Ptr, riovcnt: Int, flags: Hex) => Full(ptrace::process_vm_writev);
     SYS_kcmp(pid1: Int, pid2: Int, kind: Int, idx1: Int, idx2: Int) => Missing(Processes);
     SYS_finit_module(fd: Fd, param_values: Str, flags: Hex) => Answers(EPERM, "Linux asks CAP_SYS_MODULE; the sandbox refuses whatever the caller holds, as it loads no kernel modules");
     SYS_sched_setattr(pid: Int, attr: Ptr, flags: Hex) => Missing(Scheduling);
     SYS_sched_getattr(pid: Int, attr: Ptr, size: Size, flags: Hex) => Missing(Scheduling);
     SYS_renameat2(olddirfd: Fd, oldpath: Str, newdirfd: Fd, newpath: Str, flags: Hex) => Partial(names::renameat2, "RENAME_WHITEOUT is EINVAL");
-    SYS_seccomp(operation: Int, flags: Hex, args: Ptr) => Partial(seccomp::seccomp, "no user notification (SECCOMP_FILTER_FLAG_NEW_LISTENER and SECCOMP_GET_NOTIF_SIZES answer EINVAL, a USER_NOTIF result ENOSYS); TRACE results answer ENOSYS, as without a tracer");
+    SYS_seccomp(operation: Int, flags: Hex, args: Ptr) => Partial(seccomp::seccomp, "no user notification (SECCOMP_FILTER_FLAG_NEW_LISTENER and SECCOMP_GET_NOTIF_SIZES answer EINVAL, a USER_NOTIF result ENOSYS); after a TRACE result's PTRACE_EVENT_SECCOMP stop the filters are not run again");
     SYS_getrandom(buf: Ptr, buflen: Size, flags: Hex) => Full(system::getrandom);
     SYS_memfd_create(name: Str, flags: Hex) => Partial(memfd::memfd_create, "MFD_HUGETLB is EINVAL; SEEK_HOLE finds no holes; F_SEAL_WRITE is EBUSY while any shared mapping exists");
     SYS_kexec_file_load(kernel_fd: Fd, initrd_fd: Fd, cmdline_len: Size, cmdline: Str, flags: Hex) => Answers(EPERM, "Linux asks CAP_SYS_BOOT; the sandbox refuses whatever the caller holds, as it loads no other kernel");

@@ -21,6 +21,7 @@
 mod caller;
 mod core;
 pub mod loader;
+mod ptrace;
 mod set;
 mod syscall_clock;
 pub mod timer;
@@ -29,8 +30,8 @@ mod view;
 pub use self::core::{Core, TaskHost};
 pub use caller::MaskedBlock;
 pub use set::{
-    INIT_PID, Life, ProcessSummary, SyscallInProgress, TaskSet, WaitEvent, WaitOptions, WaitResult, WaitTarget,
-    is_fault,
+    Attach, INIT_PID, Life, ProcessSummary, Resume, ResumeHow, SyscallInProgress, SyscallInfo, TaskSet, TraceCall,
+    TraceReply, TraceRequest, WaitEvent, WaitOptions, WaitResult, WaitTarget, is_fault, trace,
 };
 pub use syscall_clock::SyscallClock;
 pub use view::{ProcessImage, ProcessSnapshot, TaskView, ThreadSnapshot};
@@ -127,6 +128,8 @@ pub struct Task {
     exit_status: Option<ExitStatus>,
     /// The system call being served, for the watchdog.
     syscall_clock: Arc<SyscallClock>,
+    /// What a traced task keeps for its tracer.
+    tracing: ptrace::Tracing,
     context: Box<dyn Context>,
 }
 
@@ -461,6 +464,13 @@ impl Task {
         // Killed before its platform handle was set, a new task was not
         // kicked: it looks once before it first runs application code.
         self.exit_status = self.tasks().must_exit(self.tid);
+        if self.exit_status.is_none() {
+            // A traced child stops (auto-attach's SIGSTOP, a seized one's
+            // trap) before its first instruction, as pending signals are
+            // delivered before it first runs.
+            self.interrupt_stop();
+            self.deliver_signals();
+        }
         let status = loop {
             self.wait_while_frozen();
             if let Some(status) = self.exit_status {
@@ -472,7 +482,14 @@ impl Task {
                 continue;
             }
             match self.context.switch(&mut self.regs) {
-                Ok(Event::Syscall) => Arc::clone(&self.host).serve_syscall(&mut self),
+                Ok(Event::Syscall) => {
+                    if !self.traces_syscalls() || self.syscall_entry_stop() {
+                        Arc::clone(&self.host).serve_syscall(&mut self);
+                    }
+                    if self.traces_syscalls() {
+                        self.syscall_exit_stop();
+                    }
+                }
                 Ok(Event::Fault(fault)) => self.handle_fault(fault),
                 Ok(Event::Interrupted) => {}
                 Err(err) => {
@@ -486,10 +503,15 @@ impl Task {
             if self.exit_status.is_none() {
                 self.deliver_signals();
             }
+            if self.exit_status.is_none() {
+                self.interrupt_stop();
+            }
             if let Some(status) = self.exit_status {
                 break status;
             }
         };
+        self.exit_event(status);
+        let status = self.exit_status.unwrap_or(status);
         self.exit(status);
         status
     }
@@ -546,13 +568,30 @@ impl Task {
     fn deliver_signals(&mut self) {
         let interrupted = self.restart.take();
         let mut handled = false;
-        while let Some((info, action)) = self.tasks().dequeue_signal(self.tid, self.signal_mask) {
+        while let Some((info, mut action)) = self.tasks().dequeue_signal(self.tid, self.signal_mask) {
+            // A tracer sees the signal first, and may drop or change it.
+            let Some(info) = self.signal_delivery_stop(info) else {
+                if self.exit_status.is_some() {
+                    return;
+                }
+                continue;
+            };
             let signo = info.signo;
+            if signo != libc::SIGKILL && self.tasks().tracer_of(self.tid).is_some() {
+                if self.signal_mask & signal::bit(signo) != 0 && signal::UNBLOCKABLE & signal::bit(signo) == 0 {
+                    // Changed to a blocked signal: it waits, queued.
+                    let _ = self.tasks().send_thread(self.tid, None, &Credentials::default(), info);
+                    continue;
+                }
+                action = self.tasks().with_actions(self.pid, |actions| actions.get(signo));
+            }
             if action.handler == SIG_DFL || signo == libc::SIGKILL || signo == libc::SIGSTOP {
                 match signal::default_action(signo) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {
-                        self.stop(signo);
+                        if !self.traced_group_stop(signo) {
+                            self.stop(signo);
+                        }
                         if self.exit_status.is_some() {
                             return;
                         }
@@ -725,6 +764,16 @@ impl Task {
                 return Err(errno);
             }
         }
+        // A traced parent's tracer may follow the child: it is tied before
+        // it runs (Linux's ptrace_init_task).
+        let event = if request.vfork {
+            trace::EVENT_VFORK
+        } else if request.thread || request.exit_signal != libc::SIGCHLD {
+            trace::EVENT_CLONE
+        } else {
+            trace::EVENT_FORK
+        };
+        let followed = self.tasks().trace_new_child(self.tid, tid, event);
         let mut regs = self.regs;
         regs.rax = 0;
         if let Some(stack) = request.stack {
@@ -783,6 +832,10 @@ impl Task {
             self.abandon(request.thread, tid, pid);
             return Err(errno);
         }
+        let new_tid = u64::try_from(tid).expect("tids are positive");
+        if followed {
+            self.event_stop(event, 0, new_tid);
+        }
         if request.vfork {
             // The parent sleeps until the child lets go of it; only
             // SIGKILL ends the wait early, as on Linux.
@@ -793,6 +846,7 @@ impl Task {
                 }
                 self.waker.wait(seen, None);
             }
+            self.event_stop(trace::EVENT_VFORK_DONE, trace::O_TRACEVFORKDONE, new_tid);
         }
         Ok(tid)
     }
@@ -843,6 +897,7 @@ impl Task {
         self.release_clear_child_tid();
         self.mm = Arc::new(Mutex::new(mm));
         self.context = context;
+        let former_tid = self.tid;
         // The exec'ing thread now leads the process, with its pid.
         if self.tid != self.pid {
             self.tasks().take_over_leader(self.tid, self.pid);
@@ -869,6 +924,7 @@ impl Task {
         self.core.timers.forget(self.pid, true);
         self.tasks().exec_done(self.pid);
         self.tasks().set_command(self.pid, &self.name);
+        self.exec_event(former_tid);
         Ok(())
     }
 
@@ -1142,6 +1198,7 @@ fn new_process_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: TaskStart) 
         robust_list: UserAddr::NULL,
         restart: None,
         restart_sleep: None,
+        tracing: ptrace::Tracing::default(),
         exit_status: None,
         syscall_clock,
         context,
@@ -1216,6 +1273,7 @@ fn new_child_task(core: Arc<Core>, host: Arc<dyn TaskHost>, start: ChildStart) -
         robust_list: UserAddr::NULL,
         restart: None,
         restart_sleep: None,
+        tracing: ptrace::Tracing::default(),
         exit_status: None,
         syscall_clock,
         context,

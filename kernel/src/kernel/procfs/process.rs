@@ -86,6 +86,8 @@ enum Node {
     /// task/: only in a process's own directory.
     Tasks,
     OomScoreAdj,
+    /// mem: the address space, for a tracer.
+    Mem,
 }
 
 /// The entries of /proc/PID, in listing order.
@@ -102,6 +104,7 @@ const ENTRIES: &[(&str, Node)] = &[
     ("io", Node::Private(report::io)),
     ("limits", Node::Public(report::limits)),
     ("maps", Node::Public(maps::maps)),
+    ("mem", Node::Mem),
     ("mountinfo", Node::Public(mounts::mountinfo)),
     ("mounts", Node::Public(mounts::mounts)),
     ("oom_score", Node::Public(report::oom_score)),
@@ -195,6 +198,10 @@ impl Place {
                 info,
             }),
             Node::Tasks => self.tasks(path),
+            Node::Mem => Arc::new(MemNode {
+                place: self.clone(),
+                ino: ino_of(path),
+            }),
             Node::OomScoreAdj => {
                 let place = self.clone();
                 Arc::new(
@@ -488,5 +495,138 @@ impl Inode for FdDir {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+/// /proc/PID/mem: the process's memory at the file offsets of its
+/// addresses, whatever their protection (FOLL_FORCE). Opening it takes what
+/// attaching a tracer takes (PTRACE_MODE_ATTACH_FSCREDS: the ptrace read
+/// rule, and Yama's descendant rule without CAP_SYS_PTRACE).
+struct MemNode {
+    place: Place,
+    ino: u64,
+}
+
+impl Inode for MemNode {
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(node_stat(&self.place, self.ino, libc::S_IFREG | 0o600))
+    }
+
+    fn open(&self, _location: &Location, flags: i32, caller: &dyn Caller) -> Result<Option<Arc<dyn File>>, Errno> {
+        let target = self.place.inspect(caller)?;
+        let related = caller.pid() == self.place.pid
+            || caller.credentials().has(crate::abi::capability::Capability::SYS_PTRACE)
+            || target
+                .kernel
+                .core
+                .tasks
+                .may_trace_by_relation(caller.pid(), self.place.pid);
+        if !related {
+            return Err(Errno::EACCES);
+        }
+        let view = target.view().ok_or(Errno::ENOENT)?;
+        Ok(Some(Arc::new(MemFile {
+            mm: Arc::clone(&view.mm),
+            position: std::sync::Mutex::new(0),
+            stat: self.stat()?,
+            flags: crate::vfs::status_flags::StatusFlags::with(u32::try_from(flags).unwrap_or(0)),
+        })))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// An open /proc/PID/mem.
+struct MemFile {
+    mm: Arc<std::sync::Mutex<crate::mm::MemoryManager>>,
+    position: std::sync::Mutex<u64>,
+    stat: Stat,
+    flags: crate::vfs::status_flags::StatusFlags,
+}
+
+impl MemFile {
+    /// Moves bytes page by page from `at`, stopping at the first page that
+    /// is not mapped: EIO if that is the first.
+    fn transfer(
+        &self,
+        at: u64,
+        len: usize,
+        mut piece: impl FnMut(&crate::mm::MemoryManager, u64, usize, usize) -> Result<(), Errno>,
+    ) -> Result<usize, Errno> {
+        let mm = self.mm.lock().expect("memory manager poisoned");
+        let mut done = 0usize;
+        while done < len {
+            let addr = at.checked_add(done as u64).ok_or(Errno::EIO)?;
+            let in_page = (crate::abi::arch::PAGE_SIZE - addr % crate::abi::arch::PAGE_SIZE) as usize;
+            let n = in_page.min(len - done);
+            if piece(&mm, addr, done, n).is_err() {
+                break;
+            }
+            done += n;
+        }
+        if done == 0 && len > 0 {
+            Err(Errno::EIO)
+        } else {
+            Ok(done)
+        }
+    }
+
+    fn position_for(&self, offset: Option<u64>, moved: usize) {
+        if offset.is_none() {
+            *self.position.lock().expect("mem position poisoned") += moved as u64;
+        }
+    }
+}
+
+impl File for MemFile {
+    fn read(&self, _caller: &dyn Caller, buf: &mut [u8], offset: Option<u64>) -> Result<usize, Errno> {
+        let at = offset.unwrap_or_else(|| *self.position.lock().expect("mem position poisoned"));
+        let len = buf.len();
+        let n = self.transfer(at, len, |mm, addr, done, n| mm.peek(addr, &mut buf[done..done + n]))?;
+        self.position_for(offset, n);
+        Ok(n)
+    }
+
+    fn write(&self, _caller: &dyn Caller, data: &[u8], offset: Option<u64>) -> Result<usize, Errno> {
+        let at = offset.unwrap_or_else(|| *self.position.lock().expect("mem position poisoned"));
+        let n = self.transfer(at, data.len(), |mm, addr, done, n| mm.fill(addr, &data[done..done + n]))?;
+        self.position_for(offset, n);
+        Ok(n)
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.stat)
+    }
+
+    fn status_flags(&self) -> Result<u32, Errno> {
+        Ok(self.flags.get())
+    }
+
+    fn set_status_flags(&self, flags: u32) -> Result<(), Errno> {
+        self.flags.set(flags);
+        Ok(())
+    }
+
+    fn poll(&self) -> u16 {
+        (libc::POLLIN | libc::POLLRDNORM | libc::POLLOUT | libc::POLLWRNORM) as u16
+    }
+
+    /// Offsets are addresses: any 64-bit value, as Linux's
+    /// FMODE_UNSIGNED_OFFSET allows.
+    fn seek(&self, offset: i64, whence: i32) -> Result<u64, Errno> {
+        let mut position = self.position.lock().expect("mem position poisoned");
+        let delta = u64::from_ne_bytes(offset.to_ne_bytes());
+        *position = match whence {
+            libc::SEEK_SET => delta,
+            libc::SEEK_CUR => position.wrapping_add(delta),
+            _ => return Err(Errno::EINVAL),
+        };
+        Ok(*position)
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }

@@ -231,13 +231,14 @@ pub(super) fn status(target: &Target) -> Result<Vec<u8>, Errno> {
     let groups: String = creds.groups.iter().map(|gid| format!("{gid} ")).collect();
     let id = target.id();
     text.push_str(&format!(
-        "State:\t{letter} ({word})\nTgid:\t{pid}\nNgid:\t0\nPid:\t{id}\nPPid:\t{ppid}\nTracerPid:\t0\n\
+        "State:\t{letter} ({word})\nTgid:\t{pid}\nNgid:\t0\nPid:\t{id}\nPPid:\t{ppid}\nTracerPid:\t{tracer}\n\
          Uid:\t{ruid}\t{euid}\t{suid}\t{fsuid}\nGid:\t{rgid}\t{egid}\t{sgid}\t{fsgid}\nFDSize:\t{fd_size}\n\
          Groups:\t{groups}\nNStgid:\t{pid}\nNSpid:\t{id}\nNSpgid:\t{pgid}\nNSsid:\t{sid}\n",
         pid = process.pid,
         ppid = process.ppid,
         pgid = process.pgid,
         sid = process.sid,
+        tracer = target.kernel.core.tasks.tracer_of(id).unwrap_or(0),
         ruid = creds.ruid,
         euid = creds.euid,
         suid = creds.suid,

@@ -54,6 +54,21 @@ pub(super) fn entries(fs: &ProcFs) -> Vec<(Vec<u8>, Arc<dyn Inode>)> {
             ("pid_max", text("/proc/sys/kernel/pid_max", "4194304\n")),
             ("ngroups_max", text("/proc/sys/kernel/ngroups_max", "65536\n")),
             ("random", random),
+            (
+                "yama",
+                fs.dir(
+                    "/proc/sys/kernel/yama",
+                    // ptrace reaches only descendants, as Yama's scope 1.
+                    vec![(
+                        "ptrace_scope",
+                        text(
+                            "/proc/sys/kernel/yama/ptrace_scope",
+                            "1
+",
+                        ),
+                    )],
+                ),
+            ),
         ],
     );
     let vm = fs.dir(

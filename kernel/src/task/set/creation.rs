@@ -91,6 +91,7 @@ impl TaskSet {
         entry.comm = caller.comm.clone();
         entry.ctty = caller.ctty.clone();
         entry.container = caller.container;
+        entry.persona = caller.persona;
         let pid = Self::allocate_pid(&mut inner)?;
         entry.threads.insert(pid);
         let thread = ThreadEntry::new(pid);
@@ -101,6 +102,20 @@ impl TaskSet {
             parent.children.insert(pid);
         }
         Ok((pid, waker))
+    }
+
+    /// personality(2): sets process `pid`'s persona (unless `persona` is
+    /// 0xffffffff, the query) and returns the one it had.
+    pub fn set_persona(&self, pid: i32, persona: u32) -> u32 {
+        let mut inner = self.lock();
+        let Some(entry) = inner.processes.get_mut(&pid) else {
+            return 0;
+        };
+        let old = entry.persona;
+        if persona != u32::MAX {
+            entry.persona = persona;
+        }
+        old
     }
 
     /// Records the user ids of `pid`'s leader thread after it changed them

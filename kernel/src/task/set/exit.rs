@@ -157,14 +157,21 @@ impl TaskSet {
         let mut inner = self.lock();
         let thread = inner.threads.remove(&tid)?;
         let tgid = thread.tgid;
+        let link = thread.trace.as_ref().map(|link| (link.tracer, link.options));
         let process = inner.processes.get_mut(&tgid)?;
         process.threads.remove(&tid);
         process.exited_threads_cpu += cpu;
-        if !process.threads.is_empty() {
+        let last = process.threads.is_empty();
+        let status = if last {
+            process.group_exit.unwrap_or(status)
+        } else {
+            status
+        };
+        let total = process.exited_threads_cpu;
+        Self::trace_thread_exit(&mut inner, tid, tgid, link, status, last);
+        if !last {
             return None;
         }
-        let status = process.group_exit.unwrap_or(status);
-        let total = process.exited_threads_cpu;
         Self::exit_process_locked(&mut inner, tgid, status, total);
         Some(status)
     }

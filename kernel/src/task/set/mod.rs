@@ -34,11 +34,13 @@ mod exit;
 mod groups;
 mod signals;
 mod terminals;
+pub mod trace;
 mod views;
 mod wait;
 
 pub use control::{ProcessSummary, SyscallInProgress};
 pub use signals::is_fault;
+pub use trace::{Attach, Resume, ResumeHow, SyscallInfo, TraceCall, TraceReply, TraceRequest};
 pub use wait::{WaitEvent, WaitOptions, WaitResult, WaitTarget};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -126,6 +128,11 @@ pub struct ProcessEntry {
     pub container: ContainerTag,
     /// When the process was created, on the wall clock (`ps`).
     pub created: SystemTime,
+    /// PR_SET_PTRACER: a process that may trace it though not its
+    /// ancestor (or PTRACER_ANY); 0 for none.
+    pub ptracer: i32,
+    /// personality(2)'s persona, inherited by fork, kept by execve.
+    pub persona: u32,
 }
 
 /// One thread: what other threads need to reach it.
@@ -146,6 +153,8 @@ pub struct ThreadEntry {
     pub started: Instant,
     /// The system call the thread serves, for the watchdog.
     pub syscall: Arc<SyscallClock>,
+    /// Its tracer, when traced (ptrace).
+    pub trace: Option<Box<trace::TraceLink>>,
 }
 
 impl ThreadEntry {
@@ -160,7 +169,13 @@ impl ThreadEntry {
             view: None,
             started: Instant::now(),
             syscall: Arc::default(),
+            trace: None,
         }
+    }
+
+    /// The tracing process, if traced.
+    fn trace_tracer(&self) -> Option<i32> {
+        self.trace.as_ref().map(|link| link.tracer)
     }
 
     /// Wakes the thread if it sleeps in the kernel, and kicks it out of
@@ -203,6 +218,8 @@ impl ProcessEntry {
             comm: String::new(),
             ctty: None,
             created: SystemTime::now(),
+            ptracer: 0,
+            persona: 0,
         }
     }
 }
@@ -213,6 +230,8 @@ struct Inner {
     last_pid: i32,
     /// CPU time of processes reaped with [`TaskSet::reap_orphan`].
     orphans_cpu: Duration,
+    /// Exits of tracees their tracers have not waited for.
+    trace_exits: Vec<trace::TraceExit>,
 }
 
 impl Inner {
@@ -253,6 +272,7 @@ impl Default for TaskSet {
                 threads: BTreeMap::new(),
                 last_pid: 0,
                 orphans_cpu: Duration::ZERO,
+                trace_exits: Vec::new(),
             }),
         }
     }

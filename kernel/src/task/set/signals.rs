@@ -85,7 +85,9 @@ impl TaskSet {
             return true;
         };
         let ready = (thread.pending.set() | process.pending.set()) & !(blocked & !signal::UNBLOCKABLE);
-        ready != 0 || process.group_exit.is_some() || thread.doomed
+        // A PTRACE_INTERRUPT cuts a sleep short as a signal would.
+        let interrupt = thread.trace.as_ref().is_some_and(|link| link.interrupt);
+        ready != 0 || process.group_exit.is_some() || thread.doomed || interrupt
     }
 
     /// Takes the next signal for thread `tid` to act on, with its
@@ -152,6 +154,13 @@ impl TaskSet {
         if !Self::may_signal(&inner, sender, owner) {
             return Err(Errno::EPERM);
         }
+        Self::send_thread_locked(&mut inner, tid, info)
+    }
+
+    /// Sends a signal to thread `tid` with no permission check (the
+    /// kernel's own: ptrace's SIGSTOP, PTRACE_O_EXITKILL's SIGKILL).
+    pub(super) fn send_thread_locked(inner: &mut Inner, tid: i32, info: SigInfo) -> Result<(), Errno> {
+        let owner = inner.threads.get(&tid).map(|thread| thread.tgid).ok_or(Errno::ESRCH)?;
         let blocked = inner
             .threads
             .get(&tid)
@@ -166,7 +175,7 @@ impl TaskSet {
         }
         if STOP_SIGNALS & signal::bit(info.signo) != 0 || info.signo == libc::SIGCONT {
             // Job control acts on the whole process.
-            return Self::send_locked(&mut inner, owner, info);
+            return Self::send_locked(inner, owner, info);
         }
         let thread = inner.threads.get_mut(&tid).expect("looked up above");
         thread.pending.enqueue(info);
@@ -197,6 +206,8 @@ impl TaskSet {
             return Ok(());
         }
         if signo == libc::SIGCONT {
+            Self::trace_continue_locked(inner, pid);
+            let entry = inner.processes.get_mut(&pid).expect("looked up above");
             entry.pending.discard(STOP_SIGNALS);
             if let Life::Stopped { .. } = entry.life {
                 entry.life = Life::Running;

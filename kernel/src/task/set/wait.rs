@@ -40,9 +40,15 @@ pub struct WaitResult {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitEvent {
-    Exited { status: ExitStatus, cpu: Duration },
+    Exited {
+        status: ExitStatus,
+        cpu: Duration,
+    },
     Stopped(i32),
     Continued,
+    /// A tracee's ptrace-stop: its signal, with the event in the byte above
+    /// (and 0x80 on the signal for a syscall stop under TRACESYSGOOD).
+    Trapped(i32),
 }
 
 impl WaitEvent {
@@ -58,18 +64,31 @@ impl WaitEvent {
                 ..
             } => signal & 0x7f,
             WaitEvent::Stopped(signal) => (signal << 8) | 0x7f,
+            WaitEvent::Trapped(status) => (status << 8) | 0x7f,
             WaitEvent::Continued => 0xffff,
         }
     }
 }
 
 impl TaskSet {
-    /// Looks for a child of `parent` with news for a wait: ECHILD when no
-    /// child matches at all, None when none has news yet.
+    /// Looks for a child or tracee of `parent` with news for a wait: ECHILD
+    /// when none matches at all, None when none has news yet. A tracee's
+    /// stops and exits come first, whatever the __WALL/__WCLONE options
+    /// (as Linux's eligible_child for ptrace).
     pub fn wait(&self, parent: i32, target: WaitTarget, options: WaitOptions) -> Result<Option<WaitResult>, Errno> {
         let mut inner = self.lock();
+        let my_pgid = inner.processes.get(&parent).ok_or(Errno::ECHILD)?.pgid;
+        let selected = |tid: i32, pgid: i32| match target {
+            WaitTarget::Any => true,
+            WaitTarget::Pid(pid) => tid == pid,
+            WaitTarget::Group(0) => pgid == my_pgid,
+            WaitTarget::Group(wanted) => pgid == wanted,
+        };
+        if let Some((pid, uid, event)) = Self::trace_news(&mut inner, parent, &selected, options) {
+            return Ok(Some(WaitResult { pid, uid, event }));
+        }
+        let traces = Self::has_tracees(&inner, parent, &selected);
         let me = inner.processes.get(&parent).ok_or(Errno::ECHILD)?;
-        let my_pgid = me.pgid;
         let candidates: Vec<i32> = me
             .children
             .iter()
@@ -91,7 +110,7 @@ impl TaskSet {
             })
             .collect();
         if candidates.is_empty() {
-            return Err(Errno::ECHILD);
+            return if traces { Ok(None) } else { Err(Errno::ECHILD) };
         }
         for child in candidates {
             let entry = inner.processes.get_mut(&child).expect("candidate exists");
