@@ -187,3 +187,46 @@ fn spec_without_capabilities_keeps_roots() {
     assert!(out.stdout.contains("NoNewPrivs:\t0\n"), "{out}");
     assert!(out.stdout.contains("chown=0\n"), "{out}");
 }
+
+/// The host's setpriv, run inside the sandbox, sets up users and
+/// capabilities as it does on the host.
+#[test]
+fn setpriv_inside_the_sandbox_as_on_the_host() {
+    let runs: [&[&str]; 2] = [
+        &[
+            "--reuid",
+            "1000",
+            "--regid",
+            "1000",
+            "--clear-groups",
+            "--inh-caps",
+            "-all,+net_bind_service",
+            "--ambient-caps",
+            "-all,+net_bind_service",
+            "--bounding-set",
+            "-all,+net_bind_service",
+        ],
+        &["--no-new-privs", "--inh-caps=-all", "--bounding-set=-all,+kill"],
+    ];
+    for options in runs {
+        let mut argv = vec!["/usr/bin/setpriv"];
+        argv.extend_from_slice(options);
+        argv.extend_from_slice(&[
+            "/bin/grep",
+            "-E",
+            "^(Cap|Uid|Gid|Groups|NoNewPrivs)",
+            "/proc/self/status",
+        ]);
+        let native = Command::new(argv[0]).args(&argv[1..]).output().expect("run setpriv");
+        assert!(native.status.success(), "setpriv {options:?}: {native:?}");
+        let mut args = vec!["do", "--"];
+        args.extend_from_slice(&argv);
+        let out = crate::common::run_cordon(&args);
+        out.assert_code(0).assert_no_leftover();
+        assert_eq!(
+            out.stdout,
+            String::from_utf8_lossy(&native.stdout),
+            "setpriv {options:?}\n{out}"
+        );
+    }
+}

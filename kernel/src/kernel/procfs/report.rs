@@ -228,7 +228,9 @@ pub(super) fn status(target: &Target) -> Result<Vec<u8>, Errno> {
         let highest = fds.iter().map(|(fd, _, _)| fd as usize + 1).max().unwrap_or(0);
         highest.max(1).next_multiple_of(64)
     });
+    // Linux ends the list with a space, even an empty one.
     let groups: String = creds.groups.iter().map(|gid| format!("{gid} ")).collect();
+    let groups = if groups.is_empty() { " ".to_owned() } else { groups };
     let id = target.id();
     text.push_str(&format!(
         "State:\t{letter} ({word})\nTgid:\t{pid}\nNgid:\t0\nPid:\t{id}\nPPid:\t{ppid}\nTracerPid:\t{tracer}\n\
