@@ -234,8 +234,8 @@ impl Task {
     }
 
     /// Before the task ends with `status`: PTRACE_EVENT_EXIT, whose message
-    /// is the wait status (also when SIGKILL ends it; a second SIGKILL
-    /// ends the stop).
+    /// is the wait status (also when SIGKILL ends it; nothing but the
+    /// tracer ends this stop).
     pub(super) fn exit_event(&mut self, status: ExitStatus) {
         let word = match status {
             ExitStatus::Exited(code) => u64::from(code) << 8,
@@ -287,13 +287,14 @@ impl Task {
             if resumed.is_some() {
                 break resumed;
             }
-            // Exiting already, only a new SIGKILL ends the stop.
+            // Exiting already, not even SIGKILL ends the stop (Linux 6.1
+            // on): only the tracer resuming the task or going away.
             let must_exit = self.tasks().must_exit(self.tid).filter(|_| !self.tracing.exiting);
             if let Some(status) = must_exit {
                 self.exit_status = Some(status);
                 break None;
             }
-            if self.tasks().pending(self.tid) & signal::bit(libc::SIGKILL) != 0 {
+            if !self.tracing.exiting && self.tasks().pending(self.tid) & signal::bit(libc::SIGKILL) != 0 {
                 self.exit_group(ExitStatus::Signaled(libc::SIGKILL));
                 break None;
             }
