@@ -230,3 +230,49 @@ fn setpriv_inside_the_sandbox_as_on_the_host() {
         );
     }
 }
+
+/// apt-get update drops to its `_apt` user for downloading (no_new_privs,
+/// setgroups, setresgid, setresuid) and then fails only at name
+/// resolution: the sandbox has no network, so nothing leaves it.
+#[test]
+fn apt_get_update_gets_past_its_privilege_drop() {
+    let apt = Command::new("id").args(["-u", "_apt"]).output().expect("run id");
+    assert!(apt.status.success(), "no _apt user on this host: {apt:?}");
+    let apt_uid = String::from_utf8_lossy(&apt.stdout).trim().to_owned();
+    let out = crate::common::run_cordon(&[
+        "do",
+        "--",
+        "/usr/bin/strace",
+        "-f",
+        "-qq",
+        "-e",
+        "trace=setgroups,setresgid,setresuid",
+        "-e",
+        "signal=none",
+        "/usr/bin/apt-get",
+        "update",
+    ]);
+    out.assert_code(0).assert_no_leftover();
+    // apt's main process takes _apt as its effective uid (seteuid); the
+    // download methods it starts drop to it for good (setresuid).
+    let effective = format!(", {apt_uid}, ");
+    let dropped = out
+        .stderr
+        .lines()
+        .any(|line| line.contains("setresuid(") && line.contains(&effective) && line.ends_with("= 0"));
+    assert!(dropped, "apt did not become _apt\n{out}");
+    let refused = out
+        .stderr
+        .lines()
+        .any(|line| (line.contains("setgroups(") || line.contains("setres")) && line.contains(" = -1 "));
+    assert!(!refused, "a step of the privilege drop failed\n{out}");
+    let printed = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        printed.contains("Temporary failure resolving"),
+        "apt failed before name resolution\n{out}"
+    );
+    assert!(
+        !printed.contains("E: setgroups") && !printed.contains("E: seteuid"),
+        "{out}"
+    );
+}
